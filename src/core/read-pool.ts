@@ -1,0 +1,141 @@
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { EmdbError, ErrorCode } from '../errors.js';
+import type { Key } from '../keys.js';
+import { writeKey } from '../keys.js';
+import type { BufferSet } from '../protocol.js';
+import type { SharedView } from '../shm/shared-view.js';
+import type { ReadTaskMessage } from '../../workers/reader.js';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
+
+/** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
+const KEYS_PER_TASK = 2048;
+export const READER_WORKER_URL = new URL('../../workers/reader.js', import.meta.url);
+
+type Resolve = (value: Buffer | undefined) => void;
+
+interface PendingBlock {
+  buf: Buffer;
+  dv: DataView;
+  len: number;
+  resolves: Resolve[];
+  rejects: Array<(e: unknown) => void>;
+}
+
+/**
+ * Async reads through the piscina reader pool. Every get() made in one tick is
+ * gathered into key blocks of up to KEYS_PER_TASK keys, one task each, so a burst
+ * of N gets costs N / 2048 task round trips, spread over the readers.
+ * Values come back in one private buffer per task; the Buffers handed to callers
+ * are views into it (never into shared memory).
+ */
+export class ReadPool {
+  private readonly pool: Piscina;
+  private block: PendingBlock | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly view: SharedView,
+    private readonly getBuffers: () => Promise<BufferSet>,
+    threads: number,
+  ) {
+    const n = Math.max(1, threads || os.availableParallelism());
+    this.pool = new Piscina({
+      filename: READER_WORKER_URL.href,
+      minThreads: n,
+      maxThreads: n,
+      idleTimeout: 30_000,
+      workerData: { control: view.control, channelName: channelNameOf(view), buffers: currentSet(view) },
+    });
+  }
+
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
+    let block = this.block;
+    if (!block || block.resolves.length >= KEYS_PER_TASK) {
+      if (block) this.dispatch(block);
+      block = this.block = newBlock();
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => {
+          this.scheduled = false;
+          if (this.block) this.dispatch(this.block);
+          this.block = undefined;
+        });
+      }
+    }
+    if (block.len + KEY_ENTRY_HEADER + keyLen > block.buf.length) grow(block, KEY_ENTRY_HEADER + keyLen);
+    block.dv.setUint32(block.len, namespace, true);
+    block.dv.setUint32(block.len + 4, keyLen, true);
+    writeKey(block.buf, block.len + KEY_ENTRY_HEADER, key, keyLen);
+    block.len += KEY_ENTRY_HEADER + keyLen;
+    return new Promise<Buffer | undefined>((resolve, reject) => {
+      block.resolves.push(resolve);
+      block.rejects.push(reject);
+    });
+  }
+
+  private dispatch(block: PendingBlock): void {
+    if (this.block === block) this.block = undefined;
+    this.run(block, undefined).then(
+      (out) => deliver(block, out),
+      (err: unknown) => {
+        const e = err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+        for (const reject of block.rejects) reject(e);
+      },
+    );
+  }
+
+  private async run(block: PendingBlock, shared: BufferSet | undefined): Promise<ArrayBuffer> {
+    // Keys are copied per attempt: the block's buffer stays ours in case of a retry.
+    const keys = block.buf.buffer.slice(0, block.len) as ArrayBuffer;
+    const task: ReadTaskMessage = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
+    const out = (await this.pool.run(task, { transferList: [keys] })) as ArrayBuffer | null;
+    if (out) return out;
+    if (shared) throw new EmdbError(ErrorCode.IO, 'reader could not catch up with the index generation');
+    return this.run(block, await this.getBuffers());
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+function deliver(block: PendingBlock, out: ArrayBuffer): void {
+  const dv = new DataView(out);
+  const n = block.resolves.length;
+  let at = n * RESULT_LEN_SIZE;
+  for (let i = 0; i < n; i++) {
+    const len = dv.getInt32(i * RESULT_LEN_SIZE, true);
+    if (len === ABSENT) {
+      block.resolves[i]!(undefined);
+    } else {
+      block.resolves[i]!(Buffer.from(out, at, len));
+      at += len;
+    }
+  }
+}
+
+function newBlock(): PendingBlock {
+  const buf = Buffer.allocUnsafeSlow(16 * 1024);
+  return { buf, dv: new DataView(buf.buffer, 0, buf.length), len: 0, resolves: [], rejects: [] };
+}
+
+function grow(block: PendingBlock, extra: number): void {
+  const next = Buffer.allocUnsafeSlow(Math.max(block.buf.length * 2, block.len + extra));
+  block.buf.copy(next, 0, 0, block.len);
+  block.buf = next;
+  block.dv = new DataView(next.buffer, 0, next.length);
+}
+
+function currentSet(view: SharedView): BufferSet | undefined {
+  if (!view.index || !view.mirror) return undefined;
+  return { generation: view.generation, index: view.index.buffer, segments: [...view.mirror.buffers] };
+}
+
+function channelNameOf(view: SharedView): string {
+  return view.channelName;
+}

@@ -1,0 +1,100 @@
+import { Worker } from 'node:worker_threads';
+import { deserializeError, EmdbError, ErrorCode, type SerializedError } from '../errors.js';
+import { envelope, unpack, type BufferSet, type Envelope, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
+
+export interface Done {
+  existed?: Uint8Array;
+  stats?: StatsSnapshot;
+  shared?: BufferSet;
+}
+
+interface Pending {
+  resolve(done: Done): void;
+  reject(err: EmdbError): void;
+}
+
+type RequestBody = WriterRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** Resolves the compiled writer worker next to this module (dist/src/core → dist/workers). */
+export const WRITER_WORKER_URL = new URL('../../workers/writer.js', import.meta.url);
+
+/**
+ * The main (or attached) thread's end of the writer worker: numbered requests,
+ * one reply each. The worker is ref'ed only while replies are outstanding, so an
+ * idle open database does not keep the process alive.
+ */
+export class WriterClient {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private exitError: EmdbError | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (env: Envelope) => this.onReply(env));
+    worker.on('error', (err) => this.onExit(new EmdbError(ErrorCode.IO, `writer worker crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', () => this.onExit(new EmdbError(ErrorCode.CLOSED, 'database is closed')));
+  }
+
+  static start(init: WriterInit): Promise<WriterClient> {
+    const worker = new Worker(WRITER_WORKER_URL, { workerData: init });
+    return new Promise((resolve, reject) => {
+      const onFirst = (env: Envelope): void => {
+        const msg = unpack<WriterReply>(env.m);
+        worker.off('message', onFirst);
+        worker.off('error', onError);
+        if (msg.t === 'ready') {
+          const client = new WriterClient(worker);
+          worker.unref();
+          resolve(client);
+        } else if (msg.t === 'openFailed') {
+          reject(deserializeError(msg.error));
+        } else {
+          reject(new EmdbError(ErrorCode.IO, `unexpected first message from the writer: ${msg.t}`));
+        }
+      };
+      const onError = (err: Error): void => reject(new EmdbError(ErrorCode.IO, `writer worker failed to start: ${err.message}`, { cause: err }));
+      worker.on('message', onFirst);
+      worker.once('error', onError);
+    });
+  }
+
+  request(body: RequestBody, payload?: ArrayBuffer): Promise<Done> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    const id = this.nextId++;
+    const { env, transfer } = envelope({ ...body, id } as WriterRequest, payload);
+    return new Promise<Done>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(env, transfer);
+    });
+  }
+
+  private onReply(env: Envelope): void {
+    const msg = unpack<WriterReply>(env.m);
+    if (msg.t !== 'done') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (msg.error) {
+      p.reject(deserializeError(msg.error as SerializedError));
+      return;
+    }
+    const done: Done = {};
+    if (msg.existed) done.existed = msg.existed;
+    if (msg.stats) done.stats = msg.stats;
+    if (env.shared) done.shared = env.shared;
+    p.resolve(done);
+  }
+
+  private onExit(err: EmdbError): void {
+    if (this.exitError) return;
+    this.exitError = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /** Stops the worker outright (after close, or when open fails half-way). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

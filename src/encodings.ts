@@ -1,0 +1,73 @@
+import { Packr } from 'msgpackr';
+import { EmdbError, ErrorCode } from './errors.js';
+import { describe } from './keys.js';
+
+export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+export const VALUE_ENCODINGS: readonly ValueEncoding[] = ['binary', 'utf8', 'json', 'msgpack'];
+
+/**
+ * Turns user values into bytes (or a string the writer path UTF-8-encodes in
+ * place) and stored bytes back into values. Decoding reads straight out of the
+ * shared mirror: `binary` copies, so callers can never write into shared memory.
+ */
+export interface ValueCodec {
+  readonly name: ValueEncoding;
+  encode(value: unknown): string | Uint8Array;
+  decode(u8: Uint8Array, start: number, len: number): unknown;
+}
+
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, s: number, e: number) => string })
+  .utf8Slice;
+
+const binary: ValueCodec = {
+  name: 'binary',
+  encode(value) {
+    if (typeof value === 'string' || value instanceof Uint8Array) return value;
+    throw new EmdbError(ErrorCode.INVALID_VALUE, `a binary value must be a string or a Uint8Array, got ${describe(value)}`);
+  },
+  decode: (u8, start, len) => Buffer.copyBytesFrom(u8, start, len),
+};
+
+const utf8: ValueCodec = {
+  name: 'utf8',
+  encode(value) {
+    if (typeof value === 'string' || value instanceof Uint8Array) return value;
+    throw new EmdbError(ErrorCode.INVALID_VALUE, `a utf8 value must be a string, got ${describe(value)}`);
+  },
+  decode: (u8, start, len) => utf8Slice.call(u8, start, start + len),
+};
+
+const json: ValueCodec = {
+  name: 'json',
+  encode(value) {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (cause) {
+      throw new EmdbError(ErrorCode.INVALID_VALUE, 'value cannot be serialized as JSON', { cause });
+    }
+    if (text === undefined) throw new EmdbError(ErrorCode.INVALID_VALUE, `${describe(value)} has no JSON form`);
+    return text;
+  },
+  decode: (u8, start, len) => JSON.parse(utf8Slice.call(u8, start, start + len)) as unknown,
+};
+
+const packr = new Packr({ useRecords: false });
+const msgpack: ValueCodec = {
+  name: 'msgpack',
+  encode(value) {
+    if (value === undefined) throw new EmdbError(ErrorCode.INVALID_VALUE, 'undefined cannot be stored');
+    try {
+      return packr.pack(value);
+    } catch (cause) {
+      throw new EmdbError(ErrorCode.INVALID_VALUE, 'value cannot be serialized with msgpack', { cause });
+    }
+  },
+  decode: (u8, start, len) => packr.unpack(Buffer.copyBytesFrom(u8, start, len)) as unknown,
+};
+
+const CODECS: Record<ValueEncoding, ValueCodec> = { binary, utf8, json, msgpack };
+
+export function codecFor(name: ValueEncoding): ValueCodec {
+  return CODECS[name];
+}

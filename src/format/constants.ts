@@ -1,0 +1,96 @@
+/**
+ * Every on-disk byte offset of format version 1 (see docs/FORMAT.md).
+ * Offsets are derived from sizes so that the tables and the code cannot drift.
+ */
+export const FORMAT_VERSION = 1;
+export const PAGE_SIZE = 4096;
+
+// ---- prelude (page 0) ----
+export const FILE_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x4a, 0x53, 0x0d, 0x0a]); // "EMDBJS\r\n"
+export const PRELUDE = {
+  MAGIC: 0,
+  VERSION: 8,
+  FLAGS: 12,
+  DATA_START: 16,
+  CIPHER_ID: 20,
+  KDF_ID: 21,
+  KDF_SALT: 24,
+  KDF_PARAM1: 40,
+  KDF_PARAM2: 44,
+  KDF_PARAM3: 48,
+  KEY_CHECK_NONCE: 52,
+  KEY_CHECK_BLOCK: 64,
+  CREATED_AT: 112,
+  FILE_ID: 120,
+  CRC: 252,
+} as const;
+export const PRELUDE_CRC_END = PRELUDE.CRC;
+export const PRELUDE_SIZE = PRELUDE.CRC + 4;
+export const KDF_SALT_SIZE = PRELUDE.KDF_PARAM1 - PRELUDE.KDF_SALT;
+export const KEY_CHECK_NONCE_SIZE = PRELUDE.KEY_CHECK_BLOCK - PRELUDE.KEY_CHECK_NONCE;
+export const KEY_CHECK_BLOCK_SIZE = PRELUDE.CREATED_AT - PRELUDE.KEY_CHECK_BLOCK;
+export const FILE_ID_SIZE = 16;
+export const PRELUDE_FLAG_ENCRYPTED = 1;
+
+// ---- header slots (pages 1 and 2) ----
+export const SLOT_A_OFFSET = PAGE_SIZE;
+export const SLOT_B_OFFSET = 2 * PAGE_SIZE;
+export const SLOT_MAGIC = 0x544c5348;
+export const SLOT = {
+  MAGIC: 0,
+  SEQUENCE: 8,
+  TAIL_HINT: 16,
+  CHECKPOINT_AT: 24,
+  LIVE_KEYS: 32,
+  CRC: 60,
+} as const;
+export const SLOT_SIZE = SLOT.CRC + 4;
+
+/** First record LSN; everything before it is header pages. */
+export const DATA_START = 3 * PAGE_SIZE;
+
+// ---- records ----
+export const RECORD_MAGIC = 0x52444d45;
+export const RECORD = {
+  MAGIC: 0,
+  CRC: 4,
+  KIND: 8,
+  FLAGS: 9,
+  RESERVED: 10,
+  NAMESPACE: 12,
+  KEY_LEN: 16,
+  VALUE_LEN: 20,
+  EXPIRES_AT: 24,
+} as const;
+/** The CRC covers [CRC_START, record end): all header fields after the CRC and the payload. */
+export const RECORD_CRC_START = RECORD.KIND;
+export const RECORD_HEADER_SIZE = RECORD.EXPIRES_AT + 8;
+
+export const RecordKind = {
+  PUT: 1,
+  TOMBSTONE: 2,
+  TX_BEGIN: 3,
+  TX_COMMIT: 4,
+  NS_CREATE: 5,
+  NS_DROP: 6,
+  CLEAR: 7,
+} as const;
+export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
+export const MAX_RECORD_KIND = RecordKind.CLEAR;
+
+export const RECORD_FLAG_ENCRYPTED = 1;
+export const RECORD_FLAG_IN_TX = 2;
+export const RECORD_KNOWN_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_IN_TX;
+
+/** AEAD framing inside an encrypted record's payload. */
+export const AEAD_NONCE_SIZE = 12;
+export const AEAD_TAG_SIZE = 16;
+
+export const TX_BEGIN_VALUE_SIZE = 16;
+export const TX_COMMIT_VALUE_SIZE = 8;
+
+// ---- limits ----
+export const MAX_KEY_BYTES = 16 * 1024;
+export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
+export const MAX_RECORD_BYTES =
+  RECORD_HEADER_SIZE + AEAD_NONCE_SIZE + MAX_KEY_BYTES + MAX_VALUE_BYTES + AEAD_TAG_SIZE;

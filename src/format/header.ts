@@ -1,0 +1,141 @@
+import { crc32 } from '@node-rs/crc32';
+import { EmdbError, ErrorCode } from '../errors.js';
+import {
+  DATA_START,
+  FILE_ID_SIZE,
+  FILE_MAGIC,
+  FORMAT_VERSION,
+  PRELUDE,
+  PRELUDE_CRC_END,
+  PRELUDE_FLAG_ENCRYPTED,
+  SLOT,
+  SLOT_A_OFFSET,
+  SLOT_B_OFFSET,
+  SLOT_MAGIC,
+  SLOT_SIZE,
+} from './constants.js';
+import { readU64, writeU64 } from './u64.js';
+
+export interface Prelude {
+  version: number;
+  flags: number;
+  createdAt: number;
+  fileId: Uint8Array;
+  /** Raw prelude bytes [0, PRELUDE_SIZE), kept for the encryption layer's fields. */
+  bytes: Uint8Array;
+}
+
+export interface HeaderSlot {
+  sequence: number;
+  tailHint: number;
+  checkpointAt: number;
+  liveKeys: number;
+}
+
+/** The complete header region [0, DATA_START) of a new, unencrypted file. */
+export function encodeNewHeader(now: number, fileId: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(DATA_START);
+  const dv = new DataView(buf.buffer);
+  buf.set(FILE_MAGIC, PRELUDE.MAGIC);
+  dv.setUint32(PRELUDE.VERSION, FORMAT_VERSION, true);
+  dv.setUint32(PRELUDE.FLAGS, 0, true);
+  dv.setUint32(PRELUDE.DATA_START, DATA_START, true);
+  writeU64(dv, PRELUDE.CREATED_AT, now);
+  buf.set(fileId.subarray(0, FILE_ID_SIZE), PRELUDE.FILE_ID);
+  sealPrelude(buf);
+  buf.set(encodeSlot({ sequence: 0, tailHint: DATA_START, checkpointAt: now, liveKeys: 0 }), SLOT_A_OFFSET);
+  return buf;
+}
+
+/** Recomputes the prelude CRC after a field changed. */
+export function sealPrelude(prelude: Uint8Array): void {
+  const dv = new DataView(prelude.buffer, prelude.byteOffset, prelude.byteLength);
+  dv.setUint32(PRELUDE.CRC, crc32(prelude.subarray(0, PRELUDE_CRC_END)), true);
+}
+
+export function hasFileMagic(bytes: Uint8Array): boolean {
+  if (bytes.length < FILE_MAGIC.length) return false;
+  for (let i = 0; i < FILE_MAGIC.length; i++) if (bytes[i] !== FILE_MAGIC[i]) return false;
+  return true;
+}
+
+/**
+ * Validates page 0. The magic is checked first so that a foreign file is reported
+ * as NOT_A_DATABASE (and left alone) rather than as corruption of ours.
+ */
+export function decodePrelude(header: Uint8Array): Prelude {
+  if (header.length < DATA_START || !hasFileMagic(header)) {
+    throw new EmdbError(ErrorCode.NOT_A_DATABASE, 'file is not an emdb-js database (bad magic)');
+  }
+  const dv = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const version = dv.getUint32(PRELUDE.VERSION, true);
+  if (version !== FORMAT_VERSION) {
+    throw new EmdbError(
+      ErrorCode.UNSUPPORTED_VERSION,
+      `database format version ${version} is not supported (this build reads version ${FORMAT_VERSION})`,
+    );
+  }
+  const stored = dv.getUint32(PRELUDE.CRC, true);
+  if (stored !== crc32(header.subarray(0, PRELUDE_CRC_END))) {
+    throw new EmdbError(ErrorCode.CORRUPTION, 'database header (prelude) fails its checksum', { offset: 0 });
+  }
+  if (dv.getUint32(PRELUDE.DATA_START, true) !== DATA_START) {
+    throw new EmdbError(ErrorCode.CORRUPTION, 'database header has an unexpected data start', { offset: 0 });
+  }
+  return {
+    version,
+    flags: dv.getUint32(PRELUDE.FLAGS, true),
+    createdAt: readU64(dv, PRELUDE.CREATED_AT),
+    fileId: header.slice(PRELUDE.FILE_ID, PRELUDE.FILE_ID + FILE_ID_SIZE),
+    bytes: header.slice(0, PRELUDE.CRC + 4),
+  };
+}
+
+export function isEncrypted(prelude: Prelude): boolean {
+  return (prelude.flags & PRELUDE_FLAG_ENCRYPTED) !== 0;
+}
+
+export function encodeSlot(slot: HeaderSlot): Uint8Array {
+  const buf = new Uint8Array(SLOT_SIZE);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(SLOT.MAGIC, SLOT_MAGIC, true);
+  writeU64(dv, SLOT.SEQUENCE, slot.sequence);
+  writeU64(dv, SLOT.TAIL_HINT, slot.tailHint);
+  writeU64(dv, SLOT.CHECKPOINT_AT, slot.checkpointAt);
+  writeU64(dv, SLOT.LIVE_KEYS, slot.liveKeys);
+  dv.setUint32(SLOT.CRC, crc32(buf.subarray(0, SLOT.CRC)), true);
+  return buf;
+}
+
+/** undefined when the slot is empty or torn (fails magic or CRC). */
+export function decodeSlot(bytes: Uint8Array): HeaderSlot | undefined {
+  if (bytes.length < SLOT_SIZE) return undefined;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, SLOT_SIZE);
+  if (dv.getUint32(SLOT.MAGIC, true) !== SLOT_MAGIC) return undefined;
+  if (dv.getUint32(SLOT.CRC, true) !== crc32(bytes.subarray(0, SLOT.CRC))) return undefined;
+  const slot = {
+    sequence: readU64(dv, SLOT.SEQUENCE),
+    tailHint: readU64(dv, SLOT.TAIL_HINT),
+    checkpointAt: readU64(dv, SLOT.CHECKPOINT_AT),
+    liveKeys: readU64(dv, SLOT.LIVE_KEYS),
+  };
+  return slot.tailHint >= DATA_START ? slot : undefined;
+}
+
+export interface ChosenSlot extends HeaderSlot {
+  /** File offset of the slot that holds it; the next checkpoint writes the other one. */
+  offset: number;
+}
+
+/** Picks the valid slot with the highest sequence from the header region. */
+export function chooseSlot(header: Uint8Array): ChosenSlot {
+  const a = decodeSlot(header.subarray(SLOT_A_OFFSET, SLOT_A_OFFSET + SLOT_SIZE));
+  const b = decodeSlot(header.subarray(SLOT_B_OFFSET, SLOT_B_OFFSET + SLOT_SIZE));
+  if (a && (!b || a.sequence >= b.sequence)) return { ...a, offset: SLOT_A_OFFSET };
+  if (b) return { ...b, offset: SLOT_B_OFFSET };
+  throw new EmdbError(ErrorCode.CORRUPTION, 'both header slots fail their checksum', { offset: SLOT_A_OFFSET });
+}
+
+export function otherSlotOffset(offset: number): number {
+  return offset === SLOT_A_OFFSET ? SLOT_B_OFFSET : SLOT_A_OFFSET;
+}

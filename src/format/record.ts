@@ -1,0 +1,126 @@
+import { crc32 } from '@node-rs/crc32';
+import {
+  MAX_KEY_BYTES,
+  MAX_RECORD_KIND,
+  MAX_VALUE_BYTES,
+  RECORD,
+  RECORD_CRC_START,
+  RECORD_FLAG_ENCRYPTED,
+  RECORD_HEADER_SIZE,
+  RECORD_KNOWN_FLAGS,
+  RECORD_MAGIC,
+  AEAD_NONCE_SIZE,
+  AEAD_TAG_SIZE,
+  type RecordKindValue,
+} from './constants.js';
+import { readU64, writeU64 } from './u64.js';
+
+/** Why a record failed validation; negative so it never collides with a length. */
+export const RecordFault = {
+  TRUNCATED: -1,
+  BAD_MAGIC: -2,
+  BAD_FIELDS: -3,
+  BAD_CRC: -4,
+} as const;
+
+export function faultName(fault: number): string {
+  switch (fault) {
+    case RecordFault.TRUNCATED:
+      return 'truncated record';
+    case RecordFault.BAD_MAGIC:
+      return 'bad record magic';
+    case RecordFault.BAD_FIELDS:
+      return 'invalid record header fields';
+    default:
+      return 'record checksum mismatch';
+  }
+}
+
+/** Bytes the payload occupies on disk for given plaintext lengths. */
+export function storedPayloadSize(flags: number, keyLen: number, valueLen: number): number {
+  const aead = (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE + AEAD_TAG_SIZE : 0;
+  return keyLen + valueLen + aead;
+}
+
+/** Offset of the key inside a record (encrypted payloads start with the nonce). */
+export function keyOffsetIn(flags: number): number {
+  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+}
+
+/**
+ * Checks the record at `off` in `bytes[0, end)` without trusting any field
+ * before the checksum has passed. Returns its total length, or a RecordFault.
+ */
+export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number): number {
+  if (end - off < RECORD_HEADER_SIZE) return RecordFault.TRUNCATED;
+  if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return RecordFault.BAD_MAGIC;
+  const kind = dv.getUint8(off + RECORD.KIND);
+  const flags = dv.getUint8(off + RECORD.FLAGS);
+  const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+  const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+  if (
+    kind === 0 ||
+    kind > MAX_RECORD_KIND ||
+    (flags & ~RECORD_KNOWN_FLAGS) !== 0 ||
+    dv.getUint16(off + RECORD.RESERVED, true) !== 0 ||
+    keyLen > MAX_KEY_BYTES ||
+    valueLen > MAX_VALUE_BYTES
+  ) {
+    return RecordFault.BAD_FIELDS;
+  }
+  const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
+  if (end - off < total) return RecordFault.TRUNCATED;
+  const stored = dv.getUint32(off + RECORD.CRC, true);
+  if (stored !== crc32(bytes.subarray(off + RECORD_CRC_START, off + total))) return RecordFault.BAD_CRC;
+  return total;
+}
+
+export interface RecordView {
+  kind: number;
+  flags: number;
+  namespace: number;
+  keyLen: number;
+  valueLen: number;
+  expiresAt: number;
+}
+
+export function readRecordHeader(dv: DataView, off: number): RecordView {
+  return {
+    kind: dv.getUint8(off + RECORD.KIND),
+    flags: dv.getUint8(off + RECORD.FLAGS),
+    namespace: dv.getUint32(off + RECORD.NAMESPACE, true),
+    keyLen: dv.getUint32(off + RECORD.KEY_LEN, true),
+    valueLen: dv.getUint32(off + RECORD.VALUE_LEN, true),
+    expiresAt: readU64(dv, off + RECORD.EXPIRES_AT),
+  };
+}
+
+/**
+ * Writes the header of a plaintext record whose key and value bytes are already
+ * in place at `off + RECORD_HEADER_SIZE`, then seals it with its CRC. Callers
+ * write payloads first so that strings can be UTF-8 encoded straight into the
+ * batch buffer with no intermediate copy.
+ */
+export function sealRecord(
+  bytes: Uint8Array,
+  dv: DataView,
+  off: number,
+  kind: RecordKindValue,
+  flags: number,
+  namespace: number,
+  keyLen: number,
+  valueLen: number,
+  expiresAt: number,
+): number {
+  dv.setUint32(off + RECORD.MAGIC, RECORD_MAGIC, true);
+  dv.setUint8(off + RECORD.KIND, kind);
+  dv.setUint8(off + RECORD.FLAGS, flags);
+  dv.setUint16(off + RECORD.RESERVED, 0, true);
+  dv.setUint32(off + RECORD.NAMESPACE, namespace, true);
+  dv.setUint32(off + RECORD.KEY_LEN, keyLen, true);
+  dv.setUint32(off + RECORD.VALUE_LEN, valueLen, true);
+  writeU64(dv, off + RECORD.EXPIRES_AT, expiresAt);
+  const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
+  dv.setUint32(off + RECORD.CRC, crc32(bytes.subarray(off + RECORD_CRC_START, off + total)), true);
+  return total;
+}

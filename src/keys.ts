@@ -1,0 +1,79 @@
+import { EmdbError, ErrorCode } from './errors.js';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './format/constants.js';
+
+export type Key = string | Uint8Array;
+
+/**
+ * Validates a key and returns its UTF-8 / raw byte length. Validation happens in
+ * the public method, before anything is queued for the writer.
+ */
+export function keyByteLength(key: unknown): number {
+  let len: number;
+  if (typeof key === 'string') {
+    len = key.length < 256 && isAscii(key) ? key.length : Buffer.byteLength(key, 'utf8');
+  } else if (key instanceof Uint8Array) {
+    len = key.length;
+  } else {
+    throw new EmdbError(ErrorCode.INVALID_KEY, `a key must be a string or a Uint8Array, got ${describe(key)}`);
+  }
+  if (len === 0) throw new EmdbError(ErrorCode.INVALID_KEY, 'a key must not be empty');
+  if (len > MAX_KEY_BYTES) {
+    throw new EmdbError(ErrorCode.KEY_TOO_LARGE, `key is ${len} bytes; the limit is ${MAX_KEY_BYTES}`);
+  }
+  return len;
+}
+
+export function checkValueLength(len: number): void {
+  if (len > MAX_VALUE_BYTES) {
+    throw new EmdbError(ErrorCode.VALUE_TOO_LARGE, `value is ${len} bytes; the limit is ${MAX_VALUE_BYTES}`);
+  }
+}
+
+/** Writes a validated key at `off`; `len` is what keyByteLength returned. */
+export function writeKey(dst: Buffer, off: number, key: Key, len: number): void {
+  if (typeof key === 'string') {
+    // Node's own fast paths behind Buffer#write, without its argument parsing.
+    if (len === key.length) (dst as unknown as FastWrite).latin1Write(key, off, len);
+    else (dst as unknown as FastWrite).utf8Write(key, off, len);
+  } else {
+    dst.set(key, off);
+  }
+}
+
+interface FastWrite {
+  latin1Write(s: string, off: number, len: number): number;
+  utf8Write(s: string, off: number, len: number): number;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+}
+
+/**
+ * A reusable buffer for keys on the read path (getSync, get batching): no
+ * allocation per lookup. Sized for the largest key.
+ */
+export class KeyScratch {
+  readonly buf = Buffer.allocUnsafe(MAX_KEY_BYTES);
+  /** Where the last encoded key's bytes are: the scratch buffer or the caller's array. */
+  bytes: Uint8Array = this.buf;
+
+  /** Validates and encodes `key`; returns its length, bytes in `this.bytes[0, len)`. */
+  encode(key: unknown): number {
+    const len = keyByteLength(key);
+    if (typeof key === 'string') {
+      writeKey(this.buf, 0, key, len);
+      this.bytes = this.buf;
+    } else {
+      this.bytes = key as Uint8Array;
+    }
+    return len;
+  }
+}

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Every file-system call the engine makes goes through this interface, so the
+ * reliability suite can substitute a simulation that drops unsynced writes or
+ * injects EIO/ENOSPC. Synchronous on purpose: it runs on the writer's own thread,
+ * where blocking costs nobody and skips the libuv thread-pool round trip.
+ */
+export interface FileIO {
+  open(file: string, flags: 'r' | 'r+' | 'wx' | 'r+dsync'): number;
+  close(fd: number): void;
+  size(fd: number): number;
+  read(fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number): number;
+  write(fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number): number;
+  fdatasync(fd: number): void;
+  ftruncate(fd: number, len: number): void;
+  rename(from: string, to: string): void;
+  unlink(file: string): void;
+  fsyncDir(dir: string): void;
+  exists(file: string): boolean;
+  isDirectory(file: string): boolean;
+  mkdirp(dir: string): void;
+}
+
+const OPEN_FLAGS = {
+  r: fs.constants.O_RDONLY,
+  'r+': fs.constants.O_RDWR,
+  wx: fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL,
+  // O_DSYNC: each write is durable when it returns (flushPolicy writeThrough).
+  'r+dsync': fs.constants.O_RDWR | (fs.constants.O_DSYNC ?? fs.constants.O_SYNC),
+} as const;
+
+export const nodeFileIO: FileIO = {
+  open: (file, flags) => fs.openSync(file, OPEN_FLAGS[flags], 0o644),
+  close: (fd) => fs.closeSync(fd),
+  size: (fd) => fs.fstatSync(fd).size,
+  read: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),
+  write: (fd, buf, off, len, pos) => fs.writeSync(fd, buf, off, len, pos),
+  fdatasync: (fd) => fs.fdatasyncSync(fd),
+  ftruncate: (fd, len) => fs.ftruncateSync(fd, len),
+  rename: (from, to) => fs.renameSync(from, to),
+  unlink: (file) => fs.unlinkSync(file),
+  fsyncDir: (dir) => {
+    // Directories cannot be fsynced on Windows; there rename durability is the OS's.
+    if (process.platform === 'win32') return;
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+  exists: (file) => fs.existsSync(file),
+  isDirectory: (file) => {
+    try {
+      return fs.statSync(file).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+  mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
+};
+
+/** Reads exactly `len` bytes (loops over short reads); returns bytes read before EOF. */
+export function readFully(io: FileIO, fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+  let done = 0;
+  while (done < len) {
+    const n = io.read(fd, buf, off + done, len - done, pos + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** Writes all `len` bytes (loops over short writes). */
+export function writeFully(io: FileIO, fd: number, buf: Uint8Array, off: number, len: number, pos: number): void {
+  let done = 0;
+  while (done < len) {
+    const n = io.write(fd, buf, off + done, len - done, pos + done);
+    if (n <= 0) throw Object.assign(new Error('short write made no progress'), { code: 'EIO' });
+    done += n;
+  }
+}
+
+export function dirOf(file: string): string {
+  return path.dirname(path.resolve(file));
+}

@@ -1,0 +1,150 @@
+import { EmdbError, ErrorCode } from '../errors.js';
+import {
+  DATA_START,
+  RECORD,
+  RECORD_FLAG_IN_TX,
+  RECORD_HEADER_SIZE,
+  RecordKind,
+  TX_BEGIN_VALUE_SIZE,
+  TX_COMMIT_VALUE_SIZE,
+} from '../format/constants.js';
+import { checkRecord, faultName, RecordFault } from '../format/record.js';
+import { SEGMENT_SPAN } from '../shm/layout.js';
+import { SEGMENT_MAX_BYTES } from '../shm/mirror.js';
+import type { LogState } from '../writer/log-state.js';
+import { readFully, type FileIO } from './file-io.js';
+
+export interface RecoveryResult {
+  /** LSN after the last complete record: where the writer appends next. */
+  end: number;
+  /** Where crash residue began (the file must be truncated to `end`), if any. */
+  residueAt: number | undefined;
+  residueReason: string | undefined;
+  records: number;
+}
+
+/** Reads the whole log into the mirror, segment by segment (FORMAT.md, "Mirror"). */
+export function loadMirror(state: LogState, io: FileIO, fd: number, fileSize: number): void {
+  for (let start = 0; start < fileSize; start += SEGMENT_SPAN) {
+    const len = Math.min(fileSize, start + SEGMENT_MAX_BYTES) - start;
+    state.mirror.reserve(start, len);
+    const seg = state.mirror.u8[start / SEGMENT_SPAN]!;
+    const got = readFully(io, fd, seg, 0, len, start);
+    if (got !== len) throw new EmdbError(ErrorCode.IO, `short read while loading the log (${got} of ${len} bytes)`);
+  }
+}
+
+/**
+ * Walks the records in the mirror from DATA_START and applies them. A bad record
+ * before the synced tail hint is corruption and throws; at or after it, the first
+ * bad record (or an incomplete transaction) is crash residue: the walk stops and
+ * reports where, and the caller truncates there.
+ */
+export function replayLog(state: LogState, fileSize: number, tailHint: number): RecoveryResult {
+  if (tailHint > fileSize) {
+    throw new EmdbError(
+      ErrorCode.CORRUPTION,
+      `log is shorter (${fileSize} bytes) than its checkpointed tail (${tailHint})`,
+      { offset: fileSize },
+    );
+  }
+  const walker = new RecordWalker(state, fileSize);
+  let lsn = DATA_START;
+  let records = 0;
+  while (lsn < fileSize) {
+    const len = walker.check(lsn);
+    let fault = len < 0 ? faultName(len) : undefined;
+    let next = lsn + len;
+    const kind = len > 0 ? walker.kind(lsn) : 0;
+    if (!fault && (walker.flags(lsn) & RECORD_FLAG_IN_TX) !== 0) fault = 'transaction record outside a transaction';
+    if (!fault && kind === RecordKind.TX_COMMIT) fault = 'commit record without a begin';
+    if (!fault && kind === RecordKind.TX_BEGIN) {
+      const tx = walker.checkTransaction(lsn, len);
+      if (typeof tx === 'string') fault = tx;
+      else next = tx;
+    }
+    if (fault) {
+      if (lsn < tailHint) {
+        throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: ${fault}`, { offset: lsn });
+      }
+      return { end: lsn, residueAt: lsn, residueReason: fault, records };
+    }
+    if (kind === RecordKind.TX_BEGIN) {
+      for (let at = lsn + len; at < next; at += walker.check(at)) {
+        state.apply(at);
+        records++;
+      }
+    } else {
+      state.apply(lsn);
+      records++;
+    }
+    lsn = next;
+  }
+  return { end: lsn, residueAt: undefined, residueReason: undefined, records };
+}
+
+class RecordWalker {
+  constructor(
+    private readonly state: LogState,
+    private readonly fileSize: number,
+  ) {}
+
+  check(lsn: number): number {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const u8 = this.state.mirror.u8[seg]!;
+    const dv = this.state.mirror.dv[seg]!;
+    const base = seg * SEGMENT_SPAN;
+    const end = Math.min(this.fileSize - base, u8.length);
+    return checkRecord(u8, dv, lsn - base, end);
+  }
+
+  kind(lsn: number): number {
+    return this.field8(lsn, RECORD.KIND);
+  }
+
+  flags(lsn: number): number {
+    return this.field8(lsn, RECORD.FLAGS);
+  }
+
+  /**
+   * Validates TX_BEGIN at `lsn`, its body and its TX_COMMIT. Returns the LSN
+   * after the commit, or why the transaction is incomplete.
+   */
+  checkTransaction(lsn: number, beginLen: number): number | string {
+    if (beginLen !== RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE) return 'malformed transaction begin';
+    const txId = this.valueWord(lsn, 0);
+    const count = this.valueWord(lsn, 1);
+    const bodyBytes = this.valueWord(lsn, 2);
+    let at = lsn + beginLen;
+    const bodyEnd = at + bodyBytes;
+    for (let i = 0; i < count; i++) {
+      const len = this.check(at);
+      if (len < 0) return `transaction body: ${faultName(len)}`;
+      if ((this.flags(at) & RECORD_FLAG_IN_TX) === 0) return 'transaction body holds a record not marked as such';
+      at += len;
+      if (at > bodyEnd) return 'transaction body longer than declared';
+    }
+    if (at !== bodyEnd) return 'transaction body length mismatch';
+    const commitLen = this.check(at);
+    if (commitLen === RecordFault.TRUNCATED || commitLen < 0) return 'transaction without an intact commit record';
+    if (
+      this.kind(at) !== RecordKind.TX_COMMIT ||
+      commitLen !== RECORD_HEADER_SIZE + TX_COMMIT_VALUE_SIZE ||
+      this.valueWord(at, 0) !== txId ||
+      this.valueWord(at, 1) !== count
+    ) {
+      return 'transaction commit does not match its begin';
+    }
+    return at + commitLen;
+  }
+
+  private field8(lsn: number, field: number): number {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    return this.state.mirror.u8[seg]![lsn - seg * SEGMENT_SPAN + field]!;
+  }
+
+  private valueWord(lsn: number, word: number): number {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    return this.state.mirror.dv[seg]!.getUint32(lsn - seg * SEGMENT_SPAN + RECORD_HEADER_SIZE + word * 4, true);
+  }
+}

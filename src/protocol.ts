@@ -1,0 +1,112 @@
+/**
+ * Every message between the main thread (or an attached thread), the writer
+ * worker and the reader pool. Calls are marshalled with msgpackr; bulk bytes
+ * (record batches, read results) travel beside the packed header as transferred
+ * ArrayBuffers, and SharedArrayBuffers (which msgpack cannot carry) travel by
+ * structured clone in `shared`.
+ */
+import { Packr } from 'msgpackr';
+import type { SerializedError } from './errors.js';
+
+export type FlushPolicy =
+  | { kind: 'onEachFlush' }
+  | { kind: 'group'; maxWaitMs: number; maxBatch: number }
+  | { kind: 'writeThrough' };
+
+/** The shared buffers a thread needs to probe the index and read values. */
+export interface BufferSet {
+  generation: number;
+  index: SharedArrayBuffer;
+  segments: SharedArrayBuffer[];
+}
+
+export interface WriterInit {
+  path: string | null;
+  flushPolicy: FlushPolicy;
+  control: SharedArrayBuffer;
+  channelName: string;
+}
+
+export interface StatsSnapshot {
+  records: number;
+  liveBytes: number;
+  deadBytes: number;
+  fileBytes: number;
+  namespaces: number;
+  indexCapacity: number;
+  indexLoad: number;
+  tailHint: number;
+  durableLsn: number;
+  writes: number;
+  lastCheckpointAt: number;
+}
+
+// ---- main/attached thread → writer ----
+export type WriterRequest =
+  | { t: 'write'; id: number; count: number; bytes: number }
+  | { t: 'flush'; id: number }
+  | { t: 'checkpoint'; id: number }
+  | { t: 'stats'; id: number }
+  | { t: 'buffers'; id: number }
+  | { t: 'close'; id: number };
+
+// ---- writer → main/attached thread ----
+export type WriterReply =
+  | { t: 'ready'; generation: number }
+  | { t: 'openFailed'; error: SerializedError }
+  | { t: 'done'; id: number; existed?: Uint8Array; stats?: StatsSnapshot; error?: SerializedError }
+  | { t: 'failed'; error: SerializedError };
+
+// ---- main thread → reader pool task, and its result ----
+export interface ReadTask {
+  /** Generation the sender probes with; a reader behind it asks for `shared`. */
+  generation: number;
+  namespace: number;
+  /** Concatenated key bytes and their lengths (packed u32). */
+  keys: Uint8Array;
+  lengths: Uint8Array;
+}
+
+export type ReadResult =
+  | { t: 'values'; lengths: Uint8Array; values: Uint8Array }
+  | { t: 'stale' };
+
+/** What actually crosses a port: a packed header plus unpacked side-cars. */
+export interface Envelope {
+  m: Uint8Array;
+  payload?: ArrayBuffer;
+  shared?: BufferSet;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/**
+ * Packs a message. msgpackr returns a view into its reusable buffer, so the bytes
+ * are copied into an exclusive buffer that is safe to transfer.
+ */
+export function pack(msg: WriterRequest | WriterReply | ReadTask | ReadResult): Uint8Array {
+  const view = packr.pack(msg);
+  const out = new Uint8Array(view.length);
+  out.set(view);
+  return out;
+}
+
+export function unpack<T extends WriterRequest | WriterReply | ReadTask | ReadResult>(bytes: Uint8Array): T {
+  return packr.unpack(bytes) as T;
+}
+
+export function envelope(
+  msg: WriterRequest | WriterReply | ReadTask | ReadResult,
+  payload?: ArrayBuffer,
+  shared?: BufferSet,
+): { env: Envelope; transfer: ArrayBuffer[] } {
+  const m = pack(msg);
+  const env: Envelope = { m };
+  const transfer: ArrayBuffer[] = [m.buffer as ArrayBuffer];
+  if (payload) {
+    env.payload = payload;
+    transfer.push(payload);
+  }
+  if (shared) env.shared = shared;
+  return { env, transfer };
+}

@@ -1,0 +1,208 @@
+import { EmdbError, ErrorCode } from '../errors.js';
+import {
+  IndexHeader,
+  MAX_LOAD,
+  SLOT_BASE_WORDS,
+  SLOT_WORDS,
+  SlotWord,
+  TAG_DELETED,
+  TAG_EMPTY,
+  indexBytes,
+  tagOf,
+} from './layout.js';
+import { lsnHi, lsnLo, lsnOf, type MirrorView } from './mirror.js';
+
+/** A writer stalled mid-slot for this many reads has died; never spin forever. */
+const MAX_SEQLOCK_SPINS = 10_000_000;
+
+/** Reads that had to retry a slot because the writer was changing it (diagnostics). */
+export const seqlockStats = { retries: 0 };
+
+/**
+ * Read side of the shared open-addressed table (layout.ts, rules R1/R2/R5).
+ * Any thread may probe; none keeps a private copy.
+ */
+export class IndexView {
+  readonly i32: Int32Array;
+  readonly capacity: number;
+  readonly mask: number;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.i32 = new Int32Array(buffer);
+    this.capacity = this.i32[IndexHeader.CAPACITY]!;
+    this.mask = this.i32[IndexHeader.MASK]!;
+  }
+
+  /** LSN of the live record for (namespace, key), or -1. */
+  find(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
+    const i32 = this.i32;
+    const tag = tagOf(hash);
+    let slot = tag & this.mask;
+    for (let probes = 0; probes < this.capacity; probes++) {
+      const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      let spins = 0;
+      for (;;) {
+        const s1 = Atomics.load(i32, base + SlotWord.SEQ);
+        if ((s1 & 1) === 0) {
+          const t = Atomics.load(i32, base + SlotWord.TAG);
+          const lo = Atomics.load(i32, base + SlotWord.LSN_LO);
+          const hi = Atomics.load(i32, base + SlotWord.LSN_HI);
+          if (Atomics.load(i32, base + SlotWord.SEQ) === s1) {
+            if (t === TAG_EMPTY) return -1;
+            if (t === tag) {
+              const lsn = lsnOf(lo, hi);
+              if (mirror.keyEquals(lsn, namespace, key, start, len)) return lsn;
+            }
+            break;
+          }
+        }
+        seqlockStats.retries++;
+        if (++spins > MAX_SEQLOCK_SPINS) {
+          throw new EmdbError(ErrorCode.IO, 'index slot left locked by a dead writer');
+        }
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    return -1;
+  }
+}
+
+/**
+ * Write side: only the writer thread holds one. Entries never move inside a
+ * published table; deletion leaves a DELETED tag that probes walk past, and a
+ * rebuild into a fresh buffer (published by generation, R4) purges them.
+ */
+export class IndexWriter extends IndexView {
+  live = 0;
+  deleted = 0;
+
+  static allocate(capacity: number): IndexWriter {
+    if (capacity < 2 || (capacity & (capacity - 1)) !== 0) throw new RangeError('capacity must be a power of two');
+    const sab = new SharedArrayBuffer(indexBytes(capacity));
+    const i32 = new Int32Array(sab);
+    i32[IndexHeader.CAPACITY] = capacity;
+    i32[IndexHeader.MASK] = capacity - 1;
+    return new IndexWriter(sab);
+  }
+
+  /** True when one more insert would pass the load limit. */
+  full(): boolean {
+    return this.live + this.deleted + 1 > this.capacity * MAX_LOAD;
+  }
+
+  /**
+   * Points (namespace, key) at `lsn`; the key bytes are compared against the
+   * records already in the mirror. Returns the previous LSN or -1 when new.
+   */
+  upsert(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number, lsn: number): number {
+    const i32 = this.i32;
+    const tag = tagOf(hash);
+    let slot = tag & this.mask;
+    let reuse = -1;
+    for (let probes = 0; probes < this.capacity; probes++) {
+      const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      const t = i32[base + SlotWord.TAG]!;
+      if (t === TAG_EMPTY) break;
+      if (t === TAG_DELETED) {
+        if (reuse < 0) reuse = base;
+      } else if (t === tag) {
+        const old = lsnOf(i32[base + SlotWord.LSN_LO]!, i32[base + SlotWord.LSN_HI]!);
+        if (mirror.keyEquals(old, namespace, key, start, len)) {
+          this.publish(base, tag, lsn);
+          return old;
+        }
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    if (reuse >= 0) {
+      this.deleted--;
+    } else {
+      reuse = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      if (i32[reuse + SlotWord.TAG] !== TAG_EMPTY) throw new EmdbError(ErrorCode.IO, 'index table is full');
+    }
+    this.publish(reuse, tag, lsn);
+    this.live++;
+    return -1;
+  }
+
+  /** Marks (namespace, key) deleted. Returns the removed LSN or -1. */
+  remove(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
+    const i32 = this.i32;
+    const tag = tagOf(hash);
+    let slot = tag & this.mask;
+    for (let probes = 0; probes < this.capacity; probes++) {
+      const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      const t = i32[base + SlotWord.TAG]!;
+      if (t === TAG_EMPTY) return -1;
+      if (t === tag) {
+        const old = lsnOf(i32[base + SlotWord.LSN_LO]!, i32[base + SlotWord.LSN_HI]!);
+        if (mirror.keyEquals(old, namespace, key, start, len)) {
+          this.publish(base, TAG_DELETED, 0);
+          this.live--;
+          this.deleted++;
+          return old;
+        }
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    return -1;
+  }
+
+  /** Deletes every live entry for which `drop(lsn)` is true; returns how many. */
+  removeWhere(drop: (lsn: number) => boolean): number {
+    let n = 0;
+    this.forEachLive((lsn, base) => {
+      if (drop(lsn)) {
+        this.publish(base, TAG_DELETED, 0);
+        this.live--;
+        this.deleted++;
+        n++;
+      }
+    });
+    return n;
+  }
+
+  forEachLive(fn: (lsn: number, slotBase: number, tag: number) => void): void {
+    const i32 = this.i32;
+    for (let slot = 0; slot < this.capacity; slot++) {
+      const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      const t = i32[base + SlotWord.TAG]!;
+      if (t !== TAG_EMPTY && t !== TAG_DELETED) {
+        fn(lsnOf(i32[base + SlotWord.LSN_LO]!, i32[base + SlotWord.LSN_HI]!), base, t);
+      }
+    }
+  }
+
+  /**
+   * A new table holding every live entry, sized for `minLive` keys at ≤ 50% load.
+   * Entries are distinct, so no key comparison is needed; tags are full hashes,
+   * so the home slot is recomputed from the tag.
+   */
+  rebuild(minLive: number): IndexWriter {
+    let capacity = 1024;
+    while (capacity * 0.5 < Math.max(minLive, this.live + 1)) capacity *= 2;
+    const next = IndexWriter.allocate(capacity);
+    const dst = next.i32;
+    this.forEachLive((lsn, _base, tag) => {
+      let slot = tag & next.mask;
+      while (dst[SLOT_BASE_WORDS + slot * SLOT_WORDS + SlotWord.TAG] !== TAG_EMPTY) slot = (slot + 1) & next.mask;
+      const b = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      dst[b + SlotWord.TAG] = tag;
+      dst[b + SlotWord.LSN_LO] = lsnLo(lsn);
+      dst[b + SlotWord.LSN_HI] = lsnHi(lsn);
+    });
+    next.live = this.live;
+    return next;
+  }
+
+  /** Rule R2: odd sequence, fields, even sequence. */
+  private publish(base: number, tag: number, lsn: number): void {
+    const i32 = this.i32;
+    const seq = i32[base + SlotWord.SEQ]!;
+    Atomics.store(i32, base + SlotWord.SEQ, seq + 1);
+    Atomics.store(i32, base + SlotWord.TAG, tag);
+    Atomics.store(i32, base + SlotWord.LSN_LO, lsnLo(lsn));
+    Atomics.store(i32, base + SlotWord.LSN_HI, lsnHi(lsn));
+    Atomics.store(i32, base + SlotWord.SEQ, seq + 2);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Names of every shared-memory slot (see docs/FORMAT.md, "Shared memory").
+ *
+ * Ordering rules that the code in index-table.ts, mirror.ts and buffer-set.ts
+ * depends on (single writer thread, any number of reader threads):
+ *  R1. The writer copies a record into the mirror BEFORE publishing the index slot
+ *      that points at it. Readers only reach mirror bytes through a slot read, and
+ *      the slot's closing Atomics.store(seq) / the reader's Atomics.load(seq) pair
+ *      orders the mirror bytes before the reader's accesses.
+ *  R2. Slot update: store seq+1 (odd) → store tag, lsnLo, lsnHi → store seq+2.
+ *      Reader: load seq (retry while odd) → load the three words → load seq; equal
+ *      means a consistent snapshot. Every slot access is an Atomics op, so this is
+ *      correct under the JS memory model, not just on x86.
+ *  R3. Mirror bytes below APPLIED_LSN never change (records are immutable).
+ *  R4. A new buffer set is posted to every thread's buffers port BEFORE
+ *      GENERATION is incremented; a thread that observes a new generation finds
+ *      the message already queued and takes it with receiveMessageOnPort.
+ *  R5. A replaced index table is never written again and never reused.
+ */
+
+// ---- control block ----
+/** Indices into the control block's BigInt64Array view. */
+export const Ctl64 = {
+  NEXT_LSN: 0,
+  APPLIED_LSN: 1,
+  DURABLE_LSN: 2,
+  TAIL_HINT: 3,
+  LIVE_KEYS: 4,
+  LIVE_BYTES: 5,
+  DEAD_BYTES: 6,
+  WRITES: 7,
+} as const;
+export const CTL64_SLOTS = 8;
+/** Indices into the control block's Int32Array view (after the 64-bit slots). */
+export const Ctl32 = {
+  GENERATION: CTL64_SLOTS * 2,
+  STATE: CTL64_SLOTS * 2 + 1,
+} as const;
+export const CONTROL_BYTES = (CTL64_SLOTS * 2 + 2) * 4;
+
+export const DbState = {
+  OPENING: 0,
+  OPEN: 1,
+  FAILED: 2,
+  CLOSED: 3,
+} as const;
+
+// ---- index table ----
+export const INDEX_HEADER_BYTES = 64;
+/** Int32 words of the index header. */
+export const IndexHeader = {
+  CAPACITY: 0,
+  MASK: 1,
+} as const;
+export const SLOT_WORDS = 4;
+export const SLOT_BYTES = SLOT_WORDS * 4;
+export const SlotWord = {
+  SEQ: 0,
+  TAG: 1,
+  LSN_LO: 2,
+  LSN_HI: 3,
+} as const;
+export const TAG_EMPTY = 0;
+export const TAG_DELETED = 1;
+/** First word of slot i in the Int32Array view. */
+export const SLOT_BASE_WORDS = INDEX_HEADER_BYTES / 4;
+export const MIN_INDEX_CAPACITY = 1024;
+/** Rebuild when (live + deleted) would pass this fraction of capacity. */
+export const MAX_LOAD = 0.75;
+/** Grow (2x) instead of rebuilding the same size when live keys pass this fraction. */
+export const GROW_LOAD = 0.5;
+
+export function indexBytes(capacity: number): number {
+  return INDEX_HEADER_BYTES + capacity * SLOT_BYTES;
+}
+
+/** Tags 0 and 1 are reserved for empty and deleted slots. */
+export function tagOf(hash: number): number {
+  return (hash >>> 0) < 2 ? hash + 2 : hash;
+}
+
+// ---- mirror of the log ----
+export const SEGMENT_SHIFT = 30;
+export const SEGMENT_SPAN = 2 ** SEGMENT_SHIFT;
+export const SEGMENT_OFFSET_MASK = SEGMENT_SPAN - 1;

@@ -1,0 +1,112 @@
+import { MAX_RECORD_BYTES, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { SEGMENT_SPAN } from './layout.js';
+
+/** Largest size a segment buffer can reach: its LSN span plus one record that runs past it. */
+export const SEGMENT_MAX_BYTES = SEGMENT_SPAN + MAX_RECORD_BYTES;
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Read side of the shared mirror of the log: segment k holds the bytes of the LSN
+ * range [k * 2^30, ...) and every record that starts in it, whole (layout.ts).
+ * The Uint8Array/DataView views are length-tracking over growable buffers, so
+ * growth by the writer needs no message.
+ */
+export class MirrorView {
+  readonly u8: Uint8Array[] = [];
+  readonly dv: DataView[] = [];
+
+  constructor(readonly buffers: readonly SharedArrayBuffer[]) {
+    for (const sab of buffers) {
+      this.u8.push(new Uint8Array(sab));
+      this.dv.push(new DataView(sab));
+    }
+  }
+
+  /**
+   * True when the record at `lsn` belongs to `namespace` and its key equals
+   * bytes[start, start + len). Mirror bytes are immutable once published (R3), so
+   * a plain byte loop is safe here.
+   */
+  keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const u8 = this.u8[seg];
+    const dv = this.dv[seg];
+    if (u8 === undefined || dv === undefined) return false;
+    const off = lsn - seg * SEGMENT_SPAN;
+    if (off + RECORD_HEADER_SIZE > u8.length) return false;
+    if (dv.getUint32(off + RECORD.KEY_LEN, true) !== len) return false;
+    if (dv.getUint32(off + RECORD.NAMESPACE, true) !== namespace) return false;
+    const flags = u8[off + RECORD.FLAGS]!;
+    let k = off + RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+    if (k + len > u8.length) return false;
+    for (let i = 0; i < len; i++, k++) if (u8[k] !== bytes[start + i]) return false;
+    return true;
+  }
+}
+
+export function lsnLo(lsn: number): number {
+  return lsn >>> 0;
+}
+
+export function lsnHi(lsn: number): number {
+  return Math.floor(lsn / TWO_32) >>> 0;
+}
+
+export function lsnOf(lo: number, hi: number): number {
+  return (lo >>> 0) + (hi >>> 0) * TWO_32;
+}
+
+/**
+ * Write side, owned by the writer thread. Growing a segment or adding one is the
+ * writer's job alone; only adding a segment changes the buffer set (rule R4).
+ */
+export class MirrorWriter extends MirrorView {
+  constructor(buffers: SharedArrayBuffer[]) {
+    super(buffers);
+  }
+
+  static create(initialBytes: number): SharedArrayBuffer[] {
+    return [newSegment(initialBytes)];
+  }
+
+  /**
+   * Makes room for `len` bytes at `lsn` (a whole record or batch of records that
+   * starts in one segment). Returns true when a new segment was added, i.e. the
+   * buffer set changed and must be republished.
+   */
+  reserve(lsn: number, len: number): boolean {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    let added = false;
+    while (this.buffers.length <= seg) {
+      (this.buffers as SharedArrayBuffer[]).push(newSegment(0));
+      const sab = this.buffers[this.buffers.length - 1]!;
+      this.u8.push(new Uint8Array(sab));
+      this.dv.push(new DataView(sab));
+      added = true;
+    }
+    const sab = this.buffers[seg]!;
+    const need = lsn - seg * SEGMENT_SPAN + len;
+    if (need > sab.byteLength) {
+      if (need > SEGMENT_MAX_BYTES) throw new RangeError('mirror segment overflow');
+      sab.grow(Math.min(SEGMENT_MAX_BYTES, Math.max(need, sab.byteLength * 2, 1 << 20)));
+    }
+    return added;
+  }
+
+  /** Copies bytes to `lsn`; the caller reserved room for the whole run. */
+  write(lsn: number, bytes: Uint8Array): void {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    this.u8[seg]!.set(bytes, lsn - seg * SEGMENT_SPAN);
+  }
+
+  /** A view of `len` bytes at `lsn`, for pwrite and for record decoding. */
+  slice(lsn: number, len: number): Uint8Array {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    return this.u8[seg]!.subarray(off, off + len);
+  }
+}
+
+function newSegment(initialBytes: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(Math.min(initialBytes, SEGMENT_MAX_BYTES), { maxByteLength: SEGMENT_MAX_BYTES });
+}

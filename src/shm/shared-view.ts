@@ -1,0 +1,112 @@
+import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { hashKey } from '../hash.js';
+import type { BufferSet } from '../protocol.js';
+import { IndexView } from './index-table.js';
+import { CONTROL_BYTES, Ctl32, Ctl64, DbState, SEGMENT_SPAN } from './layout.js';
+import { MirrorView } from './mirror.js';
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * One thread's window onto the shared database: the control block, the current
+ * index table and the mirror segments. Main thread, reader workers and attached
+ * user workers each hold one; none copies the index.
+ */
+export class SharedView {
+  readonly ctl32: Int32Array;
+  readonly ctl64: BigInt64Array;
+  generation = 0;
+  index: IndexView | undefined;
+  mirror: MirrorView | undefined;
+  private readonly channel: BroadcastChannel;
+
+  /** Result of the last successful `locate`: the value's bytes are u8[valueStart, valueStart + valueLen). */
+  valueU8: Uint8Array = new Uint8Array(0);
+  valueStart = 0;
+  valueLen = 0;
+  expiresAt = 0;
+
+  constructor(
+    readonly control: SharedArrayBuffer,
+    readonly channelName: string,
+    initial?: BufferSet,
+  ) {
+    this.ctl32 = new Int32Array(control);
+    this.ctl64 = new BigInt64Array(control);
+    // Subscribe before anything can be published, so rule R4's message is never missed.
+    this.channel = new BroadcastChannel(channelName);
+    this.channel.onmessage = (event: unknown) => this.offer((event as { data: BufferSet }).data);
+    (this.channel as unknown as { unref?: () => void }).unref?.();
+    if (initial) this.offer(initial);
+  }
+
+  offer(set: BufferSet): void {
+    if (set.generation <= this.generation) return;
+    this.generation = set.generation;
+    this.index = new IndexView(set.index);
+    this.mirror = new MirrorView(set.segments);
+  }
+
+  /**
+   * Brings this thread to the published generation (rule R4). False when the set
+   * is not available to this thread (it subscribed after it was posted); the
+   * caller then asks the writer for it.
+   */
+  sync(): boolean {
+    const target = Atomics.load(this.ctl32, Ctl32.GENERATION);
+    if (target === this.generation) return true;
+    for (;;) {
+      const msg = receiveMessageOnPort(this.channel as unknown as Parameters<typeof receiveMessageOnPort>[0]);
+      if (!msg) break;
+      this.offer(msg.message as BufferSet);
+      if (this.generation >= target) return true;
+    }
+    return this.generation >= target;
+  }
+
+  state(): number {
+    return Atomics.load(this.ctl32, Ctl32.STATE);
+  }
+
+  isOpen(): boolean {
+    return this.state() === DbState.OPEN || this.state() === DbState.FAILED;
+  }
+
+  stat(slot: (typeof Ctl64)[keyof typeof Ctl64]): number {
+    return Number(Atomics.load(this.ctl64, slot));
+  }
+
+  /**
+   * Finds the live value of (namespace, key) and leaves it in valueU8/valueStart/
+   * valueLen/expiresAt. Returns false when absent. The caller checks expiry.
+   */
+  locate(namespace: number, key: Uint8Array, start: number, len: number): boolean {
+    const index = this.index;
+    const mirror = this.mirror;
+    if (!index || !mirror) return false;
+    const lsn = index.find(mirror, namespace, key, start, len, hashKey(namespace, key, start, len));
+    if (lsn < 0) return false;
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    const dv = mirror.dv[seg]!;
+    const flags = dv.getUint8(off + RECORD.FLAGS);
+    const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+    this.valueU8 = mirror.u8[seg]!;
+    this.valueStart = off + RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0) + keyLen;
+    this.valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+    this.expiresAt = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * TWO_32;
+    return true;
+  }
+
+  close(): void {
+    this.channel.close();
+    this.index = undefined;
+    this.mirror = undefined;
+  }
+}
+
+/** Creates the control block shared by all threads of one open database. */
+export function createControlBlock(): SharedArrayBuffer {
+  return new SharedArrayBuffer(CONTROL_BYTES);
+}

@@ -1,0 +1,124 @@
+import { RECORD, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
+import { keyOffsetIn, storedPayloadSize } from '../format/record.js';
+import { readU64 } from '../format/u64.js';
+import { hashKey } from '../hash.js';
+import { IndexWriter } from '../shm/index-table.js';
+import { SEGMENT_SPAN } from '../shm/layout.js';
+import type { MirrorWriter } from '../shm/mirror.js';
+
+/**
+ * What the log means, kept by the writer: the shared index, the mirror, the
+ * namespace catalogue and byte accounting. Recovery and live appends both go
+ * through `apply`, so a reopened database is the same state as before the crash.
+ */
+export class LogState {
+  liveBytes = 0;
+  deadBytes = 0;
+  readonly namespaces = new Map<number, string>();
+  nextNamespaceId = 1;
+  /** Called after the index was replaced by a bigger or purged table (publish it). */
+  onIndexReplaced: (() => void) | undefined;
+
+  constructor(
+    public index: IndexWriter,
+    readonly mirror: MirrorWriter,
+  ) {}
+
+  /** Size in bytes of the record at `lsn` (already in the mirror). */
+  recordSize(lsn: number): number {
+    const { dv, off } = this.at(lsn);
+    return (
+      RECORD_HEADER_SIZE +
+      storedPayloadSize(
+        dv.getUint8(off + RECORD.FLAGS),
+        dv.getUint32(off + RECORD.KEY_LEN, true),
+        dv.getUint32(off + RECORD.VALUE_LEN, true),
+      )
+    );
+  }
+
+  expiresAt(lsn: number): number {
+    const { dv, off } = this.at(lsn);
+    return readU64(dv, off + RECORD.EXPIRES_AT);
+  }
+
+  /**
+   * Applies the record at `lsn` to the index. Returns 1 when a PUT or TOMBSTONE
+   * found the key already present, else 0 (remove() reports it as its result).
+   */
+  apply(lsn: number): number {
+    const { u8, dv, off } = this.at(lsn);
+    const kind = dv.getUint8(off + RECORD.KIND);
+    const flags = dv.getUint8(off + RECORD.FLAGS);
+    const ns = dv.getUint32(off + RECORD.NAMESPACE, true);
+    const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+    const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+    const size = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
+    const keyStart = off + keyOffsetIn(flags);
+    switch (kind) {
+      case RecordKind.PUT: {
+        if (this.index.full()) this.replaceIndex(this.index.live + 1);
+        const hash = hashKey(ns, u8, keyStart, keyLen);
+        const prev = this.index.upsert(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
+        this.liveBytes += size;
+        if (prev < 0) return 0;
+        this.retire(prev);
+        return 1;
+      }
+      case RecordKind.TOMBSTONE: {
+        const hash = hashKey(ns, u8, keyStart, keyLen);
+        const prev = this.index.remove(this.mirror, ns, u8, keyStart, keyLen, hash);
+        this.deadBytes += size;
+        if (prev < 0) return 0;
+        this.retire(prev);
+        if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+        return 1;
+      }
+      case RecordKind.CLEAR:
+        this.deadBytes += size;
+        this.dropNamespaceKeys(ns);
+        return 0;
+      case RecordKind.NS_CREATE:
+        this.namespaces.set(ns, Buffer.from(u8.buffer, u8.byteOffset + keyStart, keyLen).toString('utf8'));
+        this.nextNamespaceId = Math.max(this.nextNamespaceId, ns + 1);
+        this.liveBytes += size;
+        return 0;
+      case RecordKind.NS_DROP:
+        this.deadBytes += size;
+        this.dropNamespaceKeys(ns);
+        this.namespaces.delete(ns);
+        return 0;
+      default:
+        // TX_BEGIN / TX_COMMIT frame a batch; they carry no key.
+        this.deadBytes += size;
+        return 0;
+    }
+  }
+
+  /** Deletes every key of a namespace (clear / drop). */
+  dropNamespaceKeys(ns: number): void {
+    this.index.removeWhere((lsn) => {
+      const { dv, off } = this.at(lsn);
+      if (dv.getUint32(off + RECORD.NAMESPACE, true) !== ns) return false;
+      this.retire(lsn);
+      return true;
+    });
+    if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+  }
+
+  private retire(lsn: number): void {
+    const size = this.recordSize(lsn);
+    this.liveBytes -= size;
+    this.deadBytes += size;
+  }
+
+  private replaceIndex(minLive: number): void {
+    this.index = this.index.rebuild(minLive);
+    this.onIndexReplaced?.();
+  }
+
+  private at(lsn: number): { u8: Uint8Array; dv: DataView; off: number } {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    return { u8: this.mirror.u8[seg]!, dv: this.mirror.dv[seg]!, off: lsn - seg * SEGMENT_SPAN };
+  }
+}

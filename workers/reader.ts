@@ -1,0 +1,69 @@
+/**
+ * Reader pool task (piscina): resolves a block of keys against the shared index
+ * and copies their values out of the shared mirror into one transferable buffer.
+ * No copy of the index exists in this thread.
+ */
+import { move, workerData } from 'piscina';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from '../src/core/read-wire.js';
+import type { BufferSet } from '../src/protocol.js';
+import { SharedView } from '../src/shm/shared-view.js';
+
+interface ReaderInit {
+  control: SharedArrayBuffer;
+  channelName: string;
+  buffers: BufferSet;
+}
+
+export interface ReadTaskMessage {
+  count: number;
+  keys: ArrayBuffer;
+  keyBytes: number;
+  shared?: BufferSet;
+}
+
+const init = workerData as ReaderInit;
+const view = new SharedView(init.control, init.channelName, init.buffers);
+
+export default function read(task: ReadTaskMessage): ArrayBuffer | null {
+  if (task.shared) view.offer(task.shared);
+  // A reader started after a buffer set was published cannot catch up alone: ask for it.
+  if (!view.sync()) return null;
+  const keys = new Uint8Array(task.keys, 0, task.keyBytes);
+  const kdv = new DataView(task.keys, 0, task.keyBytes);
+  const n = task.count;
+  const found = new Array<Uint8Array | undefined>(n);
+  const starts = new Float64Array(n);
+  const lens = new Int32Array(n).fill(ABSENT);
+  let total = 0;
+  let now = 0;
+  for (let i = 0, off = 0; i < n; i++) {
+    const ns = kdv.getUint32(off, true);
+    const len = kdv.getUint32(off + 4, true);
+    off += KEY_ENTRY_HEADER;
+    if (view.locate(ns, keys, off, len)) {
+      const expires = view.expiresAt;
+      if (expires === 0 || expires > (now ||= Date.now())) {
+        found[i] = view.valueU8;
+        starts[i] = view.valueStart;
+        lens[i] = view.valueLen;
+        total += view.valueLen;
+      }
+    }
+    off += len;
+  }
+  const out = new ArrayBuffer(n * RESULT_LEN_SIZE + total);
+  const odv = new DataView(out);
+  const ou8 = new Uint8Array(out);
+  let at = n * RESULT_LEN_SIZE;
+  for (let i = 0; i < n; i++) {
+    const len = lens[i]!;
+    odv.setInt32(i * RESULT_LEN_SIZE, len, true);
+    if (len > 0) {
+      const src = found[i]!;
+      const s = starts[i]!;
+      ou8.set(src.subarray(s, s + len), at);
+      at += len;
+    }
+  }
+  return move(out) as ArrayBuffer;
+}
