@@ -1,0 +1,217 @@
+import { Connection } from './core/connection.js';
+import { RecordBuffer } from './core/record-buffer.js';
+import { EmdbError, ErrorCode } from './errors.js';
+import { RecordKind } from './format/constants.js';
+import { KeyScratch, keyByteLength, type Key } from './keys.js';
+import { resolveOptions, type OpenOptions } from './options.js';
+import type { StatsSnapshot } from './protocol.js';
+import { Ctl64 } from './shm/layout.js';
+
+/** insertMany sends chunks of about this size, each one crash-atomic. */
+const BULK_CHUNK_BYTES = 4 << 20;
+/** Chunks in flight to the writer at once: enough to overlap encoding and writing. */
+const BULK_IN_FLIGHT = 3;
+const DEFAULT_NAMESPACE = 0;
+
+export type Stats = StatsSnapshot & { readers: number };
+
+/**
+ * An open emdb-js database. Public methods validate their arguments and then
+ * call the internal `_` methods (the abstract-level pattern), so every bad input
+ * is rejected with a typed EmdbError before anything reaches the writer.
+ */
+export class Emdb<V = unknown> {
+  private readonly scratch = new KeyScratch();
+
+  private constructor(private readonly conn: Connection) {}
+
+  static open<V = Buffer>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): Promise<Emdb<V>> {
+    return guard(async () => {
+      const opts = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : pathOrOptions;
+      if (typeof pathOrOptions === 'string' && (options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined)) {
+        throw new EmdbError(ErrorCode.INVALID_CONFIG, 'a path cannot be combined with appName/databaseName/dataRoot');
+      }
+      return new Emdb<V>(await Connection.open(resolveOptions(opts ?? {}, false)));
+    });
+  }
+
+  static openInMemory<V = Buffer>(options: OpenOptions = {}): Promise<Emdb<V>> {
+    return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(options, true))));
+  }
+
+  /** The file backing this database, or null in memory. */
+  get path(): string | null {
+    return this.conn.options.path;
+  }
+
+  insert(key: Key, value: V | string | Uint8Array): Promise<void> {
+    return guard(() => {
+      this.conn.assertOpen();
+      const keyLen = keyByteLength(key);
+      const encoded = this.conn.options.codec.encode(value);
+      return this.conn.batcher.put(DEFAULT_NAMESPACE, key, keyLen, encoded, 0);
+    });
+  }
+
+  get(key: Key): Promise<V | undefined> {
+    return guard(() => {
+      this.conn.assertOpen();
+      const keyLen = keyByteLength(key);
+      return this._get(key, keyLen);
+    });
+  }
+
+  private _get(key: Key, keyLen: number): Promise<V | undefined> {
+    const codec = this.conn.options.codec;
+    return this.conn.pool
+      .lookup(DEFAULT_NAMESPACE, key, keyLen)
+      .then((buf) => (buf === undefined ? undefined : (codec.decode(buf, 0, buf.length) as V)));
+  }
+
+  /**
+   * Probes the shared index on the calling thread: no message, no copy of the
+   * index; the value is copied out of shared memory (binary) or decoded from it.
+   */
+  getSync(key: Key): V | undefined {
+    this.conn.assertOpen();
+    const view = this.conn.view;
+    const len = this.scratch.encode(key);
+    view.sync();
+    if (!view.locate(DEFAULT_NAMESPACE, this.scratch.bytes, 0, len)) return undefined;
+    if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return undefined;
+    return this.conn.options.codec.decode(view.valueU8, view.valueStart, view.valueLen) as V;
+  }
+
+  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
+    return guard(() => {
+      this.conn.assertOpen();
+      const list = [...keys];
+      const lens = list.map((k) => keyByteLength(k));
+      return Promise.all(list.map((k, i) => this._get(k, lens[i]!)));
+    });
+  }
+
+  contains(key: Key): Promise<boolean> {
+    return guard(() => {
+      this.conn.assertOpen();
+      const len = this.scratch.encode(key);
+      const view = this.conn.view;
+      view.sync();
+      const found = view.locate(DEFAULT_NAMESPACE, this.scratch.bytes, 0, len);
+      return Promise.resolve(found && (view.expiresAt === 0 || view.expiresAt > Date.now()));
+    });
+  }
+
+  /** Resolves true when the key existed. */
+  remove(key: Key): Promise<boolean> {
+    return guard(() => {
+      this.conn.assertOpen();
+      const keyLen = keyByteLength(key);
+      return this.conn.batcher.write(RecordKind.TOMBSTONE, DEFAULT_NAMESPACE, key, keyLen, null, 0);
+    });
+  }
+
+  len(): Promise<number> {
+    return guard(() => {
+      this.conn.assertOpen();
+      return Promise.resolve(this.conn.view.stat(Ctl64.LIVE_KEYS));
+    });
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return (await this.len()) === 0;
+  }
+
+  clear(): Promise<void> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      await this.conn.batcher.write(RecordKind.CLEAR, DEFAULT_NAMESPACE, null, 0, null, 0);
+    });
+  }
+
+  /**
+   * Bulk load: entries are framed straight into multi-megabyte chunks, each sent
+   * as one message and written with one pwrite. Each chunk is crash-atomic (a
+   * transaction in the log); a stream larger than one chunk is not atomic as a
+   * whole. Resolves with the number of entries written.
+   */
+  insertMany(entries: Iterable<readonly [Key, V | string | Uint8Array]> | AsyncIterable<readonly [Key, V | string | Uint8Array]>): Promise<number> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
+        throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
+      }
+      // Anything queued by earlier calls goes first, so call order is write order.
+      this.conn.batcher.send();
+      const codec = this.conn.options.codec;
+      const inFlight: Promise<unknown>[] = [];
+      let records = new RecordBuffer(BULK_CHUNK_BYTES + (64 << 10));
+      let count = 0;
+      const sendChunk = async (): Promise<void> => {
+        records.commitTx();
+        const { payload, bytes, count: n } = records.take();
+        records = new RecordBuffer(BULK_CHUNK_BYTES + (64 << 10));
+        inFlight.push(this.conn.client.request({ t: 'write', count: n, bytes }, payload));
+        if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
+      };
+      for await (const entry of entries as AsyncIterable<readonly [Key, V]>) {
+        if (!Array.isArray(entry) || entry.length < 2) {
+          throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany entries must be [key, value] pairs');
+        }
+        const keyLen = keyByteLength(entry[0]);
+        const encoded = codec.encode(entry[1]);
+        if (!records.inTx) records.beginTx();
+        records.append(RecordKind.PUT, DEFAULT_NAMESPACE, entry[0], keyLen, encoded, 0);
+        count++;
+        if (records.len >= BULK_CHUNK_BYTES) await sendChunk();
+      }
+      if (records.inTx) await sendChunk();
+      await Promise.all(inFlight);
+      return count;
+    });
+  }
+
+  /** Makes every acknowledged write durable, per the flush policy. */
+  flush(): Promise<void> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      this.conn.batcher.send();
+      await this.conn.client.request({ t: 'flush' });
+    });
+  }
+
+  /** Flush, then persist the tail hint so the next open knows where valid data ends. */
+  checkpoint(): Promise<void> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      this.conn.batcher.send();
+      await this.conn.client.request({ t: 'checkpoint' });
+    });
+  }
+
+  stats(): Promise<Stats> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      this.conn.batcher.send();
+      const done = await this.conn.client.request({ t: 'stats' });
+      return { ...done.stats!, readers: this.conn.pool.threads };
+    });
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Runs `fn`, turning a synchronous throw into a rejected promise. */
+function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

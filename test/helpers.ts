@@ -1,0 +1,28 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Tests exercise the built package (dist), exactly what users import. */
+export { Emdb, EmdbError, ErrorCode } from '../dist/src/index.js';
+
+export function tmpDir(prefix = 'emdb-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function rmrf(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Expects `p` to reject with an EmdbError carrying `code`. */
+export async function rejectsWithCode(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    const e = err as { code?: string; name?: string };
+    if (e.code !== code) throw new Error(`expected ${code}, got ${e.code ?? e.name}: ${String(err)}`);
+    return;
+  }
+  throw new Error(`expected rejection with ${code}, but it resolved`);
+}
+
+export const FIXTURES = path.resolve(import.meta.dirname, '..', 'dist', 'test', 'fixtures');
