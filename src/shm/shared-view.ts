@@ -89,12 +89,15 @@ export class SharedView {
     if (lsn < 0) return false;
     const seg = Math.floor(lsn / SEGMENT_SPAN);
     const off = lsn - seg * SEGMENT_SPAN;
+    // keyEquals covered the header and key; the value follows them.
     const dv = mirror.dv[seg]!;
     const flags = dv.getUint8(off + RECORD.FLAGS);
     const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
     this.valueU8 = mirror.u8[seg]!;
     this.valueStart = off + RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0) + keyLen;
     this.valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+    if (!mirror.cover(seg, this.valueStart + this.valueLen)) return false;
+    this.valueU8 = mirror.u8[seg]!;
     this.expiresAt = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * TWO_32;
     return true;
   }
