@@ -145,25 +145,32 @@ export class Emdb<V = unknown> {
       this.conn.batcher.send();
       const codec = this.conn.options.codec;
       const inFlight: Promise<unknown>[] = [];
-      let records = new RecordBuffer(BULK_CHUNK_BYTES + (64 << 10));
+      const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
+      const records = new RecordBuffer(chunkCapacity);
       let count = 0;
       const sendChunk = async (): Promise<void> => {
         records.commitTx();
-        const { payload, bytes, count: n } = records.take();
-        records = new RecordBuffer(BULK_CHUNK_BYTES + (64 << 10));
-        inFlight.push(this.conn.client.request({ t: 'write', count: n, bytes }, payload));
+        const { payload, bytes, count: n } = records.take(chunkCapacity);
+        inFlight.push(this.conn.client.request({ t: 'write', count: n, bytes, existed: false }, payload));
         if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
       };
-      for await (const entry of entries as AsyncIterable<readonly [Key, V]>) {
+      const add = (entry: unknown): boolean => {
         if (!Array.isArray(entry) || entry.length < 2) {
           throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany entries must be [key, value] pairs');
         }
-        const keyLen = keyByteLength(entry[0]);
+        const key = entry[0] as Key;
+        const keyLen = keyByteLength(key);
         const encoded = codec.encode(entry[1]);
         if (!records.inTx) records.beginTx();
-        records.append(RecordKind.PUT, DEFAULT_NAMESPACE, entry[0], keyLen, encoded, 0);
+        records.append(RecordKind.PUT, DEFAULT_NAMESPACE, key, keyLen, encoded, 0);
         count++;
-        if (records.len >= BULK_CHUNK_BYTES) await sendChunk();
+        return records.len >= BULK_CHUNK_BYTES;
+      };
+      // A sync iterable is walked synchronously: `for await` would cost a promise per entry.
+      if (Symbol.iterator in entries) {
+        for (const entry of entries) if (add(entry)) await sendChunk();
+      } else {
+        for await (const entry of entries) if (add(entry)) await sendChunk();
       }
       if (records.inTx) await sendChunk();
       await Promise.all(inFlight);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EmdbError, ErrorCode } from './errors.js';
 
+/** The location half of OpenOptions: either an explicit `path`, or the app/database/root triple. */
 export interface PathOptions {
   path?: string;
   appName?: string;
@@ -9,32 +10,62 @@ export interface PathOptions {
   dataRoot?: string;
 }
 
+const DEFAULT_APP_NAME = 'emdb';
+const DEFAULT_DATABASE_NAME = 'emdb-default.emdb';
+
+function invalid(message: string): EmdbError {
+  return new EmdbError(ErrorCode.INVALID_CONFIG, message);
+}
+
+/**
+ * The per-user data directory of the current platform. Read at call time (not
+ * cached) so that environment changes, and tests that simulate other
+ * platforms, are honoured.
+ */
 export function defaultDataRoot(): string {
   const home = os.homedir();
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Application Support');
-  if (process.platform === 'win32') return process.env.LOCALAPPDATA || path.join(home, 'AppData', 'Local');
+  if (process.platform === 'win32') {
+    const local = process.env.LOCALAPPDATA;
+    return local ? local : path.join(home, 'AppData', 'Local');
+  }
+  // The XDG spec says relative values are invalid and must be ignored.
   const xdg = process.env.XDG_DATA_HOME;
   return xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.local', 'share');
 }
 
+/**
+ * appName and databaseName must each name exactly one directory entry, so a
+ * value can never climb out of (or reach past) the data root.
+ */
 function checkName(what: string, name: unknown): string {
-  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[\\/\0]/.test(name)) {
-    throw new EmdbError(ErrorCode.INVALID_CONFIG, `${what} must be a single, non-empty file-system name`);
-  }
+  if (typeof name !== 'string' || name === '') throw invalid(`${what} must be a non-empty string`);
+  if (name === '.' || name === '..') throw invalid(`${what} must not be '.' or '..' (got ${JSON.stringify(name)})`);
+  if (/[\\/]/.test(name)) throw invalid(`${what} must be a single name without '/' or '\\' (got ${JSON.stringify(name)})`);
+  if (name.includes('\0')) throw invalid(`${what} must not contain NUL characters`);
   return name;
 }
 
+/**
+ * Resolves where the database file lives. Pure: it never touches the file
+ * system, so callers decide when (and whether) to create directories.
+ */
 export function resolveDatabasePath(opts: PathOptions): string {
   if (opts.path !== undefined) {
-    if (opts.appName !== undefined || opts.databaseName !== undefined || opts.dataRoot !== undefined) {
-      throw new EmdbError(ErrorCode.INVALID_CONFIG, 'path cannot be combined with appName/databaseName/dataRoot');
+    const mixed = (['appName', 'databaseName', 'dataRoot'] as const).filter((k) => opts[k] !== undefined);
+    if (mixed.length > 0) {
+      throw invalid(`path cannot be combined with ${mixed.join('/')}: give either path or appName/databaseName/dataRoot`);
     }
-    if (typeof opts.path !== 'string' || opts.path === '') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'path must be a non-empty string');
+    if (typeof opts.path !== 'string' || opts.path === '') throw invalid('path must be a non-empty string');
+    if (opts.path.includes('\0')) throw invalid('path must not contain NUL characters');
     return path.resolve(opts.path);
   }
-  const appName = checkName('appName', opts.appName ?? 'emdb');
-  const databaseName = checkName('databaseName', opts.databaseName ?? 'emdb-default.emdb');
-  const root = opts.dataRoot ?? defaultDataRoot();
-  if (typeof root !== 'string' || root === '') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'dataRoot must be a non-empty string');
-  return path.resolve(root, appName, databaseName);
+  const appName = checkName('appName', opts.appName ?? DEFAULT_APP_NAME);
+  const databaseName = checkName('databaseName', opts.databaseName ?? DEFAULT_DATABASE_NAME);
+  let root: unknown = opts.dataRoot;
+  if (root === undefined) root = defaultDataRoot();
+  else if (typeof root !== 'string' || root === '') throw invalid('dataRoot must be a non-empty string');
+  else if (root.includes('\0')) throw invalid('dataRoot must not contain NUL characters');
+  // resolve (not join) so a relative dataRoot still yields an absolute path, like `path` does.
+  return path.resolve(root as string, appName, databaseName);
 }

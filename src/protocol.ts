@@ -43,7 +43,7 @@ export interface StatsSnapshot {
 
 // ---- main/attached thread → writer ----
 export type WriterRequest =
-  | { t: 'write'; id: number; count: number; bytes: number }
+  | { t: 'write'; id: number; count: number; bytes: number; /** reply with per-record prior existence */ existed: boolean }
   | { t: 'flush'; id: number }
   | { t: 'checkpoint'; id: number }
   | { t: 'stats'; id: number }

@@ -34,8 +34,8 @@ const flusher = new GroupFlusher(init.flushPolicy, () => engine.flush(), (id, er
 function handle(req: WriterRequest, payload: ArrayBuffer | undefined): void {
   switch (req.t) {
     case 'write': {
-      const existed = engine.append(new Uint8Array(payload!, 0, req.bytes));
-      reply({ t: 'done', id: req.id, existed });
+      const existed = engine.append(new Uint8Array(payload!, 0, req.bytes), req.existed);
+      reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id });
       return;
     }
     case 'flush':

@@ -11,6 +11,8 @@ const MIN_CAPACITY = 4096;
  */
 export class RecordBuffer {
   buf: Buffer;
+  /** Plain view of the same bytes: Buffer#subarray allocates a FastBuffer per call, this does not. */
+  u8: Uint8Array;
   dv: DataView;
   len = 0;
   /** Records in the buffer, including transaction framing records. */
@@ -21,6 +23,7 @@ export class RecordBuffer {
 
   constructor(capacity = MIN_CAPACITY) {
     this.buf = Buffer.allocUnsafeSlow(Math.max(capacity, MIN_CAPACITY));
+    this.u8 = new Uint8Array(this.buf.buffer, 0, this.buf.length);
     this.dv = new DataView(this.buf.buffer, 0, this.buf.length);
   }
 
@@ -53,7 +56,7 @@ export class RecordBuffer {
       valueLen = value.length;
     }
     const flags = this.txBegin >= 0 ? RECORD_FLAG_IN_TX : 0;
-    this.len += sealRecord(this.buf, this.dv, off, kind, flags, namespace, keyLen, valueLen, expiresAt);
+    this.len += sealRecord(this.u8, this.dv, off, kind, flags, namespace, keyLen, valueLen, expiresAt);
     if (this.txBegin >= 0) this.txCount++;
     return this.count++;
   }
@@ -78,13 +81,13 @@ export class RecordBuffer {
     this.dv.setUint32(v + 4, this.txCount, true);
     this.dv.setUint32(v + 8, this.len - bodyStart, true);
     this.dv.setUint32(v + 12, 0, true);
-    sealRecord(this.buf, this.dv, begin, RecordKind.TX_BEGIN, 0, 0, 0, TX_BEGIN_VALUE_SIZE, 0);
+    sealRecord(this.u8, this.dv, begin, RecordKind.TX_BEGIN, 0, 0, 0, TX_BEGIN_VALUE_SIZE, 0);
     this.txBegin = -1;
     this.ensure(RECORD_HEADER_SIZE + TX_COMMIT_VALUE_SIZE);
     const c = this.len + RECORD_HEADER_SIZE;
     this.dv.setUint32(c, txId, true);
     this.dv.setUint32(c + 4, this.txCount, true);
-    this.len += sealRecord(this.buf, this.dv, this.len, RecordKind.TX_COMMIT, 0, 0, 0, TX_COMMIT_VALUE_SIZE, 0);
+    this.len += sealRecord(this.u8, this.dv, this.len, RecordKind.TX_COMMIT, 0, 0, 0, TX_COMMIT_VALUE_SIZE, 0);
     this.count++;
   }
 
@@ -92,12 +95,13 @@ export class RecordBuffer {
     return this.txBegin >= 0;
   }
 
-  /** Hands the bytes over (for transfer) and leaves this buffer empty. */
-  take(): { payload: ArrayBuffer; bytes: number; count: number } {
+  /**
+   * Hands the bytes over (for transfer) and leaves this buffer empty with a fresh
+   * allocation of `nextCapacity` (default: sized to what this batch needed).
+   */
+  take(nextCapacity?: number): { payload: ArrayBuffer; bytes: number; count: number } {
     const out = { payload: this.buf.buffer as ArrayBuffer, bytes: this.len, count: this.count };
-    const next = Math.min(Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(this.len + 1))), 1 << 20);
-    this.buf = Buffer.allocUnsafeSlow(next);
-    this.dv = new DataView(this.buf.buffer, 0, this.buf.length);
+    this.replace(Buffer.allocUnsafeSlow(nextCapacity ?? Math.min(Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(this.len + 1))), 1 << 20)));
     this.len = 0;
     this.count = 0;
     return out;
@@ -107,7 +111,12 @@ export class RecordBuffer {
     if (this.len + extra <= this.buf.length) return;
     const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.len + extra));
     this.buf.copy(grown, 0, 0, this.len);
-    this.buf = grown;
-    this.dv = new DataView(grown.buffer, 0, grown.length);
+    this.replace(grown);
+  }
+
+  private replace(buf: Buffer): void {
+    this.buf = buf;
+    this.u8 = new Uint8Array(buf.buffer, 0, buf.length);
+    this.dv = new DataView(buf.buffer, 0, buf.length);
   }
 }

@@ -45,7 +45,7 @@ export class WriteBatcher {
     if (!batch) return;
     this.current = undefined;
     const { payload, bytes, count } = this.records.take();
-    this.client.request({ t: 'write', count, bytes }, payload).then(batch.resolve, batch.reject);
+    this.client.request({ t: 'write', count, bytes, existed: true }, payload).then(batch.resolve, batch.reject);
   }
 
   private batch(): Batch {

@@ -182,15 +182,20 @@ export class IndexWriter extends IndexView {
     let capacity = 1024;
     while (capacity * 0.5 < Math.max(minLive, this.live + 1)) capacity *= 2;
     const next = IndexWriter.allocate(capacity);
+    const src = this.i32;
     const dst = next.i32;
-    this.forEachLive((lsn, _base, tag) => {
-      let slot = tag & next.mask;
-      while (dst[SLOT_BASE_WORDS + slot * SLOT_WORDS + SlotWord.TAG] !== TAG_EMPTY) slot = (slot + 1) & next.mask;
-      const b = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+    // Inline loop, no callbacks: this runs over every slot on each growth step.
+    for (let slot = 0; slot < this.capacity; slot++) {
+      const from = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      const tag = src[from + SlotWord.TAG]!;
+      if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
+      let to = tag & next.mask;
+      while (dst[SLOT_BASE_WORDS + to * SLOT_WORDS + SlotWord.TAG] !== TAG_EMPTY) to = (to + 1) & next.mask;
+      const b = SLOT_BASE_WORDS + to * SLOT_WORDS;
       dst[b + SlotWord.TAG] = tag;
-      dst[b + SlotWord.LSN_LO] = lsnLo(lsn);
-      dst[b + SlotWord.LSN_HI] = lsnHi(lsn);
-    });
+      dst[b + SlotWord.LSN_LO] = src[from + SlotWord.LSN_LO]!;
+      dst[b + SlotWord.LSN_HI] = src[from + SlotWord.LSN_HI]!;
+    }
     next.live = this.live;
     return next;
   }

@@ -125,7 +125,7 @@ export class WriterEngine {
    * never sees a record that failed to reach the file. Returns, per record,
    * whether its key existed before.
    */
-  append(batch: Uint8Array): Uint8Array {
+  append(batch: Uint8Array, wantExisted = true): Uint8Array | undefined {
     this.assertWritable();
     const lsn = this.nextLsn;
     const len = batch.length;
@@ -154,22 +154,23 @@ export class WriterEngine {
     }
     this.nextLsn = lsn + len;
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = this.nextLsn;
-    const existed = this.applyRange(lsn, this.nextLsn);
+    const existed = this.applyRange(lsn, this.nextLsn, wantExisted);
     this.syncControl();
     return existed;
   }
 
-  private applyRange(from: number, to: number): Uint8Array {
+  private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
     const mirror = this.state.mirror;
-    const existed: number[] = [];
+    const existed: number[] | undefined = wantExisted ? [] : undefined;
     for (let lsn = from; lsn < to; ) {
       const seg = Math.floor(lsn / SEGMENT_SPAN);
       const size = frameSize(mirror.dv[seg]!, lsn - seg * SEGMENT_SPAN);
-      existed.push(this.state.apply(lsn));
+      const had = this.state.apply(lsn);
+      existed?.push(had);
       lsn += size;
       this.writes++;
     }
-    return Uint8Array.from(existed);
+    return existed && Uint8Array.from(existed);
   }
 
   /** Makes every appended record durable (one fdatasync unless already durable). */
