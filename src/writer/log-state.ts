@@ -26,7 +26,9 @@ export class LogState {
 
   /** Size in bytes of the record at `lsn` (already in the mirror). */
   recordSize(lsn: number): number {
-    const { dv, off } = this.at(lsn);
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const dv = this.mirror.dv[seg]!;
+    const off = lsn - seg * SEGMENT_SPAN;
     return (
       RECORD_HEADER_SIZE +
       storedPayloadSize(
@@ -38,8 +40,8 @@ export class LogState {
   }
 
   expiresAt(lsn: number): number {
-    const { dv, off } = this.at(lsn);
-    return readU64(dv, off + RECORD.EXPIRES_AT);
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    return readU64(this.mirror.dv[seg]!, lsn - seg * SEGMENT_SPAN + RECORD.EXPIRES_AT);
   }
 
   /**
@@ -47,7 +49,10 @@ export class LogState {
    * found the key already present, else 0 (remove() reports it as its result).
    */
   apply(lsn: number): number {
-    const { u8, dv, off } = this.at(lsn);
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const u8 = this.mirror.u8[seg]!;
+    const dv = this.mirror.dv[seg]!;
+    const off = lsn - seg * SEGMENT_SPAN;
     const kind = dv.getUint8(off + RECORD.KIND);
     const flags = dv.getUint8(off + RECORD.FLAGS);
     const ns = dv.getUint32(off + RECORD.NAMESPACE, true);
@@ -98,8 +103,8 @@ export class LogState {
   /** Deletes every key of a namespace (clear / drop). */
   dropNamespaceKeys(ns: number): void {
     this.index.removeWhere((lsn) => {
-      const { dv, off } = this.at(lsn);
-      if (dv.getUint32(off + RECORD.NAMESPACE, true) !== ns) return false;
+      const seg = Math.floor(lsn / SEGMENT_SPAN);
+      if (this.mirror.dv[seg]!.getUint32(lsn - seg * SEGMENT_SPAN + RECORD.NAMESPACE, true) !== ns) return false;
       this.retire(lsn);
       return true;
     });
@@ -115,10 +120,5 @@ export class LogState {
   private replaceIndex(minLive: number): void {
     this.index = this.index.rebuild(minLive);
     this.onIndexReplaced?.();
-  }
-
-  private at(lsn: number): { u8: Uint8Array; dv: DataView; off: number } {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    return { u8: this.mirror.u8[seg]!, dv: this.mirror.dv[seg]!, off: lsn - seg * SEGMENT_SPAN };
   }
 }
