@@ -147,11 +147,13 @@ export class Emdb<V = unknown> {
       const inFlight: Promise<unknown>[] = [];
       const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
       const records = new RecordBuffer(chunkCapacity);
+      const spare: ArrayBuffer[] = [];
       let count = 0;
       const sendChunk = async (): Promise<void> => {
         records.commitTx();
-        const { payload, bytes, count: n } = records.take(chunkCapacity);
-        inFlight.push(this.conn.client.request({ t: 'write', count: n, bytes, existed: false }, payload));
+        const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
+        const sent = this.conn.client.request({ t: 'write', count: n, bytes, existed: false }, payload);
+        inFlight.push(sent.then((done) => void (done.payload && done.payload.byteLength >= chunkCapacity && spare.push(done.payload))));
         if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
       };
       const add = (entry: unknown): boolean => {

@@ -11,11 +11,12 @@ import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher } from '../src/writer/group-flush.js';
 
 const init = workerData as WriterInit;
+const RECYCLE_MIN_BYTES = 1 << 20;
 const port = parentPort!;
 const channel = new BroadcastChannel(init.channelName);
 
-function reply(msg: WriterReply, shared?: BufferSet): void {
-  const { env, transfer } = envelope(msg, undefined, shared);
+function reply(msg: WriterReply, shared?: BufferSet, payload?: ArrayBuffer): void {
+  const { env, transfer } = envelope(msg, payload, shared);
   port.postMessage(env, transfer);
 }
 
@@ -34,8 +35,10 @@ const flusher = new GroupFlusher(init.flushPolicy, () => engine.flush(), (id, er
 function handle(req: WriterRequest, payload: ArrayBuffer | undefined): void {
   switch (req.t) {
     case 'write': {
-      const existed = engine.append(new Uint8Array(payload!, 0, req.bytes), req.existed);
-      reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id });
+      const existed = engine.append(new Uint8Array(payload!, 0, req.bytes), req.existed, req.count);
+      // Large batch buffers go back to the producer, which reuses their mapped pages.
+      const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
+      reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
       return;
     }
     case 'flush':

@@ -99,9 +99,15 @@ export class RecordBuffer {
    * Hands the bytes over (for transfer) and leaves this buffer empty with a fresh
    * allocation of `nextCapacity` (default: sized to what this batch needed).
    */
-  take(nextCapacity?: number): { payload: ArrayBuffer; bytes: number; count: number } {
+  take(next?: number | ArrayBuffer): { payload: ArrayBuffer; bytes: number; count: number } {
     const out = { payload: this.buf.buffer as ArrayBuffer, bytes: this.len, count: this.count };
-    this.replace(Buffer.allocUnsafeSlow(nextCapacity ?? Math.min(Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(this.len + 1))), 1 << 20)));
+    // A recycled buffer (handed back by the writer) has its pages mapped already;
+    // a fresh multi-megabyte allocation page-faults on first touch.
+    this.replace(
+      next instanceof ArrayBuffer
+        ? Buffer.from(next)
+        : Buffer.allocUnsafeSlow(next ?? Math.min(Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(this.len + 1))), 1 << 20)),
+    );
     this.len = 0;
     this.count = 0;
     return out;

@@ -4,6 +4,8 @@ import { envelope, unpack, type BufferSet, type Envelope, type StatsSnapshot, ty
 
 export interface Done {
   existed?: Uint8Array;
+  /** A write batch's buffer, handed back for reuse. */
+  payload?: ArrayBuffer;
   stats?: StatsSnapshot;
   shared?: BufferSet;
 }
@@ -83,6 +85,7 @@ export class WriterClient {
     if (msg.existed) done.existed = msg.existed;
     if (msg.stats) done.stats = msg.stats;
     if (env.shared) done.shared = env.shared;
+    if (env.payload) done.payload = env.payload;
     p.resolve(done);
   }
 

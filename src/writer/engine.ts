@@ -125,8 +125,10 @@ export class WriterEngine {
    * never sees a record that failed to reach the file. Returns, per record,
    * whether its key existed before.
    */
-  append(batch: Uint8Array, wantExisted = true): Uint8Array | undefined {
+  append(batch: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
+    // One rebuild sized for the whole batch instead of several doublings inside it.
+    this.state.reserveKeys(records);
     const lsn = this.nextLsn;
     const len = batch.length;
     const segStart = Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;

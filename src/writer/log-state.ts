@@ -3,7 +3,7 @@ import { keyOffsetIn, storedPayloadSize } from '../format/record.js';
 import { readU64 } from '../format/u64.js';
 import { hashKey } from '../hash.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { SEGMENT_SPAN } from '../shm/layout.js';
+import { MAX_LOAD, SEGMENT_SPAN } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 
 /**
@@ -98,6 +98,12 @@ export class LogState {
         this.deadBytes += size;
         return 0;
     }
+  }
+
+  /** Grows the index ahead of `more` inserts (a bulk batch), if they would not fit. */
+  reserveKeys(more: number): void {
+    const index = this.index;
+    if (more > 0 && index.live + index.deleted + more > index.capacity * MAX_LOAD) this.replaceIndex(index.live + more);
   }
 
   /** Deletes every key of a namespace (clear / drop). */
