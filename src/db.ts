@@ -3,7 +3,9 @@ import { RecordBuffer } from './core/record-buffer.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
+import { breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
+import { resolveDatabasePath } from './paths.js';
 import type { StatsSnapshot } from './protocol.js';
 import { Ctl64 } from './shm/layout.js';
 
@@ -37,6 +39,16 @@ export class Emdb<V = unknown> {
 
   static openInMemory<V = Buffer>(options: OpenOptions = {}): Promise<Emdb<V>> {
     return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(options, true))));
+  }
+
+  /** Who holds the database's lock ({ pid, hostname, startedAt }), or undefined. Offline admin. */
+  static lockHolder(path: string): Promise<LockInfo | undefined> {
+    return guard(() => lockHolder(resolveDatabasePath({ path })));
+  }
+
+  /** Removes a lock whose holder is provably gone; a live holder's lock is refused with ERR_EMDB_LOCKED. */
+  static breakLock(path: string): Promise<void> {
+    return guard(() => breakLock(resolveDatabasePath({ path })));
   }
 
   /** The file backing this database, or null in memory. */

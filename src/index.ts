@@ -5,3 +5,4 @@ export type { FlushPolicy } from './protocol.js';
 export type { ValueEncoding } from './encodings.js';
 export type { Key } from './keys.js';
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES, FORMAT_VERSION } from './format/constants.js';
+export type { LockInfo } from './lock.js';

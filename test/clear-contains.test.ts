@@ -45,3 +45,18 @@ describe('contains, len, isEmpty and clear', () => {
     await db.close();
   });
 });
+
+describe('Emdb.lockHolder / Emdb.breakLock', () => {
+  it('report this process as holder and refuse to break a live lock', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'l.emdb');
+    const db = await Emdb.open(file, { readers: 1 });
+    const holder = await Emdb.lockHolder(file);
+    expect(holder?.pid).toBe(process.pid);
+    await expect(Emdb.breakLock(file)).rejects.toMatchObject({ code: 'ERR_EMDB_LOCKED' });
+    await db.close();
+    expect(await Emdb.lockHolder(file)).toBeUndefined();
+    await Emdb.breakLock(file);
+    rmrf(dir);
+  });
+});
