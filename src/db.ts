@@ -7,6 +7,7 @@ import { breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
 import { resolveDatabasePath } from './paths.js';
 import type { StatsSnapshot } from './protocol.js';
+import { Transaction } from './transaction.js';
 import { Ctl64 } from './shm/layout.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
@@ -24,6 +25,9 @@ export type Stats = StatsSnapshot & { readers: number };
  */
 export class Emdb<V = unknown> {
   private readonly scratch = new KeyScratch();
+
+  /** Transactions run one at a time: each waits for the previous commit or abort. */
+  private txQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly conn: Connection) {}
 
@@ -189,6 +193,36 @@ export class Emdb<V = unknown> {
       if (records.inTx) await sendChunk();
       await Promise.all(inFlight);
       return count;
+    });
+  }
+
+  /**
+   * Runs `fn` with a transaction that buffers its writes; when `fn` resolves they
+   * commit as one crash-atomic batch, when it throws nothing is written and the
+   * error propagates. Transactions are serialised (one runs at a time); plain
+   * writes made outside a transaction are not blocked and are not isolated from
+   * a running transaction's reads.
+   */
+  transaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
+    return guard(() => {
+      this.conn.assertOpen();
+      if (typeof fn !== 'function') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'transaction takes a function');
+      const run = async (): Promise<T> => {
+        this.conn.assertOpen();
+        const tx = new Transaction<V>(this.conn, (key, keyLen) => this._get(key, keyLen));
+        let result: T;
+        try {
+          result = await fn(tx);
+        } catch (err) {
+          tx.discard();
+          throw err;
+        }
+        await tx.commit();
+        return result;
+      };
+      const next = this.txQueue.then(run, run);
+      this.txQueue = next.catch(() => undefined);
+      return next;
     });
   }
 
