@@ -54,18 +54,20 @@ export function replayLog(state: LogState, fileSize: number, tailHint: number): 
   while (lsn < fileSize) {
     const len = walker.check(lsn);
     let fault = len < 0 ? faultName(len) : undefined;
+    /** Where the damage is, for the report; `lsn` is where residue would start. */
+    let faultAt = lsn;
     let next = lsn + len;
     const kind = len > 0 ? walker.kind(lsn) : 0;
     if (!fault && (walker.flags(lsn) & RECORD_FLAG_IN_TX) !== 0) fault = 'transaction record outside a transaction';
     if (!fault && kind === RecordKind.TX_COMMIT) fault = 'commit record without a begin';
     if (!fault && kind === RecordKind.TX_BEGIN) {
       const tx = walker.checkTransaction(lsn, len);
-      if (typeof tx === 'string') fault = tx;
-      else next = tx;
+      if (typeof tx === 'number') next = tx;
+      else ({ fault, at: faultAt } = tx);
     }
     if (fault) {
       if (lsn < tailHint) {
-        throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: ${fault}`, { offset: lsn });
+        throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${faultAt}: ${fault}`, { offset: faultAt });
       }
       return { end: lsn, residueAt: lsn, residueReason: fault, records };
     }
@@ -108,10 +110,11 @@ class RecordWalker {
 
   /**
    * Validates TX_BEGIN at `lsn`, its body and its TX_COMMIT. Returns the LSN
-   * after the commit, or why the transaction is incomplete.
+   * after the commit, or why the transaction is incomplete and where.
    */
-  checkTransaction(lsn: number, beginLen: number): number | string {
-    if (beginLen !== RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE) return 'malformed transaction begin';
+  checkTransaction(lsn: number, beginLen: number): number | { fault: string; at: number } {
+    const bad = (fault: string, at: number): { fault: string; at: number } => ({ fault, at });
+    if (beginLen !== RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE) return bad('malformed transaction begin', lsn);
     const txId = this.valueWord(lsn, 0);
     const count = this.valueWord(lsn, 1);
     const bodyBytes = this.valueWord(lsn, 2);
@@ -119,21 +122,21 @@ class RecordWalker {
     const bodyEnd = at + bodyBytes;
     for (let i = 0; i < count; i++) {
       const len = this.check(at);
-      if (len < 0) return `transaction body: ${faultName(len)}`;
-      if ((this.flags(at) & RECORD_FLAG_IN_TX) === 0) return 'transaction body holds a record not marked as such';
+      if (len < 0) return bad(`transaction body: ${faultName(len)}`, at);
+      if ((this.flags(at) & RECORD_FLAG_IN_TX) === 0) return bad('transaction body holds a record not marked as such', at);
       at += len;
-      if (at > bodyEnd) return 'transaction body longer than declared';
+      if (at > bodyEnd) return bad('transaction body longer than declared', lsn);
     }
-    if (at !== bodyEnd) return 'transaction body length mismatch';
+    if (at !== bodyEnd) return bad('transaction body length mismatch', lsn);
     const commitLen = this.check(at);
-    if (commitLen === RecordFault.TRUNCATED || commitLen < 0) return 'transaction without an intact commit record';
+    if (commitLen === RecordFault.TRUNCATED || commitLen < 0) return bad('transaction without an intact commit record', at);
     if (
       this.kind(at) !== RecordKind.TX_COMMIT ||
       commitLen !== RECORD_HEADER_SIZE + TX_COMMIT_VALUE_SIZE ||
       this.valueWord(at, 0) !== txId ||
       this.valueWord(at, 1) !== count
     ) {
-      return 'transaction commit does not match its begin';
+      return bad('transaction commit does not match its begin', at);
     }
     return at + commitLen;
   }

@@ -36,6 +36,8 @@ export class WriterEngine {
   private lastCheckpointAt = 0;
   private writes = 0;
   private failure: EmdbError | undefined;
+  /** Set only once open() completed: a refused or half-opened file is never written. */
+  private opened = false;
   recovery: RecoveryResult | undefined;
 
   constructor(private readonly opts: EngineOptions) {
@@ -55,6 +57,7 @@ export class WriterEngine {
     }
     this.publishBuffers();
     this.syncControl();
+    this.opened = true;
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.OPEN);
   }
 
@@ -214,10 +217,10 @@ export class WriterEngine {
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(this.durableLsn));
   }
 
-  /** Checkpoints (when healthy) and releases the file. */
+  /** Checkpoints (when opened and healthy) and releases the file. */
   close(): void {
     try {
-      if (!this.failure) this.checkpoint();
+      if (this.opened && !this.failure) this.checkpoint();
     } finally {
       if (this.fd >= 0) {
         this.opts.io.close(this.fd);
