@@ -1,0 +1,177 @@
+/**
+ * The Markdown report: a table with one row per phase and one column per
+ * store, plus "emdb-js vs best peer" and "vs limit". It replaces the block
+ * between BENCH_START and BENCH_END in docs/BENCH.md (creating the file with a
+ * short intro if missing).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { formatBytes, formatMs, formatPercent, formatRate, formatRatio, formatValue } from './format.js';
+import { phaseDefs, type BenchRun, type MachineLimits, type PhaseDef, type StoreRun } from './results.js';
+
+export const BENCH_START = '<!-- bench:start -->';
+export const BENCH_END = '<!-- bench:end -->';
+const EMDB = 'emdb-js';
+
+/** Numbered footnotes, one per distinct text. */
+class Notes {
+  private readonly texts: string[] = [];
+  ref(text: string): string {
+    let i = this.texts.indexOf(text);
+    if (i < 0) i = this.texts.push(text) - 1;
+    return `[${i + 1}]`;
+  }
+  render(): string[] {
+    return this.texts.map((t, i) => `${i + 1}. ${t}`);
+  }
+}
+
+/** "higher is better" score of a value in its phase (for ratios between stores). */
+export function betterRatio(def: PhaseDef, a: number, b: number): number {
+  return def.better === 'higher' ? a / b : b / a;
+}
+
+function okValue(run: StoreRun | undefined, id: string): number | undefined {
+  const v = run?.phases[id];
+  return v?.kind === 'ok' ? v.value : undefined;
+}
+
+function limitsOf(run: BenchRun): MachineLimits | undefined {
+  return 'error' in run.limits ? undefined : run.limits;
+}
+
+function cell(def: PhaseDef, store: StoreRun, best: number | undefined, notes: Notes): string {
+  if (store.status === 'missing') return 'missing';
+  const v = store.phases[def.id];
+  if (v === undefined) return `— ${notes.ref(`${store.store}: not measured (${store.reason ?? 'the run stopped before this phase'})`)}`;
+  if (v.kind === 'na') return `N/A ${notes.ref(`${store.store}: ${v.reason}`)}`;
+  if (v.kind === 'error') return `error ${notes.ref(`${store.store} failed: ${v.reason}`)}`;
+  const text = formatValue(v.value, def.unit);
+  const missNote = v.misses ? ` ${notes.ref(`${store.store}: ${v.misses.toLocaleString('en-US')} of ${v.ops?.toLocaleString('en-US')} reads in "${def.label}" found no value`)}` : '';
+  return (v.value === best ? `**${text}**` : text) + missNote;
+}
+
+function versusPeers(def: PhaseDef, run: BenchRun): string {
+  const emdb = okValue(run.stores.find((s) => s.store === EMDB), def.id);
+  if (emdb === undefined) return '—';
+  let best: { store: string; value: number } | undefined;
+  for (const s of run.stores) {
+    const v = okValue(s, def.id);
+    if (s.store === EMDB || v === undefined) continue;
+    if (!best || betterRatio(def, v, best.value) > 1) best = { store: s.store, value: v };
+  }
+  return best ? `${formatRatio(betterRatio(def, emdb, best.value), def.unit)} (vs ${best.store})` : '—';
+}
+
+function versusLimit(def: PhaseDef, run: BenchRun, notes: Notes): string {
+  const limits = limitsOf(run);
+  const emdb = okValue(run.stores.find((s) => s.store === EMDB), def.id);
+  if (!def.limit || !limits || emdb === undefined) return '—';
+  const limit = def.limit(limits, run.scale);
+  return `${formatPercent(betterRatio(def, emdb, limit.value))} of ${formatValue(limit.value, def.unit)} ${notes.ref(`limit for "${def.label}": ${limit.what}`)}`;
+}
+
+export function renderTable(run: BenchRun): string {
+  const notes = new Notes();
+  const stores = run.stores;
+  const header = stores.map((s) => (s.status === 'ok' ? s.store : `${s.store} ${notes.ref(`${s.store} ${s.status}: ${s.reason ?? '?'}`)}`));
+  const lines = [
+    `| phase | ${header.join(' | ')} | emdb-js vs best peer | emdb-js vs limit |`,
+    `|---|${stores.map(() => '--:').join('|')}|--:|--:|`,
+  ];
+  for (const def of phaseDefs(run.scale)) {
+    const values = stores.map((s) => okValue(s, def.id)).filter((v): v is number => v !== undefined);
+    const best = values.length > 1 ? values.reduce((a, b) => (betterRatio(def, a, b) >= 1 ? a : b)) : undefined;
+    const unit = def.unit === 'ms' ? 'ms, lower is better' : def.unit === 'ops/s' ? 'reads/s, higher is better' : 'lower is better';
+    lines.push(
+      `| ${def.label} <sub>(${unit})</sub> | ${stores.map((s) => cell(def, s, best, notes)).join(' | ')} | ${versusPeers(def, run)} | ${versusLimit(def, run, notes)} |`,
+    );
+  }
+  for (const s of stores) {
+    if (s.status === 'ok' && s.reason) notes.ref(`${s.store} warnings: ${s.reason}`);
+  }
+  return [...lines, '', ...notes.render()].join('\n');
+}
+
+function renderLimits(run: BenchRun): string {
+  const l = limitsOf(run);
+  if (!l) return `Machine limits: not measured (${'error' in run.limits ? run.limits.error : '?'}).`;
+  return [
+    '| machine limit | value |',
+    '|---|--:|',
+    `| 174-byte random pread (page cache) | ${formatRate(l.preadPerSec)} |`,
+    `| 150-byte copy out of a SharedArrayBuffer | ${formatRate(l.memcpyPerSec)} |`,
+    `| 200-byte append + fdatasync | ${formatRate(l.fdatasyncPerSec)} (${formatMs(1000 / l.fdatasyncPerSec)} each) |`,
+    `| 200-byte overwrite + fdatasync (info) | ${formatRate(l.fdatasyncOverwritePerSec)} (${formatMs(1000 / l.fdatasyncOverwritePerSec)} each) |`,
+    `| sequential write + fsync | ${formatBytes(l.seqWriteBytesPerSec)}/s |`,
+    '',
+    ...l.notes.map((n) => `- ${n}`),
+  ].join('\n');
+}
+
+function renderGroupCommit(run: BenchRun): string {
+  const g = run.groupCommit;
+  if (g.kind === 'na') return `Group commit: N/A (${g.reason}).`;
+  return [
+    `Group commit — ${g.producers} producers × ${g.writesEach} writes, each write followed by \`flush()\`; producers: ${g.mode}.`,
+    '',
+    '| flushPolicy | wall time | writes/s | speedup |',
+    '|---|--:|--:|--:|',
+    ...g.policies.map((p, i) => `| ${p.policy} | ${formatMs(p.ms)} | ${formatRate(p.writesPerSec)} | ${i === 0 ? '1.00×' : `${g.speedup.toFixed(2)}×`} |`),
+  ].join('\n');
+}
+
+export function renderBlock(run: BenchRun, resultsFile: string, svgFile: string): string {
+  const m = run.machine;
+  const stores = run.stores.map((s) => s.version ?? s.store).join(', ');
+  return [
+    BENCH_START,
+    `Run ${run.date} — \`${run.command}\``,
+    '',
+    `Machine: ${m.cpu} × ${m.cpus}, ${formatBytes(m.totalMemBytes)} RAM, ${m.platform} ${m.release}, temp dir ${m.tmpdir}, load average at start ${m.loadAvgAtStart.join(' / ')}; Node ${run.node}; ${run.git}.`,
+    `Stores: ${stores}. Records: ${run.scale.records.toLocaleString('en-US')}, 24-byte random keys, 150-byte random values, seed ${run.seed}.`,
+    `Raw results: \`${resultsFile}\`. Chart: \`${svgFile}\`.`,
+    '',
+    renderTable(run),
+    '',
+    renderLimits(run),
+    '',
+    renderGroupCommit(run),
+    BENCH_END,
+  ].join('\n');
+}
+
+const INTRO = `# Benchmarks
+
+emdb-js against lmdb, classic-level (LevelDB) and better-sqlite3 (WAL,
+synchronous=FULL), with the workload shape of the emdb-rs / redb bench:
+24-byte random keys, 150-byte random values, a fixed-seed PRNG. Every store runs
+in its own child process in a fresh temp directory, so RSS is per store. The
+machine limits (pread, memcpy, fdatasync, sequential write) are measured in the
+same run.
+
+\`\`\`sh
+npm run bench                 # 1,000,000 records
+npm run bench:quick           # 100,000 records, fewer reads and writes
+npm run build && node dist/bench/run.js --records 20000 --quick --stores lmdb,classic-level,better-sqlite3
+npm run bench:core            # emdb-js vs lmdb micro benchmark, 200,000 records
+\`\`\`
+
+How each phase is done per store is documented in \`bench/README.md\`.
+The block below is rewritten by every run of \`bench/run.ts\`.
+
+`;
+
+/** Replaces the marked block of docs/BENCH.md, creating the file when needed. */
+export function updateBenchMarkdown(file: string, block: string): void {
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `${INTRO}${BENCH_START}\n${BENCH_END}\n`;
+  const start = text.indexOf(BENCH_START);
+  const end = text.indexOf(BENCH_END);
+  if (start < 0 || end < start) {
+    text = `${text.trimEnd()}\n\n${block}\n`;
+  } else {
+    text = text.slice(0, start) + block + text.slice(end + BENCH_END.length);
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+}

@@ -1,0 +1,238 @@
+/**
+ * Runs every phase against ONE store in this process, so peak RSS is the
+ * store's own. Spawned by run.ts as
+ *   node dist/bench/run-store.js --store lmdb --records N [--quick] [--seed S] [--threads 2,4]
+ * Progress goes to stderr; the result is one JSON line on stdout prefixed by
+ * RESULT_PREFIX.
+ */
+import { loadAdapter, parseStores } from './adapters/registry.js';
+import { NotApplicable, type StoreAdapter, type StoreName } from './adapters/types.js';
+import type { PhaseValue, StoreRun } from './results.js';
+import { threadedReads } from './threaded-reads.js';
+import { errorMessage, intArg, isMain, log, mkTempDir, parseArgs, pipelined, removeDir } from './util.js';
+import {
+  DEFAULT_SEED, KEY_BYTES, fillRandom, freshEntries, keyAt, loadEntries, localKeys, makeKeys, mulberry32, pick,
+  scaleFor, valueFor, type Scale,
+} from './workload.js';
+
+export const RESULT_PREFIX = '@@bench-result ';
+const VERIFY_SAMPLES = 1_000;
+
+class StorePhases {
+  readonly phases: Record<string, PhaseValue> = {};
+  readonly warnings: string[] = [];
+  private readonly keysShared: SharedArrayBuffer;
+  private readonly keys: Buffer;
+
+  constructor(
+    private readonly a: StoreAdapter,
+    private readonly s: Scale,
+    private readonly seed: number,
+  ) {
+    this.keysShared = makeKeys(seed, s.records);
+    this.keys = localKeys(this.keysShared);
+  }
+
+  /** Runs one phase; NotApplicable and errors become N/A cells, never a crash. */
+  private async phase(id: string, body: () => Promise<PhaseValue>): Promise<void> {
+    log(`  [${this.a.name}] ${id} ...`);
+    try {
+      this.phases[id] = await body();
+      const v = this.phases[id]!;
+      log(`  [${this.a.name}] ${id}: ${v.kind === 'ok' ? `${round(v.value)}${v.misses ? ` (${v.misses} misses)` : ''}` : v.kind}`);
+    } catch (err) {
+      if (err instanceof NotApplicable) {
+        this.phases[id] = { kind: 'na', reason: err.reason };
+        log(`  [${this.a.name}] ${id}: N/A (${err.reason})`);
+      } else {
+        this.phases[id] = { kind: 'error', reason: errorMessage(err) };
+        log(`  [${this.a.name}] ${id} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
+  }
+
+  private key(i: number): Buffer {
+    return keyAt(this.keys, i);
+  }
+
+  /** A sync read when the store has one, else an async one (used for checks and first reads). */
+  private async read(key: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      return this.a.getSync(key);
+    } catch (err) {
+      if (err instanceof NotApplicable) return this.a.getAsync(key);
+      throw err;
+    }
+  }
+
+  async run(dir: string): Promise<void> {
+    const { a, s } = this;
+    await a.open(dir);
+    const n = s.records;
+    await this.phase('bulkLoad', () => timed(() => a.bulkLoad(loadEntries(this.keys, this.seed, 0, n))));
+    await this.verifyLoaded();
+    this.phases.rssAfterLoad = { kind: 'ok', value: process.memoryUsage().rss };
+
+    const writeRng = mulberry32(this.seed + 1);
+    const singles = freshEntries(writeRng, s.singleDurable);
+    await this.phase('individualWrites', () =>
+      timed(async () => {
+        for (const [k, v] of singles) await a.putDurable(k, v);
+      }),
+    );
+    const batches = Array.from({ length: s.batches }, () => freshEntries(writeRng, s.batchSize));
+    await this.phase('batchWrites', () =>
+      timed(async () => {
+        for (const batch of batches) await a.batchDurable(batch);
+      }),
+    );
+    const nosync = freshEntries(writeRng, s.nosync);
+    await this.phase('nosyncWrites', () =>
+      timed(async () => {
+        await pipelined(nosync.length, s.writeWindow, (i) => a.putNoSync(nosync[i]![0], nosync[i]![1]));
+        await a.settleWrites();
+      }),
+    );
+
+    await this.phase('readsSync', () => {
+      const next = mulberry32(this.seed + 2);
+      let misses = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < s.reads; i++) if (a.getSync(this.key(pick(next, n))) === undefined) misses++;
+      return Promise.resolve(rate(s.reads, performance.now() - t0, misses));
+    });
+    await this.phase('readsAsync', async () => {
+      const next = mulberry32(this.seed + 3);
+      let misses = 0;
+      const count = (v: Uint8Array | undefined): void => void (v === undefined && misses++);
+      const t0 = performance.now();
+      await pipelined(s.reads, s.readWindow, () => a.getAsync(this.key(pick(next, n))).then(count));
+      return rate(s.reads, performance.now() - t0, misses);
+    });
+    await this.phase('readsGetMany', async () => {
+      const next = mulberry32(this.seed + 4);
+      const calls = Math.floor(s.reads / s.getManyBatch);
+      let misses = 0;
+      const t0 = performance.now();
+      for (let c = 0; c < calls; c++) {
+        const batch = Array.from({ length: s.getManyBatch }, () => this.key(pick(next, n)));
+        for (const v of await a.getMany(batch)) if (v === undefined) misses++;
+      }
+      return rate(calls * s.getManyBatch, performance.now() - t0, misses);
+    });
+    for (const t of s.threads) {
+      await this.phase(`readsThreads${t}`, async () => {
+        const r = await threadedReads(a, this.keysShared, n, t, s.threadedReads, this.seed + 10 + t);
+        return rate(r.reads, r.ms, r.misses);
+      });
+    }
+    await this.phase('rangeReads', async () => {
+      await a.prepareRangeReads();
+      const next = mulberry32(this.seed + 5);
+      const start = Buffer.alloc(KEY_BYTES);
+      let entries = 0;
+      const t0 = performance.now();
+      for (let r = 0; r < s.ranges; r++) {
+        fillRandom(next, start);
+        entries += await a.rangeRead(start, s.rangeLength);
+      }
+      const ms = performance.now() - t0;
+      if (entries < s.ranges * (s.rangeLength / 2)) this.warnings.push(`range reads returned only ${entries} entries`);
+      return { kind: 'ok', value: ms, ms, ops: entries };
+    });
+    await this.phase('reopen', async () => {
+      await a.close();
+      const t0 = performance.now();
+      await a.reopen();
+      const first = await this.read(this.key(1));
+      const ms = performance.now() - t0;
+      if (first === undefined) this.warnings.push('first read after reopen missed');
+      return { kind: 'ok', value: ms, ms };
+    });
+    const removed = Array.from({ length: Math.floor(n / 2) }, (_, i) => this.key(2 * i));
+    await this.phase('removals', () => timed(() => a.removeMany(removed, s.writeWindow)));
+    await this.verifyRemoved();
+    await this.phase('sizeUncompacted', async () => ({ kind: 'ok', value: (await a.sizeOnDisk()).allocated }));
+    await this.phase('compaction', () => timed(() => a.compact()));
+    await this.phase('sizeCompacted', async () => {
+      if (this.phases.compaction?.kind !== 'ok') throw new NotApplicable(reasonOf(this.phases.compaction));
+      return { kind: 'ok', value: (await a.sizeOnDisk()).allocated };
+    });
+    await a.close();
+    this.phases.peakRss = { kind: 'ok', value: process.resourceUsage().maxRSS * 1024 };
+  }
+
+  /** Not timed: loaded values must read back byte for byte. */
+  private async verifyLoaded(): Promise<void> {
+    const next = mulberry32(this.seed + 6);
+    let bad = 0;
+    for (let i = 0; i < VERIFY_SAMPLES; i++) {
+      const idx = pick(next, this.s.records);
+      const v = await this.read(this.key(idx)).catch(() => undefined);
+      if (v === undefined || !Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(valueFor(this.seed, idx))) bad++;
+    }
+    if (bad > 0) this.warnings.push(`verification after load: ${bad} of ${VERIFY_SAMPLES} sampled values wrong or missing`);
+  }
+
+  private async verifyRemoved(): Promise<void> {
+    let present = 0;
+    for (let i = 0; i < Math.min(VERIFY_SAMPLES, this.s.records / 2); i++) {
+      if ((await this.read(this.key(2 * i)).catch(() => undefined)) !== undefined) present++;
+    }
+    if (present > 0) this.warnings.push(`verification after removals: ${present} removed keys still readable`);
+  }
+}
+
+async function timed(body: () => Promise<unknown>): Promise<PhaseValue> {
+  const t0 = performance.now();
+  await body();
+  const ms = performance.now() - t0;
+  return { kind: 'ok', value: ms, ms };
+}
+
+function rate(ops: number, ms: number, misses: number): PhaseValue {
+  return { kind: 'ok', value: (ops / ms) * 1000, ms, ops, misses };
+}
+
+function reasonOf(v: PhaseValue | undefined): string {
+  return v === undefined ? 'not run' : v.kind === 'ok' ? 'ok' : v.reason;
+}
+
+function round(x: number): string {
+  return x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2);
+}
+
+export async function runStore(store: StoreName, scale: Scale, seed: number): Promise<StoreRun> {
+  const loaded = await loadAdapter(store);
+  if (!loaded.ok) return { store, status: 'missing', reason: loaded.reason, phases: {} };
+  const dir = mkTempDir(`emdb-bench-${store}-`);
+  const phases = new StorePhases(loaded.adapter, scale, seed);
+  try {
+    await phases.run(dir);
+    const run: StoreRun = { store, status: 'ok', version: loaded.adapter.version, phases: phases.phases };
+    if (phases.warnings.length > 0) run.reason = phases.warnings.join('; ');
+    return run;
+  } catch (err) {
+    return { store, status: 'failed', reason: errorMessage(err), version: loaded.adapter.version, phases: phases.phases };
+  } finally {
+    await loaded.adapter.close().catch(() => undefined);
+    removeDir(dir);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const [store] = parseStores(args.get('store') ?? '');
+  if (store === undefined || args.get('store')?.includes(',')) throw new Error('--store takes exactly one store name');
+  const threads = (args.get('threads') ?? '2,4').split(',').map(Number);
+  const scale = scaleFor(intArg(args, 'records', 1_000_000), args.has('quick'), threads);
+  const result = await runStore(store, scale, intArg(args, 'seed', DEFAULT_SEED));
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`, () => process.exit(0));
+}
+
+if (isMain(import.meta.url)) {
+  main().catch((err: unknown) => {
+    log(`run-store: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });
+}
