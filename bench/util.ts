@@ -29,9 +29,9 @@ export async function sizeOnDisk(target: string): Promise<SizeOnDisk> {
  * Version of an installed package, or '?'. Walks up from the package's entry
  * point, since not every package exports its package.json.
  */
-export function packageVersion(name: string): string {
+export function packageVersion(name: string, resolver: NodeRequire = require): string {
   try {
-    let dir = path.dirname(require.resolve(name));
+    let dir = path.dirname(resolver.resolve(name));
     for (;;) {
       const file = path.join(dir, 'package.json');
       if (fs.existsSync(file)) {

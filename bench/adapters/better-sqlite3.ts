@@ -2,8 +2,9 @@
  * better-sqlite3 12.x: WAL mode, synchronous=FULL, one WITHOUT ROWID table with
  * BLOB keys. Every call is synchronous; async-only phases are N/A.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type DatabaseType from 'better-sqlite3';
 import type { Entry } from '../workload.js';
 import { packageVersion, sizeOnDisk } from '../util.js';
 import { NotApplicable, type SizeOnDisk, type StoreAdapter, type ThreadReader } from './types.js';
@@ -16,8 +17,16 @@ interface SqliteSpec {
   file: string;
 }
 
-type Db = Database.Database;
-type Statement = Database.Statement;
+/**
+ * better-sqlite3 compiles SQLite from source on install (about two minutes here),
+ * so it lives in bench/peers (`npm run bench:install`), not in the main install.
+ * From dist/bench/adapters, that folder is three levels up.
+ */
+const peers = createRequire(new URL('../../../bench/peers/package.json', import.meta.url));
+const Database = peers('better-sqlite3') as typeof DatabaseType;
+
+type Db = DatabaseType.Database;
+type Statement = DatabaseType.Statement;
 
 class Connection {
   readonly insert: Statement;
@@ -46,7 +55,7 @@ class Connection {
 
 export class BetterSqlite3Adapter implements StoreAdapter {
   readonly name = 'better-sqlite3' as const;
-  readonly version = `better-sqlite3 ${packageVersion('better-sqlite3')}`;
+  readonly version = `better-sqlite3 ${packageVersion('better-sqlite3', peers)}`;
   private conn: Connection | null = null;
   private dir = '';
 
