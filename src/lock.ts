@@ -219,26 +219,36 @@ async function breakStale(dbPath: string, observed: Snapshot): Promise<boolean> 
   return removed;
 }
 
-/** Creates the lock file exclusively and durably; false when it already exists. */
+/**
+ * Creates the lock file exclusively and durably; false when it already exists.
+ * The content is written and fsynced in a private temp file first and then
+ * hard-linked into place (atomic, EEXIST if taken): a holder killed at any
+ * instant leaves either no lock file or a complete one, never an empty lock
+ * that would have to be waited out.
+ */
 async function createLockFile(file: string, raw: string): Promise<boolean> {
-  let fh: fsp.FileHandle;
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    fh = await fsp.open(file, 'wx');
-  } catch (err) {
-    if (errCode(err) === 'EEXIST') return false;
-    throw ioError(`creating lock file ${file}`, err);
-  }
-  try {
-    await fh.writeFile(raw, 'utf8');
-    await fh.sync();
-    await fh.close();
+    const fh = await fsp.open(tmp, 'wx');
+    try {
+      await fh.writeFile(raw, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await fsp.link(tmp, file);
+    } catch (err) {
+      if (errCode(err) === 'EEXIST') return false;
+      throw err;
+    }
     await fsyncDir(path.dirname(file));
+    return true;
   } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fsp.unlink(file).catch(() => undefined);
-    throw ioError(`writing lock file ${file}`, err);
+    throw ioError(`creating lock file ${file}`, err);
+  } finally {
+    await fsp.unlink(tmp).catch(() => undefined);
   }
-  return true;
 }
 
 function installExitHook(): void {

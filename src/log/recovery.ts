@@ -72,6 +72,9 @@ export function replayLog(state: LogState, fileSize: number, tailHint: number): 
       return { end: lsn, residueAt: lsn, residueReason: fault, records };
     }
     if (kind === RecordKind.TX_BEGIN) {
+      // Begin, body and commit: the same records the live append path applies.
+      state.apply(lsn);
+      records++;
       for (let at = lsn + len; at < next; at += walker.check(at)) {
         state.apply(at);
         records++;
