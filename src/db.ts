@@ -1,4 +1,6 @@
+import { AttachedConnection, isHandle } from './core/attached.js';
 import { Connection } from './core/connection.js';
+import type { DbConnection } from './core/types.js';
 import { RecordBuffer } from './core/record-buffer.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
@@ -6,7 +8,7 @@ import { KeyScratch, keyByteLength, type Key } from './keys.js';
 import { breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
 import { resolveDatabasePath } from './paths.js';
-import type { StatsSnapshot } from './protocol.js';
+import type { EmdbHandle, StatsSnapshot } from './protocol.js';
 import { Transaction } from './transaction.js';
 import { Ctl64 } from './shm/layout.js';
 
@@ -29,7 +31,7 @@ export class Emdb<V = unknown> {
   /** Transactions run one at a time: each waits for the previous commit or abort. */
   private txQueue: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly conn: Connection) {}
+  private constructor(private readonly conn: DbConnection) {}
 
   static open<V = Buffer>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): Promise<Emdb<V>> {
     return guard(async () => {
@@ -43,6 +45,24 @@ export class Emdb<V = unknown> {
 
   static openInMemory<V = Buffer>(options: OpenOptions = {}): Promise<Emdb<V>> {
     return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(options, true))));
+  }
+
+  /**
+   * Opens, in another worker thread, the database behind `handle` (from
+   * `db.handle()`): reads probe the same shared index on that thread (getSync
+   * works there) and writes go to the same writer. Closing an attached database
+   * detaches it; closing the original makes attached ones fail with ERR_EMDB_CLOSED.
+   */
+  static attach<V = Buffer>(handle: EmdbHandle): Promise<Emdb<V>> {
+    return guard(async () => {
+      if (!isHandle(handle)) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'Emdb.attach takes a handle from db.handle()');
+      return new Emdb<V>(await AttachedConnection.attach(handle));
+    });
+  }
+
+  /** A structured-cloneable descriptor to pass to a Worker (postMessage / workerData) for Emdb.attach(). */
+  handle(): EmdbHandle {
+    return this.conn.handle();
   }
 
   /** Who holds the database's lock ({ pid, hostname, startedAt }), or undefined. Offline admin. */

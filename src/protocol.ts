@@ -25,6 +25,29 @@ export interface WriterInit {
   flushPolicy: FlushPolicy;
   control: SharedArrayBuffer;
   channelName: string;
+  /** BroadcastChannel on which attached threads send requests (see core/attached.ts). */
+  requestChannel: string;
+}
+
+/**
+ * A structured-cloneable description of an open database, for Emdb.attach() in
+ * another worker thread: shared buffers and channel names, no ports.
+ */
+export interface EmdbHandle {
+  kind: 'emdb-js/handle';
+  version: 1;
+  path: string | null;
+  control: SharedArrayBuffer;
+  buffersChannel: string;
+  requestChannel: string;
+  valueEncoding: 'binary' | 'utf8' | 'json' | 'msgpack';
+  flushPolicy: FlushPolicy;
+}
+
+/** An attached thread's request, as posted on the request channel. */
+export interface AttachedRequest {
+  client: string;
+  env: Envelope;
 }
 
 export interface StatsSnapshot {
@@ -48,6 +71,7 @@ export type WriterRequest =
   | { t: 'checkpoint'; id: number }
   | { t: 'stats'; id: number }
   | { t: 'buffers'; id: number }
+  | { t: 'detach'; id: number }
   | { t: 'close'; id: number };
 
 // ---- writer → main/attached thread ----

@@ -1,5 +1,5 @@
 import { RecordBuffer } from './core/record-buffer.js';
-import type { Connection } from './core/connection.js';
+import type { DbConnection } from './core/types.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { keyByteLength, type Key } from './keys.js';
@@ -21,7 +21,7 @@ export class Transaction<V = unknown> {
   private finished = false;
 
   constructor(
-    private readonly conn: Connection,
+    private readonly conn: DbConnection,
     private readonly read: (key: Key, keyLen: number) => Promise<V | undefined>,
   ) {}
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { acquireLock, type LockHandle } from '../lock.js';
 import type { ResolvedOptions } from '../options.js';
-import type { BufferSet } from '../protocol.js';
+import type { BufferSet, EmdbHandle } from '../protocol.js';
+import type { DbConnection } from './types.js';
 import { createControlBlock, SharedView } from '../shm/shared-view.js';
 import { ReadPool } from './read-pool.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -13,7 +14,7 @@ import { WriterClient } from './writer-client.js';
  * writer worker, the reader pool and this thread's shared view. Emdb and its
  * namespaces are thin validating fronts over it.
  */
-export class Connection {
+export class Connection implements DbConnection {
   closed = false;
   private closing: Promise<void> | undefined;
 
@@ -24,7 +25,22 @@ export class Connection {
     readonly batcher: WriteBatcher,
     readonly pool: ReadPool,
     private readonly lock: LockHandle | undefined,
+    private readonly requestChannel: string,
   ) {}
+
+  handle(): EmdbHandle {
+    this.assertOpen();
+    return {
+      kind: 'emdb-js/handle',
+      version: 1,
+      path: this.options.path,
+      control: this.view.control,
+      buffersChannel: this.view.channelName,
+      requestChannel: this.requestChannel,
+      valueEncoding: this.options.codec.name,
+      flushPolicy: this.options.flushPolicy,
+    };
+  }
 
   static async open(options: ResolvedOptions): Promise<Connection> {
     const lock = options.path === null ? undefined : await acquireLock(options.path);
@@ -32,10 +48,12 @@ export class Connection {
     let client: WriterClient | undefined;
     try {
       const control = createControlBlock();
-      const channelName = `emdb-js:${randomUUID()}`;
+      const id = randomUUID();
+      const channelName = `emdb-js:${id}:buffers`;
+      const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
-      client = await WriterClient.start({ path: options.path, flushPolicy: options.flushPolicy, control, channelName });
+      client = await WriterClient.start({ path: options.path, flushPolicy: options.flushPolicy, control, channelName, requestChannel });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const c = client;
       const getBuffers = async (): Promise<BufferSet> => {
@@ -44,7 +62,7 @@ export class Connection {
         return done.shared;
       };
       const pool = new ReadPool(view, getBuffers, options.readers);
-      return new Connection(options, view, client, new WriteBatcher(client), pool, lock);
+      return new Connection(options, view, client, new WriteBatcher(client), pool, lock, requestChannel);
     } catch (err) {
       view?.close();
       await client?.terminate();

@@ -7,6 +7,7 @@ import type { BufferSet } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { ReadTaskMessage } from '../../workers/reader.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
+import type { ValueReader } from './types.js';
 
 /** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
 const KEYS_PER_TASK = 2048;
@@ -29,7 +30,7 @@ interface PendingBlock {
  * Values come back in one private buffer per task; the Buffers handed to callers
  * are views into it (never into shared memory).
  */
-export class ReadPool {
+export class ReadPool implements ValueReader {
   private readonly pool: Piscina;
   private block: PendingBlock | undefined;
   private scheduled = false;

@@ -1,7 +1,8 @@
 import { RecordKind, type RecordKindValue } from '../format/constants.js';
 import type { Key } from '../keys.js';
 import { RecordBuffer } from './record-buffer.js';
-import type { Done, WriterClient } from './writer-client.js';
+import type { RequestClient } from './types.js';
+import type { Done } from './writer-client.js';
 
 /** Past this many bytes a batch is sent at once instead of at the end of the tick. */
 const EAGER_SEND_BYTES = 1 << 20;
@@ -21,7 +22,7 @@ export class WriteBatcher {
   private records = new RecordBuffer();
   private current: (Batch & { resolve(d: Done): void; reject(e: unknown): void }) | undefined;
 
-  constructor(private readonly client: WriterClient) {}
+  constructor(private readonly client: RequestClient) {}
 
   /** Queues a record; resolves with the key's prior existence once applied. */
   write(kind: RecordKindValue, namespace: number, key: Key | null, keyLen: number, value: string | Uint8Array | null, expiresAt: number): Promise<boolean> {

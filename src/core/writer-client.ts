@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { deserializeError, EmdbError, ErrorCode, type SerializedError } from '../errors.js';
 import { envelope, unpack, type BufferSet, type Envelope, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
+import type { RequestBody, RequestClient } from './types.js';
 
 export interface Done {
   existed?: Uint8Array;
@@ -15,7 +16,6 @@ interface Pending {
   reject(err: EmdbError): void;
 }
 
-type RequestBody = WriterRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /** Resolves the compiled writer worker next to this module (dist/src/core → dist/workers). */
 export const WRITER_WORKER_URL = new URL('../../workers/writer.js', import.meta.url);
@@ -25,7 +25,7 @@ export const WRITER_WORKER_URL = new URL('../../workers/writer.js', import.meta.
  * one reply each. The worker is ref'ed only while replies are outstanding, so an
  * idle open database does not keep the process alive.
  */
-export class WriterClient {
+export class WriterClient implements RequestClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private exitError: EmdbError | undefined;

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
+import { codecFor } from '../encodings.js';
+import { deserializeError, EmdbError, ErrorCode } from '../errors.js';
+import { KeyScratch, type Key } from '../keys.js';
+import type { ResolvedOptions } from '../options.js';
+import { envelope, unpack, type AttachedRequest, type EmdbHandle, type Envelope, type WriterReply, type WriterRequest } from '../protocol.js';
+import { DbState } from '../shm/layout.js';
+import { SharedView } from '../shm/shared-view.js';
+import type { DbConnection, RequestBody, RequestClient, ValueReader } from './types.js';
+import { WriteBatcher } from './write-batcher.js';
+import type { Done } from './writer-client.js';
+
+interface Pending {
+  resolve(done: Done): void;
+  reject(err: EmdbError): void;
+}
+
+/**
+ * An attached thread's line to the writer: requests on the database's request
+ * channel, replies on a channel named for this client only. Channels are
+ * unref'ed while nothing is pending, so an idle attachment keeps no thread alive.
+ */
+class ChannelClient implements RequestClient {
+  private readonly id = randomUUID();
+  private readonly out: BroadcastChannel;
+  private readonly in: BroadcastChannel;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  failure: EmdbError | undefined;
+
+  constructor(requestChannel: string) {
+    this.out = new BroadcastChannel(requestChannel);
+    this.in = new BroadcastChannel(`${requestChannel}:${this.id}`);
+    this.in.onmessage = (event: unknown) => this.onReply((event as { data: Envelope }).data);
+    this.setRef(false);
+  }
+
+  request(body: RequestBody, payload?: ArrayBuffer): Promise<Done> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const { env } = envelope({ ...body, id } as WriterRequest, payload);
+    return new Promise<Done>((resolve, reject) => {
+      if (this.pending.size === 0) this.setRef(true);
+      this.pending.set(id, { resolve, reject });
+      const msg: AttachedRequest = { client: this.id, env };
+      this.out.postMessage(msg);
+    });
+  }
+
+  private onReply(env: Envelope): void {
+    const msg = unpack<WriterReply>(env.m);
+    if (msg.t === 'failed') {
+      this.fail(deserializeError(msg.error));
+      return;
+    }
+    if (msg.t !== 'done') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (this.pending.size === 0) this.setRef(false);
+    if (msg.error) return p.reject(deserializeError(msg.error));
+    const done: Done = {};
+    if (msg.existed) done.existed = msg.existed;
+    if (msg.stats) done.stats = msg.stats;
+    if (env.shared) done.shared = env.shared;
+    p.resolve(done);
+  }
+
+  fail(err: EmdbError): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    this.setRef(false);
+  }
+
+  close(): void {
+    this.in.close();
+    this.out.close();
+  }
+
+  private setRef(on: boolean): void {
+    const ch = this.in as unknown as { ref?: () => void; unref?: () => void };
+    if (on) ch.ref?.();
+    else ch.unref?.();
+  }
+}
+
+/**
+ * Async reads on an attached thread: it is already a worker thread, so it probes
+ * the shared index itself instead of hopping to the reader pool.
+ */
+class InlineReader implements ValueReader {
+  readonly threads = 0;
+  private readonly scratch = new KeyScratch();
+
+  constructor(private readonly view: SharedView) {}
+
+  lookup(namespace: number, key: Key, _keyLen: number): Promise<Buffer | undefined> {
+    const view = this.view;
+    const len = this.scratch.encode(key);
+    view.sync();
+    if (!view.locate(namespace, this.scratch.bytes, 0, len)) return Promise.resolve(undefined);
+    if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return Promise.resolve(undefined);
+    const out = Buffer.allocUnsafe(view.valueLen);
+    out.set(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen));
+    return Promise.resolve(out);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function isHandle(h: unknown): h is EmdbHandle {
+  const x = h as Partial<EmdbHandle> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    x.kind === 'emdb-js/handle' &&
+    x.version === 1 &&
+    x.control instanceof SharedArrayBuffer &&
+    typeof x.buffersChannel === 'string' &&
+    typeof x.requestChannel === 'string'
+  );
+}
+
+/** A database borrowed by another thread through a handle. Closing it leaves the database open. */
+export class AttachedConnection implements DbConnection {
+  private closed = false;
+
+  private constructor(
+    readonly options: ResolvedOptions,
+    readonly view: SharedView,
+    readonly client: ChannelClient,
+    readonly batcher: WriteBatcher,
+    readonly pool: ValueReader,
+    private readonly source: EmdbHandle,
+  ) {}
+
+  static async attach(handle: EmdbHandle): Promise<AttachedConnection> {
+    const view = new SharedView(handle.control, handle.buffersChannel);
+    if (view.state() !== DbState.OPEN && view.state() !== DbState.FAILED) {
+      view.close();
+      throw new EmdbError(ErrorCode.CLOSED, 'database is closed');
+    }
+    const client = new ChannelClient(handle.requestChannel);
+    try {
+      // Subscribed first, then asked: no generation published in between is missed (rule R4).
+      const done = await client.request({ t: 'buffers' });
+      if (done.shared) view.offer(done.shared);
+    } catch (err) {
+      client.close();
+      view.close();
+      throw err;
+    }
+    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding) };
+    return new AttachedConnection(options, view, client, new WriteBatcher(client), new InlineReader(view), handle);
+  }
+
+  handle(): EmdbHandle {
+    this.assertOpen();
+    return this.source;
+  }
+
+  assertOpen(): void {
+    if (this.closed || this.view.state() === DbState.CLOSED || this.client.failure?.code === ErrorCode.CLOSED) {
+      throw new EmdbError(ErrorCode.CLOSED, 'database is closed');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.batcher.send();
+    if (this.view.state() !== DbState.CLOSED) await this.client.request({ t: 'detach' }).catch(() => undefined);
+    this.client.close();
+    this.view.close();
+  }
+}

@@ -1,0 +1,35 @@
+import type { Key } from '../keys.js';
+import type { ResolvedOptions } from '../options.js';
+import type { EmdbHandle, WriterRequest } from '../protocol.js';
+import type { SharedView } from '../shm/shared-view.js';
+import type { WriteBatcher } from './write-batcher.js';
+import type { Done } from './writer-client.js';
+
+export type RequestBody = WriterRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** A way to send numbered requests to the writer worker and get one reply each. */
+export interface RequestClient {
+  request(body: RequestBody, payload?: ArrayBuffer): Promise<Done>;
+}
+
+/** Where async reads go: the reader pool (opening thread) or this thread (attached). */
+export interface ValueReader {
+  readonly threads: number;
+  lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * What an Emdb front needs from the thread it lives on. The opening thread's
+ * Connection owns the database; an AttachedConnection borrows it from another thread.
+ */
+export interface DbConnection {
+  readonly options: ResolvedOptions;
+  readonly view: SharedView;
+  readonly client: RequestClient;
+  readonly batcher: WriteBatcher;
+  readonly pool: ValueReader;
+  assertOpen(): void;
+  close(): Promise<void>;
+  handle(): EmdbHandle;
+}
