@@ -19,70 +19,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFileIO, type FileIO } from '../dist/src/log/file-io.js';
-import { createControlBlock } from '../dist/src/shm/shared-view.js';
-import { WriterEngine } from '../dist/src/writer/engine.js';
 import { Emdb, ErrorCode, rmrf, tmpDir } from './helpers.js';
-
-// docs/FORMAT.md, format version 1
-const DATA_START = 12288;
-const RECORD_MAGIC = 0x52444d45;
-const HEADER = 32;
-const SLOT_A = 4096;
-const SLOT_B = 8192;
-const Kind = { PUT: 1, TX_BEGIN: 3, TX_COMMIT: 4 } as const;
-
-interface Rec {
-  start: number;
-  end: number;
-  kind: number;
-  keyLen: number;
-  /** Start of the enclosing transaction (its TX_BEGIN), when inside one. */
-  tx: number | undefined;
-}
-
-function walkRecords(buf: Buffer): { records: Rec[]; end: number } {
-  const records: Rec[] = [];
-  let at = DATA_START;
-  let tx: number | undefined;
-  while (at + HEADER <= buf.length && buf.readUInt32LE(at) === RECORD_MAGIC) {
-    const keyLen = buf.readUInt32LE(at + 16);
-    const end = at + HEADER + keyLen + buf.readUInt32LE(at + 20);
-    if (end > buf.length) break;
-    const kind = buf[at + 8]!;
-    if (kind === Kind.TX_BEGIN) tx = at;
-    records.push({ start: at, end, kind, keyLen, tx });
-    if (kind === Kind.TX_COMMIT) tx = undefined;
-    at = end;
-  }
-  return { records, end: at };
-}
+import { DATA_START, HEADER, Kind, SLOT_A, SLOT_B, pool, rng, walkRecords, withInProcessEngine, type Rec } from './log-image.js';
 
 function slot(buf: Buffer, off: number): { seq: bigint; tail: number } {
   return { seq: buf.readBigUInt64LE(off + 8), tail: Number(buf.readBigUInt64LE(off + 16)) };
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 interface Outcome {
   code: string | undefined;
@@ -104,29 +48,14 @@ async function openOutcome(file: string): Promise<Outcome> {
 
 /** The writer's open (header, slot choice, recovery walk) on this thread; closes what it opened. */
 function openInProcess(file: string): Outcome {
-  const fds = new Set<number>();
-  const io: FileIO = {
-    ...nodeFileIO,
-    open: (f, flags) => {
-      const fd = nodeFileIO.open(f, flags);
-      fds.add(fd);
-      return fd;
-    },
-    close: (fd) => {
-      fds.delete(fd);
-      nodeFileIO.close(fd);
-    },
-  };
-  const engine = new WriterEngine({ path: file, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined });
   try {
-    engine.open();
-    engine.close();
-    return { code: 'opened', offset: undefined, message: '' };
+    return withInProcessEngine(file, (engine) => {
+      engine.close();
+      return { code: 'opened', offset: undefined, message: '' };
+    });
   } catch (err) {
     const e = err as { code?: string; offset?: number; message?: string };
     return { code: e.code, offset: e.offset, message: e.message ?? String(err) };
-  } finally {
-    for (const fd of fds) nodeFileIO.close(fd);
   }
 }
 

@@ -18,43 +18,16 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFileIO, type FileIO } from '../dist/src/log/file-io.js';
-import { createControlBlock } from '../dist/src/shm/shared-view.js';
-import { WriterEngine } from '../dist/src/writer/engine.js';
 import { Emdb, ErrorCode, rmrf, tmpDir } from './helpers.js';
+import { DATA_START, HEADER, Kind, activeTailHint, pool, walkRecords, withInProcessEngine, type Rec } from './log-image.js';
 
-// docs/FORMAT.md, format version 1
-const DATA_START = 12288;
-const RECORD_MAGIC = 0x52444d45;
-const HEADER = 32;
-const SLOT_MAGIC = 0x544c5348;
-const Kind = { PUT: 1, TOMBSTONE: 2, TX_BEGIN: 3, TX_COMMIT: 4 } as const;
 
 type Op = { t: 'put'; k: string; v: string } | { t: 'del'; k: string } | { t: 'many'; e: [string, string][] };
-
-interface Rec {
-  start: number;
-  end: number;
-  kind: number;
-}
 
 interface Unit {
   start: number;
   end: number;
   kinds: number[];
-}
-
-/** Walks the record headers (magic, lengths) from DATA_START; stops at the first thing that is not a whole record. */
-function walkRecords(buf: Buffer): { records: Rec[]; end: number } {
-  const records: Rec[] = [];
-  let at = DATA_START;
-  while (at + HEADER <= buf.length && buf.readUInt32LE(at) === RECORD_MAGIC) {
-    const end = at + HEADER + buf.readUInt32LE(at + 16) + buf.readUInt32LE(at + 20);
-    if (end > buf.length) break;
-    records.push({ start: at, end, kind: buf[at + 8]! });
-    at = end;
-  }
-  return { records, end: at };
 }
 
 /** Groups TX_BEGIN … TX_COMMIT into one unit; every other record is a unit of its own. */
@@ -77,17 +50,6 @@ function groupUnits(records: Rec[]): Unit[] {
   }
   if (open) throw new Error('transaction without commit in the source file');
   return units;
-}
-
-function activeTailHint(buf: Buffer): number {
-  let best: { seq: bigint; tail: number } | undefined;
-  for (const off of [4096, 8192]) {
-    if (buf.readUInt32LE(off) !== SLOT_MAGIC) continue;
-    const seq = buf.readBigUInt64LE(off + 8);
-    if (!best || seq > best.seq) best = { seq, tail: Number(buf.readBigUInt64LE(off + 16)) };
-  }
-  if (!best) throw new Error('no header slot');
-  return best.tail;
 }
 
 function expectedKinds(op: Op): number[] {
@@ -132,42 +94,16 @@ const WINDOW_OPS: Op[] = [
   { t: 'del', k: 'e' },
 ];
 
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Runs the writer's open (header, recovery walk, residue truncation) on this thread, then closes. */
 function recoverInProcess(file: string): { end: number; liveKeys: number; size: number } {
-  const fds = new Set<number>();
-  const io: FileIO = {
-    ...nodeFileIO,
-    open: (f, flags) => {
-      const fd = nodeFileIO.open(f, flags);
-      fds.add(fd);
-      return fd;
-    },
-    close: (fd) => {
-      fds.delete(fd);
-      nodeFileIO.close(fd);
-    },
-  };
-  const engine = new WriterEngine({ path: file, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined });
-  try {
-    engine.open();
+  return withInProcessEngine(file, (engine) => {
     // `end` is where the walk stopped: past the boundary means a phantom record, before it a lost one.
     const result = { end: engine.recovery!.end, liveKeys: engine.stats().records, size: fs.statSync(file).size };
     engine.close();
     return result;
-  } finally {
-    for (const fd of fds) nodeFileIO.close(fd);
-  }
+  });
 }
 
 describe('recovery from a log truncated at every byte of its last three units', () => {

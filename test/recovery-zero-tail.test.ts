@@ -11,12 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emdb, rmrf, tmpDir } from './helpers.js';
+import { HEADER, Kind, RECORD_MAGIC, activeTailHint, pool, rng } from './log-image.js';
 
-// docs/FORMAT.md, format version 1
-const RECORD_MAGIC = 0x52444d45;
-const HEADER = 32;
-const SLOT_MAGIC = 0x544c5348;
-const Kind = { PUT: 1, TX_BEGIN: 3, TX_COMMIT: 4 } as const;
+// docs/FORMAT.md: record flag bit 1, "inside a transaction"
 const IN_TX = 2;
 
 /** A complete, valid plaintext record (CRC over bytes [8, end)). */
@@ -50,34 +47,12 @@ function txCommit(txId: number, count: number): Buffer {
   return record(Kind.TX_COMMIT, '', v);
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function garbage(n: number, seed: number): Buffer {
   const r = rng(seed);
   const buf = Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
   // Random residue, not a record: make sure it cannot start with the record magic by chance.
   if (n >= 4 && buf.readUInt32LE(0) === RECORD_MAGIC) buf[0]! ^= 0xff;
   return buf;
-}
-
-function activeTailHint(buf: Buffer): number {
-  let best: { seq: bigint; tail: number } | undefined;
-  for (const off of [4096, 8192]) {
-    if (buf.readUInt32LE(off) !== SLOT_MAGIC) continue;
-    const seq = buf.readBigUInt64LE(off + 8);
-    if (!best || seq > best.seq) best = { seq, tail: Number(buf.readBigUInt64LE(off + 16)) };
-  }
-  if (!best) throw new Error('no header slot');
-  return best.tail;
 }
 
 interface Case {
@@ -120,15 +95,6 @@ function cases(): Case[] {
     { label: 'committed transaction cut short, then zeros', tail: Buffer.concat([txBegin(80, 2, bodyBytes), ...body, txCommit(80, 2).subarray(0, 20), Buffer.alloc(100)]) },
   ];
   return [...zeros, ...noise, ...imitations];
-}
-
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 describe('crash residue after the last record', () => {
