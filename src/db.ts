@@ -1,37 +1,59 @@
 import { AttachedConnection, isHandle } from './core/attached.js';
 import { Connection } from './core/connection.js';
 import type { DbConnection } from './core/types.js';
-import { RecordBuffer } from './core/record-buffer.js';
+import { codecFor, VALUE_ENCODINGS, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
-import { RecordKind } from './format/constants.js';
-import { KeyScratch, keyByteLength, type Key } from './keys.js';
+import { guard, KeySpace } from './keyspace.js';
 import { breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
 import { resolveDatabasePath } from './paths.js';
 import type { EmdbHandle, StatsSnapshot } from './protocol.js';
 import { Transaction } from './transaction.js';
-import { Ctl64 } from './shm/layout.js';
-
-/** insertMany sends chunks of about this size, each one crash-atomic. */
-const BULK_CHUNK_BYTES = 4 << 20;
-/** Chunks in flight to the writer at once: enough to overlap encoding and writing. */
-const BULK_IN_FLIGHT = 3;
-const DEFAULT_NAMESPACE = 0;
 
 export type Stats = StatsSnapshot & { readers: number };
 
-/**
- * An open emdb-js database. Public methods validate their arguments and then
- * call the internal `_` methods (the abstract-level pattern), so every bad input
- * is rejected with a typed EmdbError before anything reaches the writer.
- */
-export class Emdb<V = unknown> {
-  private readonly scratch = new KeyScratch();
+const MAX_NAMESPACE_NAME_BYTES = 255;
 
+export interface NamespaceOptions {
+  /** Overrides the database's valueEncoding for this namespace. */
+  valueEncoding?: ValueEncoding;
+}
+
+/**
+ * A named key space inside one database: the same operations as Emdb, its own
+ * keys. Namespaces share the one shared index (keyed by namespace id and key), so
+ * many small namespaces cost nothing per namespace. Persisted in the log's catalogue.
+ */
+export class Namespace<V = unknown> extends KeySpace<V> {
+  dropped = false;
+
+  /** @internal */
+  constructor(
+    conn: DbConnection,
+    id: number,
+    readonly name: string,
+    encoding: ValueEncoding,
+  ) {
+    super(conn, id, codecFor(encoding));
+  }
+
+  protected override assertLive(): void {
+    super.assertLive();
+    if (this.dropped) throw new EmdbError(ErrorCode.CLOSED, `namespace ${JSON.stringify(this.name)} was dropped`);
+  }
+}
+
+/**
+ * An open emdb-js database; its own key operations act on the default namespace.
+ */
+export class Emdb<V = unknown> extends KeySpace<V> {
   /** Transactions run one at a time: each waits for the previous commit or abort. */
   private txQueue: Promise<unknown> = Promise.resolve();
+  private readonly openNamespaces = new Map<string, Namespace<unknown>>();
 
-  private constructor(private readonly conn: DbConnection) {}
+  private constructor(conn: DbConnection) {
+    super(conn, 0, conn.options.codec);
+  }
 
   static open<V = Buffer>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): Promise<Emdb<V>> {
     return guard(async () => {
@@ -80,139 +102,44 @@ export class Emdb<V = unknown> {
     return this.conn.options.path;
   }
 
-  insert(key: Key, value: V | string | Uint8Array): Promise<void> {
-    return guard(() => {
-      this.conn.assertOpen();
-      const keyLen = keyByteLength(key);
-      const encoded = this.conn.options.codec.encode(value);
-      return this.conn.batcher.put(DEFAULT_NAMESPACE, key, keyLen, encoded, 0);
-    });
-  }
-
-  get(key: Key): Promise<V | undefined> {
-    return guard(() => {
-      this.conn.assertOpen();
-      const keyLen = keyByteLength(key);
-      return this._get(key, keyLen);
-    });
-  }
-
-  private _get(key: Key, keyLen: number): Promise<V | undefined> {
-    const codec = this.conn.options.codec;
-    return this.conn.pool
-      .lookup(DEFAULT_NAMESPACE, key, keyLen)
-      .then((buf) => (buf === undefined ? undefined : (codec.decode(buf, 0, buf.length) as V)));
-  }
-
-  /**
-   * Probes the shared index on the calling thread: no message, no copy of the
-   * index; the value is copied out of shared memory (binary) or decoded from it.
-   */
-  getSync(key: Key): V | undefined {
-    this.conn.assertOpen();
-    const view = this.conn.view;
-    const len = this.scratch.encode(key);
-    view.sync();
-    if (!view.locate(DEFAULT_NAMESPACE, this.scratch.bytes, 0, len)) return undefined;
-    if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return undefined;
-    return this.conn.options.codec.decode(view.valueU8, view.valueStart, view.valueLen) as V;
-  }
-
-  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
-    return guard(() => {
-      this.conn.assertOpen();
-      const list = [...keys];
-      const lens = list.map((k) => keyByteLength(k));
-      return Promise.all(list.map((k, i) => this._get(k, lens[i]!)));
-    });
-  }
-
-  contains(key: Key): Promise<boolean> {
-    return guard(() => {
-      this.conn.assertOpen();
-      const len = this.scratch.encode(key);
-      const view = this.conn.view;
-      view.sync();
-      const found = view.locate(DEFAULT_NAMESPACE, this.scratch.bytes, 0, len);
-      return Promise.resolve(found && (view.expiresAt === 0 || view.expiresAt > Date.now()));
-    });
-  }
-
-  /** Resolves true when the key existed. */
-  remove(key: Key): Promise<boolean> {
-    return guard(() => {
-      this.conn.assertOpen();
-      const keyLen = keyByteLength(key);
-      return this.conn.batcher.write(RecordKind.TOMBSTONE, DEFAULT_NAMESPACE, key, keyLen, null, 0);
-    });
-  }
-
-  len(): Promise<number> {
-    return guard(() => {
-      this.conn.assertOpen();
-      return Promise.resolve(this.conn.view.stat(Ctl64.LIVE_KEYS));
-    });
-  }
-
-  async isEmpty(): Promise<boolean> {
-    return (await this.len()) === 0;
-  }
-
-  clear(): Promise<void> {
+  /** The namespace `name`, created (and persisted) on first use. */
+  namespace<N = V>(name: string, options: NamespaceOptions = {}): Promise<Namespace<N>> {
     return guard(async () => {
       this.conn.assertOpen();
-      await this.conn.batcher.write(RecordKind.CLEAR, DEFAULT_NAMESPACE, null, 0, null, 0);
-    });
-  }
-
-  /**
-   * Bulk load: entries are framed straight into multi-megabyte chunks, each sent
-   * as one message and written with one pwrite. Each chunk is crash-atomic (a
-   * transaction in the log); a stream larger than one chunk is not atomic as a
-   * whole. Resolves with the number of entries written.
-   */
-  insertMany(entries: Iterable<readonly [Key, V | string | Uint8Array]> | AsyncIterable<readonly [Key, V | string | Uint8Array]>): Promise<number> {
-    return guard(async () => {
-      this.conn.assertOpen();
-      if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
-        throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
-      }
-      // Anything queued by earlier calls goes first, so call order is write order.
+      checkNamespaceName(name);
+      const encoding = options.valueEncoding ?? this.conn.options.codec.name;
+      if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
+      const cached = this.openNamespaces.get(name);
+      if (cached && !cached.dropped && cached.valueEncoding === encoding) return cached as Namespace<N>;
       this.conn.batcher.send();
-      const codec = this.conn.options.codec;
-      const inFlight: Promise<unknown>[] = [];
-      const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
-      const records = new RecordBuffer(chunkCapacity);
-      const spare: ArrayBuffer[] = [];
-      let count = 0;
-      const sendChunk = async (): Promise<void> => {
-        records.commitTx();
-        const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
-        const sent = this.conn.client.request({ t: 'write', count: n, bytes, existed: false }, payload);
-        inFlight.push(sent.then((done) => void (done.payload && done.payload.byteLength >= chunkCapacity && spare.push(done.payload))));
-        if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
-      };
-      const add = (entry: unknown): boolean => {
-        if (!Array.isArray(entry) || entry.length < 2) {
-          throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany entries must be [key, value] pairs');
-        }
-        const key = entry[0] as Key;
-        const keyLen = keyByteLength(key);
-        const encoded = codec.encode(entry[1]);
-        if (!records.inTx) records.beginTx();
-        records.append(RecordKind.PUT, DEFAULT_NAMESPACE, key, keyLen, encoded, 0);
-        count++;
-        return records.len >= BULK_CHUNK_BYTES;
-      };
-      // A sync iterable is walked synchronously: `for await` would cost a promise per entry.
-      if (Symbol.iterator in entries) {
-        for (const entry of entries) if (add(entry)) await sendChunk();
-      } else {
-        for await (const entry of entries) if (add(entry)) await sendChunk();
-      }
-      if (records.inTx) await sendChunk();
-      await Promise.all(inFlight);
-      return count;
+      const done = await this.conn.client.request({ t: 'namespace', name, create: true });
+      const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding);
+      this.openNamespaces.set(name, ns as Namespace<unknown>);
+      return ns;
+    });
+  }
+
+  /** Names of every namespace (the default one is not listed). */
+  namespaces(): Promise<string[]> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      this.conn.batcher.send();
+      const done = await this.conn.client.request({ t: 'namespaces' });
+      return (done.names ?? []).sort();
+    });
+  }
+
+  /** Removes a namespace and every key in it. Resolves false when it did not exist. */
+  dropNamespace(name: string): Promise<boolean> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      checkNamespaceName(name);
+      this.conn.batcher.send();
+      const done = await this.conn.client.request({ t: 'dropNamespace', name });
+      const open = this.openNamespaces.get(name);
+      if (open) open.dropped = true;
+      this.openNamespaces.delete(name);
+      return done.dropped === true;
     });
   }
 
@@ -282,11 +209,11 @@ export class Emdb<V = unknown> {
   }
 }
 
-/** Runs `fn`, turning a synchronous throw into a rejected promise. */
-function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
+function checkNamespaceName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new EmdbError(ErrorCode.INVALID_CONFIG, 'a namespace name must be a non-empty string');
+  }
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAMESPACE_NAME_BYTES) {
+    throw new EmdbError(ErrorCode.INVALID_CONFIG, `a namespace name is at most ${MAX_NAMESPACE_NAME_BYTES} bytes`);
   }
 }

@@ -1,4 +1,5 @@
-export { Emdb, type Stats } from './db.js';
+export { Emdb, Namespace, type NamespaceOptions, type Stats } from './db.js';
+export type { KeySpace } from './keyspace.js';
 export { EmdbError, ErrorCode, type ErrorCodeValue } from './errors.js';
 export type { OpenOptions, EncryptionOptions } from './options.js';
 export type { FlushPolicy, EmdbHandle } from './protocol.js';

@@ -72,13 +72,27 @@ export type WriterRequest =
   | { t: 'stats'; id: number }
   | { t: 'buffers'; id: number }
   | { t: 'detach'; id: number }
+  | { t: 'count'; id: number; ns: number }
+  | { t: 'namespace'; id: number; name: string; create: boolean }
+  | { t: 'dropNamespace'; id: number; name: string }
+  | { t: 'namespaces'; id: number }
   | { t: 'close'; id: number };
 
 // ---- writer → main/attached thread ----
 export type WriterReply =
   | { t: 'ready'; generation: number }
   | { t: 'openFailed'; error: SerializedError }
-  | { t: 'done'; id: number; existed?: Uint8Array; stats?: StatsSnapshot; error?: SerializedError }
+  | {
+      t: 'done';
+      id: number;
+      existed?: Uint8Array;
+      stats?: StatsSnapshot;
+      count?: number;
+      nsId?: number;
+      names?: string[];
+      dropped?: boolean;
+      error?: SerializedError;
+    }
   | { t: 'failed'; error: SerializedError };
 
 // ---- main thread → reader pool task, and its result ----

@@ -90,6 +90,18 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'stats':
       reply({ t: 'done', id: req.id, stats: engine.stats() });
       return;
+    case 'count':
+      reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
+      return;
+    case 'namespace':
+      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create) });
+      return;
+    case 'dropNamespace':
+      reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
+      return;
+    case 'namespaces':
+      reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
+      return;
     case 'buffers':
       reply({ t: 'done', id: req.id }, engine.currentBuffers());
       return;

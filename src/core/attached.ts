@@ -63,6 +63,10 @@ class ChannelClient implements RequestClient {
     const done: Done = {};
     if (msg.existed) done.existed = msg.existed;
     if (msg.stats) done.stats = msg.stats;
+    if (msg.count !== undefined) done.count = msg.count;
+    if (msg.nsId !== undefined) done.nsId = msg.nsId;
+    if (msg.names) done.names = msg.names;
+    if (msg.dropped !== undefined) done.dropped = msg.dropped;
     if (env.shared) done.shared = env.shared;
     p.resolve(done);
   }

@@ -7,6 +7,10 @@ export interface Done {
   existed?: Uint8Array;
   /** A write batch's buffer, handed back for reuse. */
   payload?: ArrayBuffer;
+  count?: number;
+  nsId?: number;
+  names?: string[];
+  dropped?: boolean;
   stats?: StatsSnapshot;
   shared?: BufferSet;
 }
@@ -84,6 +88,10 @@ export class WriterClient implements RequestClient {
     const done: Done = {};
     if (msg.existed) done.existed = msg.existed;
     if (msg.stats) done.stats = msg.stats;
+    if (msg.count !== undefined) done.count = msg.count;
+    if (msg.nsId !== undefined) done.nsId = msg.nsId;
+    if (msg.names) done.names = msg.names;
+    if (msg.dropped !== undefined) done.dropped = msg.dropped;
     if (env.shared) done.shared = env.shared;
     if (env.payload) done.payload = env.payload;
     p.resolve(done);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { DATA_START, RECORD, RECORD_HEADER_SIZE, SLOT_SIZE } from '../format/constants.js';
+import { RecordBuffer } from '../core/record-buffer.js';
+import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_SIZE } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, encodeSlot, isEncrypted, otherSlotOffset } from '../format/header.js';
 import { storedPayloadSize } from '../format/record.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
@@ -176,6 +177,42 @@ export class WriterEngine {
       this.writes++;
     }
     return existed && Uint8Array.from(existed);
+  }
+
+  /** Live keys in namespace `ns`. */
+  count(ns: number): number {
+    return this.state.counts.get(ns) ?? 0;
+  }
+
+  namespaceNames(): string[] {
+    return [...this.state.namespaces.values()];
+  }
+
+  /**
+   * The id of namespace `name`; with `create`, a missing one is added to the
+   * catalogue by appending an NS_CREATE record (ids are never reused). -1 if absent.
+   */
+  namespace(name: string, create: boolean): number {
+    const found = this.state.namespaceId(name);
+    if (found >= 0 || !create) return found;
+    const id = this.state.nextNamespaceId;
+    this.appendCatalogue(RecordKind.NS_CREATE, id, name);
+    return id;
+  }
+
+  /** Drops namespace `name` and its keys (an NS_DROP record). False when absent. */
+  dropNamespace(name: string): boolean {
+    const id = this.state.namespaceId(name);
+    if (id < 0) return false;
+    this.appendCatalogue(RecordKind.NS_DROP, id, name);
+    return true;
+  }
+
+  private appendCatalogue(kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP, id: number, name: string): void {
+    const records = new RecordBuffer();
+    records.append(kind, id, name, Buffer.byteLength(name, 'utf8'), null, 0);
+    const { payload, bytes } = records.take();
+    this.append(new Uint8Array(payload, 0, bytes), false);
   }
 
   /** Makes every appended record durable (one fdatasync unless already durable). */

@@ -15,6 +15,8 @@ export class LogState {
   liveBytes = 0;
   deadBytes = 0;
   readonly namespaces = new Map<number, string>();
+  /** Live keys per namespace id (len() of a namespace, without a scan). */
+  readonly counts = new Map<number, number>();
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
@@ -66,7 +68,10 @@ export class LogState {
         const hash = hashKey(ns, u8, keyStart, keyLen);
         const prev = this.index.upsert(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
         this.liveBytes += size;
-        if (prev < 0) return 0;
+        if (prev < 0) {
+          this.counts.set(ns, (this.counts.get(ns) ?? 0) + 1);
+          return 0;
+        }
         this.retire(prev);
         return 1;
       }
@@ -76,6 +81,7 @@ export class LogState {
         this.deadBytes += size;
         if (prev < 0) return 0;
         this.retire(prev);
+        this.counts.set(ns, (this.counts.get(ns) ?? 1) - 1);
         if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
         return 1;
       }
@@ -106,8 +112,15 @@ export class LogState {
     if (more > 0 && index.live + index.deleted + more > index.capacity * MAX_LOAD) this.replaceIndex(index.live + more);
   }
 
+  /** The namespace id of `name`, or -1. */
+  namespaceId(name: string): number {
+    for (const [id, n] of this.namespaces) if (n === name) return id;
+    return -1;
+  }
+
   /** Deletes every key of a namespace (clear / drop). */
   dropNamespaceKeys(ns: number): void {
+    this.counts.delete(ns);
     this.index.removeWhere((lsn) => {
       const seg = Math.floor(lsn / SEGMENT_SPAN);
       if (this.mirror.dv[seg]!.getUint32(lsn - seg * SEGMENT_SPAN + RECORD.NAMESPACE, true) !== ns) return false;
