@@ -4,11 +4,14 @@ import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
+import { tableCapacity, unpackScan, type ScanSource } from './core/scan.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
 const BULK_CHUNK_BYTES = 4 << 20;
 /** Chunks in flight to the writer at once: enough to overlap encoding and writing. */
 const BULK_IN_FLIGHT = 3;
+/** Index slots per iteration chunk: a few MiB of entries at most, so memory stays flat. */
+const SCAN_SLOTS = 16_384;
 
 /**
  * The core key-value operations of one key space: the database's default
@@ -175,6 +178,43 @@ export class KeySpace<V = unknown> {
     });
   }
 
+  /**
+   * Streams every live entry, unsorted, in chunks read by the reader pool (or by
+   * this thread when attached). It walks the index table as it was when the
+   * iteration started: every key that stays live during the whole iteration is
+   * yielded exactly once; a key written or removed meanwhile may or may not be
+   * seen, and if the table is rebuilt meanwhile, values are those of the moment
+   * of the rebuild. Writes this thread made before calling iter() are included.
+   * `break` stops it; at most one chunk read ahead is discarded.
+   */
+  async *iter(): AsyncIterableIterator<[Buffer, V]> {
+    for await (const [key, value] of this.scanChunks(true)) yield [key, this.codec.decode(value, 0, value.length) as V];
+  }
+
+  /** Like iter(), keys only. */
+  async *keys(): AsyncIterableIterator<Buffer> {
+    for await (const [key] of this.scanChunks(false)) yield key;
+  }
+
+  private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
+    this.assertLive();
+    this.conn.batcher.send();
+    // A round trip to the writer after the queued writes: they are applied when it returns.
+    await this.conn.client.request({ t: 'count', ns: this.ns });
+    const view = this.conn.view;
+    view.sync();
+    if (!view.index || !view.mirror) return;
+    const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers] };
+    const capacity = tableCapacity(source.index);
+    const reader = this.conn.pool;
+    let next = reader.scan(source, this.ns, 0, SCAN_SLOTS, values);
+    for (let from = 0; from < capacity; from += SCAN_SLOTS) {
+      const packed = await next;
+      // Read one chunk ahead while the caller consumes this one.
+      if (from + SCAN_SLOTS < capacity) next = reader.scan(source, this.ns, from + SCAN_SLOTS, SCAN_SLOTS, values);
+      yield* unpackScan(packed);
+    }
+  }
 }
 
 /** Runs `fn`, turning a synchronous throw into a rejected promise. */

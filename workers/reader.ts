@@ -5,6 +5,7 @@
  */
 import { move, workerData } from 'piscina';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from '../src/core/read-wire.js';
+import { scanSlots, type ScanSource } from '../src/core/scan.js';
 import type { BufferSet } from '../src/protocol.js';
 import { SharedView } from '../src/shm/shared-view.js';
 
@@ -23,6 +24,19 @@ export interface ReadTaskMessage {
 
 const init = workerData as ReaderInit;
 const view = new SharedView(init.control, init.channelName, init.buffers);
+
+export interface ScanTaskMessage {
+  scan: ScanSource;
+  namespace: number;
+  from: number;
+  count: number;
+  values: boolean;
+}
+
+/** Iteration: one chunk of index slots, from the table the iterator captured. */
+export function scan(task: ScanTaskMessage): ArrayBuffer {
+  return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, Date.now()).packed) as ArrayBuffer;
+}
 
 export default function read(task: ReadTaskMessage): ArrayBuffer | null {
   if (task.shared) view.offer(task.shared);

@@ -8,6 +8,7 @@ import { envelope, unpack, type AttachedRequest, type EmdbHandle, type Envelope,
 import { DbState } from '../shm/layout.js';
 import { SharedView } from '../shm/shared-view.js';
 import type { DbConnection, RequestBody, RequestClient, ValueReader } from './types.js';
+import { scanSlots, type ScanSource } from './scan.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { Done } from './writer-client.js';
 
@@ -109,6 +110,10 @@ class InlineReader implements ValueReader {
     const out = Buffer.allocUnsafe(view.valueLen);
     out.set(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen));
     return Promise.resolve(out);
+  }
+
+  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
+    return Promise.resolve(scanSlots(source, namespace, from, count, values, Date.now()).packed);
   }
 
   async close(): Promise<void> {}

@@ -5,7 +5,8 @@ import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import type { BufferSet } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
-import type { ReadTaskMessage } from '../../workers/reader.js';
+import type { ReadTaskMessage, ScanTaskMessage } from '../../workers/reader.js';
+import type { ScanSource } from './scan.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
 import type { ValueReader } from './types.js';
 
@@ -98,6 +99,11 @@ export class ReadPool implements ValueReader {
     if (out) return out;
     if (shared) throw new EmdbError(ErrorCode.IO, 'reader could not catch up with the index generation');
     return this.run(block, await this.getBuffers());
+  }
+
+  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
+    const task: ScanTaskMessage = { scan: source, namespace, from, count, values };
+    return this.pool.run(task, { name: 'scan' }) as Promise<ArrayBuffer>;
   }
 
   async close(): Promise<void> {

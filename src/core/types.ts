@@ -1,4 +1,5 @@
 import type { Key } from '../keys.js';
+import type { ScanSource } from './scan.js';
 import type { ResolvedOptions } from '../options.js';
 import type { EmdbHandle, WriterRequest } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
@@ -16,6 +17,8 @@ export interface RequestClient {
 export interface ValueReader {
   readonly threads: number;
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined>;
+  /** Packed live entries of `namespace` in slots [from, from + count) of a captured table (core/scan.ts). */
+  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer>;
   close(): Promise<void>;
 }
 
