@@ -156,7 +156,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (typeof fn !== 'function') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'transaction takes a function');
       const run = async (): Promise<T> => {
         this.conn.assertOpen();
-        const tx = new Transaction<V>(this.conn, (key, keyLen) => this._get(key, keyLen));
+        const tx = new Transaction<V>(this.conn, this.txTarget(), async (name) => (await this.namespace<unknown>(name)).txTarget());
         let result: T;
         try {
           result = await fn(tx);

@@ -7,4 +7,4 @@ export type { ValueEncoding } from './encodings.js';
 export type { Key } from './keys.js';
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES, FORMAT_VERSION } from './format/constants.js';
 export type { LockInfo } from './lock.js';
-export type { Transaction } from './transaction.js';
+export type { Transaction, TxKeySpace } from './transaction.js';

@@ -5,6 +5,7 @@ import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
 import { tableCapacity, unpackScan, type ScanSource } from './core/scan.js';
+import type { TxTarget } from './transaction.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
 const BULK_CHUNK_BYTES = 4 << 20;
@@ -27,6 +28,11 @@ export class KeySpace<V = unknown> {
     protected readonly ns: number,
     protected readonly codec: ValueCodec,
   ) {}
+
+  /** @internal How a transaction stages writes into this key space. */
+  txTarget(): TxTarget<V> {
+    return { ns: this.ns, codec: this.codec, read: (key, keyLen) => this._get(key, keyLen) };
+  }
 
   /** The value encoding of this key space. */
   get valueEncoding(): ValueCodec['name'] {

@@ -1,54 +1,125 @@
 import { RecordBuffer } from './core/record-buffer.js';
 import type { DbConnection } from './core/types.js';
+import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { keyByteLength, type Key } from './keys.js';
 
 interface PendingWrite {
+  ns: number;
   key: Key;
   keyLen: number;
   /** Encoded value, or null for a removal. */
   value: string | Uint8Array | null;
 }
 
-/**
- * Buffers a transaction's writes in memory; nothing reaches the writer until the
- * callback resolves. The commit is one TX_BEGIN … TX_COMMIT batch, which recovery
- * applies whole or not at all (docs/FORMAT.md, "Transactions").
- */
-export class Transaction<V = unknown> {
-  private readonly writes = new Map<string, PendingWrite>();
-  private finished = false;
+/** How a transaction reaches one key space: its id, its codec and a committed-state read. */
+export interface TxTarget<V> {
+  ns: number;
+  codec: ValueCodec;
+  read(key: Key, keyLen: number): Promise<V | undefined>;
+}
 
+/**
+ * The operations a transaction offers on one key space (the default one, or a
+ * namespace from `tx.namespace(name)`). Writes are staged in the transaction.
+ */
+export class TxKeySpace<V = unknown> {
+  /** @internal */
   constructor(
-    private readonly conn: DbConnection,
-    private readonly read: (key: Key, keyLen: number) => Promise<V | undefined>,
+    protected readonly tx: TxState,
+    protected readonly target: TxTarget<V>,
   ) {}
 
   insert(key: Key, value: V | string | Uint8Array): void {
-    this.assertActive();
+    this.tx.assertActive();
     const keyLen = keyByteLength(key);
-    const encoded = this.conn.options.codec.encode(value);
-    this.stage(key, keyLen, encoded);
+    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value));
   }
 
   /** Resolves true when the key exists as this transaction sees it (its own writes first). */
   async remove(key: Key): Promise<boolean> {
-    this.assertActive();
+    this.tx.assertActive();
     const keyLen = keyByteLength(key);
     const existed = (await this.lookup(key, keyLen)) !== undefined;
-    this.stage(key, keyLen, null);
+    this.tx.stage(this.target.ns, key, keyLen, null);
     return existed;
   }
 
   /** Reads this transaction's own writes, falling back to the database. */
   get(key: Key): Promise<V | undefined> {
     try {
-      this.assertActive();
+      this.tx.assertActive();
       return this.lookup(key, keyByteLength(key));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  private lookup(key: Key, keyLen: number): Promise<V | undefined> {
+    const staged = this.tx.staged(this.target.ns, key);
+    if (!staged) return this.target.read(key, keyLen);
+    if (staged.value === null) return Promise.resolve(undefined);
+    const bytes = typeof staged.value === 'string' ? Buffer.from(staged.value, 'utf8') : staged.value;
+    return Promise.resolve(this.target.codec.decode(bytes, 0, bytes.length) as V);
+  }
+}
+
+/** Staged writes of one transaction, across key spaces, in last-write order. */
+class TxState {
+  private readonly writes = new Map<string, PendingWrite>();
+  finished = false;
+
+  assertActive(): void {
+    if (this.finished) throw new EmdbError(ErrorCode.TRANSACTION_ABORTED, 'transaction already finished');
+  }
+
+  staged(ns: number, key: Key): PendingWrite | undefined {
+    return this.writes.get(identity(ns, key));
+  }
+
+  stage(ns: number, key: Key, keyLen: number, value: string | Uint8Array | null): void {
+    const id = identity(ns, key);
+    // Re-staging moves the key to the end, so the batch keeps last-write order.
+    this.writes.delete(id);
+    this.writes.set(id, { ns, key: typeof key === 'string' ? key : Uint8Array.from(key), keyLen, value: value instanceof Uint8Array ? Uint8Array.from(value) : value });
+  }
+
+  all(): IterableIterator<PendingWrite> {
+    return this.writes.values();
+  }
+
+  get size(): number {
+    return this.writes.size;
+  }
+
+  clear(): void {
+    this.writes.clear();
+  }
+}
+
+/**
+ * Buffers a transaction's writes in memory; nothing reaches the writer until the
+ * callback resolves. The commit is one TX_BEGIN … TX_COMMIT batch, which recovery
+ * applies whole or not at all (docs/FORMAT.md, "Transactions"), across namespaces.
+ */
+export class Transaction<V = unknown> extends TxKeySpace<V> {
+  /** @internal */
+  constructor(
+    private readonly conn: DbConnection,
+    target: TxTarget<V>,
+    private readonly resolveNamespace: (name: string) => Promise<TxTarget<unknown>>,
+  ) {
+    super(new TxState(), target);
+  }
+
+  /**
+   * The namespace `name` inside this transaction: its writes commit (or vanish)
+   * with the rest. A missing namespace is created at once, outside the transaction.
+   */
+  async namespace<N = V>(name: string): Promise<TxKeySpace<N>> {
+    this.tx.assertActive();
+    return new TxKeySpace<N>(this.tx, (await this.resolveNamespace(name)) as TxTarget<N>);
   }
 
   /** Abandons the transaction: nothing is written and the transaction rejects with this error. */
@@ -56,33 +127,14 @@ export class Transaction<V = unknown> {
     throw new EmdbError(ErrorCode.TRANSACTION_ABORTED, reason);
   }
 
-  private lookup(key: Key, keyLen: number): Promise<V | undefined> {
-    const staged = this.writes.get(identity(key));
-    if (!staged) return this.read(key, keyLen);
-    if (staged.value === null) return Promise.resolve(undefined);
-    const bytes = typeof staged.value === 'string' ? Buffer.from(staged.value, 'utf8') : staged.value;
-    return Promise.resolve(this.conn.options.codec.decode(bytes, 0, bytes.length) as V);
-  }
-
-  private stage(key: Key, keyLen: number, value: string | Uint8Array | null): void {
-    const id = identity(key);
-    // Re-inserting moves the key to the end, so the batch keeps last-write order.
-    this.writes.delete(id);
-    this.writes.set(id, { key: typeof key === 'string' ? key : Uint8Array.from(key), keyLen, value: copyValue(value) });
-  }
-
-  private assertActive(): void {
-    if (this.finished) throw new EmdbError(ErrorCode.TRANSACTION_ABORTED, 'transaction already finished');
-  }
-
-  /** Writes the staged batch atomically; an empty transaction writes nothing. */
+  /** @internal Writes the staged batch atomically; an empty transaction writes nothing. */
   async commit(): Promise<void> {
-    this.finished = true;
-    if (this.writes.size === 0) return;
+    this.tx.finished = true;
+    if (this.tx.size === 0) return;
     const records = new RecordBuffer();
     records.beginTx();
-    for (const w of this.writes.values()) {
-      records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, 0, w.key, w.keyLen, w.value, 0);
+    for (const w of this.tx.all()) {
+      records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, 0);
     }
     records.commitTx();
     this.conn.batcher.send();
@@ -90,18 +142,15 @@ export class Transaction<V = unknown> {
     await this.conn.client.request({ t: 'write', count, bytes, existed: false }, payload);
   }
 
+  /** @internal */
   discard(): void {
-    this.finished = true;
-    this.writes.clear();
+    this.tx.finished = true;
+    this.tx.clear();
   }
 }
 
 /** Map key for a user key: strings and byte arrays with the same bytes are the same key. */
-function identity(key: Key): string {
-  return typeof key === 'string' ? Buffer.from(key, 'utf8').toString('latin1') : Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-}
-
-/** The caller may reuse its buffer after insert() returns; the transaction keeps its own copy. */
-function copyValue(value: string | Uint8Array | null): string | Uint8Array | null {
-  return value instanceof Uint8Array ? Uint8Array.from(value) : value;
+function identity(ns: number, key: Key): string {
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  return `${ns}:${bytes.toString('latin1')}`;
 }

@@ -76,4 +76,32 @@ describe('transactions', () => {
     expect(db.getSync('counter')).toBe('50');
     await db.close();
   });
+
+  it('spans namespaces: all of it commits, or none of it', async () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const file = path.join(dir, 't.emdb');
+    const db = await Emdb.open(file, { readers: 1 });
+    await db.transaction(async (tx) => {
+      const users = await tx.namespace('users');
+      users.insert('u1', 'alice');
+      tx.insert('count', '1');
+      expect((await users.get('u1'))?.toString()).toBe('alice');
+      expect(await tx.get('u1')).toBeUndefined();
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        (await tx.namespace('users')).insert('u2', 'bob');
+        tx.insert('count', '2');
+        throw new Error('abort both');
+      }),
+    ).rejects.toThrow('abort both');
+    await db.close();
+    const again = await Emdb.open(file, { readers: 1 });
+    const users = await again.namespace('users');
+    expect(users.getSync('u1')?.toString()).toBe('alice');
+    expect(users.getSync('u2')).toBeUndefined();
+    expect(again.getSync('count')?.toString()).toBe('1');
+    await again.close();
+  });
 });
