@@ -57,10 +57,8 @@ export class Emdb<V = unknown> extends KeySpace<V> {
 
   static open<V = Buffer>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): Promise<Emdb<V>> {
     return guard(async () => {
+      // resolveDatabasePath rejects a path mixed with appName/databaseName/dataRoot.
       const opts = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : pathOrOptions;
-      if (typeof pathOrOptions === 'string' && (options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined)) {
-        throw new EmdbError(ErrorCode.INVALID_CONFIG, 'a path cannot be combined with appName/databaseName/dataRoot');
-      }
       return new Emdb<V>(await Connection.open(resolveOptions(opts ?? {}, false)));
     });
   }

@@ -10,7 +10,7 @@ import { SharedView } from '../shm/shared-view.js';
 import type { DbConnection, RequestBody, RequestClient, ValueReader } from './types.js';
 import { scanSlots, type ScanSource } from './scan.js';
 import { WriteBatcher } from './write-batcher.js';
-import type { Done } from './writer-client.js';
+import { doneOf, type Done } from './writer-client.js';
 
 interface Pending {
   resolve(done: Done): void;
@@ -61,15 +61,7 @@ class ChannelClient implements RequestClient {
     this.pending.delete(msg.id);
     if (this.pending.size === 0) this.setRef(false);
     if (msg.error) return p.reject(deserializeError(msg.error));
-    const done: Done = {};
-    if (msg.existed) done.existed = msg.existed;
-    if (msg.stats) done.stats = msg.stats;
-    if (msg.count !== undefined) done.count = msg.count;
-    if (msg.nsId !== undefined) done.nsId = msg.nsId;
-    if (msg.names) done.names = msg.names;
-    if (msg.dropped !== undefined) done.dropped = msg.dropped;
-    if (env.shared) done.shared = env.shared;
-    p.resolve(done);
+    p.resolve(doneOf(msg, env));
   }
 
   fail(err: EmdbError): void {

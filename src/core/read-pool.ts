@@ -47,7 +47,7 @@ export class ReadPool implements ValueReader {
       minThreads: n,
       maxThreads: n,
       idleTimeout: 30_000,
-      workerData: { control: view.control, channelName: channelNameOf(view), buffers: currentSet(view) },
+      workerData: { control: view.control, channelName: view.channelName, buffers: currentSet(view) },
     });
   }
 
@@ -141,8 +141,4 @@ function grow(block: PendingBlock, extra: number): void {
 function currentSet(view: SharedView): BufferSet | undefined {
   if (!view.index || !view.mirror) return undefined;
   return { generation: view.generation, index: view.index.buffer, segments: [...view.mirror.buffers] };
-}
-
-function channelNameOf(view: SharedView): string {
-  return view.channelName;
 }

@@ -85,16 +85,7 @@ export class WriterClient implements RequestClient {
       p.reject(deserializeError(msg.error as SerializedError));
       return;
     }
-    const done: Done = {};
-    if (msg.existed) done.existed = msg.existed;
-    if (msg.stats) done.stats = msg.stats;
-    if (msg.count !== undefined) done.count = msg.count;
-    if (msg.nsId !== undefined) done.nsId = msg.nsId;
-    if (msg.names) done.names = msg.names;
-    if (msg.dropped !== undefined) done.dropped = msg.dropped;
-    if (env.shared) done.shared = env.shared;
-    if (env.payload) done.payload = env.payload;
-    p.resolve(done);
+    p.resolve(doneOf(msg, env));
   }
 
   private onExit(err: EmdbError): void {
@@ -108,4 +99,18 @@ export class WriterClient implements RequestClient {
   async terminate(): Promise<void> {
     await this.worker.terminate();
   }
+}
+
+/** The result of a successful reply: the packed fields plus the envelope's side-cars. */
+export function doneOf(msg: Extract<WriterReply, { t: 'done' }>, env: Envelope): Done {
+  const done: Done = {};
+  if (msg.existed) done.existed = msg.existed;
+  if (msg.stats) done.stats = msg.stats;
+  if (msg.count !== undefined) done.count = msg.count;
+  if (msg.nsId !== undefined) done.nsId = msg.nsId;
+  if (msg.names) done.names = msg.names;
+  if (msg.dropped !== undefined) done.dropped = msg.dropped;
+  if (env.shared) done.shared = env.shared;
+  if (env.payload) done.payload = env.payload;
+  return done;
 }

@@ -1,6 +1,5 @@
 import { RECORD, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
 import { keyOffsetIn, storedPayloadSize } from '../format/record.js';
-import { readU64 } from '../format/u64.js';
 import { hashKey } from '../hash.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, SEGMENT_SPAN } from '../shm/layout.js';
@@ -39,11 +38,6 @@ export class LogState {
         dv.getUint32(off + RECORD.VALUE_LEN, true),
       )
     );
-  }
-
-  expiresAt(lsn: number): number {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    return readU64(this.mirror.dv[seg]!, lsn - seg * SEGMENT_SPAN + RECORD.EXPIRES_AT);
   }
 
   /**
