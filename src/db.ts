@@ -7,7 +7,7 @@ import { guard, KeySpace } from './keyspace.js';
 import { breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
 import { resolveDatabasePath } from './paths.js';
-import type { EmdbHandle, StatsSnapshot } from './protocol.js';
+import type { CompactReport, EmdbHandle, StatsSnapshot } from './protocol.js';
 import { Transaction } from './transaction.js';
 
 export type Stats = StatsSnapshot & { readers: number };
@@ -186,6 +186,19 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       this.conn.assertOpen();
       this.conn.batcher.send();
       await this.conn.client.request({ t: 'checkpoint' });
+    });
+  }
+
+  /**
+   * Rewrites the log with only live records and swaps it in atomically (see
+   * WriterEngine.compact). Reads keep working throughout; writes queue behind it.
+   */
+  compact(): Promise<CompactReport> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      this.conn.batcher.send();
+      const done = await this.conn.client.request({ t: 'compact' });
+      return done.report!;
     });
   }
 

@@ -64,6 +64,14 @@ export interface StatsSnapshot {
   lastCheckpointAt: number;
 }
 
+export interface CompactReport {
+  bytesBefore: number;
+  bytesAfter: number;
+  keysKept: number;
+  deadBytesDropped: number;
+  durationMs: number;
+}
+
 // ---- main/attached thread → writer ----
 export type WriterRequest =
   | { t: 'write'; id: number; count: number; bytes: number; /** reply with per-record prior existence */ existed: boolean }
@@ -76,6 +84,7 @@ export type WriterRequest =
   | { t: 'namespace'; id: number; name: string; create: boolean }
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
+  | { t: 'compact'; id: number }
   | { t: 'close'; id: number };
 
 // ---- writer → main/attached thread ----
@@ -91,6 +100,7 @@ export type WriterReply =
       nsId?: number;
       names?: string[];
       dropped?: boolean;
+      report?: CompactReport;
       error?: SerializedError;
     }
   | { t: 'failed'; error: SerializedError };

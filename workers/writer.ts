@@ -99,6 +99,10 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'dropNamespace':
       reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
       return;
+    case 'compact':
+      flusher.drain();
+      reply({ t: 'done', id: req.id, report: engine.compact() });
+      return;
     case 'namespaces':
       reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
       return;

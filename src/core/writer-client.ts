@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { deserializeError, EmdbError, ErrorCode, type SerializedError } from '../errors.js';
-import { envelope, unpack, type BufferSet, type Envelope, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
+import { envelope, unpack, type BufferSet, type Envelope, type CompactReport, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
 import type { RequestBody, RequestClient } from './types.js';
 
 export interface Done {
@@ -11,6 +11,7 @@ export interface Done {
   nsId?: number;
   names?: string[];
   dropped?: boolean;
+  report?: CompactReport;
   stats?: StatsSnapshot;
   shared?: BufferSet;
 }
@@ -110,6 +111,7 @@ export function doneOf(msg: Extract<WriterReply, { t: 'done' }>, env: Envelope):
   if (msg.nsId !== undefined) done.nsId = msg.nsId;
   if (msg.names) done.names = msg.names;
   if (msg.dropped !== undefined) done.dropped = msg.dropped;
+  if (msg.report) done.report = msg.report;
   if (env.shared) done.shared = env.shared;
   if (env.payload) done.payload = env.payload;
   return done;

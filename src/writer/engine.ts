@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { RecordBuffer } from '../core/record-buffer.js';
-import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_SIZE } from '../format/constants.js';
+import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, encodeSlot, isEncrypted, otherSlotOffset } from '../format/header.js';
 import { storedPayloadSize } from '../format/record.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
-import type { BufferSet, FlushPolicy, StatsSnapshot } from '../protocol.js';
+import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import { BufferedWriter } from './buffered-writer.js';
+import { buildCompacted, type CompactedLog } from './compactor.js';
 import { LogState } from './log-state.js';
 
 export interface EngineOptions {
@@ -65,6 +67,8 @@ export class WriterEngine {
   private openFile(io: FileIO, file: string): void {
     if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
     if (!io.exists(file)) this.create(io, file);
+    // A compaction that crashed before its rename left this behind; the log is intact.
+    if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
     const flags = this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+';
     this.fd = io.open(file, flags);
     const size = io.size(this.fd);
@@ -177,6 +181,67 @@ export class WriterEngine {
       this.writes++;
     }
     return existed && Uint8Array.from(existed);
+  }
+
+  /**
+   * Rewrites the live records into `<path>.compact`, syncs it, renames it over
+   * the log, syncs the directory, then switches every thread to the new index and
+   * mirror (a new generation; reads in flight finish on the old, still valid,
+   * buffers). Runs on the writer thread, so writes that arrive meanwhile wait in
+   * the queue and land in the new log. A failure before the rename leaves the old
+   * log untouched; a crash leaves either the old or the new file, and an orphan
+   * temp file is removed by the next open.
+   */
+  compact(): CompactReport {
+    this.assertWritable();
+    const started = Date.now();
+    const bytesBefore = this.nextLsn;
+    const deadBefore = this.state.deadBytes;
+    const { io, path: file } = this.opts;
+    let built: CompactedLog;
+    if (this.fd < 0 || file === null) {
+      built = buildCompacted(this.state, started, () => undefined);
+    } else {
+      const tmp = `${file}.compact`;
+      if (io.exists(tmp)) io.unlink(tmp);
+      const fd = io.open(tmp, 'wx');
+      const out = new BufferedWriter(io, fd);
+      try {
+        built = buildCompacted(this.state, started, (bytes, position) => out.write(bytes, position));
+        out.flush();
+        io.fdatasync(fd);
+      } catch (err) {
+        io.close(fd);
+        io.unlink(tmp);
+        throw ioError('compaction', err);
+      }
+      io.close(fd);
+      try {
+        io.rename(tmp, file);
+        io.fsyncDir(dirOf(file));
+        const next = io.open(file, this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
+        io.close(this.fd);
+        this.fd = next;
+      } catch (err) {
+        // Whether the rename is durable is unknown now: refuse writes until reopen.
+        throw this.fail('compaction rename', err);
+      }
+    }
+    this.state = built.state;
+    this.state.onIndexReplaced = () => this.publishBuffers();
+    this.nextLsn = this.durableLsn = built.end;
+    this.slotOffset = SLOT_A_OFFSET;
+    this.slotSequence = 1;
+    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
+    this.publishBuffers();
+    this.syncControl();
+    return {
+      bytesBefore,
+      bytesAfter: built.end,
+      keysKept: built.kept,
+      deadBytesDropped: deadBefore,
+      durationMs: Date.now() - started,
+    };
   }
 
   /** Live keys in namespace `ns`. */
@@ -335,4 +400,3 @@ function frameSize(dv: DataView, off: number): number {
     storedPayloadSize(dv.getUint8(off + RECORD.FLAGS), dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true))
   );
 }
-

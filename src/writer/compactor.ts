@@ -1,0 +1,74 @@
+import { crc32 } from '@node-rs/crc32';
+import { DATA_START, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET } from '../format/constants.js';
+import { encodeSlot } from '../format/header.js';
+import { sealRecord, storedPayloadSize } from '../format/record.js';
+import { IndexWriter } from '../shm/index-table.js';
+import { SEGMENT_SPAN } from '../shm/layout.js';
+import { MirrorWriter } from '../shm/mirror.js';
+import { LogState } from './log-state.js';
+
+export interface CompactedLog {
+  state: LogState;
+  /** Bytes of the new log (header pages + live records). */
+  end: number;
+  kept: number;
+}
+
+/**
+ * Builds the compacted image of a log in a new mirror: the old header pages
+ * (prelude kept: same file id, same encryption parameters), a fresh slot A whose
+ * tail hint is the new end, then the namespace catalogue and every live,
+ * unexpired record. Copied records leave their transaction (the whole image is
+ * written and synced before it replaces the log), so the in-transaction flag is
+ * cleared and the CRC resealed.
+ */
+export function buildCompacted(old: LogState, now: number, sink: (bytes: Uint8Array, position: number) => void): CompactedLog {
+  const mirror = new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));
+  let capacity = 1024;
+  while (capacity * 0.5 < old.index.live + 1) capacity *= 2;
+  const state = new LogState(IndexWriter.allocate(capacity), mirror);
+  let end = DATA_START;
+  mirror.reserve(0, DATA_START);
+  const append = (bytes: Uint8Array): void => {
+    mirror.reserve(end, bytes.length);
+    mirror.write(end, bytes);
+    sink(bytes, end);
+    state.apply(end);
+    end += bytes.length;
+  };
+  for (const [id, name] of old.namespaces) append(catalogueRecord(id, name));
+  let kept = 0;
+  old.index.forEachLive((lsn) => {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    const dv = old.mirror.dv[seg]!;
+    const expires = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * 0x1_0000_0000;
+    if (expires !== 0 && expires <= now) return;
+    const flags = dv.getUint8(off + RECORD.FLAGS);
+    const size = RECORD_HEADER_SIZE + storedPayloadSize(flags, dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true));
+    const copy = old.mirror.slice(lsn, size).slice();
+    if ((flags & RECORD_FLAG_IN_TX) !== 0) {
+      const cdv = new DataView(copy.buffer, 0, size);
+      cdv.setUint8(RECORD.FLAGS, flags & ~RECORD_FLAG_IN_TX);
+      cdv.setUint32(RECORD.CRC, crc32(copy.subarray(RECORD_CRC_START, size)), true);
+    }
+    append(copy);
+    kept++;
+  });
+  // Ids of dropped namespaces are never handed out again.
+  state.nextNamespaceId = Math.max(state.nextNamespaceId, old.nextNamespaceId);
+  const header = old.mirror.slice(0, DATA_START).slice();
+  header.fill(0, SLOT_A_OFFSET);
+  header.set(encodeSlot({ sequence: 1, tailHint: end, checkpointAt: now, liveKeys: state.index.live }), SLOT_A_OFFSET);
+  mirror.write(0, header);
+  sink(header, 0);
+  return { state, end, kept };
+}
+
+function catalogueRecord(id: number, name: string): Uint8Array {
+  const keyLen = Buffer.byteLength(name, 'utf8');
+  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen);
+  Buffer.from(rec.buffer).write(name, RECORD_HEADER_SIZE, 'utf8');
+  sealRecord(rec, new DataView(rec.buffer), 0, RecordKind.NS_CREATE, 0, id, keyLen, 0, 0);
+  return rec;
+}
