@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES, rejectsWithCode, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, FIXTURES, rejectsWithCode, tempDirs } from './helpers.js';
 
 type Msg = Record<string, unknown> & { t: string };
 
@@ -20,12 +20,10 @@ function ask(worker: Worker, msg: Msg, expect: string): Promise<Msg> {
 }
 
 describe('handles for user worker threads (Emdb.attach)', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('an attached worker reads the main thread writes, writes its own, and fails with CLOSED after close', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const db = await Emdb.open(path.join(dir, 'a.emdb'), { readers: 1 });
     await db.insert('from-main', 'hello');
     await db.insert('to-remove', 'x');

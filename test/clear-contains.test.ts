@@ -1,14 +1,12 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, rmrf, tmpDir, tempDirs } from './helpers.js';
 
 describe('contains, len, isEmpty and clear', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('answer from the shared index and clear() survives reopen', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'c.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     expect(await db.isEmpty()).toBe(true);

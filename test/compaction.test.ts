@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, tempDirs } from './helpers.js';
 
 describe('compaction', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('keeps exactly the live records (namespaces too), shrinks the file, and survives reopen', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'c.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     const n = 20_000;
@@ -71,8 +69,7 @@ describe('compaction', () => {
   });
 
   it('removes an orphan temp file left by a crashed compaction on open', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'c.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     await db.insert('k', 'v');

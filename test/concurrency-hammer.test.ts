@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, tempDirs } from './helpers.js';
 import { checkValue, makeValue, versionOf } from './value-check.js';
 import path from 'node:path';
 
@@ -70,12 +70,10 @@ async function hammer(db: Emdb<Buffer>, corrupt: (v: Buffer) => Buffer): Promise
 }
 
 describe('writer and readers hammering the same keys', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('never returns a torn, foreign or stale-after-newer value', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const db = await Emdb.open(path.join(dir, 'h.emdb'), { readers: 2 });
     const out = await hammer(db, (v) => v);
     await db.close();
@@ -85,8 +83,7 @@ describe('writer and readers hammering the same keys', () => {
   });
 
   it('negative control: the same check flags corrupted reads', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const db = await Emdb.open(path.join(dir, 'h.emdb'), { readers: 2 });
     let n = 0;
     // Flip one byte in every 500th value read: the harness must notice.

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 
 /** Tests exercise the built package (dist), exactly what users import. */
 export { Emdb, EmdbError, ErrorCode } from '../dist/src/index.js';
@@ -11,6 +12,20 @@ export function tmpDir(prefix = 'emdb-test-'): string {
 
 export function rmrf(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Call inside a describe(): returns a maker of temp dirs that are all removed
+ * after each test of that block.
+ */
+export function tempDirs(prefix?: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach(rmrf));
+  return () => {
+    const dir = tmpDir(prefix);
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 /** Expects `p` to reject with an EmdbError carrying `code`. */

@@ -1,14 +1,12 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, rejectsWithCode, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, rejectsWithCode, tempDirs } from './helpers.js';
 
 describe('namespaces', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('are isolated key spaces that survive reopen', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'n.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     const users = await db.namespace('users');
@@ -40,8 +38,7 @@ describe('namespaces', () => {
   });
 
   it('clear() and dropNamespace() touch only their namespace, also after reopen', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'n.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     const a = await db.namespace('a');

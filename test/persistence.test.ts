@@ -1,14 +1,12 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, tempDirs } from './helpers.js';
 
 describe('persistence across close and reopen', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('keeps inserts, overwrites and removes', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'p.emdb');
     const db = await Emdb.open(file);
     await db.insert('a', 'one');
@@ -28,8 +26,7 @@ describe('persistence across close and reopen', () => {
   });
 
   it('survives reopen without a checkpoint of the latest writes', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'p.emdb');
     const db = await Emdb.open(file);
     await db.checkpoint();
@@ -43,8 +40,7 @@ describe('persistence across close and reopen', () => {
   });
 
   it('bulk loads through insertMany and grows the index past its first capacity', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 'p.emdb');
     const db = await Emdb.open(file);
     const n = 50_000;

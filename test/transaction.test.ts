@@ -1,14 +1,12 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, rejectsWithCode, rmrf, tmpDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { Emdb, rejectsWithCode, tempDirs } from './helpers.js';
 
 describe('transactions', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach(rmrf));
+  const newDir = tempDirs();
 
   it('commit all writes at once, read their own writes, and survive reopen', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 't.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     await db.insert('existing', 'old');
@@ -34,8 +32,7 @@ describe('transactions', () => {
   });
 
   it('a transaction that throws leaves no trace, also after reopen', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 't.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     await expect(
@@ -78,8 +75,7 @@ describe('transactions', () => {
   });
 
   it('spans namespaces: all of it commits, or none of it', async () => {
-    const dir = tmpDir();
-    dirs.push(dir);
+    const dir = newDir();
     const file = path.join(dir, 't.emdb');
     const db = await Emdb.open(file, { readers: 1 });
     await db.transaction(async (tx) => {
