@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// `npm run test:torture` (EMDB_TORTURE=1) runs every reliability test at 10× its
+// CI iterations, so its per-test time limit is 10× as well.
+const torture = process.env.EMDB_TORTURE === '1';
+
 // Forks, not threads: the engine itself spawns worker_threads and shares
 // SharedArrayBuffers; running each test file in its own process keeps those
 // workers, lockfiles and file descriptors isolated between files.
@@ -7,7 +11,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    testTimeout: torture ? 1_200_000 : 120_000,
     hookTimeout: 60_000,
     fileParallelism: true,
   },

@@ -41,3 +41,14 @@ export async function rejectsWithCode(p: Promise<unknown> | (() => unknown), cod
 }
 
 export const FIXTURES = path.resolve(import.meta.dirname, '..', 'dist', 'test', 'fixtures');
+
+/**
+ * `npm run test:torture` sets EMDB_TORTURE=1: every reliability test multiplies its
+ * iterations and seeds by this factor (the CI tier runs with 1).
+ */
+export const TORTURE_FACTOR = process.env.EMDB_TORTURE === '1' ? 10 : 1;
+
+/** `n` iterations in the CI tier, 10× under `npm run test:torture`. */
+export function scaled(n: number): number {
+  return n * TORTURE_FACTOR;
+}
