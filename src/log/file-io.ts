@@ -83,6 +83,17 @@ export function writeFully(io: FileIO, fd: number, buf: Uint8Array, off: number,
   }
 }
 
+/**
+ * mkdir -p whose result survives a power loss: a new directory's entry lives in
+ * its parent, so each parent of a directory created here is fsynced as well.
+ */
+export function mkdirDurable(io: FileIO, dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !io.exists(d); d = path.dirname(d)) missing.push(d);
+  io.mkdirp(dir);
+  for (const d of missing.reverse()) io.fsyncDir(path.dirname(d));
+}
+
 export function dirOf(file: string): string {
   return path.dirname(path.resolve(file));
 }

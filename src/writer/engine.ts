@@ -4,7 +4,7 @@ import { RecordBuffer } from '../core/record-buffer.js';
 import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, encodeSlot, isEncrypted, otherSlotOffset } from '../format/header.js';
 import { storedPayloadSize } from '../format/record.js';
-import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
+import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -103,7 +103,7 @@ export class WriterEngine {
   /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
   private create(io: FileIO, file: string): void {
     const dir = dirOf(file);
-    io.mkdirp(dir);
+    mkdirDurable(io, dir);
     const tmp = `${file}.creating`;
     if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
     const fd = io.open(tmp, 'wx');
