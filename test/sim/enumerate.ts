@@ -6,7 +6,8 @@
  *  - recovery succeeds (power loss never damages what was synced before the tail hint);
  *  - every record the index serves passes its CRC, iteration and point reads agree;
  *  - the state equals the model after some prefix of units p with
- *    durable ≤ p ≤ applied (units are whole: a partial transaction matches no prefix);
+ *    durable ≤ p ≤ issued (units are whole: a partial transaction matches no prefix;
+ *    a write in flight at the cut may land or not);
  *  - no orphan compaction temp file is left after the open;
  *  - for a sample: records appended after recovery survive a clean close and a
  *    further power loss.
@@ -26,6 +27,10 @@ export interface EnumerationReport {
   seeds: number;
   statesChecked: number;
   sampledAppends: number;
+  /** Cases that recovered fewer units than were issued (unsynced work legitimately lost). */
+  lostUnsynced: number;
+  /** Cases whose recovery cut crash residue off the tail. */
+  residueCut: number;
   violations: string[];
 }
 
@@ -49,7 +54,7 @@ export function enumerateCrashes(workload: Workload, policy: FlushPolicy, opts: 
   const clean = runWorkload(wrap(counting), workload.steps, policy);
   if (clean.error) throw new Error(`the workload fails without a crash: ${String(clean.error)}`);
   const n = counting.mutations;
-  const report = { mutatingCalls: n, crashPoints: n + 1, modes: modes.length, seeds: opts.seeds, statesChecked: 0, sampledAppends: 0, violations: [] as string[], violationCount: 0 };
+  const report = { mutatingCalls: n, crashPoints: n + 1, modes: modes.length, seeds: opts.seeds, statesChecked: 0, sampledAppends: 0, lostUnsynced: 0, residueCut: 0, violations: [] as string[], violationCount: 0 };
   const violation = (msg: string): void => {
     report.violationCount++;
     if (report.violations.length < (opts.keep ?? 20)) report.violations.push(msg);
@@ -73,25 +78,36 @@ export function enumerateCrashes(workload: Workload, policy: FlushPolicy, opts: 
         const seed = k * 7919 + s * 104729 + modes.indexOf(mode) * 15485863;
         const image = sim.crash(mode, seed);
         report.statesChecked++;
-        const problem = checkImage(image, workload, policy, run.durable, run.applied, ++caseNo % (opts.sample ?? 11) === 0, opts.extraCheck);
-        if (problem === 'sampled') report.sampledAppends++;
-        else if (problem) violation(`${where} ${mode} seed ${s}: ${problem}`);
+        const result = checkImage(image, workload, policy, run.durable, run.issued, ++caseNo % (opts.sample ?? 11) === 0, opts.extraCheck);
+        if (typeof result === 'string') {
+          violation(`${where} ${mode} seed ${s}: ${result}`);
+          continue;
+        }
+        if (result.sampled) report.sampledAppends++;
+        if (result.prefix < run.issued) report.lostUnsynced++;
+        if (result.residue) report.residueCut++;
       }
     }
   }
   return report;
 }
 
-/** Recovers `image` and checks the contract; undefined or 'sampled' when it holds. */
+interface CaseResult {
+  prefix: number;
+  residue: boolean;
+  sampled: boolean;
+}
+
+/** Recovers `image` and checks the contract: what it recovered, or the violation. */
 function checkImage(
   image: SimFS,
   workload: Workload,
   policy: FlushPolicy,
   durable: number,
-  applied: number,
+  issued: number,
   sampleAppends: boolean,
   extraCheck: EnumerationOptions['extraCheck'],
-): string | undefined {
+): CaseResult | string {
   let engine;
   try {
     engine = openEngine(image, policy);
@@ -102,13 +118,13 @@ function checkImage(
   try {
     const { state, problems } = readBack(engine, workload.keys);
     if (problems.length > 0) return problems.join('; ');
-    const p = matchingPrefix(workload.states, state, durable, applied);
+    const p = matchingPrefix(workload.states, state, durable, issued);
     if (typeof p === 'string') return p;
     if (image.exists(`${DB}.compact`)) return 'orphan .compact file left after open';
     const extra = extraCheck?.(image, state);
     if (extra) return extra;
-    if (!sampleAppends) return undefined;
-    return appendsSurvive(engine, image, workload, policy, state) ?? 'sampled';
+    const result = { prefix: p, residue: engine.recovery?.residueAt !== undefined, sampled: sampleAppends };
+    return (sampleAppends && appendsSurvive(engine, image, workload, policy, state)) || result;
   } finally {
     try {
       engine.close();

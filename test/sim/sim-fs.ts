@@ -13,8 +13,10 @@
  * of its log on its own).
  *
  * Every mutating call (open for write or create, write, fdatasync, ftruncate,
- * rename, unlink, fsyncDir, mkdirp) is counted; `cutAt` stops the machine before
- * the cut-th one runs ("power cut"), after which every call throws PowerCut.
+ * rename, unlink, fsyncDir, mkdirp) is counted; `cutAt` stops the machine at the
+ * cut-th one ("power cut"), after which every call throws PowerCut. The cut call
+ * does not complete; if it is a write, it was in flight: its bytes join the
+ * unsynced writes (also on an O_DSYNC descriptor), so any part may survive.
  */
 import path from 'node:path';
 import type { FileIO } from '../../dist/src/log/file-io.js';
@@ -152,6 +154,10 @@ export class SimFS implements FileIO {
   }
 
   write(fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number): number {
+    if (this.mutations + 1 === this.opts.cutAt && this.fds.get(fd)?.writable) {
+      // Power fails while this write is in flight: any part of it may reach the disk, none is acknowledged.
+      this.fds.get(fd)!.node.pending.push({ t: 'write', pos: position, bytes: buf.slice(bufOffset, bufOffset + len) });
+    }
     const fault = this.mutate('write', String(fd));
     const d = this.descriptor(fd, 'write');
     if (!d.writable) throw fsError('EBADF', 'write');
@@ -418,4 +424,13 @@ function parts(file: string): string[] {
 
 function syscallOf(op: MutatingOp): string {
   return op === 'fsyncDir' ? 'fsync' : op === 'mkdirp' ? 'mkdir' : op;
+}
+
+const FILE_IO_METHODS = ['open', 'close', 'size', 'read', 'write', 'fdatasync', 'ftruncate', 'rename', 'unlink', 'fsyncDir', 'exists', 'isDirectory', 'mkdirp'] as const;
+
+/** A FileIO that forwards to `io` except for the overridden methods (planted mutants). */
+export function overrideIO(io: FileIO, overrides: Partial<FileIO>): FileIO {
+  const out = {} as Record<string, unknown>;
+  for (const m of FILE_IO_METHODS) out[m] = overrides[m] ?? (io[m] as (...a: unknown[]) => unknown).bind(io);
+  return out as unknown as FileIO;
 }

@@ -82,8 +82,10 @@ export function generateWorkload(seed: number, ops = 100, compact = true): Workl
 }
 
 export interface RunOutcome {
-  /** Units whose append returned (the upper bound of what recovery may show). */
+  /** Units whose append returned. */
   applied: number;
+  /** Units whose append was issued, including one in flight when the run stopped (the upper bound of what recovery may show). */
+  issued: number;
   /** Units the caller was told are durable (the lower bound after a power loss). */
   durable: number;
   /** The error that stopped the run (power cut or injected fault), if any. */
@@ -102,7 +104,7 @@ export interface RunOutcome {
  * everything before them; under writeThrough every returned append is durable.
  */
 export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPolicy): RunOutcome {
-  const out: RunOutcome = { applied: 0, durable: 0, error: undefined, stoppedAt: steps.length, engine: undefined, flusher: undefined };
+  const out: RunOutcome = { applied: 0, issued: 0, durable: 0, error: undefined, stoppedAt: steps.length, engine: undefined, flusher: undefined };
   const requestedAt = new Map<number, number>();
   let nextId = 0;
   const newFlusher = (engine: WriterEngine): GroupFlusher =>
@@ -125,6 +127,7 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
           break;
         case 'write': {
           const { batch, records } = encodeUnits(step.units);
+          out.issued = out.applied + step.units.length;
           out.engine!.append(batch, true, records);
           out.applied += step.units.length;
           if (policy.kind === 'writeThrough') out.durable = out.applied;
