@@ -203,16 +203,16 @@ export class WriterEngine {
       built = buildCompacted(this.state, started, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      if (io.exists(tmp)) io.unlink(tmp);
-      const fd = io.open(tmp, 'wx');
-      const out = new BufferedWriter(io, fd);
+      let fd = -1;
       try {
+        if (io.exists(tmp)) io.unlink(tmp);
+        fd = io.open(tmp, 'wx');
+        const out = new BufferedWriter(io, fd);
         built = buildCompacted(this.state, started, (bytes, position) => out.write(bytes, position));
         out.flush();
         io.fdatasync(fd);
       } catch (err) {
-        io.close(fd);
-        io.unlink(tmp);
+        discardTemp(io, fd, tmp);
         throw ioError('compaction', err);
       }
       io.close(fd);
@@ -390,6 +390,20 @@ export class WriterEngine {
     this.failure = ioError(op, err);
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
+  }
+}
+
+/**
+ * Best-effort removal of a failed compaction's temp file: the log was not touched,
+ * so the original error is the one to report; a temp file left behind is removed
+ * by the next open.
+ */
+function discardTemp(io: FileIO, fd: number, tmp: string): void {
+  try {
+    if (fd >= 0) io.close(fd);
+    if (io.exists(tmp)) io.unlink(tmp);
+  } catch {
+    // see above
   }
 }
 

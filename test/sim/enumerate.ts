@@ -17,7 +17,7 @@ import type { FlushPolicy } from '../../dist/src/protocol.js';
 import { CRASH_MODES, type CrashMode } from './crash-image.js';
 import { DB, diffStates, encodeUnits, openEngine, readBack } from './engine-harness.js';
 import { SimFS } from './sim-fs.js';
-import { runWorkload, type Workload } from './workload.js';
+import { runWorkload, type RunOptions, type Workload } from './workload.js';
 
 export interface EnumerationReport {
   /** Mutating calls of the uninterrupted workload (N); crash points are N + 1. */
@@ -34,6 +34,8 @@ export interface EnumerationReport {
   violations: string[];
 }
 
+export type ExtraCheck = (image: SimFS, recovered: Map<string, string>) => string | undefined;
+
 export interface EnumerationOptions {
   seeds: number;
   modes?: readonly CrashMode[];
@@ -41,8 +43,11 @@ export interface EnumerationOptions {
   wrap?: (sim: SimFS) => FileIO;
   /** Every sample-th case also checks appends after recovery. */
   sample?: number;
-  /** Extra per-image check (e.g. which compaction side the file is on). */
-  extraCheck?: (image: SimFS, recovered: Map<string, string>) => string | undefined;
+  /**
+   * Per cut run: options for the run (hooks that observe it) and an extra check
+   * of each recovered image of that run (e.g. which side of a compaction it is on).
+   */
+  perRun?: (sim: SimFS) => { options?: RunOptions; check?: ExtraCheck };
   /** Cap on violation messages kept (all are counted). */
   keep?: number;
 }
@@ -62,7 +67,8 @@ export function enumerateCrashes(workload: Workload, policy: FlushPolicy, opts: 
   let caseNo = 0;
   for (let k = 1; k <= n + 1; k++) {
     const sim = new SimFS({ cutAt: k });
-    const run = runWorkload(wrap(sim), workload.steps, policy);
+    const observer = opts.perRun?.(sim);
+    const run = runWorkload(wrap(sim), workload.steps, policy, observer?.options);
     if (k <= n && !sim.dead) {
       violation(`k=${k}: the run never reached its cut (${String(run.error)})`);
       continue;
@@ -78,7 +84,7 @@ export function enumerateCrashes(workload: Workload, policy: FlushPolicy, opts: 
         const seed = k * 7919 + s * 104729 + modes.indexOf(mode) * 15485863;
         const image = sim.crash(mode, seed);
         report.statesChecked++;
-        const result = checkImage(image, workload, policy, run.durable, run.issued, ++caseNo % (opts.sample ?? 11) === 0, opts.extraCheck);
+        const result = checkImage(image, workload, policy, run.durable, run.issued, ++caseNo % (opts.sample ?? 11) === 0, observer?.check);
         if (typeof result === 'string') {
           violation(`${where} ${mode} seed ${s}: ${result}`);
           continue;
@@ -106,7 +112,7 @@ function checkImage(
   durable: number,
   issued: number,
   sampleAppends: boolean,
-  extraCheck: EnumerationOptions['extraCheck'],
+  extraCheck: ExtraCheck | undefined,
 ): CaseResult | string {
   let engine;
   try {

@@ -360,7 +360,7 @@ export class SimFS implements FileIO {
     }
     this.faultsFired++;
     entry.fault = fault.code;
-    if (fault.persistent) this.persistent = fault.code;
+    if ('persistent' in fault && fault.persistent) this.persistent = fault.code;
     throw fsError(fault.code, syscallOf(op), file);
   }
 

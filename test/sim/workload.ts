@@ -69,67 +69,101 @@ export function generateWorkload(seed: number, ops = 100, compact = true): Workl
     else steps.push({ t: 'write', units: Array.from({ length: r() < 0.7 ? 1 : 2 + pick(3) }, unit) });
   }
   steps.push({ t: 'flush' }, { t: 'close' });
-  const states = [new Map<string, string>()];
-  for (const s of steps) {
-    if (s.t !== 'write') continue;
-    for (const u of s.units) {
-      const next = new Map(states[states.length - 1]!);
-      applyUnit(next, u);
-      states.push(next);
-    }
-  }
-  return { steps, states, keys };
+  return workloadOf(steps, keys);
+}
+
+/** A workload from explicit steps: its model states and the keys it touches. */
+export function workloadOf(steps: Step[], keys?: string[]): Workload {
+  const units = steps.flatMap((s) => (s.t === 'write' ? s.units : []));
+  const touched = new Set(keys ?? []);
+  for (const u of units) for (const op of u.t === 'many' ? u.entries : u.t === 'tx' ? u.ops : [u]) touched.add(op.k);
+  return { steps, states: statesOf(units), keys: [...touched] };
 }
 
 export interface RunOutcome {
-  /** Units whose append returned. */
+  /** Units whose append returned, in order. */
+  units: Unit[];
+  /** Units of an append that was in flight when the run stopped (may or may not have landed). */
+  inFlight: Unit[];
   applied: number;
-  /** Units whose append was issued, including one in flight when the run stopped (the upper bound of what recovery may show). */
+  /** applied + in flight: the upper bound of what recovery may show. */
   issued: number;
-  /** Units the caller was told are durable (the lower bound after a power loss). */
+  /** Units (a prefix of `units`) the caller was told are durable: the lower bound after a power loss. */
   durable: number;
-  /** The error that stopped the run (power cut or injected fault), if any. */
+  /** Every error a step (or a flush reply) reported, in order. */
+  errors: { step: number; error: unknown }[];
+  /** The first error, and the index of its step (steps.length when none). */
   error: unknown;
-  /** Index of the step that threw, or steps.length. */
   stoppedAt: number;
   /** The engine as the run left it (open, poisoned, or undefined after close / failed open). */
   engine: WriterEngine | undefined;
   flusher: GroupFlusher | undefined;
 }
 
+export interface RunOptions {
+  /** Carry on after an error (as an application that logs it would) instead of stopping. */
+  continueAfterError?: boolean;
+  /** Called before and after each step that did not throw (e.g. to snapshot files around compaction). */
+  onStep?: (index: number, when: 'before' | 'after') => void;
+}
+
 /**
- * Runs `steps` until one throws. Durability acknowledgements follow the policy:
- * a flush acknowledges the units applied before it was requested, once its
- * (possibly shared) sync succeeded; checkpoint, compact and close acknowledge
- * everything before them; under writeThrough every returned append is durable.
+ * Runs `steps` on `io`. Durability acknowledgements follow the policy: a flush
+ * acknowledges the units applied before it was requested, once its (possibly
+ * shared) sync succeeded; checkpoint, compact and close acknowledge everything
+ * before them; under writeThrough every returned append is durable. A failed
+ * flush is reported the way the writer replies to it (the flusher's done
+ * callback), and counts as that step's error.
  */
-export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPolicy): RunOutcome {
-  const out: RunOutcome = { applied: 0, issued: 0, durable: 0, error: undefined, stoppedAt: steps.length, engine: undefined, flusher: undefined };
+export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPolicy, opts: RunOptions = {}): RunOutcome {
+  const out: RunOutcome = {
+    units: [],
+    inFlight: [],
+    applied: 0,
+    issued: 0,
+    durable: 0,
+    errors: [],
+    error: undefined,
+    stoppedAt: steps.length,
+    engine: undefined,
+    flusher: undefined,
+  };
   const requestedAt = new Map<number, number>();
   let nextId = 0;
+  let flushError: unknown;
   const newFlusher = (engine: WriterEngine): GroupFlusher =>
     new GroupFlusher(policy, () => engine.flush(), (id, error) => {
       const at = requestedAt.get(id)!;
       requestedAt.delete(id);
       if (error === undefined) out.durable = Math.max(out.durable, at);
+      else flushError ??= error;
     });
+  const open = (): void => {
+    out.engine = openEngine(io, policy);
+    out.flusher = newFlusher(out.engine);
+  };
   const settle = (): void => {
     out.flusher?.drain();
-    out.durable = out.applied;
+    if (flushError === undefined) out.durable = out.applied;
   };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
+    const engine = out.engine;
+    if (!engine && step.t !== 'open' && step.t !== 'reopen') continue; // nothing open after a failed open
     try {
+      opts.onStep?.(i, 'before');
       switch (step.t) {
         case 'open':
-          out.engine = openEngine(io, policy);
-          out.flusher = newFlusher(out.engine);
+          open();
           break;
         case 'write': {
           const { batch, records } = encodeUnits(step.units);
+          out.inFlight = step.units;
           out.issued = out.applied + step.units.length;
-          out.engine!.append(batch, true, records);
-          out.applied += step.units.length;
+          engine!.append(batch, true, records);
+          out.inFlight = [];
+          out.units.push(...step.units);
+          out.applied = out.issued;
           if (policy.kind === 'writeThrough') out.durable = out.applied;
           break;
         }
@@ -139,31 +173,39 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
           break;
         case 'checkpoint':
           out.flusher!.drain();
-          out.engine!.checkpoint();
+          engine!.checkpoint();
           settle();
           break;
         case 'compact':
           out.flusher!.drain();
-          out.engine!.compact();
+          engine!.compact();
           settle();
           break;
         case 'reopen':
-        case 'close': {
-          out.flusher!.drain();
-          const engine = out.engine!;
-          out.engine = undefined;
-          engine.close();
-          settle();
-          if (step.t === 'reopen') {
-            out.engine = openEngine(io, policy);
-            out.flusher = newFlusher(out.engine);
+        case 'close':
+          if (engine) {
+            out.flusher!.drain();
+            out.engine = out.flusher = undefined;
+            engine.close();
+            settle();
           }
+          if (step.t === 'reopen') open();
           break;
-        }
       }
+      if (flushError !== undefined) throw flushError;
+      opts.onStep?.(i, 'after');
     } catch (err) {
-      out.error = err;
-      out.stoppedAt = i;
+      flushError = undefined;
+      out.errors.push({ step: i, error: err });
+      if (out.error === undefined) {
+        out.error = err;
+        out.stoppedAt = i;
+      }
+      if (opts.continueAfterError) {
+        out.inFlight = [];
+        out.issued = out.applied;
+        continue;
+      }
       // A flush batch still waiting gets its outcome now (its sync fails or is refused): never acknowledged.
       try {
         out.flusher?.drain();
@@ -174,4 +216,15 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
     }
   }
   return out;
+}
+
+/** Model states after 0, 1, 2, ... of `units`. */
+export function statesOf(units: readonly Unit[]): Map<string, string>[] {
+  const states = [new Map<string, string>()];
+  for (const u of units) {
+    const next = new Map(states[states.length - 1]!);
+    applyUnit(next, u);
+    states.push(next);
+  }
+  return states;
 }
