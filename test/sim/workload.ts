@@ -90,8 +90,8 @@ export interface RunOutcome {
   issued: number;
   /** Units (a prefix of `units`) the caller was told are durable: the lower bound after a power loss. */
   durable: number;
-  /** Every error a step (or a flush reply) reported, in order. */
-  errors: { step: number; error: unknown }[];
+  /** Every error a step (or a flush reply) reported, in order, and whether the engine was then refusing writes. */
+  errors: { step: number; error: unknown; refusing: boolean }[];
   /** The first error, and the index of its step (steps.length when none). */
   error: unknown;
   stoppedAt: number;
@@ -186,8 +186,10 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
           if (engine) {
             out.flusher!.drain();
             out.engine = out.flusher = undefined;
+            // A refusing engine closes without its checkpoint: nothing new becomes durable.
+            const healthy = engine.failed === undefined;
             engine.close();
-            settle();
+            if (healthy) settle();
           }
           if (step.t === 'reopen') open();
           break;
@@ -196,7 +198,7 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
       opts.onStep?.(i, 'after');
     } catch (err) {
       flushError = undefined;
-      out.errors.push({ step: i, error: err });
+      out.errors.push({ step: i, error: err, refusing: out.engine?.failed !== undefined });
       if (out.error === undefined) {
         out.error = err;
         out.stoppedAt = i;
