@@ -27,7 +27,7 @@ const noDirSync = (sim: SimFS) => overrideIO(sim, { fsyncDir: () => undefined })
 function line(policy: string, label: string, r: EnumerationReport & { violationCount: number }, ms: number): string {
   return (
     `[crash-enumeration] ${policy}${label}: ${r.crashPoints} crash points (N=${r.mutatingCalls} mutating calls + end) × ${r.modes} modes × ${r.seeds} seeds = ` +
-    `${r.statesChecked} states checked, ${r.lostUnsynced} lost unsynced work, ${r.residueCut} cut residue, ` +
+    `${r.statesChecked} states checked (${r.distinctImages} distinct images recovered), ${r.lostUnsynced} lost unsynced work, ${r.residueCut} cut residue, ` +
     `${r.sampledAppends} post-recovery append checks, ${r.violationCount} violations (${ms} ms)`
   );
 }

@@ -22,8 +22,12 @@ import { SimFS, type Fault } from './sim-fs.js';
 import { runWorkload, statesOf, type Workload } from './workload.js';
 
 export interface FaultCaseResult {
+  /** Error faults that fired (0 or 1), and how many of them reached the caller as ERR_EMDB_IO with their cause. */
   injected: number;
   surfaced: number;
+  /** Short writes that fired, and how many were completed by writeFully with no error. */
+  shortWrites: number;
+  shortCompleted: number;
   /** Surfaced in-process as an EmdbError (the rest were raw fs errors the writer's reply wraps). */
   emdbInProcess: number;
   /** The engine refused writes after the fault until reopened. */
@@ -36,13 +40,23 @@ const IMAGE_MODES: readonly CrashMode[] = ['dropUnsynced', 'keepPrefix'];
 export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fault, wrap: (sim: SimFS) => FileIO = (s) => s): FaultCaseResult {
   const sim = new SimFS({ faults: [fault], seed: fault.at });
   const run = runWorkload(wrap(sim), workload.steps, policy, { continueAfterError: true });
-  const result: FaultCaseResult = { injected: sim.faultsFired, surfaced: 0, emdbInProcess: 0, refused: false, violations: [] };
+  const short = fault.code === 'short';
+  const result: FaultCaseResult = {
+    injected: short ? 0 : sim.faultsFired,
+    surfaced: 0,
+    shortWrites: short ? sim.faultsFired : 0,
+    shortCompleted: 0,
+    emdbInProcess: 0,
+    refused: false,
+    violations: [],
+  };
   const violation = (msg: string): void => void result.violations.push(msg);
   const call = sim.log[fault.at - 1];
-  const expectError = fault.code !== 'short';
   const first = run.errors[0];
-  if (!expectError) {
+  if (short) {
     if (first) violation(`a short write surfaced as an error: ${String(first.error)}`);
+    else if (run.applied === workload.states.length - 1) result.shortCompleted = result.shortWrites;
+    else violation(`after a short write only ${run.applied} of ${workload.states.length - 1} units were applied`);
   } else if (!first) {
     if (result.injected > 0) violation('the fault was swallowed: no operation reported an error');
   } else {
@@ -60,7 +74,8 @@ export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fau
     if (first.refusing) checkRefusalUntilReopen(workload, run, first.step, first.error, 'persistent' in fault && fault.persistent, violation);
   }
   const states = statesOf([...run.units, ...run.inFlight]);
-  for (const mode of IMAGE_MODES) {
+  // After a persistent fault nothing changed past the failing call: one image says it all.
+  for (const mode of 'persistent' in fault && fault.persistent ? IMAGE_MODES.slice(0, 1) : IMAGE_MODES) {
     let engine;
     try {
       engine = openEngine(sim.crash(mode, fault.at), policy);

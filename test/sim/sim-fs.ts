@@ -18,6 +18,7 @@
  * does not complete; if it is a write, it was in flight: its bytes join the
  * unsynced writes (also on an O_DSYNC descriptor), so any part may survive.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { FileIO } from '../../dist/src/log/file-io.js';
 import { rng } from '../fixtures/rng.js';
@@ -317,6 +318,23 @@ export class SimFS implements FileIO {
     const content = new Bytes(bytes);
     at.live.set(path.basename(file), { kind: 'file', live: content, durable: content.clone(), pending: [] });
     at.durable = new Map(at.live);
+  }
+
+  /** Every file and directory with a digest of its contents: equal fingerprints, equal file systems. */
+  fingerprint(): string {
+    const out: string[] = [];
+    const walk = (dir: DirNode, at: string): void => {
+      for (const [name, node] of [...dir.live].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (node.kind === 'dir') {
+          out.push(`${at}/${name}/`);
+          walk(node, `${at}/${name}`);
+        } else {
+          out.push(`${at}/${name}:${createHash('sha1').update(node.live.view()).digest('hex')}`);
+        }
+      }
+    };
+    walk(this.root, '');
+    return out.join('\n');
   }
 
   /** Names in directory `dir` as reads see them. */
