@@ -50,7 +50,7 @@ describe('crash-point enumeration on the simulated file system', () => {
       console.log(line(policy, '', report, Date.now() - started));
       expect(report.violations).toEqual([]);
       expect(report.statesChecked).toBe(report.crashPoints * report.modes * SEEDS);
-      expect(report.mutatingCalls).toBeGreaterThan(90);
+      expect(report.mutatingCalls).toBeGreaterThanOrEqual(80);
       // The damage modes bite: some images lose unsynced work and leave residue to cut.
       expect(report.residueCut).toBeGreaterThan(0);
       if (policy !== 'writeThrough') expect(report.lostUnsynced).toBeGreaterThan(0);
