@@ -1,7 +1,7 @@
 /**
- * Fault injection at every mutating I/O call of a ~100-operation workload (the
- * crash-enumeration workload: create, writes, flushes, checkpoint, reopen,
- * compaction, close), per flush policy: EIO, ENOSPC and EROFS, transient (that
+ * Fault injection at every mutating I/O call of a 60-operation workload (built
+ * like the crash-enumeration one: create, writes, flushes, checkpoint, reopen,
+ * compaction, close; shorter, as every case runs it to the end), per flush policy: EIO, ENOSPC and EROFS, transient (that
  * call only) and persistent (every later mutating call too); a short write at
  * every write; a failed fdatasync that drops the file's unsynced data at every
  * fdatasync. What each case checks is in test/sim/fault-case.ts.
@@ -17,6 +17,7 @@ import { overrideIO, SimFS, type Fault, type FaultCode } from './sim/sim-fs.js';
 import { generateWorkload, POLICIES, runWorkload, type PolicyName, type Workload } from './sim/workload.js';
 
 const WORKLOADS = scaled(1);
+const OPS = 60;
 
 interface Tally {
   cases: number;
@@ -74,12 +75,12 @@ describe('fault injection at every mutating I/O call', () => {
     it(`${policy}: every fault surfaces as ERR_EMDB_IO, failed log writes and syncs refuse writes until reopen, images recover`, () => {
       for (let w = 0; w < WORKLOADS; w++) {
         const started = Date.now();
-        const t = runMatrix(generateWorkload(7000 + w), policy);
+        const t = runMatrix(generateWorkload(7000 + w, OPS), policy);
         console.log(`[fault-injection] ${policy} workload ${w}: ${describeTally(t)} (${Date.now() - started} ms)`);
         expect(t.violations.slice(0, 10)).toEqual([]);
         expect(t.surfaced).toBe(t.injected);
         expect(t.shortCompleted).toBe(t.shortWrites);
-        expect(t.injected).toBeGreaterThan(300);
+        expect(t.injected).toBeGreaterThan(250);
         expect(t.refused).toBeGreaterThan(0);
       }
     });

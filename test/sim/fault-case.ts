@@ -4,7 +4,8 @@
  * after errors as an application would. Checked:
  *  - the fault surfaces: the first error the caller sees is ERR_EMDB_IO with the
  *    injected error as its cause (as the main thread rebuilds it from the
- *    writer's reply; also in-process when the engine threw an EmdbError itself);
+ *    writer's reply). In-process the engine throws an EmdbError itself, except
+ *    while opening, where raw fs errors reach workers/writer.ts, which wraps them;
  *  - after a failed write (EIO, EROFS) or any failed fdatasync on the log, the
  *    engine refuses writes (each refused with the stored error, no I/O) until
  *    it is reopened, and writes work again after the reopen;
@@ -65,8 +66,9 @@ export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fau
     const causeCode = (seen.cause as { code?: string } | undefined)?.code;
     if (seen.code === ErrorCode.IO && causeCode === injectedCode) result.surfaced = result.injected;
     else violation(`surfaced as ${seen.code} / cause ${causeCode}, expected ${ErrorCode.IO} / ${injectedCode}: ${seen.message}`);
-    if (first.error instanceof EmdbError) result.emdbInProcess = result.injected;
     const step = workload.steps[first.step]!;
+    if (first.error instanceof EmdbError) result.emdbInProcess = result.injected;
+    else if (step.t !== 'open' && step.t !== 'reopen') violation(`a raw ${String(first.error)} escaped the engine outside open`);
     const onLog = call && (call.op === 'write' || call.op === 'fdatasync') && (step.t === 'write' || step.t === 'flush' || step.t === 'checkpoint');
     const mustRefuse = onLog && (fault.code === 'syncFail' || call.op === 'fdatasync' || fault.code === 'EIO' || fault.code === 'EROFS');
     result.refused = first.refusing;

@@ -217,6 +217,12 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
       return out;
     }
   }
+  // What the group timer would do later: no flush batch is left waiting (nor its timer pending).
+  try {
+    out.flusher?.drain();
+  } catch {
+    // drain reports through the done callback
+  }
   return out;
 }
 
