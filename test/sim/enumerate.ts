@@ -1,8 +1,9 @@
 /**
  * Crash-point enumeration: run a workload once to count its mutating I/O calls
- * (N), then for every k in 1..N+1 rerun it with the power cut before call k
- * (k = N+1: after the last call), and for every damage mode × seed build the
- * power-loss image, recover it with a fresh engine and check the contract:
+ * (N), then for every k in 1..N+1 rerun it with the power cut at call k (which
+ * does not complete; a write in flight may land in part; k = N+1: after the last
+ * call), and for every damage mode × seed build the power-loss image, recover it
+ * with a fresh engine and check the contract:
  *  - recovery succeeds (power loss never damages what was synced before the tail hint);
  *  - every record the index serves passes its CRC, iteration and point reads agree;
  *  - the state equals the model after some prefix of units p with
@@ -43,7 +44,7 @@ export interface EnumerationOptions {
   modes?: readonly CrashMode[];
   /** Wraps the simulated file system during the workload (planted mutants). */
   wrap?: (sim: SimFS) => FileIO;
-  /** Every sample-th case also checks appends after recovery. */
+  /** Every sample-th recovered image also checks appends after recovery (default 5). */
   sample?: number;
   /**
    * Per cut run: options for the run (hooks that observe it) and an extra check
