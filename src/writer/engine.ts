@@ -4,7 +4,7 @@ import { RecordBuffer } from '../core/record-buffer.js';
 import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, encodeSlot, isEncrypted, otherSlotOffset } from '../format/header.js';
 import { storedPayloadSize } from '../format/record.js';
-import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
+import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -103,7 +103,7 @@ export class WriterEngine {
   /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
   private create(io: FileIO, file: string): void {
     const dir = dirOf(file);
-    io.mkdirp(dir);
+    mkdirDurable(io, dir);
     const tmp = `${file}.creating`;
     if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
     const fd = io.open(tmp, 'wx');
@@ -203,16 +203,16 @@ export class WriterEngine {
       built = buildCompacted(this.state, started, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      if (io.exists(tmp)) io.unlink(tmp);
-      const fd = io.open(tmp, 'wx');
-      const out = new BufferedWriter(io, fd);
+      let fd = -1;
       try {
+        if (io.exists(tmp)) io.unlink(tmp);
+        fd = io.open(tmp, 'wx');
+        const out = new BufferedWriter(io, fd);
         built = buildCompacted(this.state, started, (bytes, position) => out.write(bytes, position));
         out.flush();
         io.fdatasync(fd);
       } catch (err) {
-        io.close(fd);
-        io.unlink(tmp);
+        discardTemp(io, fd, tmp);
         throw ioError('compaction', err);
       }
       io.close(fd);
@@ -287,6 +287,7 @@ export class WriterEngine {
     try {
       this.opts.io.fdatasync(this.fd);
     } catch (err) {
+      this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
     this.durableLsn = this.nextLsn;
@@ -383,6 +384,20 @@ export class WriterEngine {
   }
 
   /**
+   * After a failed fdatasync Linux marks the unsynced pages clean: they stay
+   * readable in the page cache but may never reach the disk, so a reopen would
+   * take them for durable records and later checkpoint past a hole. Cut them off
+   * the file (best effort: the fdatasync failure is the one reported).
+   */
+  private dropUnsynced(): void {
+    try {
+      this.opts.io.ftruncate(this.fd, this.durableLsn);
+    } catch {
+      // see above
+    }
+  }
+
+  /**
    * An I/O error poisons the engine: after a failed write or fdatasync we cannot
    * know what reached the disk, so every later write is refused until reopen.
    */
@@ -390,6 +405,20 @@ export class WriterEngine {
     this.failure = ioError(op, err);
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
+  }
+}
+
+/**
+ * Best-effort removal of a failed compaction's temp file: the log was not touched,
+ * so the original error is the one to report; a temp file left behind is removed
+ * by the next open.
+ */
+function discardTemp(io: FileIO, fd: number, tmp: string): void {
+  try {
+    if (fd >= 0) io.close(fd);
+    if (io.exists(tmp)) io.unlink(tmp);
+  } catch {
+    // see above
   }
 }
 
