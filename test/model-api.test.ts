@@ -7,6 +7,7 @@
  * against a real database file and against a Map per namespace. The model keeps
  * a visible and a durable state (redb's scheme): flush/checkpoint/compact/close
  * make visible durable, and close + reopen must show exactly the visible state.
+ * A planted mutant (insertMany loses an entry it acknowledged) must be caught.
  *
  * The seed is printed; EMDB_SEED=<n> replays a run (fast-check also prints the
  * seed and the shrunk counterexample path on failure). The torture tier draws a
@@ -21,24 +22,19 @@ import { API_COMMAND_NAMES, apiCommands, expectState, OPEN_OPTIONS, type ApiReal
 import { KvModel } from './model/kv-model.js';
 
 const SEED = process.env.EMDB_SEED ? Number(process.env.EMDB_SEED) : TORTURE_FACTOR > 1 ? Date.now() % 0x7fffffff : 20261126;
-const RUNS = scaled(12);
-const MAX_COMMANDS = 60;
+const RUNS = scaled(8);
+const MAX_COMMANDS = 50;
 /** Shrinking a failure stops here, so fast-check reports before vitest's own timeout. */
 const TIME_LIMIT_MS = 90_000 * TORTURE_FACTOR;
 
 describe('model-based: the public API against a Map per namespace', () => {
   const newDir = tempDirs('emdb-model-api-');
 
-  it(`random command sequences agree with the model (seed ${SEED})`, async () => {
-    console.log(`[model-api] seed ${SEED} (replay with EMDB_SEED=${SEED}), ${RUNS} runs of up to ${MAX_COMMANDS} commands`);
-    const executed = new Map<string, number>();
-    let runs = 0;
-    let sequences = 0;
-    const started = Date.now();
+  async function runProperty(runs: number, executed: Map<string, number>, mutant?: ApiReal['mutant']): Promise<number> {
+    let passed = 0;
     const property = fc.asyncProperty(fc.commands(apiCommands, { maxCommands: MAX_COMMANDS, size: 'max' }), async (cmds) => {
-      runs++;
       const file = path.join(newDir(), 'model.emdb');
-      const real: ApiReal = { db: await Emdb.open(file, OPEN_OPTIONS), file, executed };
+      const real: ApiReal = { db: await Emdb.open(file, OPEN_OPTIONS), file, executed, mutant };
       const model = new KvModel();
       try {
         await fc.asyncModelRun(() => ({ model, real }), cmds);
@@ -46,18 +42,44 @@ describe('model-based: the public API against a Map per namespace', () => {
         await real.db.close();
         real.db = await Emdb.open(file, OPEN_OPTIONS);
         await expectState(real.db, model.visible);
-        sequences++;
+        passed++;
       } finally {
         await real.db.close();
         fs.rmSync(path.dirname(file), { recursive: true, force: true });
       }
     });
-    await fc.assert(property, { seed: SEED, numRuns: RUNS, plugins: [fc.timeout(60_000), fc.interruptAfterTimeLimit(TIME_LIMIT_MS, { failOnInterrupt: true })] });
+    await fc.assert(property, {
+      seed: SEED,
+      numRuns: runs,
+      endOnFailure: mutant !== undefined,
+      plugins: [fc.timeout(60_000), fc.interruptAfterTimeLimit(TIME_LIMIT_MS, { failOnInterrupt: true })],
+    });
+    return passed;
+  }
+
+  it(`random command sequences agree with the model (seed ${SEED})`, async () => {
+    console.log(`[model-api] seed ${SEED} (replay with EMDB_SEED=${SEED}), ${RUNS} runs of up to ${MAX_COMMANDS} commands`);
+    const executed = new Map<string, number>();
+    const started = Date.now();
+    const passed = await runProperty(RUNS, executed);
     const total = [...executed.values()].reduce((a, b) => a + b, 0);
     const byName = [...executed].sort((a, b) => b[1] - a[1]).map(([n, c]) => `${n} ${c}`).join(', ');
-    console.log(`[model-api] seed ${SEED}: ${sequences} sequences passed (${runs} runs), ${total} commands executed (${byName}) in ${Date.now() - started} ms`);
-    expect(sequences).toBe(RUNS);
+    console.log(`[model-api] seed ${SEED}: ${passed} sequences passed, ${total} commands executed (${byName}), 0 disagreements, ${Date.now() - started} ms`);
+    expect(passed).toBe(RUNS);
     // Every kind of command ran, so none of them is dead weight in this test.
     expect([...executed.keys()].sort()).toEqual([...API_COMMAND_NAMES].sort());
+  });
+
+  it('planted mutant: insertMany acknowledges an entry that never reaches the database → caught', async () => {
+    let caught: unknown;
+    try {
+      await runProperty(RUNS, new Map(), 'insertManyLosesLast');
+    } catch (err) {
+      caught = err;
+    }
+    const counterexample = String(caught).split('\n').find((l) => l.startsWith('Counterexample')) ?? '';
+    console.log(`[model-api] mutant: ${caught ? 'caught' : 'NOT caught'}: ${String((caught as { cause?: unknown } | undefined)?.cause ?? caught).slice(0, 300)}; ${counterexample.slice(0, 300)}`);
+    expect(caught).toBeDefined();
+    expect(String((caught as { cause?: unknown }).cause), 'caught by a model comparison').toMatch(/expected|deep/i);
   });
 });
