@@ -251,6 +251,35 @@ class TxThrow extends ApiCommand {
   }
 }
 
+/**
+ * A transaction that stages writes into a named namespace which another call
+ * drops before the commit: the commit keeps its other writes, and the staged
+ * ones must never become data (not in the dropped namespace, not in a later
+ * one that reuses its id after compaction).
+ */
+class TxDropsNamespace extends ApiCommand {
+  constructor(readonly ns: string, readonly keys: string[], readonly other: [string, string]) {
+    super();
+  }
+  async act(m: KvModel, r: ApiReal) {
+    await r.db.transaction(async (tx) => {
+      const doomed = await tx.namespace(this.ns);
+      created(m, this.ns);
+      for (const k of this.keys) doomed.insert(k, 'staged before the drop');
+      tx.insert(...this.other);
+      expect(await r.db.dropNamespace(this.ns)).toBe(true);
+      m.dropNamespace(this.ns);
+      m.boundary();
+    });
+    m.space(DEFAULT_NS).set(...this.other);
+    m.boundary();
+    expect(await r.db.namespaces()).toEqual(m.namespaces());
+  }
+  toString() {
+    return `tx.dropsNamespace(${JSON.stringify(this.ns)}, ${this.keys.length} staged)`;
+  }
+}
+
 class CreateNamespace extends ApiCommand {
   constructor(readonly ns: string) {
     super();
@@ -382,7 +411,7 @@ export async function expectState(db: Db, want: DbState): Promise<void> {
   }
 }
 
-export const API_COMMAND_NAMES = ['Insert', 'Remove', 'Read', 'Len', 'Clear', 'InsertMany', 'Burst', 'TxCommit', 'TxThrow', 'CreateNamespace', 'DropNamespace', 'Iterate', 'Durability', 'DiskImage', 'Reopen'];
+export const API_COMMAND_NAMES = ['Insert', 'Remove', 'Read', 'Len', 'Clear', 'InsertMany', 'Burst', 'TxCommit', 'TxThrow', 'TxDropsNamespace', 'CreateNamespace', 'DropNamespace', 'Iterate', 'Durability', 'DiskImage', 'Reopen'];
 
 const insert = fc.tuple(ns, key, value).map(([n, k, v]) => new Insert(n, k, v));
 const remove = fc.tuple(ns, key).map(([n, k]) => new Remove(n, k));
@@ -407,6 +436,7 @@ export const apiCommands = [
   txOps.map((o) => new TxCommit(o)),
   txOps.map((o) => new TxCommit(o)),
   fc.tuple(txOps, fc.constantFrom('throw', 'abort') as fc.Arbitrary<'throw' | 'abort'>).map(([o, h]) => new TxThrow(o, h)),
+  fc.tuple(namedNs, fc.array(key, { minLength: 1, maxLength: 3 }), fc.tuple(key, value)).map(([n, k, o]) => new TxDropsNamespace(n, k, o)),
   namedNs.map((n) => new CreateNamespace(n)),
   namedNs.map((n) => new DropNamespace(n)),
   fc.tuple(ns, fc.boolean()).map(([n, k]) => new Iterate(n, k)),
