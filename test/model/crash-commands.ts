@@ -218,6 +218,35 @@ class DropNamespace extends CrashCommand {
   }
 }
 
+/**
+ * A batch written with the id of a namespace dropped just before (what a
+ * transaction staged into it, or a stale handle, sends): those records must
+ * never become data, live or after recovery; the batch's other records apply.
+ */
+class StaleNamespaceWrite extends CrashCommand {
+  constructor(readonly ns: string, readonly keys: string[], readonly other: string) {
+    super();
+  }
+  act(m: KvModel, r: CrashReal) {
+    const id = ensureNamespace(m, r, this.ns);
+    m.dropNamespace(this.ns);
+    m.boundary();
+    r.engine.dropNamespace(this.ns);
+    appended(m, r);
+    const rb = new RecordBuffer();
+    rb.beginTx();
+    for (const k of this.keys) record(rb, id, k, 'written after the drop');
+    record(rb, 0, this.other, 'beside a stale write');
+    rb.commitTx();
+    m.space(DEFAULT_NS).set(this.other, 'beside a stale write');
+    m.boundary();
+    append(m, r, rb);
+  }
+  toString() {
+    return `staleWrite(${JSON.stringify(this.ns)}, ${this.keys.length} keys)`;
+  }
+}
+
 class Flush extends CrashCommand {
   act(m: KvModel, r: CrashReal) {
     const token = ++r.nextToken;
@@ -362,7 +391,7 @@ export function recoverFromCrash(m: KvModel, r: CrashReal, mode: CrashMode, seed
 const ops = fc.array(fc.record({ key, value: fc.option(value, { nil: null, freq: 3 }) }), { minLength: 1, maxLength: 5 });
 const atomicOps = fc.array(fc.record({ ns, key, value: fc.option(value, { nil: null, freq: 4 }) }), { minLength: 1, maxLength: 5 });
 
-export const CRASH_COMMAND_NAMES = ['Put', 'Atomic', 'TxThrow', 'Clear', 'DropNamespace', 'Flush', 'Checkpoint', 'Reopen', 'Check', 'Crash', 'CutLater'];
+export const CRASH_COMMAND_NAMES = ['Put', 'Atomic', 'TxThrow', 'Clear', 'DropNamespace', 'StaleNamespaceWrite', 'Flush', 'Checkpoint', 'Reopen', 'Check', 'Crash', 'CutLater'];
 
 export const crashCommands = [
   fc.tuple(ns, ops).map(([n, o]) => new Put(n, o)),
@@ -371,6 +400,7 @@ export const crashCommands = [
   fc.array(namedNs, { maxLength: 2 }).map((n) => new TxThrow(n)),
   ns.map((n) => new Clear(n)),
   namedNs.map((n) => new DropNamespace(n)),
+  fc.tuple(namedNs, fc.array(key, { minLength: 1, maxLength: 3 }), key).map(([n, k, o]) => new StaleNamespaceWrite(n, k, o)),
   fc.constant(new Flush()),
   fc.constant(new Flush()),
   fc.constantFrom('checkpoint', 'compact').map((h) => new Checkpoint(h as 'checkpoint' | 'compact')),
