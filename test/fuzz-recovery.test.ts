@@ -89,7 +89,7 @@ describe('recovery decoder fuzzing on mutated real images', () => {
   afterAll(() => rmrf(dir));
 
   it(`mutants either open with only written, intact values or are refused with a documented code, file untouched (seed ${SEED})`, async () => {
-    const result = await fuzzInWorker({ images, layout: LAYOUT, seed: SEED, budgetMs: BUDGET_MS, dir, keepPerOutcome: 2 });
+    const result = await fuzzInWorker({ images, layout: LAYOUT, seed: SEED, budgetMs: BUDGET_MS, dir, keepPerOutcome: scaled(2) });
     const counts = Object.entries(result.counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
     console.log(
       `[fuzz-recovery] seed ${SEED} (EMDB_SEED to replay), budget ${BUDGET_MS} ms: ${result.mutants} mutants of ${images.length} images ` +

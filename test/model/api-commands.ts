@@ -7,77 +7,14 @@
 import fs from 'node:fs';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { readEngineState } from '../../dist/test/fixtures/engine-state.js';
+import { diffDbStates, readEngineState, type DbState } from '../../dist/test/fixtures/engine-state.js';
 import { Emdb, ErrorCode, rejectsWithCode } from '../helpers.js';
 import { withInProcessEngine } from '../log-image.js';
+import { ApiCommand, entries, key, namedNs, ns, OPEN_OPTIONS, space, text, txOps, value, type ApiReal, type Db, type Space } from './api-base.js';
+import { TxCommit, TxDropsNamespace, TxThrow } from './api-tx-commands.js';
 import { DEFAULT_NS, KvModel, toBin } from './kv-model.js';
-import { diffDbStates, type DbState } from '../../dist/test/fixtures/engine-state.js';
 
-type Db = Emdb<Buffer>;
-type Space = Pick<Db, 'insert' | 'get' | 'getSync' | 'getMany' | 'contains' | 'remove' | 'len' | 'clear' | 'insertMany' | 'iter' | 'keys'>;
-
-export interface ApiReal {
-  db: Db;
-  file: string;
-  /** Commands executed, by name (for the printed figures). */
-  executed: Map<string, number>;
-  /** Planted mutant: insertMany acknowledges every entry but the database never receives the last one. */
-  mutant?: 'insertManyLosesLast';
-}
-
-type Cmd = fc.AsyncCommand<KvModel, ApiReal, false>;
-
-export const OPEN_OPTIONS = { readers: 1 } as const;
-
-// Keys: short, long (300 bytes), multi-byte UTF-8, one that differs from another only in its last byte.
-const KEYS = ['a', 'b', 'key-1', 'key-2', 'ключ', '🔑', 'k'.repeat(300), 'k'.repeat(299) + 'j'];
-const NAMESPACES = [DEFAULT_NS, DEFAULT_NS, 'alpha', 'βeta'];
-const BIG = 'v'.repeat(20_000);
-
-const key = fc.constantFrom(...KEYS);
-const ns = fc.constantFrom(...NAMESPACES);
-const namedNs = fc.constantFrom(...NAMESPACES.filter((n) => n !== DEFAULT_NS));
-const value = fc.oneof(
-  { weight: 6, arbitrary: fc.string({ maxLength: 24, unit: 'grapheme' }) },
-  { weight: 1, arbitrary: fc.constantFrom('', BIG, 'ü'.repeat(3000)) },
-);
-const entries = fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 6 });
-const txOps = fc.array(fc.record({ ns, key, value: fc.option(value, { nil: null, freq: 3 }), read: fc.boolean() }), { minLength: 1, maxLength: 6 });
-
-/**
- * The key space `name`; like the API, the model creates a missing namespace on
- * first use (its NS_CREATE is a batch of its own, hence a boundary).
- */
-async function space(m: KvModel, real: ApiReal, name: string): Promise<Space> {
-  if (name === DEFAULT_NS) return real.db;
-  const handle = await real.db.namespace(name);
-  created(m, name);
-  return handle;
-}
-
-function created(m: KvModel, name: string): void {
-  if (m.visible.has(name)) return;
-  m.space(name);
-  m.boundary();
-}
-
-const text = (b: Buffer | undefined) => b?.toString('utf8');
-
-/** Base: counts executions; every command may run in any model state. */
-abstract class ApiCommand implements Cmd {
-  check(): boolean {
-    return true;
-  }
-  async run(m: KvModel, r: ApiReal): Promise<void> {
-    const name = this.constructor.name;
-    r.executed.set(name, (r.executed.get(name) ?? 0) + 1);
-    const t0 = performance.now();
-    await this.act(m, r);
-    if (process.env.EMDB_TRACE) fs.appendFileSync(process.env.EMDB_TRACE, `${(performance.now() - t0).toFixed(1)} ms ${this}\n`);
-  }
-  protected abstract act(m: KvModel, r: ApiReal): Promise<void>;
-  abstract toString(): string;
-}
+export { OPEN_OPTIONS, type ApiReal };
 
 class Insert extends ApiCommand {
   constructor(readonly ns: string, readonly key: string, readonly value: string) {
@@ -186,97 +123,6 @@ class Burst extends ApiCommand {
   }
   toString() {
     return `burst(${JSON.stringify(this.ns)}, ${this.ops.map((o) => (o.value === null ? `-${o.key.slice(0, 6)}` : `+${o.key.slice(0, 6)}`)).join(' ')})`;
-  }
-}
-
-/** A transaction over several namespaces: own writes visible inside, all of it applied at commit. */
-class TxCommit extends ApiCommand {
-  constructor(readonly ops: { ns: string; key: string; value: string | null; read: boolean }[]) {
-    super();
-  }
-  async act(m: KvModel, r: ApiReal) {
-    const view = new Map<string, Map<string, string>>();
-    const viewOf = (n: string) => {
-      let v = view.get(n);
-      if (!v) view.set(n, (v = new Map(m.space(n))));
-      return v;
-    };
-    const result = await r.db.transaction(async (tx) => {
-      for (const op of this.ops) {
-        const target = op.ns === DEFAULT_NS ? tx : await tx.namespace(op.ns);
-        if (op.ns !== DEFAULT_NS) created(m, op.ns);
-        const v = viewOf(op.ns);
-        if (op.value === null) expect(await target.remove(op.key), `${this} remove`).toBe(v.delete(op.key));
-        else {
-          target.insert(op.key, op.value);
-          v.set(op.key, op.value);
-        }
-        if (op.read) expect(text(await target.get(op.key)), `${this} read own write`).toBe(v.get(op.key));
-      }
-      return 'committed';
-    });
-    expect(result).toBe('committed');
-    for (const [n, entries] of view) m.visible.set(n, entries);
-    m.boundary();
-  }
-  toString() {
-    return `tx.commit(${this.ops.map((o) => `${o.ns || '·'}:${o.value === null ? '-' : '+'}${o.key.slice(0, 6)}`).join(' ')})`;
-  }
-}
-
-/** A transaction whose callback throws (or aborts): nothing it staged is written. */
-class TxThrow extends ApiCommand {
-  constructor(readonly ops: { ns: string; key: string; value: string | null }[], readonly how: 'throw' | 'abort') {
-    super();
-  }
-  async act(m: KvModel, r: ApiReal) {
-    const boom = new Error('rolled back on purpose');
-    const outcome = r.db.transaction(async (tx) => {
-      for (const op of this.ops) {
-        // tx.namespace() creates a missing namespace at once, outside the transaction.
-        const target = op.ns === DEFAULT_NS ? tx : await tx.namespace(op.ns);
-        if (op.ns !== DEFAULT_NS) created(m, op.ns);
-        if (op.value === null) await target.remove(op.key);
-        else target.insert(op.key, op.value);
-      }
-      if (this.how === 'abort') tx.abort('aborted on purpose');
-      throw boom;
-    });
-    if (this.how === 'throw') await expect(outcome).rejects.toBe(boom);
-    else await rejectsWithCode(outcome, ErrorCode.TRANSACTION_ABORTED);
-    for (const op of this.ops) expect(text(r.db.getSync(op.key)), `${this}: ${op.key.slice(0, 6)} untouched`).toBe(m.get(DEFAULT_NS, op.key));
-  }
-  toString() {
-    return `tx.${this.how}(${this.ops.length} staged)`;
-  }
-}
-
-/**
- * A transaction that stages writes into a named namespace which another call
- * drops before the commit: the commit keeps its other writes, and the staged
- * ones must never become data (not in the dropped namespace, not in a later
- * one that reuses its id after compaction).
- */
-class TxDropsNamespace extends ApiCommand {
-  constructor(readonly ns: string, readonly keys: string[], readonly other: [string, string]) {
-    super();
-  }
-  async act(m: KvModel, r: ApiReal) {
-    await r.db.transaction(async (tx) => {
-      const doomed = await tx.namespace(this.ns);
-      created(m, this.ns);
-      for (const k of this.keys) doomed.insert(k, 'staged before the drop');
-      tx.insert(...this.other);
-      expect(await r.db.dropNamespace(this.ns)).toBe(true);
-      m.dropNamespace(this.ns);
-      m.boundary();
-    });
-    m.space(DEFAULT_NS).set(...this.other);
-    m.boundary();
-    expect(await r.db.namespaces()).toEqual(m.namespaces());
-  }
-  toString() {
-    return `tx.dropsNamespace(${JSON.stringify(this.ns)}, ${this.keys.length} staged)`;
   }
 }
 
