@@ -43,7 +43,7 @@ function setup(policy: PolicyName, figures: CrashFigures, wrap: (io: FileIO) => 
     epoch: 0,
     flushError: undefined,
     figures,
-  } as unknown as CrashReal;
+  } as unknown as CrashReal; // engine and flusher: set by startEngine just below
   startEngine(model, real);
   // Creation is acknowledged once open returns (file synced, directory synced).
   model.markDurable();
