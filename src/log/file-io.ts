@@ -84,14 +84,21 @@ export function writeFully(io: FileIO, fd: number, buf: Uint8Array, off: number,
 }
 
 /**
- * mkdir -p whose result survives a power loss: a new directory's entry lives in
- * its parent, so each parent of a directory created here is fsynced as well.
+ * mkdir -p whose result survives a power loss: a directory's entry lives in its
+ * parent, so the parent of every directory on the path is fsynced, not only of
+ * those made here (an earlier attempt may have made them and died, or failed,
+ * before syncing). An ancestor this process may not open was not made by it.
  */
 export function mkdirDurable(io: FileIO, dir: string): void {
-  const missing: string[] = [];
-  for (let d = path.resolve(dir); !io.exists(d); d = path.dirname(d)) missing.push(d);
   io.mkdirp(dir);
-  for (const d of missing.reverse()) io.fsyncDir(path.dirname(d));
+  for (let d = path.resolve(dir); path.dirname(d) !== d; d = path.dirname(d)) {
+    try {
+      io.fsyncDir(path.dirname(d));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    }
+  }
 }
 
 export function dirOf(file: string): string {

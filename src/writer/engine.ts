@@ -287,6 +287,7 @@ export class WriterEngine {
     try {
       this.opts.io.fdatasync(this.fd);
     } catch (err) {
+      this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
     this.durableLsn = this.nextLsn;
@@ -380,6 +381,20 @@ export class WriterEngine {
 
   private assertWritable(): void {
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * After a failed fdatasync Linux marks the unsynced pages clean: they stay
+   * readable in the page cache but may never reach the disk, so a reopen would
+   * take them for durable records and later checkpoint past a hole. Cut them off
+   * the file (best effort: the fdatasync failure is the one reported).
+   */
+  private dropUnsynced(): void {
+    try {
+      this.opts.io.ftruncate(this.fd, this.durableLsn);
+    } catch {
+      // see above
+    }
   }
 
   /**
