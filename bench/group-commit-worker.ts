@@ -1,21 +1,31 @@
 /**
  * One producer thread of the group-commit bench: attaches to the database
  * through its handle, waits at the start line, then writes and flushes one
- * record at a time.
+ * record at a time, in one of two shapes:
+ *  - 'together': insert and flush issued in the same tick, both awaited (the
+ *    flush carries the pending write: one message, one reply);
+ *  - 'sequential': await insert, then await flush (two round trips).
+ * It reports how long it waited on inserts and on flushes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadEmdb } from './adapters/emdb-js.js';
 import { errorMessage } from './util.js';
 import { freshEntries, mulberry32 } from './workload.js';
 
+export type ProducerShape = 'together' | 'sequential';
+
 export interface ProducerData {
   handle: unknown;
   producer: number;
   writes: number;
+  shape: ProducerShape;
   start: SharedArrayBuffer;
 }
 
-export type ProducerMessage = { t: 'ready' } | { t: 'done'; ms: number } | { t: 'error'; message: string };
+export type ProducerMessage =
+  | { t: 'ready' }
+  | { t: 'done'; ms: number; insertWaitMs: number; flushWaitMs: number }
+  | { t: 'error'; message: string };
 
 async function main(): Promise<void> {
   const data = workerData as ProducerData;
@@ -27,14 +37,25 @@ async function main(): Promise<void> {
     const entries = freshEntries(mulberry32(1000 + data.producer), data.writes);
     port.postMessage({ t: 'ready' } satisfies ProducerMessage);
     Atomics.wait(new Int32Array(data.start), 0, 0);
+    let insertWaitMs = 0;
+    let flushWaitMs = 0;
     const t0 = performance.now();
     for (const [k, v] of entries) {
-      await db.insert(k, v);
-      await db.flush();
+      const a = performance.now();
+      if (data.shape === 'together') {
+        await Promise.all([db.insert(k, v), db.flush()]);
+        flushWaitMs += performance.now() - a;
+      } else {
+        await db.insert(k, v);
+        const b = performance.now();
+        insertWaitMs += b - a;
+        await db.flush();
+        flushWaitMs += performance.now() - b;
+      }
     }
     const ms = performance.now() - t0;
     await db.close();
-    port.postMessage({ t: 'done', ms } satisfies ProducerMessage);
+    port.postMessage({ t: 'done', ms, insertWaitMs, flushWaitMs } satisfies ProducerMessage);
   } catch (err) {
     port.postMessage({ t: 'error', message: errorMessage(err) } satisfies ProducerMessage);
   }

@@ -36,12 +36,28 @@ export interface MachineLimits {
 
 export interface GroupCommitPolicyResult {
   policy: string;
+  /** 'together': insert + flush issued in one tick; 'sequential': await insert, then await flush. */
+  shape?: 'together' | 'sequential';
   ms: number;
   writesPerSec: number;
+  /** fdatasyncs of the log during the run (stats().syncs delta). */
+  syncs?: number;
+  /** Mean time a producer waited per write on the insert and on the flush, µs. */
+  insertWaitUs?: number;
+  flushWaitUs?: number;
 }
 
 export type GroupCommitResult =
-  | { kind: 'ok'; producers: number; writesEach: number; mode: string; policies: GroupCommitPolicyResult[]; speedup: number }
+  | {
+      kind: 'ok';
+      producers: number;
+      writesEach: number;
+      mode: string;
+      policies: GroupCommitPolicyResult[];
+      /** group over onEachFlush (wall time ratio), first shape. */
+      speedup: number;
+      speedupByShape?: Record<string, number>;
+    }
   | { kind: 'na'; reason: string };
 
 export interface BenchRun {

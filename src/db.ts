@@ -171,12 +171,17 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     });
   }
 
-  /** Makes every acknowledged write durable, per the flush policy. */
+  /**
+   * Makes every write issued before it durable, per the flush policy. Writes
+   * still queued in this tick travel with the flush in one message (insert +
+   * flush in the same tick cost one round trip to the writer).
+   */
   flush(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      await this.conn.client.request({ t: 'flush' });
+      const carried = this.conn.batcher.sendDurable();
+      if (carried) await carried;
+      else await this.conn.client.request({ t: 'flush' });
     });
   }
 

@@ -44,7 +44,11 @@ export interface EmdbHandle {
   flushPolicy: FlushPolicy;
 }
 
-/** An attached thread's request, as posted on the request channel. */
+/**
+ * An attached thread's first request, posted on the database's request channel.
+ * The writer answers it, and serves every later request of that client, on the
+ * client's own link channel `${requestChannel}:${client}` (see core/attached.ts).
+ */
 export interface AttachedRequest {
   client: string;
   env: Envelope;
@@ -61,7 +65,9 @@ export interface StatsSnapshot {
   tailHint: number;
   durableLsn: number;
   writes: number;
+  syncs: number;
   lastCheckpointAt: number;
+  lastCompactionAt: number;
 }
 
 export interface CompactReport {
@@ -74,7 +80,19 @@ export interface CompactReport {
 
 // ---- main/attached thread → writer ----
 export type WriterRequest =
-  | { t: 'write'; id: number; count: number; bytes: number; /** reply with per-record prior existence */ existed: boolean }
+  | {
+      t: 'write';
+      id: number;
+      count: number;
+      bytes: number;
+      /** reply with per-record prior existence */
+      existed: boolean;
+      /**
+       * A flush() issued with this batch still queued: reply only once the batch
+       * (and everything before it) is durable, so a durable write costs one round trip.
+       */
+      flush?: boolean;
+    }
   | { t: 'flush'; id: number }
   | { t: 'checkpoint'; id: number }
   | { t: 'stats'; id: number }
@@ -102,6 +120,8 @@ export type WriterReply =
       dropped?: boolean;
       report?: CompactReport;
       error?: SerializedError;
+      /** A write carrying a flush was applied, but its sync failed (the flush rejects with this). */
+      syncError?: SerializedError;
     }
   | { t: 'failed'; error: SerializedError };
 

@@ -37,7 +37,11 @@ export class WriterEngine {
   private slotOffset = 0;
   private slotSequence = 0;
   private lastCheckpointAt = 0;
+  /** 0 until a compaction completes in this open (not persisted). */
+  private lastCompactionAt = 0;
   private writes = 0;
+  /** fdatasyncs of the log by flush() and checkpoint() since open (group commit shares them). */
+  private syncs = 0;
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
@@ -235,6 +239,7 @@ export class WriterEngine {
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
     this.publishBuffers();
     this.syncControl();
+    this.lastCompactionAt = Date.now();
     return {
       bytesBefore,
       bytesAfter: built.end,
@@ -289,6 +294,7 @@ export class WriterEngine {
     } catch (err) {
       throw this.fail('fdatasync', err);
     }
+    this.syncs++;
     this.durableLsn = this.nextLsn;
     this.syncControl();
   }
@@ -313,6 +319,7 @@ export class WriterEngine {
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
+    this.syncs++;
     this.slotOffset = target;
     this.slotSequence++;
     this.lastCheckpointAt = now;
@@ -345,7 +352,9 @@ export class WriterEngine {
       tailHint: Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT)),
       durableLsn: this.durableLsn,
       writes: this.writes,
+      syncs: this.syncs,
       lastCheckpointAt: this.lastCheckpointAt,
+      lastCompactionAt: this.lastCompactionAt,
     };
   }
 
