@@ -8,9 +8,9 @@
  * It reports how long it waited on inserts and on flushes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadEmdb } from './adapters/emdb-js.js';
+import { loadEmdb, type EmdbLike } from './adapters/emdb-js.js';
 import { errorMessage } from './util.js';
-import { freshEntries, mulberry32 } from './workload.js';
+import { freshEntries, mulberry32, type Entry } from './workload.js';
 
 export type ProducerShape = 'together' | 'sequential';
 
@@ -18,6 +18,12 @@ export interface ProducerData {
   handle: unknown;
   producer: number;
   writes: number;
+  /**
+   * An in-memory database to warm up on first: `warmup` writes of the same shape
+   * (its flushes sync nothing), so every thread runs compiled code when timed.
+   */
+  warmupHandle: unknown;
+  warmup: number;
   shape: ProducerShape;
   start: SharedArrayBuffer;
 }
@@ -27,6 +33,25 @@ export type ProducerMessage =
   | { t: 'done'; ms: number; insertWaitMs: number; flushWaitMs: number }
   | { t: 'error'; message: string };
 
+async function writeDurably(db: EmdbLike, entries: Entry[], shape: ProducerShape): Promise<{ insertWaitMs: number; flushWaitMs: number }> {
+  let insertWaitMs = 0;
+  let flushWaitMs = 0;
+  for (const [k, v] of entries) {
+    const a = performance.now();
+    if (shape === 'together') {
+      await Promise.all([db.insert(k, v), db.flush()]);
+      flushWaitMs += performance.now() - a;
+    } else {
+      await db.insert(k, v);
+      const b = performance.now();
+      insertWaitMs += b - a;
+      await db.flush();
+      flushWaitMs += performance.now() - b;
+    }
+  }
+  return { insertWaitMs, flushWaitMs };
+}
+
 async function main(): Promise<void> {
   const data = workerData as ProducerData;
   const port = parentPort!;
@@ -34,25 +59,14 @@ async function main(): Promise<void> {
     const Emdb = await loadEmdb();
     if (typeof Emdb.attach !== 'function') throw new Error('Emdb.attach is not in this build');
     const db = await Emdb.attach(data.handle);
-    const entries = freshEntries(mulberry32(1000 + data.producer), data.writes);
+    const entries = freshEntries(mulberry32(1000 + data.producer), data.warmup + data.writes);
+    const scratch = await Emdb.attach(data.warmupHandle);
+    await writeDurably(scratch, entries.slice(0, data.warmup), data.shape);
+    await scratch.close();
     port.postMessage({ t: 'ready' } satisfies ProducerMessage);
     Atomics.wait(new Int32Array(data.start), 0, 0);
-    let insertWaitMs = 0;
-    let flushWaitMs = 0;
     const t0 = performance.now();
-    for (const [k, v] of entries) {
-      const a = performance.now();
-      if (data.shape === 'together') {
-        await Promise.all([db.insert(k, v), db.flush()]);
-        flushWaitMs += performance.now() - a;
-      } else {
-        await db.insert(k, v);
-        const b = performance.now();
-        insertWaitMs += b - a;
-        await db.flush();
-        flushWaitMs += performance.now() - b;
-      }
-    }
+    const { insertWaitMs, flushWaitMs } = await writeDurably(db, entries.slice(data.warmup), data.shape);
     const ms = performance.now() - t0;
     await db.close();
     port.postMessage({ t: 'done', ms, insertWaitMs, flushWaitMs } satisfies ProducerMessage);

@@ -6,7 +6,8 @@
  * { maxWaitMs: 1, maxBatch: 8 } and writeThrough, in both producer shapes
  * (insert + flush in one tick, and await insert then await flush; see
  * group-commit-worker.ts). The fdatasyncs each run cost come from stats().syncs.
- * Run alone: node dist/bench/group-commit.js [--quick] [--producers 8] [--writes 200]
+ * Run alone: node dist/bench/group-commit.js [--quick] [--producers 8] [--writes 200] [--rounds 3]
+ *            [--shape together,sequential]
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -22,23 +23,37 @@ const POLICIES: { name: string; policy: FlushPolicy }[] = [
   { name: 'writeThrough', policy: { kind: 'writeThrough' } },
 ];
 const SHAPES: ProducerShape[] = ['together', 'sequential'];
+/** Per producer, untimed, on an in-memory database (every thread compiles its own code). */
+const WARMUP_WRITES = 2000;
 
 interface ProducersRun {
   ms: number;
+  /** CPU time of the whole process (every thread) during the run. */
+  cpuMs: number;
+  syncs: number | undefined;
   insertWaitMs: number;
   flushWaitMs: number;
 }
 
 /** Producers as worker threads; the wall time runs from the start signal to the last producer done. */
-async function producersInWorkers(db: EmdbLike, producers: number, writes: number, shape: ProducerShape): Promise<ProducersRun> {
+async function producersInWorkers(
+  Emdb: EmdbStatic,
+  db: EmdbLike,
+  producers: number,
+  writes: number,
+  shape: ProducerShape,
+  syncs: () => Promise<number | undefined> | undefined,
+): Promise<ProducersRun> {
   const handle = db.handle!();
   const start = new SharedArrayBuffer(4);
   const workers: Worker[] = [];
+  const scratch = await Emdb.openInMemory!({ readers: 1 });
+  const warmupHandle = scratch.handle!();
   try {
     const ready: Promise<void>[] = [];
     const done: Promise<Extract<ProducerMessage, { t: 'done' }>>[] = [];
     for (let p = 0; p < producers; p++) {
-      const data: ProducerData = { handle, producer: p, writes, shape, start };
+      const data: ProducerData = { handle, warmupHandle, producer: p, writes, warmup: WARMUP_WRITES, shape, start };
       const w = new Worker(new URL('./group-commit-worker.js', import.meta.url), { workerData: data });
       workers.push(w);
       const r = settleable<void>();
@@ -58,18 +73,26 @@ async function producersInWorkers(db: EmdbLike, producers: number, writes: numbe
       done.push(d.promise);
     }
     await Promise.all(ready);
+    await scratch.close();
+    const syncsBefore = await syncs();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     Atomics.store(new Int32Array(start), 0, 1);
     Atomics.notify(new Int32Array(start), 0);
     const reports = await Promise.all(done);
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const syncsAfter = await syncs();
     return {
+      syncs: syncsBefore !== undefined && syncsAfter !== undefined ? syncsAfter - syncsBefore : undefined,
       ms,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       insertWaitMs: reports.reduce((a, r) => a + r.insertWaitMs, 0),
       flushWaitMs: reports.reduce((a, r) => a + r.flushWaitMs, 0),
     };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    await scratch.close();
   }
 }
 
@@ -82,9 +105,7 @@ async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, sh
   const db = await Emdb.open(path.join(dir, 'group.emdb'), { flushPolicy: policy, readers: 1 });
   const stats = (db as unknown as { stats?: () => Promise<StatsLike> }).stats?.bind(db);
   try {
-    const before = (await stats?.())?.syncs;
-    const run = await producersInWorkers(db, producers, writes, shape);
-    const after = (await stats?.())?.syncs;
+    const run = await producersInWorkers(Emdb, db, producers, writes, shape, () => stats?.().then((s) => s.syncs));
     const total = producers * writes;
     const result: GroupCommitPolicyResult = {
       policy: name,
@@ -93,8 +114,9 @@ async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, sh
       writesPerSec: (total / run.ms) * 1000,
       insertWaitUs: (run.insertWaitMs / total) * 1000,
       flushWaitUs: (run.flushWaitMs / total) * 1000,
+      cpuUsPerWrite: (run.cpuMs / total) * 1000,
     };
-    if (before !== undefined && after !== undefined) result.syncs = after - before;
+    if (run.syncs !== undefined) result.syncs = run.syncs;
     return result;
   } finally {
     await db.close();
@@ -102,7 +124,20 @@ async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, sh
   }
 }
 
-export async function groupCommitBench(producers = 8, writes = 200, shapes: ProducerShape[] = SHAPES): Promise<GroupCommitResult> {
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Runs every shape × policy `rounds` times, interleaved (round 1 of every
+ * policy, then round 2, ...), so a drift in disk latency during the run (other
+ * processes share the disk) hits every policy alike. Each policy reports its
+ * median round; the speedup is the median over rounds of group / onEachFlush
+ * writes/s measured back to back.
+ */
+export async function groupCommitBench(producers = 8, writes = 200, shapes: ProducerShape[] = SHAPES, rounds = 3): Promise<GroupCommitResult> {
   let Emdb: EmdbStatic;
   try {
     Emdb = await loadEmdb();
@@ -110,31 +145,46 @@ export async function groupCommitBench(producers = 8, writes = 200, shapes: Prod
     return { kind: 'na', reason: `emdb-js failed to load: ${errorMessage(err)}` };
   }
   if (typeof Emdb.attach !== 'function') return { kind: 'na', reason: 'Emdb.attach is not in this build' };
-  const policies: GroupCommitPolicyResult[] = [];
+  const runs = new Map<string, GroupCommitPolicyResult[]>();
+  const key = (shape: ProducerShape, policy: string): string => `${shape}/${policy}`;
   try {
-    for (const shape of shapes) {
-      for (const { name, policy } of POLICIES) {
-        log(`group commit: ${name}, ${shape} ...`);
-        policies.push(await runPolicy(Emdb, name, policy, shape, producers, writes));
+    for (let round = 1; round <= rounds; round++) {
+      for (const shape of shapes) {
+        for (const { name, policy } of POLICIES) {
+          log(`group commit: round ${round}/${rounds}, ${shape}, ${name} ...`);
+          const run = await runPolicy(Emdb, name, policy, shape, producers, writes);
+          const list = runs.get(key(shape, name)) ?? [];
+          list.push(run);
+          runs.set(key(shape, name), list);
+        }
       }
     }
   } catch (err) {
     return { kind: 'na', reason: `group commit bench failed: ${errorMessage(err)}` };
   }
-  const ratio = (shape: ProducerShape): number | undefined => {
-    const of = (kind: string): GroupCommitPolicyResult | undefined => policies.find((p) => p.shape === shape && p.policy.startsWith(kind));
-    const base = of('onEachFlush');
-    const group = of('group');
-    return base && group ? base.ms / group.ms : undefined;
+  const policies: GroupCommitPolicyResult[] = [];
+  for (const shape of shapes) {
+    for (const { name } of POLICIES) {
+      const list = runs.get(key(shape, name))!;
+      const rates = list.map((r) => r.writesPerSec);
+      const mid = [...list].sort((a, b) => a.writesPerSec - b.writesPerSec)[list.length >> 1]!;
+      policies.push({ ...mid, writesPerSec: median(rates), roundsWritesPerSec: rates });
+    }
+  }
+  const speedup = (shape: ProducerShape): number => {
+    const base = runs.get(key(shape, POLICIES[0]!.name))!;
+    const group = runs.get(key(shape, POLICIES[1]!.name))!;
+    return median(group.map((g, i) => g.writesPerSec / base[i]!.writesPerSec));
   };
   return {
     kind: 'ok',
     producers,
     writesEach: writes,
+    rounds,
     mode: `${producers} worker threads attached via Emdb.attach(db.handle())`,
     policies,
-    speedup: ratio(shapes[0]!) ?? Number.NaN,
-    speedupByShape: Object.fromEntries(shapes.map((s) => [s, ratio(s) ?? Number.NaN])),
+    speedup: speedup(shapes[0]!),
+    speedupByShape: Object.fromEntries(shapes.map((s) => [s, speedup(s)])),
   };
 }
 
@@ -144,6 +194,6 @@ if (isMain(import.meta.url)) {
   const shapeArg = args.get('shape');
   const shapes = shapeArg ? (shapeArg.split(',') as ProducerShape[]) : SHAPES;
   if (shapes.some((s) => !SHAPES.includes(s))) throw new Error(`--shape takes ${SHAPES.join(',')}`);
-  const result = await groupCommitBench(intArg(args, 'producers', 8), intArg(args, 'writes', quick ? 50 : 200), shapes);
+  const result = await groupCommitBench(intArg(args, 'producers', 8), intArg(args, 'writes', quick ? 50 : 200), shapes, intArg(args, 'rounds', quick ? 1 : 3));
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

@@ -45,6 +45,10 @@ export interface GroupCommitPolicyResult {
   /** Mean time a producer waited per write on the insert and on the flush, µs. */
   insertWaitUs?: number;
   flushWaitUs?: number;
+  /** CPU time of every thread of the bench process per write, µs. */
+  cpuUsPerWrite?: number;
+  /** writes/s of every round (writesPerSec is their median; the other fields are the median round's). */
+  roundsWritesPerSec?: number[];
 }
 
 export type GroupCommitResult =
@@ -52,9 +56,10 @@ export type GroupCommitResult =
       kind: 'ok';
       producers: number;
       writesEach: number;
+      rounds?: number;
       mode: string;
       policies: GroupCommitPolicyResult[];
-      /** group over onEachFlush (wall time ratio), first shape. */
+      /** group over onEachFlush writes/s, median of the per-round ratios, first shape. */
       speedup: number;
       speedupByShape?: Record<string, number>;
     }

@@ -61,7 +61,11 @@ const engine = new WriterEngine({
   publish: (set) => buffersChannel.postMessage(set),
 });
 
-const flusher = new GroupFlusher(init.flushPolicy, () => engine.flush());
+const flusher = new GroupFlusher(
+  init.flushPolicy,
+  () => engine.flush(),
+  () => engine.needsSync(),
+);
 
 function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
   switch (req.t) {

@@ -38,6 +38,7 @@ export interface EmdbLike {
 
 export interface EmdbStatic {
   open(path: string, options?: EmdbOpenOptions): Promise<EmdbLike>;
+  openInMemory?(options?: EmdbOpenOptions): Promise<EmdbLike>;
   attach?(handle: unknown): Promise<EmdbLike>;
 }
 

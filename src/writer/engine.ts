@@ -285,6 +285,11 @@ export class WriterEngine {
     this.append(new Uint8Array(payload, 0, bytes), false);
   }
 
+  /** True when flush() has work to do: unsynced records, or a failure it must report. */
+  needsSync(): boolean {
+    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.nextLsn);
+  }
+
   /** Makes every appended record durable (one fdatasync unless already durable). */
   flush(): void {
     this.assertWritable();
