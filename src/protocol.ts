@@ -54,19 +54,32 @@ export interface AttachedRequest {
   env: Envelope;
 }
 
+/** What the writer knows for stats() (db.ts adds the thread-side counters, see core/types.ts Stats). */
 export interface StatsSnapshot {
+  /** Live keys, every namespace. */
   records: number;
+  /** Bytes of live records (and of the namespace catalogue) in the log. */
   liveBytes: number;
+  /** Bytes of superseded, removed and framing records: what compaction would drop. */
   deadBytes: number;
+  /** Size of the log (its end offset). */
   fileBytes: number;
   namespaces: number;
+  /** Slots of the shared hash index. */
   indexCapacity: number;
+  /** (live + deleted slots) / capacity: the index's load factor. */
   indexLoad: number;
+  /** Where the last checkpoint says valid data ends. */
   tailHint: number;
+  /** Log offset up to which every record is durable. */
   durableLsn: number;
+  /** Records applied since open (each insert, remove, clear, ... is one). */
   writes: number;
+  /** fdatasyncs of the log by flush() and checkpoint() since open. */
   syncs: number;
+  /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
+  /** ms since the epoch of the last compact() since open; 0 when none. */
   lastCompactionAt: number;
 }
 

@@ -119,6 +119,7 @@ class InlineReader implements ValueReader {
     const view = this.view;
     const len = this.scratch.encode(key);
     view.sync();
+    view.countReads(1);
     if (!view.locate(namespace, this.scratch.bytes, 0, len)) return Promise.resolve(undefined);
     if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return Promise.resolve(undefined);
     const out = Buffer.allocUnsafe(view.valueLen);
