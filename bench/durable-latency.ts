@@ -3,13 +3,14 @@
  * then, for the opening thread and for a worker attached with Emdb.attach, the
  * round trip of an awaited insert, of a flush with nothing new to sync, of an
  * insert followed by an awaited flush, and of an insert and a flush issued in
- * the same tick (one message to the writer). Medians and p90 in microseconds.
+ * the same tick (one message to the writer); then, on the opening thread, both
+ * kinds of durable write under each flush policy. Medians and p90 in microseconds.
  * Run alone: node dist/bench/durable-latency.js [--iterations 300]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { loadEmdb, type EmdbLike } from './adapters/emdb-js.js';
+import { BENCH_GROUP_POLICY, loadEmdb, type EmdbLike, type FlushPolicy } from './adapters/emdb-js.js';
 import { intArg, isMain, log, mkTempDir, parseArgs, removeDir } from './util.js';
 import { freshEntries, mulberry32 } from './workload.js';
 
@@ -84,11 +85,25 @@ async function attachedRoundTrips(handle: unknown, iterations: number): Promise<
   });
 }
 
+export interface PolicyLatency {
+  policy: string;
+  insertThenFlush: LatencyStats;
+  insertWithFlush: LatencyStats;
+}
+
 export interface DurableLatency {
   appendSync: LatencyStats;
   mainThread: RoundTrips;
   attached: RoundTrips | { error: string };
+  /** One producer on the opening thread, each durable write awaited, per flush policy. */
+  perPolicy?: PolicyLatency[];
 }
+
+const POLICIES: [string, FlushPolicy][] = [
+  ['onEachFlush', { kind: 'onEachFlush' }],
+  ['group (maxWaitMs 1, maxBatch 8)', BENCH_GROUP_POLICY],
+  ['writeThrough', { kind: 'writeThrough' }],
+];
 
 export async function durableLatency(iterations: number): Promise<DurableLatency> {
   const Emdb = await loadEmdb();
@@ -103,7 +118,19 @@ export async function durableLatency(iterations: number): Promise<DurableLatency
       const attached = typeof db.handle === 'function'
         ? await attachedRoundTrips(db.handle(), iterations).catch((err: unknown) => ({ error: String(err) }))
         : { error: 'db.handle() is not in this build' };
-      return { appendSync, mainThread, attached };
+      await db.close();
+      const perPolicy: PolicyLatency[] = [];
+      for (const [name, flushPolicy] of POLICIES) {
+        log(`durable latency: ${name} ...`);
+        const pdb = await Emdb.open(path.join(dir, `${flushPolicy.kind}.emdb`), { flushPolicy, readers: 1 });
+        try {
+          const r = await roundTrips(pdb, iterations, 3);
+          perPolicy.push({ policy: name, insertThenFlush: r.insertThenFlush, insertWithFlush: r.insertWithFlush });
+        } finally {
+          await pdb.close();
+        }
+      }
+      return { appendSync, mainThread, attached, perPolicy };
     } finally {
       await db.close();
     }

@@ -159,6 +159,16 @@ function renderDurableLatency(run: BenchRun): string {
     '| step | opening thread | attached worker |',
     '|---|--:|--:|',
     ...rows.map(([label, pick]) => `| ${label} | ${side(d.mainThread, pick)} | ${side(d.attached, pick)} |`),
+    ...(d.perPolicy
+      ? [
+          '',
+          'One producer on the opening thread, per flush policy (median / p90):',
+          '',
+          '| flushPolicy | `await insert`, then `await flush` | `await Promise.all([insert, flush])` |',
+          '|---|--:|--:|',
+          ...d.perPolicy.map((p) => `| ${p.policy} | ${us(p.insertThenFlush)} | ${us(p.insertWithFlush)} |`),
+        ]
+      : []),
   ].join('\n');
 }
 
