@@ -12,21 +12,35 @@ import { Emdb, FIXTURES, tempDirs } from './helpers.js';
 
 const GROUP: FlushPolicy = { kind: 'group', maxWaitMs: 5, maxBatch: 64 };
 
-function producer(handle: unknown, name: string, count: number): Promise<string[]> {
-  const worker = new Worker(path.join(FIXTURES, 'durable-producer.js'), { workerData: { handle, name, count, shape: 'together' } });
-  return new Promise<string[]>((resolve, reject) => {
-    worker.once('message', (m: { t: string; keys?: string[]; message?: string }) => {
-      if (m.t === 'done') resolve(m.keys!);
+interface Producer {
+  ready: Promise<void>;
+  done: Promise<string[]>;
+}
+
+function producer(handle: unknown, name: string, count: number, start: SharedArrayBuffer): Producer {
+  const worker = new Worker(path.join(FIXTURES, 'durable-producer.js'), { workerData: { handle, name, count, shape: 'together', start } });
+  let ready!: () => void;
+  const readyP = new Promise<void>((r) => (ready = r));
+  const done = new Promise<string[]>((resolve, reject) => {
+    worker.on('message', (m: { t: string; keys?: string[]; message?: string }) => {
+      if (m.t === 'ready') ready();
+      else if (m.t === 'done') resolve(m.keys!);
       else reject(new Error(`producer ${name}: ${m.message}`));
     });
     worker.once('error', reject);
   }).finally(() => void worker.terminate());
+  return { ready: readyP, done };
 }
 
-/** 4 attached workers and the main thread, each making `perProducer` writes durable one at a time. */
+/** 4 attached workers and the main thread, each making `perProducer` writes durable one at a time, all at once. */
 async function concurrentDurableWrites(file: string, flushPolicy: FlushPolicy, perProducer: number): Promise<{ syncs: number; flushes: number }> {
   const db = await Emdb.open(file, { flushPolicy, readers: 1 });
+  const start = new SharedArrayBuffer(4);
+  const workers = [1, 2, 3, 4].map((w) => producer(db.handle(), `w${w}`, perProducer, start));
+  await Promise.race([Promise.all(workers.map((w) => w.ready)), Promise.all(workers.map((w) => w.done))]);
   const before = (await db.stats()).syncs;
+  Atomics.store(new Int32Array(start), 0, 1);
+  Atomics.notify(new Int32Array(start), 0);
   const mainThread = (async () => {
     const keys: string[] = [];
     for (let i = 0; i < perProducer; i++) {
@@ -35,7 +49,7 @@ async function concurrentDurableWrites(file: string, flushPolicy: FlushPolicy, p
     }
     return keys;
   })();
-  const written = (await Promise.all([mainThread, ...[1, 2, 3, 4].map((w) => producer(db.handle(), `w${w}`, perProducer))])).flat();
+  const written = (await Promise.all([mainThread, ...workers.map((w) => w.done)])).flat();
   const syncs = (await db.stats()).syncs - before;
   await db.close();
   // Every acknowledged write is there after a reopen.
