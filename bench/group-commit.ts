@@ -1,45 +1,69 @@
 /**
  * Group commit: 8 producers each write one record and flush it, 200 times
  * (the emdb-rs group_commit bench shape). Producers are worker threads attached
- * with Emdb.attach(db.handle()); when this build has no attach, they are 8
- * concurrent async loops on the main thread instead (the report says which).
- * Compares flushPolicy onEachFlush with group { maxWaitMs: 1, maxBatch: 8 }.
- * Run alone: node dist/bench/group-commit.js [--quick] [--producers 8] [--writes 200]
+ * with Emdb.attach(db.handle()). Every flush policy runs in the same process,
+ * one after another, each on a fresh database: onEachFlush, group
+ * { maxWaitMs: 1, maxBatch: 8 } and writeThrough, in both producer shapes
+ * (insert + flush in one tick, and await insert then await flush; see
+ * group-commit-worker.ts). The fdatasyncs each run cost come from stats().syncs.
+ * Run alone: node dist/bench/group-commit.js [--quick] [--producers 8] [--writes 200] [--rounds 3]
+ *            [--shape together,sequential]
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { loadEmdb, type EmdbLike, type EmdbStatic, type FlushPolicy } from './adapters/emdb-js.js';
-import type { ProducerData, ProducerMessage } from './group-commit-worker.js';
+import { BENCH_GROUP_POLICY, loadEmdb, type EmdbLike, type EmdbStatic, type FlushPolicy } from './adapters/emdb-js.js';
+import type { ProducerData, ProducerMessage, ProducerShape } from './group-commit-worker.js';
 import type { GroupCommitPolicyResult, GroupCommitResult } from './results.js';
 import { errorMessage, intArg, isMain, log, mkTempDir, parseArgs, removeDir, settleable } from './util.js';
-import { freshEntries, mulberry32 } from './workload.js';
 
 const POLICIES: { name: string; policy: FlushPolicy }[] = [
   { name: 'onEachFlush', policy: { kind: 'onEachFlush' } },
-  { name: 'group (maxWaitMs 1, maxBatch 8)', policy: { kind: 'group', maxWaitMs: 1, maxBatch: 8 } },
+  { name: 'group (maxWaitMs 1, maxBatch 8)', policy: BENCH_GROUP_POLICY },
+  { name: 'writeThrough', policy: { kind: 'writeThrough' } },
 ];
+const SHAPES: ProducerShape[] = ['together', 'sequential'];
+/** Per producer, untimed, on an in-memory database (every thread compiles its own code). */
+const WARMUP_WRITES = 2000;
 
-/** Producers as worker threads; resolves with the wall time from start signal to last done. */
-async function producersInWorkers(db: EmdbLike, producers: number, writes: number): Promise<number> {
+interface ProducersRun {
+  ms: number;
+  /** CPU time of the whole process (every thread) during the run. */
+  cpuMs: number;
+  syncs: number | undefined;
+  insertWaitMs: number;
+  flushWaitMs: number;
+}
+
+/** Producers as worker threads; the wall time runs from the start signal to the last producer done. */
+async function producersInWorkers(
+  Emdb: EmdbStatic,
+  db: EmdbLike,
+  producers: number,
+  writes: number,
+  shape: ProducerShape,
+  syncs: () => Promise<number | undefined> | undefined,
+): Promise<ProducersRun> {
   const handle = db.handle!();
   const start = new SharedArrayBuffer(4);
   const workers: Worker[] = [];
+  const scratch = await Emdb.openInMemory!({ readers: 1 });
+  const warmupHandle = scratch.handle!();
   try {
     const ready: Promise<void>[] = [];
-    const done: Promise<void>[] = [];
+    const done: Promise<Extract<ProducerMessage, { t: 'done' }>>[] = [];
     for (let p = 0; p < producers; p++) {
-      const data: ProducerData = { handle, producer: p, writes, start };
+      const data: ProducerData = { handle, warmupHandle, producer: p, writes, warmup: WARMUP_WRITES, shape, start };
       const w = new Worker(new URL('./group-commit-worker.js', import.meta.url), { workerData: data });
       workers.push(w);
       const r = settleable<void>();
-      const d = settleable<void>();
+      const d = settleable<Extract<ProducerMessage, { t: 'done' }>>();
       const fail = (e: Error): void => {
         r.reject(e);
         d.reject(e);
       };
       w.on('message', (m: ProducerMessage) => {
         if (m.t === 'ready') r.resolve();
-        else if (m.t === 'done') d.resolve();
+        else if (m.t === 'done') d.resolve(m);
         else fail(new Error(`producer: ${m.message}`));
       });
       w.on('error', fail);
@@ -48,77 +72,128 @@ async function producersInWorkers(db: EmdbLike, producers: number, writes: numbe
       done.push(d.promise);
     }
     await Promise.all(ready);
+    await scratch.close();
+    const syncsBefore = await syncs();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     Atomics.store(new Int32Array(start), 0, 1);
     Atomics.notify(new Int32Array(start), 0);
-    await Promise.all(done);
-    return performance.now() - t0;
+    const reports = await Promise.all(done);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const syncsAfter = await syncs();
+    return {
+      syncs: syncsBefore !== undefined && syncsAfter !== undefined ? syncsAfter - syncsBefore : undefined,
+      ms,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      insertWaitMs: reports.reduce((a, r) => a + r.insertWaitMs, 0),
+      flushWaitMs: reports.reduce((a, r) => a + r.flushWaitMs, 0),
+    };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    await scratch.close();
   }
 }
 
-/** Fallback: producers as concurrent async loops on this thread. */
-async function producersOnMainThread(db: EmdbLike, producers: number, writes: number): Promise<number> {
-  const lists = Array.from({ length: producers }, (_, p) => freshEntries(mulberry32(1000 + p), writes));
-  const t0 = performance.now();
-  await Promise.all(
-    lists.map(async (entries) => {
-      for (const [k, v] of entries) {
-        await db.insert(k, v);
-        await db.flush();
-      }
-    }),
-  );
-  return performance.now() - t0;
+interface StatsLike {
+  syncs?: number;
 }
 
-async function runPolicy(Emdb: EmdbStatic, policy: FlushPolicy, producers: number, writes: number, useWorkers: boolean): Promise<number> {
+async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, shape: ProducerShape, producers: number, writes: number): Promise<GroupCommitPolicyResult> {
   const dir = mkTempDir('emdb-bench-group-');
   const db = await Emdb.open(path.join(dir, 'group.emdb'), { flushPolicy: policy, readers: 1 });
+  const stats = (db as unknown as { stats?: () => Promise<StatsLike> }).stats?.bind(db);
   try {
-    return useWorkers ? await producersInWorkers(db, producers, writes) : await producersOnMainThread(db, producers, writes);
+    const run = await producersInWorkers(Emdb, db, producers, writes, shape, () => stats?.().then((s) => s.syncs));
+    const total = producers * writes;
+    const result: GroupCommitPolicyResult = {
+      policy: name,
+      shape,
+      ms: run.ms,
+      writesPerSec: (total / run.ms) * 1000,
+      insertWaitUs: (run.insertWaitMs / total) * 1000,
+      flushWaitUs: (run.flushWaitMs / total) * 1000,
+      cpuUsPerWrite: (run.cpuMs / total) * 1000,
+    };
+    if (run.syncs !== undefined) result.syncs = run.syncs;
+    return result;
   } finally {
     await db.close();
     removeDir(dir);
   }
 }
 
-export async function groupCommitBench(producers = 8, writes = 200): Promise<GroupCommitResult> {
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Runs every shape × policy `rounds` times, interleaved (round 1 of every
+ * policy, then round 2, ...), so a drift in disk latency during the run (other
+ * processes share the disk) hits every policy alike. Each policy reports its
+ * median round; the speedup is the median over rounds of group / onEachFlush
+ * writes/s measured back to back.
+ */
+export async function groupCommitBench(producers = 8, writes = 200, shapes: ProducerShape[] = SHAPES, rounds = 3): Promise<GroupCommitResult> {
   let Emdb: EmdbStatic;
   try {
     Emdb = await loadEmdb();
   } catch (err) {
     return { kind: 'na', reason: `emdb-js failed to load: ${errorMessage(err)}` };
   }
-  const probeDir = mkTempDir('emdb-bench-group-probe-');
-  let useWorkers = false;
+  if (typeof Emdb.attach !== 'function') return { kind: 'na', reason: 'Emdb.attach is not in this build' };
+  const runs = new Map<string, GroupCommitPolicyResult[]>();
+  const key = (shape: ProducerShape, policy: string): string => `${shape}/${policy}`;
   try {
-    const probe = await Emdb.open(path.join(probeDir, 'probe.emdb'), { readers: 1 });
-    useWorkers = typeof probe.handle === 'function' && typeof Emdb.attach === 'function';
-    await probe.close();
-  } finally {
-    removeDir(probeDir);
-  }
-  const mode = useWorkers
-    ? `${producers} worker threads attached via Emdb.attach(db.handle())`
-    : `${producers} concurrent async loops on the main thread (db.handle()/Emdb.attach not in this build)`;
-  const policies: GroupCommitPolicyResult[] = [];
-  try {
-    for (const { name, policy } of POLICIES) {
-      log(`group commit: ${name} ...`);
-      const ms = await runPolicy(Emdb, policy, producers, writes, useWorkers);
-      policies.push({ policy: name, ms, writesPerSec: ((producers * writes) / ms) * 1000 });
+    for (let round = 1; round <= rounds; round++) {
+      for (const shape of shapes) {
+        for (const { name, policy } of POLICIES) {
+          log(`group commit: round ${round}/${rounds}, ${shape}, ${name} ...`);
+          const run = await runPolicy(Emdb, name, policy, shape, producers, writes);
+          const list = runs.get(key(shape, name)) ?? [];
+          list.push(run);
+          runs.set(key(shape, name), list);
+        }
+      }
     }
   } catch (err) {
     return { kind: 'na', reason: `group commit bench failed: ${errorMessage(err)}` };
   }
-  return { kind: 'ok', producers, writesEach: writes, mode, policies, speedup: policies[0]!.ms / policies[1]!.ms };
+  // Per round, back to back: a drift of the disk between rounds cancels out of the ratio.
+  const vsOnEachFlush = (shape: ProducerShape, name: string): number => {
+    const base = runs.get(key(shape, POLICIES[0]!.name))!;
+    return median(runs.get(key(shape, name))!.map((r, i) => r.writesPerSec / base[i]!.writesPerSec));
+  };
+  const policies: GroupCommitPolicyResult[] = [];
+  for (const shape of shapes) {
+    for (const { name } of POLICIES) {
+      const list = runs.get(key(shape, name))!;
+      const rates = list.map((r) => r.writesPerSec);
+      const mid = [...list].sort((a, b) => a.writesPerSec - b.writesPerSec)[list.length >> 1]!;
+      policies.push({ ...mid, writesPerSec: median(rates), roundsWritesPerSec: rates, vsOnEachFlush: vsOnEachFlush(shape, name) });
+    }
+  }
+  const speedup = (shape: ProducerShape): number => vsOnEachFlush(shape, POLICIES[1]!.name);
+  return {
+    kind: 'ok',
+    producers,
+    writesEach: writes,
+    rounds,
+    mode: `${producers} worker threads attached via Emdb.attach(db.handle())`,
+    policies,
+    speedup: speedup(shapes[0]!),
+    speedupByShape: Object.fromEntries(shapes.map((s) => [s, speedup(s)])),
+  };
 }
 
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
   const quick = args.has('quick');
-  const result = await groupCommitBench(intArg(args, 'producers', 8), intArg(args, 'writes', quick ? 50 : 200));
+  const shapeArg = args.get('shape');
+  const shapes = shapeArg ? (shapeArg.split(',') as ProducerShape[]) : SHAPES;
+  if (shapes.some((s) => !SHAPES.includes(s))) throw new Error(`--shape takes ${SHAPES.join(',')}`);
+  const result = await groupCommitBench(intArg(args, 'producers', 8), intArg(args, 'writes', quick ? 50 : 200), shapes, intArg(args, 'rounds', quick ? 1 : 3));
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

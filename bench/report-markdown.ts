@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatBytes, formatMs, formatPercent, formatRate, formatRatio, formatValue } from './format.js';
-import { phaseDefs, type BenchRun, type MachineLimits, type PhaseDef, type StoreRun } from './results.js';
+import type { DurableLatency } from './durable-latency.js';
+import { phaseDefs, phaseResult, type BenchRun, type MachineLimits, type PhaseDef, type StoreRun } from './results.js';
 
 export const BENCH_START = '<!-- bench:start -->';
 export const BENCH_END = '<!-- bench:end -->';
@@ -31,8 +32,8 @@ export function betterRatio(def: PhaseDef, a: number, b: number): number {
   return def.better === 'higher' ? a / b : b / a;
 }
 
-function okValue(run: StoreRun | undefined, id: string): number | undefined {
-  const v = run?.phases[id];
+function okValue(run: StoreRun | undefined, def: PhaseDef): number | undefined {
+  const v = run && phaseResult(run, def);
   return v?.kind === 'ok' ? v.value : undefined;
 }
 
@@ -42,21 +43,22 @@ function limitsOf(run: BenchRun): MachineLimits | undefined {
 
 function cell(def: PhaseDef, store: StoreRun, best: number | undefined, notes: Notes): string {
   if (store.status === 'missing') return 'missing';
-  const v = store.phases[def.id];
+  const v = phaseResult(store, def);
+  const shared = store.store !== EMDB && def.peerPhase ? ` ${notes.ref(`${store.store}: one durability mode; the same measurement as the onEachFlush row`)}` : '';
   if (v === undefined) return `— ${notes.ref(`${store.store}: not measured (${store.reason ?? 'the run stopped before this phase'})`)}`;
   if (v.kind === 'na') return `N/A ${notes.ref(`${store.store}: ${v.reason}`)}`;
   if (v.kind === 'error') return `error ${notes.ref(`${store.store} failed: ${v.reason}`)}`;
   const text = formatValue(v.value, def.unit);
   const missNote = v.misses ? ` ${notes.ref(`${store.store}: ${v.misses.toLocaleString('en-US')} of ${v.ops?.toLocaleString('en-US')} reads in "${def.label}" found no value`)}` : '';
-  return (v.value === best ? `**${text}**` : text) + missNote;
+  return (v.value === best ? `**${text}**` : text) + missNote + shared;
 }
 
 function versusPeers(def: PhaseDef, run: BenchRun): string {
-  const emdb = okValue(run.stores.find((s) => s.store === EMDB), def.id);
+  const emdb = okValue(run.stores.find((s) => s.store === EMDB), def);
   if (emdb === undefined) return '—';
   let best: { store: string; value: number } | undefined;
   for (const s of run.stores) {
-    const v = okValue(s, def.id);
+    const v = okValue(s, def);
     if (s.store === EMDB || v === undefined) continue;
     if (!best || betterRatio(def, v, best.value) > 1) best = { store: s.store, value: v };
   }
@@ -65,7 +67,7 @@ function versusPeers(def: PhaseDef, run: BenchRun): string {
 
 function versusLimit(def: PhaseDef, run: BenchRun, notes: Notes): string {
   const limits = limitsOf(run);
-  const emdb = okValue(run.stores.find((s) => s.store === EMDB), def.id);
+  const emdb = okValue(run.stores.find((s) => s.store === EMDB), def);
   if (!def.limit || !limits || emdb === undefined) return '—';
   const limit = def.limit(limits, run.scale);
   return `${formatPercent(betterRatio(def, emdb, limit.value))} of ${formatValue(limit.value, def.unit)} ${notes.ref(`limit for "${def.label}": ${limit.what}`)}`;
@@ -80,7 +82,7 @@ export function renderTable(run: BenchRun): string {
     `|---|${stores.map(() => '--:').join('|')}|--:|--:|`,
   ];
   for (const def of phaseDefs(run.scale)) {
-    const values = stores.map((s) => okValue(s, def.id)).filter((v): v is number => v !== undefined);
+    const values = stores.map((s) => okValue(s, def)).filter((v): v is number => v !== undefined);
     const best = values.length > 1 ? values.reduce((a, b) => (betterRatio(def, a, b) >= 1 ? a : b)) : undefined;
     const unit = def.unit === 'ms' ? 'ms, lower is better' : def.unit === 'ops/s' ? 'reads/s, higher is better' : 'lower is better';
     lines.push(
@@ -109,15 +111,64 @@ function renderLimits(run: BenchRun): string {
   ].join('\n');
 }
 
+const SHAPE_TEXT: Record<string, string> = {
+  together: 'insert + flush issued together (one message)',
+  sequential: 'await insert, then await flush',
+};
+
 function renderGroupCommit(run: BenchRun): string {
   const g = run.groupCommit;
   if (g.kind === 'na') return `Group commit: N/A (${g.reason}).`;
-  return [
-    `Group commit — ${g.producers} producers × ${g.writesEach} writes, each write followed by \`flush()\`; producers: ${g.mode}.`,
+  const rounds = g.rounds ?? 1;
+  const lines = [
+    `Group commit — ${g.producers} producers × ${g.writesEach} writes, each write durable before the next; producers: ${g.mode}; ` +
+      `${rounds} interleaved round${rounds === 1 ? '' : 's'} per policy, median (speedup: median of the per-round ratios). ` +
+      `**group / onEachFlush: ${g.speedup.toFixed(2)}×.**`,
     '',
-    '| flushPolicy | wall time | writes/s | speedup |',
-    '|---|--:|--:|--:|',
-    ...g.policies.map((p, i) => `| ${p.policy} | ${formatMs(p.ms)} | ${formatRate(p.writesPerSec)} | ${i === 0 ? '1.00×' : `${g.speedup.toFixed(2)}×`} |`),
+    '| producer loop | flushPolicy | writes/s | rounds (writes/s) | fdatasyncs | writes per sync | CPU per write | vs onEachFlush |',
+    '|---|---|--:|--:|--:|--:|--:|--:|',
+  ];
+  const total = g.producers * g.writesEach;
+  for (const p of g.policies) {
+    const perSync = p.syncs ? (total / p.syncs).toFixed(1) : '—';
+    const ratio = p.vsOnEachFlush ?? (p.policy.startsWith('group') ? g.speedup : p.policy === 'onEachFlush' ? 1 : undefined);
+    lines.push(
+      `| ${SHAPE_TEXT[p.shape ?? ''] ?? 'write, then flush'} | ${p.policy} | ${formatRate(p.writesPerSec)} | ${(p.roundsWritesPerSec ?? []).map((r) => formatRate(r)).join(', ') || '—'} | ` +
+        `${p.syncs?.toLocaleString('en-US') ?? '—'} | ${perSync} | ${p.cpuUsPerWrite === undefined ? '—' : `${Math.round(p.cpuUsPerWrite)} µs`} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function renderDurableLatency(run: BenchRun): string {
+  const d = run.durableLatency;
+  if (!d) return '';
+  if ('error' in d) return `Durable write latency: not measured (${d.error}).`;
+  const us = (x: { medianUs: number; p90Us: number }): string => `${x.medianUs.toLocaleString('en-US')} / ${x.p90Us.toLocaleString('en-US')} µs`;
+  const side = (t: DurableLatency['mainThread'] | { error: string }, pick: (r: DurableLatency['mainThread']) => { medianUs: number; p90Us: number }): string =>
+    'error' in t ? 'error' : us(pick(t));
+  const rows: [string, (r: DurableLatency['mainThread']) => { medianUs: number; p90Us: number }][] = [
+    ['`await insert` (applied, not synced)', (r) => r.insert],
+    ['`await flush` with nothing new to sync (a bare round trip)', (r) => r.flushNothingNew],
+    ['`await insert`, then `await flush`', (r) => r.insertThenFlush],
+    ['`await Promise.all([insert, flush])` (one message)', (r) => r.insertWithFlush],
+  ];
+  return [
+    `Durable write latency, one producer, onEachFlush (median / p90; \`node dist/bench/durable-latency.js\`). The disk: 100-byte append + fdatasync ${us(d.appendSync)}.`,
+    '',
+    '| step | opening thread | attached worker |',
+    '|---|--:|--:|',
+    ...rows.map(([label, pick]) => `| ${label} | ${side(d.mainThread, pick)} | ${side(d.attached, pick)} |`),
+    ...(d.perPolicy
+      ? [
+          '',
+          'One producer on the opening thread, per flush policy (median / p90):',
+          '',
+          '| flushPolicy | `await insert`, then `await flush` | `await Promise.all([insert, flush])` |',
+          '|---|--:|--:|',
+          ...d.perPolicy.map((p) => `| ${p.policy} | ${us(p.insertThenFlush)} | ${us(p.insertWithFlush)} |`),
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -137,6 +188,7 @@ export function renderBlock(run: BenchRun, resultsFile: string, svgFile: string)
     renderLimits(run),
     '',
     renderGroupCommit(run),
+    ...(run.durableLatency ? ['', renderDurableLatency(run)] : []),
     BENCH_END,
   ].join('\n');
 }

@@ -25,7 +25,8 @@ const CHAR_W = 6;
 
 export function renderSvg(run: BenchRun): string {
   const stores = run.stores;
-  const defs = phaseDefs(run.scale).filter((d) => stores.some((s) => s.phases[d.id]?.kind === 'ok'));
+  // Rows of emdb-js flush-policy variants repeat the peers' bars: the table has them.
+  const defs = phaseDefs(run.scale).filter((d) => !d.peerPhase && stores.some((s) => s.phases[d.id]?.kind === 'ok'));
   const groupW = stores.length * BAR + GROUP_GAP;
   // Phase labels are slanted down-left from their group: make room on the left and below.
   const cos = Math.cos((LABEL_ANGLE * Math.PI) / 180);

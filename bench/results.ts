@@ -3,6 +3,7 @@
  * which direction is better, and the machine limit each one is compared with.
  */
 import type { StoreName } from './adapters/types.js';
+import type { DurableLatency } from './durable-latency.js';
 import { RECORD_PAYLOAD_BYTES, type Scale } from './workload.js';
 
 export type PhaseValue =
@@ -36,12 +37,35 @@ export interface MachineLimits {
 
 export interface GroupCommitPolicyResult {
   policy: string;
+  /** 'together': insert + flush issued in one tick; 'sequential': await insert, then await flush. */
+  shape?: 'together' | 'sequential';
   ms: number;
   writesPerSec: number;
+  /** fdatasyncs of the log during the run (stats().syncs delta). */
+  syncs?: number;
+  /** Mean time a producer waited per write on the insert and on the flush, µs. */
+  insertWaitUs?: number;
+  flushWaitUs?: number;
+  /** CPU time of every thread of the bench process per write, µs. */
+  cpuUsPerWrite?: number;
+  /** writes/s of every round (writesPerSec is their median; the other fields are the median round's). */
+  roundsWritesPerSec?: number[];
+  /** Median over rounds of this policy's writes/s over onEachFlush's in the same round and shape. */
+  vsOnEachFlush?: number;
 }
 
 export type GroupCommitResult =
-  | { kind: 'ok'; producers: number; writesEach: number; mode: string; policies: GroupCommitPolicyResult[]; speedup: number }
+  | {
+      kind: 'ok';
+      producers: number;
+      writesEach: number;
+      rounds?: number;
+      mode: string;
+      policies: GroupCommitPolicyResult[];
+      /** group over onEachFlush writes/s, median of the per-round ratios, first shape. */
+      speedup: number;
+      speedupByShape?: Record<string, number>;
+    }
   | { kind: 'na'; reason: string };
 
 export interface BenchRun {
@@ -55,6 +79,8 @@ export interface BenchRun {
   stores: StoreRun[];
   limits: MachineLimits | { error: string };
   groupCommit: GroupCommitResult;
+  /** Latency of the steps of one durable write (durable-latency.ts); absent in older runs. */
+  durableLatency?: DurableLatency | { error: string };
 }
 
 export type Unit = 'ms' | 'ops/s' | 'bytes';
@@ -66,6 +92,11 @@ export interface PhaseDef {
   better: 'lower' | 'higher';
   /** The machine limit for emdb-js in this phase, in the phase's unit, and what it is. */
   limit?: (l: MachineLimits, s: Scale) => { value: number; what: string };
+  /**
+   * Peers have no such variant (an emdb-js flush policy): their cells show their
+   * value from this phase, so the row still compares emdb-js with them.
+   */
+  peerPhase?: string;
 }
 
 const seqWriteMs = (bytes: number, l: MachineLimits): number => (bytes / l.seqWriteBytesPerSec) * 1000;
@@ -78,10 +109,14 @@ export function phaseDefs(scale: Scale): PhaseDef[] {
       limit: (l, s) => ({ value: seqWriteMs(s.records * RECORD_PAYLOAD_BYTES, l), what: 'raw key+value bytes at sequential write bandwidth' }),
     },
     { id: 'rssAfterLoad', label: 'RSS after load', unit: 'bytes', better: 'lower' },
-    {
-      id: 'individualWrites', label: `individual durable writes (${scale.singleDurable})`, unit: 'ms', better: 'lower',
+    ...(['onEachFlush', 'group', 'writeThrough'] as const).map((policy): PhaseDef => ({
+      id: policy === 'onEachFlush' ? 'individualWrites' : `individualWrites${policy[0]!.toUpperCase()}${policy.slice(1)}`,
+      label: `individual durable writes (${scale.singleDurable}), emdb-js ${policy}`,
+      unit: 'ms',
+      better: 'lower',
       limit: (l, s) => ({ value: syncMs(s.singleDurable, l), what: 'one fdatasync per write' }),
-    },
+      ...(policy === 'onEachFlush' ? {} : { peerPhase: 'individualWrites' }),
+    })),
     {
       id: 'batchWrites', label: `batch writes (${scale.batches} × ${scale.batchSize}, durable)`, unit: 'ms', better: 'lower',
       limit: (l, s) => ({
@@ -111,13 +146,19 @@ export function phaseDefs(scale: Scale): PhaseDef[] {
   }
   defs.push(
     { id: 'rangeReads', label: `range reads (${scale.ranges.toLocaleString('en-US')} × ${scale.rangeLength} keys)`, unit: 'ms', better: 'lower' },
-    { id: 'reopen', label: 'reopen (open + first read)', unit: 'ms', better: 'lower' },
+    { id: 'reopenNoCheckpoint', label: 'reopen without checkpoint (files copied after the load, open + first read)', unit: 'ms', better: 'lower' },
+    { id: 'reopen', label: 'reopen after close, checkpointed (open + first read)', unit: 'ms', better: 'lower' },
     { id: 'removals', label: `removals (${Math.floor(scale.records / 2).toLocaleString('en-US')}, durable)`, unit: 'ms', better: 'lower' },
     {
       id: 'sizeUncompacted', label: 'size on disk before compaction', unit: 'bytes', better: 'lower',
       limit: (_l, s) => ({ value: rawBytesWritten(s), what: 'raw key+value bytes ever written' }),
     },
-    { id: 'compaction', label: 'compaction', unit: 'ms', better: 'lower' },
+    {
+      id: 'compaction',
+      label: `compaction (${scale.records.toLocaleString('en-US')}-record database after removing ${Math.floor(scale.records / 2).toLocaleString('en-US')})`,
+      unit: 'ms',
+      better: 'lower',
+    },
     {
       id: 'sizeCompacted', label: 'size on disk after compaction', unit: 'bytes', better: 'lower',
       limit: (_l, s) => ({ value: liveRecords(s) * RECORD_PAYLOAD_BYTES, what: 'raw key+value bytes of live records' }),
@@ -125,6 +166,11 @@ export function phaseDefs(scale: Scale): PhaseDef[] {
     { id: 'peakRss', label: 'peak RSS (whole run)', unit: 'bytes', better: 'lower' },
   );
   return defs;
+}
+
+/** A store's result for a phase row: a peer's from `peerPhase` on rows of emdb-js variants. */
+export function phaseResult(store: StoreRun, def: PhaseDef): PhaseValue | undefined {
+  return store.phases[store.store !== 'emdb-js' && def.peerPhase ? def.peerPhase : def.id];
 }
 
 export function liveRecords(s: Scale): number {

@@ -6,7 +6,7 @@
  * RESULT_PREFIX.
  */
 import { loadAdapter, parseStores } from './adapters/registry.js';
-import { NotApplicable, type StoreAdapter, type StoreName } from './adapters/types.js';
+import { NotApplicable, type FlushPolicyKind, type StoreAdapter, type StoreName } from './adapters/types.js';
 import type { PhaseValue, StoreRun } from './results.js';
 import { threadedReads } from './threaded-reads.js';
 import { errorMessage, intArg, isMain, log, mkTempDir, parseArgs, pipelined, removeDir } from './util.js';
@@ -16,6 +16,11 @@ import {
 } from './workload.js';
 
 export const RESULT_PREFIX = '@@bench-result ';
+/** Phases that repeat the individual durable writes under emdb-js's other flush policies. */
+const PER_POLICY_WRITES: [string, FlushPolicyKind][] = [
+  ['individualWritesGroup', 'group'],
+  ['individualWritesWriteThrough', 'writeThrough'],
+];
 const VERIFY_SAMPLES = 1_000;
 
 class StorePhases {
@@ -24,10 +29,15 @@ class StorePhases {
   private readonly keysShared: SharedArrayBuffer;
   private readonly keys: Buffer;
 
+  /** Files copied right after the durable bulk load, while open: the "no checkpoint" image. */
+  private crashImage: { dir: string } | { reason: string } = { reason: 'not taken' };
+
   constructor(
     private readonly a: StoreAdapter,
     private readonly s: Scale,
     private readonly seed: number,
+    /** A second, unopened adapter of the same store (for the crash image). */
+    private readonly fresh: () => Promise<StoreAdapter>,
   ) {
     this.keysShared = makeKeys(seed, s.records);
     this.keys = localKeys(this.keysShared);
@@ -56,11 +66,11 @@ class StorePhases {
   }
 
   /** A sync read when the store has one, else an async one (used for checks and first reads). */
-  private async read(key: Uint8Array): Promise<Uint8Array | undefined> {
+  private async read(key: Uint8Array, a: StoreAdapter = this.a): Promise<Uint8Array | undefined> {
     try {
-      return this.a.getSync(key);
+      return a.getSync(key);
     } catch (err) {
-      if (err instanceof NotApplicable) return this.a.getAsync(key);
+      if (err instanceof NotApplicable) return a.getAsync(key);
       throw err;
     }
   }
@@ -72,14 +82,27 @@ class StorePhases {
     await this.phase('bulkLoad', () => timed(() => a.bulkLoad(loadEntries(this.keys, this.seed, 0, n))));
     await this.verifyLoaded();
     this.phases.rssAfterLoad = { kind: 'ok', value: process.memoryUsage().rss };
+    await this.takeCrashImage(dir);
 
     const writeRng = mulberry32(this.seed + 1);
     const singles = freshEntries(writeRng, s.singleDurable);
-    await this.phase('individualWrites', () =>
+    const putEach = (): Promise<PhaseValue> =>
       timed(async () => {
         for (const [k, v] of singles) await a.putDurable(k, v);
-      }),
-    );
+      });
+    await this.phase('individualWrites', putEach);
+    // The other emdb-js flush policies overwrite the same keys (live records unchanged).
+    for (const [id, mode] of PER_POLICY_WRITES) {
+      await this.phase(id, async () => {
+        if (!a.useFlushPolicy) throw new NotApplicable('one durability mode (its value is the onEachFlush row)');
+        await a.useFlushPolicy(mode);
+        try {
+          return await putEach();
+        } finally {
+          await a.useFlushPolicy('onEachFlush');
+        }
+      });
+    }
     const batches = Array.from({ length: s.batches }, () => freshEntries(writeRng, s.batchSize));
     await this.phase('batchWrites', () =>
       timed(async () => {
@@ -140,8 +163,9 @@ class StorePhases {
       if (entries < s.ranges * (s.rangeLength / 2)) this.warnings.push(`range reads returned only ${entries} entries`);
       return { kind: 'ok', value: ms, ms, ops: entries };
     });
+    await a.close();
+    await this.phase('reopenNoCheckpoint', () => this.openCrashImage());
     await this.phase('reopen', async () => {
-      await a.close();
       const t0 = performance.now();
       await a.reopen();
       const first = await this.read(this.key(1));
@@ -160,6 +184,37 @@ class StorePhases {
     });
     await a.close();
     this.phases.peakRss = { kind: 'ok', value: process.resourceUsage().maxRSS * 1024 };
+  }
+
+  /** Untimed: copies the open store's files right after the durable bulk load. */
+  private async takeCrashImage(dir: string): Promise<void> {
+    const image = `${dir}-crash-image`;
+    try {
+      await this.a.copyWhileOpen(image);
+      this.crashImage = { dir: image };
+    } catch (err) {
+      removeDir(image);
+      this.crashImage = { reason: `could not copy the open store: ${errorMessage(err)}` };
+    }
+  }
+
+  /** Opens the crash image with a second adapter (the original is closed): open + first read. */
+  private async openCrashImage(): Promise<PhaseValue> {
+    const image = this.crashImage;
+    if (!('dir' in image)) throw new NotApplicable(image.reason);
+    const copy = await this.fresh();
+    try {
+      const t0 = performance.now();
+      await copy.open(image.dir);
+      const first = await this.read(this.key(1), copy);
+      const ms = performance.now() - t0;
+      if (first === undefined) this.warnings.push('first read after reopening the crash image missed');
+      return { kind: 'ok', value: ms, ms };
+    } finally {
+      await copy.close().catch(() => undefined);
+      removeDir(image.dir);
+      this.crashImage = { reason: 'already opened' };
+    }
   }
 
   /** Not timed: loaded values must read back byte for byte. */
@@ -206,7 +261,12 @@ export async function runStore(store: StoreName, scale: Scale, seed: number): Pr
   const loaded = await loadAdapter(store);
   if (!loaded.ok) return { store, status: 'missing', reason: loaded.reason, phases: {} };
   const dir = mkTempDir(`emdb-bench-${store}-`);
-  const phases = new StorePhases(loaded.adapter, scale, seed);
+  const fresh = async (): Promise<StoreAdapter> => {
+    const again = await loadAdapter(store);
+    if (!again.ok) throw new Error(again.reason);
+    return again.adapter;
+  };
+  const phases = new StorePhases(loaded.adapter, scale, seed, fresh);
   try {
     await phases.run(dir);
     const run: StoreRun = { store, status: 'ok', version: loaded.adapter.version, phases: phases.phases };
@@ -217,6 +277,7 @@ export async function runStore(store: StoreName, scale: Scale, seed: number): Pr
   } finally {
     await loaded.adapter.close().catch(() => undefined);
     removeDir(dir);
+    removeDir(`${dir}-crash-image`);
   }
 }
 

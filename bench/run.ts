@@ -1,7 +1,8 @@
 /**
  * The comparative benchmark. Measures the machine limits, then runs every
  * selected store in its own child process (run-store.js) so RSS is per store,
- * then the emdb-js group-commit bench (group-commit.js), and writes
+ * then the emdb-js group-commit bench (group-commit.js) and the durable-write
+ * latency probe (durable-latency.js), and writes
  *   bench/results/<date>-<n>.json, docs/BENCH.md (marked block), docs/bench.svg.
  *
  *   node dist/bench/run.js [--records 1000000] [--quick] [--stores emdb-js,lmdb,...]
@@ -19,6 +20,7 @@ import type { StoreName } from './adapters/types.js';
 import { measureLimits } from './limits.js';
 import { renderBlock, renderTable, updateBenchMarkdown } from './report-markdown.js';
 import { writeSvg } from './report-svg.js';
+import type { DurableLatency } from './durable-latency.js';
 import type { BenchRun, GroupCommitResult, MachineLimits, StoreRun } from './results.js';
 import { RESULT_PREFIX } from './run-store.js';
 import { errorMessage, intArg, log, parseArgs } from './util.js';
@@ -100,6 +102,18 @@ async function groupCommitInChild(quick: boolean, timeoutMs: number): Promise<Gr
   }
 }
 
+async function durableLatencyInChild(quick: boolean, timeoutMs: number): Promise<DurableLatency | { error: string }> {
+  log('\n== durable write latency (emdb-js) ==');
+  const out = await runChild('durable-latency.js', ['--iterations', quick ? '100' : '300'], timeoutMs);
+  const json = out.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  if (json === undefined) return { error: childFailure(out) };
+  try {
+    return JSON.parse(json) as DurableLatency;
+  } catch (err) {
+    return { error: `unreadable result: ${errorMessage(err)}` };
+  }
+}
+
 function gitDescription(): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -152,6 +166,7 @@ async function main(): Promise<void> {
     : stores.includes('emdb-js')
       ? await groupCommitInChild(quick, timeoutMs)
       : { kind: 'na', reason: 'emdb-js not selected (--stores)' };
+  const durableLatency = stores.includes('emdb-js') && !args.has('skip-group-commit') ? await durableLatencyInChild(quick, timeoutMs) : undefined;
 
   const cpus = os.cpus();
   const run: BenchRun = {
@@ -173,6 +188,7 @@ async function main(): Promise<void> {
     stores: results,
     limits,
     groupCommit,
+    ...(durableLatency ? { durableLatency } : {}),
   };
   process.stdout.write(`\n${renderTable(run)}\n`);
   if (args.has('no-write')) return;

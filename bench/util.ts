@@ -63,6 +63,22 @@ export async function pipelined(count: number, window: number, op: (i: number) =
   }
 }
 
+/**
+ * Copies the files under `from` to `to` (same relative names), skipping those
+ * `skip` names (lock files). Used on a store that is open and idle, so the copy
+ * is what a kill -9 at that moment would leave on disk (see bench/README.md).
+ */
+export function copyTree(from: string, to: string, skip: (name: string) => boolean): void {
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    if (skip(entry.name)) continue;
+    const src = path.join(from, entry.name);
+    const dst = path.join(to, entry.name);
+    if (entry.isDirectory()) copyTree(src, dst, skip);
+    else if (entry.isFile()) fs.copyFileSync(src, dst);
+  }
+}
+
 /** A fresh directory under os.tmpdir(). */
 export function mkTempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

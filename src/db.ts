@@ -1,16 +1,17 @@
 import { AttachedConnection, isHandle } from './core/attached.js';
 import { Connection } from './core/connection.js';
-import type { DbConnection } from './core/types.js';
+import type { DbConnection, Stats } from './core/types.js';
 import { codecFor, VALUE_ENCODINGS, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { guard, KeySpace } from './keyspace.js';
 import { breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
 import { resolveDatabasePath } from './paths.js';
-import type { CompactReport, EmdbHandle, StatsSnapshot } from './protocol.js';
+import type { CompactReport, EmdbHandle } from './protocol.js';
+import { Ctl32, Ctl64 } from './shm/layout.js';
 import { Transaction } from './transaction.js';
 
-export type Stats = StatsSnapshot & { readers: number };
+export type { Stats };
 
 const MAX_NAMESPACE_NAME_BYTES = 255;
 
@@ -171,12 +172,17 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     });
   }
 
-  /** Makes every acknowledged write durable, per the flush policy. */
+  /**
+   * Makes every write issued before it durable, per the flush policy. Writes
+   * still queued in this tick travel with the flush in one message (insert +
+   * flush in the same tick cost one round trip to the writer).
+   */
   flush(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      await this.conn.client.request({ t: 'flush' });
+      const carried = this.conn.batcher.sendDurable();
+      if (carried) await carried;
+      else await this.conn.client.request({ t: 'flush' });
     });
   }
 
@@ -207,7 +213,9 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       this.conn.assertOpen();
       this.conn.batcher.send();
       const done = await this.conn.client.request({ t: 'stats' });
-      return { ...done.stats!, readers: this.conn.pool.threads };
+      const view = this.conn.view;
+      view.publishReads();
+      return { ...done.stats!, readers: Atomics.load(view.ctl32, Ctl32.READERS), reads: view.stat(Ctl64.READS) };
     });
   }
 

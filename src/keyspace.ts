@@ -78,6 +78,7 @@ export class KeySpace<V = unknown> {
     const view = this.conn.view;
     const len = this.scratch.encode(key);
     view.sync();
+    view.countReads(1);
     if (!view.locate(this.ns, this.scratch.bytes, 0, len)) return undefined;
     if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return undefined;
     return this.codec.decode(view.valueU8, view.valueStart, view.valueLen) as V;
@@ -98,6 +99,7 @@ export class KeySpace<V = unknown> {
       const len = this.scratch.encode(key);
       const view = this.conn.view;
       view.sync();
+      view.countReads(1);
       const found = view.locate(this.ns, this.scratch.bytes, 0, len);
       return Promise.resolve(found && (view.expiresAt === 0 || view.expiresAt > Date.now()));
     });

@@ -44,24 +44,43 @@ export interface EmdbHandle {
   flushPolicy: FlushPolicy;
 }
 
-/** An attached thread's request, as posted on the request channel. */
+/**
+ * An attached thread's first request, posted on the database's request channel.
+ * The writer answers it, and serves every later request of that client, on the
+ * client's own link channel `${requestChannel}:${client}` (see core/attached.ts).
+ */
 export interface AttachedRequest {
   client: string;
   env: Envelope;
 }
 
+/** What the writer knows for stats() (db.ts adds the thread-side counters, see core/types.ts Stats). */
 export interface StatsSnapshot {
+  /** Live keys, every namespace. */
   records: number;
+  /** Bytes of live records (and of the namespace catalogue) in the log. */
   liveBytes: number;
+  /** Bytes of superseded, removed and framing records: what compaction would drop. */
   deadBytes: number;
+  /** Size of the log (its end offset). */
   fileBytes: number;
   namespaces: number;
+  /** Slots of the shared hash index. */
   indexCapacity: number;
+  /** (live + deleted slots) / capacity: the index's load factor. */
   indexLoad: number;
+  /** Where the last checkpoint says valid data ends. */
   tailHint: number;
+  /** Log offset up to which every record is durable. */
   durableLsn: number;
+  /** Records applied since open (each insert, remove, clear, ... is one). */
   writes: number;
+  /** fdatasyncs of the log by flush() and checkpoint() since open. */
+  syncs: number;
+  /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
+  /** ms since the epoch of the last compact() since open; 0 when none. */
+  lastCompactionAt: number;
 }
 
 export interface CompactReport {
@@ -74,7 +93,19 @@ export interface CompactReport {
 
 // ---- main/attached thread → writer ----
 export type WriterRequest =
-  | { t: 'write'; id: number; count: number; bytes: number; /** reply with per-record prior existence */ existed: boolean }
+  | {
+      t: 'write';
+      id: number;
+      count: number;
+      bytes: number;
+      /** reply with per-record prior existence */
+      existed: boolean;
+      /**
+       * A flush() issued with this batch still queued: reply only once the batch
+       * (and everything before it) is durable, so a durable write costs one round trip.
+       */
+      flush?: boolean;
+    }
   | { t: 'flush'; id: number }
   | { t: 'checkpoint'; id: number }
   | { t: 'stats'; id: number }
@@ -102,6 +133,8 @@ export type WriterReply =
       dropped?: boolean;
       report?: CompactReport;
       error?: SerializedError;
+      /** A write carrying a flush was applied, but its sync failed (the flush rejects with this). */
+      syncError?: SerializedError;
     }
   | { t: 'failed'; error: SerializedError };
 

@@ -45,6 +45,9 @@ export default function read(task: ReadTaskMessage): ArrayBuffer | null {
   const keys = new Uint8Array(task.keys, 0, task.keyBytes);
   const kdv = new DataView(task.keys, 0, task.keyBytes);
   const n = task.count;
+  view.countReads(n);
+  // Published before the answer leaves, so the caller's next stats() counts these.
+  view.publishReads();
   const found = new Array<Uint8Array | undefined>(n);
   const starts = new Float64Array(n);
   const lens = new Int32Array(n).fill(ABSENT);

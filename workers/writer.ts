@@ -4,9 +4,10 @@
  * and answers flush/checkpoint requests under the configured flush policy.
  *
  * Requests arrive from the opening thread on the worker's own port, and from
- * attached threads (Emdb.attach) on a per-database BroadcastChannel; each
- * attached thread gets its replies on a channel of its own, so replies are not
- * broadcast to every thread.
+ * attached threads (Emdb.attach) first on the database's request channel, then
+ * on a link channel per client that carries its requests and replies both
+ * ways. Only the writer and that client hold a link, so a request wakes the
+ * writer alone and a reply wakes its client alone.
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
@@ -29,7 +30,7 @@ const RECYCLE_MIN_BYTES = 1 << 20;
 const port = parentPort!;
 const buffersChannel = new BroadcastChannel(init.channelName);
 const requestChannel = new BroadcastChannel(init.requestChannel);
-const replyChannels = new Map<string, BroadcastChannel>();
+const links = new Map<string, { channel: BroadcastChannel; reply: Reply }>();
 
 type Reply = (msg: WriterReply, shared?: BufferSet, payload?: ArrayBuffer) => void;
 
@@ -38,15 +39,18 @@ const replyToOpener: Reply = (msg, shared, payload) => {
   port.postMessage(env, transfer);
 };
 
+/** How to answer an attached client: its link, opened on its first request. */
 function replyToAttached(client: string): Reply {
-  let channel = replyChannels.get(client);
-  if (!channel) {
-    channel = new BroadcastChannel(`${init.requestChannel}:${client}`);
-    replyChannels.set(client, channel);
+  let link = links.get(client);
+  if (!link) {
+    const channel = new BroadcastChannel(`${init.requestChannel}:${client}`);
+    // BroadcastChannel cannot transfer; buffers are cloned, and batch buffers are not sent back.
+    const reply: Reply = (msg, shared) => channel.postMessage(envelope(msg, undefined, shared).env);
+    channel.onmessage = (event: unknown) => dispatch((event as { data: Envelope }).data, reply, client);
+    link = { channel, reply };
+    links.set(client, link);
   }
-  const ch = channel;
-  // BroadcastChannel cannot transfer; buffers are cloned, and batch buffers are not sent back.
-  return (msg, shared) => ch.postMessage(envelope(msg, undefined, shared).env);
+  return link.reply;
 }
 
 const engine = new WriterEngine({
@@ -57,15 +61,11 @@ const engine = new WriterEngine({
   publish: (set) => buffersChannel.postMessage(set),
 });
 
-/** Flush waiters by token: request ids are only unique per client, tokens are global. */
-const flushWaiters = new Map<number, { reply: Reply; id: number }>();
-let flushSeq = 0;
-const flusher = new GroupFlusher(init.flushPolicy, () => engine.flush(), (token, error) => {
-  const waiter = flushWaiters.get(token);
-  if (!waiter) return;
-  flushWaiters.delete(token);
-  waiter.reply(error ? { t: 'done', id: waiter.id, error: serializeError(error) } : { t: 'done', id: waiter.id });
-});
+const flusher = new GroupFlusher(
+  init.flushPolicy,
+  () => engine.flush(),
+  () => engine.needsSync(),
+);
 
 function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
   switch (req.t) {
@@ -73,15 +73,18 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       const existed = engine.append(new Uint8Array(payload!, 0, req.bytes), req.existed, req.count);
       // Large batch buffers go back to the producer, which reuses their mapped pages.
       const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
-      reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
+      const done: WriterReply = existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id };
+      if (!req.flush) {
+        reply(done, undefined, back);
+        return;
+      }
+      // Applied now; the one reply waits for the sync and says how it went.
+      flusher.request((error) => reply(error ? { ...done, syncError: serializeError(error) } : done, undefined, back));
       return;
     }
-    case 'flush': {
-      const token = ++flushSeq;
-      flushWaiters.set(token, { reply, id: req.id });
-      flusher.request(token);
+    case 'flush':
+      flusher.request((error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
       return;
-    }
     case 'checkpoint':
       flusher.drain();
       engine.checkpoint();
@@ -112,8 +115,8 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'detach':
       reply({ t: 'done', id: req.id });
       if (client !== undefined) {
-        replyChannels.get(client)?.close();
-        replyChannels.delete(client);
+        links.get(client)?.channel.close();
+        links.delete(client);
       }
       return;
     case 'close': {
@@ -122,11 +125,11 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       reply({ t: 'done', id: req.id });
       // Attached threads learn that the database is gone instead of waiting forever.
       const closed = serializeError(new EmdbError(ErrorCode.CLOSED, 'database is closed'));
-      for (const ch of replyChannels.values()) {
-        ch.postMessage(envelope({ t: 'failed', error: closed }).env);
-        ch.close();
+      for (const { channel } of links.values()) {
+        channel.postMessage(envelope({ t: 'failed', error: closed }).env);
+        channel.close();
       }
-      replyChannels.clear();
+      links.clear();
       requestChannel.close();
       buffersChannel.close();
       port.close();

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type DatabaseType from 'better-sqlite3';
 import type { Entry } from '../workload.js';
-import { packageVersion, sizeOnDisk } from '../util.js';
+import { copyTree, packageVersion, sizeOnDisk } from '../util.js';
 import { NotApplicable, type SizeOnDisk, type StoreAdapter, type ThreadReader } from './types.js';
 
 /** Rows per transaction during bulk load and removals. */
@@ -156,6 +156,11 @@ export class BetterSqlite3Adapter implements StoreAdapter {
 
   async reopen(): Promise<void> {
     this.conn = new Connection(new Database(this.file));
+  }
+
+  async copyWhileOpen(toDir: string): Promise<void> {
+    // The database file and its WAL, not the wal-index (-shm): the copy's open rebuilds it from the WAL.
+    copyTree(this.dir, toDir, (name) => name.endsWith('-shm'));
   }
 
   sizeOnDisk(): Promise<SizeOnDisk> {

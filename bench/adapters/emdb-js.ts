@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import type { Entry } from '../workload.js';
-import { pipelined, projectVersion, sizeOnDisk } from '../util.js';
-import { NotApplicable, type SizeOnDisk, type StoreAdapter, type ThreadReader } from './types.js';
+import { copyTree, pipelined, projectVersion, sizeOnDisk } from '../util.js';
+import { NotApplicable, type FlushPolicyKind, type SizeOnDisk, type StoreAdapter, type ThreadReader } from './types.js';
 
 export type FlushPolicy =
   | { kind: 'onEachFlush' }
@@ -38,6 +38,7 @@ export interface EmdbLike {
 
 export interface EmdbStatic {
   open(path: string, options?: EmdbOpenOptions): Promise<EmdbLike>;
+  openInMemory?(options?: EmdbOpenOptions): Promise<EmdbLike>;
   attach?(handle: unknown): Promise<EmdbLike>;
 }
 
@@ -49,6 +50,13 @@ export async function loadEmdb(): Promise<EmdbStatic> {
 }
 
 export const RANGE_NOT_SHIPPED = 'range scans not yet shipped';
+/** The group policy of every bench (group-commit.ts uses it too). */
+export const BENCH_GROUP_POLICY: FlushPolicy = { kind: 'group', maxWaitMs: 1, maxBatch: 8 };
+const POLICIES: Record<FlushPolicyKind, FlushPolicy> = {
+  onEachFlush: { kind: 'onEachFlush' },
+  group: BENCH_GROUP_POLICY,
+  writeThrough: { kind: 'writeThrough' },
+};
 const ABOVE_ALL_KEYS = Buffer.alloc(64, 0xff);
 
 function missing(what: string): NotApplicable {
@@ -61,6 +69,7 @@ export class EmdbAdapter implements StoreAdapter {
   private db: EmdbLike | null = null;
   private dir = '';
   private rangeUnavailable: string | null = null;
+  private policy: FlushPolicy = POLICIES.onEachFlush;
 
   constructor(
     private readonly Emdb: EmdbStatic,
@@ -78,7 +87,7 @@ export class EmdbAdapter implements StoreAdapter {
 
   async open(dir: string): Promise<void> {
     this.dir = dir;
-    this.db = await this.Emdb.open(this.file, { flushPolicy: { kind: 'onEachFlush' }, ...this.options });
+    this.db = await this.Emdb.open(this.file, { flushPolicy: this.policy, ...this.options });
   }
 
   async bulkLoad(entries: Iterable<Entry>): Promise<void> {
@@ -131,7 +140,7 @@ export class EmdbAdapter implements StoreAdapter {
     // Range queries need the sorted index, which is maintained only with rangeScans: true.
     await this.close();
     try {
-      this.db = await this.Emdb.open(this.file, { flushPolicy: { kind: 'onEachFlush' }, ...this.options, rangeScans: true });
+      this.db = await this.Emdb.open(this.file, { flushPolicy: this.policy, ...this.options, rangeScans: true });
       if (typeof this.db.rangeIter !== 'function') this.rangeUnavailable = RANGE_NOT_SHIPPED;
     } catch {
       this.rangeUnavailable = RANGE_NOT_SHIPPED;
@@ -161,7 +170,18 @@ export class EmdbAdapter implements StoreAdapter {
   }
 
   async reopen(): Promise<void> {
-    this.db = await this.Emdb.open(this.file, { flushPolicy: { kind: 'onEachFlush' }, ...this.options });
+    this.db = await this.Emdb.open(this.file, { flushPolicy: this.policy, ...this.options });
+  }
+
+  async copyWhileOpen(toDir: string): Promise<void> {
+    await this.e.flush();
+    copyTree(this.dir, toDir, (name) => name.endsWith('.lock'));
+  }
+
+  async useFlushPolicy(mode: FlushPolicyKind): Promise<void> {
+    await this.close();
+    this.policy = POLICIES[mode];
+    await this.reopen();
   }
 
   sizeOnDisk(): Promise<SizeOnDisk> {

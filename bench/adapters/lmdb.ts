@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { Entry } from '../workload.js';
-import { packageVersion, sizeOnDisk } from '../util.js';
+import { copyTree, packageVersion, sizeOnDisk } from '../util.js';
 import { NotApplicable, type SizeOnDisk, type StoreAdapter, type ThreadReader } from './types.js';
 
 /** Entries per write transaction during bulk load and removals. */
@@ -127,6 +127,12 @@ export class LmdbAdapter implements StoreAdapter {
 
   async reopen(): Promise<void> {
     this.db = openEnv(this.dbPath);
+  }
+
+  async copyWhileOpen(toDir: string): Promise<void> {
+    await this.env.flushed;
+    // The lock file holds reader slots of this process; a new open rebuilds it.
+    copyTree(this.dir, toDir, (name) => name.endsWith('-lock') || name === 'lock.mdb');
   }
 
   sizeOnDisk(): Promise<SizeOnDisk> {

@@ -8,6 +8,8 @@ import type { Entry } from '../workload.js';
 export const STORE_NAMES = ['emdb-js', 'lmdb', 'classic-level', 'better-sqlite3'] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
+export type FlushPolicyKind = 'onEachFlush' | 'group' | 'writeThrough';
+
 export class NotApplicable extends Error {
   constructor(readonly reason: string) {
     super(reason);
@@ -57,6 +59,17 @@ export interface StoreAdapter {
   close(): Promise<void>;
   /** Opens the (closed) store again in the same dir. */
   reopen(): Promise<void>;
+  /**
+   * While open and idle (every write durable), copies the store's files (not
+   * its lock files) to `toDir`, so that `open(toDir)` on a new adapter sees what a
+   * kill -9 at this moment would leave: no close, no checkpoint.
+   */
+  copyWhileOpen(toDir: string): Promise<void>;
+  /**
+   * Stores with several durability modes (emdb-js flush policies) switch to
+   * `mode` (a reopen, untimed); others leave this out.
+   */
+  useFlushPolicy?(mode: FlushPolicyKind): Promise<void>;
   sizeOnDisk(): Promise<SizeOnDisk>;
   /** Structured-cloneable description a worker passes to openThreadReader. */
   threadReaderSpec(): unknown;

@@ -18,23 +18,38 @@ interface Pending {
 }
 
 /**
- * An attached thread's line to the writer: requests on the database's request
- * channel, replies on a channel named for this client only. Channels are
- * unref'ed while nothing is pending, so an idle attachment keeps no thread alive.
+ * An attached thread's line to the writer. The first request goes on the
+ * database's request channel, naming this client; the writer answers it on a
+ * link channel named for this client, and every later request and reply travels
+ * on that link. Only two threads hold a link, so a request wakes the writer and
+ * nobody else (on the shared request channel every other attached thread would
+ * receive, and decode, every request). The link is unref'ed while nothing is
+ * pending, so an idle attachment keeps no thread alive.
  */
 class ChannelClient implements RequestClient {
   private readonly id = randomUUID();
-  private readonly out: BroadcastChannel;
-  private readonly in: BroadcastChannel;
+  private readonly link: BroadcastChannel;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private linked = false;
   failure: EmdbError | undefined;
 
-  constructor(requestChannel: string) {
-    this.out = new BroadcastChannel(requestChannel);
-    this.in = new BroadcastChannel(`${requestChannel}:${this.id}`);
-    this.in.onmessage = (event: unknown) => this.onReply((event as { data: Envelope }).data);
+  private constructor(private readonly requestChannel: string) {
+    this.link = new BroadcastChannel(`${requestChannel}:${this.id}`);
+    this.link.onmessage = (event: unknown) => this.onReply((event as { data: Envelope }).data);
     this.setRef(false);
+  }
+
+  /** Opens the link: the first request (here `buffers`) goes by the request channel. */
+  static async connect(requestChannel: string): Promise<{ client: ChannelClient; first: Done }> {
+    const client = new ChannelClient(requestChannel);
+    try {
+      const first = await client.request({ t: 'buffers' });
+      return { client, first };
+    } catch (err) {
+      client.close();
+      throw err;
+    }
   }
 
   request(body: RequestBody, payload?: ArrayBuffer): Promise<Done> {
@@ -44,12 +59,20 @@ class ChannelClient implements RequestClient {
     return new Promise<Done>((resolve, reject) => {
       if (this.pending.size === 0) this.setRef(true);
       this.pending.set(id, { resolve, reject });
+      if (this.linked) {
+        this.link.postMessage(env);
+        return;
+      }
+      // Until the writer has answered once, it has no end of the link to hear us on.
+      const door = new BroadcastChannel(this.requestChannel);
       const msg: AttachedRequest = { client: this.id, env };
-      this.out.postMessage(msg);
+      door.postMessage(msg);
+      door.close();
     });
   }
 
   private onReply(env: Envelope): void {
+    this.linked = true;
     const msg = unpack<WriterReply>(env.m);
     if (msg.t === 'failed') {
       this.fail(deserializeError(msg.error));
@@ -72,12 +95,11 @@ class ChannelClient implements RequestClient {
   }
 
   close(): void {
-    this.in.close();
-    this.out.close();
+    this.link.close();
   }
 
   private setRef(on: boolean): void {
-    const ch = this.in as unknown as { ref?: () => void; unref?: () => void };
+    const ch = this.link as unknown as { ref?: () => void; unref?: () => void };
     if (on) ch.ref?.();
     else ch.unref?.();
   }
@@ -97,6 +119,7 @@ class InlineReader implements ValueReader {
     const view = this.view;
     const len = this.scratch.encode(key);
     view.sync();
+    view.countReads(1);
     if (!view.locate(namespace, this.scratch.bytes, 0, len)) return Promise.resolve(undefined);
     if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return Promise.resolve(undefined);
     const out = Buffer.allocUnsafe(view.valueLen);
@@ -143,13 +166,13 @@ export class AttachedConnection implements DbConnection {
       view.close();
       throw new EmdbError(ErrorCode.CLOSED, 'database is closed');
     }
-    const client = new ChannelClient(handle.requestChannel);
+    let client: ChannelClient;
     try {
       // Subscribed first, then asked: no generation published in between is missed (rule R4).
-      const done = await client.request({ t: 'buffers' });
-      if (done.shared) view.offer(done.shared);
+      const { client: linked, first } = await ChannelClient.connect(handle.requestChannel);
+      client = linked;
+      if (first.shared) view.offer(first.shared);
     } catch (err) {
-      client.close();
       view.close();
       throw err;
     }

@@ -4,6 +4,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import type { BufferSet } from '../protocol.js';
+import { Ctl32 } from '../shm/layout.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { ReadTaskMessage, ScanTaskMessage } from '../../workers/reader.js';
 import type { ScanSource } from './scan.js';
@@ -42,6 +43,8 @@ export class ReadPool implements ValueReader {
     threads: number,
   ) {
     const n = Math.max(1, threads || os.availableParallelism());
+    // For stats(), also on attached threads; stored before any handle exists.
+    Atomics.store(view.ctl32, Ctl32.READERS, n);
     this.pool = new Piscina({
       filename: READER_WORKER_URL.href,
       minThreads: n,

@@ -1,7 +1,7 @@
 import type { Key } from '../keys.js';
 import type { ScanSource } from './scan.js';
 import type { ResolvedOptions } from '../options.js';
-import type { EmdbHandle, WriterRequest } from '../protocol.js';
+import type { EmdbHandle, StatsSnapshot, WriterRequest } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { WriteBatcher } from './write-batcher.js';
 import type { Done } from './writer-client.js';
@@ -35,4 +35,17 @@ export interface DbConnection {
   assertOpen(): void;
   close(): Promise<void>;
   handle(): EmdbHandle;
+}
+
+/** db.stats(): the writer's snapshot plus counters kept in shared memory. */
+export interface Stats extends StatsSnapshot {
+  /** Reader-pool threads of the database (set by the opening thread; also reported by attached threads). */
+  readers: number;
+  /**
+   * Key lookups since open, on every thread: get, getSync, contains and each key
+   * of getMany (also inside transactions). Each thread publishes its count in
+   * batches (shm/layout.ts, READS), so lookups another thread is making right
+   * now may not be counted yet; this thread's own always are.
+   */
+  reads: number;
 }

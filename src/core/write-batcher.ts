@@ -42,11 +42,30 @@ export class WriteBatcher {
 
   /** Sends what is queued now (used before flush/close so ordering holds). */
   send(): void {
+    this.dispatch(false);
+  }
+
+  /**
+   * Sends what is queued with a flush attached: one message and one reply make
+   * the batch applied and durable. The writes resolve when they are applied (the
+   * reply); the returned promise settles with the sync's outcome. Undefined when
+   * nothing is queued (the caller sends a plain flush).
+   */
+  sendDurable(): Promise<void> | undefined {
+    const sent = this.dispatch(true);
+    return sent?.then((done) => {
+      if (done.syncError) throw done.syncError;
+    });
+  }
+
+  private dispatch(flush: boolean): Promise<Done> | undefined {
     const batch = this.current;
-    if (!batch) return;
+    if (!batch) return undefined;
     this.current = undefined;
     const { payload, bytes, count } = this.records.take();
-    this.client.request({ t: 'write', count, bytes, existed: true }, payload).then(batch.resolve, batch.reject);
+    const sent = this.client.request(flush ? { t: 'write', count, bytes, existed: true, flush } : { t: 'write', count, bytes, existed: true }, payload);
+    sent.then(batch.resolve, batch.reject);
+    return sent;
   }
 
   private batch(): Batch {

@@ -14,6 +14,8 @@ export interface Done {
   report?: CompactReport;
   stats?: StatsSnapshot;
   shared?: BufferSet;
+  /** A write that carried a flush was applied, but the sync failed. */
+  syncError?: EmdbError;
 }
 
 interface Pending {
@@ -114,5 +116,6 @@ export function doneOf(msg: Extract<WriterReply, { t: 'done' }>, env: Envelope):
   if (msg.report) done.report = msg.report;
   if (env.shared) done.shared = env.shared;
   if (env.payload) done.payload = env.payload;
+  if (msg.syncError) done.syncError = deserializeError(msg.syncError);
   return done;
 }

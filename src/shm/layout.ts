@@ -19,7 +19,20 @@
  */
 
 // ---- control block ----
-/** Indices into the control block's BigInt64Array view. */
+/**
+ * Indices into the control block's BigInt64Array view. NEXT_LSN .. WRITES are
+ * stored by the writer thread alone (Atomics.store) and read with Atomics.load;
+ * DURABLE_LSN is stored only after the fdatasync that covers it has returned.
+ *
+ * READS is the one slot many threads write: every thread that looks keys up
+ * (the opening thread, attached threads, reader workers) counts its lookups in
+ * a plain local counter and adds it here with Atomics.add — a reader task once
+ * per task, a thread doing getSync/get/contains every READS_PUBLISH_EVERY
+ * lookups and at the end of the current synchronous run (a microtask). It is a
+ * statistic with no ordering duty: no other slot is ordered against it, and a
+ * load may miss each thread's not yet published lookups (fewer than
+ * READS_PUBLISH_EVERY per thread, and none once the thread has yielded).
+ */
 export const Ctl64 = {
   NEXT_LSN: 0,
   APPLIED_LSN: 1,
@@ -29,14 +42,23 @@ export const Ctl64 = {
   LIVE_BYTES: 5,
   DEAD_BYTES: 6,
   WRITES: 7,
+  READS: 8,
 } as const;
-export const CTL64_SLOTS = 8;
-/** Indices into the control block's Int32Array view (after the 64-bit slots). */
+export const CTL64_SLOTS = 9;
+/** A thread publishes its local lookup count to READS at least this often. */
+export const READS_PUBLISH_EVERY = 4096;
+/**
+ * Indices into the control block's Int32Array view (after the 64-bit slots).
+ * READERS: reader-pool threads of the opening thread, stored once by it before
+ * any handle exists (attached threads report it in stats()).
+ */
 export const Ctl32 = {
   GENERATION: CTL64_SLOTS * 2,
   STATE: CTL64_SLOTS * 2 + 1,
+  READERS: CTL64_SLOTS * 2 + 2,
 } as const;
-export const CONTROL_BYTES = (CTL64_SLOTS * 2 + 2) * 4;
+/** Rounded up to whole 8-byte words: the same buffer is also viewed as a BigInt64Array. */
+export const CONTROL_BYTES = Math.ceil(((CTL64_SLOTS * 2 + 3) * 4) / 8) * 8;
 
 export const DbState = {
   OPENING: 0,

@@ -3,7 +3,7 @@ import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } fr
 import { hashKey } from '../hash.js';
 import type { BufferSet } from '../protocol.js';
 import { IndexView } from './index-table.js';
-import { CONTROL_BYTES, Ctl32, Ctl64, DbState, SEGMENT_SPAN } from './layout.js';
+import { CONTROL_BYTES, Ctl32, Ctl64, DbState, READS_PUBLISH_EVERY, SEGMENT_SPAN } from './layout.js';
 import { MirrorView } from './mirror.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -26,6 +26,8 @@ export class SharedView {
   valueStart = 0;
   valueLen = 0;
   expiresAt = 0;
+  /** Lookups made on this thread and not yet added to the shared READS slot. */
+  private unpublishedReads = 0;
 
   constructor(
     readonly control: SharedArrayBuffer,
@@ -64,6 +66,25 @@ export class SharedView {
     }
     return this.generation >= target;
   }
+
+  /**
+   * Counts `n` key lookups made on this thread. A plain add on the hot path; the
+   * shared slot is touched every READS_PUBLISH_EVERY lookups and once at the end
+   * of the current synchronous run (layout.ts, READS).
+   */
+  countReads(n: number): void {
+    if (this.unpublishedReads === 0) queueMicrotask(this.publishReads);
+    this.unpublishedReads += n;
+    if (this.unpublishedReads >= READS_PUBLISH_EVERY) this.publishReads();
+  }
+
+  /** Adds this thread's pending lookups to READS now (stats() does, so a thread sees its own reads). */
+  readonly publishReads = (): void => {
+    const n = this.unpublishedReads;
+    if (n === 0) return;
+    this.unpublishedReads = 0;
+    Atomics.add(this.ctl64, Ctl64.READS, BigInt(n));
+  };
 
   state(): number {
     return Atomics.load(this.ctl32, Ctl32.STATE);

@@ -37,7 +37,11 @@ export class WriterEngine {
   private slotOffset = 0;
   private slotSequence = 0;
   private lastCheckpointAt = 0;
+  /** 0 until a compaction completes in this open (not persisted). */
+  private lastCompactionAt = 0;
   private writes = 0;
+  /** fdatasyncs of the log by flush() and checkpoint() since open (group commit shares them). */
+  private syncs = 0;
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
@@ -235,6 +239,7 @@ export class WriterEngine {
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
     this.publishBuffers();
     this.syncControl();
+    this.lastCompactionAt = Date.now();
     return {
       bytesBefore,
       bytesAfter: built.end,
@@ -280,6 +285,11 @@ export class WriterEngine {
     this.append(new Uint8Array(payload, 0, bytes), false);
   }
 
+  /** True when flush() has work to do: unsynced records, or a failure it must report. */
+  needsSync(): boolean {
+    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.nextLsn);
+  }
+
   /** Makes every appended record durable (one fdatasync unless already durable). */
   flush(): void {
     this.assertWritable();
@@ -290,6 +300,7 @@ export class WriterEngine {
       this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
+    this.syncs++;
     this.durableLsn = this.nextLsn;
     this.syncControl();
   }
@@ -314,6 +325,7 @@ export class WriterEngine {
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
+    this.syncs++;
     this.slotOffset = target;
     this.slotSequence++;
     this.lastCheckpointAt = now;
@@ -346,7 +358,9 @@ export class WriterEngine {
       tailHint: Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT)),
       durableLsn: this.durableLsn,
       writes: this.writes,
+      syncs: this.syncs,
       lastCheckpointAt: this.lastCheckpointAt,
+      lastCompactionAt: this.lastCompactionAt,
     };
   }
 
