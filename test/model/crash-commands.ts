@@ -213,7 +213,7 @@ class Flush extends CrashCommand {
   act(m: KvModel, r: CrashReal) {
     const token = ++r.nextToken;
     r.waiting.set(token, m.since[m.since.length - 1]!);
-    r.flusher.request(token);
+    r.flusher.request((error) => r.flushDone(token, error));
   }
   toString() {
     return 'flush()';

@@ -22,6 +22,8 @@ export interface CrashReal {
   wrap: (io: FileIO) => FileIO;
   engine: WriterEngine;
   flusher: GroupFlusher;
+  /** Outcome of flush request `token` (a sync's result, or an immediate answer when nothing was unsynced). */
+  flushDone: (token: number, error?: unknown) => void;
   /** Flush requests waiting for their sync: token → the model state at the request. */
   waiting: Map<number, DbState>;
   nextToken: number;
@@ -61,7 +63,9 @@ export function startEngine(m: KvModel, r: CrashReal): void {
   r.waiting.clear();
   r.engine = openEngine(r.wrap(r.io), r.policy);
   const epoch = r.epoch;
-  r.flusher = new GroupFlusher(r.policy, () => r.engine.flush(), (token, error) => {
+  const engine = r.engine;
+  r.flusher = new GroupFlusher(r.policy, () => engine.flush(), () => engine.needsSync());
+  r.flushDone = (token: number, error?: unknown): void => {
     if (r.epoch !== epoch) return;
     const requested = r.waiting.get(token);
     r.waiting.delete(token);
@@ -74,7 +78,7 @@ export function startEngine(m: KvModel, r: CrashReal): void {
       const at = m.since.indexOf(requested);
       if (at > 0) m.markDurableAt(at);
     }
-  });
+  };
 }
 
 /**

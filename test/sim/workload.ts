@@ -132,12 +132,13 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
   let nextId = 0;
   let flushError: unknown;
   const newFlusher = (engine: WriterEngine): GroupFlusher =>
-    new GroupFlusher(policy, () => engine.flush(), (id, error) => {
-      const at = requestedAt.get(id)!;
-      requestedAt.delete(id);
-      if (error === undefined) out.durable = Math.max(out.durable, at);
-      else flushError ??= error;
-    });
+    new GroupFlusher(policy, () => engine.flush(), () => engine.needsSync());
+  const flushDone = (id: number, error?: unknown): void => {
+    const at = requestedAt.get(id)!;
+    requestedAt.delete(id);
+    if (error === undefined) out.durable = Math.max(out.durable, at);
+    else flushError ??= error;
+  };
   const open = (): void => {
     out.engine = openEngine(io, policy);
     out.flusher = newFlusher(out.engine);
@@ -167,10 +168,12 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
           if (policy.kind === 'writeThrough') out.durable = out.applied;
           break;
         }
-        case 'flush':
-          requestedAt.set(++nextId, out.applied);
-          out.flusher!.request(nextId);
+        case 'flush': {
+          const id = ++nextId;
+          requestedAt.set(id, out.applied);
+          out.flusher!.request((error) => flushDone(id, error));
           break;
+        }
         case 'checkpoint':
           out.flusher!.drain();
           engine!.checkpoint();
