@@ -321,6 +321,21 @@ function makeHandle(resolved: string, file: string, raw: string): LockHandle {
   };
 }
 
+/**
+ * Throws ERR_EMDB_LOCKED when the database at `dbPath` is open here or by a live
+ * holder elsewhere (a stale lock does not count). backupTo checks it before it
+ * replaces a file: renaming over an open database would leave that database
+ * writing to an unlinked file.
+ */
+export async function assertNotOpen(dbPath: string): Promise<void> {
+  const resolved = path.resolve(dbPath);
+  if (held.has(resolved)) throw lockedError(resolved, 'it is open in this process');
+  const snap = await readSnapshot(`${resolved}.lock`);
+  if (!snap) return;
+  const verdict = judge(snap);
+  if (!verdict.stale) throw lockedError(resolved, verdict.message);
+}
+
 /** Who holds the lock, or undefined when there is no lock file. Does not judge staleness. */
 export async function lockHolder(dbPath: string): Promise<LockInfo | undefined> {
   const resolved = path.resolve(dbPath);

@@ -50,8 +50,10 @@ export function keyOffsetIn(flags: number): number {
 /**
  * Checks the record at `off` in `bytes[0, end)` without trusting any field
  * before the checksum has passed. Returns its total length, or a RecordFault.
+ * `verifyCrc` false skips only the record's own CRC, for bytes a prefix CRC
+ * has already verified; the structural checks still run.
  */
-export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number): number {
+export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number, verifyCrc = true): number {
   if (end - off < RECORD_HEADER_SIZE) return RecordFault.TRUNCATED;
   if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return RecordFault.BAD_MAGIC;
   const kind = dv.getUint8(off + RECORD.KIND);
@@ -70,6 +72,7 @@ export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: n
   }
   const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
   if (end - off < total) return RecordFault.TRUNCATED;
+  if (!verifyCrc) return total;
   const stored = dv.getUint32(off + RECORD.CRC, true);
   if (stored !== crc32(bytes.subarray(off + RECORD_CRC_START, off + total))) return RecordFault.BAD_CRC;
   return total;

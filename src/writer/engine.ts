@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { RecordBuffer } from '../core/record-buffer.js';
-import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
-import { chooseSlot, decodePrelude, encodeNewHeader, encodeSlot, isEncrypted, otherSlotOffset } from '../format/header.js';
+import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, PRELUDE_SIZE, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
+import { encodeNewHeader, encodeSlot, otherSlotOffset } from '../format/header.js';
 import { storedPayloadSize } from '../format/record.js';
-import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
-import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
+import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
+import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
-import { IndexWriter } from '../shm/index-table.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
-import { MirrorWriter } from '../shm/mirror.js';
+import { BackupJob } from './backup.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { buildCompacted, type CompactedLog } from './compactor.js';
-import { LogState } from './log-state.js';
+import type { LogState } from './log-state.js';
+import { newLogState, newMirror, openLog, type OpenReport } from './open-log.js';
+import { writeSnapshot } from './snapshot.js';
 
 export interface EngineOptions {
   path: string | null;
@@ -41,7 +42,15 @@ export class WriterEngine {
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
-  recovery: RecoveryResult | undefined;
+  /** Prelude version of the open file: version 1 files keep version 1 slots (no prefix CRC). */
+  private formatVersion = FORMAT_VERSION;
+  private fileId: Uint8Array = randomBytes(16);
+  private readonly prefix = new PrefixCrc();
+  /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
+  private snapshotTail = -1;
+  /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
+  private snapshotError: string | undefined;
+  recovery: OpenReport | undefined;
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -51,7 +60,8 @@ export class WriterEngine {
   open(): void {
     const { io, path: file } = this.opts;
     if (file === null) {
-      this.initState(1 << 20, 0);
+      this.state = newLogState(newMirror(1 << 20), 1 << 20, 0);
+      this.state.onIndexReplaced = () => this.publishBuffers();
       this.nextLsn = this.durableLsn = DATA_START;
       this.state.mirror.reserve(0, DATA_START);
       this.state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16)));
@@ -65,66 +75,19 @@ export class WriterEngine {
   }
 
   private openFile(io: FileIO, file: string): void {
-    if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
-    if (!io.exists(file)) this.create(io, file);
-    // A compaction that crashed before its rename left this behind; the log is intact.
-    if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
-    const flags = this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+';
-    this.fd = io.open(file, flags);
-    const size = io.size(this.fd);
-    const header = new Uint8Array(DATA_START);
-    const got = readFully(io, this.fd, header, 0, DATA_START, 0);
-    // Validate before touching anything: a foreign or future file is left byte-identical.
-    if (got < DATA_START) {
-      throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${size} bytes) to be an emdb-js database`);
-    }
-    const prelude = decodePrelude(header);
-    if (isEncrypted(prelude)) {
-      throw new EmdbError(ErrorCode.ENCRYPTION_KEY_MISMATCH, 'database is encrypted; this build cannot open encrypted files');
-    }
-    const slot = chooseSlot(header);
-    this.slotOffset = slot.offset;
-    this.slotSequence = slot.sequence;
-    this.lastCheckpointAt = slot.checkpointAt;
-    this.initState(Math.max(size, DATA_START), slot.liveKeys);
-    loadMirror(this.state, io, this.fd, size);
-    this.recovery = replayLog(this.state, size, slot.tailHint);
-    this.nextLsn = this.recovery.end;
-    if (this.recovery.end < size) {
-      // Crash residue after the last good record: cut it so appends start clean.
-      io.ftruncate(this.fd, this.recovery.end);
-    }
-    // What we read may still sit only in the page cache of a crashed run.
-    io.fdatasync(this.fd);
-    this.durableLsn = this.nextLsn;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(slot.tailHint));
-  }
-
-  /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
-  private create(io: FileIO, file: string): void {
-    const dir = dirOf(file);
-    io.mkdirp(dir);
-    const tmp = `${file}.creating`;
-    if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
-    const fd = io.open(tmp, 'wx');
-    try {
-      const header = encodeNewHeader(Date.now(), randomBytes(16));
-      writeFully(io, fd, header, 0, header.length, 0);
-      io.fdatasync(fd);
-    } finally {
-      io.close(fd);
-    }
-    io.rename(tmp, file);
-    io.fsyncDir(dir);
-    this.lastCheckpointAt = Date.now();
-  }
-
-  private initState(logBytes: number, keysHint: number): void {
-    const mirror = new MirrorWriter(MirrorWriter.create(Math.min(logBytes + (1 << 20), SEGMENT_SPAN)));
-    let capacity = 1024;
-    while (capacity * 0.5 < Math.max(keysHint, logBytes / 256)) capacity *= 2;
-    this.state = new LogState(IndexWriter.allocate(capacity), mirror);
+    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd));
+    this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.formatVersion = log.prelude.version;
+    this.fileId = log.prelude.fileId;
+    this.slotOffset = log.slot.offset;
+    this.slotSequence = log.slot.sequence;
+    this.lastCheckpointAt = log.slot.checkpointAt;
+    this.recovery = log.report;
+    this.prefix.reset(log.prefix.lsn, log.prefix.crc);
+    this.snapshotTail = log.snapshotTail;
+    this.nextLsn = this.durableLsn = log.report.end;
+    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
   }
 
   /**
@@ -199,15 +162,16 @@ export class WriterEngine {
     const deadBefore = this.state.deadBytes;
     const { io, path: file } = this.opts;
     let built: CompactedLog;
+    const fileId = randomBytes(16);
     if (this.fd < 0 || file === null) {
-      built = buildCompacted(this.state, started, () => undefined);
+      built = buildCompacted(this.state, started, fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
       if (io.exists(tmp)) io.unlink(tmp);
       const fd = io.open(tmp, 'wx');
       const out = new BufferedWriter(io, fd);
       try {
-        built = buildCompacted(this.state, started, (bytes, position) => out.write(bytes, position));
+        built = buildCompacted(this.state, started, fileId, (bytes, position) => out.write(bytes, position));
         out.flush();
         io.fdatasync(fd);
       } catch (err) {
@@ -232,9 +196,15 @@ export class WriterEngine {
     this.nextLsn = this.durableLsn = built.end;
     this.slotOffset = SLOT_A_OFFSET;
     this.slotSequence = 1;
+    this.formatVersion = FORMAT_VERSION;
+    this.fileId = fileId;
+    this.prefix.reset(built.end, built.prefixCrc);
+    this.snapshotTail = -1;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
     this.publishBuffers();
     this.syncControl();
+    // The old log's snapshot names the old file id; give the new log its own.
+    this.saveSnapshot();
     return {
       bytesBefore,
       bytesAfter: built.end,
