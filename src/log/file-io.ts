@@ -83,6 +83,24 @@ export function writeFully(io: FileIO, fd: number, buf: Uint8Array, off: number,
   }
 }
 
+/**
+ * mkdir -p whose result survives a power loss: a directory's entry lives in its
+ * parent, so the parent of every directory on the path is fsynced, not only of
+ * those made here (an earlier attempt may have made them and died, or failed,
+ * before syncing). An ancestor this process may not open was not made by it.
+ */
+export function mkdirDurable(io: FileIO, dir: string): void {
+  io.mkdirp(dir);
+  for (let d = path.resolve(dir); path.dirname(d) !== d; d = path.dirname(d)) {
+    try {
+      io.fsyncDir(path.dirname(d));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    }
+  }
+}
+
 export function dirOf(file: string): string {
   return path.dirname(path.resolve(file));
 }

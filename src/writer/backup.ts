@@ -143,8 +143,13 @@ export class BackupJob {
     }
   }
 
+  /** Log bytes in the temp file so far (header pages excluded until finish). */
   get copiedBytes(): number {
     return this.at;
+  }
+
+  get end(): number {
+    return this.source.end;
   }
 
   private isDatabase(file: string): boolean {
@@ -155,5 +160,68 @@ export class BackupJob {
     } finally {
       this.io.close(fd);
     }
+  }
+}
+
+/**
+ * Runs backups a chunk per turn of the writer's event loop, so the requests
+ * that arrive meanwhile (writes, flushes, other threads' buffer requests) are
+ * served between chunks: a write waits for one chunk at most.
+ */
+export class BackupRunner {
+  private readonly running = new Map<BackupJob, (error?: unknown) => void>();
+
+  constructor(private readonly defer: (fn: () => void) => void = setImmediate) {}
+
+  run(job: BackupJob, done: (error?: unknown) => void): void {
+    this.running.set(job, done);
+    this.defer(() => this.tick(job));
+  }
+
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Completes every running backup now: the database is closing, and an accepted backup is not dropped. */
+  drain(): void {
+    for (const job of [...this.running.keys()]) {
+      try {
+        while (!job.step());
+      } catch (err) {
+        this.settle(job, err);
+        continue;
+      }
+      this.finish(job);
+    }
+  }
+
+  private tick(job: BackupJob): void {
+    if (!this.running.has(job)) return; // drained meanwhile
+    try {
+      if (!job.step()) {
+        this.defer(() => this.tick(job));
+        return;
+      }
+    } catch (err) {
+      this.settle(job, err);
+      return;
+    }
+    this.finish(job);
+  }
+
+  private finish(job: BackupJob): void {
+    try {
+      job.finish();
+    } catch (err) {
+      this.settle(job, err);
+      return;
+    }
+    this.settle(job);
+  }
+
+  private settle(job: BackupJob, error?: unknown): void {
+    const done = this.running.get(job);
+    this.running.delete(job);
+    done?.(error);
   }
 }

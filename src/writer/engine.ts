@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EmdbError, ErrorCode, ioError } from '../errors.js';
+import { EmdbError, ioError } from '../errors.js';
 import { RecordBuffer } from '../core/record-buffer.js';
 import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, PRELUDE_SIZE, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
 import { encodeNewHeader, encodeSlot, otherSlotOffset } from '../format/header.js';
@@ -167,16 +167,16 @@ export class WriterEngine {
       built = buildCompacted(this.state, started, fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      if (io.exists(tmp)) io.unlink(tmp);
-      const fd = io.open(tmp, 'wx');
-      const out = new BufferedWriter(io, fd);
+      let fd = -1;
       try {
+        if (io.exists(tmp)) io.unlink(tmp);
+        fd = io.open(tmp, 'wx');
+        const out = new BufferedWriter(io, fd);
         built = buildCompacted(this.state, started, fileId, (bytes, position) => out.write(bytes, position));
         out.flush();
         io.fdatasync(fd);
       } catch (err) {
-        io.close(fd);
-        io.unlink(tmp);
+        discardTemp(io, fd, tmp);
         throw ioError('compaction', err);
       }
       io.close(fd);
@@ -199,12 +199,11 @@ export class WriterEngine {
     this.formatVersion = FORMAT_VERSION;
     this.fileId = fileId;
     this.prefix.reset(built.end, built.prefixCrc);
+    // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
     this.publishBuffers();
     this.syncControl();
-    // The old log's snapshot names the old file id; give the new log its own.
-    this.saveSnapshot();
     return {
       bytesBefore,
       bytesAfter: built.end,
@@ -257,18 +256,27 @@ export class WriterEngine {
     try {
       this.opts.io.fdatasync(this.fd);
     } catch (err) {
+      this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
     this.durableLsn = this.nextLsn;
     this.syncControl();
   }
 
-  /** Flush, then record the durable tail in the older header slot (A/B), then sync that. */
+  /**
+   * Flush, then record the durable tail (and, from format 2, the CRC of every
+   * log byte before it) in the older header slot (A/B), then sync that; then
+   * refresh the index snapshot so the next open replays only what follows.
+   */
   checkpoint(): void {
     this.flush();
     if (this.fd < 0) return;
     const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
-    if (tail === this.durableLsn && this.slotSequence > 0) return;
+    if (tail !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
+    if (this.snapshotTail !== this.durableLsn) this.saveSnapshot();
+  }
+
+  private writeSlot(): void {
     const target = otherSlotOffset(this.slotOffset);
     const now = Date.now();
     const slot = encodeSlot({
@@ -276,6 +284,8 @@ export class WriterEngine {
       tailHint: this.durableLsn,
       checkpointAt: now,
       liveKeys: this.state.index.live,
+      // A version 1 file keeps version 1 slots, so older builds still read it.
+      prefixCrc: this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined,
     });
     try {
       writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
@@ -287,6 +297,39 @@ export class WriterEngine {
     this.slotSequence++;
     this.lastCheckpointAt = now;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(this.durableLsn));
+  }
+
+  /**
+   * Writes the index snapshot for the state at nextLsn, which the caller has
+   * made durable and checkpointed. The snapshot is a cache of the log, so a
+   * failure is reported (ERR_EMDB_IO) but does not poison the engine: the log
+   * was not touched, a half-written snapshot is never renamed into place, and
+   * the previous one stays valid for the prefix it describes.
+   */
+  private saveSnapshot(): void {
+    const file = this.opts.path;
+    if (this.fd < 0 || file === null) return;
+    try {
+      const crc = this.prefix.upTo(this.state.mirror, this.nextLsn);
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, this.nextLsn, crc);
+    } catch (err) {
+      const error = ioError('index snapshot', err);
+      this.snapshotError = error.message;
+      throw error;
+    }
+    this.snapshotTail = this.nextLsn;
+    this.snapshotError = undefined;
+  }
+
+  /**
+   * Starts a backup of the log as it is now: [0, nextLsn), i.e. every write
+   * acknowledged before the request. The caller steps the job between other
+   * requests; the bytes it copies never change, whatever happens meanwhile.
+   */
+  startBackup(target: string): BackupJob {
+    const mirror = this.state.mirror;
+    const source = { mirror, end: this.nextLsn, prelude: mirror.slice(0, PRELUDE_SIZE).slice(), liveKeys: this.state.index.live };
+    return BackupJob.start(this.opts.io, source, this.opts.path, target);
   }
 
   /** Checkpoints (when opened and healthy) and releases the file. */
@@ -316,6 +359,14 @@ export class WriterEngine {
       durableLsn: this.durableLsn,
       writes: this.writes,
       lastCheckpointAt: this.lastCheckpointAt,
+      recovery: {
+        mode: this.recovery?.mode ?? 'full',
+        recordsReplayed: this.recovery?.records ?? 0,
+        replayedFrom: this.recovery?.from ?? DATA_START,
+        prefixVerified: this.recovery?.prefixVerified ?? false,
+        durationMs: this.recovery?.durationMs ?? 0,
+      },
+      indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
     };
   }
 
@@ -353,6 +404,20 @@ export class WriterEngine {
   }
 
   /**
+   * After a failed fdatasync Linux marks the unsynced pages clean: they stay
+   * readable in the page cache but may never reach the disk, so a reopen would
+   * take them for durable records and later checkpoint past a hole. Cut them off
+   * the file (best effort: the fdatasync failure is the one reported).
+   */
+  private dropUnsynced(): void {
+    try {
+      this.opts.io.ftruncate(this.fd, this.durableLsn);
+    } catch {
+      // see above
+    }
+  }
+
+  /**
    * An I/O error poisons the engine: after a failed write or fdatasync we cannot
    * know what reached the disk, so every later write is refused until reopen.
    */
@@ -360,6 +425,20 @@ export class WriterEngine {
     this.failure = ioError(op, err);
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
+  }
+}
+
+/**
+ * Best-effort removal of a failed compaction's temp file: the log was not touched,
+ * so the original error is the one to report; a temp file left behind is removed
+ * by the next open.
+ */
+function discardTemp(io: FileIO, fd: number, tmp: string): void {
+  try {
+    if (fd >= 0) io.close(fd);
+    if (io.exists(tmp)) io.unlink(tmp);
+  } catch {
+    // see above
   }
 }
 

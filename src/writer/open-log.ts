@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { DATA_START } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
-import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
+import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
 import type { FlushPolicy } from '../protocol.js';
@@ -117,7 +117,7 @@ export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd
 /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
 function createLog(io: FileIO, file: string): void {
   const dir = dirOf(file);
-  io.mkdirp(dir);
+  mkdirDurable(io, dir);
   const tmp = `${file}.creating`;
   if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
   const fd = io.open(tmp, 'wx');
