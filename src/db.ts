@@ -219,9 +219,10 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (target === this.conn.options.path) {
         throw new EmdbError(ErrorCode.INVALID_CONFIG, 'backupTo needs a path other than the database itself');
       }
-      // Writes made before this call go to the writer ahead of the backup request (one ordered port).
+      assertNotOpen(target);
+      // Writes made before this call reach the writer ahead of the backup request (one ordered port),
+      // and the request is posted before this call returns, so a close() right after waits for it.
       this.conn.batcher.send();
-      await assertNotOpen(target);
       await this.conn.client.request({ t: 'backup', path: target });
     });
   }
