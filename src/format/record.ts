@@ -11,6 +11,7 @@ import {
   RECORD_MAGIC,
   AEAD_NONCE_SIZE,
   AEAD_TAG_SIZE,
+  RecordKind,
   type RecordKindValue,
 } from './constants.js';
 import { readU64, writeU64 } from './u64.js';
@@ -126,4 +127,18 @@ export function sealRecord(
   const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
   dv.setUint32(off + RECORD.CRC, crc32(bytes.subarray(off + RECORD_CRC_START, off + total)), true);
   return total;
+}
+
+/** Total size of the framed record at `off` (header + stored payload); fields unchecked. */
+export function frameSize(dv: DataView, off: number): number {
+  return RECORD_HEADER_SIZE + storedPayloadSize(dv.getUint8(off + RECORD.FLAGS), dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true));
+}
+
+/** A sealed namespace catalogue record (NS_CREATE or NS_DROP) whose key is the namespace name. */
+export function catalogueRecord(kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP, id: number, name: string): Uint8Array {
+  const keyLen = Buffer.byteLength(name, 'utf8');
+  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen);
+  Buffer.from(rec.buffer).write(name, RECORD_HEADER_SIZE, 'utf8');
+  sealRecord(rec, new DataView(rec.buffer), 0, kind, 0, id, keyLen, 0, 0);
+  return rec;
 }

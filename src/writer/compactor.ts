@@ -1,11 +1,14 @@
 import { crc32 } from '@node-rs/crc32';
 import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
 import { encodeSuccessorHeader } from '../format/header.js';
-import { sealRecord, storedPayloadSize } from '../format/record.js';
+import { catalogueRecord, storedPayloadSize } from '../format/record.js';
+import { ioError } from '../errors.js';
+import type { FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import { BufferedWriter } from './buffered-writer.js';
 import { LogState } from './log-state.js';
 
 export interface CompactedLog {
@@ -45,7 +48,7 @@ export function buildCompacted(
     state.apply(end);
     end += bytes.length;
   };
-  for (const [id, name] of old.namespaces) append(catalogueRecord(id, name));
+  for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name));
   let kept = 0;
   old.index.forEachLive((lsn) => {
     const seg = Math.floor(lsn / SEGMENT_SPAN);
@@ -74,10 +77,31 @@ export function buildCompacted(
   return { state, end, kept, prefixCrc };
 }
 
-function catalogueRecord(id: number, name: string): Uint8Array {
-  const keyLen = Buffer.byteLength(name, 'utf8');
-  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen);
-  Buffer.from(rec.buffer).write(name, RECORD_HEADER_SIZE, 'utf8');
-  sealRecord(rec, new DataView(rec.buffer), 0, RecordKind.NS_CREATE, 0, id, keyLen, 0, 0);
-  return rec;
+/**
+ * Builds the compacted log into `tmp` (buffered writes, then fdatasync). On a
+ * failure the temp file is removed, best effort, and the error is ERR_EMDB_IO:
+ * the log was not touched, and an orphan left behind is removed by the next open.
+ */
+export function writeCompactedFile(io: FileIO, tmp: string, old: LogState, now: number, fileId: Uint8Array): CompactedLog {
+  let fd = -1;
+  try {
+    if (io.exists(tmp)) io.unlink(tmp);
+    fd = io.open(tmp, 'wx');
+    const out = new BufferedWriter(io, fd);
+    const built = buildCompacted(old, now, fileId, (bytes, position) => out.write(bytes, position));
+    out.flush();
+    io.fdatasync(fd);
+    const done = fd;
+    fd = -1;
+    io.close(done);
+    return built;
+  } catch (err) {
+    try {
+      if (fd >= 0) io.close(fd);
+      if (io.exists(tmp)) io.unlink(tmp);
+    } catch {
+      // the compaction error is the one to report
+    }
+    throw ioError('compaction', err);
+  }
 }

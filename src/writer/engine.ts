@@ -1,18 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
-import { RecordBuffer } from '../core/record-buffer.js';
-import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, PRELUDE_SIZE, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
+import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, PRELUDE_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
 import { encodeNewHeader, encodeSlot, otherSlotOffset } from '../format/header.js';
-import { storedPayloadSize } from '../format/record.js';
+import { catalogueRecord, frameSize } from '../format/record.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
 import { BackupJob } from './backup.js';
-import { BufferedWriter } from './buffered-writer.js';
-import { buildCompacted, type CompactedLog } from './compactor.js';
+import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import type { LogState } from './log-state.js';
-import { newLogState, newMirror, openLog, type OpenReport } from './open-log.js';
+import { newLogState, newMirror, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
 
 export interface EngineOptions {
@@ -167,19 +165,7 @@ export class WriterEngine {
       built = buildCompacted(this.state, started, fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      let fd = -1;
-      try {
-        if (io.exists(tmp)) io.unlink(tmp);
-        fd = io.open(tmp, 'wx');
-        const out = new BufferedWriter(io, fd);
-        built = buildCompacted(this.state, started, fileId, (bytes, position) => out.write(bytes, position));
-        out.flush();
-        io.fdatasync(fd);
-      } catch (err) {
-        discardTemp(io, fd, tmp);
-        throw ioError('compaction', err);
-      }
-      io.close(fd);
+      built = writeCompactedFile(io, tmp, this.state, started, fileId);
       try {
         io.rename(tmp, file);
         io.fsyncDir(dirOf(file));
@@ -230,7 +216,7 @@ export class WriterEngine {
     const found = this.state.namespaceId(name);
     if (found >= 0 || !create) return found;
     const id = this.state.nextNamespaceId;
-    this.appendCatalogue(RecordKind.NS_CREATE, id, name);
+    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name), false);
     return id;
   }
 
@@ -238,15 +224,8 @@ export class WriterEngine {
   dropNamespace(name: string): boolean {
     const id = this.state.namespaceId(name);
     if (id < 0) return false;
-    this.appendCatalogue(RecordKind.NS_DROP, id, name);
+    this.append(catalogueRecord(RecordKind.NS_DROP, id, name), false);
     return true;
-  }
-
-  private appendCatalogue(kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP, id: number, name: string): void {
-    const records = new RecordBuffer();
-    records.append(kind, id, name, Buffer.byteLength(name, 'utf8'), null, 0);
-    const { payload, bytes } = records.take();
-    this.append(new Uint8Array(payload, 0, bytes), false);
   }
 
   /** Makes every appended record durable (one fdatasync unless already durable). */
@@ -359,13 +338,7 @@ export class WriterEngine {
       durableLsn: this.durableLsn,
       writes: this.writes,
       lastCheckpointAt: this.lastCheckpointAt,
-      recovery: {
-        mode: this.recovery?.mode ?? 'full',
-        recordsReplayed: this.recovery?.records ?? 0,
-        replayedFrom: this.recovery?.from ?? DATA_START,
-        prefixVerified: this.recovery?.prefixVerified ?? false,
-        durationMs: this.recovery?.durationMs ?? 0,
-      },
+      recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
     };
   }
@@ -426,26 +399,4 @@ export class WriterEngine {
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
   }
-}
-
-/**
- * Best-effort removal of a failed compaction's temp file: the log was not touched,
- * so the original error is the one to report; a temp file left behind is removed
- * by the next open.
- */
-function discardTemp(io: FileIO, fd: number, tmp: string): void {
-  try {
-    if (fd >= 0) io.close(fd);
-    if (io.exists(tmp)) io.unlink(tmp);
-  } catch {
-    // see above
-  }
-}
-
-/** Total size of the framed record at `off` (header + stored payload). */
-function frameSize(dv: DataView, off: number): number {
-  return (
-    RECORD_HEADER_SIZE +
-    storedPayloadSize(dv.getUint8(off + RECORD.FLAGS), dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true))
-  );
 }

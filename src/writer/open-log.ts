@@ -5,7 +5,7 @@ import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlo
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
-import type { FlushPolicy } from '../protocol.js';
+import type { FlushPolicy, RecoveryStats } from '../protocol.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
@@ -33,6 +33,17 @@ export interface OpenedLog {
   prefix: { lsn: number; crc: number };
   /** Tail covered by the snapshot on disk when it was used, else -1. */
   snapshotTail: number;
+}
+
+/** What stats() reports about the open (an in-memory database replayed nothing). */
+export function recoveryStats(report: OpenReport | undefined): RecoveryStats {
+  return {
+    mode: report?.mode ?? 'full',
+    recordsReplayed: report?.records ?? 0,
+    replayedFrom: report?.from ?? DATA_START,
+    prefixVerified: report?.prefixVerified ?? false,
+    durationMs: report?.durationMs ?? 0,
+  };
 }
 
 /** A fresh state whose index is sized for the log it is about to replay. */
