@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Emdb, ErrorCode, rejectsWithCode, tempDirs } from './helpers.js';
 import { DATA_START, PRELUDE_FILE_ID, PRELUDE_VERSION, SLOT_A, SLOT_FLAGS, SLOT_PREFIX_CRC, SLOT_TAIL_HINT, rng } from './log-image.js';
 
+const PRELOAD = 16_000;
 const value = (key: string, bytes = 1000) => `${key}=`.padEnd(bytes, key.slice(-1));
 
 describe('backupTo', () => {
@@ -21,8 +22,8 @@ describe('backupTo', () => {
     const dir = newDir();
     const db = await Emdb.open(path.join(dir, 'live.emdb'), { readers: 1 });
     const target = path.join(dir, 'backup.emdb');
-    // About 24 MiB, so the copy takes several chunks (8 MiB each) and writer turns.
-    await db.insertMany(Array.from({ length: 24_000 }, (_, i) => [`pre-${i}`, value(`pre-${i}`)] as [string, string]));
+    // About 16 MiB, so the copy takes several chunks (4 MiB each) and writer turns.
+    await db.insertMany(Array.from({ length: PRELOAD }, (_, i) => [`pre-${i}`, value(`pre-${i}`)] as [string, string]));
     let stop = false;
     const acked: string[] = [];
     const writer = (async () => {
@@ -36,7 +37,7 @@ describe('backupTo', () => {
     const reader = (async () => {
       const random = rng(77);
       while (!stop) {
-        const i = Math.floor(random() * 24_000);
+        const i = Math.floor(random() * PRELOAD);
         const got = random() < 0.5 ? db.getSync(`pre-${i}`)?.toString() : (await db.get(`pre-${i}`))?.toString();
         if (got !== value(`pre-${i}`)) readerErrors.push(`pre-${i}: ${got?.slice(0, 20)}`);
         reads++;
@@ -48,6 +49,7 @@ describe('backupTo', () => {
     const ackedBefore = acked.length;
     await db.backupTo(target);
     const duringBackup = acked.length - ackedBefore;
+    console.log(`[backup] ${ackedBefore} writes acknowledged before backupTo, ${duringBackup} while it ran, ${reads} reads`);
     stop = true;
     await Promise.all([writer, reader]);
     expect(readerErrors).toEqual([]);
@@ -60,7 +62,7 @@ describe('backupTo', () => {
 
     const backup = await Emdb.open(target, { readers: 1 });
     try {
-      for (let i = 0; i < 24_000; i += 97) expect(backup.getSync(`pre-${i}`)?.toString()).toBe(value(`pre-${i}`));
+      for (let i = 0; i < PRELOAD; i += 97) expect(backup.getSync(`pre-${i}`)?.toString()).toBe(value(`pre-${i}`));
       for (const k of before) expect(backup.getSync(k)?.toString(), k).toBe(value(k, 200));
       // A prefix of the write sequence, each value whole.
       let present = 0;
@@ -68,7 +70,7 @@ describe('backupTo', () => {
       expect(present).toBeGreaterThanOrEqual(before.size);
       for (let i = present; i < acked.length; i++) expect(backup.getSync(`w-${i}`), `w-${i} after a gap`).toBeUndefined();
       for (let i = 0; i < present; i++) expect(backup.getSync(`w-${i}`)?.toString()).toBe(value(`w-${i}`, 200));
-      expect(await backup.len()).toBe(24_000 + present);
+      expect(await backup.len()).toBe(PRELOAD + present);
     } finally {
       await backup.close();
     }
@@ -83,17 +85,13 @@ describe('backupTo', () => {
     const orders = await db.namespace('orders');
     const gone = await db.namespace('gone');
     const cleared = await db.namespace('cleared');
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < 300; i++) {
-      await users.insert(`u${i}`, `user ${i}`);
-      await orders.insert(`o${i}`, `order ${i}`);
-      await gone.insert(`g${i}`, 'x');
-      await cleared.insert(`c${i}`, 'y');
-      await db.insert(`d${i}`, `default ${i}`);
+      writes.push(users.insert(`u${i}`, `user ${i}`), orders.insert(`o${i}`, `order ${i}`), gone.insert(`g${i}`, 'x'));
+      writes.push(cleared.insert(`c${i}`, 'y'), db.insert(`d${i}`, `default ${i}`));
     }
-    for (let i = 0; i < 300; i += 3) {
-      await users.remove(`u${i}`);
-      await db.remove(`d${i}`);
-    }
+    for (let i = 0; i < 300; i += 3) writes.push(users.remove(`u${i}`), db.remove(`d${i}`));
+    await Promise.all(writes);
     await users.insert('u1', 'overwritten');
     await db.dropNamespace('gone');
     await cleared.clear();
@@ -164,7 +162,7 @@ describe('backupTo', () => {
     await db.backupTo(target);
     expect(fs.existsSync(`${target}.backup-tmp`)).toBe(false);
     // Close right after the request: the accepted backup still completes.
-    await db.insertMany(Array.from({ length: 20_000 }, (_, i) => [`big-${i}`, 'z'.repeat(500)] as [string, string]));
+    await db.insertMany(Array.from({ length: 6_000 }, (_, i) => [`big-${i}`, 'z'.repeat(1000)] as [string, string]));
     const late = path.join(dir, 'late.emdb');
     const pending = db.backupTo(late);
     await db.close();
@@ -178,7 +176,7 @@ describe('backupTo', () => {
     }
     const lateDb = await Emdb.open(late, { readers: 1 });
     try {
-      expect(await lateDb.len()).toBe(20_002);
+      expect(await lateDb.len()).toBe(6_002);
     } finally {
       await lateDb.close();
     }
