@@ -102,7 +102,7 @@ export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd
   if (slot.prefixCrc !== undefined) {
     prefix = { lsn: slot.tailHint, crc: logCrc(mirror, snapTail, slot.tailHint, crcAtSnap) };
     // A mismatch means damage before the tail hint: the per-record walk finds and reports it.
-    prefixVerified = prefix.crc === slot.prefixCrc;
+    prefixVerified = prefix.crc === slot.prefixCrc && slot.tailHint > DATA_START;
   }
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
