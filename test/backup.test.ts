@@ -182,6 +182,31 @@ describe('backupTo', () => {
     }
   });
 
+  it('a compaction requested while the backup copies: the backup keeps copying the old log, both complete', async () => {
+    const dir = newDir();
+    const target = path.join(dir, 'backup.emdb');
+    const db = await Emdb.open(path.join(dir, 'db.emdb'), { readers: 1 });
+    try {
+      await db.insertMany(Array.from({ length: 9_000 }, (_, i) => [`c-${i}`, value(`c-${i}`)] as [string, string]));
+      await Promise.all(Array.from({ length: 4_500 }, (_, i) => db.remove(`c-${2 * i}`)));
+      const sizeBefore = (await db.stats()).fileBytes;
+      const [, report] = await Promise.all([db.backupTo(target), db.compact(), db.insert('after', 'not in the backup')]);
+      expect(report.bytesAfter).toBeLessThan(sizeBefore / 2);
+      expect(fs.statSync(target).size).toBe(sizeBefore);
+      expect(db.getSync('after')?.toString()).toBe('not in the backup');
+    } finally {
+      await db.close();
+    }
+    const backup = await Emdb.open(target, { readers: 1 });
+    try {
+      expect(await backup.len()).toBe(4_500);
+      for (let i = 0; i < 9_000; i += 7) expect(backup.getSync(`c-${i}`)?.toString(), `c-${i}`).toBe(i % 2 === 1 ? value(`c-${i}`) : undefined);
+      expect(backup.getSync('after')).toBeUndefined();
+    } finally {
+      await backup.close();
+    }
+  });
+
   it('refusals: the database itself or its own files, a foreign file, a directory, an open database, a closed database, bad paths', async () => {
     const dir = newDir();
     const file = path.join(dir, 'db.emdb');
