@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { DATA_START, FILE_MAGIC } from '../format/constants.js';
+import { DATA_START, FILE_MAGIC, PRELUDE_SIZE } from '../format/constants.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
+import type { LogState } from './log-state.js';
 import { snapshotPath } from './snapshot.js';
 
 /**
@@ -22,6 +23,11 @@ export interface BackupSource {
   /** Prelude bytes of the source (creation time, encryption parameters). */
   prelude: Uint8Array;
   liveKeys: number;
+}
+
+/** What a backup started now copies: the log as it stands at `end` (every applied record). */
+export function backupSource(state: LogState, end: number): BackupSource {
+  return { mirror: state.mirror, end, prelude: state.mirror.slice(0, PRELUDE_SIZE).slice(), liveKeys: state.index.live };
 }
 
 /** The temp file of a backup to `target`; a crashed backup's orphan is removed by the next one. */

@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
-import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, PRELUDE_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
-import { encodeNewHeader, encodeSlot, otherSlotOffset } from '../format/header.js';
+import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
+import { encodeSlot, otherSlotOffset } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
-import { BackupJob } from './backup.js';
+import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import type { LogState } from './log-state.js';
-import { newLogState, newMirror, openLog, recoveryStats, type OpenReport } from './open-log.js';
+import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
+
+/** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
+const SNAPSHOT_EVERY = 4;
 
 export interface EngineOptions {
   path: string | null;
@@ -58,11 +61,8 @@ export class WriterEngine {
   open(): void {
     const { io, path: file } = this.opts;
     if (file === null) {
-      this.state = newLogState(newMirror(1 << 20), 1 << 20, 0);
+      this.state = newInMemoryLog();
       this.state.onIndexReplaced = () => this.publishBuffers();
-      this.nextLsn = this.durableLsn = DATA_START;
-      this.state.mirror.reserve(0, DATA_START);
-      this.state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16)));
     } else {
       this.openFile(io, file);
     }
@@ -245,14 +245,18 @@ export class WriterEngine {
   /**
    * Flush, then record the durable tail (and, from format 2, the CRC of every
    * log byte before it) in the older header slot (A/B), then sync that; then
-   * refresh the index snapshot so the next open replays only what follows.
+   * refresh the index snapshot so the next open replays only what follows. A
+   * checkpoint skips the snapshot while the records since the last one are
+   * cheaper to replay than the snapshot is to write (`final`: the last close
+   * always writes it).
    */
-  checkpoint(): void {
+  checkpoint(final = false): void {
     this.flush();
     if (this.fd < 0) return;
     const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
     if (tail !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
-    if (this.snapshotTail !== this.durableLsn) this.saveSnapshot();
+    const behind = this.durableLsn - this.snapshotTail;
+    if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
 
   private writeSlot(): void {
@@ -306,15 +310,13 @@ export class WriterEngine {
    * requests; the bytes it copies never change, whatever happens meanwhile.
    */
   startBackup(target: string): BackupJob {
-    const mirror = this.state.mirror;
-    const source = { mirror, end: this.nextLsn, prelude: mirror.slice(0, PRELUDE_SIZE).slice(), liveKeys: this.state.index.live };
-    return BackupJob.start(this.opts.io, source, this.opts.path, target);
+    return BackupJob.start(this.opts.io, backupSource(this.state, this.nextLsn), this.opts.path, target);
   }
 
   /** Checkpoints (when opened and healthy) and releases the file. */
   close(): void {
     try {
-      if (this.opened && !this.failure) this.checkpoint();
+      if (this.opened && !this.failure) this.checkpoint(true);
     } finally {
       if (this.fd >= 0) {
         this.opts.io.close(this.fd);

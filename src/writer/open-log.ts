@@ -46,6 +46,14 @@ export function recoveryStats(report: OpenReport | undefined): RecoveryStats {
   };
 }
 
+/** The state of a new in-memory database: its header pages in the mirror, no records. */
+export function newInMemoryLog(): LogState {
+  const state = newLogState(newMirror(1 << 20), 1 << 20, 0);
+  state.mirror.reserve(0, DATA_START);
+  state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16)));
+  return state;
+}
+
 /** A fresh state whose index is sized for the log it is about to replay. */
 export function newLogState(mirror: MirrorWriter, logBytes: number, keysHint: number): LogState {
   let capacity = 1024;
