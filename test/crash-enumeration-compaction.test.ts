@@ -112,7 +112,7 @@ describe('compaction on the simulated file system', () => {
     });
     console.log(
       `[crash-enumeration-compaction] ${report.crashPoints} crash points (N=${report.mutatingCalls}) × ${report.modes} modes × ${report.seeds} seeds = ` +
-        `${report.statesChecked} states checked: ${onOld} on the old log, ${onNew} on the compacted log, ${report.violationCount} violations (${Date.now() - started} ms)`,
+        `${report.statesChecked} states checked, ${report.distinctImages} distinct images recovered: ${onOld} on the old log, ${onNew} on the compacted log, ${report.violationCount} violations (${Date.now() - started} ms)`,
     );
     expect(report.violations).toEqual([]);
     expect(onOld).toBeGreaterThan(0);

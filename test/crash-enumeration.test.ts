@@ -27,7 +27,7 @@ const noDirSync = (sim: SimFS) => overrideIO(sim, { fsyncDir: () => undefined })
 function line(policy: string, label: string, r: EnumerationReport & { violationCount: number }, ms: number): string {
   return (
     `[crash-enumeration] ${policy}${label}: ${r.crashPoints} crash points (N=${r.mutatingCalls} mutating calls + end) × ${r.modes} modes × ${r.seeds} seeds = ` +
-    `${r.statesChecked} states checked, ${r.lostUnsynced} lost unsynced work, ${r.residueCut} cut residue, ` +
+    `${r.statesChecked} states checked (${r.distinctImages} distinct images recovered), ${r.lostUnsynced} lost unsynced work, ${r.residueCut} cut residue, ` +
     `${r.sampledAppends} post-recovery append checks, ${r.violationCount} violations (${ms} ms)`
   );
 }
@@ -50,7 +50,7 @@ describe('crash-point enumeration on the simulated file system', () => {
       console.log(line(policy, '', report, Date.now() - started));
       expect(report.violations).toEqual([]);
       expect(report.statesChecked).toBe(report.crashPoints * report.modes * SEEDS);
-      expect(report.mutatingCalls).toBeGreaterThan(90);
+      expect(report.mutatingCalls).toBeGreaterThanOrEqual(80);
       // The damage modes bite: some images lose unsynced work and leave residue to cut.
       expect(report.residueCut).toBeGreaterThan(0);
       if (policy !== 'writeThrough') expect(report.lostUnsynced).toBeGreaterThan(0);

@@ -1,8 +1,14 @@
 import { writeFully, type FileIO } from '../log/file-io.js';
 
-/** Sequential writes in 4 MiB runs, so compaction does not pay a syscall per record. */
+const MAX_RUN = 4 << 20;
+
+/**
+ * Sequential writes in runs of up to 4 MiB, so compaction does not pay a syscall
+ * per record. The buffer grows with use: a small database is not charged a
+ * zeroed 4 MiB allocation per compaction.
+ */
 export class BufferedWriter {
-  private buf = new Uint8Array(4 << 20);
+  private buf = new Uint8Array(64 << 10);
   private len = 0;
   private start = 0;
 
@@ -12,11 +18,16 @@ export class BufferedWriter {
   ) {}
 
   write(bytes: Uint8Array, position: number): void {
-    if (this.len > 0 && (position !== this.start + this.len || this.len + bytes.length > this.buf.length)) this.flush();
+    if (this.len > 0 && (position !== this.start + this.len || this.len + bytes.length > MAX_RUN)) this.flush();
     if (this.len === 0) this.start = position;
-    if (bytes.length > this.buf.length) {
+    if (bytes.length > MAX_RUN) {
       writeFully(this.io, this.fd, bytes, 0, bytes.length, position);
       return;
+    }
+    if (this.len + bytes.length > this.buf.length) {
+      const grown = new Uint8Array(Math.min(MAX_RUN, Math.max(this.buf.length * 2, this.len + bytes.length)));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
     }
     this.buf.set(bytes, this.len);
     this.len += bytes.length;

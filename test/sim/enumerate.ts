@@ -1,8 +1,9 @@
 /**
  * Crash-point enumeration: run a workload once to count its mutating I/O calls
- * (N), then for every k in 1..N+1 rerun it with the power cut before call k
- * (k = N+1: after the last call), and for every damage mode × seed build the
- * power-loss image, recover it with a fresh engine and check the contract:
+ * (N), then for every k in 1..N+1 rerun it with the power cut at call k (which
+ * does not complete; a write in flight may land in part; k = N+1: after the last
+ * call), and for every damage mode × seed build the power-loss image, recover it
+ * with a fresh engine and check the contract:
  *  - recovery succeeds (power loss never damages what was synced before the tail hint);
  *  - every record the index serves passes its CRC, iteration and point reads agree;
  *  - the state equals the model after some prefix of units p with
@@ -26,6 +27,8 @@ export interface EnumerationReport {
   modes: number;
   seeds: number;
   statesChecked: number;
+  /** Distinct images among them (identical images of one crash point are recovered once). */
+  distinctImages: number;
   sampledAppends: number;
   /** Cases that recovered fewer units than were issued (unsynced work legitimately lost). */
   lostUnsynced: number;
@@ -41,7 +44,7 @@ export interface EnumerationOptions {
   modes?: readonly CrashMode[];
   /** Wraps the simulated file system during the workload (planted mutants). */
   wrap?: (sim: SimFS) => FileIO;
-  /** Every sample-th case also checks appends after recovery. */
+  /** Every sample-th recovered image also checks appends after recovery (default 5). */
   sample?: number;
   /**
    * Per cut run: options for the run (hooks that observe it) and an extra check
@@ -59,7 +62,7 @@ export function enumerateCrashes(workload: Workload, policy: FlushPolicy, opts: 
   const clean = runWorkload(wrap(counting), workload.steps, policy);
   if (clean.error) throw new Error(`the workload fails without a crash: ${String(clean.error)}`);
   const n = counting.mutations;
-  const report = { mutatingCalls: n, crashPoints: n + 1, modes: modes.length, seeds: opts.seeds, statesChecked: 0, sampledAppends: 0, lostUnsynced: 0, residueCut: 0, violations: [] as string[], violationCount: 0 };
+  const report = { mutatingCalls: n, crashPoints: n + 1, modes: modes.length, seeds: opts.seeds, statesChecked: 0, distinctImages: 0, sampledAppends: 0, lostUnsynced: 0, residueCut: 0, violations: [] as string[], violationCount: 0 };
   const violation = (msg: string): void => {
     report.violationCount++;
     if (report.violations.length < (opts.keep ?? 20)) report.violations.push(msg);
@@ -79,17 +82,26 @@ export function enumerateCrashes(workload: Workload, policy: FlushPolicy, opts: 
     }
     const call = k <= n ? counting.log[k - 1] : undefined;
     const where = `k=${k}/${n}${call ? ` (before ${call.op} ${call.file})` : ' (after the last call)'}`;
+    // Same crash point, same bounds: identical images have identical outcomes.
+    const seen = new Map<string, CaseResult | string>();
     for (const mode of modes) {
       for (let s = 0; s < opts.seeds; s++) {
         const seed = k * 7919 + s * 104729 + modes.indexOf(mode) * 15485863;
         const image = sim.crash(mode, seed);
         report.statesChecked++;
-        const result = checkImage(image, workload, policy, run.durable, run.issued, ++caseNo % (opts.sample ?? 11) === 0, observer?.check);
+        const key = image.fingerprint();
+        let result = seen.get(key);
+        const fresh = result === undefined;
+        if (result === undefined) {
+          report.distinctImages++;
+          result = checkImage(image, workload, policy, run.durable, run.issued, ++caseNo % (opts.sample ?? 5) === 0, observer?.check);
+          seen.set(key, result);
+        }
         if (typeof result === 'string') {
           violation(`${where} ${mode} seed ${s}: ${result}`);
           continue;
         }
-        if (result.sampled) report.sampledAppends++;
+        if (fresh && result.sampled) report.sampledAppends++;
         if (result.prefix < run.issued) report.lostUnsynced++;
         if (result.residue) report.residueCut++;
       }

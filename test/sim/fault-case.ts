@@ -4,7 +4,8 @@
  * after errors as an application would. Checked:
  *  - the fault surfaces: the first error the caller sees is ERR_EMDB_IO with the
  *    injected error as its cause (as the main thread rebuilds it from the
- *    writer's reply; also in-process when the engine threw an EmdbError itself);
+ *    writer's reply). In-process the engine throws an EmdbError itself, except
+ *    while opening, where raw fs errors reach workers/writer.ts, which wraps them;
  *  - after a failed write (EIO, EROFS) or any failed fdatasync on the log, the
  *    engine refuses writes (each refused with the stored error, no I/O) until
  *    it is reopened, and writes work again after the reopen;
@@ -22,8 +23,12 @@ import { SimFS, type Fault } from './sim-fs.js';
 import { runWorkload, statesOf, type Workload } from './workload.js';
 
 export interface FaultCaseResult {
+  /** Error faults that fired (0 or 1), and how many of them reached the caller as ERR_EMDB_IO with their cause. */
   injected: number;
   surfaced: number;
+  /** Short writes that fired, and how many were completed by writeFully with no error. */
+  shortWrites: number;
+  shortCompleted: number;
   /** Surfaced in-process as an EmdbError (the rest were raw fs errors the writer's reply wraps). */
   emdbInProcess: number;
   /** The engine refused writes after the fault until reopened. */
@@ -36,13 +41,23 @@ const IMAGE_MODES: readonly CrashMode[] = ['dropUnsynced', 'keepPrefix'];
 export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fault, wrap: (sim: SimFS) => FileIO = (s) => s): FaultCaseResult {
   const sim = new SimFS({ faults: [fault], seed: fault.at });
   const run = runWorkload(wrap(sim), workload.steps, policy, { continueAfterError: true });
-  const result: FaultCaseResult = { injected: sim.faultsFired, surfaced: 0, emdbInProcess: 0, refused: false, violations: [] };
+  const short = fault.code === 'short';
+  const result: FaultCaseResult = {
+    injected: short ? 0 : sim.faultsFired,
+    surfaced: 0,
+    shortWrites: short ? sim.faultsFired : 0,
+    shortCompleted: 0,
+    emdbInProcess: 0,
+    refused: false,
+    violations: [],
+  };
   const violation = (msg: string): void => void result.violations.push(msg);
   const call = sim.log[fault.at - 1];
-  const expectError = fault.code !== 'short';
   const first = run.errors[0];
-  if (!expectError) {
+  if (short) {
     if (first) violation(`a short write surfaced as an error: ${String(first.error)}`);
+    else if (run.applied === workload.states.length - 1) result.shortCompleted = result.shortWrites;
+    else violation(`after a short write only ${run.applied} of ${workload.states.length - 1} units were applied`);
   } else if (!first) {
     if (result.injected > 0) violation('the fault was swallowed: no operation reported an error');
   } else {
@@ -51,8 +66,9 @@ export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fau
     const causeCode = (seen.cause as { code?: string } | undefined)?.code;
     if (seen.code === ErrorCode.IO && causeCode === injectedCode) result.surfaced = result.injected;
     else violation(`surfaced as ${seen.code} / cause ${causeCode}, expected ${ErrorCode.IO} / ${injectedCode}: ${seen.message}`);
-    if (first.error instanceof EmdbError) result.emdbInProcess = result.injected;
     const step = workload.steps[first.step]!;
+    if (first.error instanceof EmdbError) result.emdbInProcess = result.injected;
+    else if (step.t !== 'open' && step.t !== 'reopen') violation(`a raw ${String(first.error)} escaped the engine outside open`);
     // The log itself, not a side file such as the index snapshot (a cache: its failures are reported, the log is untouched).
     const onLog = call && call.file === DB && (call.op === 'write' || call.op === 'fdatasync') && (step.t === 'write' || step.t === 'flush' || step.t === 'checkpoint');
     const mustRefuse = onLog && (fault.code === 'syncFail' || call.op === 'fdatasync' || fault.code === 'EIO' || fault.code === 'EROFS');
@@ -61,7 +77,8 @@ export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fau
     if (first.refusing) checkRefusalUntilReopen(workload, run, first.step, first.error, 'persistent' in fault && fault.persistent, violation);
   }
   const states = statesOf([...run.units, ...run.inFlight]);
-  for (const mode of IMAGE_MODES) {
+  // After a persistent fault nothing changed past the failing call: one image says it all.
+  for (const mode of 'persistent' in fault && fault.persistent ? IMAGE_MODES.slice(0, 1) : IMAGE_MODES) {
     let engine;
     try {
       engine = openEngine(sim.crash(mode, fault.at), policy);

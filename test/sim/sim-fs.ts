@@ -18,11 +18,15 @@
  * does not complete; if it is a write, it was in flight: its bytes join the
  * unsynced writes (also on an O_DSYNC descriptor), so any part may survive.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { FileIO } from '../../dist/src/log/file-io.js';
 import { rng } from '../fixtures/rng.js';
 import { applyOp, Bytes, type FileOp } from './bytes.js';
 import { crashContent, randInt, type CrashMode } from './crash-image.js';
+import { fsError, PowerCut } from './sim-errors.js';
+
+export { overrideIO, PowerCut } from './sim-errors.js';
 
 export type FaultCode = 'EIO' | 'ENOSPC' | 'EROFS';
 
@@ -61,36 +65,6 @@ interface Descriptor {
   file: string;
   writable: boolean;
   dsync: boolean;
-}
-
-/** Thrown by every call once the power is cut; never an fs error code the engine might handle. */
-export class PowerCut extends Error {
-  readonly code = 'EPOWERCUT';
-  constructor() {
-    super('simulated power cut');
-  }
-}
-
-const ERRNO: Record<string, [number, string]> = {
-  EIO: [5, 'i/o error'],
-  ENOSPC: [28, 'no space left on device'],
-  EROFS: [30, 'read-only file system'],
-  ENOENT: [2, 'no such file or directory'],
-  EEXIST: [17, 'file already exists'],
-  EBADF: [9, 'bad file descriptor'],
-  EISDIR: [21, 'illegal operation on a directory'],
-  ENOTDIR: [20, 'not a directory'],
-};
-
-/** An error shaped like node:fs's: message "CODE: description, syscall 'path'", errno, code, syscall, path. */
-export function fsError(code: string, syscall: string, file?: string): NodeJS.ErrnoException {
-  const [errno, text] = ERRNO[code] ?? [5, 'i/o error'];
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}${file === undefined ? '' : ` '${file}'`}`);
-  err.errno = -errno;
-  err.code = code;
-  err.syscall = syscall;
-  if (file !== undefined) err.path = file;
-  return err;
 }
 
 export interface SimOptions {
@@ -321,6 +295,23 @@ export class SimFS implements FileIO {
     at.durable = new Map(at.live);
   }
 
+  /** Every file and directory with a digest of its contents: equal fingerprints, equal file systems. */
+  fingerprint(): string {
+    const out: string[] = [];
+    const walk = (dir: DirNode, at: string): void => {
+      for (const [name, node] of [...dir.live].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (node.kind === 'dir') {
+          out.push(`${at}/${name}/`);
+          walk(node, `${at}/${name}`);
+        } else {
+          out.push(`${at}/${name}:${createHash('sha1').update(node.live.view()).digest('hex')}`);
+        }
+      }
+    };
+    walk(this.root, '');
+    return out.join('\n');
+  }
+
   /** Names in directory `dir` as reads see them. */
   list(dir: string): string[] {
     const node = this.lookup(dir);
@@ -432,11 +423,3 @@ function syscallOf(op: MutatingOp): string {
   return op === 'fsyncDir' ? 'fsync' : op === 'mkdirp' ? 'mkdir' : op;
 }
 
-const FILE_IO_METHODS = ['open', 'close', 'size', 'read', 'write', 'fdatasync', 'ftruncate', 'rename', 'unlink', 'fsyncDir', 'exists', 'isDirectory', 'mkdirp'] as const;
-
-/** A FileIO that forwards to `io` except for the overridden methods (planted mutants). */
-export function overrideIO(io: FileIO, overrides: Partial<FileIO>): FileIO {
-  const out = {} as Record<string, unknown>;
-  for (const m of FILE_IO_METHODS) out[m] = overrides[m] ?? (io[m] as (...a: unknown[]) => unknown).bind(io);
-  return out as unknown as FileIO;
-}
