@@ -16,6 +16,12 @@
  *
  * Planted mutants, each must be caught: the temp file renamed without its
  * fdatasync, and the rename without its directory fsync.
+ *
+ * Fault injection: EIO / ENOSPC / EROFS at each I/O call of a backup (a short
+ * write at each write) → the backup fails with ERR_EMDB_IO carrying the
+ * injected code (a short write is completed instead), the database keeps
+ * accepting writes, the temp file is gone, and the target holds the previous
+ * backup — or, for a fault after the rename, the new one.
  */
 import { describe, expect, it } from 'vitest';
 import type { FileIO } from '../dist/src/log/file-io.js';
@@ -24,7 +30,8 @@ import { scaled } from './helpers.js';
 import { CRASH_MODES, type CrashMode } from './sim/crash-image.js';
 import { DB, diffStates, encodeUnits, openEngine, readBack, type Unit } from './sim/engine-harness.js';
 import { matchingPrefix } from './sim/enumerate.js';
-import { overrideIO, SimFS } from './sim/sim-fs.js';
+import { overrideIO, SimFS, type Fault, type FaultCode } from './sim/sim-fs.js';
+import { EmdbError, ErrorCode } from '../dist/src/errors.js';
 import { statesOf } from './sim/workload.js';
 import { rng } from './fixtures/rng.js';
 
@@ -277,5 +284,63 @@ describe('power loss at every I/O call of backupTo', () => {
       console.log(`${line(`MUTANT ${label}`, report, 0)}; first: ${report.violations[0]}`);
       expect(report.violations.length, label).toBeGreaterThan(0);
     }
+  });
+
+  it('an I/O error at any call of a backup fails only the backup: ERR_EMDB_IO with its cause, writes go on, no temp file, the target whole', () => {
+    const units = makeUnits(13);
+    const states = statesOf(units.before);
+    const half = units.before.length / 2;
+    /** Previous backup of the first half, then the rest, then the backup under test; returns the backup's error. */
+    const scenario = (sim: SimFS): { error: unknown; calls: [number, number]; engine: WriterEngine } => {
+      const engine = openEngine(sim, POLICY);
+      append(engine, units.before.slice(0, half));
+      const first = engine.startBackup(TARGET);
+      while (!first.step(CHUNK));
+      first.finish();
+      append(engine, units.before.slice(half));
+      engine.flush();
+      const from = sim.mutations + 1;
+      let error: unknown;
+      try {
+        const job = engine.startBackup(TARGET);
+        while (!job.step(CHUNK));
+        job.finish();
+      } catch (err) {
+        error = err;
+      }
+      return { error, calls: [from, sim.mutations], engine };
+    };
+    const clean = new SimFS();
+    const { calls } = scenario(clean);
+    const problems: string[] = [];
+    let cases = 0;
+    let afterRename = 0;
+    for (let n = calls[0]; n <= calls[1]; n++) {
+      const op = clean.log[n - 1]!;
+      const faults: Fault[] = (['EIO', 'ENOSPC', 'EROFS'] as FaultCode[]).map((code) => ({ at: n, code, persistent: false }));
+      if (op.op === 'write') faults.push({ at: n, code: 'short' });
+      for (const fault of faults) {
+        cases++;
+        const sim = new SimFS({ faults: [fault], seed: n });
+        const { error, engine } = scenario(sim);
+        const label = `call ${n} (${op.op} ${op.file}) ${fault.code}`;
+        const renamed = clean.log.slice(calls[0] - 1, n - 1).some((c) => c.op === 'rename');
+        if (fault.code === 'short') {
+          if (error) problems.push(`${label}: a short write surfaced: ${String(error)}`);
+        } else if (!(error instanceof EmdbError) || error.code !== ErrorCode.IO || (error.cause as { code?: string })?.code !== fault.code) {
+          problems.push(`${label}: got ${String(error)}`);
+        }
+        if (engine.failed) problems.push(`${label}: the database refuses writes after a failed backup`);
+        append(engine, [{ t: 'put', k: 'after-the-backup', v: 'still writable' }]);
+        if (sim.exists(TEMP)) problems.push(`${label}: temp file left behind`);
+        const want = fault.code === 'short' || renamed ? states[units.before.length]! : states[half]!;
+        if (renamed && fault.code !== 'short') afterRename++;
+        const diff = diffStates(readBack(openEngine(sim, POLICY, TARGET), units.keys).state, want);
+        if (diff) problems.push(`${label}: target: ${diff}`);
+      }
+    }
+    console.log(`[crash-enumeration-backup] faults: ${cases} cases over ${calls[1] - calls[0] + 1} backup calls, ${afterRename} after the rename, ${problems.length} violations`);
+    expect(problems.slice(0, 10)).toEqual([]);
+    expect(afterRename).toBeGreaterThan(0);
   });
 });

@@ -130,9 +130,15 @@ export class BackupJob {
     }
     try {
       io.rename(this.tmp, this.target);
+    } catch (err) {
+      // The target still holds what it held; the complete temp file is of no use now.
+      this.abort();
+      throw ioError('backup rename', err);
+    }
+    try {
       io.fsyncDir(dirOf(this.target));
     } catch (err) {
-      // The backup may or may not be in place, and may not survive a power loss: report it as failed.
+      // The backup is in place but may not survive a power loss: report it as failed.
       throw ioError('backup rename', err);
     }
   }

@@ -69,7 +69,12 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     throw err;
   }
   io.close(fd);
-  io.rename(tmp, target);
+  try {
+    io.rename(tmp, target);
+  } catch (err) {
+    removeQuietly(io, tmp);
+    throw err;
+  }
   io.fsyncDir(dirOf(target));
 }
 
