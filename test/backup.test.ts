@@ -227,8 +227,10 @@ describe('backupTo', () => {
       await rejectsWithCode(db.backupTo(`${file}.index`), ErrorCode.INVALID_CONFIG);
       await rejectsWithCode(db.backupTo(`${file}.lock`), ErrorCode.INVALID_CONFIG);
       await rejectsWithCode(db.backupTo(`${file}.compact`), ErrorCode.INVALID_CONFIG);
+      fs.writeFileSync(`${foreign}.backup-tmp`, 'left by someone');
       await rejectsWithCode(db.backupTo(foreign), ErrorCode.INVALID_CONFIG);
       expect(fs.readFileSync(foreign, 'utf8')).toBe('not a database');
+      expect(fs.readFileSync(`${foreign}.backup-tmp`, 'utf8'), 'a refusal touches nothing').toBe('left by someone');
       await rejectsWithCode(db.backupTo(dir), ErrorCode.INVALID_CONFIG);
       await rejectsWithCode(db.backupTo(other), ErrorCode.LOCKED);
       expect(fs.readFileSync(other).equals(otherBefore)).toBe(true);

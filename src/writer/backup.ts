@@ -77,13 +77,12 @@ export class BackupJob {
     }
     if (io.isDirectory(target)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `backup target ${target} is a directory`);
     const job = new BackupJob(io, source, target);
+    // Refusals touch nothing, not even an orphan temp file.
+    job.replacesDatabase = io.exists(target);
+    if (job.replacesDatabase && !job.isDatabase(target)) {
+      throw new EmdbError(ErrorCode.INVALID_CONFIG, `backup target ${target} exists and is not an emdb-js database; it is not replaced`);
+    }
     try {
-      if (io.exists(target)) {
-        if (!job.isDatabase(target)) {
-          throw new EmdbError(ErrorCode.INVALID_CONFIG, `backup target ${target} exists and is not an emdb-js database; it is not replaced`);
-        }
-        job.replacesDatabase = true;
-      }
       mkdirDurable(io, dirOf(target));
       if (io.exists(job.tmp)) io.unlink(job.tmp);
       job.fd = io.open(job.tmp, 'wx');
@@ -168,12 +167,15 @@ export class BackupJob {
   }
 
   private isDatabase(file: string): boolean {
-    const fd = this.io.open(file, 'r');
+    let fd = -1;
     try {
+      fd = this.io.open(file, 'r');
       const head = new Uint8Array(FILE_MAGIC.length);
       return readFully(this.io, fd, head, 0, head.length, 0) === head.length && hasFileMagic(head);
+    } catch (err) {
+      throw ioError(`reading backup target ${file}`, err);
     } finally {
-      this.io.close(fd);
+      if (fd >= 0) this.io.close(fd);
     }
   }
 }
