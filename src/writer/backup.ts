@@ -11,9 +11,11 @@ import { snapshotPath } from './snapshot.js';
 
 /**
  * Bytes copied per step; the writer serves queued requests between steps, so a
- * write waits at most one chunk (a few ms into the page cache).
+ * write waits for one chunk (or one sync of the chunks before it) at most.
  */
 export const BACKUP_CHUNK_BYTES = 4 << 20;
+/** Unsynced bytes after which a step ends with an fdatasync of the temp file. */
+const BACKUP_SYNC_BYTES = 32 << 20;
 
 /** What a backup copies: an immutable prefix of a log, as it stood when the backup began. */
 export interface BackupSource {
@@ -54,6 +56,7 @@ function ownedBy(dbFile: string, candidate: string): boolean {
 export class BackupJob {
   private fd = -1;
   private at = DATA_START;
+  private synced = 0;
   private crc = 0;
   private readonly tmp: string;
   private replacesDatabase = false;
@@ -103,6 +106,11 @@ export class BackupJob {
         writeFully(this.io, this.fd, chunk, 0, chunk.length, this.at);
         this.crc = crc32(chunk, this.crc);
         this.at += chunk.length;
+      }
+      // Synced as it goes, so no single fdatasync (which the writer waits for) has the whole file to flush.
+      if (this.at - this.synced >= BACKUP_SYNC_BYTES || this.at >= this.source.end) {
+        this.io.fdatasync(this.fd);
+        this.synced = this.at;
       }
     } catch (err) {
       this.abort();
