@@ -56,6 +56,13 @@ export class LogState {
     const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
     const size = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
     const keyStart = off + keyOffsetIn(flags);
+    if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR) && ns !== 0 && !this.namespaces.has(ns)) {
+      // Written with the id of a namespace dropped meanwhile (a transaction staged
+      // into it, an attached thread held it): never data. Compaction forgets
+      // dropped ids and reuses them, so such a record must not reach the index.
+      this.deadBytes += size;
+      return 0;
+    }
     switch (kind) {
       case RecordKind.PUT: {
         if (this.index.full()) this.replaceIndex(this.index.live + 1);
