@@ -4,9 +4,9 @@ import type { DbConnection, Stats } from './core/types.js';
 import { codecFor, VALUE_ENCODINGS, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { guard, KeySpace } from './keyspace.js';
-import { breakLock, lockHolder, type LockInfo } from './lock.js';
+import { assertNotOpen, breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
-import { resolveDatabasePath } from './paths.js';
+import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
 import type { CompactReport, EmdbHandle } from './protocol.js';
 import { Ctl32, Ctl64 } from './shm/layout.js';
 import { Transaction } from './transaction.js';
@@ -205,6 +205,31 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       this.conn.batcher.send();
       const done = await this.conn.client.request({ t: 'compact' });
       return done.report!;
+    });
+  }
+
+  /**
+   * Writes a consistent copy of the database as of this call (every write made
+   * before it, nothing torn) to `path`, usable with Emdb.open: a temp file next
+   * to it, fdatasync, rename, directory fsync, so `path` holds either its
+   * previous content or the whole backup. Reads and writes go on meanwhile
+   * (writes wait one copy chunk at most). An existing emdb-js database at `path`
+   * is replaced, unless it is open (ERR_EMDB_LOCKED); any other existing file,
+   * a directory, or the database's own files are refused (ERR_EMDB_INVALID_CONFIG).
+   * Works for in-memory databases too.
+   */
+  backupTo(path: string): Promise<void> {
+    return guard(async () => {
+      this.conn.assertOpen();
+      const target = resolveBackupTarget(path);
+      if (target === this.conn.options.path) {
+        throw new EmdbError(ErrorCode.INVALID_CONFIG, 'backupTo needs a path other than the database itself');
+      }
+      assertNotOpen(target);
+      // Writes made before this call reach the writer ahead of the backup request (one ordered port),
+      // and the request is posted before this call returns, so a close() right after waits for it.
+      this.conn.batcher.send();
+      await this.conn.client.request({ t: 'backup', path: target });
     });
   }
 

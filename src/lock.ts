@@ -321,6 +321,34 @@ function makeHandle(resolved: string, file: string, raw: string): LockHandle {
   };
 }
 
+/**
+ * Throws ERR_EMDB_LOCKED when the database at `dbPath` is open here or by a live
+ * holder elsewhere (a stale lock does not count). backupTo checks it before it
+ * replaces a file: renaming over an open database would leave that database
+ * writing to an unlinked file. Synchronous, so the backup request that follows
+ * reaches the writer before anything the caller does next (such as close()).
+ */
+export function assertNotOpen(dbPath: string): void {
+  const resolved = path.resolve(dbPath);
+  if (held.has(resolved)) throw lockedError(resolved, 'it is open in this process');
+  const file = `${resolved}.lock`;
+  let snap: Snapshot;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const st = fs.fstatSync(fd);
+      snap = { raw: fs.readFileSync(fd, 'utf8'), dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs };
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return;
+    throw ioError(`reading lock file ${file}`, err);
+  }
+  const verdict = judge(snap);
+  if (!verdict.stale) throw lockedError(resolved, verdict.message);
+}
+
 /** Who holds the lock, or undefined when there is no lock file. Does not judge staleness. */
 export async function lockHolder(dbPath: string): Promise<LockInfo | undefined> {
   const resolved = path.resolve(dbPath);

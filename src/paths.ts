@@ -69,3 +69,10 @@ export function resolveDatabasePath(opts: PathOptions): string {
   // resolve (not join) so a relative dataRoot still yields an absolute path, like `path` does.
   return path.resolve(root as string, appName, databaseName);
 }
+
+/** Validates a backupTo target and makes it absolute; pure, like resolveDatabasePath. */
+export function resolveBackupTarget(target: unknown): string {
+  if (typeof target !== 'string' || target === '') throw invalid('backupTo takes a non-empty path string');
+  if (target.includes('\0')) throw invalid('backup path must not contain NUL characters');
+  return path.resolve(target);
+}

@@ -81,6 +81,21 @@ export interface StatsSnapshot {
   lastCheckpointAt: number;
   /** ms since the epoch of the last compact() since open; 0 when none. */
   lastCompactionAt: number;
+  /** How the last open rebuilt the index (docs/DESIGN.md, "Reopen"). */
+  recovery: RecoveryStats;
+  /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
+  indexSnapshot: { tail: number | null; error: string | null };
+}
+
+export interface RecoveryStats {
+  /** 'snapshot': the index snapshot held the log up to `replayedFrom`; 'full': every record was replayed. */
+  mode: 'snapshot' | 'full';
+  /** Records walked and applied at open (only those after the snapshot in 'snapshot' mode). */
+  recordsReplayed: number;
+  replayedFrom: number;
+  /** The header slot's prefix CRC verified the checkpointed bytes in one pass, so those records skipped their own CRC. */
+  prefixVerified: boolean;
+  durationMs: number;
 }
 
 export interface CompactReport {
@@ -116,6 +131,7 @@ export type WriterRequest =
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
   | { t: 'compact'; id: number }
+  | { t: 'backup'; id: number; path: string }
   | { t: 'close'; id: number };
 
 // ---- writer → main/attached thread ----

@@ -9,7 +9,7 @@ import { WriterEngine } from '../dist/src/writer/engine.js';
 
 export { rng } from './fixtures/rng.js';
 
-// docs/FORMAT.md, format version 1
+// docs/FORMAT.md, format version 2 (the offsets of version 1 are unchanged)
 export const DATA_START = 12288;
 export const RECORD_MAGIC = 0x52444d45;
 export const HEADER = 32;
@@ -17,6 +17,23 @@ export const SLOT_A = 4096;
 export const SLOT_B = 8192;
 export const SLOT_MAGIC = 0x544c5348;
 export const Kind = { PUT: 1, TOMBSTONE: 2, TX_BEGIN: 3, TX_COMMIT: 4 } as const;
+/** Prelude fields. */
+export const PRELUDE_VERSION = 8;
+export const PRELUDE_FILE_ID = 120;
+export const PRELUDE_CRC = 252;
+/** Header slot fields (offsets inside a slot). */
+export const SLOT_SEQUENCE = 8;
+export const SLOT_TAIL_HINT = 16;
+export const SLOT_FLAGS = 40;
+export const SLOT_PREFIX_CRC = 44;
+export const SLOT_CRC = 60;
+export const SLOT_FLAG_PREFIX_CRC = 1;
+/** Index snapshot sidecar `<path>.index`: header fields. */
+export const SNAPSHOT_FILE_ID = 16;
+export const SNAPSHOT_TAIL = 32;
+export const SNAPSHOT_PREFIX_CRC = 40;
+export const SNAPSHOT_HEADER_CRC = 124;
+export const SNAPSHOT_HEADER_SIZE = 128;
 
 export interface Rec {
   start: number;

@@ -22,6 +22,7 @@ import {
   type WriterReply,
   type WriterRequest,
 } from '../src/protocol.js';
+import { BackupRunner } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher } from '../src/writer/group-flush.js';
 
@@ -60,6 +61,8 @@ const engine = new WriterEngine({
   control: init.control,
   publish: (set) => buffersChannel.postMessage(set),
 });
+
+const backups = new BackupRunner();
 
 const flusher = new GroupFlusher(
   init.flushPolicy,
@@ -109,6 +112,12 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'namespaces':
       reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
       return;
+    case 'backup': {
+      // The job is copied a chunk per event-loop turn; other requests are served in between.
+      const job = engine.startBackup(req.path);
+      backups.run(job, (error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
+      return;
+    }
     case 'buffers':
       reply({ t: 'done', id: req.id }, engine.currentBuffers());
       return;
@@ -121,6 +130,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       return;
     case 'close': {
       flusher.drain();
+      backups.drain();
       engine.close();
       reply({ t: 'done', id: req.id });
       // Attached threads learn that the database is gone instead of waiting forever.

@@ -1,8 +1,12 @@
 /**
- * Every on-disk byte offset of format version 1 (see docs/FORMAT.md).
+ * Every on-disk byte offset of format version 2 (see docs/FORMAT.md).
  * Offsets are derived from sizes so that the tables and the code cannot drift.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Versions this build opens. Version 1 has no prefix CRC in its header slots. */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
+/** First version whose header slots carry the prefix CRC. */
+export const PREFIX_CRC_SINCE_VERSION = 2;
 export const PAGE_SIZE = 4096;
 
 // ---- prelude (page 0) ----
@@ -42,12 +46,40 @@ export const SLOT = {
   TAIL_HINT: 16,
   CHECKPOINT_AT: 24,
   LIVE_KEYS: 32,
+  /** Version 2: bit 0 = PREFIX_CRC holds the CRC32 of log bytes [DATA_START, tail hint). */
+  FLAGS: 40,
+  PREFIX_CRC: 44,
   CRC: 60,
 } as const;
 export const SLOT_SIZE = SLOT.CRC + 4;
+export const SLOT_FLAG_PREFIX_CRC = 1;
 
 /** First record LSN; everything before it is header pages. */
 export const DATA_START = 3 * PAGE_SIZE;
+
+// ---- index snapshot sidecar (`<path>.index`, docs/FORMAT.md) ----
+export const SNAPSHOT_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x49, 0x44, 0x58, 0x0a]); // "EMDBIDX\n"
+export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT = {
+  MAGIC: 0,
+  VERSION: 8,
+  HEADER_SIZE: 12,
+  FILE_ID: 16,
+  TAIL: 32,
+  PREFIX_CRC: 40,
+  INDEX_CAPACITY: 44,
+  INDEX_LIVE: 48,
+  INDEX_DELETED: 56,
+  LIVE_BYTES: 64,
+  DEAD_BYTES: 72,
+  NEXT_NAMESPACE_ID: 80,
+  NAMESPACES: 84,
+  COUNTS: 88,
+  BODY_BYTES: 92,
+  BODY_CRC: 100,
+  CRC: 124,
+} as const;
+export const SNAPSHOT_HEADER_SIZE = SNAPSHOT.CRC + 4;
 
 // ---- records ----
 export const RECORD_MAGIC = 0x52444d45;

@@ -8,9 +8,13 @@ import {
   PRELUDE,
   PRELUDE_CRC_END,
   PRELUDE_FLAG_ENCRYPTED,
+  PRELUDE_SIZE,
+  PREFIX_CRC_SINCE_VERSION,
+  READABLE_FORMAT_VERSIONS,
   SLOT,
   SLOT_A_OFFSET,
   SLOT_B_OFFSET,
+  SLOT_FLAG_PREFIX_CRC,
   SLOT_MAGIC,
   SLOT_SIZE,
 } from './constants.js';
@@ -30,6 +34,11 @@ export interface HeaderSlot {
   tailHint: number;
   checkpointAt: number;
   liveKeys: number;
+  /**
+   * CRC32 of the log bytes [DATA_START, tailHint), so open can verify the whole
+   * checkpointed prefix in one streaming pass. Undefined in version 1 files.
+   */
+  prefixCrc: number | undefined;
 }
 
 /** The complete header region [0, DATA_START) of a new, unencrypted file. */
@@ -43,7 +52,26 @@ export function encodeNewHeader(now: number, fileId: Uint8Array): Uint8Array {
   writeU64(dv, PRELUDE.CREATED_AT, now);
   buf.set(fileId.subarray(0, FILE_ID_SIZE), PRELUDE.FILE_ID);
   sealPrelude(buf);
-  buf.set(encodeSlot({ sequence: 0, tailHint: DATA_START, checkpointAt: now, liveKeys: 0 }), SLOT_A_OFFSET);
+  // The CRC32 of an empty prefix is 0.
+  buf.set(encodeSlot({ sequence: 0, tailHint: DATA_START, checkpointAt: now, liveKeys: 0, prefixCrc: 0 }), SLOT_A_OFFSET);
+  return buf;
+}
+
+/**
+ * The header region of a new log generation made from an existing one (a
+ * compacted log, a backup): the same prelude (creation time, encryption
+ * parameters) with the current format version and a new file id, so caches
+ * keyed by the file id (the index snapshot) never match the other file; slot A
+ * holds `slot`, slot B is empty.
+ */
+export function encodeSuccessorHeader(prelude: Uint8Array, fileId: Uint8Array, slot: HeaderSlot): Uint8Array {
+  const buf = new Uint8Array(DATA_START);
+  buf.set(prelude.subarray(0, PRELUDE_SIZE));
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(PRELUDE.VERSION, FORMAT_VERSION, true);
+  buf.set(fileId.subarray(0, FILE_ID_SIZE), PRELUDE.FILE_ID);
+  sealPrelude(buf);
+  buf.set(encodeSlot(slot), SLOT_A_OFFSET);
   return buf;
 }
 
@@ -69,10 +97,10 @@ export function decodePrelude(header: Uint8Array): Prelude {
   }
   const dv = new DataView(header.buffer, header.byteOffset, header.byteLength);
   const version = dv.getUint32(PRELUDE.VERSION, true);
-  if (version !== FORMAT_VERSION) {
+  if (!READABLE_FORMAT_VERSIONS.includes(version)) {
     throw new EmdbError(
       ErrorCode.UNSUPPORTED_VERSION,
-      `database format version ${version} is not supported (this build reads version ${FORMAT_VERSION})`,
+      `database format version ${version} is not supported (this build reads versions ${READABLE_FORMAT_VERSIONS.join(', ')})`,
     );
   }
   const stored = dv.getUint32(PRELUDE.CRC, true);
@@ -103,12 +131,19 @@ export function encodeSlot(slot: HeaderSlot): Uint8Array {
   writeU64(dv, SLOT.TAIL_HINT, slot.tailHint);
   writeU64(dv, SLOT.CHECKPOINT_AT, slot.checkpointAt);
   writeU64(dv, SLOT.LIVE_KEYS, slot.liveKeys);
+  if (slot.prefixCrc !== undefined) {
+    dv.setUint32(SLOT.FLAGS, SLOT_FLAG_PREFIX_CRC, true);
+    dv.setUint32(SLOT.PREFIX_CRC, slot.prefixCrc >>> 0, true);
+  }
   dv.setUint32(SLOT.CRC, crc32(buf.subarray(0, SLOT.CRC)), true);
   return buf;
 }
 
-/** undefined when the slot is empty or torn (fails magic or CRC). */
-export function decodeSlot(bytes: Uint8Array): HeaderSlot | undefined {
+/**
+ * undefined when the slot is empty or torn (fails magic or CRC). Bytes 40..59
+ * are reserved in version 1 and are not read there.
+ */
+export function decodeSlot(bytes: Uint8Array, version: number): HeaderSlot | undefined {
   if (bytes.length < SLOT_SIZE) return undefined;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, SLOT_SIZE);
   if (dv.getUint32(SLOT.MAGIC, true) !== SLOT_MAGIC) return undefined;
@@ -118,6 +153,10 @@ export function decodeSlot(bytes: Uint8Array): HeaderSlot | undefined {
     tailHint: readU64(dv, SLOT.TAIL_HINT),
     checkpointAt: readU64(dv, SLOT.CHECKPOINT_AT),
     liveKeys: readU64(dv, SLOT.LIVE_KEYS),
+    prefixCrc:
+      version >= PREFIX_CRC_SINCE_VERSION && (dv.getUint32(SLOT.FLAGS, true) & SLOT_FLAG_PREFIX_CRC) !== 0
+        ? dv.getUint32(SLOT.PREFIX_CRC, true)
+        : undefined,
   };
   return slot.tailHint >= DATA_START ? slot : undefined;
 }
@@ -128,9 +167,9 @@ export interface ChosenSlot extends HeaderSlot {
 }
 
 /** Picks the valid slot with the highest sequence from the header region. */
-export function chooseSlot(header: Uint8Array): ChosenSlot {
-  const a = decodeSlot(header.subarray(SLOT_A_OFFSET, SLOT_A_OFFSET + SLOT_SIZE));
-  const b = decodeSlot(header.subarray(SLOT_B_OFFSET, SLOT_B_OFFSET + SLOT_SIZE));
+export function chooseSlot(header: Uint8Array, version: number): ChosenSlot {
+  const a = decodeSlot(header.subarray(SLOT_A_OFFSET, SLOT_A_OFFSET + SLOT_SIZE), version);
+  const b = decodeSlot(header.subarray(SLOT_B_OFFSET, SLOT_B_OFFSET + SLOT_SIZE), version);
   if (a && (!b || a.sequence >= b.sequence)) return { ...a, offset: SLOT_A_OFFSET };
   if (b) return { ...b, offset: SLOT_B_OFFSET };
   throw new EmdbError(ErrorCode.CORRUPTION, 'both header slots fail their checksum', { offset: SLOT_A_OFFSET });

@@ -11,6 +11,7 @@ import {
   RECORD_MAGIC,
   AEAD_NONCE_SIZE,
   AEAD_TAG_SIZE,
+  RecordKind,
   type RecordKindValue,
 } from './constants.js';
 import { readU64, writeU64 } from './u64.js';
@@ -50,8 +51,10 @@ export function keyOffsetIn(flags: number): number {
 /**
  * Checks the record at `off` in `bytes[0, end)` without trusting any field
  * before the checksum has passed. Returns its total length, or a RecordFault.
+ * `verifyCrc` false skips only the record's own CRC, for bytes a prefix CRC
+ * has already verified; the structural checks still run.
  */
-export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number): number {
+export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number, verifyCrc = true): number {
   if (end - off < RECORD_HEADER_SIZE) return RecordFault.TRUNCATED;
   if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return RecordFault.BAD_MAGIC;
   const kind = dv.getUint8(off + RECORD.KIND);
@@ -70,6 +73,7 @@ export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: n
   }
   const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
   if (end - off < total) return RecordFault.TRUNCATED;
+  if (!verifyCrc) return total;
   const stored = dv.getUint32(off + RECORD.CRC, true);
   if (stored !== crc32(bytes.subarray(off + RECORD_CRC_START, off + total))) return RecordFault.BAD_CRC;
   return total;
@@ -123,4 +127,18 @@ export function sealRecord(
   const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
   dv.setUint32(off + RECORD.CRC, crc32(bytes.subarray(off + RECORD_CRC_START, off + total)), true);
   return total;
+}
+
+/** Total size of the framed record at `off` (header + stored payload); fields unchecked. */
+export function frameSize(dv: DataView, off: number): number {
+  return RECORD_HEADER_SIZE + storedPayloadSize(dv.getUint8(off + RECORD.FLAGS), dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true));
+}
+
+/** A sealed namespace catalogue record (NS_CREATE or NS_DROP) whose key is the namespace name. */
+export function catalogueRecord(kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP, id: number, name: string): Uint8Array {
+  const keyLen = Buffer.byteLength(name, 'utf8');
+  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen);
+  Buffer.from(rec.buffer).write(name, RECORD_HEADER_SIZE, 'utf8');
+  sealRecord(rec, new DataView(rec.buffer), 0, kind, 0, id, keyLen, 0, 0);
+  return rec;
 }

@@ -38,6 +38,19 @@ export class MirrorView {
   }
 
   /**
+   * Up to `maxLen` bytes of the log from `lsn`, never past the end of the LSN
+   * span of the segment `lsn` is in (the caller continues from there). Only
+   * bytes below APPLIED_LSN are meaningful.
+   */
+  logBytes(lsn: number, maxLen: number): Uint8Array {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    const end = off + Math.min(maxLen, SEGMENT_SPAN - off);
+    this.cover(seg, end);
+    return this.u8[seg]!.subarray(off, end);
+  }
+
+  /**
    * True when the record at `lsn` belongs to `namespace` and its key equals
    * bytes[start, start + len). Mirror bytes are immutable once published (R3), so
    * a plain byte loop is safe here.
@@ -84,11 +97,34 @@ export class MirrorWriter extends MirrorView {
 
   /**
    * Makes room for `len` bytes at `lsn` (a whole record or batch of records that
-   * starts in one segment). Returns true when a new segment was added, i.e. the
-   * buffer set changed and must be republished.
+   * starts in one segment). A run that crosses into the next segment's LSN span
+   * also gets room there for its overflow (see `write`). Returns true when a new
+   * segment was added, i.e. the buffer set changed and must be republished.
    */
   reserve(lsn: number, len: number): boolean {
     const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const added = this.room(seg, lsn - seg * SEGMENT_SPAN + len);
+    const overflow = lsn + len - (seg + 1) * SEGMENT_SPAN;
+    return overflow > 0 ? this.room(seg + 1, overflow) || added : added;
+  }
+
+  /**
+   * Copies bytes to `lsn`; the caller reserved room for the whole run. The part
+   * of a run past its segment's LSN span is also copied to the start of the next
+   * segment, so segment floor(x / 2^30) holds byte x of the log for every x: a
+   * reader reaches a record whole in the segment it starts in, and a linear
+   * reader of the log (prefix CRC, backup) walks segment by segment.
+   */
+  write(lsn: number, bytes: Uint8Array): void {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    this.u8[seg]!.set(bytes, off);
+    const overflow = off + bytes.length - SEGMENT_SPAN;
+    if (overflow > 0) this.u8[seg + 1]!.set(bytes.subarray(bytes.length - overflow), 0);
+  }
+
+  /** Segment `seg` exists and holds at least `need` bytes; true when a segment was added. */
+  private room(seg: number, need: number): boolean {
     let added = false;
     while (this.buffers.length <= seg) {
       const sab = newSegment(0);
@@ -98,19 +134,12 @@ export class MirrorWriter extends MirrorView {
       added = true;
     }
     const sab = this.buffers[seg]!;
-    const need = lsn - seg * SEGMENT_SPAN + len;
     if (need > sab.byteLength) {
       if (need > SEGMENT_MAX_BYTES) throw new RangeError('mirror segment overflow');
       sab.grow(Math.min(SEGMENT_MAX_BYTES, Math.max(need, sab.byteLength * 2, 1 << 20)));
     }
     this.cover(seg, need);
     return added;
-  }
-
-  /** Copies bytes to `lsn`; the caller reserved room for the whole run. */
-  write(lsn: number, bytes: Uint8Array): void {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    this.u8[seg]!.set(bytes, lsn - seg * SEGMENT_SPAN);
   }
 
   /** A view of `len` bytes at `lsn`, for pwrite and for record decoding. */

@@ -1,10 +1,14 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET } from '../format/constants.js';
-import { encodeSlot } from '../format/header.js';
-import { sealRecord, storedPayloadSize } from '../format/record.js';
+import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
+import { encodeSuccessorHeader } from '../format/header.js';
+import { catalogueRecord, storedPayloadSize } from '../format/record.js';
+import { ioError } from '../errors.js';
+import type { FileIO } from '../log/file-io.js';
+import { logCrc } from '../log/prefix-crc.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import { BufferedWriter } from './buffered-writer.js';
 import { LogState } from './log-state.js';
 
 export interface CompactedLog {
@@ -12,17 +16,25 @@ export interface CompactedLog {
   /** Bytes of the new log (header pages + live records). */
   end: number;
   kept: number;
+  /** CRC32 of the new log's bytes [DATA_START, end), also in its slot A. */
+  prefixCrc: number;
 }
 
 /**
- * Builds the compacted image of a log in a new mirror: the old header pages
- * (prelude kept: same file id, same encryption parameters), a fresh slot A whose
- * tail hint is the new end, then the namespace catalogue and every live,
+ * Builds the compacted image of a log in a new mirror: the old prelude (same
+ * creation time and encryption parameters) with the current format version and
+ * the new generation's `fileId`, a fresh slot A whose tail hint is the new end
+ * and whose prefix CRC covers it, then the namespace catalogue and every live,
  * unexpired record. Copied records leave their transaction (the whole image is
  * written and synced before it replaces the log), so the in-transaction flag is
  * cleared and the CRC resealed.
  */
-export function buildCompacted(old: LogState, now: number, sink: (bytes: Uint8Array, position: number) => void): CompactedLog {
+export function buildCompacted(
+  old: LogState,
+  now: number,
+  fileId: Uint8Array,
+  sink: (bytes: Uint8Array, position: number) => void,
+): CompactedLog {
   const mirror = new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));
   let capacity = 1024;
   while (capacity * 0.5 < old.index.live + 1) capacity *= 2;
@@ -36,7 +48,7 @@ export function buildCompacted(old: LogState, now: number, sink: (bytes: Uint8Ar
     state.apply(end);
     end += bytes.length;
   };
-  for (const [id, name] of old.namespaces) append(catalogueRecord(id, name));
+  for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name));
   let kept = 0;
   old.index.forEachLive((lsn) => {
     const seg = Math.floor(lsn / SEGMENT_SPAN);
@@ -57,18 +69,39 @@ export function buildCompacted(old: LogState, now: number, sink: (bytes: Uint8Ar
   });
   // Ids of dropped namespaces are never handed out again.
   state.nextNamespaceId = Math.max(state.nextNamespaceId, old.nextNamespaceId);
-  const header = old.mirror.slice(0, DATA_START).slice();
-  header.fill(0, SLOT_A_OFFSET);
-  header.set(encodeSlot({ sequence: 1, tailHint: end, checkpointAt: now, liveKeys: state.index.live }), SLOT_A_OFFSET);
+  const prefixCrc = logCrc(mirror, DATA_START, end, 0);
+  const slot = { sequence: 1, tailHint: end, checkpointAt: now, liveKeys: state.index.live, prefixCrc };
+  const header = encodeSuccessorHeader(old.mirror.slice(0, PRELUDE_SIZE), fileId, slot);
   mirror.write(0, header);
   sink(header, 0);
-  return { state, end, kept };
+  return { state, end, kept, prefixCrc };
 }
 
-function catalogueRecord(id: number, name: string): Uint8Array {
-  const keyLen = Buffer.byteLength(name, 'utf8');
-  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen);
-  Buffer.from(rec.buffer).write(name, RECORD_HEADER_SIZE, 'utf8');
-  sealRecord(rec, new DataView(rec.buffer), 0, RecordKind.NS_CREATE, 0, id, keyLen, 0, 0);
-  return rec;
+/**
+ * Builds the compacted log into `tmp` (buffered writes, then fdatasync). On a
+ * failure the temp file is removed, best effort, and the error is ERR_EMDB_IO:
+ * the log was not touched, and an orphan left behind is removed by the next open.
+ */
+export function writeCompactedFile(io: FileIO, tmp: string, old: LogState, now: number, fileId: Uint8Array): CompactedLog {
+  let fd = -1;
+  try {
+    if (io.exists(tmp)) io.unlink(tmp);
+    fd = io.open(tmp, 'wx');
+    const out = new BufferedWriter(io, fd);
+    const built = buildCompacted(old, now, fileId, (bytes, position) => out.write(bytes, position));
+    out.flush();
+    io.fdatasync(fd);
+    const done = fd;
+    fd = -1;
+    io.close(done);
+    return built;
+  } catch (err) {
+    try {
+      if (fd >= 0) io.close(fd);
+      if (io.exists(tmp)) io.unlink(tmp);
+    } catch {
+      // the compaction error is the one to report
+    }
+    throw ioError('compaction', err);
+  }
 }

@@ -1,18 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { RecordBuffer } from '../core/record-buffer.js';
-import { DATA_START, RECORD, RECORD_HEADER_SIZE, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
-import { chooseSlot, decodePrelude, encodeNewHeader, encodeSlot, isEncrypted, otherSlotOffset } from '../format/header.js';
-import { storedPayloadSize } from '../format/record.js';
-import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
-import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
+import { EmdbError, ioError } from '../errors.js';
+import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
+import { encodeSlot, otherSlotOffset } from '../format/header.js';
+import { catalogueRecord, frameSize } from '../format/record.js';
+import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
+import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
-import { IndexWriter } from '../shm/index-table.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
-import { MirrorWriter } from '../shm/mirror.js';
-import { BufferedWriter } from './buffered-writer.js';
-import { buildCompacted, type CompactedLog } from './compactor.js';
-import { LogState } from './log-state.js';
+import { backupSource, BackupJob } from './backup.js';
+import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
+import type { LogState } from './log-state.js';
+import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
+import { writeSnapshot } from './snapshot.js';
+
+/** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
+const SNAPSHOT_EVERY = 4;
 
 export interface EngineOptions {
   path: string | null;
@@ -45,7 +47,15 @@ export class WriterEngine {
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
-  recovery: RecoveryResult | undefined;
+  /** Prelude version of the open file: version 1 files keep version 1 slots (no prefix CRC). */
+  private formatVersion = FORMAT_VERSION;
+  private fileId: Uint8Array = randomBytes(16);
+  private readonly prefix = new PrefixCrc();
+  /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
+  private snapshotTail = -1;
+  /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
+  private snapshotError: string | undefined;
+  recovery: OpenReport | undefined;
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -55,10 +65,8 @@ export class WriterEngine {
   open(): void {
     const { io, path: file } = this.opts;
     if (file === null) {
-      this.initState(1 << 20, 0);
-      this.nextLsn = this.durableLsn = DATA_START;
-      this.state.mirror.reserve(0, DATA_START);
-      this.state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16)));
+      this.state = newInMemoryLog();
+      this.state.onIndexReplaced = () => this.publishBuffers();
     } else {
       this.openFile(io, file);
     }
@@ -69,66 +77,19 @@ export class WriterEngine {
   }
 
   private openFile(io: FileIO, file: string): void {
-    if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
-    if (!io.exists(file)) this.create(io, file);
-    // A compaction that crashed before its rename left this behind; the log is intact.
-    if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
-    const flags = this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+';
-    this.fd = io.open(file, flags);
-    const size = io.size(this.fd);
-    const header = new Uint8Array(DATA_START);
-    const got = readFully(io, this.fd, header, 0, DATA_START, 0);
-    // Validate before touching anything: a foreign or future file is left byte-identical.
-    if (got < DATA_START) {
-      throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${size} bytes) to be an emdb-js database`);
-    }
-    const prelude = decodePrelude(header);
-    if (isEncrypted(prelude)) {
-      throw new EmdbError(ErrorCode.ENCRYPTION_KEY_MISMATCH, 'database is encrypted; this build cannot open encrypted files');
-    }
-    const slot = chooseSlot(header);
-    this.slotOffset = slot.offset;
-    this.slotSequence = slot.sequence;
-    this.lastCheckpointAt = slot.checkpointAt;
-    this.initState(Math.max(size, DATA_START), slot.liveKeys);
-    loadMirror(this.state, io, this.fd, size);
-    this.recovery = replayLog(this.state, size, slot.tailHint);
-    this.nextLsn = this.recovery.end;
-    if (this.recovery.end < size) {
-      // Crash residue after the last good record: cut it so appends start clean.
-      io.ftruncate(this.fd, this.recovery.end);
-    }
-    // What we read may still sit only in the page cache of a crashed run.
-    io.fdatasync(this.fd);
-    this.durableLsn = this.nextLsn;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(slot.tailHint));
-  }
-
-  /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
-  private create(io: FileIO, file: string): void {
-    const dir = dirOf(file);
-    mkdirDurable(io, dir);
-    const tmp = `${file}.creating`;
-    if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
-    const fd = io.open(tmp, 'wx');
-    try {
-      const header = encodeNewHeader(Date.now(), randomBytes(16));
-      writeFully(io, fd, header, 0, header.length, 0);
-      io.fdatasync(fd);
-    } finally {
-      io.close(fd);
-    }
-    io.rename(tmp, file);
-    io.fsyncDir(dir);
-    this.lastCheckpointAt = Date.now();
-  }
-
-  private initState(logBytes: number, keysHint: number): void {
-    const mirror = new MirrorWriter(MirrorWriter.create(Math.min(logBytes + (1 << 20), SEGMENT_SPAN)));
-    let capacity = 1024;
-    while (capacity * 0.5 < Math.max(keysHint, logBytes / 256)) capacity *= 2;
-    this.state = new LogState(IndexWriter.allocate(capacity), mirror);
+    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd));
+    this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.formatVersion = log.prelude.version;
+    this.fileId = log.prelude.fileId;
+    this.slotOffset = log.slot.offset;
+    this.slotSequence = log.slot.sequence;
+    this.lastCheckpointAt = log.slot.checkpointAt;
+    this.recovery = log.report;
+    this.prefix.reset(log.prefix.lsn, log.prefix.crc);
+    this.snapshotTail = log.snapshotTail;
+    this.nextLsn = this.durableLsn = log.report.end;
+    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
   }
 
   /**
@@ -203,23 +164,12 @@ export class WriterEngine {
     const deadBefore = this.state.deadBytes;
     const { io, path: file } = this.opts;
     let built: CompactedLog;
+    const fileId = randomBytes(16);
     if (this.fd < 0 || file === null) {
-      built = buildCompacted(this.state, started, () => undefined);
+      built = buildCompacted(this.state, started, fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      let fd = -1;
-      try {
-        if (io.exists(tmp)) io.unlink(tmp);
-        fd = io.open(tmp, 'wx');
-        const out = new BufferedWriter(io, fd);
-        built = buildCompacted(this.state, started, (bytes, position) => out.write(bytes, position));
-        out.flush();
-        io.fdatasync(fd);
-      } catch (err) {
-        discardTemp(io, fd, tmp);
-        throw ioError('compaction', err);
-      }
-      io.close(fd);
+      built = writeCompactedFile(io, tmp, this.state, started, fileId);
       try {
         io.rename(tmp, file);
         io.fsyncDir(dirOf(file));
@@ -236,6 +186,11 @@ export class WriterEngine {
     this.nextLsn = this.durableLsn = built.end;
     this.slotOffset = SLOT_A_OFFSET;
     this.slotSequence = 1;
+    this.formatVersion = FORMAT_VERSION;
+    this.fileId = fileId;
+    this.prefix.reset(built.end, built.prefixCrc);
+    // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
+    this.snapshotTail = -1;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
     this.publishBuffers();
     this.syncControl();
@@ -266,7 +221,7 @@ export class WriterEngine {
     const found = this.state.namespaceId(name);
     if (found >= 0 || !create) return found;
     const id = this.state.nextNamespaceId;
-    this.appendCatalogue(RecordKind.NS_CREATE, id, name);
+    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name), false);
     return id;
   }
 
@@ -274,15 +229,8 @@ export class WriterEngine {
   dropNamespace(name: string): boolean {
     const id = this.state.namespaceId(name);
     if (id < 0) return false;
-    this.appendCatalogue(RecordKind.NS_DROP, id, name);
+    this.append(catalogueRecord(RecordKind.NS_DROP, id, name), false);
     return true;
-  }
-
-  private appendCatalogue(kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP, id: number, name: string): void {
-    const records = new RecordBuffer();
-    records.append(kind, id, name, Buffer.byteLength(name, 'utf8'), null, 0);
-    const { payload, bytes } = records.take();
-    this.append(new Uint8Array(payload, 0, bytes), false);
   }
 
   /** True when flush() has work to do: unsynced records, or a failure it must report. */
@@ -305,12 +253,24 @@ export class WriterEngine {
     this.syncControl();
   }
 
-  /** Flush, then record the durable tail in the older header slot (A/B), then sync that. */
-  checkpoint(): void {
+  /**
+   * Flush, then record the durable tail (and, from format 2, the CRC of every
+   * log byte before it) in the older header slot (A/B), then sync that; then
+   * refresh the index snapshot so the next open replays only what follows. A
+   * checkpoint skips the snapshot while the records since the last one are
+   * cheaper to replay than the snapshot is to write (`final`: the last close
+   * always writes it).
+   */
+  checkpoint(final = false): void {
     this.flush();
     if (this.fd < 0) return;
     const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
-    if (tail === this.durableLsn && this.slotSequence > 0) return;
+    if (tail !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
+    const behind = this.durableLsn - this.snapshotTail;
+    if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
+  }
+
+  private writeSlot(): void {
     const target = otherSlotOffset(this.slotOffset);
     const now = Date.now();
     const slot = encodeSlot({
@@ -318,6 +278,8 @@ export class WriterEngine {
       tailHint: this.durableLsn,
       checkpointAt: now,
       liveKeys: this.state.index.live,
+      // A version 1 file keeps version 1 slots, so older builds still read it.
+      prefixCrc: this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined,
     });
     try {
       writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
@@ -332,10 +294,41 @@ export class WriterEngine {
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(this.durableLsn));
   }
 
+  /**
+   * Writes the index snapshot for the state at nextLsn, which the caller has
+   * made durable and checkpointed. The snapshot is a cache of the log, so a
+   * failure is reported (ERR_EMDB_IO) but does not poison the engine: the log
+   * was not touched, a half-written snapshot is never renamed into place, and
+   * the previous one stays valid for the prefix it describes.
+   */
+  private saveSnapshot(): void {
+    const file = this.opts.path;
+    if (this.fd < 0 || file === null) return;
+    try {
+      const crc = this.prefix.upTo(this.state.mirror, this.nextLsn);
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, this.nextLsn, crc);
+    } catch (err) {
+      const error = ioError('index snapshot', err);
+      this.snapshotError = error.message;
+      throw error;
+    }
+    this.snapshotTail = this.nextLsn;
+    this.snapshotError = undefined;
+  }
+
+  /**
+   * Starts a backup of the log as it is now: [0, nextLsn), i.e. every write
+   * acknowledged before the request. The caller steps the job between other
+   * requests; the bytes it copies never change, whatever happens meanwhile.
+   */
+  startBackup(target: string): BackupJob {
+    return BackupJob.start(this.opts.io, backupSource(this.state, this.nextLsn), this.opts.path, target);
+  }
+
   /** Checkpoints (when opened and healthy) and releases the file. */
   close(): void {
     try {
-      if (this.opened && !this.failure) this.checkpoint();
+      if (this.opened && !this.failure) this.checkpoint(true);
     } finally {
       if (this.fd >= 0) {
         this.opts.io.close(this.fd);
@@ -361,6 +354,8 @@ export class WriterEngine {
       syncs: this.syncs,
       lastCheckpointAt: this.lastCheckpointAt,
       lastCompactionAt: this.lastCompactionAt,
+      recovery: recoveryStats(this.recovery),
+      indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
     };
   }
 
@@ -420,26 +415,4 @@ export class WriterEngine {
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
   }
-}
-
-/**
- * Best-effort removal of a failed compaction's temp file: the log was not touched,
- * so the original error is the one to report; a temp file left behind is removed
- * by the next open.
- */
-function discardTemp(io: FileIO, fd: number, tmp: string): void {
-  try {
-    if (fd >= 0) io.close(fd);
-    if (io.exists(tmp)) io.unlink(tmp);
-  } catch {
-    // see above
-  }
-}
-
-/** Total size of the framed record at `off` (header + stored payload). */
-function frameSize(dv: DataView, off: number): number {
-  return (
-    RECORD_HEADER_SIZE +
-    storedPayloadSize(dv.getUint8(off + RECORD.FLAGS), dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true))
-  );
 }

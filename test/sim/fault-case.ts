@@ -17,7 +17,7 @@ import { deserializeError, EmdbError, ErrorCode, serializeError } from '../../di
 import type { FileIO } from '../../dist/src/log/file-io.js';
 import type { FlushPolicy } from '../../dist/src/protocol.js';
 import type { CrashMode } from './crash-image.js';
-import { openEngine, readBack } from './engine-harness.js';
+import { DB, openEngine, readBack } from './engine-harness.js';
 import { matchingPrefix } from './enumerate.js';
 import { SimFS, type Fault } from './sim-fs.js';
 import { runWorkload, statesOf, type Workload } from './workload.js';
@@ -69,7 +69,8 @@ export function runFaultCase(workload: Workload, policy: FlushPolicy, fault: Fau
     const step = workload.steps[first.step]!;
     if (first.error instanceof EmdbError) result.emdbInProcess = result.injected;
     else if (step.t !== 'open' && step.t !== 'reopen') violation(`a raw ${String(first.error)} escaped the engine outside open`);
-    const onLog = call && (call.op === 'write' || call.op === 'fdatasync') && (step.t === 'write' || step.t === 'flush' || step.t === 'checkpoint');
+    // The log itself, not a side file such as the index snapshot (a cache: its failures are reported, the log is untouched).
+    const onLog = call && call.file === DB && (call.op === 'write' || call.op === 'fdatasync') && (step.t === 'write' || step.t === 'flush' || step.t === 'checkpoint');
     const mustRefuse = onLog && (fault.code === 'syncFail' || call.op === 'fdatasync' || fault.code === 'EIO' || fault.code === 'EROFS');
     result.refused = first.refusing;
     if (mustRefuse && !first.refusing) violation(`the engine kept accepting writes after a failed ${call!.op} (${fault.code})`);

@@ -61,6 +61,8 @@ type Node = FileNode | DirNode;
 
 interface Descriptor {
   node: FileNode;
+  /** The path it was opened by, for the call log (which file a write or sync hit). */
+  file: string;
   writable: boolean;
   dsync: boolean;
 }
@@ -107,7 +109,7 @@ export class SimFS implements FileIO {
     if (!node) throw fsError('ENOENT', 'open', file);
     if (node.kind === 'dir') throw fsError('EISDIR', 'open', file);
     const fd = this.nextFd++;
-    this.fds.set(fd, { node, writable: flags !== 'r', dsync: flags === 'r+dsync' });
+    this.fds.set(fd, { node, file: path.resolve(file), writable: flags !== 'r', dsync: flags === 'r+dsync' });
     return fd;
   }
 
@@ -132,7 +134,7 @@ export class SimFS implements FileIO {
       // Power fails while this write is in flight: any part of it may reach the disk, none is acknowledged.
       this.fds.get(fd)!.node.pending.push({ t: 'write', pos: position, bytes: buf.slice(bufOffset, bufOffset + len) });
     }
-    const fault = this.mutate('write', String(fd));
+    const fault = this.mutate('write', this.fileOf(fd));
     const d = this.descriptor(fd, 'write');
     if (!d.writable) throw fsError('EBADF', 'write');
     let n = len;
@@ -151,7 +153,7 @@ export class SimFS implements FileIO {
   }
 
   fdatasync(fd: number): void {
-    const fault = this.mutate('fdatasync', String(fd));
+    const fault = this.mutate('fdatasync', this.fileOf(fd));
     const d = this.descriptor(fd, 'fdatasync');
     if (fault === 'syncFail') {
       d.node.pending = [];
@@ -161,7 +163,7 @@ export class SimFS implements FileIO {
   }
 
   ftruncate(fd: number, len: number): void {
-    this.mutate('ftruncate', String(fd));
+    this.mutate('ftruncate', this.fileOf(fd));
     const d = this.descriptor(fd, 'ftruncate');
     d.node.live.truncate(len);
     d.node.pending.push({ t: 'truncate', len });
@@ -322,6 +324,10 @@ export class SimFS implements FileIO {
   }
 
   // ---- internals ----
+
+  private fileOf(fd: number): string {
+    return this.fds.get(fd)?.file ?? `fd ${fd}`;
+  }
 
   private alive(): void {
     if (this.dead) throw new PowerCut();

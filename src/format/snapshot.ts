@@ -1,0 +1,124 @@
+import { crc32 } from '@node-rs/crc32';
+import { FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE, SNAPSHOT_MAGIC, SNAPSHOT_VERSION } from './constants.js';
+import { readU64, writeU64 } from './u64.js';
+
+/**
+ * Byte layout of the index snapshot sidecar `<path>.index` (docs/FORMAT.md,
+ * "Index snapshot"): a checksummed header, then the body — the raw shared index
+ * table, the namespace catalogue and the per-namespace live counts.
+ */
+export interface SnapshotHeader {
+  /** File id of the log generation it describes (prelude bytes 120..135). */
+  fileId: Uint8Array;
+  /** The snapshot is the state after applying exactly the log bytes [DATA_START, tail). */
+  tail: number;
+  /** CRC32 of the log bytes [DATA_START, tail). */
+  prefixCrc: number;
+  indexCapacity: number;
+  indexLive: number;
+  indexDeleted: number;
+  liveBytes: number;
+  deadBytes: number;
+  nextNamespaceId: number;
+  namespaces: number;
+  counts: number;
+  bodyBytes: number;
+  bodyCrc: number;
+}
+
+export interface Catalogue {
+  namespaces: [id: number, name: string][];
+  counts: [id: number, liveKeys: number][];
+}
+
+const NS_ENTRY_FIXED = 8;
+const COUNT_ENTRY = 12;
+
+export function encodeSnapshotHeader(h: SnapshotHeader): Uint8Array {
+  const buf = new Uint8Array(SNAPSHOT_HEADER_SIZE);
+  const dv = new DataView(buf.buffer);
+  buf.set(SNAPSHOT_MAGIC, SNAPSHOT.MAGIC);
+  dv.setUint32(SNAPSHOT.VERSION, SNAPSHOT_VERSION, true);
+  dv.setUint32(SNAPSHOT.HEADER_SIZE, SNAPSHOT_HEADER_SIZE, true);
+  buf.set(h.fileId.subarray(0, FILE_ID_SIZE), SNAPSHOT.FILE_ID);
+  writeU64(dv, SNAPSHOT.TAIL, h.tail);
+  dv.setUint32(SNAPSHOT.PREFIX_CRC, h.prefixCrc >>> 0, true);
+  dv.setUint32(SNAPSHOT.INDEX_CAPACITY, h.indexCapacity, true);
+  writeU64(dv, SNAPSHOT.INDEX_LIVE, h.indexLive);
+  writeU64(dv, SNAPSHOT.INDEX_DELETED, h.indexDeleted);
+  writeU64(dv, SNAPSHOT.LIVE_BYTES, h.liveBytes);
+  writeU64(dv, SNAPSHOT.DEAD_BYTES, h.deadBytes);
+  dv.setUint32(SNAPSHOT.NEXT_NAMESPACE_ID, h.nextNamespaceId, true);
+  dv.setUint32(SNAPSHOT.NAMESPACES, h.namespaces, true);
+  dv.setUint32(SNAPSHOT.COUNTS, h.counts, true);
+  writeU64(dv, SNAPSHOT.BODY_BYTES, h.bodyBytes);
+  dv.setUint32(SNAPSHOT.BODY_CRC, h.bodyCrc >>> 0, true);
+  dv.setUint32(SNAPSHOT.CRC, crc32(buf.subarray(0, SNAPSHOT.CRC)), true);
+  return buf;
+}
+
+/** undefined unless the magic, version, size and header CRC all check out. */
+export function decodeSnapshotHeader(buf: Uint8Array): SnapshotHeader | undefined {
+  if (buf.length < SNAPSHOT_HEADER_SIZE) return undefined;
+  for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) if (buf[SNAPSHOT.MAGIC + i] !== SNAPSHOT_MAGIC[i]) return undefined;
+  const dv = new DataView(buf.buffer, buf.byteOffset, SNAPSHOT_HEADER_SIZE);
+  if (dv.getUint32(SNAPSHOT.VERSION, true) !== SNAPSHOT_VERSION) return undefined;
+  if (dv.getUint32(SNAPSHOT.HEADER_SIZE, true) !== SNAPSHOT_HEADER_SIZE) return undefined;
+  if (dv.getUint32(SNAPSHOT.CRC, true) !== crc32(buf.subarray(0, SNAPSHOT.CRC))) return undefined;
+  return {
+    fileId: buf.slice(SNAPSHOT.FILE_ID, SNAPSHOT.FILE_ID + FILE_ID_SIZE),
+    tail: readU64(dv, SNAPSHOT.TAIL),
+    prefixCrc: dv.getUint32(SNAPSHOT.PREFIX_CRC, true),
+    indexCapacity: dv.getUint32(SNAPSHOT.INDEX_CAPACITY, true),
+    indexLive: readU64(dv, SNAPSHOT.INDEX_LIVE),
+    indexDeleted: readU64(dv, SNAPSHOT.INDEX_DELETED),
+    liveBytes: readU64(dv, SNAPSHOT.LIVE_BYTES),
+    deadBytes: readU64(dv, SNAPSHOT.DEAD_BYTES),
+    nextNamespaceId: dv.getUint32(SNAPSHOT.NEXT_NAMESPACE_ID, true),
+    namespaces: dv.getUint32(SNAPSHOT.NAMESPACES, true),
+    counts: dv.getUint32(SNAPSHOT.COUNTS, true),
+    bodyBytes: readU64(dv, SNAPSHOT.BODY_BYTES),
+    bodyCrc: dv.getUint32(SNAPSHOT.BODY_CRC, true),
+  };
+}
+
+/** Namespaces as (id u32, name length u32, UTF-8 name), then counts as (id u32, live keys u64). */
+export function encodeCatalogue(c: Catalogue): Uint8Array {
+  const names = c.namespaces.map(([id, name]) => [id, Buffer.from(name, 'utf8')] as const);
+  const size = names.reduce((n, [, b]) => n + NS_ENTRY_FIXED + b.length, 0) + c.counts.length * COUNT_ENTRY;
+  const buf = new Uint8Array(size);
+  const dv = new DataView(buf.buffer);
+  let at = 0;
+  for (const [id, bytes] of names) {
+    dv.setUint32(at, id, true);
+    dv.setUint32(at + 4, bytes.length, true);
+    buf.set(bytes, at + NS_ENTRY_FIXED);
+    at += NS_ENTRY_FIXED + bytes.length;
+  }
+  for (const [id, live] of c.counts) {
+    dv.setUint32(at, id, true);
+    writeU64(dv, at + 4, live);
+    at += COUNT_ENTRY;
+  }
+  return buf;
+}
+
+/** undefined when the bytes do not hold exactly the announced entries. */
+export function decodeCatalogue(buf: Uint8Array, namespaces: number, counts: number): Catalogue | undefined {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: Catalogue = { namespaces: [], counts: [] };
+  let at = 0;
+  for (let i = 0; i < namespaces; i++) {
+    if (at + NS_ENTRY_FIXED > buf.length) return undefined;
+    const len = dv.getUint32(at + 4, true);
+    if (at + NS_ENTRY_FIXED + len > buf.length) return undefined;
+    out.namespaces.push([dv.getUint32(at, true), Buffer.from(buf.buffer, buf.byteOffset + at + NS_ENTRY_FIXED, len).toString('utf8')]);
+    at += NS_ENTRY_FIXED + len;
+  }
+  for (let i = 0; i < counts; i++) {
+    if (at + COUNT_ENTRY > buf.length) return undefined;
+    out.counts.push([dv.getUint32(at, true), readU64(dv, at + 4)]);
+    at += COUNT_ENTRY;
+  }
+  return at === buf.length ? out : undefined;
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { EmdbError, ErrorCode } from '../errors.js';
+import { DATA_START } from '../format/constants.js';
+import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
+import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
+import { logCrc } from '../log/prefix-crc.js';
+import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
+import type { FlushPolicy, RecoveryStats } from '../protocol.js';
+import { IndexWriter } from '../shm/index-table.js';
+import { SEGMENT_SPAN } from '../shm/layout.js';
+import { MirrorWriter } from '../shm/mirror.js';
+import { LogState } from './log-state.js';
+import { readSnapshot } from './snapshot.js';
+
+/** How an open went (`stats().recovery`, and the reliability suites). */
+export interface OpenReport extends RecoveryResult {
+  /** 'snapshot': the index snapshot held [DATA_START, from); 'full': every record was replayed. */
+  mode: 'snapshot' | 'full';
+  /** LSN the record walk started at. */
+  from: number;
+  /** The slot's prefix CRC matched, so records before the tail hint skipped their own CRC. */
+  prefixVerified: boolean;
+  durationMs: number;
+}
+
+export interface OpenedLog {
+  fd: number;
+  prelude: Prelude;
+  slot: ChosenSlot;
+  state: LogState;
+  report: OpenReport;
+  /** The CRC of the log bytes [DATA_START, prefix.lsn), as far as open hashed them. */
+  prefix: { lsn: number; crc: number };
+  /** Tail covered by the snapshot on disk when it was used, else -1. */
+  snapshotTail: number;
+}
+
+/** What stats() reports about the open (an in-memory database replayed nothing). */
+export function recoveryStats(report: OpenReport | undefined): RecoveryStats {
+  return {
+    mode: report?.mode ?? 'full',
+    recordsReplayed: report?.records ?? 0,
+    replayedFrom: report?.from ?? DATA_START,
+    prefixVerified: report?.prefixVerified ?? false,
+    durationMs: report?.durationMs ?? 0,
+  };
+}
+
+/** The state of a new in-memory database: its header pages in the mirror, no records. */
+export function newInMemoryLog(): LogState {
+  const state = newLogState(newMirror(1 << 20), 1 << 20, 0);
+  state.mirror.reserve(0, DATA_START);
+  state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16)));
+  return state;
+}
+
+/** A fresh state whose index is sized for the log it is about to replay. */
+export function newLogState(mirror: MirrorWriter, logBytes: number, keysHint: number): LogState {
+  let capacity = 1024;
+  while (capacity * 0.5 < Math.max(keysHint, logBytes / 256)) capacity *= 2;
+  return new LogState(IndexWriter.allocate(capacity), mirror);
+}
+
+export function newMirror(logBytes: number): MirrorWriter {
+  return new MirrorWriter(MirrorWriter.create(Math.min(logBytes + (1 << 20), SEGMENT_SPAN)));
+}
+
+/**
+ * Opens (creating if needed) the log at `file`, loads it into a new mirror and
+ * rebuilds the state: from the index snapshot plus the records after it when
+ * the snapshot matches the log, else by replaying every record. Crash residue
+ * after the last good record is cut. Throws before writing anything when the
+ * file is not ours or is corrupt before its tail hint; the caller closes `fd`
+ * (via `onFd`) in that case.
+ */
+export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd: (fd: number) => void): OpenedLog {
+  if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
+  if (!io.exists(file)) createLog(io, file);
+  // A compaction that crashed before its rename left this behind; the log is intact.
+  if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
+  const fd = io.open(file, flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
+  onFd(fd);
+  const size = io.size(fd);
+  const header = new Uint8Array(DATA_START);
+  const got = readFully(io, fd, header, 0, DATA_START, 0);
+  // Validate before touching anything: a foreign or future file is left byte-identical.
+  if (got < DATA_START) {
+    throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${size} bytes) to be an emdb-js database`);
+  }
+  const prelude = decodePrelude(header);
+  if (isEncrypted(prelude)) {
+    throw new EmdbError(ErrorCode.ENCRYPTION_KEY_MISMATCH, 'database is encrypted; this build cannot open encrypted files');
+  }
+  const slot = chooseSlot(header, prelude.version);
+  if (slot.tailHint > size) {
+    throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
+  }
+  const started = performance.now();
+  const mirror = newMirror(Math.max(size, DATA_START));
+  loadMirror(mirror, io, fd, size);
+
+  // One streaming CRC pass: up to the snapshot's tail (does the snapshot describe
+  // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
+  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint);
+  const snapTail = snapshot?.header.tail ?? DATA_START;
+  const crcAtSnap = logCrc(mirror, DATA_START, snapTail, 0);
+  const useSnapshot = snapshot !== undefined && crcAtSnap === snapshot.header.prefixCrc;
+  let prefix = { lsn: snapTail, crc: crcAtSnap };
+  let prefixVerified = false;
+  if (slot.prefixCrc !== undefined) {
+    prefix = { lsn: slot.tailHint, crc: logCrc(mirror, snapTail, slot.tailHint, crcAtSnap) };
+    // A mismatch means damage before the tail hint: the per-record walk finds and reports it.
+    prefixVerified = prefix.crc === slot.prefixCrc && slot.tailHint > DATA_START;
+  }
+
+  const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
+  const from = useSnapshot ? snapTail : DATA_START;
+  const recovery = replayLog(state, size, slot.tailHint, { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START });
+  if (recovery.end < size) {
+    // Crash residue after the last good record: cut it so appends start clean.
+    io.ftruncate(fd, recovery.end);
+  }
+  // What we read may still sit only in the page cache of a crashed run.
+  io.fdatasync(fd);
+  return {
+    fd,
+    prelude,
+    slot,
+    state,
+    report: { ...recovery, mode: useSnapshot ? 'snapshot' : 'full', from, prefixVerified, durationMs: performance.now() - started },
+    prefix,
+    snapshotTail: useSnapshot ? snapTail : -1,
+  };
+}
+
+/** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
+function createLog(io: FileIO, file: string): void {
+  const dir = dirOf(file);
+  mkdirDurable(io, dir);
+  const tmp = `${file}.creating`;
+  if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
+  const fd = io.open(tmp, 'wx');
+  try {
+    const header = encodeNewHeader(Date.now(), randomBytes(16));
+    writeFully(io, fd, header, 0, header.length, 0);
+    io.fdatasync(fd);
+  } finally {
+    io.close(fd);
+  }
+  io.rename(tmp, file);
+  io.fsyncDir(dir);
+}

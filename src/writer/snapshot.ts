@@ -1,0 +1,159 @@
+import { crc32 } from '@node-rs/crc32';
+import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
+import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
+import { IndexWriter } from '../shm/index-table.js';
+import { IndexHeader, indexBytes } from '../shm/layout.js';
+import type { MirrorWriter } from '../shm/mirror.js';
+import { LogState } from './log-state.js';
+
+/**
+ * The index snapshot: what replaying the log prefix [DATA_START, tail) derives
+ * (the shared index table, namespace catalogue, live counts, byte accounting),
+ * saved beside the log as `<path>.index` at checkpoints so a reopen replays only
+ * the records after `tail`. It is a cache: open uses it only when the log bytes
+ * it was made from are provably still there (same file id, CRC of the prefix),
+ * and otherwise replays the whole log.
+ */
+export function snapshotPath(dbFile: string): string {
+  return `${dbFile}.index`;
+}
+
+/** Largest index table a snapshot may announce before we allocate it (2^30 slots = 16 GiB). */
+const MAX_SNAPSHOT_CAPACITY = 2 ** 30;
+
+export interface LoadedSnapshot {
+  header: SnapshotHeader;
+  /** Builds the LogState over `mirror`; call only after the prefix CRC matched. */
+  state(mirror: MirrorWriter): LogState;
+}
+
+/**
+ * Writes the snapshot of `state`, which must be the state after exactly the log
+ * bytes [DATA_START, tail): temp file, fdatasync, rename, directory fsync, so
+ * the previous snapshot stays in place until the new one is complete. Throws on
+ * I/O errors after removing the temp file; the log is not involved, so the
+ * caller decides (a checkpoint carries on without a new snapshot).
+ */
+export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileId: Uint8Array, tail: number, prefixCrc: number): void {
+  const target = snapshotPath(dbFile);
+  const tmp = `${target}.tmp`;
+  // An orphan of a crashed checkpoint; the name is ours.
+  if (io.exists(tmp)) io.unlink(tmp);
+  const index = new Uint8Array(state.index.buffer);
+  const catalogue = encodeCatalogue({ namespaces: [...state.namespaces], counts: [...state.counts] });
+  const header = encodeSnapshotHeader({
+    fileId,
+    tail,
+    prefixCrc,
+    indexCapacity: state.index.capacity,
+    indexLive: state.index.live,
+    indexDeleted: state.index.deleted,
+    liveBytes: state.liveBytes,
+    deadBytes: state.deadBytes,
+    nextNamespaceId: state.nextNamespaceId,
+    namespaces: state.namespaces.size,
+    counts: state.counts.size,
+    bodyBytes: index.length + catalogue.length,
+    bodyCrc: crc32(catalogue, crc32(index)),
+  });
+  const fd = io.open(tmp, 'wx');
+  try {
+    writeFully(io, fd, header, 0, header.length, 0);
+    writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
+    writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
+    io.fdatasync(fd);
+  } catch (err) {
+    closeQuietly(io, fd);
+    removeQuietly(io, tmp);
+    throw err;
+  }
+  io.close(fd);
+  try {
+    io.rename(tmp, target);
+  } catch (err) {
+    removeQuietly(io, tmp);
+    throw err;
+  }
+  io.fsyncDir(dirOf(target));
+}
+
+/**
+ * Reads and checks the snapshot beside `dbFile`: its own checksums, the file id
+ * of the log, a tail inside the checkpointed part of the log, and a well-formed
+ * index table. undefined when it is missing or fails any check (including an
+ * I/O error): the caller replays the whole log instead. The prefix CRC is left
+ * to the caller, which hashes the log once for every purpose.
+ */
+export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tailHint: number): LoadedSnapshot | undefined {
+  const file = snapshotPath(dbFile);
+  let fd = -1;
+  try {
+    if (!io.exists(file)) return undefined;
+    fd = io.open(file, 'r');
+    const size = io.size(fd);
+    const headerBytes = new Uint8Array(SNAPSHOT_HEADER_SIZE);
+    if (readFully(io, fd, headerBytes, 0, headerBytes.length, 0) !== headerBytes.length) return undefined;
+    const header = decodeSnapshotHeader(headerBytes);
+    if (!header || !sameId(header.fileId, fileId)) return undefined;
+    if (header.tail < DATA_START || header.tail > tailHint) return undefined;
+    const capacity = header.indexCapacity;
+    if (capacity < 2 || capacity > MAX_SNAPSHOT_CAPACITY || (capacity & (capacity - 1)) !== 0) return undefined;
+    if (header.indexLive + header.indexDeleted > capacity) return undefined;
+    const tableBytes = indexBytes(capacity);
+    if (header.bodyBytes !== size - SNAPSHOT_HEADER_SIZE || header.bodyBytes < tableBytes) return undefined;
+    // Straight into the shared buffer the index will live in: no copy after the read.
+    const table = new SharedArrayBuffer(tableBytes);
+    const tableU8 = new Uint8Array(table);
+    const catalogueBytes = new Uint8Array(header.bodyBytes - tableBytes);
+    if (readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
+    if (readFully(io, fd, catalogueBytes, 0, catalogueBytes.length, SNAPSHOT_HEADER_SIZE + tableBytes) !== catalogueBytes.length) return undefined;
+    if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
+    const words = new Int32Array(table, 0, 2);
+    if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
+    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts);
+    if (!catalogue) return undefined;
+    return {
+      header,
+      state(mirror: MirrorWriter): LogState {
+        const index = new IndexWriter(table);
+        index.live = header.indexLive;
+        index.deleted = header.indexDeleted;
+        const state = new LogState(index, mirror);
+        state.liveBytes = header.liveBytes;
+        state.deadBytes = header.deadBytes;
+        state.nextNamespaceId = header.nextNamespaceId;
+        for (const [id, name] of catalogue.namespaces) state.namespaces.set(id, name);
+        for (const [id, live] of catalogue.counts) state.counts.set(id, live);
+        return state;
+      },
+    };
+  } catch {
+    // A cache that cannot be read is a cache miss, never an open failure.
+    return undefined;
+  } finally {
+    if (fd >= 0) closeQuietly(io, fd);
+  }
+}
+
+function sameId(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== FILE_ID_SIZE || b.length !== FILE_ID_SIZE) return false;
+  for (let i = 0; i < FILE_ID_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function removeQuietly(io: FileIO, file: string): void {
+  try {
+    io.unlink(file);
+  } catch {
+    // the original error is the one to report; the next writer removes the orphan
+  }
+}
+
+function closeQuietly(io: FileIO, fd: number): void {
+  try {
+    io.close(fd);
+  } catch {
+    // a snapshot descriptor: the error that matters is reported elsewhere
+  }
+}
