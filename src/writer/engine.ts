@@ -10,6 +10,7 @@ import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../pr
 import { IndexWriter } from '../shm/index-table.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import { rollBackFullDisk } from './append-failure.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { buildCompacted, type CompactedLog } from './compactor.js';
 import { LogState } from './log-state.js';
@@ -159,7 +160,8 @@ export class WriterEngine {
       try {
         writeFully(this.opts.io, this.fd, batch, 0, len, lsn);
       } catch (err) {
-        throw this.fail('write', err);
+        // nextLsn and the index are untouched yet, so a full disk can be rolled back.
+        throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
       }
     }
     this.nextLsn = lsn + len;
