@@ -1,0 +1,117 @@
+/**
+ * Judging a database image left by a killed writer: recover it with the writer's
+ * own open code on this thread (no worker start per check), read every key the
+ * way getSync does (shared index + mirror), and explain the result as the model
+ * after some prefix of the child's operation sequence.
+ */
+import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createControlBlock, SharedView } from '../dist/src/shm/shared-view.js';
+import { applyOp, parseValue, type CrashOp } from './fixtures/crash-ops.js';
+import { withInProcessEngine } from './log-image.js';
+
+export interface Recovered {
+  /** Served value per key (latin1), for the keys asked about. */
+  values: Map<string, string>;
+  /** Live keys the writer counts after recovery (to catch phantom keys). */
+  live: number;
+  /** Bytes of crash residue recovery cut off the end (a torn tail). */
+  residue: number;
+}
+
+/**
+ * Recovers a copy of `file` (so the original stays a crashed image for the next
+ * child to recover itself) and reads `keys` from the recovered shared state.
+ * Throws what open throws (e.g. ERR_EMDB_CORRUPTION).
+ */
+export function recoverCopy(file: string, keys: readonly string[]): Recovered {
+  const copy = `${file}.check-${process.pid}`;
+  fs.copyFileSync(file, copy);
+  const crashedSize = fs.statSync(copy).size;
+  try {
+    return withInProcessEngine(copy, (engine) => {
+      const view = new SharedView(createControlBlock(), `emdb-check:${randomUUID()}`, engine.currentBuffers());
+      const values = new Map<string, string>();
+      try {
+        for (const key of keys) {
+          const bytes = Buffer.from(key);
+          if (view.locate(0, bytes, 0, bytes.length)) {
+            values.set(key, Buffer.from(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen)).toString('latin1'));
+          }
+        }
+      } finally {
+        view.close();
+      }
+      const stats = engine.stats();
+      engine.close();
+      return { values, live: stats.records, residue: crashedSize - stats.fileBytes };
+    });
+  } finally {
+    fs.rmSync(copy, { force: true });
+  }
+}
+
+export function sameState(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+/**
+ * The smallest j >= mustInclude such that applying ops[0, j) to `base` gives
+ * `actual`, or undefined when no such prefix explains what was recovered.
+ */
+export function explainingPrefix(base: ReadonlyMap<string, string>, ops: readonly CrashOp[], mustInclude: number, actual: ReadonlyMap<string, string>): number | undefined {
+  const model = new Map(base);
+  for (let i = 0; i < mustInclude; i++) applyOp(model, ops[i]!);
+  for (let j = mustInclude; ; j++) {
+    if (sameState(model, actual)) return j;
+    if (j >= ops.length) return undefined;
+    applyOp(model, ops[j]!);
+  }
+}
+
+export type Verdict =
+  | { ok: true; prefix: number }
+  | { ok: false; kind: 'corrupt' | 'partial insertMany' | 'lost acknowledged' | 'unexplained'; detail: string };
+
+/**
+ * Explains `actual` as base + ops[0, j) with j > lastAck; when it cannot, says
+ * why, most specific first: a served value that was never written to its key
+ * (corrupt or foreign), part of an insertMany chunk, or an acknowledged op missing.
+ */
+export function judge(base: ReadonlyMap<string, string>, ops: readonly CrashOp[], lastAck: number, actual: ReadonlyMap<string, string>): Verdict {
+  const j = explainingPrefix(base, ops, lastAck + 1, actual);
+  if (j !== undefined) return { ok: true, prefix: j };
+  const written = new Map<string, Set<string>>();
+  const note = (k: string, v: string) => (written.get(k) ?? written.set(k, new Set()).get(k)!).add(v);
+  for (const [k, v] of base) note(k, v);
+  for (const op of ops) {
+    if (op.kind === 'put') note(op.key, op.value);
+    else if (op.kind === 'many') for (const [k, v] of op.entries) note(k, v);
+  }
+  for (const [k, v] of actual) {
+    if (!written.get(k)?.has(v)) {
+      const named = parseValue(v);
+      return { ok: false, kind: 'corrupt', detail: `${k.slice(0, 12)} = ${named ? JSON.stringify(named) : 'malformed'} (${v.length} bytes), never written to this key` };
+    }
+  }
+  // Every value is a real one: is the state a prefix plus part of one chunk?
+  const model = new Map(base);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (op.kind === 'many') {
+      const some = op.entries.filter(([k, v]) => actual.get(k) === v && model.get(k) !== v).length;
+      if (some > 0 && some < op.entries.length) {
+        const full = new Map(model);
+        applyOp(full, op);
+        const mixed = [...actual].every(([k, v]) => full.get(k) === v || model.get(k) === v);
+        if (mixed) return { ok: false, kind: 'partial insertMany', detail: `op ${i}: ${some} of ${op.entries.length} entries` };
+      }
+    }
+    applyOp(model, op);
+  }
+  const earlier = explainingPrefix(base, ops, 0, actual);
+  if (earlier !== undefined) return { ok: false, kind: 'lost acknowledged', detail: `state is the prefix of ${earlier} ops, but op ${lastAck} was acknowledged` };
+  return { ok: false, kind: 'unexplained', detail: 'no prefix of the op sequence matches' };
+}

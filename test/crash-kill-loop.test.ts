@@ -1,0 +1,276 @@
+/**
+ * The kill -9 loop across the three flush policies. A child process
+ * (fixtures/writer-child.ts, ack mode `op`) runs a seeded sequence of puts,
+ * removes and insertMany chunks (one value in a hundred is 64–256 KiB) and
+ * prints `a <i>` when op i's promise resolves and `d <i>` when a flush covering
+ * it resolved (or at once under writeThrough). The parent SIGKILLs it at a random
+ * moment: while node and the modules load, while Emdb.open runs on the image a
+ * previous kill left (lock break, writer start, recovery replay), while writing,
+ * or right after the n-th acknowledgement. Then it checks the image:
+ *  - nothing acknowledged is lost — not only what a flush made durable: the
+ *    writer pwrote every acknowledged op before acknowledging, and a process
+ *    kill does not lose the page cache (acknowledged-durable ops are counted
+ *    separately);
+ *  - the recovered state is the model after some prefix of the sequence at least
+ *    as long as the acknowledged one, so every served value is one the op
+ *    sequence wrote to that key (values name their seed/op/entry), an insertMany
+ *    chunk is whole or absent, and the writer's live-key count has no phantoms;
+ *  - what the next child appends after recovering (and what the parent appends
+ *    through the public API every tenth round) survives the next kill and reopen.
+ * The check recovers a copy with the writer's own open code on this thread, so
+ * the original stays a crashed image for the next child to recover (and be
+ * killed in). Each lane/policy file starts afresh every FRESH_EVERY kills, so
+ * recovery of both short and long logs is hit. Two children run at a time.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { judge, recoverCopy } from './crash-check.js';
+import { allKeys, applyOp, makeOps, rng } from './fixtures/crash-ops.js';
+import { Emdb, FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
+
+const CHILD = path.join(FIXTURES, 'writer-child.js');
+const POLICIES = ['onEachFlush', 'group', 'writeThrough'] as const;
+type Policy = (typeof POLICIES)[number];
+const FLUSH_POLICY = { onEachFlush: { kind: 'onEachFlush' }, group: { kind: 'group', maxWaitMs: 2, maxBatch: 4 }, writeThrough: { kind: 'writeThrough' } } as const;
+const KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_KILLS ?? 300));
+const LANES = 2;
+const FRESH_EVERY = 20;
+const PUBLIC_REOPEN_EVERY = 10;
+const CHILD_OPS = 3000;
+/** Share of 64–256 KiB values: enough multi-page pwrites in flight for kills to tear some. */
+const LARGE_SHARE = 0.05;
+const BASE_SEED = Number(process.env.EMDB_KILL_LOOP_SEED ?? 0x10ad);
+const KEYS = allKeys();
+
+type Phase = 'startup' | 'open' | 'running' | 'exited';
+type Plan = { at: 'spawn' | 'opening' | 'open' | 'large'; ms: number } | { at: 'acks'; acks: number; ms: number };
+
+interface ChildRun {
+  lastAck: number;
+  lastDurable: number;
+  phase: Phase;
+  error: string | undefined;
+  killed: boolean;
+  openMs: number | undefined;
+}
+
+/** Spawns the child and SIGKILLs it per `plan`; resolves once it is gone and its pipe drained. */
+function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan): Promise<ChildRun> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CHILD, file, String(seed), String(CHILD_OPS), String(flushEvery), policy, 'op', String(LARGE_SHARE)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, UV_USE_IO_URING: '0' },
+  });
+  const run: ChildRun = { lastAck: -1, lastDurable: -1, phase: 'startup', error: undefined, killed: false, openMs: undefined };
+  let openingAt = 0;
+  let acks = 0;
+  let partial = '';
+  let stderr = '';
+  const kill = () => {
+    if (run.killed || child.exitCode !== null) return;
+    run.killed = true;
+    child.kill('SIGKILL');
+  };
+  const killIn = (ms: number) => (ms === 0 ? kill() : setTimeout(kill, ms));
+  if (plan.at === 'spawn') killIn(plan.ms);
+  const watchdog = setTimeout(kill, 20_000);
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const sp = line.indexOf(' ');
+      const tag = sp < 0 ? line : line.slice(0, sp);
+      if (tag === 'a') {
+        run.lastAck = Number(line.slice(2));
+        if (plan.at === 'acks' && ++acks === plan.acks) killIn(plan.ms);
+      } else if (tag === 'L') {
+        if (plan.at === 'large') killIn(plan.ms);
+      } else if (tag === 'd') {
+        run.lastDurable = Number(line.slice(2));
+      } else if (tag === 'opening') {
+        openingAt = performance.now();
+        if (!run.killed) run.phase = 'open';
+        if (plan.at === 'opening') killIn(plan.ms);
+      } else if (tag === 'open') {
+        run.openMs = performance.now() - openingAt;
+        if (!run.killed) run.phase = 'running';
+        if (plan.at === 'open') killIn(plan.ms);
+      } else if (tag === 'error') {
+        run.error = line;
+      } else if (tag === 'done' && !run.killed) {
+        run.phase = 'exited';
+      }
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(watchdog);
+      if (signal !== 'SIGKILL' && code !== 0) run.error ??= `exit ${code}: ${stderr.slice(0, 500)}`;
+      void started;
+      resolve(run);
+    });
+  });
+}
+
+interface Tally {
+  kills: number;
+  acked: number;
+  ackedDurable: number;
+  startupKills: number;
+  openKills: number;
+  crashedImageOpenKills: number;
+  runningKills: number;
+  tornTails: number;
+  publicReopens: number;
+  fresh: number;
+}
+
+const newTally = (): Tally => ({ kills: 0, acked: 0, ackedDurable: 0, startupKills: 0, openKills: 0, crashedImageOpenKills: 0, runningKills: 0, tornTails: 0, publicReopens: 0, fresh: 0 });
+
+/** One database file of one lane under one policy, and what the parent knows of it. */
+interface Slot {
+  policy: Policy;
+  file: string;
+  state: Map<string, string>;
+  kills: number;
+  /** The file holds an image a kill left (not yet reopened by anyone). */
+  crashed: boolean;
+}
+
+describe('kill -9 loop across flush policies', () => {
+  let dir: string;
+  beforeAll(() => {
+    if (!fs.existsSync(CHILD)) throw new Error(`${CHILD} is missing: run \`npm run build\` first`);
+    dir = tmpDir('emdb-killloop-');
+  });
+  afterAll(() => rmrf(dir));
+
+  it(`${KILLS_PER_POLICY} kills per policy: no acknowledged write lost, nothing corrupt served, chunks whole`, async () => {
+    const tallies = Object.fromEntries(POLICIES.map((p) => [p, newTally()])) as Record<Policy, Tally>;
+    const violations: string[] = [];
+    const opens: number[] = [];
+    const openEstimate = () => (opens.length === 0 ? 150 : opens.reduce((a, b) => a + b, 0) / opens.length);
+
+    async function lane(laneNo: number): Promise<void> {
+      const r = rng(BASE_SEED + laneNo);
+      const slots = POLICIES.map((policy): Slot => ({ policy, file: path.join(dir, `${policy}-${laneNo}.emdb`), state: new Map(), kills: 0, crashed: false }));
+      const rounds = (KILLS_PER_POLICY * POLICIES.length) / LANES;
+      for (let round = 0; round < rounds; round++) {
+        const slot = slots[round % POLICIES.length]!;
+        const tally = tallies[slot.policy];
+        if (slot.kills % FRESH_EVERY === 0) {
+          for (const f of [slot.file, `${slot.file}.lock`, `${slot.file}.creating`]) fs.rmSync(f, { force: true });
+          slot.state = new Map();
+          slot.crashed = false;
+          tally.fresh++;
+        }
+        const seed = (BASE_SEED * 7919 + laneNo * 1_000_003 + round) >>> 0;
+        const flushEvery = [1, 4, 16][Math.floor(r() * 3)]!;
+        const roll = r();
+        const plan: Plan =
+          roll < 0.2
+            ? { at: 'spawn', ms: Math.floor(r() * (openEstimate() + 250)) }
+            : roll < 0.35
+              ? { at: 'opening', ms: Math.floor(r() * openEstimate()) }
+              : roll < 0.7
+                ? { at: 'open', ms: Math.floor(r() * 120) }
+                : roll < 0.85
+                  ? { at: 'large', ms: Math.floor(r() * 3) }
+                  : { at: 'acks', acks: 1 + Math.floor(r() * 200), ms: Math.floor(r() * 3) };
+        const ctx = `${slot.policy} lane ${laneNo} kill ${slot.kills} (seed ${seed}, flushEvery ${flushEvery}, plan ${JSON.stringify(plan)})`;
+        const wasCrashed = slot.crashed;
+        const run = await runAndKill(slot.file, seed, flushEvery, slot.policy, plan);
+        slot.kills++;
+        if (run.openMs !== undefined) opens.push(run.openMs);
+        if (run.error) {
+          violations.push(`${ctx}: child failed: ${run.error}`);
+          continue;
+        }
+        if (run.killed) {
+          tally.kills++;
+          if (run.phase === 'startup') tally.startupKills++;
+          else if (run.phase === 'open') {
+            tally.openKills++;
+            if (wasCrashed) tally.crashedImageOpenKills++;
+          } else tally.runningKills++;
+        }
+        tally.acked += run.lastAck + 1;
+        tally.ackedDurable += run.lastDurable + 1;
+        if (run.lastDurable > run.lastAck) violations.push(`${ctx}: durable ack ${run.lastDurable} before op ack ${run.lastAck}`);
+        if (!fs.existsSync(slot.file)) {
+          // Killed before the database file was created (its temp file is removed by the next open).
+          if (slot.state.size > 0 || run.lastAck >= 0) violations.push(`${ctx}: database file is gone`);
+          continue;
+        }
+        slot.crashed = run.killed;
+        const ops = makeOps(seed, CHILD_OPS, LARGE_SHARE);
+        let recovered;
+        try {
+          recovered = recoverCopy(slot.file, KEYS);
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          violations.push(`${ctx}: recovery failed: ${e.code} ${e.message}`);
+          break;
+        }
+        if (recovered.residue > 0) tally.tornTails++;
+        const verdict = judge(slot.state, ops, run.lastAck, recovered.values);
+        if (!verdict.ok) {
+          violations.push(`${ctx}: ${verdict.kind}: ${verdict.detail} (acked ${run.lastAck}, durable ${run.lastDurable})`);
+          break;
+        }
+        if (recovered.live !== recovered.values.size) violations.push(`${ctx}: writer counts ${recovered.live} live keys, ${recovered.values.size} found`);
+        slot.state = recovered.values;
+
+        if (slot.kills % PUBLIC_REOPEN_EVERY === 0) {
+          // The public path now and then: open the crashed image itself, read, append, close.
+          const db = await Emdb.open(slot.file, { readers: 1, flushPolicy: FLUSH_POLICY[slot.policy] });
+          try {
+            const viaGet = await db.getMany(KEYS);
+            KEYS.forEach((k, i) => {
+              const want = slot.state.get(k);
+              if (db.getSync(k)?.toString('latin1') !== want || viaGet[i]?.toString('latin1') !== want) violations.push(`${ctx}: public reopen serves another value for ${k}`);
+            });
+            for (const op of makeOps(seed + 0x5eed5, 5)) {
+              if (op.kind === 'put') await db.insert(op.key, op.value);
+              else if (op.kind === 'remove') await db.remove(op.key);
+              else await db.insertMany(op.entries);
+              applyOp(slot.state, op);
+            }
+            if ((await db.len()) !== slot.state.size) violations.push(`${ctx}: len() after parent appends`);
+          } finally {
+            await db.close();
+          }
+          slot.crashed = false;
+          tally.publicReopens++;
+        }
+      }
+    }
+
+    const started = performance.now();
+    await Promise.all(Array.from({ length: LANES }, (_, n) => lane(n)));
+    const seconds = (performance.now() - started) / 1000;
+    const total = POLICIES.reduce((n, p) => n + tallies[p].kills, 0);
+    console.log(
+      [
+        `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (2 children at a time), ${violations.length} violations`,
+        ...POLICIES.map((p) => {
+          const t = tallies[p];
+          return `[kill-loop] ${p}: ${t.kills} kills (${t.startupKills} during process start-up, ${t.openKills} during Emdb.open of which ${t.crashedImageOpenKills} on a crashed image, ${t.runningKills} while writing); ${t.acked} ops acknowledged, ${t.ackedDurable} acknowledged durable; 0 lost, 0 corrupt served unless listed; ${t.tornTails} recoveries cut a torn tail; ${t.publicReopens} public reopens with appends; ${t.fresh} fresh files`;
+        }),
+      ].join('\n'),
+    );
+    expect(violations).toEqual([]);
+    for (const p of POLICIES) {
+      const t = tallies[p];
+      // The plans must have produced kills in every phase, and real work under every policy.
+      expect(t.startupKills, p).toBeGreaterThan(0);
+      expect(t.crashedImageOpenKills, p).toBeGreaterThan(0);
+      expect(t.runningKills, p).toBeGreaterThan(KILLS_PER_POLICY / 3);
+      expect(t.ackedDurable, p).toBeGreaterThan(0);
+    }
+  }, 600_000);
+});
