@@ -112,7 +112,13 @@ async function runLoad(file: string): Promise<History> {
       }
       return Promise.all(pending);
     };
-    while (Date.now() < phaseEnd) await round();
+    // Several rounds in flight: writes to a key overlap other writes and reads of it.
+    const inFlight: Promise<unknown>[] = [];
+    while (Date.now() < phaseEnd) {
+      inFlight.push(round());
+      if (inFlight.length >= 4) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
     for (const [, retries] of await poolRetries(db, 2)) {
       poolRetriesTotal += retries;
       poolThreads++;
@@ -163,6 +169,7 @@ describe('linearizability under load, with reopens', () => {
     expect(violations.slice(0, 10)).toEqual([]);
     expect(h.malformed).toBe(0);
     expect(h.reopens).toBe(REOPENS);
+    expect(h.writes.length).toBeGreaterThan(500);
     for (const source of ['main getSync', 'pool get', 'attached']) expect(bySource.get(source) ?? 0, source).toBeGreaterThan(1000);
     expect(mutants.length).toBe(4);
     expect(caught.every(Boolean), 'every planted anomaly is flagged').toBe(true);
