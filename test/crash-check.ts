@@ -6,9 +6,10 @@
  */
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { nodeFileIO, type FileIO } from '../dist/src/log/file-io.js';
 import { createControlBlock, SharedView } from '../dist/src/shm/shared-view.js';
+import { WriterEngine } from '../dist/src/writer/engine.js';
 import { applyOp, parseValue, type CrashOp } from './fixtures/crash-ops.js';
-import { withInProcessEngine } from './log-image.js';
 
 export interface Recovered {
   /** Served value per key (latin1), for the keys asked about. */
@@ -28,25 +29,37 @@ export function recoverCopy(file: string, keys: readonly string[]): Recovered {
   const copy = `${file}.check-${process.pid}`;
   fs.copyFileSync(file, copy);
   const crashedSize = fs.statSync(copy).size;
+  // The copy is thrown away: skip its syncs, which would stall this thread (and the other lane's kill timers).
+  const fds = new Set<number>();
+  const io: FileIO = {
+    ...nodeFileIO,
+    open: (f, flags) => {
+      const fd = nodeFileIO.open(f, flags);
+      fds.add(fd);
+      return fd;
+    },
+    fdatasync: () => undefined,
+    fsyncDir: () => undefined,
+  };
+  const engine = new WriterEngine({ path: copy, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined });
   try {
-    return withInProcessEngine(copy, (engine) => {
-      const view = new SharedView(createControlBlock(), `emdb-check:${randomUUID()}`, engine.currentBuffers());
-      const values = new Map<string, string>();
-      try {
-        for (const key of keys) {
-          const bytes = Buffer.from(key);
-          if (view.locate(0, bytes, 0, bytes.length)) {
-            values.set(key, Buffer.from(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen)).toString('latin1'));
-          }
+    engine.open();
+    const view = new SharedView(createControlBlock(), `emdb-check:${randomUUID()}`, engine.currentBuffers());
+    const values = new Map<string, string>();
+    try {
+      for (const key of keys) {
+        const bytes = Buffer.from(key);
+        if (view.locate(0, bytes, 0, bytes.length)) {
+          values.set(key, Buffer.from(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen)).toString('latin1'));
         }
-      } finally {
-        view.close();
       }
-      const stats = engine.stats();
-      engine.close();
-      return { values, live: stats.records, residue: crashedSize - stats.fileBytes };
-    });
+    } finally {
+      view.close();
+    }
+    const stats = engine.stats();
+    return { values, live: stats.records, residue: crashedSize - stats.fileBytes };
   } finally {
+    for (const fd of fds) nodeFileIO.close(fd);
     fs.rmSync(copy, { force: true });
   }
 }

@@ -16,7 +16,7 @@
  *    sequence wrote to that key (values name their seed/op/entry), an insertMany
  *    chunk is whole or absent, and the writer's live-key count has no phantoms;
  *  - what the next child appends after recovering (and what the parent appends
- *    through the public API every tenth round) survives the next kill and reopen.
+ *    through the public API once per file cycle) survives the next kill and reopen.
  * The check recovers a copy with the writer's own open code on this thread, so
  * the original stays a crashed image for the next child to recover (and be
  * killed in). Each lane/policy file starts afresh every FRESH_EVERY kills, so
@@ -37,16 +37,25 @@ const FLUSH_POLICY = { onEachFlush: { kind: 'onEachFlush' }, group: { kind: 'gro
 const KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_KILLS ?? 300));
 const LANES = 2;
 const FRESH_EVERY = 20;
-const PUBLIC_REOPEN_EVERY = 10;
+/** Once per fresh-file cycle, half-way, the parent reopens through the public API. */
+const PUBLIC_REOPEN_AT = 10;
 /** More than a child gets through before its kill (it exits cleanly if it does finish). */
 const CHILD_OPS = 1000;
-/** Share of 64–256 KiB values: enough multi-page pwrites in flight for kills to tear some. */
+/** Share of 64–256 KiB values (most runs, and the runs aimed at tearing a large pwrite). */
 const LARGE_SHARE = 0.05;
+const LARGE_BURST_SHARE = 0.5;
 const BASE_SEED = Number(process.env.EMDB_KILL_LOOP_SEED ?? 0x10ad);
 const KEYS = allKeys();
 
 type Phase = 'startup' | 'open' | 'running' | 'exited';
-type Plan = { at: 'spawn' | 'opening' | 'open' | 'large'; ms: number } | { at: 'acks'; acks: number; ms: number };
+/**
+ * When to kill: `ms` after spawn (node start-up, module loading, Emdb.open), `ms`
+ * after the child announced Emdb.open (lock break, writer start, recovery of the
+ * image the previous kill left), `ms` after open while writing (with `largeShare`
+ * of the values 64–256 KiB, so kills land inside multi-page pwrites and tear
+ * them), or right after the n-th acknowledgement.
+ */
+type Plan = { at: 'spawn' | 'opening' | 'open'; ms: number; largeShare: number } | { at: 'acks'; acks: number; ms: number; largeShare: number };
 
 interface ChildRun {
   lastAck: number;
@@ -54,17 +63,19 @@ interface ChildRun {
   phase: Phase;
   error: string | undefined;
   killed: boolean;
+  /** From spawn to `open`, and from `opening` to `open` (Emdb.open alone). */
+  startMs: number | undefined;
   openMs: number | undefined;
 }
 
 /** Spawns the child and SIGKILLs it per `plan`; resolves once it is gone and its pipe drained. */
 function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan): Promise<ChildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CHILD, file, String(seed), String(CHILD_OPS), String(flushEvery), policy, 'op', String(LARGE_SHARE)], {
+  const child = spawn(process.execPath, [CHILD, file, String(seed), String(CHILD_OPS), String(flushEvery), policy, 'op', String(plan.largeShare)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, UV_USE_IO_URING: '0' },
   });
-  const run: ChildRun = { lastAck: -1, lastDurable: -1, phase: 'startup', error: undefined, killed: false, openMs: undefined };
+  const run: ChildRun = { lastAck: -1, lastDurable: -1, phase: 'startup', error: undefined, killed: false, startMs: undefined, openMs: undefined };
   let openingAt = 0;
   let acks = 0;
   let partial = '';
@@ -87,8 +98,6 @@ function runAndKill(file: string, seed: number, flushEvery: number, policy: Poli
       if (tag === 'a') {
         run.lastAck = Number(line.slice(2));
         if (plan.at === 'acks' && ++acks === plan.acks) killIn(plan.ms);
-      } else if (tag === 'L') {
-        if (plan.at === 'large') killIn(plan.ms);
       } else if (tag === 'd') {
         run.lastDurable = Number(line.slice(2));
       } else if (tag === 'opening') {
@@ -97,6 +106,7 @@ function runAndKill(file: string, seed: number, flushEvery: number, policy: Poli
         if (plan.at === 'opening') killIn(plan.ms);
       } else if (tag === 'open') {
         run.openMs = performance.now() - openingAt;
+        run.startMs = performance.now() - started;
         if (!run.killed) run.phase = 'running';
         if (plan.at === 'open') killIn(plan.ms);
       } else if (tag === 'error') {
@@ -111,7 +121,6 @@ function runAndKill(file: string, seed: number, flushEvery: number, policy: Poli
     child.once('close', (code, signal) => {
       clearTimeout(watchdog);
       if (signal !== 'SIGKILL' && code !== 0) run.error ??= `exit ${code}: ${stderr.slice(0, 500)}`;
-      void started;
       resolve(run);
     });
   });
@@ -154,7 +163,8 @@ describe('kill -9 loop across flush policies', () => {
     const tallies = Object.fromEntries(POLICIES.map((p) => [p, newTally()])) as Record<Policy, Tally>;
     const violations: string[] = [];
     const opens: number[] = [];
-    const openEstimate = () => (opens.length === 0 ? 150 : opens.reduce((a, b) => a + b, 0) / opens.length);
+    const starts: number[] = [];
+    const mean = (xs: number[], otherwise: number) => (xs.length === 0 ? otherwise : xs.reduce((a, b) => a + b, 0) / xs.length);
 
     async function lane(laneNo: number): Promise<void> {
       const r = rng(BASE_SEED + laneNo);
@@ -174,19 +184,20 @@ describe('kill -9 loop across flush policies', () => {
         const roll = r();
         const plan: Plan =
           roll < 0.2
-            ? { at: 'spawn', ms: Math.floor(r() * (openEstimate() + 250)) }
-            : roll < 0.35
-              ? { at: 'opening', ms: Math.floor(r() * openEstimate()) }
-              : roll < 0.7
-                ? { at: 'open', ms: Math.floor(r() * 120) }
+            ? { at: 'spawn', ms: Math.floor(r() * mean(starts, 400)), largeShare: LARGE_SHARE }
+            : roll < 0.4
+              ? { at: 'opening', ms: Math.floor(r() * mean(opens, 150)), largeShare: LARGE_SHARE }
+              : roll < 0.75
+                ? { at: 'open', ms: Math.floor(r() * 120), largeShare: LARGE_SHARE }
                 : roll < 0.85
-                  ? { at: 'large', ms: Math.floor(r() * 3) }
-                  : { at: 'acks', acks: 1 + Math.floor(r() * 200), ms: Math.floor(r() * 3) };
+                  ? { at: 'open', ms: Math.floor(r() * 100), largeShare: LARGE_BURST_SHARE }
+                  : { at: 'acks', acks: 1 + Math.floor(r() * 200), ms: Math.floor(r() * 3), largeShare: LARGE_SHARE };
         const ctx = `${slot.policy} lane ${laneNo} kill ${slot.kills} (seed ${seed}, flushEvery ${flushEvery}, plan ${JSON.stringify(plan)})`;
         const wasCrashed = slot.crashed;
         const run = await runAndKill(slot.file, seed, flushEvery, slot.policy, plan);
         slot.kills++;
         if (run.openMs !== undefined) opens.push(run.openMs);
+        if (run.startMs !== undefined) starts.push(run.startMs);
         if (run.error) {
           violations.push(`${ctx}: child failed: ${run.error}`);
           continue;
@@ -208,7 +219,7 @@ describe('kill -9 loop across flush policies', () => {
           continue;
         }
         slot.crashed = run.killed;
-        const ops = makeOps(seed, CHILD_OPS, LARGE_SHARE);
+        const ops = makeOps(seed, CHILD_OPS, plan.largeShare);
         let recovered;
         try {
           recovered = recoverCopy(slot.file, KEYS);
@@ -226,7 +237,7 @@ describe('kill -9 loop across flush policies', () => {
         if (recovered.live !== recovered.values.size) violations.push(`${ctx}: writer counts ${recovered.live} live keys, ${recovered.values.size} found`);
         slot.state = recovered.values;
 
-        if (slot.kills % PUBLIC_REOPEN_EVERY === 0) {
+        if (slot.kills % FRESH_EVERY === PUBLIC_REOPEN_AT) {
           // The public path now and then: open the crashed image itself, read, append, close.
           const db = await Emdb.open(slot.file, { readers: 1, flushPolicy: FLUSH_POLICY[slot.policy] });
           try {
