@@ -113,18 +113,34 @@ export function judge(base: ReadonlyMap<string, string>, ops: readonly CrashOp[]
   const model = new Map(base);
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
-    if (op.kind === 'many') {
-      const some = op.entries.filter(([k, v]) => actual.get(k) === v && model.get(k) !== v).length;
-      if (some > 0 && some < op.entries.length) {
-        const full = new Map(model);
-        applyOp(full, op);
-        const mixed = [...actual].every(([k, v]) => full.get(k) === v || model.get(k) === v);
-        if (mixed) return { ok: false, kind: 'partial insertMany', detail: `op ${i}: ${some} of ${op.entries.length} entries` };
-      }
+    if (op.kind === 'many' && isPartialChunk(model, op.entries, actual)) {
+      return { ok: false, kind: 'partial insertMany', detail: `op ${i}: some of its ${op.entries.length} entries applied, not all` };
     }
     applyOp(model, op);
   }
   const earlier = explainingPrefix(base, ops, 0, actual);
   if (earlier !== undefined) return { ok: false, kind: 'lost acknowledged', detail: `state is the prefix of ${earlier} ops, but op ${lastAck} was acknowledged` };
   return { ok: false, kind: 'unexplained', detail: 'no prefix of the op sequence matches' };
+}
+
+/**
+ * True when `actual` is `before` with some, but not all, of `entries` applied:
+ * every other key as before, each chunk key either as before or as the chunk
+ * set it, and at least one entry of each kind among those that change something.
+ */
+function isPartialChunk(before: ReadonlyMap<string, string>, entries: readonly (readonly [string, string])[], actual: ReadonlyMap<string, string>): boolean {
+  const chunk = new Map(entries);
+  let applied = 0;
+  let missing = 0;
+  for (const [k, v] of chunk) {
+    if (before.get(k) === v) continue; // changes nothing: tells nothing
+    if (actual.get(k) === v) applied++;
+    else if (actual.get(k) === before.get(k)) missing++;
+    else return false;
+  }
+  if (applied === 0 || missing === 0) return false;
+  for (const k of new Set([...before.keys(), ...actual.keys()])) {
+    if (!chunk.has(k) && before.get(k) !== actual.get(k)) return false;
+  }
+  return true;
 }

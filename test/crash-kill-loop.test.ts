@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judge, recoverCopy } from './crash-check.js';
-import { allKeys, applyOp, makeOps, rng } from './fixtures/crash-ops.js';
+import { allKeys, applyOp, makeOps, rng, type CrashOp } from './fixtures/crash-ops.js';
 import { Emdb, FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
 
 const CHILD = path.join(FIXTURES, 'writer-child.js');
@@ -47,6 +47,11 @@ const LARGE_BURST_SHARE = 0.5;
 const BASE_SEED = Number(process.env.EMDB_KILL_LOOP_SEED ?? 0x10ad);
 const KEYS = allKeys();
 
+/**
+ * How far the child got, from its own output: it prints synchronously, and
+ * nothing after its death, so the last marker tells the phase the kill hit
+ * (whenever the parent happened to read it).
+ */
 type Phase = 'startup' | 'open' | 'running' | 'exited';
 /**
  * When to kill: `ms` after spawn (node start-up, module loading, Emdb.open), `ms`
@@ -102,16 +107,16 @@ function runAndKill(file: string, seed: number, flushEvery: number, policy: Poli
         run.lastDurable = Number(line.slice(2));
       } else if (tag === 'opening') {
         openingAt = performance.now();
-        if (!run.killed) run.phase = 'open';
+        run.phase = 'open';
         if (plan.at === 'opening') killIn(plan.ms);
       } else if (tag === 'open') {
         run.openMs = performance.now() - openingAt;
         run.startMs = performance.now() - started;
-        if (!run.killed) run.phase = 'running';
+        run.phase = 'running';
         if (plan.at === 'open') killIn(plan.ms);
       } else if (tag === 'error') {
         run.error = line;
-      } else if (tag === 'done' && !run.killed) {
+      } else if (tag === 'done') {
         run.phase = 'exited';
       }
     }
@@ -137,9 +142,25 @@ interface Tally {
   tornTails: number;
   publicReopens: number;
   fresh: number;
+  valuesChecked: number;
+  /** Violations by kind: lost acknowledged, corrupt, partial insertMany, … */
+  bad: Record<string, number>;
 }
 
-const newTally = (): Tally => ({ kills: 0, acked: 0, ackedDurable: 0, startupKills: 0, openKills: 0, crashedImageOpenKills: 0, runningKills: 0, tornTails: 0, publicReopens: 0, fresh: 0 });
+const newTally = (): Tally => ({
+  kills: 0,
+  acked: 0,
+  ackedDurable: 0,
+  startupKills: 0,
+  openKills: 0,
+  crashedImageOpenKills: 0,
+  runningKills: 0,
+  tornTails: 0,
+  publicReopens: 0,
+  fresh: 0,
+  valuesChecked: 0,
+  bad: {},
+});
 
 /** One database file of one lane under one policy, and what the parent knows of it. */
 interface Slot {
@@ -230,7 +251,9 @@ describe('kill -9 loop across flush policies', () => {
         }
         if (recovered.residue > 0) tally.tornTails++;
         const verdict = judge(slot.state, ops, run.lastAck, recovered.values);
+        tally.valuesChecked += recovered.values.size;
         if (!verdict.ok) {
+          tally.bad[verdict.kind] = (tally.bad[verdict.kind] ?? 0) + 1;
           violations.push(`${ctx}: ${verdict.kind}: ${verdict.detail} (acked ${run.lastAck}, durable ${run.lastDurable})`);
           break;
         }
@@ -271,7 +294,12 @@ describe('kill -9 loop across flush policies', () => {
         `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (2 children at a time), ${violations.length} violations`,
         ...POLICIES.map((p) => {
           const t = tallies[p];
-          return `[kill-loop] ${p}: ${t.kills} kills (${t.startupKills} during process start-up, ${t.openKills} during Emdb.open of which ${t.crashedImageOpenKills} on a crashed image, ${t.runningKills} while writing); ${t.acked} ops acknowledged, ${t.ackedDurable} acknowledged durable; 0 lost, 0 corrupt served unless listed; ${t.tornTails} recoveries cut a torn tail; ${t.publicReopens} public reopens with appends; ${t.fresh} fresh files`;
+          const bad = (kind: string) => t.bad[kind] ?? 0;
+          return (
+            `[kill-loop] ${p}: ${t.kills} kills (${t.startupKills} during process start-up, ${t.openKills} during Emdb.open of which ${t.crashedImageOpenKills} on a crashed image, ${t.runningKills} while writing); ` +
+            `${t.acked} ops acknowledged, ${t.ackedDurable} acknowledged durable; lost ${bad('lost acknowledged')}, corrupt served ${bad('corrupt')}, partial insertMany ${bad('partial insertMany')}, unexplained ${bad('unexplained')}; ` +
+            `${t.valuesChecked} served values checked; ${t.tornTails} recoveries cut a torn tail; ${t.publicReopens} public reopens with appends; ${t.fresh} fresh files`
+          );
         }),
       ].join('\n'),
     );
@@ -284,5 +312,26 @@ describe('kill -9 loop across flush policies', () => {
       expect(t.runningKills, p).toBeGreaterThan(KILLS_PER_POLICY / 3);
       expect(t.ackedDurable, p).toBeGreaterThan(0);
     }
-  }, scaled(600_000));
+  }, scaled(1_200_000));
+
+  it('negative control: the judge flags a lost acknowledged op, a corrupt value and a partial insertMany chunk', () => {
+    const ops = makeOps(0xc0de, 400, LARGE_SHARE);
+    const after = (n: number) => {
+      const model = new Map<string, string>();
+      for (let i = 0; i < n; i++) applyOp(model, ops[i]!);
+      return model;
+    };
+    expect(judge(new Map(), ops, 100, after(120))).toEqual({ ok: true, prefix: 120 });
+    expect(judge(new Map(), ops, 100, after(90))).toMatchObject({ ok: false, kind: 'lost acknowledged' });
+    const corrupt = after(120);
+    const [key, value] = [...corrupt].find(([, v]) => v.length > 20)!;
+    corrupt.set(key, value.slice(0, -1) + (value.endsWith('z') ? 'y' : 'z'));
+    expect(judge(new Map(), ops, 100, corrupt)).toMatchObject({ ok: false, kind: 'corrupt' });
+    // A chunk past the acknowledged point with at least two keys it changes: keep only its first entry.
+    const m = ops.findIndex((op, i) => i > 120 && op.kind === 'many' && new Set(op.entries.map(([k]) => k)).size === op.entries.length && op.entries.length >= 2);
+    const partial = after(m);
+    const [firstKey, firstValue] = (ops[m] as Extract<CrashOp, { kind: 'many' }>).entries[0]!;
+    partial.set(firstKey, firstValue);
+    expect(judge(new Map(), ops, 100, partial)).toMatchObject({ ok: false, kind: 'partial insertMany' });
+  });
 });
