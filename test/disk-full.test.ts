@@ -228,26 +228,36 @@ describe.skipIf(EXT4_SKIP !== undefined)('a real failed fdatasync (loop-mounted 
   });
 });
 
-/** A FileIO over node:fs whose behaviour can be broken per call for the in-process tier. */
-function faultyIO(): FileIO & { failWrite?: (call: number) => Error | 'short' | undefined; failSync?: Error; failTruncate?: Error; writes: number } {
-  const io = {
+type Fault = Error | 'short' | undefined;
+
+interface FaultyIO extends FileIO {
+  /** Decides the fate of the n-th write call (counted in `writes`): throw, write half, or pass. */
+  failWrite: ((call: number) => Fault) | undefined;
+  failSync: Error | undefined;
+  failTruncate: Error | undefined;
+  writes: number;
+}
+
+/** node:fs with write, fdatasync and ftruncate breakable on demand (the in-process tier). */
+function faultyIO(): FaultyIO {
+  const io: FaultyIO = {
     ...nodeFileIO,
+    failWrite: undefined,
+    failSync: undefined,
+    failTruncate: undefined,
     writes: 0,
-    failWrite: undefined as ((call: number) => Error | 'short' | undefined) | undefined,
-    failSync: undefined as Error | undefined,
-    failTruncate: undefined as Error | undefined,
-    write(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {
+    write(fd, buf, off, len, pos) {
       const fault = io.failWrite?.(io.writes++);
       // A short write first, so the failing write leaves a torn tail behind.
       if (fault === 'short') return nodeFileIO.write(fd, buf, off, Math.max(1, len >> 1), pos);
       if (fault) throw fault;
       return nodeFileIO.write(fd, buf, off, len, pos);
     },
-    fdatasync(fd: number): void {
+    fdatasync(fd) {
       if (io.failSync) throw io.failSync;
       nodeFileIO.fdatasync(fd);
     },
-    ftruncate(fd: number, len: number): void {
+    ftruncate(fd, len) {
       if (io.failTruncate) throw io.failTruncate;
       nodeFileIO.ftruncate(fd, len);
     },
@@ -323,7 +333,7 @@ describe('write and fsync failures through the FileIO seam (in-process writer en
     engine.close();
   });
 
-  it.each(['EIO', 'EROFS', 'EFBIG'])('a %s write error poisons: every later write and flush is refused until reopen', (code) => {
+  it.each(['EIO', 'EROFS', 'EFBIG'])('%s on a write poisons: every later write and flush is refused until reopen', (code) => {
     const file = path.join(newDir(), 'eio.emdb');
     const io = faultyIO();
     const engine = openEngine(file, io);
