@@ -43,6 +43,8 @@ const FRESH_EVERY = 20;
 const PUBLIC_REOPEN_AT = 10;
 /** More than a child gets through before its kill (it exits cleanly if it does finish). */
 const CHILD_OPS = 1000;
+/** Half of these values are 64–256 KiB: fewer ops keep the child from building 80 MB of strings it never writes. */
+const BURST_OPS = 200;
 /** Share of 64–256 KiB values (most runs, and the runs aimed at tearing a large pwrite). */
 const LARGE_SHARE = 0.05;
 const LARGE_BURST_SHARE = 0.5;
@@ -64,6 +66,8 @@ type Phase = 'startup' | 'open' | 'running' | 'exited';
  */
 type Plan = { at: 'spawn' | 'opening' | 'open'; ms: number; largeShare: number } | { at: 'acks'; acks: number; ms: number; largeShare: number };
 
+const opsFor = (plan: Plan) => (plan.largeShare === LARGE_BURST_SHARE ? BURST_OPS : CHILD_OPS);
+
 interface ChildRun {
   lastAck: number;
   lastDurable: number;
@@ -78,7 +82,7 @@ interface ChildRun {
 /** Spawns the child and SIGKILLs it per `plan`; resolves once it is gone and its pipe drained. */
 function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan): Promise<ChildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CHILD, file, String(seed), String(CHILD_OPS), String(flushEvery), policy, 'op', String(plan.largeShare)], {
+  const child = spawn(process.execPath, [CHILD, file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, UV_USE_IO_URING: '0' },
   });
@@ -250,7 +254,7 @@ describe('kill -9 loop across flush policies', () => {
           continue;
         }
         slot.crashed = run.killed;
-        const ops = makeOps(seed, CHILD_OPS, plan.largeShare);
+        const ops = makeOps(seed, opsFor(plan), plan.largeShare);
         let recovered;
         try {
           recovered = recoverCopy(slot.file, KEYS);
