@@ -19,10 +19,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allKeys, applyOp, makeOps, rng, type CrashOp } from './fixtures/crash-ops.js';
-import { Emdb, FIXTURES, rmrf, tmpDir } from './helpers.js';
+import { Emdb, FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
 
 const CHILD = path.join(FIXTURES, 'writer-child.js');
-const ITERATIONS = Number(process.env.EMDB_CRASH_ITERATIONS ?? 21);
+const ITERATIONS = scaled(Number(process.env.EMDB_CRASH_ITERATIONS ?? 21));
 const BASE_SEED = Number(process.env.EMDB_CRASH_SEED ?? 0x5eed);
 const CHILD_OPS = 4000;
 const KEYS = allKeys();
@@ -242,7 +242,7 @@ describe('SIGKILL during writes', () => {
 
   it('reopens at once after a kill in the middle of creating the lock file or the database file', async () => {
     const outcomes: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < scaled(6); i++) {
       const dbFile = path.join(dir, `create-${i}.emdb`);
       const watched = i % 2 === 0 ? `${dbFile}.lock` : `${dbFile}.creating`;
       expect(await killOnCreate(dbFile, watched), `killed on ${watched}`).toBe('SIGKILL');

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, rmrf, tmpDir } from './helpers.js';
+import { FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
 import { Kind, rng, walkRecords, withInProcessEngine } from './log-image.js';
 
-const KILLS = Number(process.env.EMDB_TX_KILLS ?? 100);
+const KILLS = scaled(Number(process.env.EMDB_TX_KILLS ?? 100));
 /** Must match test/fixtures/tx-child.ts: keys per transaction, plus its `last` key. */
 const TX_KEYS = 1500;
 
@@ -92,5 +92,5 @@ describe('kill -9 during large transaction commits', () => {
     expect(violations).toEqual([]);
     // The loop must really kill committing processes, not only ones still starting.
     expect(killsMidCommit).toBeGreaterThanOrEqual(KILLS / 2);
-  }, 900_000);
+  }, scaled(900_000));
 });

@@ -7,6 +7,7 @@ import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
+import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import type { LogState } from './log-state.js';
@@ -124,7 +125,8 @@ export class WriterEngine {
       try {
         writeFully(this.opts.io, this.fd, batch, 0, len, lsn);
       } catch (err) {
-        throw this.fail('write', err);
+        // nextLsn and the index are untouched yet, so a full disk can be rolled back.
+        throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
       }
     }
     this.nextLsn = lsn + len;
