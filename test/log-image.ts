@@ -3,9 +3,10 @@
  * constants are written out from docs/FORMAT.md on purpose (not imported from
  * src/format), so a drift between the spec and the code fails these tests.
  */
-import { nodeFileIO, type FileIO } from '../dist/src/log/file-io.js';
+import { nodeFileIO } from '../dist/src/log/file-io.js';
 import { createControlBlock } from '../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../dist/src/writer/engine.js';
+import { trackedFileIO } from '../dist/test/fixtures/tracked-io.js';
 
 export { rng } from './fixtures/rng.js';
 
@@ -92,18 +93,7 @@ export async function pool<T>(items: T[], width: number, fn: (item: T) => Promis
  */
 export function withInProcessEngine<T>(file: string, fn: (engine: WriterEngine) => T): T {
   const fds = new Set<number>();
-  const io: FileIO = {
-    ...nodeFileIO,
-    open: (f, flags) => {
-      const fd = nodeFileIO.open(f, flags);
-      fds.add(fd);
-      return fd;
-    },
-    close: (fd) => {
-      fds.delete(fd);
-      nodeFileIO.close(fd);
-    },
-  };
+  const io = trackedFileIO(fds);
   const engine = new WriterEngine({ path: file, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined });
   try {
     engine.open();
