@@ -4,7 +4,7 @@
  * scanSlots over the shared index and mirror, point reads through the index
  * probe, and every record the index points at checked against its CRC.
  */
-import { RECORD, RECORD_HEADER_SIZE, RecordKind } from '../../dist/src/format/constants.js';
+import { RecordKind } from '../../dist/src/format/constants.js';
 import { checkRecord } from '../../dist/src/format/record.js';
 import { hashKey } from '../../dist/src/hash.js';
 import { RecordBuffer } from '../../dist/src/core/record-buffer.js';
@@ -16,6 +16,7 @@ import { SEGMENT_SPAN, SLOT_BASE_WORDS, SLOT_WORDS, SlotWord, TAG_DELETED, TAG_E
 import { lsnOf, MirrorView } from '../../dist/src/shm/mirror.js';
 import { createControlBlock } from '../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../dist/src/writer/engine.js';
+import { valueAt } from '../../dist/test/fixtures/engine-state.js';
 
 /** The database lives in a directory the workload's first open has to create. */
 export const DB_DIR = '/data/app';
@@ -111,16 +112,6 @@ export function readBack(engine: WriterEngine, probeKeys: Iterable<string>): Rea
     if (got !== state.get(key)) problems.push(`point read of ${key} gives ${describeValue(got)}, iteration ${describeValue(state.get(key))}`);
   }
   return { state, problems };
-}
-
-function valueAt(mirror: MirrorView, lsn: number): string {
-  const seg = Math.floor(lsn / SEGMENT_SPAN);
-  const off = lsn - seg * SEGMENT_SPAN;
-  const dv = mirror.dv[seg]!;
-  const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
-  const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
-  const start = off + RECORD_HEADER_SIZE + keyLen;
-  return Buffer.from(mirror.u8[seg]!.subarray(start, start + valueLen)).toString('latin1');
 }
 
 export function describeValue(v: string | undefined): string {
