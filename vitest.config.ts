@@ -14,5 +14,9 @@ export default defineConfig({
     testTimeout: torture ? 1_200_000 : 120_000,
     hookTimeout: 60_000,
     fileParallelism: true,
+    // Vitest's default is one worker per core minus one: a single worker on this
+    // 2-core box, so files ran one after another while most of them wait on
+    // fdatasync. Two let the CPU-bound kill -9 loop overlap the I/O-bound files.
+    maxWorkers: 2,
   },
 });

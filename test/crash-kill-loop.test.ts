@@ -22,26 +22,28 @@
  * The check recovers a copy with the writer's own open code on this thread, so
  * the original stays a crashed image for the next child to recover (and be
  * killed in). Each lane/policy file starts afresh every FRESH_EVERY kills, so
- * recovery of both short and long logs is hit. Two children run at a time.
+ * recovery of both short and long logs is hit. Three children run at a time
+ * (two cores: while one child waits on a sync or a timer, the others run).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judge, recoverCopy } from './crash-check.js';
 import { allKeys, applyOp, makeOps, rng, type CrashOp } from './fixtures/crash-ops.js';
-import { Emdb, FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
+import { Emdb, FIXTURES, rmrf, scaled, spawnCrashChild, tmpDir } from './helpers.js';
 
 const CHILD = path.join(FIXTURES, 'writer-child.js');
 const POLICIES = ['onEachFlush', 'group', 'writeThrough'] as const;
 type Policy = (typeof POLICIES)[number];
 const FLUSH_POLICY = { onEachFlush: { kind: 'onEachFlush' }, group: { kind: 'group', maxWaitMs: 2, maxBatch: 4 }, writeThrough: { kind: 'writeThrough' } } as const;
-// Each kill costs a fresh process with its writer and reader threads (~0.4 s wall
-// with two children at a time on 2 cores), so the CI tier runs 100 per policy to
-// stay inside its time budget; `npm run test:torture` runs 1,000 per policy, and
-// EMDB_KILL_LOOP_KILLS=300 gives the 900-kill run quoted in docs/RELIABILITY.md.
-const KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_KILLS ?? 100));
-const LANES = 2;
+// Each kill costs a fresh node process and its writer thread (~0.45 s of CPU: the
+// reader pool starts on the first read, which the child never makes; see
+// CRASH_CHILD_EXEC_ARGV for the V8 flags), ~0.32 s wall with three children at a
+// time on 2 cores. The CI tier runs 295 per policy: with the 100 kills of
+// crash-transactions and the 21 of crash-kill9, 1,006 kills per `npm test`.
+// `npm run test:torture` runs 10× as many.
+const KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_KILLS ?? 295));
+const LANES = Number(process.env.EMDB_KILL_LOOP_LANES ?? 3);
 const FRESH_EVERY = 20;
 /** Once per fresh-file cycle, half-way, the parent reopens through the public API. */
 const PUBLIC_REOPEN_AT = 10;
@@ -86,10 +88,7 @@ interface ChildRun {
 /** Spawns the child and SIGKILLs it per `plan`; resolves once it is gone and its pipe drained. */
 function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan): Promise<ChildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CHILD, file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, UV_USE_IO_URING: '0' },
-  });
+  const child = spawnCrashChild(CHILD, [file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare)]);
   const run: ChildRun = { lastAck: -1, lastDurable: -1, phase: 'startup', error: undefined, killed: false, startMs: undefined, openMs: undefined };
   let openingAt = 0;
   let acks = 0;
@@ -311,7 +310,7 @@ describe('kill -9 loop across flush policies', () => {
     const lockTemps = fs.readdirSync(dir).filter((n) => /\.lock\.\d+\.[a-z0-9]+\.tmp$/.test(n)).length;
     console.log(
       [
-        `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (2 children at a time), ${violations.length} violations; ${lockTemps} orphan lock temp files left by kills`,
+        `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (${LANES} children at a time), ${violations.length} violations; ${lockTemps} orphan lock temp files left by kills`,
         ...violations.slice(0, 20).map((v) => `[kill-loop] VIOLATION ${v}`),
         ...POLICIES.map((p) => {
           const t = tallies[p];

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allKeys, applyOp, makeOps, rng, type CrashOp } from './fixtures/crash-ops.js';
-import { Emdb, FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
+import { Emdb, FIXTURES, rmrf, scaled, spawnCrashChild, tmpDir } from './helpers.js';
 
 const CHILD = path.join(FIXTURES, 'writer-child.js');
 const ITERATIONS = scaled(Number(process.env.EMDB_CRASH_ITERATIONS ?? 21));
@@ -47,9 +47,7 @@ type KillPlan =
 
 /** Spawns the writer child and SIGKILLs it according to `plan`; resolves once its pipes are drained. */
 function runAndKill(file: string, seed: number, flushEvery: number, plan: KillPlan): Promise<ChildRun> {
-  const child = spawn(process.execPath, [CHILD, file, String(seed), String(CHILD_OPS), String(flushEvery)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCrashChild(CHILD, [file, String(seed), String(CHILD_OPS), String(flushEvery)]);
   let out = '';
   let stderr = '';
   let killed = false;

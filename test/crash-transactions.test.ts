@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, rmrf, scaled, tmpDir } from './helpers.js';
+import { FIXTURES, rmrf, scaled, spawnCrashChild, tmpDir } from './helpers.js';
 import { Kind, rng, walkRecords, withInProcessEngine } from './log-image.js';
 
 const KILLS = scaled(Number(process.env.EMDB_TX_KILLS ?? 100));
@@ -16,7 +15,7 @@ const TX_KEYS = 1500;
  */
 function runAndKill(file: string, start: number, random: () => number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(FIXTURES, 'tx-child.js'), file, String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCrashChild(path.join(FIXTURES, 'tx-child.js'), [file, String(start)]);
     let lastAck = start - 1;
     let out = '';
     let err = '';

@@ -33,7 +33,7 @@ interface Piscina {
 
 /** Seqlock retries per reader-pool thread (tasks block briefly, so concurrent ones spread over the threads). */
 async function poolRetries(db: Emdb<Buffer>, threads: number): Promise<Map<number, number>> {
-  const pool = (db as unknown as { conn: { pool: { pool: Piscina } } }).conn.pool.pool;
+  const pool = await (db as unknown as { conn: { pool: { started(): Promise<Piscina> } } }).conn.pool.started();
   const seen = new Map<number, number>();
   const answers = await Promise.all(Array.from({ length: threads * 2 }, () => pool.run({}, { filename: READ_SEQLOCK })));
   for (const a of answers) seen.set(a.threadId, Math.max(seen.get(a.threadId) ?? 0, a.retries));

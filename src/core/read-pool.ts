@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
@@ -33,7 +33,14 @@ interface PendingBlock {
  * are views into it (never into shared memory).
  */
 export class ReadPool implements ValueReader {
-  private readonly pool: Piscina;
+  /**
+   * The pool starts on the first async read or scan, not at open: a process that
+   * only writes (a loader, a CLI, a short-lived job) never pays the reader threads'
+   * start-up (an isolate and its module loading each), and open returns sooner.
+   * piscina itself is imported then too.
+   */
+  private pool: Promise<Piscina> | undefined;
+  private readonly threadCount: number;
   private block: PendingBlock | undefined;
   private scheduled = false;
 
@@ -42,20 +49,29 @@ export class ReadPool implements ValueReader {
     private readonly getBuffers: () => Promise<BufferSet>,
     threads: number,
   ) {
-    const n = Math.max(1, threads || os.availableParallelism());
+    this.threadCount = Math.max(1, threads || os.availableParallelism());
     // For stats(), also on attached threads; stored before any handle exists.
-    Atomics.store(view.ctl32, Ctl32.READERS, n);
-    this.pool = new Piscina({
-      filename: READER_WORKER_URL.href,
-      minThreads: n,
-      maxThreads: n,
-      idleTimeout: 30_000,
-      workerData: { control: view.control, channelName: view.channelName, buffers: currentSet(view) },
-    });
+    Atomics.store(view.ctl32, Ctl32.READERS, this.threadCount);
   }
 
   get threads(): number {
-    return this.pool.threads.length;
+    return this.threadCount;
+  }
+
+  /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
+  started(): Promise<Piscina> {
+    this.pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina({
+          filename: READER_WORKER_URL.href,
+          minThreads: this.threadCount,
+          maxThreads: this.threadCount,
+          idleTimeout: 30_000,
+          // The buffers current now; a reader that meets a newer generation asks for it (run() retries with `shared`).
+          workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) },
+        }),
+    );
+    return this.pool;
   }
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
@@ -98,19 +114,21 @@ export class ReadPool implements ValueReader {
     // Keys are copied per attempt: the block's buffer stays ours in case of a retry.
     const keys = block.buf.buffer.slice(0, block.len) as ArrayBuffer;
     const task: ReadTaskMessage = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
-    const out = (await this.pool.run(task, { transferList: [keys] })) as ArrayBuffer | null;
+    const pool = await this.started();
+    const out = (await pool.run(task, { transferList: [keys] })) as ArrayBuffer | null;
     if (out) return out;
     if (shared) throw new EmdbError(ErrorCode.IO, 'reader could not catch up with the index generation');
     return this.run(block, await this.getBuffers());
   }
 
-  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
+  async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
     const task: ScanTaskMessage = { scan: source, namespace, from, count, values };
-    return this.pool.run(task, { name: 'scan' }) as Promise<ArrayBuffer>;
+    const pool = await this.started();
+    return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    if (this.pool) await (await this.pool).destroy();
   }
 }
 
