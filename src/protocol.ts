@@ -175,6 +175,18 @@ export interface Envelope {
   shared?: BufferSet;
 }
 
+/**
+ * Several envelopes in one postMessage: every request (or reply) one thread
+ * posts to the same port in one tick travels together (see port-outbox.ts), in
+ * the order they were made.
+ */
+export interface EnvelopeBatch {
+  batch: Envelope[];
+}
+
+/** What crosses the opener's port to and from the writer: one envelope, or a tick's worth. */
+export type PortMessage = Envelope | EnvelopeBatch;
+
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**

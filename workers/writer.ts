@@ -18,10 +18,12 @@ import {
   type AttachedRequest,
   type BufferSet,
   type Envelope,
+  type PortMessage,
   type WriterInit,
   type WriterReply,
   type WriterRequest,
 } from '../src/protocol.js';
+import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
 import { BackupRunner } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher } from '../src/writer/group-flush.js';
@@ -35,10 +37,18 @@ const links = new Map<string, { channel: BroadcastChannel; reply: Reply }>();
 
 type Reply = (msg: WriterReply, shared?: BufferSet, payload?: ArrayBuffer) => void;
 
+// Replies made in one turn (a batch's flushes answered by one sync) leave in one message.
+const openerOutbox = new PortOutbox((msg, transfer) => port.postMessage(msg, transfer));
 const replyToOpener: Reply = (msg, shared, payload) => {
   const { env, transfer } = envelope(msg, payload, shared);
-  port.postMessage(env, transfer);
+  openerOutbox.push(env, transfer);
 };
+
+/** Posts pending replies, then closes the opener's port (a reply still queued would be lost). */
+function closePort(): void {
+  openerOutbox.flush();
+  port.close();
+}
 
 /** How to answer an attached client: its link, opened on its first request. */
 function replyToAttached(client: string): Reply {
@@ -142,7 +152,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       links.clear();
       requestChannel.close();
       buffersChannel.close();
-      port.close();
+      closePort();
       return;
     }
   }
@@ -159,7 +169,7 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
 
 try {
   engine.open();
-  port.on('message', (env: Envelope) => dispatch(env, replyToOpener));
+  port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
   requestChannel.onmessage = (event: unknown) => {
     const { client, env } = (event as { data: AttachedRequest }).data;
     dispatch(env, replyToAttached(client), client);
@@ -174,5 +184,5 @@ try {
   }
   requestChannel.close();
   buffersChannel.close();
-  port.close();
+  closePort();
 }

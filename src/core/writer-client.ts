@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { deserializeError, EmdbError, ErrorCode, type SerializedError } from '../errors.js';
-import { envelope, unpack, type BufferSet, type Envelope, type CompactReport, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
+import { envelope, unpack, type BufferSet, type Envelope, type CompactReport, type PortMessage, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
+import { eachEnvelope, PortOutbox } from '../port-outbox.js';
 import type { RequestBody, RequestClient } from './types.js';
 
 export interface Done {
@@ -36,9 +37,11 @@ export class WriterClient implements RequestClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private exitError: EmdbError | undefined;
+  private readonly outbox: PortOutbox;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (env: Envelope) => this.onReply(env));
+    this.outbox = new PortOutbox((msg, transfer) => worker.postMessage(msg, transfer));
+    worker.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => this.onReply(env)));
     worker.on('error', (err) => this.onExit(new EmdbError(ErrorCode.IO, `writer worker crashed: ${err.message}`, { cause: err })));
     worker.on('exit', () => this.onExit(new EmdbError(ErrorCode.CLOSED, 'database is closed')));
   }
@@ -46,8 +49,9 @@ export class WriterClient implements RequestClient {
   static start(init: WriterInit): Promise<WriterClient> {
     const worker = new Worker(WRITER_WORKER_URL, { workerData: init });
     return new Promise((resolve, reject) => {
-      const onFirst = (env: Envelope): void => {
-        const msg = unpack<WriterReply>(env.m);
+      const onFirst = (first: PortMessage): void => {
+        // Nothing is sent to the opener before `ready` (or `openFailed`): it comes alone.
+        const msg = unpack<WriterReply>(('batch' in first ? first.batch[0]! : first).m);
         worker.off('message', onFirst);
         worker.off('error', onError);
         if (msg.t === 'ready') {
@@ -73,7 +77,7 @@ export class WriterClient implements RequestClient {
     return new Promise<Done>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(env, transfer);
+      this.outbox.push(env, transfer);
     });
   }
 
