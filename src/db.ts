@@ -175,12 +175,13 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   /**
    * Makes every write issued before it durable, per the flush policy. Writes
    * still queued in this tick travel with the flush in one message (insert +
-   * flush in the same tick cost one round trip to the writer).
+   * flush in the same tick cost one round trip to the writer; so do the writes
+   * and flushes of many async producers in one tick).
    */
   flush(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      const carried = this.conn.batcher.sendDurable();
+      const carried = this.conn.batcher.markDurable();
       if (carried) await carried;
       else await this.conn.client.request({ t: 'flush' });
     });

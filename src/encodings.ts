@@ -1,4 +1,5 @@
-import { Packr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr } from 'msgpackr';
 import { EmdbError, ErrorCode } from './errors.js';
 import { describe } from './keys.js';
 
@@ -62,18 +63,31 @@ const json: ValueCodec = {
   decode: (u8, start, len) => JSON.parse(utf8Slice.call(u8, start, start + len)) as unknown,
 };
 
-const packr = new Packr({ useRecords: false });
+/**
+ * The msgpack value codec loads msgpackr (with its native string extractor, which
+ * pays off on large string-heavy values) only when a database uses it: the
+ * thread-to-thread messages use the pure-JS build (protocol.ts), so a database
+ * with another encoding never loads the native module (~14 ms per thread).
+ */
+let valuePackr: Packr | undefined;
+function packr(): Packr {
+  if (!valuePackr) {
+    const { Packr: Full } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    valuePackr = new Full({ useRecords: false });
+  }
+  return valuePackr;
+}
 const msgpack: ValueCodec = {
   name: 'msgpack',
   encode(value) {
     if (value === undefined) throw new EmdbError(ErrorCode.INVALID_VALUE, 'undefined cannot be stored');
     try {
-      return packr.pack(value);
+      return packr().pack(value);
     } catch (cause) {
       throw new EmdbError(ErrorCode.INVALID_VALUE, 'value cannot be serialized with msgpack', { cause });
     }
   },
-  decode: (u8, start, len) => packr.unpack(copyOut(u8, start, len)) as unknown,
+  decode: (u8, start, len) => packr().unpack(copyOut(u8, start, len)) as unknown,
 };
 
 const CODECS: Record<ValueEncoding, ValueCodec> = { binary, utf8, json, msgpack };

@@ -5,7 +5,8 @@
  * ArrayBuffers, and SharedArrayBuffers (which msgpack cannot carry) travel by
  * structured clone in `shared`.
  */
-import { Packr } from 'msgpackr';
+// The pure-JS build: messages are small, and the native extractor costs ~14 ms to load per thread.
+import { Packr } from 'msgpackr/pack';
 import type { SerializedError } from './errors.js';
 
 export type FlushPolicy =
@@ -116,10 +117,13 @@ export type WriterRequest =
       /** reply with per-record prior existence */
       existed: boolean;
       /**
-       * A flush() issued with this batch still queued: reply only once the batch
-       * (and everything before it) is durable, so a durable write costs one round trip.
+       * flush() calls made while this batch was queued, as byte offsets into it
+       * (ascending): each mark is made durable under the flush policy (every
+       * record before it, and everything appended earlier) before the one reply,
+       * so a durable write costs one round trip, and the flushes of many async
+       * producers in one tick travel in one message.
        */
-      flush?: boolean;
+      marks?: number[];
     }
   | { t: 'flush'; id: number }
   | { t: 'checkpoint'; id: number }
@@ -149,8 +153,11 @@ export type WriterReply =
       dropped?: boolean;
       report?: CompactReport;
       error?: SerializedError;
-      /** A write carrying a flush was applied, but its sync failed (the flush rejects with this). */
-      syncError?: SerializedError;
+      /** Per mark of a write: the sync covering it failed (that flush rejects with this); null when it held. */
+      syncErrors?: (SerializedError | null)[];
+      /** A write refused part-way (after a failed sync poisoned the engine): bytes applied, and why the rest was not. */
+      appliedBytes?: number;
+      writeError?: SerializedError;
     }
   | { t: 'failed'; error: SerializedError };
 

@@ -26,7 +26,8 @@ import {
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
 import { BackupRunner } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
-import { GroupFlusher } from '../src/writer/group-flush.js';
+import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
+import { applyMarkedWrite, type MarkedWriteOutcome } from '../src/writer/marked-write.js';
 
 const init = workerData as WriterInit;
 const RECYCLE_MIN_BYTES = 1 << 20;
@@ -83,16 +84,18 @@ const flusher = new GroupFlusher(
 function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
   switch (req.t) {
     case 'write': {
-      const existed = engine.append(new Uint8Array(payload!, 0, req.bytes), req.existed, req.count);
+      const batch = new Uint8Array(payload!, 0, req.bytes);
       // Large batch buffers go back to the producer, which reuses their mapped pages.
       const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
-      const done: WriterReply = existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id };
-      if (!req.flush) {
-        reply(done, undefined, back);
+      if (!req.marks) {
+        const existed = engine.append(batch, req.existed, req.count);
+        reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
         return;
       }
-      // Applied now; the one reply waits for the sync and says how it went.
-      flusher.request((error) => reply(error ? { ...done, syncError: serializeError(error) } : done, undefined, back));
+      // Applied now; the one reply waits for the marks' syncs and says how each went.
+      engine.reserveKeys(req.count);
+      const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
+      applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedFields(outcome) }, undefined, back));
       return;
     }
     case 'flush':
@@ -156,6 +159,16 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       return;
     }
   }
+}
+
+/** The outcome's fields that are set (msgpack would carry undefined ones as nil). */
+function definedFields(outcome: MarkedWriteOutcome): Partial<MarkedWriteOutcome> {
+  const out: Partial<MarkedWriteOutcome> = {};
+  if (outcome.existed) out.existed = outcome.existed;
+  if (outcome.syncErrors) out.syncErrors = outcome.syncErrors;
+  if (outcome.appliedBytes !== undefined) out.appliedBytes = outcome.appliedBytes;
+  if (outcome.writeError) out.writeError = outcome.writeError;
+  return out;
 }
 
 function dispatch(env: Envelope, reply: Reply, client?: string): void {

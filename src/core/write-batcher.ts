@@ -1,3 +1,4 @@
+import { EmdbError, ErrorCode } from '../errors.js';
 import { RecordKind, type RecordKindValue } from '../format/constants.js';
 import type { Key } from '../keys.js';
 import { RecordBuffer } from './record-buffer.js';
@@ -7,77 +8,151 @@ import type { Done } from './writer-client.js';
 /** Past this many bytes a batch is sent at once instead of at the end of the tick. */
 const EAGER_SEND_BYTES = 1 << 20;
 
-interface Batch {
-  promise: Promise<Done>;
-  /** One shared void promise per batch for insert(), resolved to undefined. */
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * The writes of one batch between two flush() calls. Each segment settles on
+ * its own: under onEachFlush a failed sync poisons the engine, so the segments
+ * after it are refused while the ones before it were applied.
+ */
+interface Segment extends Deferred<Done> {
+  /** One shared void promise per segment for insert(), resolved to undefined. */
   settled: Promise<void>;
+  /** Byte offset where the segment ends in the batch (set when a flush cuts it). */
+  end: number;
+  /** The flush() calls that cut the batch here: settle with the sync of this mark. */
+  durable: Deferred<void> | undefined;
 }
 
 /**
  * Coalesces every write made in one tick into one message to the writer: N
  * concurrent insert() calls cost one postMessage, one pwrite and one reply.
- * Order is preserved: batches are sent in call order on one port.
+ * A flush() made while writes are queued does not send them at once: it marks
+ * the batch there, and the writer makes everything up to the mark durable
+ * under the flush policy before it answers that flush. So eight async
+ * producers that each write and flush in the same tick send one message with
+ * eight marks: onEachFlush still pays a sync per mark, group pays one for all.
+ * Order is preserved: batches are sent in call order on one port, and every
+ * other request sends the queued batch ahead of itself (send()).
  */
 export class WriteBatcher {
   private records = new RecordBuffer();
-  private current: (Batch & { resolve(d: Done): void; reject(e: unknown): void }) | undefined;
+  /** Segments already cut by a flush in the batch being built, oldest first. */
+  private cut: Segment[] = [];
+  /** The segment new writes join (undefined until the next write). */
+  private open: Segment | undefined;
+  private scheduled = false;
 
   constructor(private readonly client: RequestClient) {}
 
   /** Queues a record; resolves with the key's prior existence once applied. */
   write(kind: RecordKindValue, namespace: number, key: Key | null, keyLen: number, value: string | Uint8Array | null, expiresAt: number): Promise<boolean> {
-    const batch = this.batch();
+    const segment = this.segment();
     const at = this.records.append(kind, namespace, key, keyLen, value, expiresAt);
     if (this.records.len >= EAGER_SEND_BYTES) this.send();
-    return batch.promise.then((done) => done.existed?.[at] === 1);
+    return segment.promise.then((done) => done.existed?.[at] === 1);
   }
 
   /** Same as write() for callers that do not need the result (insert). */
   put(namespace: number, key: Key, keyLen: number, value: string | Uint8Array, expiresAt: number): Promise<void> {
-    const batch = this.batch();
+    const segment = this.segment();
     this.records.append(RecordKind.PUT, namespace, key, keyLen, value, expiresAt);
     if (this.records.len >= EAGER_SEND_BYTES) this.send();
-    return batch.settled;
+    return segment.settled;
   }
 
-  /** Sends what is queued now (used before flush/close so ordering holds). */
+  /** Sends what is queued now (used before other requests and close, so ordering holds). */
   send(): void {
-    this.dispatch(false);
+    const cut = this.cut;
+    const open = this.open;
+    if (cut.length === 0 && !open) return;
+    this.cut = [];
+    this.open = undefined;
+    const { payload, bytes, count } = this.records.take();
+    if (open) open.end = bytes;
+    const segments = open ? [...cut, open] : cut;
+    const marks = cut.map((s) => s.end);
+    const sent = this.client.request(marks.length > 0 ? { t: 'write', count, bytes, existed: true, marks } : { t: 'write', count, bytes, existed: true }, payload);
+    sent.then(
+      (done) => settle(segments, done),
+      (err: unknown) => {
+        for (const s of segments) {
+          s.reject(err);
+          s.durable?.reject(err);
+        }
+      },
+    );
   }
 
   /**
-   * Sends what is queued with a flush attached: one message and one reply make
-   * the batch applied and durable. The writes resolve when they are applied (the
-   * reply); the returned promise settles with the sync's outcome. Undefined when
-   * nothing is queued (the caller sends a plain flush).
+   * flush() with writes queued: marks the batch here and returns a promise that
+   * settles with the sync covering the mark (the writes resolve when applied).
+   * Undefined when nothing is queued (the caller sends a plain flush).
    */
-  sendDurable(): Promise<void> | undefined {
-    const sent = this.dispatch(true);
-    return sent?.then((done) => {
-      if (done.syncError) throw done.syncError;
-    });
+  markDurable(): Promise<void> | undefined {
+    const open = this.open;
+    if (open) {
+      this.open = undefined;
+      open.end = this.records.len;
+      open.durable = deferred<void>();
+      this.cut.push(open);
+      return open.durable.promise;
+    }
+    // Two flushes with no write between them share the mark.
+    const last = this.cut[this.cut.length - 1];
+    if (!last) return undefined;
+    last.durable ??= deferred<void>();
+    return last.durable.promise;
   }
 
-  private dispatch(flush: boolean): Promise<Done> | undefined {
-    const batch = this.current;
-    if (!batch) return undefined;
-    this.current = undefined;
-    const { payload, bytes, count } = this.records.take();
-    const sent = this.client.request(flush ? { t: 'write', count, bytes, existed: true, flush } : { t: 'write', count, bytes, existed: true }, payload);
-    sent.then(batch.resolve, batch.reject);
-    return sent;
+  private segment(): Segment {
+    if (this.open) return this.open;
+    const d = deferred<Done>();
+    this.open = { ...d, settled: d.promise.then(() => undefined), end: -1, durable: undefined };
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // After the microtask queue drains (see port-outbox.ts): every write and flush
+      // that promise continuations make in this tick joins the batch.
+      process.nextTick(() => {
+        this.scheduled = false;
+        this.send();
+      });
+    }
+    return this.open;
   }
+}
 
-  private batch(): Batch {
-    if (this.current) return this.current;
-    let resolve!: (d: Done) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<Done>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this.current = { promise, settled: promise.then(() => undefined), resolve, reject };
-    queueMicrotask(() => this.send());
-    return this.current;
-  }
+/**
+ * Settles each segment by the writer's answer: applied segments resolve (a
+ * write that was refused part-way rejects the rest with its error), and each
+ * mark's flush gets its sync's outcome.
+ */
+function settle(segments: readonly Segment[], done: Done): void {
+  const applied = done.appliedBytes ?? Infinity;
+  const refused = done.writeError ?? new EmdbError(ErrorCode.IO, 'write was not applied');
+  segments.forEach((s, i) => {
+    if (s.end > applied) {
+      s.reject(refused);
+      s.durable?.reject(refused);
+      return;
+    }
+    s.resolve(done);
+    const syncError = done.syncErrors?.[i];
+    if (syncError) s.durable?.reject(syncError);
+    else s.durable?.resolve();
+  });
 }

@@ -15,8 +15,11 @@ export interface Done {
   report?: CompactReport;
   stats?: StatsSnapshot;
   shared?: BufferSet;
-  /** A write that carried a flush was applied, but the sync failed. */
-  syncError?: EmdbError;
+  /** Per mark of a write (see WriteBatcher): the sync that failed, if it did. */
+  syncErrors?: (EmdbError | undefined)[];
+  /** A write refused part-way: the bytes applied, and the error for the rest. */
+  appliedBytes?: number;
+  writeError?: EmdbError;
 }
 
 interface Pending {
@@ -120,6 +123,10 @@ export function doneOf(msg: Extract<WriterReply, { t: 'done' }>, env: Envelope):
   if (msg.report) done.report = msg.report;
   if (env.shared) done.shared = env.shared;
   if (env.payload) done.payload = env.payload;
-  if (msg.syncError) done.syncError = deserializeError(msg.syncError);
+  if (msg.syncErrors) done.syncErrors = msg.syncErrors.map((e) => (e ? deserializeError(e) : undefined));
+  if (msg.appliedBytes !== undefined) {
+    done.appliedBytes = msg.appliedBytes;
+    if (msg.writeError) done.writeError = deserializeError(msg.writeError);
+  }
   return done;
 }

@@ -99,6 +99,11 @@ export class WriterEngine {
    * never sees a record that failed to reach the file. Returns, per record,
    * whether its key existed before.
    */
+  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
+  reserveKeys(records: number): void {
+    this.state.reserveKeys(records);
+  }
+
   append(batch: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
     // One rebuild sized for the whole batch instead of several doublings inside it.
