@@ -12,7 +12,8 @@ import { loadEmdb, type EmdbLike } from './adapters/emdb-js.js';
 import { errorMessage } from './util.js';
 import { freshEntries, mulberry32, type Entry } from './workload.js';
 
-export type ProducerShape = 'together' | 'sequential';
+/** 'async': the producers are async loops on the opening thread (no worker threads), each in the 'together' form. */
+export type ProducerShape = 'together' | 'sequential' | 'async';
 
 export interface ProducerData {
   handle: unknown;
@@ -33,12 +34,12 @@ export type ProducerMessage =
   | { t: 'done'; ms: number; insertWaitMs: number; flushWaitMs: number }
   | { t: 'error'; message: string };
 
-async function writeDurably(db: EmdbLike, entries: Entry[], shape: ProducerShape): Promise<{ insertWaitMs: number; flushWaitMs: number }> {
+export async function writeDurably(db: EmdbLike, entries: Entry[], shape: ProducerShape): Promise<{ insertWaitMs: number; flushWaitMs: number }> {
   let insertWaitMs = 0;
   let flushWaitMs = 0;
   for (const [k, v] of entries) {
     const a = performance.now();
-    if (shape === 'together') {
+    if (shape !== 'sequential') {
       await Promise.all([db.insert(k, v), db.flush()]);
       flushWaitMs += performance.now() - a;
     } else {
@@ -75,4 +76,5 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+// Also imported by group-commit.ts (for writeDurably): only a producer thread runs.
+if (parentPort) void main();

@@ -5,14 +5,16 @@
  * one after another, each on a fresh database: onEachFlush, group
  * { maxWaitMs: 1, maxBatch: 8 } and writeThrough, in both producer shapes
  * (insert + flush in one tick, and await insert then await flush; see
- * group-commit-worker.ts). The fdatasyncs each run cost come from stats().syncs.
+ * group-commit-worker.ts), and as 8 async loops on the opening thread (shape
+ * 'async'). The fdatasyncs each run cost come from stats().syncs.
  * Run alone: node dist/bench/group-commit.js [--quick] [--producers 8] [--writes 200] [--rounds 3]
  *            [--shape together,sequential]
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BENCH_GROUP_POLICY, loadEmdb, type EmdbLike, type EmdbStatic, type FlushPolicy } from './adapters/emdb-js.js';
-import type { ProducerData, ProducerMessage, ProducerShape } from './group-commit-worker.js';
+import { writeDurably, type ProducerData, type ProducerMessage, type ProducerShape } from './group-commit-worker.js';
+import { freshEntries, mulberry32 } from './workload.js';
 import type { GroupCommitPolicyResult, GroupCommitResult } from './results.js';
 import { errorMessage, intArg, isMain, log, mkTempDir, parseArgs, removeDir, settleable } from './util.js';
 
@@ -21,7 +23,7 @@ const POLICIES: { name: string; policy: FlushPolicy }[] = [
   { name: 'group (maxWaitMs 1, maxBatch 8)', policy: BENCH_GROUP_POLICY },
   { name: 'writeThrough', policy: { kind: 'writeThrough' } },
 ];
-const SHAPES: ProducerShape[] = ['together', 'sequential'];
+const SHAPES: ProducerShape[] = ['together', 'sequential', 'async'];
 /** Per producer, untimed, on an in-memory database (every thread compiles its own code). */
 const WARMUP_WRITES = 2000;
 
@@ -95,6 +97,36 @@ async function producersInWorkers(
   }
 }
 
+/**
+ * Producers as async loops on the opening thread: the usual shape of a Node
+ * server, where concurrent requests each write and flush. Their writes and
+ * flushes of one tick travel to the writer in one message (flush marks).
+ */
+async function producersOnThisThread(
+  db: EmdbLike,
+  producers: number,
+  writes: number,
+  syncs: () => Promise<number | undefined> | undefined,
+): Promise<ProducersRun> {
+  const entries = Array.from({ length: producers }, (_, p) => freshEntries(mulberry32(1000 + p), WARMUP_WRITES / 4 + writes));
+  // Warm-up on the same database (timed runs only count the syncs after it).
+  await Promise.all(entries.map((e) => writeDurably(db, e.slice(0, WARMUP_WRITES / 4), 'async')));
+  const syncsBefore = await syncs();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const reports = await Promise.all(entries.map((e) => writeDurably(db, e.slice(WARMUP_WRITES / 4), 'async')));
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const syncsAfter = await syncs();
+  return {
+    syncs: syncsBefore !== undefined && syncsAfter !== undefined ? syncsAfter - syncsBefore : undefined,
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    insertWaitMs: reports.reduce((a, r) => a + r.insertWaitMs, 0),
+    flushWaitMs: reports.reduce((a, r) => a + r.flushWaitMs, 0),
+  };
+}
+
 interface StatsLike {
   syncs?: number;
 }
@@ -104,7 +136,8 @@ async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, sh
   const db = await Emdb.open(path.join(dir, 'group.emdb'), { flushPolicy: policy, readers: 1 });
   const stats = (db as unknown as { stats?: () => Promise<StatsLike> }).stats?.bind(db);
   try {
-    const run = await producersInWorkers(Emdb, db, producers, writes, shape, () => stats?.().then((s) => s.syncs));
+    const syncs = () => stats?.().then((s) => s.syncs);
+    const run = shape === 'async' ? await producersOnThisThread(db, producers, writes, syncs) : await producersInWorkers(Emdb, db, producers, writes, shape, syncs);
     const total = producers * writes;
     const result: GroupCommitPolicyResult = {
       policy: name,
@@ -181,7 +214,7 @@ export async function groupCommitBench(producers = 8, writes = 200, shapes: Prod
     producers,
     writesEach: writes,
     rounds,
-    mode: `${producers} worker threads attached via Emdb.attach(db.handle())`,
+    mode: `${producers} producers: worker threads attached via Emdb.attach(db.handle()) ('together', 'sequential'), or async loops on the opening thread ('async')`,
     policies,
     speedup: speedup(shapes[0]!),
     speedupByShape: Object.fromEntries(shapes.map((s) => [s, speedup(s)])),

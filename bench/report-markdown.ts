@@ -112,8 +112,9 @@ function renderLimits(run: BenchRun): string {
 }
 
 const SHAPE_TEXT: Record<string, string> = {
-  together: 'insert + flush issued together (one message)',
-  sequential: 'await insert, then await flush',
+  together: '8 worker threads: insert + flush issued together (one message)',
+  sequential: '8 worker threads: await insert, then await flush',
+  async: '8 async producers on one thread: insert + flush together',
 };
 
 function renderGroupCommit(run: BenchRun): string {

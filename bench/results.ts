@@ -37,8 +37,8 @@ export interface MachineLimits {
 
 export interface GroupCommitPolicyResult {
   policy: string;
-  /** 'together': insert + flush issued in one tick; 'sequential': await insert, then await flush. */
-  shape?: 'together' | 'sequential';
+  /** 'together': insert + flush issued in one tick; 'sequential': await insert, then await flush (worker threads); 'async': 'together' from async loops on the opening thread. */
+  shape?: 'together' | 'sequential' | 'async';
   ms: number;
   writesPerSec: number;
   /** fdatasyncs of the log during the run (stats().syncs delta). */
