@@ -75,22 +75,11 @@ async function producersInWorkers(
     }
     await Promise.all(ready);
     await scratch.close();
-    const syncsBefore = await syncs();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    Atomics.store(new Int32Array(start), 0, 1);
-    Atomics.notify(new Int32Array(start), 0);
-    const reports = await Promise.all(done);
-    const ms = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    const syncsAfter = await syncs();
-    return {
-      syncs: syncsBefore !== undefined && syncsAfter !== undefined ? syncsAfter - syncsBefore : undefined,
-      ms,
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      insertWaitMs: reports.reduce((a, r) => a + r.insertWaitMs, 0),
-      flushWaitMs: reports.reduce((a, r) => a + r.flushWaitMs, 0),
-    };
+    return await measured(syncs, () => {
+      Atomics.store(new Int32Array(start), 0, 1);
+      Atomics.notify(new Int32Array(start), 0);
+      return Promise.all(done);
+    });
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
     await scratch.close();
@@ -111,10 +100,18 @@ async function producersOnThisThread(
   const entries = Array.from({ length: producers }, (_, p) => freshEntries(mulberry32(1000 + p), WARMUP_WRITES / 4 + writes));
   // Warm-up on the same database (timed runs only count the syncs after it).
   await Promise.all(entries.map((e) => writeDurably(db, e.slice(0, WARMUP_WRITES / 4), 'async')));
+  return measured(syncs, () => Promise.all(entries.map((e) => writeDurably(db, e.slice(WARMUP_WRITES / 4), 'async'))));
+}
+
+/** Times `run` (wall and process CPU) and counts the fdatasyncs it cost. */
+async function measured(
+  syncs: () => Promise<number | undefined> | undefined,
+  run: () => Promise<{ insertWaitMs: number; flushWaitMs: number }[]>,
+): Promise<ProducersRun> {
   const syncsBefore = await syncs();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const reports = await Promise.all(entries.map((e) => writeDurably(db, e.slice(WARMUP_WRITES / 4), 'async')));
+  const reports = await run();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const syncsAfter = await syncs();
