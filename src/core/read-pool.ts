@@ -10,6 +10,7 @@ import type { ReadTaskMessage, ScanTaskMessage } from '../../workers/reader.js';
 import type { ScanSource } from './scan.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
 import type { ValueReader } from './types.js';
+import { workerExecArgv } from './worker-argv.js';
 
 /** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
 const KEYS_PER_TASK = 2048;
@@ -67,6 +68,7 @@ export class ReadPool implements ValueReader {
           minThreads: this.threadCount,
           maxThreads: this.threadCount,
           idleTimeout: 30_000,
+          execArgv: workerExecArgv(),
           // The buffers current now; a reader that meets a newer generation asks for it (run() retries with `shared`).
           workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) },
         }),

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { deserializeError, EmdbError, ErrorCode, type SerializedError } from '../errors.js';
 import { envelope, unpack, type BufferSet, type Envelope, type CompactReport, type PortMessage, type StatsSnapshot, type WriterInit, type WriterReply, type WriterRequest } from '../protocol.js';
 import { eachEnvelope, PortOutbox } from '../port-outbox.js';
+import { workerExecArgv } from './worker-argv.js';
 import type { RequestBody, RequestClient } from './types.js';
 
 export interface Done {
@@ -50,7 +51,7 @@ export class WriterClient implements RequestClient {
   }
 
   static start(init: WriterInit): Promise<WriterClient> {
-    const worker = new Worker(WRITER_WORKER_URL, { workerData: init });
+    const worker = new Worker(WRITER_WORKER_URL, { workerData: init, execArgv: workerExecArgv() });
     return new Promise((resolve, reject) => {
       const onFirst = (first: PortMessage): void => {
         // Nothing is sent to the opener before `ready` (or `openFailed`): it comes alone.
