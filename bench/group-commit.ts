@@ -32,6 +32,8 @@ interface ProducersRun {
   /** CPU time of the whole process (every thread) during the run. */
   cpuMs: number;
   syncs: number | undefined;
+  /** Wall ms the writer spent inside those fdatasyncs. */
+  syncMs: number | undefined;
   insertWaitMs: number;
   flushWaitMs: number;
 }
@@ -43,7 +45,7 @@ async function producersInWorkers(
   producers: number,
   writes: number,
   shape: ProducerShape,
-  syncs: () => Promise<number | undefined> | undefined,
+  syncs: SyncCounter,
 ): Promise<ProducersRun> {
   const handle = db.handle!();
   const start = new SharedArrayBuffer(4);
@@ -95,7 +97,7 @@ async function producersOnThisThread(
   db: EmdbLike,
   producers: number,
   writes: number,
-  syncs: () => Promise<number | undefined> | undefined,
+  syncs: SyncCounter,
 ): Promise<ProducersRun> {
   const entries = Array.from({ length: producers }, (_, p) => freshEntries(mulberry32(1000 + p), WARMUP_WRITES / 4 + writes));
   // Warm-up on the same database (timed runs only count the syncs after it).
@@ -105,18 +107,24 @@ async function producersOnThisThread(
 
 /** Times `run` (wall and process CPU) and counts the fdatasyncs it cost. */
 async function measured(
-  syncs: () => Promise<number | undefined> | undefined,
+  syncs: SyncCounter,
   run: () => Promise<{ insertWaitMs: number; flushWaitMs: number }[]>,
 ): Promise<ProducersRun> {
-  const syncsBefore = await syncs();
+  const before = await syncs();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const reports = await run();
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const syncsAfter = await syncs();
+  const after = await syncs();
+  const delta = (field: keyof StatsLike): number | undefined => {
+    const a = after?.[field];
+    const b = before?.[field];
+    return a !== undefined && b !== undefined ? a - b : undefined;
+  };
   return {
-    syncs: syncsBefore !== undefined && syncsAfter !== undefined ? syncsAfter - syncsBefore : undefined,
+    syncs: delta('syncs'),
+    syncMs: delta('syncMs'),
     ms,
     cpuMs: (cpu.user + cpu.system) / 1000,
     insertWaitMs: reports.reduce((a, r) => a + r.insertWaitMs, 0),
@@ -126,14 +134,16 @@ async function measured(
 
 interface StatsLike {
   syncs?: number;
+  syncMs?: number;
 }
+type SyncCounter = () => Promise<StatsLike | undefined> | undefined;
 
 async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, shape: ProducerShape, producers: number, writes: number): Promise<GroupCommitPolicyResult> {
   const dir = mkTempDir('emdb-bench-group-');
   const db = await Emdb.open(path.join(dir, 'group.emdb'), { flushPolicy: policy, readers: 1 });
   const stats = (db as unknown as { stats?: () => Promise<StatsLike> }).stats?.bind(db);
   try {
-    const syncs = () => stats?.().then((s) => s.syncs);
+    const syncs: SyncCounter = () => stats?.();
     const run = shape === 'async' ? await producersOnThisThread(db, producers, writes, syncs) : await producersInWorkers(Emdb, db, producers, writes, shape, syncs);
     const total = producers * writes;
     const result: GroupCommitPolicyResult = {
@@ -146,6 +156,7 @@ async function runPolicy(Emdb: EmdbStatic, name: string, policy: FlushPolicy, sh
       cpuUsPerWrite: (run.cpuMs / total) * 1000,
     };
     if (run.syncs !== undefined) result.syncs = run.syncs;
+    if (run.syncs && run.syncMs !== undefined) result.syncUs = (run.syncMs / run.syncs) * 1000;
     return result;
   } finally {
     await db.close();

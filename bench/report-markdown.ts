@@ -126,8 +126,8 @@ function renderGroupCommit(run: BenchRun): string {
       `${rounds} interleaved round${rounds === 1 ? '' : 's'} per policy, median (speedup: median of the per-round ratios). ` +
       `**group / onEachFlush: ${g.speedup.toFixed(2)}×.**`,
     '',
-    '| producer loop | flushPolicy | writes/s | rounds (writes/s) | fdatasyncs | writes per sync | CPU per write | vs onEachFlush |',
-    '|---|---|--:|--:|--:|--:|--:|--:|',
+    '| producer loop | flushPolicy | writes/s | rounds (writes/s) | fdatasyncs | writes per sync | mean fdatasync | CPU per write | vs onEachFlush |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
   ];
   const total = g.producers * g.writesEach;
   for (const p of g.policies) {
@@ -135,10 +135,32 @@ function renderGroupCommit(run: BenchRun): string {
     const ratio = p.vsOnEachFlush ?? (p.policy.startsWith('group') ? g.speedup : p.policy === 'onEachFlush' ? 1 : undefined);
     lines.push(
       `| ${SHAPE_TEXT[p.shape ?? ''] ?? 'write, then flush'} | ${p.policy} | ${formatRate(p.writesPerSec)} | ${(p.roundsWritesPerSec ?? []).map((r) => formatRate(r)).join(', ') || '—'} | ` +
-        `${p.syncs?.toLocaleString('en-US') ?? '—'} | ${perSync} | ${p.cpuUsPerWrite === undefined ? '—' : `${Math.round(p.cpuUsPerWrite)} µs`} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} |`,
+        `${p.syncs?.toLocaleString('en-US') ?? '—'} | ${perSync} | ${p.syncUs === undefined ? '—' : `${Math.round(p.syncUs)} µs`} | ${p.cpuUsPerWrite === undefined ? '—' : `${Math.round(p.cpuUsPerWrite)} µs`} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} |`,
     );
   }
+  const ceilings = groupCommitCeilings(g);
+  if (ceilings.length > 0) lines.push('', ...ceilings);
   return lines.join('\n');
+}
+
+/**
+ * The most group commit could gain in this run: if everything but the sync took
+ * no time, `producers` writes would complete per group fdatasync (one sync per
+ * full batch), so group could do at most producers / (its mean sync) writes/s.
+ */
+function groupCommitCeilings(g: Extract<BenchRun['groupCommit'], { kind: 'ok' }>): string[] {
+  const out: string[] = [];
+  for (const shape of new Set(g.policies.map((p) => p.shape))) {
+    const base = g.policies.find((p) => p.shape === shape && p.policy === 'onEachFlush');
+    const group = g.policies.find((p) => p.shape === shape && p.policy.startsWith('group'));
+    if (!base || !group?.syncUs) continue;
+    const bound = (g.producers * 1e6) / group.syncUs;
+    out.push(
+      `- ${SHAPE_TEXT[shape ?? ''] ?? 'write, then flush'}: with zero CPU per write, group would reach at most ${formatRate(bound)} writes/s ` +
+        `(${g.producers} per ${Math.round(group.syncUs)} µs sync) = **${(bound / base.writesPerSec).toFixed(2)}× onEachFlush** in this run.`,
+    );
+  }
+  return out;
 }
 
 function renderDurableLatency(run: BenchRun): string {

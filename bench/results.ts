@@ -43,6 +43,8 @@ export interface GroupCommitPolicyResult {
   writesPerSec: number;
   /** fdatasyncs of the log during the run (stats().syncs delta). */
   syncs?: number;
+  /** Mean wall time of one of those fdatasyncs inside the writer, µs (stats().syncMs / syncs). */
+  syncUs?: number;
   /** Mean time a producer waited per write on the insert and on the flush, µs. */
   insertWaitUs?: number;
   flushWaitUs?: number;

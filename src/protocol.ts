@@ -78,6 +78,8 @@ export interface StatsSnapshot {
   writes: number;
   /** fdatasyncs of the log by flush() and checkpoint() since open. */
   syncs: number;
+  /** Wall milliseconds those fdatasyncs took (syncMs / syncs: this disk's sync latency). */
+  syncMs: number;
   /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
   /** ms since the epoch of the last compact() since open; 0 when none. */

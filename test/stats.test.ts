@@ -21,7 +21,7 @@ describe('stats()', () => {
     const before = Date.now();
     const db = await Emdb.open(path.join(newDir(), 's.emdb'), { readers: 2 });
     const s = await db.stats();
-    expect(s).toMatchObject({ records: 0, liveBytes: 0, deadBytes: 0, fileBytes: DATA_START, namespaces: 0, indexLoad: 0, readers: 2, writes: 0, reads: 0, lastCompactionAt: 0 });
+    expect(s).toMatchObject({ records: 0, liveBytes: 0, deadBytes: 0, fileBytes: DATA_START, namespaces: 0, indexLoad: 0, readers: 2, writes: 0, reads: 0, syncs: 0, syncMs: 0, lastCompactionAt: 0 });
     expect(s.indexCapacity).toBeGreaterThanOrEqual(1024);
     expect(s.durableLsn).toBe(DATA_START);
     expect(s.lastCheckpointAt).toBeGreaterThanOrEqual(before - 1000);
@@ -40,6 +40,9 @@ describe('stats()', () => {
     expect(s.durableLsn).toBe(s.fileBytes);
     expect(s.indexLoad).toBeCloseTo(100 / s.indexCapacity, 10);
     const syncs = s.syncs;
+    const syncMs = s.syncMs;
+    // A real fdatasync takes measurable time: the first flush's is in syncMs.
+    expect(syncMs).toBeGreaterThan(0);
 
     for (let i = 0; i < 10; i++) await db.insert(`k${i}`, 'y');
     for (let i = 90; i < 100; i++) await db.remove(`k${i}`);
@@ -54,6 +57,7 @@ describe('stats()', () => {
     expect(s.deadBytes).toBeGreaterThan(0);
     expect(s.liveBytes + s.deadBytes).toBe(s.fileBytes - DATA_START);
     expect(s.syncs).toBe(syncs + 1);
+    expect(s.syncMs).toBeGreaterThan(syncMs);
     // Tombstones stay in the index until a rebuild: the load counts them.
     expect(s.indexLoad).toBeGreaterThan(91 / s.indexCapacity);
     await db.close();

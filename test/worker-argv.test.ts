@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { workerExecArgv } from '../dist/src/core/worker-argv.js';
+import { withoutEntryOptions } from '../dist/src/core/worker-argv.js';
 import { tempDirs } from './helpers.js';
 
 const INDEX_URL = pathToFileURL(path.resolve(import.meta.dirname, '..', 'dist', 'src', 'index.js')).href;
@@ -15,13 +15,18 @@ const INDEX_URL = pathToFileURL(path.resolve(import.meta.dirname, '..', 'dist', 
 describe('worker threads and the process execArgv', () => {
   const dirs = tempDirs('emdb-argv-');
 
-  it('drops only the entry-script options', () => {
-    expect(workerExecArgv(['--input-type=module', '--no-warnings', '--max-old-space-size=512'])).toEqual(['--no-warnings', '--max-old-space-size=512']);
-    expect(workerExecArgv(['--input-type', 'commonjs', '--enable-source-maps'])).toEqual(['--enable-source-maps']);
-    expect(workerExecArgv([])).toEqual([]);
+  it('inherits when there is nothing to drop; else drops --input-type and what workers refuse', () => {
+    const all = () => true;
+    expect(withoutEntryOptions(['--no-opt', '--enable-source-maps'], all)).toBeUndefined();
+    expect(withoutEntryOptions([], all)).toBeUndefined();
+    expect(withoutEntryOptions(['--input-type=module', '--no-warnings', '--conditions', 'dev'], all)).toEqual(['--no-warnings', '--conditions', 'dev']);
+    expect(withoutEntryOptions(['--input-type', 'commonjs', '--enable-source-maps'], all)).toEqual(['--enable-source-maps']);
+    // A V8 option is refused in an explicit execArgv (it applies to every thread anyway): left out.
+    const noV8 = (args: string[]) => !args.includes('--no-opt');
+    expect(withoutEntryOptions(['--no-opt', '--input-type=module', '--no-warnings'], noV8)).toEqual(['--no-warnings']);
   });
 
-  it.each([['--input-type=module'], ['--input-type', 'module']])('open, write, read on the writer and a reader, close from a one-liner with %s …', (...flag: string[]) => {
+  it.each([['--input-type=module'], ['--input-type', 'module'], ['--no-opt', '--input-type=module', '--no-warnings']])('open, write, read on the writer and a reader, close from a one-liner with %s …', (...flag: string[]) => {
     const file = path.join(dirs(), 'one-liner.emdb');
     const script = [
       `const { Emdb } = await import(${JSON.stringify(INDEX_URL)});`,

@@ -45,6 +45,8 @@ export class WriterEngine {
   private writes = 0;
   /** fdatasyncs of the log by flush() and checkpoint() since open (group commit shares them). */
   private syncs = 0;
+  /** Wall time spent in those fdatasyncs: with `syncs`, what one sync costs on this disk. */
+  private syncMs = 0;
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
@@ -249,12 +251,14 @@ export class WriterEngine {
   flush(): void {
     this.assertWritable();
     if (this.fd < 0 || this.durableLsn === this.nextLsn) return;
+    const started = performance.now();
     try {
       this.opts.io.fdatasync(this.fd);
     } catch (err) {
       this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
+    this.syncMs += performance.now() - started;
     this.syncs++;
     this.durableLsn = this.nextLsn;
     this.syncControl();
@@ -290,7 +294,9 @@ export class WriterEngine {
     });
     try {
       writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
+      const started = performance.now();
       this.opts.io.fdatasync(this.fd);
+      this.syncMs += performance.now() - started;
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
@@ -359,6 +365,7 @@ export class WriterEngine {
       durableLsn: this.durableLsn,
       writes: this.writes,
       syncs: this.syncs,
+      syncMs: this.syncMs,
       lastCheckpointAt: this.lastCheckpointAt,
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
