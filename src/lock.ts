@@ -251,6 +251,34 @@ async function createLockFile(file: string, raw: string): Promise<boolean> {
   }
 }
 
+/**
+ * A process killed inside createLockFile leaves its `<lock>.<pid>.<rand>.tmp`
+ * behind. Once we hold the lock, a temp whose writer is provably gone (the
+ * same test as for a stale lock: same host and the pid dead or reused, or
+ * unreadable and older than STALE_MS) is removed. Temps of live racers stay:
+ * they remove their own. Best effort: a failure here never fails the open.
+ */
+async function removeOrphanTemps(lockFile: string): Promise<void> {
+  const dir = path.dirname(lockFile);
+  const prefix = `${path.basename(lockFile)}.`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+\.[a-z0-9]+\.tmp$/.test(name.slice(prefix.length))) continue;
+    const tmp = path.join(dir, name);
+    try {
+      const snap = await readSnapshot(tmp);
+      if (snap && judge(snap).stale) await fsp.unlink(tmp);
+    } catch {
+      // Gone already, or unreadable: leave it for the next open.
+    }
+  }
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -285,6 +313,7 @@ export async function acquireLock(dbPath: string): Promise<LockHandle> {
       if (await createLockFile(file, raw)) {
         held.set(resolved, { file, raw });
         installExitHook();
+        await removeOrphanTemps(file);
         return makeHandle(resolved, file, raw);
       }
       const snap = await readSnapshot(file);

@@ -265,3 +265,36 @@ describe('breaking a stale lock concurrently', () => {
     expect(fs.existsSync(`${db}.lock.breaking`)).toBe(false);
   });
 });
+
+describe('lock temp files left by killed openers', () => {
+  it('the next holder removes the temps of dead writers and keeps those of live ones', async () => {
+    const db = tmpDb();
+    const temp = (pid: number, tag: string) => `${db}.lock.${pid}.${tag}.tmp`;
+    const dead = await deadPid();
+    const deadTemp = temp(dead, 'dead1');
+    fs.writeFileSync(deadTemp, lockContent({ pid: dead }));
+    const liveTemp = temp(process.pid, 'live1');
+    fs.writeFileSync(liveTemp, lockContent({ pid: process.pid }));
+    // Killed between creating and writing it: empty. Old → gone; fresh → maybe a racer still writing.
+    const oldEmpty = temp(dead, 'oldempty');
+    fs.writeFileSync(oldEmpty, '');
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(oldEmpty, past, past);
+    const freshEmpty = temp(dead, 'freshempty');
+    fs.writeFileSync(freshEmpty, '');
+    const otherHost = temp(dead, 'otherhost');
+    fs.writeFileSync(otherHost, lockContent({ pid: dead, hostname: `${os.hostname()}-elsewhere` }));
+    const notOurs = `${db}.lock.${dead}.notours`;
+    fs.writeFileSync(notOurs, lockContent({ pid: dead }));
+
+    const lock = await acquireLock(db);
+    const left = new Set(fs.readdirSync(path.dirname(db)).map((n) => path.join(path.dirname(db), n)));
+    expect(left.has(deadTemp)).toBe(false);
+    expect(left.has(oldEmpty)).toBe(false);
+    expect(left.has(liveTemp)).toBe(true);
+    expect(left.has(freshEmpty)).toBe(true);
+    expect(left.has(otherHost)).toBe(true);
+    expect(left.has(notOurs)).toBe(true);
+    await lock.release();
+  });
+});
