@@ -303,15 +303,17 @@ describe('kill -9 loop across flush policies', () => {
     }
 
     const started = performance.now();
+    const parentCpu0 = process.cpuUsage();
     await Promise.all(Array.from({ length: LANES }, (_, n) => lane(n)));
     const seconds = (performance.now() - started) / 1000;
+    const parentCpu = process.cpuUsage(parentCpu0);
     const total = POLICIES.reduce((n, p) => n + tallies[p].kills, 0);
     // A kill between creating and unlinking the lock's private temp file leaves it behind until the
     // next open of that database removes it: what is left here is from each file's last kills.
     const lockTemps = fs.readdirSync(dir).filter((n) => /\.lock\.\d+\.[a-z0-9]+\.tmp$/.test(n)).length;
     console.log(
       [
-        `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (${LANES} children at a time), ${violations.length} violations; ${lockTemps} orphan lock temp files left by the last kills`,
+        `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (${LANES} children at a time; this process: ${((parentCpu.user + parentCpu.system) / 1e6).toFixed(1)} s CPU for spawning, checking and public reopens), ${violations.length} violations; ${lockTemps} orphan lock temp files left by the last kills`,
         ...violations.slice(0, 20).map((v) => `[kill-loop] VIOLATION ${v}`),
         ...POLICIES.map((p) => {
           const t = tallies[p];
