@@ -251,15 +251,12 @@ export class WriterEngine {
   flush(): void {
     this.assertWritable();
     if (this.fd < 0 || this.durableLsn === this.nextLsn) return;
-    const started = performance.now();
     try {
-      this.opts.io.fdatasync(this.fd);
+      this.syncLog();
     } catch (err) {
       this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
-    this.syncMs += performance.now() - started;
-    this.syncs++;
     this.durableLsn = this.nextLsn;
     this.syncControl();
   }
@@ -294,13 +291,10 @@ export class WriterEngine {
     });
     try {
       writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
-      const started = performance.now();
-      this.opts.io.fdatasync(this.fd);
-      this.syncMs += performance.now() - started;
+      this.syncLog();
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
-    this.syncs++;
     this.slotOffset = target;
     this.slotSequence++;
     this.lastCheckpointAt = now;
@@ -389,6 +383,14 @@ export class WriterEngine {
     const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
     this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers] });
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
+  }
+
+  /** One fdatasync of the log, counted and timed for stats() (a failed one counts nothing). */
+  private syncLog(): void {
+    const started = performance.now();
+    this.opts.io.fdatasync(this.fd);
+    this.syncMs += performance.now() - started;
+    this.syncs++;
   }
 
   private syncControl(): void {
