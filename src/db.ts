@@ -1,14 +1,14 @@
 import { AttachedConnection, isHandle } from './core/attached.js';
 import { Connection } from './core/connection.js';
-import type { DbConnection, Stats } from './core/types.js';
+import type { DbConnection } from './core/types.js';
 import { codecFor, VALUE_ENCODINGS, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
-import { guard, KeySpace } from './keyspace.js';
+import { guard } from './guard.js';
+import { KeySpace } from './keyspace.js';
 import { assertNotOpen, breakLock, lockHolder, type LockInfo } from './lock.js';
 import { resolveOptions, type OpenOptions } from './options.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
-import type { CompactReport, EmdbHandle } from './protocol.js';
-import { Ctl32, Ctl64 } from './shm/layout.js';
+import type { CompactReport, EmdbHandle, Stats } from './types.js';
 import { Transaction } from './transaction.js';
 
 export type { Stats };
@@ -110,8 +110,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
       const cached = this.openNamespaces.get(name);
       if (cached && !cached.dropped && cached.valueEncoding === encoding) return cached as Namespace<N>;
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'namespace', name, create: true });
+      const done = await this.conn.link.call({ t: 'namespace', name, create: true });
       const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding);
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;
@@ -122,8 +121,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   namespaces(): Promise<string[]> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'namespaces' });
+      const done = await this.conn.link.call({ t: 'namespaces' });
       return (done.names ?? []).sort();
     });
   }
@@ -133,8 +131,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'dropNamespace', name });
+      const done = await this.conn.link.call({ t: 'dropNamespace', name });
       const open = this.openNamespaces.get(name);
       if (open) open.dropped = true;
       this.openNamespaces.delete(name);
@@ -181,9 +178,9 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   flush(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      const carried = this.conn.batcher.markDurable();
+      const carried = this.conn.link.batcher.markDurable();
       if (carried) await carried;
-      else await this.conn.client.request({ t: 'flush' });
+      else await this.conn.link.call({ t: 'flush' });
     });
   }
 
@@ -191,8 +188,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   checkpoint(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      await this.conn.client.request({ t: 'checkpoint' });
+      await this.conn.link.call({ t: 'checkpoint' });
     });
   }
 
@@ -203,8 +199,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   compact(): Promise<CompactReport> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'compact' });
+      const done = await this.conn.link.call({ t: 'compact' });
       return done.report!;
     });
   }
@@ -229,19 +224,17 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       assertNotOpen(target);
       // Writes made before this call reach the writer ahead of the backup request (one ordered port),
       // and the request is posted before this call returns, so a close() right after waits for it.
-      this.conn.batcher.send();
-      await this.conn.client.request({ t: 'backup', path: target });
+      await this.conn.link.call({ t: 'backup', path: target });
     });
   }
 
   stats(): Promise<Stats> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'stats' });
+      const done = await this.conn.link.call({ t: 'stats' });
       const view = this.conn.view;
       view.publishReads();
-      return { ...done.stats!, readers: Atomics.load(view.ctl32, Ctl32.READERS), reads: view.stat(Ctl64.READS) };
+      return { ...done.stats!, readers: view.readers(), reads: view.reads() };
     });
   }
 

@@ -4,7 +4,9 @@ import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
-import { tableCapacity, unpackScan, type ScanSource } from './core/scan.js';
+import { guard } from './guard.js';
+import type { ScanSource } from './protocol.js';
+import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { TxTarget } from './transaction.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
@@ -49,7 +51,7 @@ export class KeySpace<V = unknown> {
       this.assertLive();
       const keyLen = keyByteLength(key);
       const encoded = this.codec.encode(value);
-      return this.conn.batcher.put(this.ns, key, keyLen, encoded, 0);
+      return this.conn.link.batcher.put(this.ns, key, keyLen, encoded, 0);
     });
   }
 
@@ -77,10 +79,7 @@ export class KeySpace<V = unknown> {
     this.assertLive();
     const view = this.conn.view;
     const len = this.scratch.encode(key);
-    view.sync();
-    view.countReads(1);
-    if (!view.locate(this.ns, this.scratch.bytes, 0, len)) return undefined;
-    if (view.expiresAt !== 0 && view.expiresAt <= Date.now()) return undefined;
+    if (!view.lookupOne(this.ns, this.scratch.bytes, 0, len)) return undefined;
     return this.codec.decode(view.valueU8, view.valueStart, view.valueLen) as V;
   }
 
@@ -98,10 +97,7 @@ export class KeySpace<V = unknown> {
       this.assertLive();
       const len = this.scratch.encode(key);
       const view = this.conn.view;
-      view.sync();
-      view.countReads(1);
-      const found = view.locate(this.ns, this.scratch.bytes, 0, len);
-      return Promise.resolve(found && (view.expiresAt === 0 || view.expiresAt > Date.now()));
+      return Promise.resolve(view.lookupOne(this.ns, this.scratch.bytes, 0, len));
     });
   }
 
@@ -110,7 +106,7 @@ export class KeySpace<V = unknown> {
     return guard(() => {
       this.assertLive();
       const keyLen = keyByteLength(key);
-      return this.conn.batcher.write(RecordKind.TOMBSTONE, this.ns, key, keyLen, null, 0);
+      return this.conn.link.batcher.write(RecordKind.TOMBSTONE, this.ns, key, keyLen, null, 0);
     });
   }
 
@@ -118,8 +114,7 @@ export class KeySpace<V = unknown> {
   len(): Promise<number> {
     return guard(async () => {
       this.assertLive();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'count', ns: this.ns });
+      const done = await this.conn.link.call({ t: 'count', ns: this.ns });
       return done.count ?? 0;
     });
   }
@@ -131,7 +126,7 @@ export class KeySpace<V = unknown> {
   clear(): Promise<void> {
     return guard(async () => {
       this.assertLive();
-      await this.conn.batcher.write(RecordKind.CLEAR, this.ns, null, 0, null, 0);
+      await this.conn.link.batcher.write(RecordKind.CLEAR, this.ns, null, 0, null, 0);
     });
   }
 
@@ -147,8 +142,6 @@ export class KeySpace<V = unknown> {
       if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
         throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
       }
-      // Anything queued by earlier calls goes first, so call order is write order.
-      this.conn.batcher.send();
       const codec = this.codec;
       const inFlight: Promise<unknown>[] = [];
       const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
@@ -158,7 +151,7 @@ export class KeySpace<V = unknown> {
       const sendChunk = async (): Promise<void> => {
         records.commitTx();
         const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
-        const sent = this.conn.client.request({ t: 'write', count: n, bytes, existed: false }, payload);
+        const sent = this.conn.link.call({ t: 'write', count: n, bytes, existed: false }, payload);
         inFlight.push(sent.then((done) => void (done.payload && done.payload.byteLength >= chunkCapacity && spare.push(done.payload))));
         if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
       };
@@ -206,9 +199,8 @@ export class KeySpace<V = unknown> {
 
   private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
     this.assertLive();
-    this.conn.batcher.send();
     // A round trip to the writer after the queued writes: they are applied when it returns.
-    await this.conn.client.request({ t: 'count', ns: this.ns });
+    await this.conn.link.call({ t: 'count', ns: this.ns });
     const view = this.conn.view;
     view.sync();
     if (!view.index || !view.mirror) return;
@@ -222,14 +214,5 @@ export class KeySpace<V = unknown> {
       if (from + SCAN_SLOTS < capacity) next = reader.scan(source, this.ns, from + SCAN_SLOTS, SCAN_SLOTS, values);
       yield* unpackScan(packed);
     }
-  }
-}
-
-/** Runs `fn`, turning a synchronous throw into a rejected promise. */
-export function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
   }
 }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { resolveDatabasePath } from './paths.js';
-import type { FlushPolicy } from './protocol.js';
+import type { FlushPolicy } from './types.js';
 
 export interface EncryptionOptions {
   key?: Uint8Array;

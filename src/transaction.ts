@@ -3,6 +3,7 @@ import type { DbConnection } from './core/types.js';
 import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
+import { guard } from './guard.js';
 import { keyByteLength, type Key } from './keys.js';
 
 interface PendingWrite {
@@ -48,12 +49,10 @@ export class TxKeySpace<V = unknown> {
 
   /** Reads this transaction's own writes, falling back to the database. */
   get(key: Key): Promise<V | undefined> {
-    try {
+    return guard(() => {
       this.tx.assertActive();
       return this.lookup(key, keyByteLength(key));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
 
   private lookup(key: Key, keyLen: number): Promise<V | undefined> {
@@ -137,9 +136,8 @@ export class Transaction<V = unknown> extends TxKeySpace<V> {
       records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, 0);
     }
     records.commitTx();
-    this.conn.batcher.send();
     const { payload, bytes, count } = records.take();
-    await this.conn.client.request({ t: 'write', count, bytes, existed: false }, payload);
+  await this.conn.link.call({ t: 'write', count, bytes, existed: false }, payload);
   }
 
   /** @internal */

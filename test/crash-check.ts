@@ -49,7 +49,7 @@ export function recoverCopy(file: string, keys: readonly string[]): Recovered {
     try {
       for (const key of keys) {
         const bytes = Buffer.from(key);
-        if (view.locate(0, bytes, 0, bytes.length)) {
+        if (view.lookup(0, bytes, 0, bytes.length)) {
           values.set(key, Buffer.from(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen)).toString('latin1'));
         }
       }

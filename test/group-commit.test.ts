@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RecordBuffer } from '../dist/src/core/record-buffer.js';
 import { RecordKind } from '../dist/src/format/constants.js';
 import { nodeFileIO, type FileIO } from '../dist/src/log/file-io.js';
-import type { FlushPolicy } from '../dist/src/protocol.js';
+import type { FlushPolicy } from '../dist/src/types.js';
 import { createControlBlock } from '../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../dist/src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../dist/src/writer/group-flush.js';

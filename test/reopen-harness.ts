@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { crc32 } from '@node-rs/crc32';
 import { expect } from 'vitest';
 import { RecordBuffer } from '../dist/src/core/record-buffer.js';
-import { scanSlots, unpackScan } from '../dist/src/core/scan.js';
+import { scanSlots, unpackScan } from '../dist/src/shm/scan.js';
 import { RecordKind } from '../dist/src/format/constants.js';
 import { IndexView } from '../dist/src/shm/index-table.js';
 import type { WriterEngine } from '../dist/src/writer/engine.js';

@@ -13,6 +13,7 @@ import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
 import { nodeFileIO } from '../src/log/file-io.js';
 import {
+  definedOnly,
   envelope,
   unpack,
   type AttachedRequest,
@@ -27,7 +28,7 @@ import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
 import { BackupRunner } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
-import { applyMarkedWrite, type MarkedWriteOutcome } from '../src/writer/marked-write.js';
+import { applyMarkedWrite } from '../src/writer/marked-write.js';
 
 const init = workerData as WriterInit;
 const RECYCLE_MIN_BYTES = 1 << 20;
@@ -95,7 +96,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       // Applied now; the one reply waits for the marks' syncs and says how each went.
       engine.reserveKeys(req.count);
       const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
-      applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedFields(outcome) }, undefined, back));
+      applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
       return;
     }
     case 'flush':
@@ -159,16 +160,6 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       return;
     }
   }
-}
-
-/** The outcome's fields that are set (msgpack would carry undefined ones as nil). */
-function definedFields(outcome: MarkedWriteOutcome): Partial<MarkedWriteOutcome> {
-  const out: Partial<MarkedWriteOutcome> = {};
-  if (outcome.existed) out.existed = outcome.existed;
-  if (outcome.syncErrors) out.syncErrors = outcome.syncErrors;
-  if (outcome.appliedBytes !== undefined) out.appliedBytes = outcome.appliedBytes;
-  if (outcome.writeError) out.writeError = outcome.writeError;
-  return out;
 }
 
 function dispatch(env: Envelope, reply: Reply, client?: string): void {

@@ -3,12 +3,8 @@ import type { Piscina } from 'piscina';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
-import type { BufferSet } from '../protocol.js';
-import { Ctl32 } from '../shm/layout.js';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
-import type { ReadTaskMessage, ScanTaskMessage } from '../../workers/reader.js';
-import type { ScanSource } from './scan.js';
-import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
 
@@ -52,11 +48,7 @@ export class ReadPool implements ValueReader {
   ) {
     this.threadCount = Math.max(1, threads || os.availableParallelism());
     // For stats(), also on attached threads; stored before any handle exists.
-    Atomics.store(view.ctl32, Ctl32.READERS, this.threadCount);
-  }
-
-  get threads(): number {
-    return this.threadCount;
+    view.setReaders(this.threadCount);
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
@@ -70,7 +62,7 @@ export class ReadPool implements ValueReader {
           idleTimeout: 30_000,
           execArgv: workerExecArgv(),
           // The buffers current now; a reader that meets a newer generation asks for it (run() retries with `shared`).
-          workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) },
+          workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) } satisfies ReaderInit,
         }),
     );
     return this.pool;
@@ -115,7 +107,7 @@ export class ReadPool implements ValueReader {
   private async run(block: PendingBlock, shared: BufferSet | undefined): Promise<ArrayBuffer> {
     // Keys are copied per attempt: the block's buffer stays ours in case of a retry.
     const keys = block.buf.buffer.slice(0, block.len) as ArrayBuffer;
-    const task: ReadTaskMessage = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
+    const task: ReadTask = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
     const pool = await this.started();
     const out = (await pool.run(task, { transferList: [keys] })) as ArrayBuffer | null;
     if (out) return out;
@@ -124,7 +116,7 @@ export class ReadPool implements ValueReader {
   }
 
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    const task: ScanTaskMessage = { scan: source, namespace, from, count, values };
+    const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
     return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
   }

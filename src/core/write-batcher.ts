@@ -1,9 +1,11 @@
 import { EmdbError, ErrorCode } from '../errors.js';
 import { RecordKind, type RecordKindValue } from '../format/constants.js';
 import type { Key } from '../keys.js';
+import type { Done, RequestBody } from '../protocol.js';
 import { RecordBuffer } from './record-buffer.js';
-import type { RequestClient } from './types.js';
-import type { Done } from './writer-client.js';
+
+/** Posts a request to the writer as is (the link's, without sending the batch first: this is the batch). */
+export type PostRequest = (body: RequestBody, payload?: ArrayBuffer) => Promise<Done>;
 
 /** Past this many bytes a batch is sent at once instead of at the end of the tick. */
 const EAGER_SEND_BYTES = 1 << 20;
@@ -46,8 +48,8 @@ interface Segment extends Deferred<Done> {
  * under the flush policy before it answers that flush. So eight async
  * producers that each write and flush in the same tick send one message with
  * eight marks: onEachFlush still pays a sync per mark, group pays one for all.
- * Order is preserved: batches are sent in call order on one port, and every
- * other request sends the queued batch ahead of itself (send()).
+ * Order is preserved: batches are sent in call order on one link, and every
+ * other request sends the queued batch ahead of itself (WriterLink.call).
  */
 export class WriteBatcher {
   private records = new RecordBuffer();
@@ -57,7 +59,7 @@ export class WriteBatcher {
   private open: Segment | undefined;
   private scheduled = false;
 
-  constructor(private readonly client: RequestClient) {}
+  constructor(private readonly post: PostRequest) {}
 
   /** Queues a record; resolves with the key's prior existence once applied. */
   write(kind: RecordKindValue, namespace: number, key: Key | null, keyLen: number, value: string | Uint8Array | null, expiresAt: number): Promise<boolean> {
@@ -86,7 +88,7 @@ export class WriteBatcher {
     if (open) open.end = bytes;
     const segments = open ? [...cut, open] : cut;
     const marks = cut.map((s) => s.end);
-    const sent = this.client.request(marks.length > 0 ? { t: 'write', count, bytes, existed: true, marks } : { t: 'write', count, bytes, existed: true }, payload);
+    const sent = this.post(marks.length > 0 ? { t: 'write', count, bytes, existed: true, marks } : { t: 'write', count, bytes, existed: true }, payload);
     sent.then(
       (done) => settle(segments, done),
       (err: unknown) => {

@@ -11,7 +11,7 @@ import {
 import { checkRecord, faultName, RecordFault } from '../format/record.js';
 import { SEGMENT_SPAN } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
-import type { LogState } from '../writer/log-state.js';
+import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
 
 export interface RecoveryResult {

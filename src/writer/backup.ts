@@ -6,7 +6,7 @@ import { DATA_START, FILE_MAGIC, PRELUDE_SIZE } from '../format/constants.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
-import type { LogState } from './log-state.js';
+import type { LogState } from '../log/log-state.js';
 import { snapshotPath } from './snapshot.js';
 
 /**

@@ -5,12 +5,14 @@ import { encodeSlot, otherSlotOffset } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
-import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
-import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
+import type { BufferSet } from '../protocol.js';
+import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
+import { LsnCounter } from '../shm/control.js';
+import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
-import type { LogState } from './log-state.js';
+import type { LogState } from '../log/log-state.js';
 import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
 
@@ -32,11 +34,13 @@ export interface EngineOptions {
  */
 export class WriterEngine {
   private readonly ctl32: Int32Array;
-  private readonly ctl64: BigInt64Array;
+  /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
+  private readonly lsn: LsnCounter;
   private state!: LogState;
   private fd = -1;
-  private nextLsn = DATA_START;
   private durableLsn = DATA_START;
+  /** Where the last checkpoint says valid data ends (the durable tail in the newest header slot). */
+  private tailHint = 0;
   private slotOffset = 0;
   private slotSequence = 0;
   private lastCheckpointAt = 0;
@@ -62,7 +66,8 @@ export class WriterEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
-    this.ctl64 = new BigInt64Array(opts.control);
+    this.lsn = new LsnCounter(opts.control);
+    this.lsn.reset(DATA_START);
   }
 
   open(): void {
@@ -74,7 +79,6 @@ export class WriterEngine {
       this.openFile(io, file);
     }
     this.publishBuffers();
-    this.syncControl();
     this.opened = true;
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.OPEN);
   }
@@ -91,8 +95,14 @@ export class WriterEngine {
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc);
     this.snapshotTail = log.snapshotTail;
-    this.nextLsn = this.durableLsn = log.report.end;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
+    this.lsn.reset(log.report.end);
+    this.durableLsn = log.report.end;
+    this.tailHint = log.slot.tailHint;
+  }
+
+  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
+  reserveKeys(records: number): void {
+    this.state.reserveKeys(records);
   }
 
   /**
@@ -101,18 +111,13 @@ export class WriterEngine {
    * never sees a record that failed to reach the file. Returns, per record,
    * whether its key existed before.
    */
-  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
-  reserveKeys(records: number): void {
-    this.state.reserveKeys(records);
-  }
-
   append(batch: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
-    const lsn = this.nextLsn;
+    const lsn = this.lsn.next;
     const len = batch.length;
-    const segStart = Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;
+    const segStart = segmentOf(lsn) * SEGMENT_SPAN;
     let newSegment = false;
     if (lsn + len <= segStart + SEGMENT_SPAN) {
       newSegment = this.state.mirror.reserve(lsn, len);
@@ -132,23 +137,21 @@ export class WriterEngine {
       try {
         writeFully(this.opts.io, this.fd, batch, 0, len, lsn);
       } catch (err) {
-        // nextLsn and the index are untouched yet, so a full disk can be rolled back.
+        // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
         throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
       }
     }
-    this.nextLsn = lsn + len;
-    if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = this.nextLsn;
-    const existed = this.applyRange(lsn, this.nextLsn, wantExisted);
-    this.syncControl();
-    return existed;
+    // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
+    const end = this.lsn.advance(len);
+    if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
+    return this.applyRange(lsn, end, wantExisted);
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
     const mirror = this.state.mirror;
     const existed: number[] | undefined = wantExisted ? [] : undefined;
     for (let lsn = from; lsn < to; ) {
-      const seg = Math.floor(lsn / SEGMENT_SPAN);
-      const size = frameSize(mirror.dv[seg]!, lsn - seg * SEGMENT_SPAN);
+      const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
       const had = this.state.apply(lsn);
       existed?.push(had);
       lsn += size;
@@ -169,7 +172,7 @@ export class WriterEngine {
   compact(): CompactReport {
     this.assertWritable();
     const started = Date.now();
-    const bytesBefore = this.nextLsn;
+    const bytesBefore = this.lsn.next;
     const deadBefore = this.state.deadBytes;
     const { io, path: file } = this.opts;
     let built: CompactedLog;
@@ -192,7 +195,8 @@ export class WriterEngine {
     }
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
-    this.nextLsn = this.durableLsn = built.end;
+    this.lsn.reset(built.end);
+    this.durableLsn = built.end;
     this.slotOffset = SLOT_A_OFFSET;
     this.slotSequence = 1;
     this.formatVersion = FORMAT_VERSION;
@@ -200,9 +204,8 @@ export class WriterEngine {
     this.prefix.reset(built.end, built.prefixCrc);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
+    this.tailHint = built.end;
     this.publishBuffers();
-    this.syncControl();
     this.lastCompactionAt = Date.now();
     return {
       bytesBefore,
@@ -244,21 +247,21 @@ export class WriterEngine {
 
   /** True when flush() has work to do: unsynced records, or a failure it must report. */
   needsSync(): boolean {
-    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.nextLsn);
+    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.lsn.next);
   }
 
   /** Makes every appended record durable (one fdatasync unless already durable). */
   flush(): void {
     this.assertWritable();
-    if (this.fd < 0 || this.durableLsn === this.nextLsn) return;
+    const end = this.lsn.next;
+    if (this.fd < 0 || this.durableLsn === end) return;
     try {
       this.syncLog();
     } catch (err) {
       this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
-    this.durableLsn = this.nextLsn;
-    this.syncControl();
+    this.durableLsn = end;
   }
 
   /**
@@ -272,8 +275,7 @@ export class WriterEngine {
   checkpoint(final = false): void {
     this.flush();
     if (this.fd < 0) return;
-    const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
-    if (tail !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
+    if (this.tailHint !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
@@ -298,11 +300,11 @@ export class WriterEngine {
     this.slotOffset = target;
     this.slotSequence++;
     this.lastCheckpointAt = now;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(this.durableLsn));
+    this.tailHint = this.durableLsn;
   }
 
   /**
-   * Writes the index snapshot for the state at nextLsn, which the caller has
+   * Writes the index snapshot for the state at the end of the log, which the caller has
    * made durable and checkpointed. The snapshot is a cache of the log, so a
    * failure is reported (ERR_EMDB_IO) but does not poison the engine: the log
    * was not touched, a half-written snapshot is never renamed into place, and
@@ -311,25 +313,26 @@ export class WriterEngine {
   private saveSnapshot(): void {
     const file = this.opts.path;
     if (this.fd < 0 || file === null) return;
+    const end = this.lsn.next;
     try {
-      const crc = this.prefix.upTo(this.state.mirror, this.nextLsn);
-      writeSnapshot(this.opts.io, file, this.state, this.fileId, this.nextLsn, crc);
+      const crc = this.prefix.upTo(this.state.mirror, end);
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc);
     } catch (err) {
       const error = ioError('index snapshot', err);
       this.snapshotError = error.message;
       throw error;
     }
-    this.snapshotTail = this.nextLsn;
+    this.snapshotTail = end;
     this.snapshotError = undefined;
   }
 
   /**
-   * Starts a backup of the log as it is now: [0, nextLsn), i.e. every write
+   * Starts a backup of the log as it is now: [0, end of the log), i.e. every write
    * acknowledged before the request. The caller steps the job between other
    * requests; the bytes it copies never change, whatever happens meanwhile.
    */
   startBackup(target: string): BackupJob {
-    return BackupJob.start(this.opts.io, backupSource(this.state, this.nextLsn), this.opts.path, target);
+    return BackupJob.start(this.opts.io, backupSource(this.state, this.lsn.next), this.opts.path, target);
   }
 
   /** Checkpoints (when opened and healthy) and releases the file. */
@@ -351,11 +354,11 @@ export class WriterEngine {
       records: index.live,
       liveBytes: this.state.liveBytes,
       deadBytes: this.state.deadBytes,
-      fileBytes: this.nextLsn,
+      fileBytes: this.lsn.next,
       namespaces: this.state.namespaces.size,
       indexCapacity: index.capacity,
       indexLoad: (index.live + index.deleted) / index.capacity,
-      tailHint: Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT)),
+      tailHint: this.tailHint,
       durableLsn: this.durableLsn,
       writes: this.writes,
       syncs: this.syncs,
@@ -391,17 +394,6 @@ export class WriterEngine {
     this.opts.io.fdatasync(this.fd);
     this.syncMs += performance.now() - started;
     this.syncs++;
-  }
-
-  private syncControl(): void {
-    const c = this.ctl64;
-    Atomics.store(c, Ctl64.NEXT_LSN, BigInt(this.nextLsn));
-    Atomics.store(c, Ctl64.APPLIED_LSN, BigInt(this.nextLsn));
-    Atomics.store(c, Ctl64.DURABLE_LSN, BigInt(this.durableLsn));
-    Atomics.store(c, Ctl64.LIVE_KEYS, BigInt(this.state.index.live));
-    Atomics.store(c, Ctl64.LIVE_BYTES, BigInt(this.state.liveBytes));
-    Atomics.store(c, Ctl64.DEAD_BYTES, BigInt(this.state.deadBytes));
-    Atomics.store(c, Ctl64.WRITES, BigInt(this.writes));
   }
 
   private assertWritable(): void {

@@ -1,4 +1,4 @@
-import type { FlushPolicy } from '../protocol.js';
+import type { FlushPolicy } from '../types.js';
 
 /** Told once the records appended before the request are durable, or why not. */
 export type FlushDone = (error?: unknown) => void;

@@ -5,11 +5,11 @@ import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlo
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
-import type { FlushPolicy, RecoveryStats } from '../protocol.js';
+import type { FlushPolicy, RecoveryStats } from '../types.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { SEGMENT_SPAN } from '../shm/layout.js';
+import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
-import { LogState } from './log-state.js';
+import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
@@ -56,9 +56,7 @@ export function newInMemoryLog(): LogState {
 
 /** A fresh state whose index is sized for the log it is about to replay. */
 export function newLogState(mirror: MirrorWriter, logBytes: number, keysHint: number): LogState {
-  let capacity = 1024;
-  while (capacity * 0.5 < Math.max(keysHint, logBytes / 256)) capacity *= 2;
-  return new LogState(IndexWriter.allocate(capacity), mirror);
+  return new LogState(IndexWriter.allocate(capacityFor(Math.max(keysHint, logBytes / 256))), mirror);
 }
 
 export function newMirror(logBytes: number): MirrorWriter {

@@ -5,7 +5,7 @@ import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { IndexHeader, indexBytes } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
-import { LogState } from './log-state.js';
+import { LogState } from '../log/log-state.js';
 
 /**
  * The index snapshot: what replaying the log prefix [DATA_START, tail) derives

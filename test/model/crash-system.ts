@@ -4,7 +4,7 @@
  * happens at a power loss (image, recovery, contract check, carrying on).
  */
 import type { FileIO } from '../../dist/src/log/file-io.js';
-import type { FlushPolicy } from '../../dist/src/protocol.js';
+import type { FlushPolicy } from '../../dist/src/types.js';
 import { GroupFlusher } from '../../dist/src/writer/group-flush.js';
 import type { WriterEngine } from '../../dist/src/writer/engine.js';
 import { diffDbStates, readEngineState, type DbState } from '../../dist/test/fixtures/engine-state.js';

@@ -14,7 +14,7 @@
  *    further power loss.
  */
 import type { FileIO } from '../../dist/src/log/file-io.js';
-import type { FlushPolicy } from '../../dist/src/protocol.js';
+import type { FlushPolicy } from '../../dist/src/types.js';
 import { CRASH_MODES, type CrashMode } from './crash-image.js';
 import { DB, diffStates, encodeUnits, openEngine, readBack } from './engine-harness.js';
 import { SimFS } from './sim-fs.js';

@@ -15,7 +15,7 @@
  */
 import { deserializeError, EmdbError, ErrorCode, serializeError } from '../../dist/src/errors.js';
 import type { FileIO } from '../../dist/src/log/file-io.js';
-import type { FlushPolicy } from '../../dist/src/protocol.js';
+import type { FlushPolicy } from '../../dist/src/types.js';
 import type { CrashMode } from './crash-image.js';
 import { DB, openEngine, readBack } from './engine-harness.js';
 import { matchingPrefix } from './enumerate.js';

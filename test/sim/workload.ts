@@ -6,7 +6,7 @@
  * which units were applied and which were acknowledged durable.
  */
 import type { FileIO } from '../../dist/src/log/file-io.js';
-import type { FlushPolicy } from '../../dist/src/protocol.js';
+import type { FlushPolicy } from '../../dist/src/types.js';
 import { GroupFlusher } from '../../dist/src/writer/group-flush.js';
 import type { WriterEngine } from '../../dist/src/writer/engine.js';
 import { rng } from '../fixtures/rng.js';

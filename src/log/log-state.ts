@@ -1,8 +1,9 @@
-import { RECORD, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
-import { keyOffsetIn, storedPayloadSize } from '../format/record.js';
+import { RecordKind } from '../format/constants.js';
+import { frameSize } from '../format/record.js';
+import { recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../hash.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { MAX_LOAD, SEGMENT_SPAN } from '../shm/layout.js';
+import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 
 /**
@@ -27,17 +28,7 @@ export class LogState {
 
   /** Size in bytes of the record at `lsn` (already in the mirror). */
   recordSize(lsn: number): number {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const dv = this.mirror.dv[seg]!;
-    const off = lsn - seg * SEGMENT_SPAN;
-    return (
-      RECORD_HEADER_SIZE +
-      storedPayloadSize(
-        dv.getUint8(off + RECORD.FLAGS),
-        dv.getUint32(off + RECORD.KEY_LEN, true),
-        dv.getUint32(off + RECORD.VALUE_LEN, true),
-      )
-    );
+    return frameSize(this.mirror.dvAt(lsn), segmentOffset(lsn));
   }
 
   /**
@@ -45,17 +36,15 @@ export class LogState {
    * found the key already present, else 0 (remove() reports it as its result).
    */
   apply(lsn: number): number {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const seg = segmentOf(lsn);
     const u8 = this.mirror.u8[seg]!;
     const dv = this.mirror.dv[seg]!;
-    const off = lsn - seg * SEGMENT_SPAN;
-    const kind = dv.getUint8(off + RECORD.KIND);
-    const flags = dv.getUint8(off + RECORD.FLAGS);
-    const ns = dv.getUint32(off + RECORD.NAMESPACE, true);
-    const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
-    const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
-    const size = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
-    const keyStart = off + keyOffsetIn(flags);
+    const off = segmentOffset(lsn);
+    const kind = recordKind(dv, off);
+    const ns = recordNamespace(dv, off);
+    const keyLen = recordKeyLen(dv, off);
+    const size = frameSize(dv, off);
+    const keyStart = recordKeyStart(dv, off);
     if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR) && ns !== 0 && !this.namespaces.has(ns)) {
       // Written with the id of a namespace dropped meanwhile (a transaction staged
       // into it, an attached thread held it): never data. Compaction forgets
@@ -123,8 +112,7 @@ export class LogState {
   dropNamespaceKeys(ns: number): void {
     this.counts.delete(ns);
     this.index.removeWhere((lsn) => {
-      const seg = Math.floor(lsn / SEGMENT_SPAN);
-      if (this.mirror.dv[seg]!.getUint32(lsn - seg * SEGMENT_SPAN + RECORD.NAMESPACE, true) !== ns) return false;
+      if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== ns) return false;
       this.retire(lsn);
       return true;
     });

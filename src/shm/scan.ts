@@ -1,7 +1,8 @@
-import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
-import { IndexView } from '../shm/index-table.js';
-import { SEGMENT_SPAN, SLOT_BASE_WORDS, SLOT_WORDS, SlotWord, TAG_DELETED, TAG_EMPTY } from '../shm/layout.js';
-import { lsnOf, MirrorView } from '../shm/mirror.js';
+import { RECORD_HEADER_SIZE } from '../format/constants.js';
+import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordValueLen } from '../format/record-fields.js';
+import { IndexView } from './index-table.js';
+import { segmentOf, segmentOffset, TAG_DELETED, TAG_EMPTY } from './layout.js';
+import { MirrorView } from './mirror.js';
 
 /** What an iterator scans: one index table (never reused once replaced, rule R5) and the mirror. */
 export interface ScanSource {
@@ -12,41 +13,30 @@ export interface ScanSource {
 /**
  * Collects the live entries of namespace `ns` in slots [from, from + count) of
  * the table into one private buffer: count u32, then per entry
- * (keyLen u32, valueLen u32, key, value). Slots are read under their seqlock.
+ * (keyLen u32, valueLen u32, key, value). Slots are read under their seqlock
+ * (IndexView.readSlot, bounded like a lookup's).
  * Returns the packed entries and the slot after the last one scanned.
  */
 export function scanSlots(source: ScanSource, ns: number, from: number, count: number, wantValues: boolean, now: number): { packed: ArrayBuffer; next: number } {
   const index = new IndexView(source.index);
   const mirror = new MirrorView(source.segments);
-  const i32 = index.i32;
   const end = Math.min(index.capacity, from + count);
   const found: number[] = [];
   let bytes = 4;
   for (let slot = from; slot < end; slot++) {
-    const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
-    let lsn = -1;
-    for (;;) {
-      const s1 = Atomics.load(i32, base + SlotWord.SEQ);
-      if ((s1 & 1) !== 0) continue;
-      const tag = Atomics.load(i32, base + SlotWord.TAG);
-      const lo = Atomics.load(i32, base + SlotWord.LSN_LO);
-      const hi = Atomics.load(i32, base + SlotWord.LSN_HI);
-      if (Atomics.load(i32, base + SlotWord.SEQ) !== s1) continue;
-      if (tag !== TAG_EMPTY && tag !== TAG_DELETED) lsn = lsnOf(lo, hi);
-      break;
-    }
-    if (lsn < 0) continue;
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const tag = index.readSlot(slot);
+    if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
+    const lsn = index.slotLsn;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
     const dv = mirror.dv[seg]!;
-    if (dv.getUint32(off + RECORD.NAMESPACE, true) !== ns) continue;
-    const expires = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * 0x1_0000_0000;
+    if (recordNamespace(dv, off) !== ns) continue;
+    const expires = recordExpiresAt(dv, off);
     if (expires !== 0 && expires <= now) continue;
-    const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
-    const valueLen = wantValues ? dv.getUint32(off + RECORD.VALUE_LEN, true) : 0;
+    const valueLen = wantValues ? recordValueLen(dv, off) : 0;
     found.push(lsn);
-    bytes += 8 + keyLen + valueLen;
+    bytes += 8 + recordKeyLen(dv, off) + valueLen;
   }
   const packed = new ArrayBuffer(bytes);
   const out = new Uint8Array(packed);
@@ -54,12 +44,12 @@ export function scanSlots(source: ScanSource, ns: number, from: number, count: n
   odv.setUint32(0, found.length, true);
   let at = 4;
   for (const lsn of found) {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     const dv = mirror.dv[seg]!;
-    const keyStart = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
-    const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
-    const valueLen = wantValues ? dv.getUint32(off + RECORD.VALUE_LEN, true) : 0;
+    const keyStart = recordKeyStart(dv, off);
+    const keyLen = recordKeyLen(dv, off);
+    const valueLen = wantValues ? recordValueLen(dv, off) : 0;
     mirror.cover(seg, keyStart + keyLen + valueLen);
     const u8 = mirror.u8[seg]!;
     odv.setUint32(at, keyLen, true);
