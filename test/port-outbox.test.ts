@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eachEnvelope, PortOutbox } from '../dist/src/port-outbox.js';
-import { envelope, unpack, type PortMessage, type WriterRequest } from '../dist/src/protocol.js';
+import type { PortMessage, WriterRequest } from '../dist/src/protocol.js';
+import { envelope, unpack } from '../dist/src/protocol-codec.js';
 import { Emdb, tempDirs } from './helpers.js';
 
 function collector(): { posts: PortMessage[]; outbox: PortOutbox } {

@@ -12,18 +12,8 @@
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
 import { nodeFileIO } from '../src/log/file-io.js';
-import {
-  definedOnly,
-  envelope,
-  unpack,
-  type AttachedRequest,
-  type BufferSet,
-  type Envelope,
-  type PortMessage,
-  type WriterInit,
-  type WriterReply,
-  type WriterRequest,
-} from '../src/protocol.js';
+import type { AttachedRequest, BufferSet, Envelope, PortMessage, WriterInit, WriterReply, WriterRequest } from '../src/protocol.js';
+import { definedOnly, envelope, unpack } from '../src/protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
 import { BackupRunner } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';

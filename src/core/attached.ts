@@ -28,7 +28,6 @@ class ChannelTransport implements LinkTransport {
 
   constructor(private readonly requestChannel: string) {
     this.channel = new BroadcastChannel(`${requestChannel}:${this.id}`);
-    this.ref(false);
   }
 
   listen(receive: (env: Envelope) => void): void {
@@ -36,6 +35,8 @@ class ChannelTransport implements LinkTransport {
       this.linked = true;
       receive((event as { data: Envelope }).data);
     };
+    // After onmessage is set (setting it refs the channel): idle until a request is pending.
+    this.ref(false);
   }
 
   send(env: Envelope): void {

@@ -1,5 +1,6 @@
 import { deserializeError, type EmdbError } from '../errors.js';
-import { envelope, unpack, type Done, type Envelope, type RequestBody, type WriterReply, type WriterRequest } from '../protocol.js';
+import type { Done, Envelope, RequestBody, WriterReply, WriterRequest } from '../protocol.js';
+import { envelope, unpack } from '../protocol-codec.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /**

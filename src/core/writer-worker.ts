@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { deserializeError, EmdbError, ErrorCode } from '../errors.js';
-import { unpack, type Envelope, type PortMessage, type WriterInit, type WriterReply } from '../protocol.js';
+import type { Envelope, PortMessage, WriterInit, WriterReply } from '../protocol.js';
+import { unpack } from '../protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../port-outbox.js';
 import { workerExecArgv } from './worker-argv.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';

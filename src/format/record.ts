@@ -5,15 +5,13 @@ import {
   MAX_VALUE_BYTES,
   RECORD,
   RECORD_CRC_START,
-  RECORD_FLAG_ENCRYPTED,
   RECORD_HEADER_SIZE,
   RECORD_KNOWN_FLAGS,
   RECORD_MAGIC,
-  AEAD_NONCE_SIZE,
-  AEAD_TAG_SIZE,
   RecordKind,
   type RecordKindValue,
 } from './constants.js';
+import { storedPayloadSize } from './record-fields.js';
 import { readU64, writeU64 } from './u64.js';
 
 /** Why a record failed validation; negative so it never collides with a length. */
@@ -37,16 +35,8 @@ export function faultName(fault: number): string {
   }
 }
 
-/** Bytes the payload occupies on disk for given plaintext lengths. */
-export function storedPayloadSize(flags: number, keyLen: number, valueLen: number): number {
-  const aead = (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE + AEAD_TAG_SIZE : 0;
-  return keyLen + valueLen + aead;
-}
-
-/** Offset of the key inside a record (encrypted payloads start with the nonce). */
-export function keyOffsetIn(flags: number): number {
-  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
-}
+// Field reads that need no checksum live in record-fields.ts (loaded by reader threads without crc32).
+export { keyOffsetIn, storedPayloadSize } from './record-fields.js';
 
 /**
  * Checks the record at `off` in `bytes[0, end)` without trusting any field
