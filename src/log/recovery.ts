@@ -1,7 +1,6 @@
 import { EmdbError, ErrorCode } from '../errors.js';
 import {
   DATA_START,
-  RECORD,
   RECORD_FLAG_IN_TX,
   RECORD_HEADER_SIZE,
   RecordKind,
@@ -9,7 +8,8 @@ import {
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
 import { checkRecord, faultName, RecordFault } from '../format/record.js';
-import { SEGMENT_SPAN } from '../shm/layout.js';
+import { recordFlags, recordKind } from '../format/record-fields.js';
+import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
@@ -112,7 +112,7 @@ class RecordWalker {
   ) {}
 
   check(lsn: number): number {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const seg = segmentOf(lsn);
     const u8 = this.state.mirror.u8[seg]!;
     const dv = this.state.mirror.dv[seg]!;
     const base = seg * SEGMENT_SPAN;
@@ -124,11 +124,11 @@ class RecordWalker {
   }
 
   kind(lsn: number): number {
-    return this.field8(lsn, RECORD.KIND);
+    return recordKind(this.state.mirror.dvAt(lsn), segmentOffset(lsn));
   }
 
   flags(lsn: number): number {
-    return this.field8(lsn, RECORD.FLAGS);
+    return recordFlags(this.state.mirror.dvAt(lsn), segmentOffset(lsn));
   }
 
   /**
@@ -164,13 +164,7 @@ class RecordWalker {
     return at + commitLen;
   }
 
-  private field8(lsn: number, field: number): number {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    return this.state.mirror.u8[seg]![lsn - seg * SEGMENT_SPAN + field]!;
-  }
-
   private valueWord(lsn: number, word: number): number {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    return this.state.mirror.dv[seg]!.getUint32(lsn - seg * SEGMENT_SPAN + RECORD_HEADER_SIZE + word * 4, true);
+    return this.state.mirror.dvAt(lsn).getUint32(segmentOffset(lsn) + RECORD_HEADER_SIZE + word * 4, true);
   }
 }
