@@ -1,7 +1,7 @@
 import { RecordKind } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import { recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
-import { hashKey } from '../hash.js';
+import { hashKey } from '../shm/hash.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';

@@ -1,6 +1,6 @@
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordValueLen } from '../format/record-fields.js';
-import { hashKey } from '../hash.js';
+import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
 import { MirrorView } from './mirror.js';

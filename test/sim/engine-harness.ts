@@ -6,7 +6,7 @@
  */
 import { RecordKind } from '../../dist/src/format/constants.js';
 import { checkRecord } from '../../dist/src/format/record.js';
-import { hashKey } from '../../dist/src/hash.js';
+import { hashKey } from '../../dist/src/shm/hash.js';
 import { RecordBuffer } from '../../dist/src/core/record-buffer.js';
 import { scanSlots, unpackScan } from '../../dist/src/shm/scan.js';
 import type { FileIO } from '../../dist/src/log/file-io.js';
