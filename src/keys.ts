@@ -10,7 +10,14 @@ export type Key = string | Uint8Array;
 export function keyByteLength(key: unknown): number {
   let len: number;
   if (typeof key === 'string') {
-    len = key.length < 256 && isAscii(key) ? key.length : Buffer.byteLength(key, 'utf8');
+    if (key.length < 256 && isAscii(key)) len = key.length;
+    else {
+      // UTF-8 has no form for a lone surrogate: it would be stored as U+FFFD, so
+      // '\ud800', '\udfff' and '\ufffd' would all be one key. isWellFormed is a
+      // native scan (one-byte strings answer at once); ASCII keys skip it above.
+      if (!isWellFormed(key)) throw new EmdbError(ErrorCode.INVALID_KEY, 'a key must not contain lone UTF-16 surrogates');
+      len = Buffer.byteLength(key, 'utf8');
+    }
   } else if (key instanceof Uint8Array) {
     len = key.length;
   } else {
@@ -38,6 +45,16 @@ export function writeKey(dst: Buffer, off: number, key: Key, len: number): void 
   } else {
     dst.set(key, off);
   }
+}
+
+/** String.prototype.isWellFormed (Node 20; in TypeScript's ES2024 lib, which this build does not load). */
+export interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+/** True when `s` has no lone surrogate, i.e. UTF-8 encodes it without loss. */
+export function isWellFormed(s: string): boolean {
+  return (s as unknown as WellFormed).isWellFormed();
 }
 
 interface FastWrite {
