@@ -52,29 +52,38 @@ function lossy(): EmdbError {
  */
 const LONE_SURROGATE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\ud[89a-f]/;
 
-/** Throws when a string anywhere in a value (keys of objects and maps included) is not well-formed. */
-function checkStrings(value: unknown, depth: number): void {
-  if (typeof value === 'string') {
-    wellFormedText(value);
-    return;
-  }
-  if (typeof value !== 'object' || value === null || depth > 512) return;
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return;
-  if (Array.isArray(value)) {
-    for (const item of value) checkStrings(item, depth + 1);
-  } else if (value instanceof Map) {
-    for (const [k, v] of value) {
-      checkStrings(k, depth + 1);
-      checkStrings(v, depth + 1);
-    }
-  } else if (value instanceof Set) {
-    for (const item of value) checkStrings(item, depth + 1);
-  } else {
+/**
+ * Throws when a string anywhere in a value (keys of objects and maps included)
+ * is not well-formed. Run after msgpackr accepted the value, so there is no
+ * cycle to follow. Plain objects and arrays first, strings checked inline: the
+ * cheapest walk measured (~0.2 µs CPU for a 5-field object with a nested one,
+ * where packing it costs ~0.6 µs; a walk through Object.keys and instanceof
+ * tests first cost ~0.3 µs).
+ */
+function checkStrings(value: object): void {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
     for (const k in value) {
-      if (!Object.hasOwn(value, k)) continue;
-      wellFormedText(k);
-      checkStrings((value as Record<string, unknown>)[k], depth + 1);
+      if (!isWellFormed(k)) throw lossy();
+      checkMember((value as Record<string, unknown>)[k]);
     }
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkMember(value[i]);
+  } else if (value instanceof Map || value instanceof Set) {
+    for (const entry of value as Iterable<unknown>) checkMember(entry);
+  } else if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !(value instanceof Date)) {
+    for (const k of Object.keys(value)) {
+      if (!isWellFormed(k)) throw lossy();
+      checkMember((value as Record<string, unknown>)[k]);
+    }
+  }
+}
+
+function checkMember(v: unknown): void {
+  if (typeof v === 'string') {
+    if (!isWellFormed(v)) throw lossy();
+  } else if (typeof v === 'object' && v !== null) {
+    checkStrings(v);
   }
 }
 
@@ -139,7 +148,7 @@ const msgpack: ValueCodec = {
       throw new EmdbError(ErrorCode.INVALID_VALUE, 'value cannot be serialized with msgpack', { cause });
     }
     // After pack: a value msgpackr accepted has no cycle for the walk to loop on.
-    checkStrings(value, 0);
+    checkMember(value);
     return packed;
   },
   decode: (u8, start, len) => packr().unpack(copyOut(u8, start, len)) as unknown,

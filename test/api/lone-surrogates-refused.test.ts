@@ -49,7 +49,7 @@ describe('strings that are not well-formed UTF-16 are refused instead of collaps
   });
 
   it.each(['json', 'msgpack'] as const)('%s values with a lone surrogate in any nested string or object key are refused', async (valueEncoding) => {
-    const db = await Emdb.openInMemory({ readers: 1, valueEncoding });
+    const db = await Emdb.openInMemory<unknown>({ readers: 1, valueEncoding });
     const bad: unknown[] = ['\ud800', { a: ['x', { b: 'y\udc00' }] }, { ['k\ud800']: 1 }, [[['\udfff']]]];
     if (valueEncoding === 'msgpack') bad.push(new Map([['\ud800', 1]]), new Map([[1, '\ud800']]), new Set(['\udfff']));
     for (const value of bad) await rejectsWithCode(db.insert('k', value), 'ERR_EMDB_INVALID_VALUE');
