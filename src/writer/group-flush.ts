@@ -40,7 +40,8 @@ const MIN_WINDOW_MS = 1;
  *         maxWaitMs for the burst's ghosts. A window that runs out also resets
  *         the estimate to the batch that did gather (decay at once, not over
  *         the next few batches), so the lone producer's next flush syncs as
- *         soon as the writer is idle.
+ *         soon as the writer is idle (when fewer than half of the expected
+ *         batch gathered; a batch a little short keeps the estimate).
  *
  * In every policy a request is answered at once when nothing appended is
  * unsynced. A failed sync reaches every member of the batch as the same error,
@@ -108,15 +109,19 @@ export class GroupFlusher {
   }
 
   /**
-   * The expected followers did not come: the size estimate was wrong, so only
-   * what did gather counts from now on. The gathering times are kept (this
-   * batch's joins them): followers that came late but within the window widen
-   * the next one, so the window can grow towards maxWaitMs when they are slow.
+   * The expected followers did not come. When fewer than half of them came,
+   * the estimate is stale (the producers of a burst are gone): only what did
+   * gather counts from now on, so the next lone flush syncs at once. A batch
+   * that fell only a little short keeps the estimate: on a busy host some
+   * producers of a steady group are merely late, and forgetting them would
+   * split the group into alternating halves again. The gathering times are
+   * kept (this batch's joins them): followers that came late but within the
+   * window widen the next one, so it can grow towards maxWaitMs.
    */
   private onTimeout(): void {
     this.timer = undefined;
     this.timeouts++;
-    this.recent.length = 0;
+    if (this.waiting.length * 2 <= Math.max(1, ...this.recent)) this.recent.length = 0;
     this.drain();
   }
 
