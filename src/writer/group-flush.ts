@@ -105,7 +105,8 @@ export class GroupFlusher {
 
   /** How long a leader waits for expected followers: see rule 3 above. */
   private followerWindow(maxWaitMs: number): number {
-    return Math.min(maxWaitMs, Math.max(MIN_WINDOW_MS, 2 * Math.max(0, ...this.spans)));
+    // Whole milliseconds, rounded up: Node timers do not keep fractions, and rounding down could cut off the followers it measured.
+    return Math.min(maxWaitMs, Math.max(MIN_WINDOW_MS, Math.ceil(2 * Math.max(0, ...this.spans))));
   }
 
   /**
