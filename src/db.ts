@@ -64,8 +64,9 @@ export class Emdb<V = unknown> extends KeySpace<V> {
    * data directory. An explicit `undefined` or `null` is refused: it is almost
    * always a variable that was meant to hold a path.
    */
+  static open<V = Buffer>(): Promise<Emdb<V>>;
   static open<V = Buffer>(path: string, options?: OpenOptions): Promise<Emdb<V>>;
-  static open<V = Buffer>(options?: OpenOptions): Promise<Emdb<V>>;
+  static open<V = Buffer>(options: OpenOptions): Promise<Emdb<V>>;
   static open<V = Buffer>(...args: unknown[]): Promise<Emdb<V>> {
     return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(openArguments(args), false))));
   }
