@@ -37,6 +37,12 @@ export type { LockInfo };
 export interface LockHandle {
   /** The lock file (`<file>.lock`, symlinks resolved). */
   readonly path: string;
+  /**
+   * The database file with every symlink resolved: the writer works on this
+   * name, so its renames (create, compaction) replace the file itself and
+   * never a symlink to it (which would split one database into two files).
+   */
+  readonly file: string;
   /** The record written (JSON); the writer thread re-binds the file's identity with it (identityBinder). */
   readonly record: string;
   /** Idempotent; removes the lock files only if they still hold our content. */
@@ -150,6 +156,7 @@ export async function acquireLock(dbPath: string): Promise<LockHandle> {
   let released = false;
   return {
     path: lock.file,
+    file: lock.canonical,
     record: lock.raw,
     async release(): Promise<void> {
       if (released) return;

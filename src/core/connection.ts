@@ -54,7 +54,7 @@ export class Connection implements DbConnection {
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
       client = await WriterClient.start({
-        path: options.path,
+        path: lock ? lock.file : options.path,
         flushPolicy: options.flushPolicy,
         control,
         channelName,

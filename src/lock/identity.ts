@@ -67,21 +67,30 @@ export function registryDir(): string {
   if (registry !== undefined) return registry;
   const posix = process.platform !== 'win32';
   const uid = posix ? process.getuid!() : undefined;
-  const base = posix && fs.existsSync('/tmp') ? '/tmp' : os.tmpdir();
-  const dir = path.join(base, `emdb-js-locks-${uid ?? os.userInfo().username}`);
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if (errCode(err) !== 'EEXIST') throw ioError(`creating the lock registry ${dir}`, err);
-  }
-  if (posix) {
-    const st = fs.lstatSync(dir);
-    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-      throw new EmdbError(ErrorCode.IO, `the lock registry ${dir} is not a private directory of this user (uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}); remove it`);
+  const name = `emdb-js-locks-${uid ?? os.userInfo().username}`;
+  // A sandbox may forbid /tmp itself but give a private TMPDIR: then that one.
+  const bases = posix && fs.existsSync('/tmp') ? ['/tmp', os.tmpdir()] : [os.tmpdir()];
+  let lastError: unknown;
+  for (const base of [...new Set(bases)]) {
+    const dir = path.join(base, name);
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') {
+        lastError = err;
+        continue;
+      }
     }
+    if (posix) {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new EmdbError(ErrorCode.IO, `the lock registry ${dir} is not a private directory of this user (uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}); remove it`);
+      }
+    }
+    registry = dir;
+    return dir;
   }
-  registry = dir;
-  return dir;
+  throw ioError(`creating the lock registry ${name} under ${bases.join(' or ')}`, lastError);
 }
 
 export function identityFile(key: string): string {

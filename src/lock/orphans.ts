@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { identityFile, registryDir } from './identity.js';
+import { registryDir } from './identity.js';
 import { breakStale, readSnapshot } from './lock-file.js';
 import { judge } from './record.js';
 
@@ -43,19 +43,30 @@ export function removeOrphanTemps(lockFile: string, canonical: string): void {
   sweepRegistry();
 }
 
-/** Registry records whose holder is provably gone; a record being broken by someone else is skipped. */
+/**
+ * Registry records whose holder is provably gone, and the temps of registry
+ * records whose creator was killed; a record being broken by someone else is skipped.
+ */
 function sweepRegistry(): void {
+  let dir: string;
   let names: string[];
   try {
-    names = fs.readdirSync(registryDir()).filter((n) => /^\d+-\d+\.lock$/.test(n));
+    dir = registryDir();
+    names = fs.readdirSync(dir);
   } catch {
     return;
   }
   for (const name of names) {
-    const file = identityFile(name.slice(0, -'.lock'.length));
+    const file = path.join(dir, name);
     try {
+      const isRecord = /^\d+-\d+\.lock$/.test(name);
+      if (!isRecord && !/^\d+-\d+\.lock\.\d+\.[a-z0-9]+\.tmp$/.test(name)) continue;
       const snap = readSnapshot(file);
       if (!snap || !judge(snap).stale) continue;
+      if (!isRecord) {
+        fs.unlinkSync(file);
+        continue;
+      }
       // Only the non-waiting part: when another thread holds the break mutex, it is handling this one.
       const steps = breakStale(file, file, snap);
       if (!steps.next().done) steps.return(false);

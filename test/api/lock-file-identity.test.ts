@@ -145,4 +145,51 @@ describe('one lock per database file, whatever its name', () => {
     expect(again.getSync('b')?.toString()).toBe('2');
     await again.close();
   });
+
+  it('a symlink to a database that does not exist yet reaches the lock of the file it will create', async () => {
+    const dir = newDir();
+    const file = path.join(dir, 'later.emdb');
+    fs.symlinkSync(file, path.join(dir, 'dangling.emdb'));
+    const db = await Emdb.open(path.join(dir, 'dangling.emdb'), { readers: 1 });
+    try {
+      expect(fs.existsSync(file)).toBe(true);
+      await rejectsWithCode(Emdb.open(file, { readers: 1 }), ErrorCode.LOCKED);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a holder killed while it had the file open through a hard link does not keep the other names locked', async () => {
+    const n = await names();
+    const { child, line } = await holderProcess(n.hard);
+    expect(line).toBe('ready');
+    await rejectsWithCode(Emdb.open(n.real, { readers: 1 }), ErrorCode.LOCKED);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    // Its lock next to hard.emdb and its registry record remain, both provably stale.
+    expect(fs.existsSync(`${n.hard}.lock`)).toBe(true);
+    const db = await Emdb.open(n.real, { readers: 1 });
+    expect(db.getSync('child')?.toString()).toBe(`pid ${child.pid}`);
+    await db.close();
+  });
+
+  it('opened through a symlink, compact() replaces the file itself, not the symlink', async () => {
+    const n = await names();
+    const db = await Emdb.open(n.sym, { readers: 1 });
+    try {
+      await db.insert('via', 'symlink');
+      await db.compact();
+      await db.insert('after', 'compaction');
+    } finally {
+      await db.close();
+    }
+    expect(fs.lstatSync(n.sym).isSymbolicLink()).toBe(true);
+    const real = await Emdb.open(n.real, { readers: 1 });
+    try {
+      expect(real.getSync('via')?.toString()).toBe('symlink');
+      expect(real.getSync('after')?.toString()).toBe('compaction');
+    } finally {
+      await real.close();
+    }
+  });
 });
