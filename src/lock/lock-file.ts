@@ -4,17 +4,21 @@ import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { errCode, judge, STALE_MS, type Snapshot } from './record.js';
 
 /**
- * Synchronous lock-file primitives. A lock file is created whole (temp file,
- * then an atomic hard link that fails with EEXIST when taken) and removed only
- * while it still holds the content it was judged by. The waiting parts are
- * generators that yield how long to sleep, so the opening thread runs them
- * with timers and the writer thread (backups) runs them blocking.
+ * Lock-file primitives. A lock file is created whole (temp file, then an
+ * atomic hard link that fails with EEXIST when taken) and removed only while
+ * it still holds the content it was judged by. The parts that wait (a sleep,
+ * an fsync) are generators yielding what to wait for, so the opening thread
+ * runs them with timers and the thread pool (its event loop never blocks on a
+ * disk flush) and the writer thread (backups) runs them blocking; the rest
+ * are a few quick synchronous calls.
  */
 
 export const MAX_ATTEMPTS = 8;
 
-/** A step that waits: yields milliseconds to sleep, returns its result. */
-export type Waiting<T> = Generator<number, T, void>;
+/** What a step waits for: milliseconds to sleep, or the fsync of a descriptor. */
+export type Wait = number | { fsync: number };
+/** A step that waits: yields what it waits for, returns its result. */
+export type Waiting<T> = Generator<Wait, T, void>;
 
 export function lockedError(target: string, message: string): EmdbError {
   return new EmdbError(ErrorCode.LOCKED, `database ${target} is locked: ${message}`);
@@ -40,12 +44,12 @@ export function readSnapshot(file: string): Snapshot | undefined {
 }
 
 /** Makes the new directory entry durable; best effort where directories cannot be fsynced. */
-function fsyncDir(dir: string): void {
+function* fsyncDir(dir: string): Waiting<void> {
   if (process.platform === 'win32') return;
   let fd = -1;
   try {
     fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
+    yield { fsync: fd };
   } catch (err) {
     // Some file systems reject fsync on directories; the lock still works without it.
     if (!['EINVAL', 'ENOTSUP', 'EISDIR', 'EPERM', 'EBADF'].includes(errCode(err) ?? '')) throw ioError(`fsync of directory ${dir}`, err);
@@ -69,13 +73,13 @@ export function unlinkIfPresent(p: string, what: string): void {
  * lock file or a complete one. `durable` fsyncs the temp and the directory, so
  * a power loss cannot leave an empty lock that would have to be waited out.
  */
-export function createLockFile(file: string, raw: string, durable: boolean): boolean {
+export function* createLockFile(file: string, raw: string, durable: boolean): Waiting<boolean> {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     const fd = fs.openSync(tmp, 'wx', 0o644);
     try {
       fs.writeFileSync(fd, raw, 'utf8');
-      if (durable) fs.fsyncSync(fd);
+      if (durable) yield { fsync: fd };
     } finally {
       fs.closeSync(fd);
     }
@@ -85,7 +89,7 @@ export function createLockFile(file: string, raw: string, durable: boolean): boo
       if (errCode(err) === 'EEXIST') return false;
       throw err;
     }
-    if (durable) fsyncDir(path.dirname(file));
+    if (durable) yield* fsyncDir(path.dirname(file));
     return true;
   } catch (err) {
     throw err instanceof EmdbError ? err : ioError(`creating lock file ${file}`, err);
@@ -182,7 +186,7 @@ export function* breakStale(file: string, target: string, observed: Snapshot): W
  */
 export function* takeLockFile(file: string, raw: string, durable: boolean, target: string, conflict: (message: string, snap: Snapshot) => string): Waiting<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (createLockFile(file, raw, durable)) return;
+    if (yield* createLockFile(file, raw, durable)) return;
     const snap = readSnapshot(file);
     if (!snap) continue; // released between our create and read
     if (snap.raw === raw) return;
@@ -196,16 +200,37 @@ export function* takeLockFile(file: string, raw: string, durable: boolean, targe
 /** Runs a waiting step blocking (worker threads only: the main thread must not block). */
 export function runBlocking<T>(steps: Waiting<T>): T {
   const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (let r = steps.next(); ; r = steps.next()) {
-    if (r.done) return r.value;
-    Atomics.wait(cell, 0, 0, r.value);
+  let r = steps.next();
+  while (!r.done) {
+    const wait = r.value;
+    if (typeof wait === 'number') {
+      Atomics.wait(cell, 0, 0, wait);
+      r = steps.next();
+      continue;
+    }
+    let failure: unknown;
+    try {
+      fs.fsyncSync(wait.fsync);
+    } catch (err) {
+      failure = err;
+    }
+    r = failure === undefined ? steps.next() : steps.throw(failure);
   }
+  return r.value;
 }
 
-/** Runs a waiting step with timers. */
+/** Runs a waiting step with timers and the thread pool. */
 export async function runAsync<T>(steps: Waiting<T>): Promise<T> {
-  for (let r = steps.next(); ; r = steps.next()) {
-    if (r.done) return r.value;
-    await new Promise((resolve) => setTimeout(resolve, r.value));
+  let r = steps.next();
+  while (!r.done) {
+    const wait = r.value;
+    if (typeof wait === 'number') {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      r = steps.next();
+      continue;
+    }
+    const failure = await new Promise<unknown>((resolve) => fs.fsync(wait.fsync, (err) => resolve(err ?? undefined)));
+    r = failure === undefined ? steps.next() : steps.throw(failure);
   }
+  return r.value;
 }
