@@ -192,4 +192,29 @@ describe('one lock per database file, whatever its name', () => {
       await real.close();
     }
   });
+
+  it('backupTo: a symlink target gets the backup in the file it points to; a hard link to an open database is refused', async () => {
+    const n = await names();
+    const dir = path.dirname(path.dirname(n.real));
+    const db = await Emdb.open(n.real, { readers: 1 });
+    const other = path.join(dir, 'other.emdb');
+    const otherDb = await Emdb.open(other, { readers: 1 });
+    try {
+      await db.insert('backed', 'up');
+      const target = path.join(dir, 'backup.emdb');
+      const link = path.join(dir, 'backup-link.emdb');
+      fs.symlinkSync(target, link);
+      await db.backupTo(link);
+      expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+      const backup = await Emdb.open(target, { readers: 1 });
+      expect(backup.getSync('backed')?.toString()).toBe('up');
+      await backup.close();
+      fs.linkSync(other, path.join(dir, 'other-hard.emdb'));
+      await rejectsWithCode(db.backupTo(path.join(dir, 'other-hard.emdb')), ErrorCode.LOCKED);
+      await rejectsWithCode(db.backupTo(n.sym), ErrorCode.LOCKED);
+    } finally {
+      await otherDb.close();
+      await db.close();
+    }
+  });
 });
