@@ -25,7 +25,7 @@ import {
   type WriterRequest,
 } from '../src/protocol.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
-import { BackupRunner } from '../src/writer/backup.js';
+import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite, type MarkedWriteOutcome } from '../src/writer/marked-write.js';
@@ -135,7 +135,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       // The job is copied a chunk per event-loop turn; other requests are served in between.
       // It holds the target's lock throughout: no open database there, no second backup to it.
       const target = lockBackupTarget(req.path);
-      let job;
+      let job: BackupJob;
       try {
         job = engine.startBackup(target.canonical);
       } catch (err) {
