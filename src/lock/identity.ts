@@ -66,7 +66,7 @@ let registry: string | undefined;
 export function registryDir(): string {
   if (registry !== undefined) return registry;
   const posix = process.platform !== 'win32';
-  const uid = posix ? process.getuid!() : undefined;
+  const uid = posix ? process.geteuid!() : undefined;
   const name = `emdb-js-locks-${uid ?? os.userInfo().username}`;
   // A sandbox may forbid /tmp itself but give a private TMPDIR: then that one.
   const bases = posix && fs.existsSync('/tmp') ? ['/tmp', os.tmpdir()] : [os.tmpdir()];
