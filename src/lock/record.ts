@@ -144,7 +144,7 @@ function threadGone(rec: LockRecord): boolean {
   return rec.tidStart !== undefined && start !== rec.tidStart;
 }
 
-export function describe(rec: LockRecord): string {
+export function describeHolder(rec: LockRecord): string {
   const thread = rec.thread !== undefined && rec.thread !== 0 ? ` (worker thread ${rec.thread})` : '';
   const what = rec.use === 'backup' ? 'a backup being written by ' : '';
   return `${what}pid ${rec.pid}${thread} on ${rec.hostname} since ${rec.startedAt}`;
@@ -158,7 +158,7 @@ export function judge(snap: Snapshot): Verdict {
       ? { stale: true, message: `unreadable lock file, ${Math.round(age / 1000)} s old` }
       : { stale: false, message: 'lock file is being written by another process' };
   }
-  const who = describe(rec);
+  const who = describeHolder(rec);
   // We cannot probe processes on another machine (shared/network file system).
   if (rec.hostname !== os.hostname()) return { stale: false, message: `held by ${who} (another host; use breakLock on that host)` };
   if (!pidAlive(rec.pid)) return { stale: true, message: `holder ${who} is gone` };
