@@ -26,6 +26,8 @@ export interface WriterInit {
   channelName: string;
   /** BroadcastChannel on which attached threads send requests (see core/attached.ts). */
   requestChannel: string;
+  /** The opener's lock record: the writer re-binds the file's identity with it after create and compaction. */
+  lockRecord?: string;
 }
 
 /**

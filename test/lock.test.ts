@@ -18,7 +18,7 @@ const HAS_PROC = fs.existsSync('/proc/self/stat');
  * other files still emits ours, so only freshness of our output decides.
  */
 function ensureBuilt(): void {
-  const sources = ['lock.ts', 'errors.ts'].map((f) => fs.statSync(path.join(ROOT, 'src', f)).mtimeMs);
+  const sources = ['lock.ts', 'errors.ts', 'lock/record.ts', 'lock/lock-file.ts', 'lock/identity.ts', 'lock/orphans.ts'].map((f) => fs.statSync(path.join(ROOT, 'src', f)).mtimeMs);
   const fresh = () => fs.existsSync(BUILT) && fs.statSync(BUILT).mtimeMs >= Math.max(...sources);
   if (fresh()) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -11,11 +11,12 @@
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
+import { identityBinder, lockBackupTarget } from '../src/lock.js';
 import { nodeFileIO } from '../src/log/file-io.js';
 import type { AttachedRequest, BufferSet, Envelope, PortMessage, WriterInit, WriterReply, WriterRequest } from '../src/protocol.js';
 import { definedOnly, envelope, unpack } from '../src/protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
-import { BackupRunner } from '../src/writer/backup.js';
+import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
@@ -65,6 +66,8 @@ const engine = new WriterEngine({
 });
 
 const backups = new BackupRunner();
+/** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
+const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
 
 const flusher = new GroupFlusher(
   init.flushPolicy,
@@ -109,17 +112,36 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'dropNamespace':
       reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
       return;
-    case 'compact':
+    case 'compact': {
       flusher.drain();
-      reply({ t: 'done', id: req.id, report: engine.compact() });
+      const report = engine.compact();
+      bindIdentity();
+      reply({ t: 'done', id: req.id, report });
       return;
+    }
     case 'namespaces':
       reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
       return;
     case 'backup': {
       // The job is copied a chunk per event-loop turn; other requests are served in between.
-      const job = engine.startBackup(req.path);
-      backups.run(job, (error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
+      // It holds the target's lock throughout: no open database there, no second backup to it.
+      const target = lockBackupTarget(req.path);
+      let job: BackupJob;
+      try {
+        job = engine.startBackup(target.canonical);
+      } catch (err) {
+        target.release();
+        throw err;
+      }
+      backups.run(job, (error) => {
+        let failure = error;
+        try {
+          target.release();
+        } catch (err) {
+          failure ??= err;
+        }
+        reply(failure ? { t: 'done', id: req.id, error: serializeError(failure) } : { t: 'done', id: req.id });
+      });
       return;
     }
     case 'buffers':
@@ -163,6 +185,7 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
 
 try {
   engine.open();
+  bindIdentity();
   port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
   requestChannel.onmessage = (event: unknown) => {
     const { client, env } = (event as { data: AttachedRequest }).data;

@@ -54,7 +54,14 @@ export class Connection implements DbConnection {
       const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
-      writer = await WriterWorker.start({ path: options.path, flushPolicy: options.flushPolicy, control, channelName, requestChannel });
+      writer = await WriterWorker.start({
+        path: lock ? lock.file : options.path,
+        flushPolicy: options.flushPolicy,
+        control,
+        channelName,
+        requestChannel,
+        ...(lock ? { lockRecord: lock.record } : {}),
+      });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const link = writer.link;
       const getBuffers = async (): Promise<BufferSet> => {
