@@ -7,6 +7,7 @@
  */
 // The pure-JS build: messages are small, and the native extractor costs ~14 ms to load per thread.
 import { Packr } from 'msgpackr/pack';
+import type { ValueEncoding } from './encodings.js';
 import type { SerializedError } from './errors.js';
 
 export type FlushPolicy =
@@ -28,6 +29,10 @@ export interface WriterInit {
   channelName: string;
   /** BroadcastChannel on which attached threads send requests (see core/attached.ts). */
   requestChannel: string;
+  /** Recorded in a new file (format 3) and compared with the recorded one at open. Default 'binary'. */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (docs/FORMAT.md, "Recovery"). Default 'strict'. */
+  recovery?: 'strict' | 'salvage';
 }
 
 /**
@@ -99,6 +104,18 @@ export interface RecoveryStats {
   /** The header slot's prefix CRC verified the checkpointed bytes in one pass, so those records skipped their own CRC. */
   prefixVerified: boolean;
   durationMs: number;
+  /** Bytes cut off the end of the file at open: crash residue (torn appends, zero or garbage tails), or salvaged damage. */
+  truncatedBytes: number;
+  /** Intact records found in the cut bytes and dropped with them (never-durable writes, or records after salvaged damage). */
+  droppedRecords: number;
+  /** Offset where the cut began, or null when nothing was cut. */
+  residueAt: number | null;
+  /** Why the record at `residueAt` ended the log (e.g. 'record checksum mismatch'), or null. */
+  residueReason: string | null;
+  /** True when `recovery: 'salvage'` cut the log at damage proven durable (which a default open refuses). */
+  salvaged: boolean;
+  /** Offset of that damage when `salvaged`, else null. */
+  corruptionAt: number | null;
 }
 
 export interface CompactReport {
@@ -133,7 +150,8 @@ export type WriterRequest =
   | { t: 'buffers'; id: number }
   | { t: 'detach'; id: number }
   | { t: 'count'; id: number; ns: number }
-  | { t: 'namespace'; id: number; name: string; create: boolean }
+  /** `encoding`: recorded when the namespace is created (format 3), refused when it differs from the recorded one. */
+  | { t: 'namespace'; id: number; name: string; create: boolean; encoding?: ValueEncoding }
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
   | { t: 'compact'; id: number }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
-import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE, V3 } from '../format/constants.js';
 import { encodeSlot, otherSlotOffset } from '../format/header.js';
-import { catalogueRecord, frameSize } from '../format/record.js';
+import { catalogueRecord, durableMarkRecord, frameSize } from '../format/record.js';
+import type { ValueEncoding } from '../encodings.js';
+import type { RecoveryMode } from '../log/recovery.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
@@ -11,11 +13,19 @@ import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import type { LogState } from './log-state.js';
-import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
+import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
+/**
+ * The automatic checkpoint (a header-slot write, FORMAT.md "Header slots")
+ * advances the tail hint once this much was made durable past it, or once this
+ * long has passed: it bounds the window in which damage cannot be told from
+ * crash residue by the prefix CRC.
+ */
+export const AUTO_CHECKPOINT_BYTES = 16 * 1024 * 1024;
+export const AUTO_CHECKPOINT_MS = 1000;
 
 export interface EngineOptions {
   path: string | null;
@@ -24,6 +34,10 @@ export interface EngineOptions {
   control: SharedArrayBuffer;
   /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
   publish: (set: BufferSet) => void;
+  /** Recorded in a new file and checked against the recorded one (default 'binary'). */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (default 'strict'). */
+  recovery?: RecoveryMode;
 }
 
 /**
@@ -54,6 +68,11 @@ export class WriterEngine {
   private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
   private readonly prefix = new PrefixCrc();
+  /**
+   * The durable LSN the last DURABLE_MARK carried (format 3): a batch appended
+   * once the durable LSN has moved past it is preceded by a new mark.
+   */
+  private markedLsn = DATA_START;
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
   private snapshotTail = -1;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
@@ -68,7 +87,7 @@ export class WriterEngine {
   open(): void {
     const { io, path: file } = this.opts;
     if (file === null) {
-      this.state = newInMemoryLog();
+      this.state = newInMemoryLog(this.opts.valueEncoding);
       this.state.onIndexReplaced = () => this.publishBuffers();
     } else {
       this.openFile(io, file);
@@ -80,7 +99,10 @@ export class WriterEngine {
   }
 
   private openFile(io: FileIO, file: string): void {
-    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd));
+    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
+      valueEncoding: this.opts.valueEncoding ?? 'binary',
+      recovery: this.opts.recovery ?? 'strict',
+    });
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
@@ -92,6 +114,7 @@ export class WriterEngine {
     this.prefix.reset(log.prefix.lsn, log.prefix.crc);
     this.snapshotTail = log.snapshotTail;
     this.nextLsn = this.durableLsn = log.report.end;
+    this.markedLsn = log.slot.tailHint;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
   }
 
@@ -106,11 +129,14 @@ export class WriterEngine {
     this.state.reserveKeys(records);
   }
 
-  append(batch: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
+  append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
     const lsn = this.nextLsn;
+    const mark = this.pendingMark();
+    // The mark travels in the same write as the batch (one syscall, one O_DSYNC write).
+    const batch = mark ? concat(mark, input) : input;
     const len = batch.length;
     const segStart = Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;
     let newSegment = false;
@@ -138,9 +164,31 @@ export class WriterEngine {
     }
     this.nextLsn = lsn + len;
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = this.nextLsn;
-    const existed = this.applyRange(lsn, this.nextLsn, wantExisted);
+    if (mark) {
+      // Framing, not a write: no `existed` entry, not counted in `writes`.
+      this.state.apply(lsn);
+      this.markedLsn = this.durableLsnOfMark(mark);
+    }
+    const existed = this.applyRange(lsn + (mark?.length ?? 0), this.nextLsn, wantExisted);
     this.syncControl();
     return existed;
+  }
+
+  /**
+   * A DURABLE_MARK to put before the next batch, when the file is format 3 and
+   * the durable LSN moved past both the last mark and the tail hint (FORMAT.md,
+   * "Durable marks"). Once per sync cycle: nothing per record.
+   */
+  private pendingMark(): Uint8Array | undefined {
+    if (this.fd < 0 || this.formatVersion < V3) return undefined;
+    const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
+    if (this.durableLsn <= this.markedLsn || this.durableLsn <= tail) return undefined;
+    return durableMarkRecord(this.durableLsn);
+  }
+
+  private durableLsnOfMark(mark: Uint8Array): number {
+    const dv = new DataView(mark.buffer, mark.byteOffset, mark.byteLength);
+    return dv.getUint32(mark.length - 8, true) + dv.getUint32(mark.length - 4, true) * 0x1_0000_0000;
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
@@ -193,6 +241,7 @@ export class WriterEngine {
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.nextLsn = this.durableLsn = built.end;
+    this.markedLsn = built.end;
     this.slotOffset = SLOT_A_OFFSET;
     this.slotSequence = 1;
     this.formatVersion = FORMAT_VERSION;
@@ -226,11 +275,17 @@ export class WriterEngine {
    * The id of namespace `name`; with `create`, a missing one is added to the
    * catalogue by appending an NS_CREATE record (ids are never reused). -1 if absent.
    */
-  namespace(name: string, create: boolean): number {
+  namespace(name: string, create: boolean, encoding?: ValueEncoding): number {
     const found = this.state.namespaceId(name);
-    if (found >= 0 || !create) return found;
+    if (found >= 0) {
+      // Format 3 recorded the namespace's encoding at creation; an open with another one is refused.
+      if (encoding !== undefined) checkEncoding(this.state.nsEncodings.get(found) ?? 0, encoding, `namespace '${name}'`);
+      return found;
+    }
+    if (!create) return found;
     const id = this.state.nextNamespaceId;
-    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name), false);
+    const code = this.formatVersion >= V3 ? ENCODING_ID[encoding ?? this.opts.valueEncoding ?? 'binary'] : undefined;
+    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name, code), false);
     return id;
   }
 
@@ -276,6 +331,22 @@ export class WriterEngine {
     if (tail !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
+  }
+
+  /**
+   * The automatic checkpoint (called by the writer thread's timer, between
+   * requests): a header-slot write that moves the tail hint up to the durable
+   * LSN once AUTO_CHECKPOINT_BYTES or AUTO_CHECKPOINT_MS have passed. It syncs
+   * no record the flush policy has not synced, and skips the index snapshot.
+   * Returns whether it wrote a slot.
+   */
+  autoCheckpoint(now = Date.now()): boolean {
+    if (!this.opened || this.fd < 0 || this.failure) return false;
+    const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
+    if (this.durableLsn <= tail) return false;
+    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.lastCheckpointAt < AUTO_CHECKPOINT_MS) return false;
+    this.writeSlot();
+    return true;
   }
 
   private writeSlot(): void {
@@ -431,4 +502,11 @@ export class WriterEngine {
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -1,5 +1,5 @@
 import { RECORD, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
-import { keyOffsetIn, storedPayloadSize } from '../format/record.js';
+import { keyOffsetIn, nsCreateEncoding, storedPayloadSize } from '../format/record.js';
 import { hashKey } from '../hash.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, SEGMENT_SPAN } from '../shm/layout.js';
@@ -16,6 +16,8 @@ export class LogState {
   readonly namespaces = new Map<number, string>();
   /** Live keys per namespace id (len() of a namespace, without a scan). */
   readonly counts = new Map<number, number>();
+  /** Value encoding code each namespace was created with (format 3 NS_CREATE); absent = not recorded. */
+  readonly nsEncodings = new Map<number, number>();
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
@@ -56,7 +58,11 @@ export class LogState {
     const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
     const size = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
     const keyStart = off + keyOffsetIn(flags);
-    if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR) && ns !== 0 && !this.namespaces.has(ns)) {
+    if (
+      (kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR || kind === RecordKind.PREFIX_DELETE) &&
+      ns !== 0 &&
+      !this.namespaces.has(ns)
+    ) {
       // Written with the id of a namespace dropped meanwhile (a transaction staged
       // into it, an attached thread held it): never data. Compaction forgets
       // dropped ids and reuses them, so such a record must not reach the index.
@@ -90,15 +96,24 @@ export class LogState {
         this.deadBytes += size;
         this.dropNamespaceKeys(ns);
         return 0;
-      case RecordKind.NS_CREATE:
+      case RecordKind.PREFIX_DELETE:
+        this.deadBytes += size;
+        this.dropPrefixKeys(ns, u8.subarray(keyStart, keyStart + keyLen));
+        return 0;
+      case RecordKind.NS_CREATE: {
         this.namespaces.set(ns, Buffer.from(u8.buffer, u8.byteOffset + keyStart, keyLen).toString('utf8'));
+        const encoding = nsCreateEncoding(dv, off);
+        if (encoding !== 0) this.nsEncodings.set(ns, encoding);
+        else this.nsEncodings.delete(ns);
         this.nextNamespaceId = Math.max(this.nextNamespaceId, ns + 1);
         this.liveBytes += size;
         return 0;
+      }
       case RecordKind.NS_DROP:
         this.deadBytes += size;
         this.dropNamespaceKeys(ns);
         this.namespaces.delete(ns);
+        this.nsEncodings.delete(ns);
         return 0;
       default:
         // TX_BEGIN / TX_COMMIT frame a batch; they carry no key.
@@ -128,6 +143,31 @@ export class LogState {
       this.retire(lsn);
       return true;
     });
+    if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+  }
+
+  /**
+   * Deletes every key of namespace `ns` whose bytes start with `prefix` (a
+   * PREFIX_DELETE record): a scan of the index, as CLEAR does. `prefix` points
+   * into the mirror, which never changes below the applied LSN.
+   */
+  dropPrefixKeys(ns: number, prefix: Uint8Array): void {
+    let removed = 0;
+    this.index.removeWhere((lsn) => {
+      const seg = Math.floor(lsn / SEGMENT_SPAN);
+      const dv = this.mirror.dv[seg]!;
+      const off = lsn - seg * SEGMENT_SPAN;
+      if (dv.getUint32(off + RECORD.NAMESPACE, true) !== ns) return false;
+      const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+      if (keyLen < prefix.length) return false;
+      const keyStart = off + keyOffsetIn(dv.getUint8(off + RECORD.FLAGS));
+      const u8 = this.mirror.u8[seg]!;
+      for (let i = 0; i < prefix.length; i++) if (u8[keyStart + i] !== prefix[i]) return false;
+      this.retire(lsn);
+      removed++;
+      return true;
+    });
+    if (removed > 0) this.counts.set(ns, (this.counts.get(ns) ?? removed) - removed);
     if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
   }
 
