@@ -111,7 +111,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       const cached = this.openNamespaces.get(name);
       if (cached && !cached.dropped && cached.valueEncoding === encoding) return cached as Namespace<N>;
       this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'namespace', name, create: true });
+      const done = await this.conn.client.request({ t: 'namespace', name, create: true, encoding });
       const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding);
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;

@@ -22,13 +22,24 @@ export interface OpenOptions {
   defaultTtl?: number;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
+  /**
+   * What open does with damage after the last checkpoint that a later durable
+   * mark proves was durable: 'strict' (default) refuses with
+   * ERR_EMDB_CORRUPTION and leaves the file untouched; 'salvage' cuts the log
+   * at the damage and reports it in stats().recovery (docs/FORMAT.md, "Recovery").
+   */
+  recovery?: RecoveryMode;
 }
+
+export type RecoveryMode = 'strict' | 'salvage';
+export const RECOVERY_MODES: readonly RecoveryMode[] = ['strict', 'salvage'];
 
 export interface ResolvedOptions {
   path: string | null;
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  recovery?: RecoveryMode;
 }
 
 function invalid(message: string): EmdbError {
@@ -89,6 +100,10 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (options.defaultTtl !== undefined) {
     throw invalid('defaultTtl is not available in this version of emdb-js');
   }
+  const recovery = options.recovery ?? 'strict';
+  if (!RECOVERY_MODES.includes(recovery)) {
+    throw invalid(`recovery must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(recovery)}`);
+  }
   let path: string | null = null;
   if (inMemory) {
     if (options.path !== undefined || options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined) {
@@ -97,5 +112,5 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding) };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery };
 }
