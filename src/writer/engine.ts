@@ -73,6 +73,8 @@ export class WriterEngine {
    * once the durable LSN has moved past it is preceded by a new mark.
    */
   private markedLsn = DATA_START;
+  /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
+  private openedEnd = DATA_START;
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
   private snapshotTail = -1;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
@@ -115,6 +117,7 @@ export class WriterEngine {
     this.snapshotTail = log.snapshotTail;
     this.nextLsn = this.durableLsn = log.report.end;
     this.markedLsn = log.slot.tailHint;
+    this.openedEnd = log.report.end;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
   }
 
@@ -341,7 +344,7 @@ export class WriterEngine {
    * Returns whether it wrote a slot.
    */
   autoCheckpoint(now = Date.now()): boolean {
-    if (!this.opened || this.fd < 0 || this.failure) return false;
+    if (!this.opened || this.fd < 0 || this.failure || this.nextLsn === this.openedEnd) return false;
     const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
     if (this.durableLsn <= tail) return false;
     if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.lastCheckpointAt < AUTO_CHECKPOINT_MS) return false;
