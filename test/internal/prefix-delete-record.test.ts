@@ -50,7 +50,7 @@ describe('PREFIX_DELETE record (format 3)', () => {
     const { namespace, prefix } = readPrefixDelete(rec, dv, 0);
     expect(namespace).toBe(7);
     expect(Buffer.from(prefix).toString()).toBe('user.');
-    rec[RECORD_HEADER_SIZE] ^= 1;
+    rec[RECORD_HEADER_SIZE]! ^= 1;
     expect(checkRecord(rec, dv, 0, rec.length)).toBeLessThan(0);
   });
 
