@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
 import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE, V3 } from '../format/constants.js';
 import { encodeSlot, otherSlotOffset } from '../format/header.js';
-import { catalogueRecord, durableMarkRecord, frameSize } from '../format/record.js';
+import { catalogueRecord, frameSize } from '../format/record.js';
 import type { ValueEncoding } from '../encodings.js';
 import type { RecoveryMode } from '../log/recovery.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
@@ -12,6 +12,7 @@ import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
+import { DurableMarks } from './durable-marks.js';
 import type { LogState } from './log-state.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
@@ -68,11 +69,8 @@ export class WriterEngine {
   private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
   private readonly prefix = new PrefixCrc();
-  /**
-   * The durable LSN the last DURABLE_MARK carried (format 3): a batch appended
-   * once the durable LSN has moved past it is preceded by a new mark.
-   */
-  private markedLsn = DATA_START;
+  /** DURABLE_MARKs before batches written after a sync (format 3 files). */
+  private readonly marks = new DurableMarks();
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
   private openedEnd = DATA_START;
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
@@ -116,7 +114,7 @@ export class WriterEngine {
     this.prefix.reset(log.prefix.lsn, log.prefix.crc);
     this.snapshotTail = log.snapshotTail;
     this.nextLsn = this.durableLsn = log.report.end;
-    this.markedLsn = log.slot.tailHint;
+    this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
     Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
   }
@@ -137,9 +135,8 @@ export class WriterEngine {
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
     const lsn = this.nextLsn;
-    const mark = this.pendingMark();
-    // The mark travels in the same write as the batch (one syscall, one O_DSYNC write).
-    const batch = mark ? concat(mark, input) : input;
+    const framed = this.marks.frame(input, this.durableLsn, Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT)));
+    const batch = framed.bytes;
     const len = batch.length;
     const segStart = Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;
     let newSegment = false;
@@ -167,31 +164,14 @@ export class WriterEngine {
     }
     this.nextLsn = lsn + len;
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = this.nextLsn;
-    if (mark) {
+    if (framed.markBytes > 0) {
       // Framing, not a write: no `existed` entry, not counted in `writes`.
       this.state.apply(lsn);
-      this.markedLsn = this.durableLsnOfMark(mark);
+      this.marks.written(framed.value);
     }
-    const existed = this.applyRange(lsn + (mark?.length ?? 0), this.nextLsn, wantExisted);
+    const existed = this.applyRange(lsn + framed.markBytes, this.nextLsn, wantExisted);
     this.syncControl();
     return existed;
-  }
-
-  /**
-   * A DURABLE_MARK to put before the next batch, when the file is format 3 and
-   * the durable LSN moved past both the last mark and the tail hint (FORMAT.md,
-   * "Durable marks"). Once per sync cycle: nothing per record.
-   */
-  private pendingMark(): Uint8Array | undefined {
-    if (this.fd < 0 || this.formatVersion < V3) return undefined;
-    const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
-    if (this.durableLsn <= this.markedLsn || this.durableLsn <= tail) return undefined;
-    return durableMarkRecord(this.durableLsn);
-  }
-
-  private durableLsnOfMark(mark: Uint8Array): number {
-    const dv = new DataView(mark.buffer, mark.byteOffset, mark.byteLength);
-    return dv.getUint32(mark.length - 8, true) + dv.getUint32(mark.length - 4, true) * 0x1_0000_0000;
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
@@ -244,7 +224,7 @@ export class WriterEngine {
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.nextLsn = this.durableLsn = built.end;
-    this.markedLsn = built.end;
+    this.marks.reset(built.end, this.fd >= 0);
     this.slotOffset = SLOT_A_OFFSET;
     this.slotSequence = 1;
     this.formatVersion = FORMAT_VERSION;
@@ -505,11 +485,4 @@ export class WriterEngine {
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
