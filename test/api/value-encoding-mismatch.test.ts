@@ -10,6 +10,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { crc32 } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers.js';
@@ -124,9 +126,45 @@ describe('a format 2 file (no recorded encoding) read with the wrong codec', () 
           }),
         ).toBe(ErrorCode.INVALID_VALUE);
         expect(await codeOf(db.transaction(async (tx) => tx.get('bin-a')))).toBe(ErrorCode.INVALID_VALUE);
+        expect(await attachedReadCodes(db.handle())).toEqual([ErrorCode.INVALID_VALUE, ErrorCode.INVALID_VALUE, ErrorCode.INVALID_VALUE, ErrorCode.INVALID_VALUE]);
       } finally {
         await db.close();
       }
     });
   }
 });
+
+/** getSync, get, getMany and iter on a thread attached with Emdb.attach: the error code each fails with. */
+async function attachedReadCodes(handle: unknown): Promise<string[]> {
+  const url = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/src/index.js')).href;
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.url).then(async ({ Emdb }) => {
+      const db = await Emdb.attach(workerData.handle);
+      const reads = [
+        () => db.getSync('bin-a'),
+        () => db.get('bin-a'),
+        () => db.getMany(['bin-a', 'bin-b']),
+        async () => { for await (const e of db.iter()) void e; },
+      ];
+      const codes = [];
+      for (const read of reads) {
+        try { await read(); codes.push('none'); }
+        catch (err) { codes.push(err instanceof Error && err.name === 'EmdbError' ? err.code : 'not an EmdbError: ' + String(err)); }
+      }
+      await db.close();
+      parentPort.postMessage(codes);
+    });
+    `,
+    { eval: true, workerData: { url, handle } },
+  );
+  try {
+    return await new Promise<string[]>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
