@@ -85,6 +85,12 @@ export interface StatsSnapshot {
   syncs: number;
   /** Wall milliseconds those fdatasyncs took (syncMs / syncs: this disk's sync latency). */
   syncMs: number;
+  /**
+   * Header slots written by the automatic checkpoint since open (each with one
+   * fdatasync, not counted in `syncs`): it moves the tail hint up to the durable
+   * LSN once 16 MiB or 1 s passed (docs/FORMAT.md, "Header slots").
+   */
+  autoCheckpoints: number;
   /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
   /** ms since the epoch of the last compact() since open; 0 when none. */

@@ -31,7 +31,8 @@ describe('automatic checkpoint', () => {
       const start = await db.stats();
       for (let i = 0; i < 100; i++) await db.insert(`k${i}`, `v${i}`);
       await db.flush();
-      const flushed = (await db.stats()).durableLsn;
+      const atFlush = await db.stats();
+      const flushed = atFlush.durableLsn;
       expect(flushed).toBeGreaterThan(start.tailHint);
       // Not yet durable under onEachFlush: the automatic checkpoint must not cover it.
       await db.insert('unflushed', 'x');
@@ -40,6 +41,9 @@ describe('automatic checkpoint', () => {
       expect(after.durableLsn).toBe(flushed);
       expect(after.fileBytes).toBeGreaterThan(flushed);
       expect(after.lastCheckpointAt).toBeGreaterThan(start.lastCheckpointAt);
+      expect(after.autoCheckpoints).toBeGreaterThanOrEqual(1);
+      // Its fdatasync is reported there, not in the syncs that flush() and checkpoint() pay for.
+      expect(after.syncs).toBe(atFlush.syncs);
     } finally {
       await db.close();
     }
