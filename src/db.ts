@@ -119,7 +119,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
       const cached = this.openNamespaces.get(name);
       if (cached && !cached.dropped && cached.valueEncoding === encoding) return cached as Namespace<N>;
-      const done = await this.conn.link.call({ t: 'namespace', name, create: true });
+      const done = await this.conn.link.call({ t: 'namespace', name, create: true, encoding });
       const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding);
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;

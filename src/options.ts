@@ -25,7 +25,17 @@ export interface OpenOptions {
   valueEncoding?: ValueEncoding;
   /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
   cacheSize?: number;
+  /**
+   * What open does with damage after the last checkpoint that a later durable
+   * mark proves was durable: 'strict' (default) refuses with
+   * ERR_EMDB_CORRUPTION and leaves the file untouched; 'salvage' cuts the log
+   * at the damage and reports it in stats().recovery (docs/FORMAT.md, "Recovery").
+   */
+  recovery?: RecoveryMode;
 }
+
+export type RecoveryMode = 'strict' | 'salvage';
+export const RECOVERY_MODES: readonly RecoveryMode[] = ['strict', 'salvage'];
 
 /**
  * Every option name Emdb.open accepts; anything else is refused (a typo must
@@ -44,6 +54,7 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'encryption',
   'valueEncoding',
   'cacheSize',
+  'recovery',
 ];
 const GROUP_FIELDS = ['kind', 'maxWaitMs', 'maxBatch'];
 const FLUSH_KINDS = ['onEachFlush', 'group', 'writeThrough'];
@@ -53,6 +64,7 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  recovery?: RecoveryMode;
 }
 
 function invalid(message: string): EmdbError {
@@ -128,6 +140,10 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (options.defaultTtl !== undefined) {
     throw invalid('defaultTtl is not available in this version of emdb-js');
   }
+  const recovery = options.recovery ?? 'strict';
+  if (!RECOVERY_MODES.includes(recovery)) {
+    throw invalid(`recovery must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(recovery)}`);
+  }
   let path: string | null = null;
   if (inMemory) {
     if (options.path !== undefined || options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined) {
@@ -136,7 +152,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding) };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery };
 }
 
 /**

@@ -51,6 +51,12 @@ export interface StatsSnapshot {
   syncMs: number;
   /** group policy: syncs started by the follower-wait timer, because followers that were expected did not come. */
   flushTimeouts: number;
+  /**
+   * Header slots written by the automatic checkpoint since open (each with one
+   * fdatasync, not counted in `syncs`): it moves the tail hint up to the durable
+   * LSN once 16 MiB or 1 s passed (docs/FORMAT.md, "Header slots").
+   */
+  autoCheckpoints: number;
   /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
   /** ms since the epoch of the last compact() since open; 0 when none. */
@@ -70,6 +76,18 @@ export interface RecoveryStats {
   /** The header slot's prefix CRC verified the checkpointed bytes in one pass, so those records skipped their own CRC. */
   prefixVerified: boolean;
   durationMs: number;
+  /** Bytes cut off the end of the file at open: crash residue (torn appends, zero or garbage tails), or salvaged damage. */
+  truncatedBytes: number;
+  /** Intact records found in the cut bytes and dropped with them (never-durable writes, or records after salvaged damage). */
+  droppedRecords: number;
+  /** Offset where the cut began, or null when nothing was cut. */
+  residueAt: number | null;
+  /** Why the record at `residueAt` ended the log (e.g. 'record checksum mismatch'), or null. */
+  residueReason: string | null;
+  /** True when `recovery: 'salvage'` cut the log at damage proven durable (which a default open refuses). */
+  salvaged: boolean;
+  /** Offset of that damage when `salvaged`, else null. */
+  corruptionAt: number | null;
 }
 
 export interface CompactReport {

@@ -101,7 +101,7 @@ describe('backupTo', () => {
 
     const image = fs.readFileSync(target);
     const original = fs.readFileSync(source);
-    expect(image.readUInt32LE(PRELUDE_VERSION)).toBe(2);
+    expect(image.readUInt32LE(PRELUDE_VERSION)).toBe(3);
     expect(image.subarray(PRELUDE_FILE_ID, PRELUDE_FILE_ID + 16).equals(original.subarray(PRELUDE_FILE_ID, PRELUDE_FILE_ID + 16))).toBe(false);
     expect(Number(image.readBigUInt64LE(SLOT_A + SLOT_TAIL_HINT))).toBe(image.length);
     expect(image.readUInt32LE(SLOT_A + SLOT_FLAGS) & 1).toBe(1);

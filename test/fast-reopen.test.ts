@@ -313,7 +313,7 @@ describe('reopen from the index snapshot', () => {
       engine.close();
     });
     const compacted = fs.readFileSync(file);
-    expect(compacted.readUInt32LE(PRELUDE_VERSION)).toBe(2);
+    expect(compacted.readUInt32LE(PRELUDE_VERSION)).toBe(3);
     expect(compacted.subarray(PRELUDE_FILE_ID, PRELUDE_FILE_ID + 16).equals(oldId)).toBe(false);
     expect(compacted.readUInt32LE(SLOT_A + SLOT_FLAGS) & SLOT_FLAG_PREFIX_CRC).toBe(1);
     expect(compacted.readUInt32LE(SLOT_A + SLOT_PREFIX_CRC)).toBe(crc32(compacted.subarray(DATA_START)));

@@ -63,6 +63,8 @@ const engine = new WriterEngine({
   io: nodeFileIO,
   control: init.control,
   publish: (set) => buffersChannel.postMessage(set),
+  valueEncoding: init.valueEncoding,
+  recovery: init.recovery,
 });
 
 const backups = new BackupRunner();
@@ -107,7 +109,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
       return;
     case 'namespace':
-      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create) });
+      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create, req.encoding) });
       return;
     case 'dropNamespace':
       reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
@@ -155,6 +157,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       }
       return;
     case 'close': {
+      clearInterval(autoCheckpoint);
       flusher.drain();
       backups.drain();
       engine.close();
@@ -183,6 +186,21 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   }
 }
 
+/**
+ * The automatic checkpoint (docs/FORMAT.md, "Header slots"): a timer task, so
+ * it runs between requests and never inside a write's latency; unref'd, so it
+ * never keeps the process alive. A failure poisons the engine as any failed
+ * checkpoint does, and the next request reports it.
+ */
+const autoCheckpoint = setInterval(() => {
+  try {
+    engine.autoCheckpoint();
+  } catch {
+    // reported by the next write or flush (engine.failed)
+  }
+}, 250);
+autoCheckpoint.unref();
+
 try {
   engine.open();
   bindIdentity();
@@ -193,6 +211,7 @@ try {
   };
   replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
 } catch (err) {
+  clearInterval(autoCheckpoint);
   replyToOpener({ t: 'openFailed', error: serializeError(err) });
   try {
     engine.close();

@@ -61,6 +61,8 @@ export class Connection implements DbConnection {
         channelName,
         requestChannel,
         ...(lock ? { lockRecord: lock.record } : {}),
+        valueEncoding: options.codec.name,
+        recovery: options.recovery,
       });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const link = writer.link;

@@ -37,6 +37,8 @@ export class ReadPool implements ValueReader {
    * piscina itself is imported then too.
    */
   private pool: Promise<Piscina> | undefined;
+  /** Set by close(): a task that fails from now on failed because the pool is being destroyed. */
+  private closing = false;
   private readonly threadCount: number;
   private block: PendingBlock | undefined;
   private scheduled = false;
@@ -98,7 +100,7 @@ export class ReadPool implements ValueReader {
     this.run(block, undefined).then(
       (out) => deliver(block, out),
       (err: unknown) => {
-        const e = err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+        const e = this.readerError(err);
         for (const reject of block.rejects) reject(e);
       },
     );
@@ -118,10 +120,26 @@ export class ReadPool implements ValueReader {
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
     const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
-    return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    try {
+      return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    } catch (err) {
+      throw this.readerError(err);
+    }
+  }
+
+  /**
+   * Every failure of a reader task as an EmdbError: piscina rejects the tasks
+   * in flight with a plain Error ("Terminating worker thread") when close()
+   * destroys the pool, which is ERR_EMDB_CLOSED to the caller.
+   */
+  private readerError(err: unknown): EmdbError {
+    if (err instanceof EmdbError) return err;
+    if (this.closing) return new EmdbError(ErrorCode.CLOSED, 'database is closed', { cause: err });
+    return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.pool) await (await this.pool).destroy();
   }
 }

@@ -1,5 +1,5 @@
 import { RecordKind } from '../format/constants.js';
-import { frameSize } from '../format/record.js';
+import { frameSize, nsCreateEncoding } from '../format/record.js';
 import { recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -17,6 +17,8 @@ export class LogState {
   readonly namespaces = new Map<number, string>();
   /** Live keys per namespace id (len() of a namespace, without a scan). */
   readonly counts = new Map<number, number>();
+  /** Value encoding code each namespace was created with (format 3 NS_CREATE); absent = not recorded. */
+  readonly nsEncodings = new Map<number, number>();
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
@@ -45,7 +47,7 @@ export class LogState {
     const keyLen = recordKeyLen(dv, off);
     const size = frameSize(dv, off);
     const keyStart = recordKeyStart(dv, off);
-    if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR) && ns !== 0 && !this.namespaces.has(ns)) {
+    if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR || kind === RecordKind.PREFIX_DELETE) && ns !== 0 && !this.namespaces.has(ns)) {
       // Written with the id of a namespace dropped meanwhile (a transaction staged
       // into it, an attached thread held it): never data. Compaction forgets
       // dropped ids and reuses them, so such a record must not reach the index.
@@ -79,15 +81,24 @@ export class LogState {
         this.deadBytes += size;
         this.dropNamespaceKeys(ns);
         return 0;
-      case RecordKind.NS_CREATE:
+      case RecordKind.PREFIX_DELETE:
+        this.deadBytes += size;
+        this.dropPrefixKeys(ns, u8.subarray(keyStart, keyStart + keyLen));
+        return 0;
+      case RecordKind.NS_CREATE: {
         this.namespaces.set(ns, Buffer.from(u8.buffer, u8.byteOffset + keyStart, keyLen).toString('utf8'));
+        const encoding = nsCreateEncoding(dv, off);
+        if (encoding !== 0) this.nsEncodings.set(ns, encoding);
+        else this.nsEncodings.delete(ns);
         this.nextNamespaceId = Math.max(this.nextNamespaceId, ns + 1);
         this.liveBytes += size;
         return 0;
+      }
       case RecordKind.NS_DROP:
         this.deadBytes += size;
         this.dropNamespaceKeys(ns);
         this.namespaces.delete(ns);
+        this.nsEncodings.delete(ns);
         return 0;
       default:
         // TX_BEGIN / TX_COMMIT frame a batch; they carry no key.
@@ -116,6 +127,30 @@ export class LogState {
       this.retire(lsn);
       return true;
     });
+    if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+  }
+
+  /**
+   * Deletes every key of namespace `ns` whose bytes start with `prefix` (a
+   * PREFIX_DELETE record): a scan of the index, as CLEAR does. `prefix` points
+   * into the mirror, which never changes below the applied LSN.
+   */
+  dropPrefixKeys(ns: number, prefix: Uint8Array): void {
+    let removed = 0;
+    this.index.removeWhere((lsn) => {
+      const seg = segmentOf(lsn);
+      const dv = this.mirror.dv[seg]!;
+      const off = segmentOffset(lsn);
+      if (recordNamespace(dv, off) !== ns) return false;
+      if (recordKeyLen(dv, off) < prefix.length) return false;
+      const keyStart = recordKeyStart(dv, off);
+      const u8 = this.mirror.u8[seg]!;
+      for (let i = 0; i < prefix.length; i++) if (u8[keyStart + i] !== prefix[i]) return false;
+      this.retire(lsn);
+      removed++;
+      return true;
+    });
+    if (removed > 0) this.counts.set(ns, (this.counts.get(ns) ?? removed) - removed);
     if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
   }
 

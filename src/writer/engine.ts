@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
-import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE, V3 } from '../format/constants.js';
 import { encodeSlot, otherSlotOffset } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
+import type { ValueEncoding } from '../encodings.js';
+import type { RecoveryMode } from '../log/recovery.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
@@ -12,12 +14,21 @@ import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/l
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
+import { DurableMarks } from './durable-marks.js';
 import type { LogState } from '../log/log-state.js';
-import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
+import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
+/**
+ * The automatic checkpoint (a header-slot write, FORMAT.md "Header slots")
+ * advances the tail hint once this much was made durable past it, or once this
+ * long has passed: it bounds the window in which damage cannot be told from
+ * crash residue by the prefix CRC.
+ */
+export const AUTO_CHECKPOINT_BYTES = 16 * 1024 * 1024;
+export const AUTO_CHECKPOINT_MS = 1000;
 
 export interface EngineOptions {
   path: string | null;
@@ -26,6 +37,10 @@ export interface EngineOptions {
   control: SharedArrayBuffer;
   /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
   publish: (set: BufferSet) => void;
+  /** Recorded in a new file and checked against the recorded one (default 'binary'). */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (default 'strict'). */
+  recovery?: RecoveryMode;
 }
 
 /**
@@ -51,6 +66,8 @@ export class WriterEngine {
   private syncs = 0;
   /** Wall time spent in those fdatasyncs: with `syncs`, what one sync costs on this disk. */
   private syncMs = 0;
+  /** Header slots written by the automatic checkpoint since open (each with its own fdatasync). */
+  private autoCheckpoints = 0;
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
@@ -58,6 +75,10 @@ export class WriterEngine {
   private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
   private readonly prefix = new PrefixCrc();
+  /** DURABLE_MARKs before batches written after a sync (format 3 files). */
+  private readonly marks = new DurableMarks();
+  /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
+  private openedEnd = DATA_START;
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
   private snapshotTail = -1;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
@@ -73,7 +94,7 @@ export class WriterEngine {
   open(): void {
     const { io, path: file } = this.opts;
     if (file === null) {
-      this.state = newInMemoryLog();
+      this.state = newInMemoryLog(this.opts.valueEncoding);
       this.state.onIndexReplaced = () => this.publishBuffers();
     } else {
       this.openFile(io, file);
@@ -84,7 +105,10 @@ export class WriterEngine {
   }
 
   private openFile(io: FileIO, file: string): void {
-    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd));
+    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
+      valueEncoding: this.opts.valueEncoding ?? 'binary',
+      recovery: this.opts.recovery ?? 'strict',
+    });
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
@@ -98,6 +122,8 @@ export class WriterEngine {
     this.lsn.reset(log.report.end);
     this.durableLsn = log.report.end;
     this.tailHint = log.slot.tailHint;
+    this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
+    this.openedEnd = log.report.end;
   }
 
   /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
@@ -111,11 +137,13 @@ export class WriterEngine {
    * never sees a record that failed to reach the file. Returns, per record,
    * whether its key existed before.
    */
-  append(batch: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
+  append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
     const lsn = this.lsn.next;
+    const framed = this.marks.frame(input, this.durableLsn, this.tailHint);
+    const batch = framed.bytes;
     const len = batch.length;
     const segStart = segmentOf(lsn) * SEGMENT_SPAN;
     let newSegment = false;
@@ -144,7 +172,12 @@ export class WriterEngine {
     // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
     const end = this.lsn.advance(len);
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
-    return this.applyRange(lsn, end, wantExisted);
+    if (framed.markBytes > 0) {
+      // Framing, not a write: no `existed` entry, not counted in `writes`.
+      this.state.apply(lsn);
+      this.marks.written(framed.value);
+    }
+    return this.applyRange(lsn + framed.markBytes, end, wantExisted);
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
@@ -197,6 +230,7 @@ export class WriterEngine {
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.lsn.reset(built.end);
     this.durableLsn = built.end;
+    this.marks.reset(built.end, this.fd >= 0);
     this.slotOffset = SLOT_A_OFFSET;
     this.slotSequence = 1;
     this.formatVersion = FORMAT_VERSION;
@@ -229,11 +263,17 @@ export class WriterEngine {
    * The id of namespace `name`; with `create`, a missing one is added to the
    * catalogue by appending an NS_CREATE record (ids are never reused). -1 if absent.
    */
-  namespace(name: string, create: boolean): number {
+  namespace(name: string, create: boolean, encoding?: ValueEncoding): number {
     const found = this.state.namespaceId(name);
-    if (found >= 0 || !create) return found;
+    if (found >= 0) {
+      // Format 3 recorded the namespace's encoding at creation; an open with another one is refused.
+      if (encoding !== undefined) checkEncoding(this.state.nsEncodings.get(found) ?? 0, encoding, `namespace '${name}'`);
+      return found;
+    }
+    if (!create) return found;
     const id = this.state.nextNamespaceId;
-    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name), false);
+    const code = this.formatVersion >= V3 ? ENCODING_ID[encoding ?? this.opts.valueEncoding ?? 'binary'] : undefined;
+    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name, code), false);
     return id;
   }
 
@@ -280,7 +320,25 @@ export class WriterEngine {
     if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
 
-  private writeSlot(): void {
+  /**
+   * The automatic checkpoint (called by the writer thread's timer, between
+   * requests): a header-slot write that moves the tail hint up to the durable
+   * LSN once AUTO_CHECKPOINT_BYTES or AUTO_CHECKPOINT_MS have passed. It syncs
+   * no record the flush policy has not synced, and skips the index snapshot.
+   * Returns whether it wrote a slot.
+   */
+  autoCheckpoint(now = Date.now()): boolean {
+    if (!this.opened || this.fd < 0 || this.failure || this.lsn.next === this.openedEnd) return false;
+    const tail = this.tailHint;
+    if (this.durableLsn <= tail) return false;
+    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.lastCheckpointAt < AUTO_CHECKPOINT_MS) return false;
+    this.writeSlot(true);
+    this.autoCheckpoints++;
+    return true;
+  }
+
+  /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
+  private writeSlot(auto = false): void {
     const target = otherSlotOffset(this.slotOffset);
     const now = Date.now();
     const slot = encodeSlot({
@@ -293,7 +351,7 @@ export class WriterEngine {
     });
     try {
       writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
-      this.syncLog();
+      this.syncLog(!auto);
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
@@ -364,6 +422,7 @@ export class WriterEngine {
       writes: this.writes,
       syncs: this.syncs,
       syncMs: this.syncMs,
+      autoCheckpoints: this.autoCheckpoints,
       lastCheckpointAt: this.lastCheckpointAt,
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
@@ -389,10 +448,15 @@ export class WriterEngine {
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 
-  /** One fdatasync of the log, counted and timed for stats() (a failed one counts nothing). */
-  private syncLog(): void {
+  /**
+   * One fdatasync of the log, counted and timed for stats() (a failed one counts
+   * nothing). `counted` false: the automatic checkpoint's, which stats() reports
+   * as autoCheckpoints so `syncs` stays what flush() and checkpoint() cost.
+   */
+  private syncLog(counted = true): void {
     const started = performance.now();
     this.opts.io.fdatasync(this.fd);
+    if (!counted) return;
     this.syncMs += performance.now() - started;
     this.syncs++;
   }

@@ -41,7 +41,10 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   // An orphan of a crashed checkpoint; the name is ours.
   if (io.exists(tmp)) io.unlink(tmp);
   const index = new Uint8Array(state.index.buffer);
-  const catalogue = encodeCatalogue({ namespaces: [...state.namespaces], counts: [...state.counts] });
+  const catalogue = encodeCatalogue({
+    namespaces: [...state.namespaces].map(([id, name]) => [id, name, state.nsEncodings.get(id) ?? 0]),
+    counts: [...state.counts],
+  });
   const header = encodeSnapshotHeader({
     fileId,
     tail,
@@ -111,7 +114,7 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
-    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts);
+    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts, header.version);
     if (!catalogue) return undefined;
     return {
       header,
@@ -123,7 +126,10 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
         state.liveBytes = header.liveBytes;
         state.deadBytes = header.deadBytes;
         state.nextNamespaceId = header.nextNamespaceId;
-        for (const [id, name] of catalogue.namespaces) state.namespaces.set(id, name);
+        for (const [id, name, encoding] of catalogue.namespaces) {
+          state.namespaces.set(id, name);
+          if (encoding !== 0) state.nsEncodings.set(id, encoding);
+        }
         for (const [id, live] of catalogue.counts) state.counts.set(id, live);
         return state;
       },
