@@ -4,6 +4,8 @@ import { EmdbError, ErrorCode } from './errors.js';
 import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
 import type { FlushPolicy } from './types.js';
+import { CIPHER_NAMES } from './crypto/aead.js';
+import type { EncryptionSpec } from './crypto/keys.js';
 
 export interface EncryptionOptions {
   key?: Uint8Array;
@@ -65,6 +67,8 @@ export interface ResolvedOptions {
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
   recovery?: RecoveryMode;
+  /** Validated encryption (a copy: the caller's object is not kept). */
+  encryption?: EncryptionSpec;
 }
 
 function invalid(message: string): EmdbError {
@@ -113,6 +117,26 @@ function validFlushPolicy(p: unknown): FlushPolicy {
 }
 
 /**
+ * Validates the encryption option. Messages name the fields, never their
+ * values: a key or passphrase must not end up in an error or a log.
+ */
+export function validEncryption(e: unknown, what = 'encryption'): EncryptionSpec {
+  if (!isPlainObject(e)) throw invalid(`${what} must be an object: { key } or { passphrase }, with an optional cipher`);
+  refuseUnknownOptions(e, ['key', 'passphrase', 'cipher'], `${what}.`);
+  const { key, passphrase, cipher } = e as EncryptionOptions;
+  if ((key === undefined) === (passphrase === undefined)) throw invalid(`${what} takes exactly one of key and passphrase`);
+  if (cipher !== undefined && !CIPHER_NAMES.includes(cipher)) {
+    throw invalid(`${what}.cipher must be one of ${CIPHER_NAMES.map((c) => `'${c}'`).join(', ')}`);
+  }
+  if (key !== undefined) {
+    if (!(key instanceof Uint8Array) || key.length !== 32) throw invalid(`${what}.key must be a Uint8Array of exactly 32 bytes`);
+    return { key: Uint8Array.from(key), ...(cipher ? { cipher } : {}) };
+  }
+  if (typeof passphrase !== 'string' || passphrase.length === 0) throw invalid(`${what}.passphrase must be a non-empty string`);
+  return { passphrase, ...(cipher ? { cipher } : {}) };
+}
+
+/**
  * Validates every option before anything touches the disk. Options this build
  * does not implement are refused loudly instead of being silently ignored.
  */
@@ -134,9 +158,8 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (options.rangeScans === true) {
     throw invalid('rangeScans is not available in this version of emdb-js');
   }
-  if (options.encryption !== undefined) {
-    throw invalid('encryption is not available in this version of emdb-js');
-  }
+  const encryption = options.encryption === undefined ? undefined : validEncryption(options.encryption);
+  if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
   if (options.defaultTtl !== undefined) {
     throw invalid('defaultTtl is not available in this version of emdb-js');
   }
@@ -152,7 +175,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery, ...(encryption ? { encryption } : {}) };
 }
 
 /**

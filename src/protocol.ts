@@ -15,6 +15,7 @@ import type { BufferSet } from './shm/shared-view.js';
 import type { ScanSource } from './shm/scan.js';
 import type { CompactReport, FlushPolicy, StatsSnapshot } from './types.js';
 import type { ValueEncoding } from './encodings.js';
+import type { EncryptionSpec } from './crypto/keys.js';
 
 export type { BufferSet } from './shm/shared-view.js';
 export type { ScanSource } from './shm/scan.js';
@@ -33,6 +34,8 @@ export interface WriterInit {
   valueEncoding?: ValueEncoding;
   /** What open does with damage proven durable after the tail hint (docs/FORMAT.md, "Recovery"). Default 'strict'. */
   recovery?: 'strict' | 'salvage';
+  /** At-rest encryption (key material: the writer derives the keys, off the opener's thread). */
+  encryption?: EncryptionSpec;
 }
 
 /**

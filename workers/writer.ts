@@ -65,6 +65,7 @@ const engine = new WriterEngine({
   publish: (set) => buffersChannel.postMessage(set),
   valueEncoding: init.valueEncoding,
   recovery: init.recovery,
+  ...(init.encryption ? { encryption: init.encryption } : {}),
 });
 
 const backups = new BackupRunner();

@@ -63,6 +63,7 @@ export class Connection implements DbConnection {
         ...(lock ? { lockRecord: lock.record } : {}),
         valueEncoding: options.codec.name,
         recovery: options.recovery,
+        ...(options.encryption ? { encryption: options.encryption } : {}),
       });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const link = writer.link;

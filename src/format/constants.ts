@@ -154,6 +154,10 @@ export const RECORD_KNOWN_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_IN_TX;
 /** AEAD framing inside an encrypted record's payload. */
 export const AEAD_NONCE_SIZE = 12;
 export const AEAD_TAG_SIZE = 16;
+/** Version 3: an encrypted payload starts with the nonce, then the ciphertext of expiresAt(8) ‖ key ‖ value. */
+export const AEAD_EXPIRY_SIZE = 8;
+/** Bytes an encrypted record adds to its plaintext form: nonce, sealed expiry, tag. */
+export const AEAD_OVERHEAD = AEAD_NONCE_SIZE + AEAD_EXPIRY_SIZE + AEAD_TAG_SIZE;
 
 export const TX_BEGIN_VALUE_SIZE = 16;
 export const TX_COMMIT_VALUE_SIZE = 8;
@@ -170,4 +174,4 @@ export const ENCODING_NOT_RECORDED = 0;
 export const MAX_KEY_BYTES = 16 * 1024;
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 export const MAX_RECORD_BYTES =
-  RECORD_HEADER_SIZE + AEAD_NONCE_SIZE + MAX_KEY_BYTES + MAX_VALUE_BYTES + AEAD_TAG_SIZE;
+  RECORD_HEADER_SIZE + AEAD_OVERHEAD + MAX_KEY_BYTES + MAX_VALUE_BYTES;

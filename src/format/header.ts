@@ -18,6 +18,7 @@ import {
   SLOT_MAGIC,
   SLOT_SIZE,
   V3,
+  PAGE_SIZE,
 } from './constants.js';
 import { readU64, writeU64 } from './u64.js';
 
@@ -42,6 +43,8 @@ export interface HeaderSlot {
    * checkpointed prefix in one streaming pass. Undefined in version 1 files.
    */
   prefixCrc: number | undefined;
+  /** Version 3, encrypted files: the key generation the records after the tail hint were sealed under (0 otherwise). */
+  keyGeneration?: number;
 }
 
 /**
@@ -144,6 +147,7 @@ export function encodeSlot(slot: HeaderSlot): Uint8Array {
     dv.setUint32(SLOT.FLAGS, SLOT_FLAG_PREFIX_CRC, true);
     dv.setUint32(SLOT.PREFIX_CRC, slot.prefixCrc >>> 0, true);
   }
+  dv.setUint32(SLOT.KEY_GENERATION, slot.keyGeneration ?? 0, true);
   dv.setUint32(SLOT.CRC, crc32(buf.subarray(0, SLOT.CRC)), true);
   return buf;
 }
@@ -166,6 +170,7 @@ export function decodeSlot(bytes: Uint8Array, version: number): HeaderSlot | und
       version >= PREFIX_CRC_SINCE_VERSION && (dv.getUint32(SLOT.FLAGS, true) & SLOT_FLAG_PREFIX_CRC) !== 0
         ? dv.getUint32(SLOT.PREFIX_CRC, true)
         : undefined,
+    keyGeneration: version >= V3 ? dv.getUint32(SLOT.KEY_GENERATION, true) : 0,
   };
   return slot.tailHint >= DATA_START ? slot : undefined;
 }
@@ -175,10 +180,17 @@ export interface ChosenSlot extends HeaderSlot {
   offset: number;
 }
 
-/** Picks the valid slot with the highest sequence from the header region. */
-export function chooseSlot(header: Uint8Array, version: number): ChosenSlot {
-  const a = decodeSlot(header.subarray(SLOT_A_OFFSET, SLOT_A_OFFSET + SLOT_SIZE), version);
-  const b = decodeSlot(header.subarray(SLOT_B_OFFSET, SLOT_B_OFFSET + SLOT_SIZE), version);
+/**
+ * Picks the valid slot with the highest sequence from the header region.
+ * `accept` (encrypted files) also checks the slot's page, e.g. its keyed MAC.
+ */
+export function chooseSlot(header: Uint8Array, version: number, accept?: (page: Uint8Array) => boolean): ChosenSlot {
+  const pick = (at: number): HeaderSlot | undefined => {
+    const s = decodeSlot(header.subarray(at, at + SLOT_SIZE), version);
+    return s && (!accept || accept(header.subarray(at, at + PAGE_SIZE))) ? s : undefined;
+  };
+  const a = pick(SLOT_A_OFFSET);
+  const b = pick(SLOT_B_OFFSET);
   if (a && (!b || a.sequence >= b.sequence)) return { ...a, offset: SLOT_A_OFFSET };
   if (b) return { ...b, offset: SLOT_B_OFFSET };
   throw new EmdbError(ErrorCode.CORRUPTION, 'both header slots fail their checksum', { offset: SLOT_A_OFFSET });

@@ -5,18 +5,23 @@
  * are those of RECORD in constants.ts. No checksum code here, so a reader
  * thread loads this without the native crc32 module.
  */
-import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE } from './constants.js';
+import { AEAD_EXPIRY_SIZE, AEAD_NONCE_SIZE, AEAD_OVERHEAD, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE } from './constants.js';
 import { readU64 } from './u64.js';
 
 /** Bytes the payload occupies on disk for given plaintext lengths. */
 export function storedPayloadSize(flags: number, keyLen: number, valueLen: number): number {
-  const aead = (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE + AEAD_TAG_SIZE : 0;
+  const aead = (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_OVERHEAD : 0;
   return keyLen + valueLen + aead;
 }
 
-/** Offset of the key inside a record (encrypted payloads start with the nonce). */
+/** Offset of the key inside a record (encrypted payloads start with the nonce and the sealed expiry). */
 export function keyOffsetIn(flags: number): number {
-  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE + AEAD_EXPIRY_SIZE : 0);
+}
+
+/** Offset of the expiry inside a record: in the header, or (encrypted) the first payload bytes after the nonce. */
+export function expiryOffsetIn(flags: number): number {
+  return (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? RECORD_HEADER_SIZE + AEAD_NONCE_SIZE : RECORD.EXPIRES_AT;
 }
 
 export function recordKind(dv: DataView, off: number): number {
@@ -41,7 +46,8 @@ export function recordValueLen(dv: DataView, off: number): number {
 
 /** Expiry in ms since the epoch; 0 = never. */
 export function recordExpiresAt(dv: DataView, off: number): number {
-  return readU64(dv, off + RECORD.EXPIRES_AT);
+  // Mirror records of an encrypted file hold their payload decrypted in place (FORMAT.md, "Encryption").
+  return readU64(dv, off + expiryOffsetIn(recordFlags(dv, off)));
 }
 
 /** Where the record's key bytes start (after the header, and the nonce of an encrypted payload). */

@@ -2,6 +2,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import {
   DATA_START,
   MAX_RECORD_KIND,
+  RECORD_FLAG_ENCRYPTED,
   RECORD_FLAG_IN_TX,
   RECORD_HEADER_SIZE,
   RECORD_MAGIC,
@@ -9,12 +10,13 @@ import {
   TX_BEGIN_VALUE_SIZE,
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
-import { checkRecord, faultName, readDurableMark, RecordFault } from '../format/record.js';
-import { recordFlags, recordKind } from '../format/record-fields.js';
+import { checkRecord, faultName, frameSize, readDurableMark, RecordFault } from '../format/record.js';
+import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
+import type { ReplayCrypt } from '../crypto/log-crypt.js';
 
 export interface RecoveryResult {
   /** LSN after the last complete record: where the writer appends next. */
@@ -42,6 +44,8 @@ export interface ReplayRules {
   /** Highest record kind the file's format version defines. */
   maxKind: number;
   mode: RecoveryMode;
+  /** Encrypted files: authenticates and decrypts each record as it is checked (crypto/log-crypt.ts). */
+  crypt?: ReplayCrypt;
 }
 
 export interface ReplayFrom {
@@ -85,7 +89,7 @@ export function replayLog(
       { offset: fileSize },
     );
   }
-  const walker = new RecordWalker(state, fileSize, start.verifiedTo, rules.maxKind);
+  const walker = new RecordWalker(state, fileSize, start.verifiedTo, rules.maxKind, rules.crypt);
   let lsn = start.from;
   let records = 0;
   while (lsn < fileSize) {
@@ -176,6 +180,7 @@ class RecordWalker {
     private readonly fileSize: number,
     private readonly verifiedTo: number,
     private readonly maxKind: number,
+    private readonly crypt: ReplayCrypt | undefined,
   ) {}
 
   check(lsn: number): number {
@@ -183,6 +188,16 @@ class RecordWalker {
     const u8 = this.state.mirror.u8[seg]!;
     const dv = this.state.mirror.dv[seg]!;
     const base = seg * SEGMENT_SPAN;
+    // Already checked and decrypted in place (a transaction's body is checked, then applied).
+    if (this.crypt && lsn < this.crypt.plainTo) return frameSize(dv, lsn - base);
+    const len = this.checkBytes(u8, dv, lsn, base);
+    if (len <= 0) return len;
+    if (this.crypt) return this.crypt.open(u8, dv, lsn - base, lsn, len) ? len : RecordFault.BAD_FIELDS;
+    // A plaintext file holds no sealed record.
+    return (recordFlags(dv, lsn - base) & RECORD_FLAG_ENCRYPTED) !== 0 ? RecordFault.BAD_FIELDS : len;
+  }
+
+  private checkBytes(u8: Uint8Array, dv: DataView, lsn: number, base: number): number {
     const end = Math.min(this.fileSize - base, u8.length);
     if (lsn >= this.verifiedTo) return checkRecord(u8, dv, lsn - base, end, true, this.maxKind);
     // Verified bytes: a record that claims to run past the verified prefix gets its CRC checked after all.
@@ -241,7 +256,8 @@ class RecordWalker {
    */
   checkTransaction(lsn: number, beginLen: number): number | { fault: string; at: number } {
     const bad = (fault: string, at: number): { fault: string; at: number } => ({ fault, at });
-    if (beginLen !== RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE) return bad('malformed transaction begin', lsn);
+    const overhead = storedPayloadSize(this.flags(lsn), 0, 0);
+    if (beginLen !== RECORD_HEADER_SIZE + overhead + TX_BEGIN_VALUE_SIZE) return bad('malformed transaction begin', lsn);
     const txId = this.valueWord(lsn, 0);
     const count = this.valueWord(lsn, 1);
     const bodyBytes = this.valueWord(lsn, 2);
@@ -259,7 +275,7 @@ class RecordWalker {
     if (commitLen === RecordFault.TRUNCATED || commitLen < 0) return bad('transaction without an intact commit record', at);
     if (
       this.kind(at) !== RecordKind.TX_COMMIT ||
-      commitLen !== RECORD_HEADER_SIZE + TX_COMMIT_VALUE_SIZE ||
+      commitLen !== RECORD_HEADER_SIZE + storedPayloadSize(this.flags(at), 0, 0) + TX_COMMIT_VALUE_SIZE ||
       this.valueWord(at, 0) !== txId ||
       this.valueWord(at, 1) !== count
     ) {
@@ -269,6 +285,8 @@ class RecordWalker {
   }
 
   private valueWord(lsn: number, word: number): number {
-    return this.state.mirror.dvAt(lsn).getUint32(segmentOffset(lsn) + RECORD_HEADER_SIZE + word * 4, true);
+    // TX_BEGIN and TX_COMMIT have an empty key: the value starts where the key would.
+    const dv = this.state.mirror.dvAt(lsn);
+    return dv.getUint32(segmentOffset(lsn) + keyOffsetIn(recordFlags(dv, segmentOffset(lsn))) + word * 4, true);
   }
 }

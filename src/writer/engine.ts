@@ -18,6 +18,8 @@ import { DurableMarks } from './durable-marks.js';
 import type { LogState } from '../log/log-state.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
+import type { EncryptionSpec } from '../crypto/keys.js';
+import { FedPrefixCrc, type LogCrypt } from '../crypto/log-crypt.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -41,6 +43,8 @@ export interface EngineOptions {
   valueEncoding?: ValueEncoding;
   /** What open does with damage proven durable after the tail hint (default 'strict'). */
   recovery?: RecoveryMode;
+  /** At-rest encryption: used at creation, checked against the file otherwise. Key material: never logged. */
+  encryption?: EncryptionSpec;
 }
 
 /**
@@ -74,7 +78,9 @@ export class WriterEngine {
   /** Prelude version of the open file: version 1 files keep version 1 slots (no prefix CRC). */
   private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
-  private readonly prefix = new PrefixCrc();
+  private prefix = new PrefixCrc();
+  /** Encrypted files: keys and key generation; records are sealed here, where their LSN is known. */
+  private crypt: LogCrypt | undefined;
   /** DURABLE_MARKs before batches written after a sync (format 3 files). */
   private readonly marks = new DurableMarks();
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
@@ -108,7 +114,10 @@ export class WriterEngine {
     const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
       valueEncoding: this.opts.valueEncoding ?? 'binary',
       recovery: this.opts.recovery ?? 'strict',
+      encryption: this.opts.encryption,
     });
+    this.crypt = log.crypt;
+    if (this.crypt) this.prefix = new FedPrefixCrc();
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
@@ -141,9 +150,12 @@ export class WriterEngine {
     this.assertWritable();
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
+    if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
     const lsn = this.lsn.next;
     const framed = this.marks.frame(input, this.durableLsn, this.tailHint);
-    const batch = framed.bytes;
+    const sealed = this.crypt?.records.encryptBatch(framed.bytes, lsn);
+    const batch = sealed ? sealed.mirror : framed.bytes;
+    const fileBytes = sealed ? sealed.file : batch;
     const len = batch.length;
     const segStart = segmentOf(lsn) * SEGMENT_SPAN;
     let newSegment = false;
@@ -163,8 +175,11 @@ export class WriterEngine {
     if (newSegment) this.publishBuffers();
     if (this.fd >= 0) {
       try {
-        writeFully(this.opts.io, this.fd, batch, 0, len, lsn);
+        writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
+        if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
       } catch (err) {
+        // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
+        if (this.crypt) this.crypt.generationDurable = false;
         // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
         throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
       }
@@ -337,11 +352,23 @@ export class WriterEngine {
     return true;
   }
 
+  /**
+   * Takes the next key generation and makes it durable in a header slot
+   * before any record is sealed under it, so no (subkey, nonce) pair repeats
+   * even when a cut tail's LSNs are written again (FORMAT.md, "Nonces").
+   */
+  private newKeyGeneration(crypt: LogCrypt): void {
+    crypt.records.generation++;
+    this.writeSlot();
+    crypt.generationDurable = true;
+  }
+
   /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
   private writeSlot(auto = false): void {
     const target = otherSlotOffset(this.slotOffset);
     const now = Date.now();
-    const slot = encodeSlot({
+    const encode = this.crypt ? this.crypt.slotBytes.bind(this.crypt) : encodeSlot;
+    const slot = encode({
       sequence: this.slotSequence + 1,
       tailHint: this.durableLsn,
       checkpointAt: now,
@@ -350,7 +377,7 @@ export class WriterEngine {
       prefixCrc: this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined,
     });
     try {
-      writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
+      writeFully(this.opts.io, this.fd, slot, 0, slot.length, target);
       this.syncLog(!auto);
     } catch (err) {
       throw this.fail('checkpoint', err);
@@ -372,6 +399,7 @@ export class WriterEngine {
     const file = this.opts.path;
     if (this.fd < 0 || file === null) return;
     const end = this.lsn.next;
+    if (this.crypt) return;
     try {
       const crc = this.prefix.upTo(this.state.mirror, end);
       writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc);

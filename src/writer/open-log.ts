@@ -12,6 +12,9 @@ import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
+import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
+import { encodeNewEncryptedHeader } from '../crypto/header-crypt.js';
+import { highestGeneration, LogCrypt, ReplayCrypt } from '../crypto/log-crypt.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -34,6 +37,8 @@ export interface OpenedLog {
   prefix: { lsn: number; crc: number };
   /** Tail covered by the snapshot on disk when it was used, else -1. */
   snapshotTail: number;
+  /** Encrypted files: keys, file subkeys and the highest key generation on disk. */
+  crypt?: LogCrypt;
 }
 
 /** What the open asks of the file beyond the flush policy. */
@@ -41,6 +46,8 @@ export interface OpenRules {
   /** The database's value encoding: recorded in a new file, compared with a recorded one. */
   valueEncoding: ValueEncoding;
   recovery: RecoveryMode;
+  /** Encryption asked for by the opener: used at creation, checked against the file otherwise. */
+  encryption?: EncryptionSpec;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -113,7 +120,7 @@ export function openLog(
   rules: OpenRules = DEFAULT_OPEN_RULES,
 ): OpenedLog {
   if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
-  if (!io.exists(file)) createLog(io, file, ENCODING_ID[rules.valueEncoding]);
+  if (!io.exists(file)) createLog(io, file, ENCODING_ID[rules.valueEncoding], rules.encryption);
   // A compaction that crashed before its rename left this behind; the log is intact.
   if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
   const fd = io.open(file, flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
@@ -126,11 +133,9 @@ export function openLog(
     throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${size} bytes) to be an emdb-js database`);
   }
   const prelude = decodePrelude(header);
-  if (isEncrypted(prelude)) {
-    throw new EmdbError(ErrorCode.ENCRYPTION_KEY_MISMATCH, 'database is encrypted; this build cannot open encrypted files');
-  }
   checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
-  const slot = chooseSlot(header, prelude.version);
+  const crypt = openCrypt(header, prelude, rules.encryption);
+  const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
   if (slot.tailHint > size) {
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
   }
@@ -140,7 +145,7 @@ export function openLog(
 
   // One streaming CRC pass: up to the snapshot's tail (does the snapshot describe
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
-  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint);
+  const snapshot = crypt ? undefined : readSnapshot(io, file, prelude.fileId, slot.tailHint);
   const snapTail = snapshot?.header.tail ?? DATA_START;
   const crcAtSnap = logCrc(mirror, DATA_START, snapTail, 0);
   const useSnapshot = snapshot !== undefined && crcAtSnap === snapshot.header.prefixCrc;
@@ -154,13 +159,16 @@ export function openLog(
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   const from = useSnapshot ? snapTail : DATA_START;
+  // Encrypted: every record is decrypted once, here, into the mirror; the prefix CRC goes on over the file bytes.
+  const replayCrypt = crypt ? new ReplayCrypt(crypt.records, prefix) : undefined;
   const recovery = replayLog(
     state,
     size,
     slot.tailHint,
     { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START },
-    { maxKind: prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: rules.recovery },
+    { maxKind: prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: rules.recovery, crypt: replayCrypt },
   );
+  if (replayCrypt) prefix = { lsn: replayCrypt.prefix.lsn, crc: replayCrypt.prefix.crc };
   if (recovery.end < size) {
     // Crash residue (or salvaged damage) after the last good record: cut it so appends start clean.
     io.ftruncate(fd, recovery.end);
@@ -175,18 +183,37 @@ export function openLog(
     report: { ...recovery, mode: useSnapshot ? 'snapshot' : 'full', from, prefixVerified, durationMs: performance.now() - started },
     prefix,
     snapshotTail: useSnapshot ? snapTail : -1,
+    crypt,
   };
 }
 
+/**
+ * The keys of an encrypted file (checked by the key check value before any
+ * record is read), undefined for a plaintext one. A mode mismatch is a
+ * configuration error: nothing is derived, nothing is written.
+ */
+function openCrypt(header: Uint8Array, prelude: Prelude, spec: EncryptionSpec | undefined): LogCrypt | undefined {
+  if (!isEncrypted(prelude)) {
+    if (spec) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is not encrypted but the open asked for encryption (use Emdb.enableEncryption to encrypt it)');
+    return undefined;
+  }
+  if (!spec) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is encrypted: open it with the encryption option (key or passphrase)');
+  if (prelude.version < V3) throw new EmdbError(ErrorCode.UNSUPPORTED_VERSION, `encrypted files of format version ${prelude.version} are not supported`);
+  const keys = DbKeys.fromPrelude(prelude.bytes, spec);
+  const probe = new LogCrypt(keys, prelude.fileId, 0);
+  const generation = highestGeneration(header, prelude.version, probe.acceptSlot);
+  return new LogCrypt(keys, prelude.fileId, generation);
+}
+
 /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
-function createLog(io: FileIO, file: string, valueEncoding: number): void {
+function createLog(io: FileIO, file: string, valueEncoding: number, encryption: EncryptionSpec | undefined): void {
   const dir = dirOf(file);
   mkdirDurable(io, dir);
   const tmp = `${file}.creating`;
   if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
   const fd = io.open(tmp, 'wx');
   try {
-    const header = encodeNewHeader(Date.now(), randomBytes(16), valueEncoding);
+    const header = encryption ? encodeNewEncryptedHeader(Date.now(), randomBytes(16), valueEncoding, encryption) : encodeNewHeader(Date.now(), randomBytes(16), valueEncoding);
     writeFully(io, fd, header, 0, header.length, 0);
     io.fdatasync(fd);
   } finally {

@@ -1,0 +1,92 @@
+/**
+ * The two AEAD ciphers of the API (AES-256-GCM, ChaCha20-Poly1305). Both are
+ * available from @noble/ciphers (the reference implementation we test against)
+ * and from node:crypto (OpenSSL), which the hot paths use because it is several
+ * times faster (docs/BENCH.md, "Encryption"); test/internal/crypto-backends
+ * proves the two produce byte-identical output.
+ */
+import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto';
+import { gcm } from '@noble/ciphers/aes.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+
+export type CipherName = 'aes-256-gcm' | 'chacha20-poly1305';
+export const CIPHER_NAMES: readonly CipherName[] = ['aes-256-gcm', 'chacha20-poly1305'];
+/** Prelude byte 20. */
+export const CIPHER_ID: Record<CipherName, number> = { 'aes-256-gcm': 1, 'chacha20-poly1305': 2 };
+export const KEY_SIZE = 32;
+export const NONCE_SIZE = 12;
+export const TAG_SIZE = 16;
+
+export function cipherById(id: number): CipherName | undefined {
+  return CIPHER_NAMES.find((c) => CIPHER_ID[c] === id);
+}
+
+export interface Aead {
+  /** Encrypts `plain` into `out` (same length) and returns the 16-byte tag. */
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): Uint8Array;
+  /** Decrypts `ct` into `out` (same length); false when the tag does not authenticate. */
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
+}
+
+function nodeAlgo(cipher: CipherName): CipherGCMTypes | 'chacha20-poly1305' {
+  return cipher === 'aes-256-gcm' ? 'aes-256-gcm' : 'chacha20-poly1305';
+}
+
+export function nodeAead(cipher: CipherName): Aead {
+  const algo = nodeAlgo(cipher);
+  return {
+    seal(key, nonce, aad, plain, out) {
+      // The cast: node's typings split GCM and ChaCha20-Poly1305 overloads; both accept these options.
+      const c = createCipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+      c.setAAD(aad);
+      const head = c.update(plain);
+      const tail = c.final();
+      out.set(head, 0);
+      if (tail.length > 0) out.set(tail, head.length);
+      return c.getAuthTag();
+    },
+    open(key, nonce, aad, ct, tag, out) {
+      const d = createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+      d.setAAD(aad);
+      d.setAuthTag(tag);
+      const head = d.update(ct);
+      try {
+        const tail = d.final();
+        out.set(head, 0);
+        if (tail.length > 0) out.set(tail, head.length);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export function nobleAead(cipher: CipherName): Aead {
+  const make = cipher === 'aes-256-gcm' ? gcm : chacha20poly1305;
+  return {
+    seal(key, nonce, aad, plain, out) {
+      const sealed = make(key, nonce, aad).encrypt(plain);
+      out.set(sealed.subarray(0, plain.length));
+      return sealed.slice(plain.length);
+    },
+    open(key, nonce, aad, ct, tag, out) {
+      const joined = new Uint8Array(ct.length + tag.length);
+      joined.set(ct);
+      joined.set(tag, ct.length);
+      try {
+        out.set(make(key, nonce, aad).decrypt(joined));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+const NODE: Record<CipherName, Aead> = { 'aes-256-gcm': nodeAead('aes-256-gcm'), 'chacha20-poly1305': nodeAead('chacha20-poly1305') };
+
+/** The backend the database uses (node:crypto, measured faster for both ciphers and both record sizes). */
+export function aeadFor(cipher: CipherName): Aead {
+  return NODE[cipher];
+}

@@ -1,0 +1,164 @@
+/**
+ * Key material of an encrypted database (docs/FORMAT.md, "Encryption"):
+ * the master key (a raw 32-byte key, or Argon2id of a passphrase with the salt
+ * and parameters of the prelude), the key check value that refuses a wrong key
+ * before any record is read, and the HKDF subkeys. Runs on the writer thread:
+ * the Argon2id derivation takes hundreds of milliseconds and must never block
+ * the opener's event loop.
+ */
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { argon2id } from '@noble/hashes/argon2.js';
+import { EmdbError, ErrorCode } from '../errors.js';
+import { KdfId, PRELUDE, PRELUDE_FLAG_ENCRYPTED, SLOT_MAC_SIZE, SUBKEY_SALT_SIZE, KDF_SALT_SIZE } from '../format/constants.js';
+import { aeadFor, cipherById, CIPHER_ID, KEY_SIZE, NONCE_SIZE, TAG_SIZE, type CipherName } from './aead.js';
+
+/** What the opener asked for (validated by options.ts). Never logged, never put in a message. */
+export interface EncryptionSpec {
+  key?: Uint8Array;
+  passphrase?: string;
+  cipher?: CipherName;
+}
+
+/** Argon2id defaults (OWASP's minimum): 19 MiB, 2 passes, 1 lane. */
+export const ARGON2_DEFAULTS = { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 } as const;
+/** Prelude byte 137: per-record AEAD, nonce = key generation ‖ LSN, LSN in the associated data. */
+export const RECORD_SCHEME_PER_RECORD = 1;
+const KEY_CHECK_PLAIN = new TextEncoder().encode('emdb-js key check, format 3.....');
+const enc = new TextEncoder();
+
+/** The keys of one encrypted database; `forFile` gives the subkeys of one log file (one file id). */
+export class DbKeys {
+  readonly checkKey: Uint8Array;
+  readonly macKey: Uint8Array;
+  private constructor(
+    private readonly master: Uint8Array,
+    private readonly subkeySalt: Uint8Array,
+    readonly cipher: CipherName,
+  ) {
+    this.checkKey = this.subkey('key check');
+    this.macKey = this.subkey('slot mac');
+  }
+
+  private subkey(label: string, fileId?: Uint8Array): Uint8Array {
+    const info = enc.encode(`emdb-js v3 ${label}`);
+    const full = fileId ? Buffer.concat([info, fileId]) : info;
+    return new Uint8Array(hkdfSync('sha256', this.master, this.subkeySalt, full, KEY_SIZE));
+  }
+
+  /** Subkeys of the log file `fileId`: a compaction or backup (a new file id) never shares a key with its source. */
+  forFile(fileId: Uint8Array): FileKeys {
+    return { cipher: this.cipher, records: this.subkey('records', fileId), snapshot: this.subkey('index snapshot', fileId), mac: this.macKey };
+  }
+
+  /** Keyed MAC of a header slot's bytes [0, 64): a forged tail hint fails it. */
+  slotMac(slot: Uint8Array): Uint8Array {
+    return new Uint8Array(createHmac('sha256', this.macKey).update(slot).digest()).subarray(0, SLOT_MAC_SIZE);
+  }
+
+  slotMacOk(slot: Uint8Array, mac: Uint8Array): boolean {
+    return timingSafeEqual(this.slotMac(slot), mac);
+  }
+
+  /**
+   * Derives the keys from the prelude of an encrypted file; refuses a wrong key
+   * or passphrase (ERR_EMDB_ENCRYPTION_KEY_MISMATCH) by the key check block,
+   * before any record is read.
+   */
+  static fromPrelude(prelude: Uint8Array, spec: EncryptionSpec): DbKeys {
+    const dv = new DataView(prelude.buffer, prelude.byteOffset, prelude.byteLength);
+    const cipher = cipherById(prelude[PRELUDE.CIPHER_ID]!);
+    if (cipher === undefined) throw new EmdbError(ErrorCode.CORRUPTION, 'database header names an unknown cipher', { offset: PRELUDE.CIPHER_ID });
+    const kdf = prelude[PRELUDE.KDF_ID]!;
+    const salt = prelude.slice(PRELUDE.KDF_SALT, PRELUDE.KDF_SALT + KDF_SALT_SIZE);
+    let master: Uint8Array;
+    if (kdf === KdfId.RAW_KEY) {
+      if (spec.key === undefined) throw mismatch('the database was created with a raw key; open it with encryption.key');
+      master = spec.key;
+    } else if (kdf === KdfId.ARGON2ID) {
+      if (spec.passphrase === undefined) throw mismatch('the database was created with a passphrase; open it with encryption.passphrase');
+      const params = {
+        memoryKiB: dv.getUint32(PRELUDE.KDF_PARAM1, true),
+        iterations: dv.getUint32(PRELUDE.KDF_PARAM2, true),
+        parallelism: dv.getUint32(PRELUDE.KDF_PARAM3, true),
+      };
+      // Bounds: a forged prelude must not make open allocate gigabytes or spin for hours.
+      if (params.memoryKiB < 8 || params.memoryKiB > 4 * 1024 * 1024 || params.iterations < 1 || params.iterations > 64 || params.parallelism < 1 || params.parallelism > 16) {
+        throw new EmdbError(ErrorCode.CORRUPTION, 'database header has out-of-range Argon2id parameters', { offset: PRELUDE.KDF_PARAM1 });
+      }
+      master = derivePassphrase(spec.passphrase, salt, params);
+    } else {
+      throw new EmdbError(ErrorCode.CORRUPTION, `database header names an unsupported key derivation (${kdf})`, { offset: PRELUDE.KDF_ID });
+    }
+    const keys = new DbKeys(master, prelude.slice(PRELUDE.SUBKEY_SALT, PRELUDE.SUBKEY_SALT + SUBKEY_SALT_SIZE), cipher);
+    const nonce = prelude.subarray(PRELUDE.KEY_CHECK_NONCE, PRELUDE.KEY_CHECK_NONCE + NONCE_SIZE);
+    const block = prelude.subarray(PRELUDE.KEY_CHECK_BLOCK, PRELUDE.KEY_CHECK_BLOCK + KEY_CHECK_PLAIN.length + TAG_SIZE);
+    const out = new Uint8Array(KEY_CHECK_PLAIN.length);
+    const ok = aeadFor(cipher).open(
+      keys.checkKey,
+      nonce,
+      keyCheckAad(prelude),
+      block.subarray(0, KEY_CHECK_PLAIN.length),
+      block.subarray(KEY_CHECK_PLAIN.length),
+      out,
+    );
+    if (!ok || !timingSafeEqual(out, KEY_CHECK_PLAIN)) throw mismatch('wrong encryption key or passphrase');
+    return keys;
+  }
+
+  /**
+   * Fills the encryption fields of a new prelude (bytes 12..111 and 137..175;
+   * the caller seals its CRC) and returns the keys. Fresh salts every time, so
+   * two files never share subkeys even under one passphrase.
+   */
+  static create(prelude: Uint8Array, spec: EncryptionSpec): DbKeys {
+    const dv = new DataView(prelude.buffer, prelude.byteOffset, prelude.byteLength);
+    const cipher = spec.cipher ?? 'aes-256-gcm';
+    dv.setUint32(PRELUDE.FLAGS, dv.getUint32(PRELUDE.FLAGS, true) | PRELUDE_FLAG_ENCRYPTED, true);
+    prelude[PRELUDE.CIPHER_ID] = CIPHER_ID[cipher];
+    const salt = randomBytes(KDF_SALT_SIZE);
+    prelude.set(salt, PRELUDE.KDF_SALT);
+    let master: Uint8Array;
+    if (spec.passphrase !== undefined) {
+      prelude[PRELUDE.KDF_ID] = KdfId.ARGON2ID;
+      dv.setUint32(PRELUDE.KDF_PARAM1, ARGON2_DEFAULTS.memoryKiB, true);
+      dv.setUint32(PRELUDE.KDF_PARAM2, ARGON2_DEFAULTS.iterations, true);
+      dv.setUint32(PRELUDE.KDF_PARAM3, ARGON2_DEFAULTS.parallelism, true);
+      master = derivePassphrase(spec.passphrase, salt, ARGON2_DEFAULTS);
+    } else {
+      prelude[PRELUDE.KDF_ID] = KdfId.RAW_KEY;
+      master = spec.key!;
+    }
+    prelude[PRELUDE.RECORD_SCHEME] = RECORD_SCHEME_PER_RECORD;
+    const subkeySalt = randomBytes(SUBKEY_SALT_SIZE);
+    prelude.set(subkeySalt, PRELUDE.SUBKEY_SALT);
+    const keys = new DbKeys(master, subkeySalt, cipher);
+    // One encryption under the key check subkey per prelude: a random nonce is safe for a single use.
+    const nonce = randomBytes(NONCE_SIZE);
+    prelude.set(nonce, PRELUDE.KEY_CHECK_NONCE);
+    const ct = new Uint8Array(KEY_CHECK_PLAIN.length);
+    const tag = aeadFor(cipher).seal(keys.checkKey, nonce, keyCheckAad(prelude), KEY_CHECK_PLAIN, ct);
+    prelude.set(ct, PRELUDE.KEY_CHECK_BLOCK);
+    prelude.set(tag, PRELUDE.KEY_CHECK_BLOCK + ct.length);
+    return keys;
+  }
+}
+
+export interface FileKeys {
+  cipher: CipherName;
+  records: Uint8Array;
+  snapshot: Uint8Array;
+  mac: Uint8Array;
+}
+
+/** The prelude fields the key check authenticates: ids, KDF salt and parameters, scheme and subkey salt. */
+function keyCheckAad(prelude: Uint8Array): Uint8Array {
+  return Buffer.concat([prelude.subarray(0, PRELUDE.KEY_CHECK_NONCE), prelude.subarray(PRELUDE.RECORD_SCHEME, PRELUDE.RESERVED_TAIL)]);
+}
+
+function derivePassphrase(passphrase: string, salt: Uint8Array, p: { memoryKiB: number; iterations: number; parallelism: number }): Uint8Array {
+  return argon2id(enc.encode(passphrase.normalize('NFC')), salt, { m: p.memoryKiB, t: p.iterations, p: p.parallelism, dkLen: KEY_SIZE });
+}
+
+function mismatch(message: string): EmdbError {
+  return new EmdbError(ErrorCode.ENCRYPTION_KEY_MISMATCH, message);
+}

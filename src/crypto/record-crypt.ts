@@ -1,0 +1,159 @@
+/**
+ * Per-record AEAD of an encrypted log (docs/FORMAT.md, "Encryption").
+ *
+ * File form of a record at LSN L:
+ *   header(32, expiry field 0) ‖ nonce(12) = generation u32 ‖ L u64 ‖ AEAD(expiresAt u64 ‖ key ‖ value) ‖ tag(16)
+ * with associated data = header bytes [8, 32) ‖ L u64, and the record CRC over
+ * the file bytes [8, end). Mirror form: the same bytes with the ciphertext
+ * replaced by the plaintext, decrypted once when the record enters shared
+ * memory, so reads cost what they cost unencrypted.
+ *
+ * DURABLE_MARK records stay plaintext: their value is an LSN, and recovery
+ * reads marks in bytes it has not authenticated (the residue scan).
+ */
+import { crc32 } from '@node-rs/crc32';
+import {
+  AEAD_EXPIRY_SIZE,
+  AEAD_NONCE_SIZE,
+  AEAD_OVERHEAD,
+  AEAD_TAG_SIZE,
+  RECORD,
+  RECORD_CRC_START,
+  RECORD_FLAG_ENCRYPTED,
+  RECORD_HEADER_SIZE,
+  RecordKind,
+  TX_BEGIN_VALUE_SIZE,
+} from '../format/constants.js';
+import { frameSize } from '../format/record.js';
+import { readU64, writeU64 } from '../format/u64.js';
+import { aeadFor, type Aead } from './aead.js';
+import type { FileKeys } from './keys.js';
+
+const PAYLOAD_START = RECORD_HEADER_SIZE + AEAD_NONCE_SIZE;
+const AAD_SIZE = RECORD_HEADER_SIZE - RECORD_CRC_START + 8;
+
+/** Records every (subkey, nonce) pair sealed, for the nonce-uniqueness test; off unless a test installs it. */
+export let nonceObserver: ((key: Uint8Array, nonce: Uint8Array) => void) | undefined;
+export function observeNonces(fn: ((key: Uint8Array, nonce: Uint8Array) => void) | undefined): void {
+  nonceObserver = fn;
+}
+
+export class RecordCrypt {
+  private readonly aead: Aead;
+  private readonly nonce = new Uint8Array(AEAD_NONCE_SIZE);
+  private readonly nonceDv = new DataView(this.nonce.buffer);
+  private readonly aad = new Uint8Array(AAD_SIZE);
+  private readonly aadDv = new DataView(this.aad.buffer);
+
+  /** `generation`: the key generation of this open (slot bytes 48..51), part of every nonce it seals. */
+  constructor(
+    readonly keys: FileKeys,
+    public generation: number,
+  ) {
+    this.aead = aeadFor(keys.cipher);
+  }
+
+  /** Size of the encrypted form of the producer-framed (plaintext) batch `plain`. */
+  static encryptedSize(plain: Uint8Array): number {
+    const dv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+    let size = 0;
+    for (let off = 0; off < plain.length; ) {
+      const len = frameSize(dv, off);
+      size += len + (dv.getUint8(off + RECORD.KIND) === RecordKind.DURABLE_MARK ? 0 : AEAD_OVERHEAD);
+      off += len;
+    }
+    return size;
+  }
+
+  /**
+   * Turns a batch framed by a producer (plaintext records) into its file form
+   * and its mirror form, the first record at `lsn`. Runs on the writer thread,
+   * the one place where a record's LSN is known.
+   */
+  encryptBatch(plain: Uint8Array, lsn: number): { file: Uint8Array; mirror: Uint8Array } {
+    const size = RecordCrypt.encryptedSize(plain);
+    const mirror = new Uint8Array(size);
+    const file = new Uint8Array(size);
+    const pdv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+    const mdv = new DataView(mirror.buffer);
+    let out = 0;
+    for (let off = 0; off < plain.length; ) {
+      const len = frameSize(pdv, off);
+      if (pdv.getUint8(off + RECORD.KIND) === RecordKind.DURABLE_MARK) {
+        mirror.set(plain.subarray(off, off + len), out);
+        file.set(plain.subarray(off, off + len), out);
+        out += len;
+        off += len;
+        continue;
+      }
+      const keyLen = pdv.getUint32(off + RECORD.KEY_LEN, true);
+      const valueLen = pdv.getUint32(off + RECORD.VALUE_LEN, true);
+      mirror.set(plain.subarray(off, off + RECORD_HEADER_SIZE), out);
+      mdv.setUint8(out + RECORD.FLAGS, pdv.getUint8(off + RECORD.FLAGS) | RECORD_FLAG_ENCRYPTED);
+      writeU64(mdv, out + RECORD.EXPIRES_AT, 0);
+      writeU64(mdv, out + PAYLOAD_START, readU64(pdv, off + RECORD.EXPIRES_AT));
+      mirror.set(plain.subarray(off + RECORD_HEADER_SIZE, off + RECORD_HEADER_SIZE + keyLen + valueLen), out + PAYLOAD_START + AEAD_EXPIRY_SIZE);
+      if (pdv.getUint8(off + RECORD.KIND) === RecordKind.TX_BEGIN && valueLen === TX_BEGIN_VALUE_SIZE) {
+        // bodyBytes (word 2) counts the body's on-disk bytes: each body record grows by the AEAD overhead.
+        const v = out + PAYLOAD_START + AEAD_EXPIRY_SIZE + keyLen;
+        mdv.setUint32(v + 8, mdv.getUint32(v + 8, true) + mdv.getUint32(v + 4, true) * AEAD_OVERHEAD, true);
+      }
+      this.seal(mirror, mdv, out, lsn + out, file);
+      out += len + AEAD_OVERHEAD;
+      off += len;
+    }
+    return { file, mirror };
+  }
+
+  /**
+   * Seals the mirror-form record at `off` of `mirror` (plaintext payload) for
+   * LSN `lsn` under this generation: writes its file form at the same offset of
+   * `file`, and the nonce, tag and CRC into both forms.
+   */
+  seal(mirror: Uint8Array, mdv: DataView, off: number, lsn: number, file: Uint8Array): void {
+    const total = frameSize(mdv, off);
+    this.setNonce(this.generation, lsn);
+    nonceObserver?.(this.keys.records, this.nonce.slice());
+    mirror.set(this.nonce, off + RECORD_HEADER_SIZE);
+    this.setAad(mirror, off, lsn);
+    file.set(mirror.subarray(off, off + PAYLOAD_START), off);
+    const ptEnd = off + total - AEAD_TAG_SIZE;
+    const tag = this.aead.seal(this.keys.records, this.nonce, this.aad, mirror.subarray(off + PAYLOAD_START, ptEnd), file.subarray(off + PAYLOAD_START, ptEnd));
+    mirror.set(tag, ptEnd);
+    file.set(tag, ptEnd);
+    const crc = crc32(file.subarray(off + RECORD_CRC_START, off + total));
+    mdv.setUint32(off + RECORD.CRC, crc, true);
+    new DataView(file.buffer, file.byteOffset, file.byteLength).setUint32(off + RECORD.CRC, crc, true);
+  }
+
+  /**
+   * Decrypts the encrypted record at `off` of `u8` (file form, fields and CRC
+   * already checked) in place into its mirror form. False when it does not
+   * authenticate at LSN `lsn`: wrong position, forged, or another key's.
+   */
+  openInPlace(u8: Uint8Array, dv: DataView, off: number, lsn: number): boolean {
+    const total = frameSize(dv, off);
+    const nonce = u8.subarray(off + RECORD_HEADER_SIZE, off + PAYLOAD_START);
+    // The nonce names the LSN it was sealed for; the AAD binds it too, this only fails early.
+    if (readU64(new DataView(nonce.buffer, nonce.byteOffset, AEAD_NONCE_SIZE), 4) !== lsn) return false;
+    this.setAad(u8, off, lsn);
+    const ptEnd = off + total - AEAD_TAG_SIZE;
+    const ct = u8.subarray(off + PAYLOAD_START, ptEnd);
+    return this.aead.open(this.keys.records, nonce, this.aad, ct, u8.subarray(ptEnd, off + total), ct);
+  }
+
+  private setNonce(generation: number, lsn: number): void {
+    this.nonceDv.setUint32(0, generation, true);
+    writeU64(this.nonceDv, 4, lsn);
+  }
+
+  private setAad(u8: Uint8Array, off: number, lsn: number): void {
+    this.aad.set(u8.subarray(off + RECORD_CRC_START, off + RECORD_HEADER_SIZE), 0);
+    writeU64(this.aadDv, AAD_SIZE - 8, lsn);
+  }
+}
+
+/** Whether the record at `off` is one an encrypted file must hold sealed (every kind but DURABLE_MARK). */
+export function mustBeSealed(dv: DataView, off: number): boolean {
+  return dv.getUint8(off + RECORD.KIND) !== RecordKind.DURABLE_MARK;
+}
