@@ -12,12 +12,17 @@ import { PrefixCrc } from '../log/prefix-crc.js';
 import type { MirrorView } from '../shm/mirror.js';
 import type { DbKeys } from './keys.js';
 import { mustBeSealed, RecordCrypt } from './record-crypt.js';
+import { snapshotSealer, type SnapshotSealer } from './snapshot-crypt.js';
+import { segmentOf, segmentOffset } from '../shm/layout.js';
+import { frameSize } from '../format/record.js';
+import type { MirrorWriter } from '../shm/mirror.js';
 
 /** Bytes of a header slot write in an encrypted file: the slot and its MAC. */
 export const SEALED_SLOT_SIZE = SLOT.MAC + SLOT_MAC_SIZE;
 
 export class LogCrypt {
   readonly records: RecordCrypt;
+  readonly snapshot: SnapshotSealer;
   /** False until this open's generation is durable in a header slot: nothing is sealed before that. */
   generationDurable = false;
 
@@ -27,6 +32,7 @@ export class LogCrypt {
     generation: number,
   ) {
     this.records = new RecordCrypt(keys.forFile(fileId), generation);
+    this.snapshot = snapshotSealer(this.records.keys);
   }
 
   /** A header slot write: the slot (with the key generation) then its keyed MAC. */
@@ -115,5 +121,26 @@ export class FedPrefixCrc extends PrefixCrc {
   override reset(lsn: number, crc: number): void {
     super.reset(lsn, crc);
     this.ends = [];
+  }
+}
+
+/**
+ * Decrypts the records of [from, to) in the mirror in place: the prefix an
+ * index snapshot stands for, whose bytes the prefix CRC has just matched.
+ * A record that fails authentication there is corruption (ERR_EMDB_CORRUPTION
+ * with its offset): the CRC proves the bytes are the ones written.
+ */
+export function decryptPrefix(mirror: MirrorWriter, records: RecordCrypt, from: number, to: number): void {
+  for (let lsn = from; lsn < to; ) {
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
+    const u8 = mirror.u8[seg]!;
+    const dv = mirror.dv[seg]!;
+    const len = frameSize(dv, off);
+    const sealed = (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) !== 0;
+    if (sealed !== mustBeSealed(dv, off) || (sealed && !records.openInPlace(u8, dv, off, lsn))) {
+      throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
+    }
+    lsn += len;
   }
 }

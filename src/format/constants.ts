@@ -106,6 +106,8 @@ export const SNAPSHOT = {
   BODY_CRC: 100,
   /** Version 2: bitmap of the optional sections after the live counts. */
   SECTIONS: 104,
+  /** Encrypted databases: the 16-byte salt of this snapshot's key (reserved, 0, otherwise). */
+  SEAL_SALT: 108,
   CRC: 124,
 } as const;
 export const SNAPSHOT_HEADER_SIZE = SNAPSHOT.CRC + 4;

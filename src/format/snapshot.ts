@@ -47,7 +47,7 @@ const NS_ENTRY_FIXED_V1 = 8;
 const NS_ENTRY_FIXED = 12;
 const COUNT_ENTRY = 12;
 
-export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version'>): Uint8Array {
+export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version'>, sealSalt?: Uint8Array): Uint8Array {
   const buf = new Uint8Array(SNAPSHOT_HEADER_SIZE);
   const dv = new DataView(buf.buffer);
   buf.set(SNAPSHOT_MAGIC, SNAPSHOT.MAGIC);
@@ -66,6 +66,7 @@ export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version'>): Uint8A
   dv.setUint32(SNAPSHOT.COUNTS, h.counts, true);
   writeU64(dv, SNAPSHOT.BODY_BYTES, h.bodyBytes);
   dv.setUint32(SNAPSHOT.BODY_CRC, h.bodyCrc >>> 0, true);
+  if (sealSalt) buf.set(sealSalt.subarray(0, SNAPSHOT.CRC - SNAPSHOT.SEAL_SALT), SNAPSHOT.SEAL_SALT);
   dv.setUint32(SNAPSHOT.CRC, crc32(buf.subarray(0, SNAPSHOT.CRC)), true);
   return buf;
 }

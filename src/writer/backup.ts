@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { DATA_START, FILE_MAGIC, PRELUDE_SIZE } from '../format/constants.js';
+import { DATA_START, FILE_MAGIC, PRELUDE_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, SLOT_A_OFFSET } from '../format/constants.js';
+import { frameSize } from '../format/record.js';
+import { segmentOffset } from '../shm/layout.js';
+import { LogCrypt } from '../crypto/log-crypt.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
@@ -25,11 +28,13 @@ export interface BackupSource {
   /** Prelude bytes of the source (creation time, encryption parameters). */
   prelude: Uint8Array;
   liveKeys: number;
+  /** Encrypted database: the source's keys; the backup is sealed again under its own file id. */
+  crypt?: LogCrypt;
 }
 
 /** What a backup started now copies: the log as it stands at `end` (every applied record). */
-export function backupSource(state: LogState, end: number): BackupSource {
-  return { mirror: state.mirror, end, prelude: state.mirror.slice(0, PRELUDE_SIZE).slice(), liveKeys: state.index.live };
+export function backupSource(state: LogState, end: number, crypt?: LogCrypt): BackupSource {
+  return { mirror: state.mirror, end, prelude: state.mirror.slice(0, PRELUDE_SIZE).slice(), liveKeys: state.index.live, ...(crypt ? { crypt } : {}) };
 }
 
 /**
@@ -75,6 +80,9 @@ export class BackupJob {
   private crc = 0;
   private readonly tmp: string;
   private replacesDatabase = false;
+  private readonly fileId = randomBytes(16);
+  /** Encrypted: the backup's own subkeys (a new file id), generation 1. */
+  private readonly sealer: LogCrypt | undefined;
 
   private constructor(
     private readonly io: FileIO,
@@ -82,6 +90,7 @@ export class BackupJob {
     readonly target: string,
   ) {
     this.tmp = backupTempPath(target);
+    this.sealer = source.crypt && new LogCrypt(source.crypt.keys, this.fileId, 1);
   }
 
   /**
@@ -135,7 +144,7 @@ export class BackupJob {
     const stop = Math.min(this.source.end, this.at + budget);
     try {
       while (this.at < stop) {
-        const chunk = this.source.mirror.logBytes(this.at, stop - this.at);
+        const chunk = this.sealer ? this.sealedChunk(this.sealer, stop) : this.source.mirror.logBytes(this.at, stop - this.at);
         if (chunk.length === 0) throw new RangeError(`log byte ${this.at} is not in the mirror`);
         writeFully(this.io, this.fd, chunk, 0, chunk.length, this.at);
         this.crc = crc32(chunk, this.crc);
@@ -154,11 +163,37 @@ export class BackupJob {
   }
 
   /** Header, fdatasync, rename into place, directory fsync. */
+  /**
+   * The file form of the whole records from `at` up to about `stop`, each
+   * sealed again at the same LSN under the backup's subkey: the mirror holds
+   * plaintext, which never goes to the backup.
+   */
+  private sealedChunk(sealer: LogCrypt, stop: number): Uint8Array {
+    const parts: Uint8Array[] = [];
+    let at = this.at;
+    do {
+      const dv = this.source.mirror.dvAt(at);
+      const len = frameSize(dv, segmentOffset(at));
+      const off = segmentOffset(at);
+      const form = new Uint8Array(dv.buffer, dv.byteOffset + off, len).slice();
+      if ((form[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0) {
+        const file = new Uint8Array(len);
+        sealer.records.seal(form, new DataView(form.buffer), 0, at, file);
+        parts.push(file);
+      } else {
+        parts.push(form);
+      }
+      at += len;
+    } while (at < stop);
+    return Buffer.concat(parts);
+  }
+
   finish(): void {
     const { io } = this;
     try {
       const slot = { sequence: 1, tailHint: this.source.end, checkpointAt: Date.now(), liveKeys: this.source.liveKeys, prefixCrc: this.crc };
-      const header = encodeSuccessorHeader(this.source.prelude, randomBytes(16), slot);
+      const header = encodeSuccessorHeader(this.source.prelude, this.fileId, slot);
+      if (this.sealer) header.set(this.sealer.slotBytes(slot), SLOT_A_OFFSET);
       writeFully(io, this.fd, header, 0, header.length, 0);
       io.fdatasync(this.fd);
       io.close(this.fd);

@@ -19,7 +19,7 @@ import type { LogState } from '../log/log-state.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
-import { FedPrefixCrc, type LogCrypt } from '../crypto/log-crypt.js';
+import { FedPrefixCrc, LogCrypt } from '../crypto/log-crypt.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -224,12 +224,15 @@ export class WriterEngine {
     const deadBefore = this.state.deadBytes;
     const { io, path: file } = this.opts;
     let built: CompactedLog;
+    let nextCrypt: LogCrypt | undefined;
     const fileId = randomBytes(16);
     if (this.fd < 0 || file === null) {
       built = buildCompacted(this.state, started, fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      built = writeCompactedFile(io, tmp, this.state, started, fileId);
+      // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
+      nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
+      built = writeCompactedFile(io, tmp, this.state, started, fileId, nextCrypt);
       try {
         io.rename(tmp, file);
         io.fsyncDir(dirOf(file));
@@ -250,6 +253,11 @@ export class WriterEngine {
     this.slotSequence = 1;
     this.formatVersion = FORMAT_VERSION;
     this.fileId = fileId;
+    if (nextCrypt) {
+      nextCrypt.generationDurable = true;
+      this.crypt = nextCrypt;
+      this.prefix = new FedPrefixCrc();
+    }
     this.prefix.reset(built.end, built.prefixCrc);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
@@ -399,10 +407,9 @@ export class WriterEngine {
     const file = this.opts.path;
     if (this.fd < 0 || file === null) return;
     const end = this.lsn.next;
-    if (this.crypt) return;
     try {
       const crc = this.prefix.upTo(this.state.mirror, end);
-      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc);
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot);
     } catch (err) {
       const error = ioError('index snapshot', err);
       this.snapshotError = error.message;
@@ -418,7 +425,7 @@ export class WriterEngine {
    * requests; the bytes it copies never change, whatever happens meanwhile.
    */
   startBackup(target: string): BackupJob {
-    return BackupJob.start(this.opts.io, backupSource(this.state, this.lsn.next), this.opts.path, target);
+    return BackupJob.start(this.opts.io, backupSource(this.state, this.lsn.next, this.crypt), this.opts.path, target);
   }
 
   /** Checkpoints (when opened and healthy) and releases the file. */

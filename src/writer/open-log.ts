@@ -14,7 +14,7 @@ import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
 import { encodeNewEncryptedHeader } from '../crypto/header-crypt.js';
-import { highestGeneration, LogCrypt, ReplayCrypt } from '../crypto/log-crypt.js';
+import { decryptPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../crypto/log-crypt.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -145,7 +145,7 @@ export function openLog(
 
   // One streaming CRC pass: up to the snapshot's tail (does the snapshot describe
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
-  const snapshot = crypt ? undefined : readSnapshot(io, file, prelude.fileId, slot.tailHint);
+  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const snapTail = snapshot?.header.tail ?? DATA_START;
   const crcAtSnap = logCrc(mirror, DATA_START, snapTail, 0);
   const useSnapshot = snapshot !== undefined && crcAtSnap === snapshot.header.prefixCrc;
@@ -158,6 +158,8 @@ export function openLog(
   }
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
+  // The records the snapshot stands for are not walked: decrypt them into the mirror now, after the CRC passes above.
+  if (crypt && useSnapshot) decryptPrefix(mirror, crypt.records, DATA_START, snapTail);
   const from = useSnapshot ? snapTail : DATA_START;
   // Encrypted: every record is decrypted once, here, into the mirror; the prefix CRC goes on over the file bytes.
   const replayCrypt = crypt ? new ReplayCrypt(crypt.records, prefix) : undefined;

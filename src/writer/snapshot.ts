@@ -1,5 +1,6 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -35,7 +36,7 @@ export interface LoadedSnapshot {
  * I/O errors after removing the temp file; the log is not involved, so the
  * caller decides (a checkpoint carries on without a new snapshot).
  */
-export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileId: Uint8Array, tail: number, prefixCrc: number): void {
+export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileId: Uint8Array, tail: number, prefixCrc: number, sealer?: SnapshotSealer): void {
   const target = snapshotPath(dbFile);
   const tmp = `${target}.tmp`;
   // An orphan of a crashed checkpoint; the name is ours.
@@ -45,7 +46,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     namespaces: [...state.namespaces].map(([id, name]) => [id, name, state.nsEncodings.get(id) ?? 0]),
     counts: [...state.counts],
   });
-  const header = encodeSnapshotHeader({
+  const fields = {
     fileId,
     tail,
     prefixCrc,
@@ -59,12 +60,20 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length,
     bodyCrc: crc32(catalogue, crc32(index)),
-  });
+  };
+  let header = encodeSnapshotHeader(fields);
+  // Encrypted database: the body (hash tags, namespace names) is sealed; the header fields [16, 92) are its associated data.
+  const sealed = sealer?.seal(header.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES), Buffer.concat([index, catalogue]));
+  if (sealed) header = encodeSnapshotHeader({ ...fields, bodyBytes: sealed.sealed.length, bodyCrc: crc32(sealed.sealed) }, sealed.salt);
   const fd = io.open(tmp, 'wx');
   try {
     writeFully(io, fd, header, 0, header.length, 0);
-    writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
-    writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
+    if (sealed) {
+      writeFully(io, fd, sealed.sealed, 0, sealed.sealed.length, SNAPSHOT_HEADER_SIZE);
+    } else {
+      writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
+      writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
+    }
     io.fdatasync(fd);
   } catch (err) {
     closeQuietly(io, fd);
@@ -88,7 +97,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
  * I/O error): the caller replays the whole log instead. The prefix CRC is left
  * to the caller, which hashes the log once for every purpose.
  */
-export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tailHint: number): LoadedSnapshot | undefined {
+export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tailHint: number, sealer?: SnapshotSealer): LoadedSnapshot | undefined {
   const file = snapshotPath(dbFile);
   let fd = -1;
   try {
@@ -108,10 +117,21 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     // Straight into the shared buffer the index will live in: no copy after the read.
     const table = new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);
-    const catalogueBytes = new Uint8Array(header.bodyBytes - tableBytes);
-    if (readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
-    if (readFully(io, fd, catalogueBytes, 0, catalogueBytes.length, SNAPSHOT_HEADER_SIZE + tableBytes) !== catalogueBytes.length) return undefined;
-    if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
+    let catalogueBytes: Uint8Array;
+    if (sealer) {
+      // Encrypted database: the body is sealed (FORMAT.md, "Encryption"); one that does not authenticate is ignored.
+      const sealed = new Uint8Array(header.bodyBytes);
+      if (readFully(io, fd, sealed, 0, sealed.length, SNAPSHOT_HEADER_SIZE) !== sealed.length || crc32(sealed) !== header.bodyCrc) return undefined;
+      const body = sealer.open(headerBytes.slice(SNAPSHOT.SEAL_SALT, SNAPSHOT.CRC), headerBytes.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES), sealed);
+      if (!body || body.length < tableBytes) return undefined;
+      tableU8.set(body.subarray(0, tableBytes));
+      catalogueBytes = body.subarray(tableBytes);
+    } else {
+      catalogueBytes = new Uint8Array(header.bodyBytes - tableBytes);
+      if (readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
+      if (readFully(io, fd, catalogueBytes, 0, catalogueBytes.length, SNAPSHOT_HEADER_SIZE + tableBytes) !== catalogueBytes.length) return undefined;
+      if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
+    }
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
     const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts, header.version);
