@@ -7,7 +7,8 @@ import { guard } from './guard.js';
 import { KeySpace } from './keyspace.js';
 import { isWellFormed } from './keys.js';
 import { assertNotOpen, breakLock, lockHolder, type LockInfo } from './lock.js';
-import { openArguments, resolveOptions, type OpenOptions } from './options.js';
+import { openArguments, resolveOptions, type EncryptionOptions, type OpenOptions } from './options.js';
+import { rewriteRequest, type EncryptionAdminOptions, type RewriteRequest } from './admin-crypt.js';
 import { refuseUnknownOptions } from './option-names.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
 import type { CompactReport, EmdbHandle, Stats } from './types.js';
@@ -101,6 +102,40 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   /** Removes a lock whose holder is provably gone; a live holder's lock is refused with ERR_EMDB_LOCKED. */
   static breakLock(path: string): Promise<void> {
     return guard(() => breakLock(resolveDatabasePath({ path })));
+  }
+
+  /**
+   * Encrypts an existing plaintext database in place (offline: an open one is
+   * refused with ERR_EMDB_LOCKED): rewrite into a temp file, fsync, one atomic
+   * rename, directory fsync. Namespaces, TTLs and value encodings are kept;
+   * `{ keepBackup: true }` keeps the old file as `<path>.encbak`, otherwise no
+   * copy of it (in particular no plaintext copy) is left.
+   */
+  static enableEncryption(path: string, encryption: EncryptionOptions, opts?: EncryptionAdminOptions): Promise<void> {
+    return guard(async () => Emdb.rewrite(rewriteRequest(path, undefined, encryption, opts, { to: 'encryption' })));
+  }
+
+  /** Decrypts an encrypted database in place (same guarantees as enableEncryption); `encryption` is its current key. */
+  static disableEncryption(path: string, encryption: EncryptionOptions, opts?: EncryptionAdminOptions): Promise<void> {
+    return guard(async () => Emdb.rewrite(rewriteRequest(path, encryption, undefined, opts, { from: 'encryption' })));
+  }
+
+  /**
+   * Re-encrypts a database under a new key or passphrase (and, with `to.cipher`,
+   * a new cipher; the old one is kept otherwise). A wrong `from` is refused with
+   * ERR_EMDB_ENCRYPTION_KEY_MISMATCH and the file is left unchanged.
+   */
+  static rotateEncryptionKey(path: string, from: EncryptionOptions, to: EncryptionOptions, opts?: EncryptionAdminOptions): Promise<void> {
+    return guard(async () => Emdb.rewrite(rewriteRequest(path, from, to, opts, { from: 'from', to: 'to' })));
+  }
+
+  private static async rewrite(req: RewriteRequest): Promise<void> {
+    const db = await Emdb.open(req.file, { valueEncoding: req.valueEncoding, readers: 1, ...(req.from ? { encryption: req.from } : {}) });
+    try {
+      await db.conn.link.call({ t: 'reencrypt', keepBackup: req.keepBackup, ...(req.to ? { to: req.to } : {}) });
+    } finally {
+      await db.close();
+    }
   }
 
   /** The file backing this database, or null in memory. */

@@ -75,7 +75,7 @@ function invalid(message: string): EmdbError {
   return new EmdbError(ErrorCode.INVALID_CONFIG, message);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

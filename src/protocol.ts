@@ -77,6 +77,8 @@ export type WriterRequest =
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
   | { t: 'compact'; id: number }
+  /** Emdb.enableEncryption / disableEncryption / rotateEncryptionKey: `to` undefined writes plaintext. */
+  | { t: 'reencrypt'; id: number; to?: EncryptionSpec; keepBackup: boolean }
   | { t: 'backup'; id: number; path: string }
   | { t: 'close'; id: number };
 

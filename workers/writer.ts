@@ -122,6 +122,11 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       reply({ t: 'done', id: req.id, report });
       return;
     }
+    case 'reencrypt':
+      flusher.drain();
+      engine.reencrypt(req.to, req.keepBackup);
+      reply({ t: 'done', id: req.id });
+      return;
     case 'namespaces':
       reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
       return;

@@ -157,3 +157,27 @@ export class RecordCrypt {
 export function mustBeSealed(dv: DataView, off: number): boolean {
   return dv.getUint8(off + RECORD.KIND) !== RecordKind.DURABLE_MARK;
 }
+
+/**
+ * The plaintext record (format 3, flag bit 0 clear) of a mirror-form
+ * encrypted record: expiry back in the header, key and value after it, a new
+ * CRC. Used only when encryption is disabled (Emdb.disableEncryption).
+ */
+export function toPlainRecord(form: Uint8Array): Uint8Array {
+  const dv = new DataView(form.buffer, form.byteOffset, form.byteLength);
+  const keyLen = dv.getUint32(RECORD.KEY_LEN, true);
+  const valueLen = dv.getUint32(RECORD.VALUE_LEN, true);
+  const out = new Uint8Array(RECORD_HEADER_SIZE + keyLen + valueLen);
+  const odv = new DataView(out.buffer);
+  out.set(form.subarray(0, RECORD_HEADER_SIZE));
+  odv.setUint8(RECORD.FLAGS, dv.getUint8(RECORD.FLAGS) & ~RECORD_FLAG_ENCRYPTED);
+  writeU64(odv, RECORD.EXPIRES_AT, readU64(dv, PAYLOAD_START));
+  const payload = PAYLOAD_START + AEAD_EXPIRY_SIZE;
+  out.set(form.subarray(payload, payload + keyLen + valueLen), RECORD_HEADER_SIZE);
+  if (odv.getUint8(RECORD.KIND) === RecordKind.TX_BEGIN && valueLen === TX_BEGIN_VALUE_SIZE) {
+    const v = RECORD_HEADER_SIZE + keyLen;
+    odv.setUint32(v + 8, odv.getUint32(v + 8, true) - odv.getUint32(v + 4, true) * AEAD_OVERHEAD, true);
+  }
+  odv.setUint32(RECORD.CRC, crc32(out.subarray(RECORD_CRC_START)), true);
+  return out;
+}

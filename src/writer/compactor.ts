@@ -1,5 +1,5 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, PRELUDE_SIZE, SLOT_A_OFFSET, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RecordKind } from '../format/constants.js';
+import { DATA_START, PRELUDE_SIZE, SLOT_A_OFFSET, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_CRC_START, RECORD_FLAG_IN_TX, RecordKind } from '../format/constants.js';
 import { encodeSuccessorHeader } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
 import { recordExpiresAt, recordFlags } from '../format/record-fields.js';
@@ -12,6 +12,7 @@ import { MirrorWriter } from '../shm/mirror.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { LogState } from '../log/log-state.js';
 import type { LogCrypt } from '../crypto/log-crypt.js';
+import { toPlainRecord } from '../crypto/record-crypt.js';
 
 export interface CompactedLog {
   state: LogState;
@@ -37,20 +38,26 @@ export function buildCompacted(
   fileId: Uint8Array,
   sink: (bytes: Uint8Array, position: number) => void,
   crypt?: LogCrypt,
+  prelude: Uint8Array = old.mirror.slice(0, PRELUDE_SIZE),
 ): CompactedLog {
   const mirror = new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));
   const state = new LogState(IndexWriter.allocate(capacityFor(old.index.live + 1)), mirror);
   let end = DATA_START;
   mirror.reserve(0, DATA_START);
   let fileCrc = 0;
-  const append = (bytes: Uint8Array, mirrorForm = false): void => {
+  const append = (bytes: Uint8Array): void => {
     let file = bytes;
-    // Encrypted: every record is sealed again under the new file's subkey at its new LSN.
-    if (crypt && mirrorForm) {
+    const sealed = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0;
+    // Encrypted: every record is sealed again under the new file's subkey at its new LSN
+    // (plaintext ones, from a catalogue record or an enableEncryption, are sealed first).
+    if (crypt && sealed) {
       file = new Uint8Array(bytes.length);
       crypt.records.seal(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, end, file);
     } else if (crypt) {
       ({ file, mirror: bytes } = crypt.records.encryptBatch(bytes, end));
+    } else if (sealed) {
+      // disableEncryption: the plaintext form of a decrypted record.
+      file = bytes = toPlainRecord(bytes);
     }
     mirror.reserve(end, bytes.length);
     mirror.write(end, bytes);
@@ -75,14 +82,14 @@ export function buildCompacted(
       cdv.setUint8(RECORD.FLAGS, flags & ~RECORD_FLAG_IN_TX);
       cdv.setUint32(RECORD.CRC, crc32(copy.subarray(RECORD_CRC_START, size)), true);
     }
-    append(copy, true);
+    append(copy);
     kept++;
   });
   // Ids of dropped namespaces are never handed out again.
   state.nextNamespaceId = Math.max(state.nextNamespaceId, old.nextNamespaceId);
   const prefixCrc = crypt ? fileCrc : logCrc(mirror, DATA_START, end, 0);
   const slot = { sequence: 1, tailHint: end, checkpointAt: now, liveKeys: state.index.live, prefixCrc };
-  const header = encodeSuccessorHeader(old.mirror.slice(0, PRELUDE_SIZE), fileId, slot);
+  const header = encodeSuccessorHeader(prelude, fileId, slot);
   if (crypt) header.set(crypt.slotBytes(slot), SLOT_A_OFFSET);
   mirror.write(0, header);
   sink(header, 0);
@@ -94,13 +101,13 @@ export function buildCompacted(
  * failure the temp file is removed, best effort, and the error is ERR_EMDB_IO:
  * the log was not touched, and an orphan left behind is removed by the next open.
  */
-export function writeCompactedFile(io: FileIO, tmp: string, old: LogState, now: number, fileId: Uint8Array, crypt?: LogCrypt): CompactedLog {
+export function writeCompactedFile(io: FileIO, tmp: string, old: LogState, now: number, fileId: Uint8Array, crypt?: LogCrypt, prelude?: Uint8Array): CompactedLog {
   let fd = -1;
   try {
     if (io.exists(tmp)) io.unlink(tmp);
     fd = io.open(tmp, 'wx');
     const out = new BufferedWriter(io, fd);
-    const built = buildCompacted(old, now, fileId, (bytes, position) => out.write(bytes, position), crypt);
+    const built = buildCompacted(old, now, fileId, (bytes, position) => out.write(bytes, position), crypt, prelude);
     out.flush();
     io.fdatasync(fd);
     const done = fd;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { EmdbError, ioError } from '../errors.js';
-import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE, V3 } from '../format/constants.js';
+import { EmdbError, ErrorCode, ioError } from '../errors.js';
+import { rewriteProtection } from './reencrypt.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, V3 } from '../format/constants.js';
 import { encodeSlot, otherSlotOffset } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
 import type { ValueEncoding } from '../encodings.js';
@@ -75,6 +76,8 @@ export class WriterEngine {
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
+  /** Set by reencrypt(): the file was replaced, this engine writes nothing more. */
+  private retired = false;
   /** Prelude version of the open file: version 1 files keep version 1 slots (no prefix CRC). */
   private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
@@ -351,7 +354,7 @@ export class WriterEngine {
    * Returns whether it wrote a slot.
    */
   autoCheckpoint(now = Date.now()): boolean {
-    if (!this.opened || this.fd < 0 || this.failure || this.lsn.next === this.openedEnd) return false;
+    if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return false;
     const tail = this.tailHint;
     if (this.durableLsn <= tail) return false;
     if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.lastCheckpointAt < AUTO_CHECKPOINT_MS) return false;
@@ -428,10 +431,25 @@ export class WriterEngine {
     return BackupJob.start(this.opts.io, backupSource(this.state, this.lsn.next, this.crypt), this.opts.path, target);
   }
 
+  /**
+   * Rewrites the database under new protection (`to`: new keys, undefined:
+   * plaintext) and swaps it in (writer/reencrypt.ts). The engine then only
+   * closes: its descriptor is the old file's, which must not be written again.
+   */
+  reencrypt(to: EncryptionSpec | undefined, keepBackup: boolean): void {
+    this.assertWritable();
+    const { io, path: file } = this.opts;
+    if (file === null || this.fd < 0) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'an in-memory database has no file to encrypt');
+    this.flush();
+    const spec = to && { ...to, cipher: to.cipher ?? this.crypt?.keys.cipher ?? 'aes-256-gcm' };
+    rewriteProtection({ io, file, fd: this.fd, state: this.state, to: spec, keepBackup });
+    this.retired = true;
+  }
+
   /** Checkpoints (when opened and healthy) and releases the file. */
   close(): void {
     try {
-      if (this.opened && !this.failure) this.checkpoint(true);
+      if (this.opened && !this.failure && !this.retired) this.checkpoint(true);
     } finally {
       if (this.fd >= 0) {
         this.opts.io.close(this.fd);
@@ -498,6 +516,7 @@ export class WriterEngine {
 
   private assertWritable(): void {
     if (this.failure) throw this.failure;
+    if (this.retired) throw new EmdbError(ErrorCode.CLOSED, 'the database was rewritten by an encryption change; reopen it');
   }
 
   /**

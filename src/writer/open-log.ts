@@ -12,6 +12,7 @@ import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
+import { rekeyPath } from './reencrypt.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
 import { encodeNewEncryptedHeader } from '../crypto/header-crypt.js';
 import { decryptPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../crypto/log-crypt.js';
@@ -123,6 +124,8 @@ export function openLog(
   if (!io.exists(file)) createLog(io, file, ENCODING_ID[rules.valueEncoding], rules.encryption);
   // A compaction that crashed before its rename left this behind; the log is intact.
   if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
+  // Same for an encryption rewrite (Emdb.enableEncryption and friends) that crashed before its rename.
+  if (io.exists(rekeyPath(file))) io.unlink(rekeyPath(file));
   const fd = io.open(file, flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
   onFd(fd);
   const size = io.size(fd);
