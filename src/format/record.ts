@@ -14,7 +14,7 @@ import {
   RecordKind,
   type RecordKindValue,
 } from './constants.js';
-import { storedPayloadSize } from './record-fields.js';
+import { keyOffsetIn, storedPayloadSize } from './record-fields.js';
 import { readU64, writeU64 } from './u64.js';
 
 /** Why a record failed validation; negative so it never collides with a length. */
@@ -152,7 +152,7 @@ export function catalogueRecord(
 export function nsCreateEncoding(dv: DataView, off: number): number {
   const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
   const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
-  return valueLen >= NS_CREATE_VALUE_SIZE ? dv.getUint8(off + RECORD_HEADER_SIZE + keyLen) : 0;
+  return valueLen >= NS_CREATE_VALUE_SIZE ? dv.getUint8(off + keyOffsetIn(dv.getUint8(off + RECORD.FLAGS)) + keyLen) : 0;
 }
 
 /**
@@ -192,6 +192,6 @@ export function readPrefixDelete(u8: Uint8Array, dv: DataView, off: number): { n
   const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
   return {
     namespace: dv.getUint32(off + RECORD.NAMESPACE, true),
-    prefix: u8.subarray(off + RECORD_HEADER_SIZE, off + RECORD_HEADER_SIZE + keyLen),
+    prefix: u8.subarray(off + keyOffsetIn(dv.getUint8(off + RECORD.FLAGS)), off + keyOffsetIn(dv.getUint8(off + RECORD.FLAGS)) + keyLen),
   };
 }
