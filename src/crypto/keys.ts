@@ -150,9 +150,18 @@ export interface FileKeys {
   mac: Uint8Array;
 }
 
-/** The prelude fields the key check authenticates: ids, KDF salt and parameters, scheme and subkey salt. */
+/**
+ * The prelude fields the key check authenticates: everything before the CRC
+ * but the key check itself and the file id (which a compaction or backup
+ * changes; it is bound through the subkeys instead, so a forged one fails
+ * every record).
+ */
 function keyCheckAad(prelude: Uint8Array): Uint8Array {
-  return Buffer.concat([prelude.subarray(0, PRELUDE.KEY_CHECK_NONCE), prelude.subarray(PRELUDE.RECORD_SCHEME, PRELUDE.RESERVED_TAIL)]);
+  return Buffer.concat([
+    prelude.subarray(0, PRELUDE.KEY_CHECK_NONCE),
+    prelude.subarray(PRELUDE.CREATED_AT, PRELUDE.FILE_ID),
+    prelude.subarray(PRELUDE.VALUE_ENCODING, PRELUDE.CRC),
+  ]);
 }
 
 function derivePassphrase(passphrase: string, salt: Uint8Array, p: { memoryKiB: number; iterations: number; parallelism: number }): Uint8Array {
