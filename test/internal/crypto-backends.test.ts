@@ -1,0 +1,39 @@
+/**
+ * The database seals with node:crypto (faster, docs/BENCH.md) where the
+ * design names @noble/ciphers: both must produce byte-identical ciphertext and
+ * tags, and each must open what the other sealed and refuse a flipped bit.
+ */
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nobleAead, nodeAead } from '../../dist/src/crypto/aead.js';
+
+describe('AEAD backends', () => {
+  for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
+    it(`${cipher}: node:crypto and @noble/ciphers agree byte for byte`, () => {
+      const node = nodeAead(cipher);
+      const noble = nobleAead(cipher);
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 0, maxLength: 5000 }), fc.uint8Array({ maxLength: 40 }), (plain, aad) => {
+          const key = randomBytes(32);
+          const nonce = randomBytes(12);
+          const a = new Uint8Array(plain.length);
+          const b = new Uint8Array(plain.length);
+          const tagA = node.seal(key, nonce, aad, plain, a);
+          const tagB = noble.seal(key, nonce, aad, plain, b);
+          expect(Buffer.from(a)).toEqual(Buffer.from(b));
+          expect(Buffer.from(tagA)).toEqual(Buffer.from(tagB));
+          const out = new Uint8Array(plain.length);
+          expect(noble.open(key, nonce, aad, a, tagA, out)).toBe(true);
+          expect(Buffer.from(out)).toEqual(Buffer.from(plain));
+          expect(node.open(key, nonce, aad, b, tagB, out)).toBe(true);
+          const bad = Uint8Array.from(tagA);
+          bad[0]! ^= 1;
+          expect(node.open(key, nonce, aad, a, bad, out)).toBe(false);
+          expect(noble.open(key, nonce, aad, a, bad, out)).toBe(false);
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+});
