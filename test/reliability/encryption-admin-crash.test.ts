@@ -27,7 +27,12 @@ units.push({ t: 'tx', ops: [{ t: 'del', k: 'key3' }, { t: 'put', k: 'txkey', v: 
 const want = new Map<string, string>();
 for (const u of units) {
   if (u.t === 'put') want.set(u.k, u.v);
-  if (u.t === 'tx') for (const op of u.ops) op.t === 'put' ? want.set(op.k, op.v) : want.delete(op.k);
+  if (u.t === 'tx') {
+    for (const op of u.ops) {
+      if (op.t === 'put') want.set(op.k, op.v);
+      else want.delete(op.k);
+    }
+  }
 }
 
 /** Creates the database under `from`, then rewrites it to `to`; returns the mutation range of the rewrite. */
@@ -95,7 +100,7 @@ describe('encryption admin through the public API', () => {
   it('wrong from refused with the file unchanged; rotation twice; enable → disable equals the original; keepBackup', async () => {
     const dir = newDir();
     const file = path.join(dir, 'a.emdb');
-    const db = await Emdb.open(file, { readers: 1, valueEncoding: 'json' });
+    const db = await Emdb.open<unknown>(file, { readers: 1, valueEncoding: 'json' });
     const original = new Map<string, unknown>();
     for (let i = 0; i < 100; i++) {
       await db.insert(`k${i}`, { i, text: `value ${i}` });
