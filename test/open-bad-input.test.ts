@@ -97,7 +97,7 @@ describe('bad input at open: typed error, file byte-identical', () => {
     { label: 'prelude CRC field damaged', want: ErrorCode.CORRUPTION, bytes: () => flipByte(image, PRELUDE_CRC + 1) },
     { label: 'prelude byte damaged (created-at)', want: ErrorCode.CORRUPTION, bytes: () => flipByte(image, 113) },
     { label: 'prelude data-start field wrong, CRC valid', want: ErrorCode.CORRUPTION, bytes: () => withU32(image, PRELUDE_DATA_START, 8192, true) },
-    { label: 'prelude claims encryption', want: ErrorCode.ENCRYPTION_KEY_MISMATCH, bytes: () => withU32(image, PRELUDE_FLAGS, 1, true) },
+    { label: 'prelude claims encryption (opened without a key)', want: ErrorCode.INVALID_CONFIG, bytes: () => withU32(image, PRELUDE_FLAGS, 1, true) },
     { label: 'both header slots damaged', want: ErrorCode.CORRUPTION, bytes: () => flipByte(flipByte(image, SLOT_A + 17), SLOT_B + 17) },
     { label: 'both header slots zeroed', want: ErrorCode.CORRUPTION, bytes: () => Buffer.concat([image.subarray(0, SLOT_A), Buffer.alloc(DATA_START - SLOT_A), image.subarray(DATA_START)]) },
     ...[1, 255, SLOT_A + 40, SLOT_B + 1, DATA_START - 1].map(
