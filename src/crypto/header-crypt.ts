@@ -1,5 +1,5 @@
 /** Header pages of new encrypted files (docs/FORMAT.md, "Encryption"). */
-import { PRELUDE_SIZE, SLOT_A_OFFSET } from '../format/constants.js';
+import { DATA_START, PRELUDE_SIZE, SLOT_A_OFFSET } from '../format/constants.js';
 import { encodeNewHeader, sealPrelude, type HeaderSlot } from '../format/header.js';
 import { DbKeys, type EncryptionSpec } from './keys.js';
 import { LogCrypt } from './log-crypt.js';
@@ -9,11 +9,11 @@ import { LogCrypt } from './log-crypt.js';
  * cipher, KDF, salts and key check; slot A authenticated under generation 0,
  * under which nothing is ever sealed (the first writing open takes 1).
  */
-export function encodeNewEncryptedHeader(now: number, fileId: Uint8Array, valueEncoding: number, spec: EncryptionSpec): Uint8Array {
+export function encodeNewEncryptedHeader(now: number, fileId: Uint8Array, valueEncoding: number, spec: EncryptionSpec): { header: Uint8Array; keys: DbKeys } {
   const buf = encodeNewHeader(now, fileId, valueEncoding);
   const keys = DbKeys.create(buf.subarray(0, PRELUDE_SIZE), spec);
   sealPrelude(buf.subarray(0, PRELUDE_SIZE));
-  const slot: HeaderSlot = { sequence: 0, tailHint: 12288, checkpointAt: now, liveKeys: 0, prefixCrc: 0 };
+  const slot: HeaderSlot = { sequence: 0, tailHint: DATA_START, checkpointAt: now, liveKeys: 0, prefixCrc: 0 };
   buf.set(new LogCrypt(keys, fileId, 0).slotBytes(slot), SLOT_A_OFFSET);
-  return buf;
+  return { header: buf, keys };
 }

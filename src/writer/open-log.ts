@@ -121,7 +121,8 @@ export function openLog(
   rules: OpenRules = DEFAULT_OPEN_RULES,
 ): OpenedLog {
   if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
-  if (!io.exists(file)) createLog(io, file, ENCODING_ID[rules.valueEncoding], rules.encryption);
+  // A new encrypted file hands its keys on: the passphrase is derived once, not again to open it.
+  const created = io.exists(file) ? undefined : createLog(io, file, ENCODING_ID[rules.valueEncoding], rules.encryption);
   // A compaction that crashed before its rename left this behind; the log is intact.
   if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
   // Same for an encryption rewrite (Emdb.enableEncryption and friends) that crashed before its rename.
@@ -137,7 +138,7 @@ export function openLog(
   }
   const prelude = decodePrelude(header);
   checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
-  const crypt = openCrypt(header, prelude, rules.encryption);
+  const crypt = openCrypt(header, prelude, rules.encryption, created);
   const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
   if (slot.tailHint > size) {
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
@@ -197,28 +198,30 @@ export function openLog(
  * record is read), undefined for a plaintext one. A mode mismatch is a
  * configuration error: nothing is derived, nothing is written.
  */
-function openCrypt(header: Uint8Array, prelude: Prelude, spec: EncryptionSpec | undefined): LogCrypt | undefined {
+function openCrypt(header: Uint8Array, prelude: Prelude, spec: EncryptionSpec | undefined, created: DbKeys | undefined): LogCrypt | undefined {
   if (!isEncrypted(prelude)) {
     if (spec) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is not encrypted but the open asked for encryption (use Emdb.enableEncryption to encrypt it)');
     return undefined;
   }
   if (!spec) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is encrypted: open it with the encryption option (key or passphrase)');
   if (prelude.version < V3) throw new EmdbError(ErrorCode.UNSUPPORTED_VERSION, `encrypted files of format version ${prelude.version} are not supported`);
-  const keys = DbKeys.fromPrelude(prelude.bytes, spec);
+  const keys = created ?? DbKeys.fromPrelude(prelude.bytes, spec);
   const probe = new LogCrypt(keys, prelude.fileId, 0);
   const generation = highestGeneration(header, prelude.version, probe.acceptSlot);
   return new LogCrypt(keys, prelude.fileId, generation);
 }
 
 /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
-function createLog(io: FileIO, file: string, valueEncoding: number, encryption: EncryptionSpec | undefined): void {
+function createLog(io: FileIO, file: string, valueEncoding: number, encryption: EncryptionSpec | undefined): DbKeys | undefined {
+  // The key derivation (Argon2id for a passphrase) runs before any file exists.
+  const sealed = encryption ? encodeNewEncryptedHeader(Date.now(), randomBytes(16), valueEncoding, encryption) : undefined;
+  const header = sealed ? sealed.header : encodeNewHeader(Date.now(), randomBytes(16), valueEncoding);
   const dir = dirOf(file);
   mkdirDurable(io, dir);
   const tmp = `${file}.creating`;
   if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
   const fd = io.open(tmp, 'wx');
   try {
-    const header = encryption ? encodeNewEncryptedHeader(Date.now(), randomBytes(16), valueEncoding, encryption) : encodeNewHeader(Date.now(), randomBytes(16), valueEncoding);
     writeFully(io, fd, header, 0, header.length, 0);
     io.fdatasync(fd);
   } finally {
@@ -226,4 +229,5 @@ function createLog(io: FileIO, file: string, valueEncoding: number, encryption: 
   }
   io.rename(tmp, file);
   io.fsyncDir(dir);
+  return sealed?.keys;
 }
