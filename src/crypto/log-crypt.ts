@@ -108,7 +108,7 @@ export class FedPrefixCrc extends PrefixCrc {
 
   override upTo(_mirror: MirrorView, to: number): number {
     if (to === this.lsn) {
-      this.ends = [];
+      this.ends = [{ lsn: to, crc: this.crc }];
       return this.crc;
     }
     const i = this.ends.findIndex((e) => e.lsn === to);
@@ -120,7 +120,7 @@ export class FedPrefixCrc extends PrefixCrc {
 
   override reset(lsn: number, crc: number): void {
     super.reset(lsn, crc);
-    this.ends = [];
+    this.ends = [{ lsn, crc }];
   }
 }
 

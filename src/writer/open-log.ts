@@ -174,7 +174,8 @@ export function openLog(
     { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START },
     { maxKind: prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: rules.recovery, crypt: replayCrypt },
   );
-  if (replayCrypt) prefix = { lsn: replayCrypt.prefix.lsn, crc: replayCrypt.prefix.crc };
+  // The walk may have checked (and fed) records past the end it kept: a transaction without its commit.
+  if (replayCrypt) prefix = { lsn: recovery.end, crc: replayCrypt.prefix.upTo(mirror, recovery.end) };
   if (recovery.end < size) {
     // Crash residue (or salvaged damage) after the last good record: cut it so appends start clean.
     io.ftruncate(fd, recovery.end);
