@@ -89,7 +89,11 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     });
   }
 
-  /** A structured-cloneable descriptor to pass to a Worker (postMessage / workerData) for Emdb.attach(). */
+  /**
+   * A structured-cloneable descriptor to pass to a Worker (postMessage / workerData) for Emdb.attach().
+   * It grants full access to the database's shared memory, which holds plaintext even when the
+   * database is encrypted (it carries no key bytes): treat the handle of an encrypted database as a secret.
+   */
   handle(): EmdbHandle {
     return this.conn.handle();
   }

@@ -128,7 +128,9 @@ describe('encryption admin through the public API', () => {
     await expect(Emdb.enableEncryption(file, k2)).rejects.toMatchObject({ code: 'ERR_EMDB_INVALID_CONFIG' });
     expect(sha(file)).toBe(before);
     await Emdb.rotateEncryptionKey(file, k1, k2);
+    expect(fs.readFileSync(file)[20]).toBe(2); // prelude byte 20: cipher id 2, ChaCha20-Poly1305 as asked
     await Emdb.rotateEncryptionKey(file, k2, k3, { keepBackup: true });
+    expect(fs.readFileSync(file)[20]).toBe(2); // k3 names no cipher: the file's is kept
     expect(fs.existsSync(`${file}.encbak`)).toBe(true);
     await expect(readAll(k2)).rejects.toMatchObject({ code: 'ERR_EMDB_ENCRYPTION_KEY_MISMATCH' });
     expect(await readAll(k3)).toEqual(original);
