@@ -138,7 +138,8 @@ export function decryptPrefix(mirror: MirrorWriter, records: RecordCrypt, from: 
     const dv = mirror.dv[seg]!;
     const len = frameSize(dv, off);
     const sealed = (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) !== 0;
-    if (sealed !== mustBeSealed(dv, off) || (sealed && !records.openInPlace(u8, dv, off, lsn))) {
+    // CRC32 is no defence against a deliberate edit: lengths are bounded here and every sealed record authenticated.
+    if (lsn + len > to || off + len > u8.length || sealed !== mustBeSealed(dv, off) || (sealed && !records.openInPlace(u8, dv, off, lsn))) {
       throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
     }
     lsn += len;
