@@ -192,4 +192,29 @@ describe('encryption errors', () => {
     expect(await db.len()).toBe(20);
     await db.close();
   }, 30_000);
+  it('a sealed index snapshot edited (its CRCs fixed up) does not authenticate: ignored, full replay, same data', async () => {
+    const dir = newDir();
+    const file = path.join(dir, 'snap.emdb');
+    let db = await Emdb.open(file, { readers: 1, encryption: { key } });
+    for (let i = 0; i < 50; i++) await db.insert(`k${i}`, `v${i}`);
+    await db.close();
+    const snap = fs.readFileSync(`${file}.index`);
+    db = await Emdb.open(file, { readers: 1, encryption: { key } });
+    expect((await db.stats()).recovery.mode).toBe('snapshot');
+    await db.close();
+    fs.writeFileSync(`${file}.index`, snap);
+    for (const at of [40, 60, 200, snap.length - 1]) {
+      const bad = Buffer.from(snap);
+      bad[at]! ^= 1;
+      bad.writeUInt32LE(crc32(bad.subarray(128)), 100);
+      bad.writeUInt32LE(crc32(bad.subarray(0, 124)), 124);
+      fs.writeFileSync(`${file}.index`, bad);
+      db = await Emdb.open(file, { readers: 1, encryption: { key } });
+      expect((await db.stats()).recovery.mode, `snapshot byte ${at}`).toBe('full');
+      expect(await db.len()).toBe(50);
+      expect(db.getSync('k49')?.toString()).toBe('v49');
+      await db.close();
+      fs.writeFileSync(`${file}.index`, snap);
+    }
+  }, 30_000);
 });
