@@ -10,7 +10,7 @@ import { observeNonces } from '../../dist/src/crypto/record-crypt.js';
 import { CRASH_MODES } from '../sim/crash-image.js';
 import { encodeUnits } from '../sim/engine-harness.js';
 import { SimFS } from '../sim/sim-fs.js';
-import { openEncrypted } from './encryption-sim.js';
+import { contents, openEncrypted } from './encryption-sim.js';
 
 describe('nonces across crash loops', () => {
   it('every (subkey, nonce) pair sealed is unique, though LSNs are reused after cut tails', () => {
@@ -55,5 +55,42 @@ describe('nonces across crash loops', () => {
     expect(seals).toBeGreaterThan(100);
     expect(lsnReused).toBeGreaterThan(0);
     expect(pairs.size).toBe(seals);
+  });
+  it('an append rolled back on a full disk: the next one takes a new key generation, never the freed LSN under the old nonce', () => {
+    const sealed: string[] = [];
+    observeNonces((key, nonce) => sealed.push(`${Buffer.from(key).toString('hex')}:${Buffer.from(nonce).toString('hex')}`));
+    try {
+      const encryption = { key: new Uint8Array(32).fill(3) };
+      const put = (k: string, v: string): { batch: Uint8Array; records: number } => encodeUnits([{ t: 'put', k, v }]);
+      // Find the mutating call that writes the second batch, then fail exactly that one with ENOSPC.
+      const probe = new SimFS();
+      const p = openEncrypted(probe, encryption);
+      const a = put('a', 'first');
+      p.append(a.batch, false, a.records);
+      p.flush();
+      const at = probe.mutations + 1;
+      p.close();
+      const sim = new SimFS({ faults: [{ at, code: 'ENOSPC', persistent: false }] });
+      const e = openEncrypted(sim, encryption);
+      e.append(a.batch, false, a.records);
+      e.flush();
+      const b = put('b', 'rolled back');
+      expect(() => e.append(b.batch, false, b.records)).toThrow();
+      const c = put('c', 'written at the freed LSN');
+      e.append(c.batch, false, c.records);
+      e.flush();
+      e.close();
+      const again = openEncrypted(sim, encryption);
+      const got = contents(again);
+      again.close();
+      expect(got.get('c')).toBe('written at the freed LSN');
+      expect(got.has('b')).toBe(false);
+    } finally {
+      observeNonces(undefined);
+    }
+    expect(new Set(sealed).size).toBe(sealed.length);
+    // The freed LSN really was sealed twice (b, then c), under two generations.
+    const lsns = sealed.map((s) => s.slice(-16));
+    expect(new Set(lsns).size).toBeLessThan(lsns.length);
   });
 });
