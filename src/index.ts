@@ -2,6 +2,7 @@ export { Emdb, Namespace, type NamespaceOptions, type Stats } from './db.js';
 export type { KeySpace } from './keyspace.js';
 export { EmdbError, ErrorCode, type ErrorCodeValue } from './errors.js';
 export type { OpenOptions, EncryptionOptions } from './options.js';
+export type { EncryptionAdminOptions } from './admin-crypt.js';
 export type { FlushPolicy, EmdbHandle, CompactReport } from './types.js';
 export type { ValueEncoding } from './encodings.js';
 export type { Key } from './keys.js';
