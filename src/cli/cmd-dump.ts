@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Emdb, Namespace } from '../index.js';
 import type { Command } from './command.js';
-import { Sink, usageError, type Context, type Flags } from './context.js';
+import { Sink, usageError, type Flags } from './context.js';
 import { DUMP_VERSION, encodeEnd, encodeEntry, encodeHeader, type DumpFormat } from './dump-format.js';
 import { Progress } from './progress.js';
 import { SECRET_HELP, secretOptions } from './secrets.js';

@@ -12,7 +12,7 @@ import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
 import { DATA_START, RECORD, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
 import { chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
-import { checkRecord, faultName, frameSize, RecordFault } from '../format/record.js';
+import { checkRecord, faultName, frameSize } from '../format/record.js';
 
 export interface WalkReport {
   fileBytes: number;
