@@ -20,11 +20,11 @@ export function tmp(prefix = 'emdb-cli-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Starts the CLI; `input` (if given) is written to its stdin, which is then closed. */
-export function start(args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): ChildProcess {
+/** Starts the CLI; `input` (if given) is written to its stdin, which is then closed (left open with keepStdin). */
+export function start(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; keepStdin?: boolean } = {}): ChildProcess {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
-  else child.stdin!.end();
+  else if (!opts.keepStdin) child.stdin!.end();
   return child;
 }
 
