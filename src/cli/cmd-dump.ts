@@ -73,7 +73,11 @@ ${SECRET_HELP}`,
           const x = expiry ? await expiry(k) : undefined;
           await write(encodeEntry(format, { ns, k, v, x }));
           records++;
-          if ((records & 1023) === 0) progress.update(records);
+          if ((records & 4095) === 0) {
+            progress.update(records);
+            // Let signals and pipe errors be handled: the loop otherwise runs on microtasks only.
+            await new Promise((r) => setImmediate(r));
+          }
         }
         if (ctx.stopped) break;
       }

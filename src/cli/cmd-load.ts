@@ -92,7 +92,11 @@ export async function loadStream(ctx: Context, db: Emdb<Buffer>, input: Readable
           }
           if (e.x !== undefined) counts.ttlDropped++;
           counts.records++;
-          if ((counts.records & 1023) === 0) opts.progress.update(counts.records);
+          if ((counts.records & 4095) === 0) {
+            opts.progress.update(counts.records);
+            // Let signals be handled: the loop otherwise runs on microtasks only.
+            await new Promise((r) => setImmediate(r));
+          }
           yield [e.k, e.v];
         }
       };

@@ -69,13 +69,16 @@ describe('emdb-js stopped from outside', () => {
 
   it('SIGINT in the middle of a dump: exit 130, lock released, database intact', async () => {
     const child = start(['dump', db]);
-    await firstData(child);
-    // Not reading stdout any further: the dump is blocked on backpressure when the signal comes.
-    child.stdout!.pause();
+    // Nothing reads stdout yet: the dump fills the pipe and blocks, then the signal comes.
+    const deadline = Date.now() + 30_000;
+    while (!fs.existsSync(`${db}.lock`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1000));
     child.kill('SIGINT');
     const r = await finish(child);
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/interrupted/);
+    // It stopped part-way: no end marker.
+    expect(r.stdout.toString()).not.toContain('"end":true');
     expect(await intact(db)).toBe(RECORDS);
   });
 
