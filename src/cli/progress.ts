@@ -6,6 +6,14 @@
 import cliProgress from 'cli-progress';
 
 const PLAIN_INTERVAL_MS = Number(process.env.EMDB_CLI_PROGRESS_MS ?? 2000);
+/** EMDB_CLI_MEMORY=1 adds this process's memory to each plain line (how the tests watch a dump stay flat). */
+const SHOW_MEMORY = process.env.EMDB_CLI_MEMORY === '1';
+
+function memory(): string {
+  const m = process.memoryUsage();
+  const mib = (n: number): string => `${Math.round(n / 2 ** 20)}`;
+  return `, rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, external ${mib(m.external)} MiB`;
+}
 
 export interface ProgressOptions {
   label: string;
@@ -84,6 +92,6 @@ export class Progress {
     const total = this.opts.total;
     const pct = total ? ` (${Math.min(100, Math.floor((this.value / total) * 100))}%)` : '';
     const of = total !== undefined ? `/${total.toLocaleString('en-US')}` : '';
-    return `${this.opts.label}: ${this.value.toLocaleString('en-US')}${of} ${this.opts.unit}${pct}, ${secs.toFixed(1)} s`;
+    return `${this.opts.label}: ${this.value.toLocaleString('en-US')}${of} ${this.opts.unit}${pct}, ${secs.toFixed(1)} s${SHOW_MEMORY ? memory() : ''}`;
   }
 }
