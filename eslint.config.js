@@ -13,4 +13,11 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  {
+    // The examples are plain Node ESM: Node's globals.
+    files: ['examples/**/*.mjs'],
+    languageOptions: {
+      globals: { Buffer: 'readonly', URL: 'readonly', fetch: 'readonly', performance: 'readonly', setImmediate: 'readonly', setTimeout: 'readonly' },
+    },
+  },
 );
