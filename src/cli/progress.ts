@@ -30,6 +30,8 @@ export class Progress {
   private readonly startedAt = Date.now();
   /** The first plain line comes one interval in: a short run prints only its final line. */
   private lastLine = this.startedAt;
+  /** The value the last plain line showed. */
+  private printed = -1;
   private readonly enabled: boolean;
 
   constructor(private readonly opts: ProgressOptions) {
@@ -64,8 +66,9 @@ export class Progress {
       return;
     }
     const now = Date.now();
-    if (now - this.lastLine >= PLAIN_INTERVAL_MS) {
+    if (now - this.lastLine >= PLAIN_INTERVAL_MS && value !== this.printed) {
       this.lastLine = now;
+      this.printed = value;
       process.stderr.write(`${this.line()}\n`);
     }
   }

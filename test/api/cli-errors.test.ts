@@ -75,7 +75,7 @@ describe('emdb-js failures', () => {
     const RECORD = 32 + 7 + 50;
     const target = 12288 + RECORD * 17;
     const bytes = fs.readFileSync(db);
-    bytes[target + 60] ^= 0x5a;
+    bytes[target + 60] = bytes[target + 60]! ^ 0x5a;
     fs.writeFileSync(db, bytes);
     const r = await run(['verify', db]);
     expect(r.code).toBe(3);
