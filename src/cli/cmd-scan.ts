@@ -4,7 +4,7 @@
  * `rangeScans: true`); without them it walks every record with iter() and
  * filters and sorts here, and says so on stderr.
  */
-import type { Emdb, Namespace, OpenOptions } from '../index.js';
+import type { Emdb, OpenOptions } from '../index.js';
 import { EmdbError, ErrorCode } from '../index.js';
 import { decodeArg, decodeKey, encodeOut, KEY_HELP, KEY_OPTIONS, keyEncoding, VALUE_OPTIONS, valueEncoding } from './bytes.js';
 import { spaceFor } from './cmd-kv.js';
@@ -50,7 +50,7 @@ export function inBounds(key: Buffer, b: Bounds): boolean {
  * the best `limit` entries are kept (memory bounded by the limit); without one,
  * every match is held until the walk ends.
  */
-async function* scanByWalking(space: Emdb<Buffer> | Namespace<Buffer>, b: Bounds, ctx: Context): AsyncGenerator<Entry> {
+export async function* scanByWalking(space: { iter(): AsyncIterable<Entry> }, b: Bounds, ctx: { readonly stopped: boolean }): AsyncGenerator<Entry> {
   const order = (x: Entry, y: Entry): number => (b.reverse ? -1 : 1) * Buffer.compare(x[0], y[0]);
   const kept: Entry[] = [];
   if (b.limit === 0) return;
