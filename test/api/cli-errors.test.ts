@@ -94,6 +94,20 @@ describe('emdb-js failures', () => {
     expect(err).toMatchObject({ code: ErrorCode.CORRUPTION });
   });
 
+  it('verify reports an incomplete tail after the checkpoint as crash residue, exit 0', async () => {
+    const db = path.join(dir, 'residue.emdb');
+    const d = await Emdb.open(db, { readers: 1 });
+    for (let i = 0; i < 10; i++) await d.insert(`key${i}`, 'value');
+    await d.close();
+    const end = fs.statSync(db).size;
+    // Half of a record as a crash mid-append leaves it: the first 40 bytes of the last record.
+    const bytes = fs.readFileSync(db);
+    fs.appendFileSync(db, bytes.subarray(end - 44, end - 4));
+    const r = await run(['verify', db, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({ ok: true, end, residue: { offset: end, bytes: 40 } });
+  });
+
   it('verify on a file that is not a database exits 3 with ERR_EMDB_NOT_A_DATABASE', async () => {
     const f = path.join(dir, 'text.txt');
     fs.writeFileSync(f, 'hello world, not a database\n'.repeat(1000));
