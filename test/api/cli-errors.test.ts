@@ -91,7 +91,7 @@ describe('emdb-js failures', () => {
       async (x) => (await x.close(), undefined),
       (e: unknown) => e as { code: string; offset?: number },
     );
-    expect(err).toMatchObject({ code: ErrorCode.CORRUPTION });
+    expect(err).toMatchObject({ code: ErrorCode.CORRUPTION, offset: target });
   });
 
   it('verify reports an incomplete tail after the checkpoint as crash residue, exit 0', async () => {
