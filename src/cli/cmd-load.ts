@@ -176,7 +176,7 @@ ${SECRET_HELP}`,
     }
     progress.finish(ctx.stopped ? `stopped by ${ctx.stopReason}` : undefined);
     ctx.signal.throwIfAborted();
-    const summary = { records: counts.records, expiredSkipped: counts.expired, ttlDropped: counts.ttlDropped, bytesRead: size };
+    const summary = { records: counts.records, expiredSkipped: counts.expired, ttlDropped: counts.ttlDropped, inputBytes: size };
     if (ctx.json) await ctx.stdout.text(`${JSON.stringify(summary)}\n`);
     else ctx.note(`load: ${counts.records.toLocaleString('en-US')} records${counts.expired ? `, ${counts.expired} expired skipped` : ''}${counts.ttlDropped ? `, ${counts.ttlDropped} loaded without their expiry` : ''}`);
   },

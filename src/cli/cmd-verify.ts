@@ -1,4 +1,5 @@
 /** verify: checks every record of a database file without opening (or locking, or changing) it. */
+import fs from 'node:fs';
 import { Emdb } from '../index.js';
 import type { Command } from './command.js';
 import { assertDatabaseExists, CliExit, Exit } from './context.js';
@@ -24,7 +25,7 @@ needs the key and is done by every read.`,
     assertDatabaseExists(path);
     const holder = await Emdb.lockHolder(path).catch(() => undefined);
     if (holder) ctx.note(`verify: the database is open in pid ${holder.pid} on ${holder.hostname}; its newest records may read as an incomplete tail`);
-    const progress = new Progress({ label: 'verify', unit: 'bytes', total: undefined, quiet: flags.quiet === true || ctx.json });
+    const progress = new Progress({ label: 'verify', unit: 'bytes', total: fs.statSync(path).size, quiet: flags.quiet === true || ctx.json });
     let report;
     try {
       let last = 0;
