@@ -52,6 +52,17 @@ function startServer(store, mode) {
   });
 }
 
+/** CPU time (user + system, ms) a process has used so far: Linux /proc only; null elsewhere. */
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // Fields 14 and 15 of stat (utime, stime) in clock ticks; 100 per second on Linux.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
 function stopServer(child) {
   return new Promise((resolve) => { child.removeAllListeners('exit'); child.once('exit', resolve); child.kill('SIGTERM'); });
 }
@@ -76,8 +87,12 @@ async function measure(store, mode) {
     // Warm up: the first async reads start emdb-js's reader threads, and a cold page cache is not what we measure.
     for (const p of ports) await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`http://127.0.0.1:${p}/kv/${keyOf(i)}`).then((r) => r.arrayBuffer())));
     const per = Math.max(1, Math.round(Number(o.connections) / ports.length));
+    const cpuBefore = cpuMs(child.pid);
     const results = await Promise.all(ports.map((p) => drive(p, per)));
+    const cpuAfter = cpuMs(child.pid);
     const sum = (f) => results.reduce((a, r) => a + f(r), 0);
+    // Server CPU per request: unlike req/s, it does not depend on how much CPU other processes took.
+    const cpuUsPerReq = cpuBefore === null || cpuAfter === null ? null : Math.round(((cpuAfter - cpuBefore) * 1000) / Math.max(1, sum((r) => r.requests.total)));
     return {
       store: store === 'emdb' ? 'emdb-js' : 'lmdb-js',
       mode,
@@ -86,6 +101,7 @@ async function measure(store, mode) {
       p50Ms: Math.max(...results.map((r) => r.latency.p50)),
       p99Ms: Math.max(...results.map((r) => r.latency.p99)),
       requests: sum((r) => r.requests.total),
+      cpuUsPerReq,
       non2xx: sum((r) => r.non2xx),
       errors: sum((r) => r.errors),
     };
@@ -108,9 +124,9 @@ try {
     console.log(JSON.stringify(rows));
   } else {
     console.log(`records ${RECORDS}, ${o.duration} s per run, ${o.connections} connections, ${o.threads} threads, node ${process.version}, ${os.cpus().length} cpus`);
-    console.log('store     mode        servers     req/s   p50 ms   p99 ms   non-2xx  errors');
+    console.log('store     mode        servers     req/s   p50 ms   p99 ms  server CPU µs/req   non-2xx  errors');
     for (const r of rows) {
-      console.log(`${r.store.padEnd(9)} ${r.mode.padEnd(11)} ${String(r.ports).padStart(7)} ${String(r.reqPerSec).padStart(9)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.non2xx).padStart(9)} ${String(r.errors).padStart(7)}`);
+      console.log(`${r.store.padEnd(9)} ${r.mode.padEnd(11)} ${String(r.ports).padStart(7)} ${String(r.reqPerSec).padStart(9)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.cpuUsPerReq ?? '-').padStart(18)} ${String(r.non2xx).padStart(9)} ${String(r.errors).padStart(7)}`);
     }
   }
 } finally {
