@@ -208,11 +208,17 @@ export class KeySpace<V = unknown> {
     const capacity = tableCapacity(source.index);
     const reader = this.conn.pool;
     let next = reader.scan(source, this.ns, 0, SCAN_SLOTS, values);
-    for (let from = 0; from < capacity; from += SCAN_SLOTS) {
-      const packed = await next;
-      // Read one chunk ahead while the caller consumes this one.
-      if (from + SCAN_SLOTS < capacity) next = reader.scan(source, this.ns, from + SCAN_SLOTS, SCAN_SLOTS, values);
-      yield* unpackScan(packed);
+    try {
+      for (let from = 0; from < capacity; from += SCAN_SLOTS) {
+        const packed = await next;
+        // Read one chunk ahead while the caller consumes this one.
+        if (from + SCAN_SLOTS < capacity) next = reader.scan(source, this.ns, from + SCAN_SLOTS, SCAN_SLOTS, values);
+        yield* unpackScan(packed);
+      }
+    } finally {
+      // A caller that stops early (break, a throw) abandons the read-ahead; closing the
+      // database then rejects it, and nobody else observes that rejection.
+      next.catch(() => undefined);
     }
   }
 }
