@@ -38,13 +38,22 @@ export class TxKeySpace<V = unknown> {
     this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value));
   }
 
-  /** Resolves true when the key exists as this transaction sees it (its own writes first). */
-  async remove(key: Key): Promise<boolean> {
-    this.tx.assertActive();
-    const keyLen = keyByteLength(key);
-    const existed = (await this.lookup(key, keyLen)) !== undefined;
-    this.tx.stage(this.target.ns, key, keyLen, null);
-    return existed;
+  /**
+   * Stages the removal at once (awaited or not, it is in the commit) and
+   * resolves true when the key existed as this transaction saw it just before
+   * (its own writes first).
+   */
+  remove(key: Key): Promise<boolean> {
+    return guard(() => {
+      this.tx.assertActive();
+      const keyLen = keyByteLength(key);
+      // What the key was before this removal, taken before staging it: the
+      // existence check may need a read, and the staging must not wait for it.
+      const before = this.tx.staged(this.target.ns, key);
+      this.tx.stage(this.target.ns, key, keyLen, null);
+      if (before) return Promise.resolve(before.value !== null);
+      return this.target.read(key, keyLen).then((v) => v !== undefined);
+    });
   }
 
   /** Reads this transaction's own writes, falling back to the database. */

@@ -40,6 +40,8 @@ export class ReadPool implements ValueReader {
   private readonly threadCount: number;
   private block: PendingBlock | undefined;
   private scheduled = false;
+  /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
+  private closed = false;
 
   constructor(
     private readonly view: SharedView,
@@ -53,6 +55,7 @@ export class ReadPool implements ValueReader {
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
   started(): Promise<Piscina> {
+    if (this.closed) return Promise.reject(closedError());
     this.pool ??= import('piscina').then(
       ({ Piscina }) =>
         new Piscina({
@@ -98,7 +101,7 @@ export class ReadPool implements ValueReader {
     this.run(block, undefined).then(
       (out) => deliver(block, out),
       (err: unknown) => {
-        const e = err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+        const e = this.failure(err);
         for (const reject of block.rejects) reject(e);
       },
     );
@@ -118,12 +121,28 @@ export class ReadPool implements ValueReader {
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
     const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
-    return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    try {
+      return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    } catch (err) {
+      throw this.failure(err);
+    }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.pool) await (await this.pool).destroy();
   }
+
+  /** A reader task's failure as an EmdbError: ERR_EMDB_CLOSED once close() stopped the threads. */
+  private failure(err: unknown): EmdbError {
+    if (err instanceof EmdbError) return err;
+    if (this.closed) return closedError();
+    return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+  }
+}
+
+function closedError(): EmdbError {
+  return new EmdbError(ErrorCode.CLOSED, 'database is closed');
 }
 
 function deliver(block: PendingBlock, out: ArrayBuffer): void {
