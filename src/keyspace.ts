@@ -152,16 +152,20 @@ export class KeySpace<V = unknown> {
       const records = new RecordBuffer(chunkCapacity);
       const spare: ArrayBuffer[] = [];
       let count = 0;
+      /** Entries framed since the last chunk left (the chunk's record count also has its TX markers). */
+      let unsent = 0;
       const sendChunk = async (): Promise<void> => {
         // A chunk not yet sent when the database closes is not sent (ERR_EMDB_CLOSED).
         this.assertLive();
         records.commitTx();
         const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
+        const entriesInChunk = unsent;
+        unsent = 0;
         const sent = this.conn.link.call({ t: 'write', count: n, bytes, existed: false }, payload);
         inFlight.push(
           sent.then(
             (done) => {
-              committed += n;
+              committed += entriesInChunk;
               if (done.payload && done.payload.byteLength >= chunkCapacity) spare.push(done.payload);
             },
             (error: unknown) => void (failure ??= { error }),
@@ -180,6 +184,7 @@ export class KeySpace<V = unknown> {
         if (!records.inTx) records.beginTx();
         records.append(RecordKind.PUT, this.ns, key, keyLen, encoded, 0);
         count++;
+        unsent++;
         return records.len >= BULK_CHUNK_BYTES;
       };
       try {
@@ -210,20 +215,46 @@ export class KeySpace<V = unknown> {
    * of the rebuild. Writes this thread made before calling iter() are included.
    * `break` stops it; at most one chunk read ahead is discarded.
    */
-  async *iter(): AsyncIterableIterator<[Buffer, V]> {
-    for await (const [key, value] of this.scanChunks(true)) {
-      // Entries already read ahead are not served after close(), as Level iterators do.
-      this.assertLive();
-      yield [key, this.codec.decode(value, 0, value.length) as V];
-    }
+  iter(): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(this.entries());
   }
 
   /** Like iter(), keys only. */
-  async *keys(): AsyncIterableIterator<Buffer> {
-    for await (const [key] of this.scanChunks(false)) {
-      this.assertLive();
-      yield key;
-    }
+  keys(): AsyncIterableIterator<Buffer> {
+    return this.closable(this.keysOnly());
+  }
+
+  private async *entries(): AsyncGenerator<[Buffer, V]> {
+    for await (const [key, value] of this.scanChunks(true)) yield [key, this.codec.decode(value, 0, value.length) as V];
+  }
+
+  private async *keysOnly(): AsyncGenerator<Buffer> {
+    for await (const [key] of this.scanChunks(false)) yield key;
+  }
+
+  /**
+   * The iterator users get: once the database (or namespace) is closed, every
+   * next() rejects with ERR_EMDB_CLOSED, also when entries were already read
+   * ahead and also after it has rejected once (a bare generator would report
+   * done then), as Level iterators do.
+   */
+  private closable<T>(gen: AsyncGenerator<T>): AsyncIterableIterator<T> {
+    const it: AsyncIterableIterator<T> = {
+      next: () => {
+        try {
+          this.assertLive();
+        } catch (err) {
+          // Ends the generator (no effect once it is done); it cannot fail here, the catch only marks it observed.
+          gen.return(undefined).catch(() => undefined);
+          return Promise.reject(err);
+        }
+        return gen.next();
+      },
+      return: (value?: unknown) => gen.return(value as T),
+      throw: (err?: unknown) => gen.throw(err),
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
   }
 
   private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
