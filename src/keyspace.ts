@@ -33,7 +33,12 @@ export class KeySpace<V = unknown> {
 
   /** @internal How a transaction stages writes into this key space. */
   txTarget(): TxTarget<V> {
-    return { ns: this.ns, codec: this.codec, read: (key, keyLen) => this._get(key, keyLen) };
+    return {
+      ns: this.ns,
+      codec: this.codec,
+      read: (key, keyLen) => this._get(key, keyLen),
+      has: (key) => this.conn.view.lookupOne(this.ns, this.scratch.bytes, 0, this.scratch.encode(key)),
+    };
   }
 
   /** The value encoding of this key space. */

@@ -19,6 +19,8 @@ export interface TxTarget<V> {
   ns: number;
   codec: ValueCodec;
   read(key: Key, keyLen: number): Promise<V | undefined>;
+  /** Whether the key is live in the committed state, probed on this thread (no message, nothing to fail later). */
+  has(key: Key): boolean;
 }
 
 /**
@@ -47,12 +49,13 @@ export class TxKeySpace<V = unknown> {
     return guard(() => {
       this.tx.assertActive();
       const keyLen = keyByteLength(key);
-      // What the key was before this removal, taken before staging it: the
-      // existence check may need a read, and the staging must not wait for it.
+      // What the key was before this removal, taken synchronously with it: no
+      // read left in flight that could fail after the commit (an unawaited
+      // remove() would then reject unhandled, e.g. across close()).
       const before = this.tx.staged(this.target.ns, key);
+      const existed = before ? before.value !== null : this.target.has(key);
       this.tx.stage(this.target.ns, key, keyLen, null);
-      if (before) return Promise.resolve(before.value !== null);
-      return this.target.read(key, keyLen).then((v) => v !== undefined);
+      return Promise.resolve(existed);
     });
   }
 
