@@ -39,8 +39,11 @@ describe('a transaction inside another transaction of the same database is refus
         // Not caught: the outer transaction rejects with it and commits nothing.
         await db.transaction(() => undefined);
       })
-      .catch((e: unknown) => e as { code?: string });
-    expect(err.code).toBe('ERR_EMDB_TRANSACTION_ABORTED');
+      .then(
+        () => undefined,
+        (e: unknown) => e as { code?: string },
+      );
+    expect(err?.code).toBe('ERR_EMDB_TRANSACTION_ABORTED');
     await db.close();
   });
 
