@@ -53,6 +53,7 @@ export class WriterWorker {
         const msg = unpack<WriterReply>(('batch' in first ? first.batch[0]! : first).m);
         worker.off('message', onFirst);
         worker.off('error', onError);
+        worker.off('exit', onExit);
         if (msg.t === 'ready') {
           const started = new WriterWorker(worker, new WriterLink(new WorkerPortTransport(worker)));
           worker.unref();
@@ -64,8 +65,11 @@ export class WriterWorker {
         }
       };
       const onError = (err: Error): void => reject(new EmdbError(ErrorCode.IO, `writer worker failed to start: ${err.message}`, { cause: err }));
+      // A worker that exits before saying ready (or why not) would leave open() pending forever.
+      const onExit = (code: number): void => reject(new EmdbError(ErrorCode.IO, `writer worker exited (code ${code}) before it was ready`));
       worker.on('message', onFirst);
       worker.once('error', onError);
+      worker.once('exit', onExit);
     });
   }
 
