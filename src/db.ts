@@ -169,7 +169,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       const next = (async (): Promise<T> => {
         await Promise.race([previous, this.closeCalled]);
         this.conn.assertOpen();
-        return runAsTransaction(this, () => this.runTransaction(fn));
+        return this.runTransaction(fn);
       })();
       this.txQueue = next.catch(() => undefined);
       return next;
@@ -180,7 +180,9 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     const tx = new Transaction<V>(this.conn, this.txTarget(), async (name) => (await this.namespace<unknown>(name)).txTarget());
     let result: T;
     try {
-      result = await fn(tx);
+      // Only the callback runs in the transaction's scope: once it settled nothing
+      // can await a transaction it starts, so later ones just queue.
+      result = await runAsTransaction(this, async () => fn(tx));
     } catch (err) {
       tx.discard();
       throw err;

@@ -80,19 +80,16 @@ describe('a transaction inside another transaction of the same database is refus
     await b.close();
   });
 
-  it('a callback that outlives its transaction (a timer set inside it) may start a new one', async () => {
+  it('a callback that outlives its transaction (a continuation set up inside it) may start a new one', async () => {
     const db = await Emdb.open(path.join(newDir(), 'n.emdb'), { readers: 1 });
+    let release!: () => void;
     let later: Promise<void> | undefined;
-    const fired = new Promise<void>((resolve) => {
-      void db.transaction((tx) => {
-        tx.insert('first', '1');
-        setTimeout(() => {
-          later = db.transaction((t2) => t2.insert('second', '1'));
-          resolve();
-        }, 5);
-      });
+    await db.transaction((tx) => {
+      tx.insert('first', '1');
+      // Runs in this transaction's async context, but after it has committed.
+      later = new Promise<void>((r) => (release = r)).then(() => db.transaction((t2) => t2.insert('second', '1')));
     });
-    await fired;
+    release();
     await later;
     expect(db.getSync('second')?.toString()).toBe('1');
     await db.close();
