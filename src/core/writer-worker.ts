@@ -16,12 +16,22 @@ export const WRITER_WORKER_URL = new URL('../../workers/writer.js', import.meta.
  */
 class WorkerPortTransport implements LinkTransport {
   private readonly outbox: PortOutbox;
+  private onFail: ((err: EmdbError) => void) | undefined;
 
   constructor(private readonly worker: Worker) {
-    this.outbox = new PortOutbox((msg, transfer) => worker.postMessage(msg, transfer));
+    this.outbox = new PortOutbox((msg, transfer) => {
+      try {
+        worker.postMessage(msg, transfer);
+      } catch (err) {
+        // Posted from process.nextTick: a throw here would be an uncaught exception.
+        // The requests in it are lost, so the link fails and rejects them instead.
+        this.onFail?.(new EmdbError(ErrorCode.IO, `could not send to the writer: ${String(err)}`, { cause: err }));
+      }
+    });
   }
 
   listen(receive: (env: Envelope) => void, fail: (err: EmdbError) => void): void {
+    this.onFail = fail;
     this.worker.on('message', (msg: PortMessage) => eachEnvelope(msg, receive));
     this.worker.on('error', (err) => fail(new EmdbError(ErrorCode.IO, `writer worker crashed: ${err.message}`, { cause: err })));
     this.worker.on('exit', () => fail(new EmdbError(ErrorCode.CLOSED, 'database is closed')));
