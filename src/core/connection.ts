@@ -102,7 +102,12 @@ export class Connection implements DbConnection {
       // A poisoned writer cannot checkpoint; the close still releases everything.
       if (!(err instanceof EmdbError && err.code === ErrorCode.CLOSED)) error = err;
     }
-    await this.pool.close();
+    try {
+      await this.pool.close();
+    } catch (err) {
+      error ??= err;
+    }
+    // Whatever failed above, the writer stops and the lock is released.
     await this.writer.terminate();
     this.view.close();
     await this.lock?.release();

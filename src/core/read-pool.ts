@@ -37,11 +37,11 @@ export class ReadPool implements ValueReader {
    * piscina itself is imported then too.
    */
   private pool: Promise<Piscina> | undefined;
-  /** Set by close(): a task that fails from now on failed because the pool is being destroyed. */
-  private closing = false;
   private readonly threadCount: number;
   private block: PendingBlock | undefined;
   private scheduled = false;
+  /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
+  private closed = false;
 
   constructor(
     private readonly view: SharedView,
@@ -55,6 +55,7 @@ export class ReadPool implements ValueReader {
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
   started(): Promise<Piscina> {
+    if (this.closed) return Promise.reject(closedError());
     this.pool ??= import('piscina').then(
       ({ Piscina }) =>
         new Piscina({
@@ -100,7 +101,7 @@ export class ReadPool implements ValueReader {
     this.run(block, undefined).then(
       (out) => deliver(block, out),
       (err: unknown) => {
-        const e = this.readerError(err);
+        const e = this.failure(err);
         for (const reject of block.rejects) reject(e);
       },
     );
@@ -123,25 +124,25 @@ export class ReadPool implements ValueReader {
     try {
       return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
     } catch (err) {
-      throw this.readerError(err);
+      throw this.failure(err);
     }
   }
 
-  /**
-   * Every failure of a reader task as an EmdbError: piscina rejects the tasks
-   * in flight with a plain Error ("Terminating worker thread") when close()
-   * destroys the pool, which is ERR_EMDB_CLOSED to the caller.
-   */
-  private readerError(err: unknown): EmdbError {
-    if (err instanceof EmdbError) return err;
-    if (this.closing) return new EmdbError(ErrorCode.CLOSED, 'database is closed', { cause: err });
-    return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
-  }
-
   async close(): Promise<void> {
-    this.closing = true;
+    this.closed = true;
     if (this.pool) await (await this.pool).destroy();
   }
+
+  /** A reader task's failure as an EmdbError: ERR_EMDB_CLOSED once close() stopped the threads. */
+  private failure(err: unknown): EmdbError {
+    if (err instanceof EmdbError) return err;
+    if (this.closed) return closedError();
+    return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+  }
+}
+
+function closedError(): EmdbError {
+  return new EmdbError(ErrorCode.CLOSED, 'database is closed');
 }
 
 function deliver(block: PendingBlock, out: ArrayBuffer): void {
