@@ -13,4 +13,6 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // CommonJS config files (.dependency-cruiser.cjs).
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
 );
