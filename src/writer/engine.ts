@@ -216,6 +216,11 @@ export class WriterEngine {
     return [...this.state.namespaces.values()];
   }
 
+  /** The id the next new namespace gets (ids of dropped namespaces are never reused). */
+  get nextNamespaceId(): number {
+    return this.state.nextNamespaceId;
+  }
+
   /**
    * The id of namespace `name`; with `create`, a missing one is added to the
    * catalogue by appending an NS_CREATE record (ids are never reused). -1 if absent.

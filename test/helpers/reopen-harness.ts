@@ -127,7 +127,7 @@ export interface Opened {
 
 /** The id the next new namespace would get; read, not created, so the file is not written. */
 export function nextNamespaceId(engine: WriterEngine): number {
-  return (engine as unknown as { state: { nextNamespaceId: number } }).state.nextNamespaceId;
+  return engine.nextNamespaceId;
 }
 
 /** Opens in-process, reads everything back, and drops the engine without closing it (nothing written). */
