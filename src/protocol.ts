@@ -14,7 +14,7 @@ import type { EmdbError, SerializedError } from './errors.js';
 import type { BufferSet } from './shm/shared-view.js';
 import type { ScanSource } from './shm/scan.js';
 import type { CompactReport, FlushPolicy, StatsSnapshot } from './types.js';
-import type { ValueEncoding } from './encodings.js';
+import type { ValueEncoding } from './types.js';
 
 export type { BufferSet } from './shm/shared-view.js';
 export type { ScanSource } from './shm/scan.js';

@@ -4,6 +4,9 @@
  * in protocol.ts), though some of them travel inside one.
  */
 
+/** How values are encoded: Buffers as they are, UTF-8 strings, JSON or msgpack structures. */
+export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+
 export type FlushPolicy =
   | { kind: 'onEachFlush' }
   | { kind: 'group'; maxWaitMs: number; maxBatch: number }

@@ -9,32 +9,8 @@ import fs from 'node:fs';
 import { Emdb, EmdbError, ErrorCode, type OpenOptions } from '../index.js';
 import { encryptionFromFlags } from './secrets.js';
 
-/** Stable exit codes: scripts rely on them (README, "Command line"). */
-export const Exit = {
-  OK: 0,
-  USAGE: 1,
-  NOT_FOUND: 2,
-  DATABASE: 3,
-  /** 128 + SIGINT, the shell convention for "stopped by Ctrl-C". */
-  INTERRUPTED: 130,
-} as const;
-
-/** Thrown to end a command with a given exit code and message. */
-export class CliExit extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-    readonly errorCode?: string,
-  ) {
-    super(message);
-  }
-}
-
-export const usageError = (message: string): CliExit => new CliExit(Exit.USAGE, message);
-export const notFound = (message: string): CliExit => new CliExit(Exit.NOT_FOUND, message, 'NOT_FOUND');
-
-/** Parsed flags of one command, as node:util.parseArgs returns them. */
-export type Flags = Record<string, string | boolean | undefined>;
+export { CliExit, Exit, notFound, usageError, type Flags } from './exit.js';
+import { CliExit, Exit, notFound, type Flags } from './exit.js';
 
 /** Writes to a stream, waiting for 'drain' so that a slow reader bounds our memory. */
 export class Sink {

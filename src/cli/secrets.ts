@@ -4,7 +4,7 @@
  */
 import fsp from 'node:fs/promises';
 import type { EncryptionOptions } from '../index.js';
-import { usageError, type Flags } from './context.js';
+import { usageError, type Flags } from './exit.js';
 
 /** parseArgs declarations of the secret flags, with an optional prefix ('new-' for rekey's target). */
 export function secretOptions(prefix = ''): Record<string, { type: 'string' }> {

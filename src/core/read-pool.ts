@@ -14,6 +14,17 @@ export const READER_WORKER_URL = new URL('../../workers/reader.js', import.meta.
 
 type Resolve = (value: Buffer | undefined) => void;
 
+/**
+ * The reader pool of each open database, by its control block: the seam through
+ * which tests reach the reader threads (they run probe tasks there) with only a
+ * public handle in hand (`db.handle().control`).
+ */
+const pools = new WeakMap<SharedArrayBuffer, ReadPool>();
+
+export function readPoolOf(control: SharedArrayBuffer): ReadPool | undefined {
+  return pools.get(control);
+}
+
 interface PendingBlock {
   buf: Buffer;
   dv: DataView;
@@ -51,6 +62,7 @@ export class ReadPool implements ValueReader {
     this.threadCount = Math.max(1, threads || os.availableParallelism());
     // For stats(), also on attached threads; stored before any handle exists.
     view.setReaders(this.threadCount);
+    pools.set(view.control, this);
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */

@@ -14,7 +14,7 @@
  *  R3. Mirror bytes below NEXT_LSN never change (records are immutable): the
  *      writer copies a batch into the mirror and the file first, then advances
  *      NEXT_LSN past it, then publishes its index slots (R1).
- *  R4. A new buffer set is posted to every thread's buffers port BEFORE
+ *  R4. A new buffer set is posted on the buffers BroadcastChannel BEFORE
  *      GENERATION is incremented; a thread that observes a new generation finds
  *      the message already queued and takes it with receiveMessageOnPort.
  *  R5. A replaced index table is never written again and never reused.

@@ -1,21 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
-import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE, V3 } from '../format/constants.js';
-import { encodeSlot, otherSlotOffset } from '../format/header.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_SIZE, V3 } from '../format/constants.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
-import type { ValueEncoding } from '../encodings.js';
+import type { ValueEncoding } from '../types.js';
 import type { RecoveryMode } from '../log/recovery.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
+import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
-import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import { DurableMarks } from './durable-marks.js';
-import type { LogState } from '../log/log-state.js';
+import { HeaderSlots } from './header-slots.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
 
@@ -54,11 +54,7 @@ export class WriterEngine {
   private state!: LogState;
   private fd = -1;
   private durableLsn = DATA_START;
-  /** Where the last checkpoint says valid data ends (the durable tail in the newest header slot). */
-  private tailHint = 0;
-  private slotOffset = 0;
-  private slotSequence = 0;
-  private lastCheckpointAt = 0;
+  private readonly slots = new HeaderSlots();
   /** 0 until a compaction completes in this open (not persisted). */
   private lastCompactionAt = 0;
   private writes = 0;
@@ -113,15 +109,12 @@ export class WriterEngine {
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
-    this.slotOffset = log.slot.offset;
-    this.slotSequence = log.slot.sequence;
-    this.lastCheckpointAt = log.slot.checkpointAt;
+    this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc);
     this.snapshotTail = log.snapshotTail;
     this.lsn.reset(log.report.end);
     this.durableLsn = log.report.end;
-    this.tailHint = log.slot.tailHint;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
   }
@@ -142,7 +135,7 @@ export class WriterEngine {
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
     const lsn = this.lsn.next;
-    const framed = this.marks.frame(input, this.durableLsn, this.tailHint);
+    const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
     const batch = framed.bytes;
     const len = batch.length;
     const segStart = segmentOf(lsn) * SEGMENT_SPAN;
@@ -231,14 +224,12 @@ export class WriterEngine {
     this.lsn.reset(built.end);
     this.durableLsn = built.end;
     this.marks.reset(built.end, this.fd >= 0);
-    this.slotOffset = SLOT_A_OFFSET;
-    this.slotSequence = 1;
+    this.slots.compacted(built.end);
     this.formatVersion = FORMAT_VERSION;
     this.fileId = fileId;
     this.prefix.reset(built.end, built.prefixCrc);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
-    this.tailHint = built.end;
     this.publishBuffers();
     this.lastCompactionAt = Date.now();
     return {
@@ -257,6 +248,11 @@ export class WriterEngine {
 
   namespaceNames(): string[] {
     return [...this.state.namespaces.values()];
+  }
+
+  /** The id the next new namespace gets (ids of dropped namespaces are never reused). */
+  get nextNamespaceId(): number {
+    return this.state.nextNamespaceId;
   }
 
   /**
@@ -315,7 +311,7 @@ export class WriterEngine {
   checkpoint(final = false): void {
     this.flush();
     if (this.fd < 0) return;
-    if (this.tailHint !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
+    if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
@@ -329,9 +325,9 @@ export class WriterEngine {
    */
   autoCheckpoint(now = Date.now()): boolean {
     if (!this.opened || this.fd < 0 || this.failure || this.lsn.next === this.openedEnd) return false;
-    const tail = this.tailHint;
+    const tail = this.slots.tailHint;
     if (this.durableLsn <= tail) return false;
-    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.lastCheckpointAt < AUTO_CHECKPOINT_MS) return false;
+    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.slots.checkpointAt < AUTO_CHECKPOINT_MS) return false;
     this.writeSlot(true);
     this.autoCheckpoints++;
     return true;
@@ -339,26 +335,17 @@ export class WriterEngine {
 
   /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
   private writeSlot(auto = false): void {
-    const target = otherSlotOffset(this.slotOffset);
     const now = Date.now();
-    const slot = encodeSlot({
-      sequence: this.slotSequence + 1,
-      tailHint: this.durableLsn,
-      checkpointAt: now,
-      liveKeys: this.state.index.live,
-      // A version 1 file keeps version 1 slots, so older builds still read it.
-      prefixCrc: this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined,
-    });
+    // A version 1 file keeps version 1 slots, so older builds still read it.
+    const prefixCrc = this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined;
+    const slot = this.slots.next(this.durableLsn, this.state.index.live, prefixCrc, now);
     try {
-      writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
+      writeFully(this.opts.io, this.fd, slot.bytes, 0, SLOT_SIZE, slot.at);
       this.syncLog(!auto);
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
-    this.slotOffset = target;
-    this.slotSequence++;
-    this.lastCheckpointAt = now;
-    this.tailHint = this.durableLsn;
+    this.slots.written(slot.at, this.durableLsn, now);
   }
 
   /**
@@ -417,13 +404,13 @@ export class WriterEngine {
       namespaces: this.state.namespaces.size,
       indexCapacity: index.capacity,
       indexLoad: (index.live + index.deleted) / index.capacity,
-      tailHint: this.tailHint,
+      tailHint: this.slots.tailHint,
       durableLsn: this.durableLsn,
       writes: this.writes,
       syncs: this.syncs,
       syncMs: this.syncMs,
       autoCheckpoints: this.autoCheckpoints,
-      lastCheckpointAt: this.lastCheckpointAt,
+      lastCheckpointAt: this.slots.checkpointAt,
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },

@@ -5,7 +5,7 @@ import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlo
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { loadMirror, replayLog, type RecoveryMode, type RecoveryResult } from '../log/recovery.js';
-import type { ValueEncoding } from '../encodings.js';
+import type { ValueEncoding } from '../types.js';
 import type { FlushPolicy, RecoveryStats } from '../types.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';

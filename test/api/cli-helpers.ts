@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export { Emdb, EmdbError, ErrorCode } from '../../dist/src/index.js';
+export { Emdb, EmdbError, ErrorCode } from 'emdb-js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -44,7 +44,7 @@ export function run(args: string[], opts: { input?: string | Buffer; env?: Recor
 
 /** Every entry of every namespace, as sorted "ns\tkeyhex\tvaluehex" lines: equal databases give equal lists. */
 export async function contents(file: string): Promise<string[]> {
-  const { Emdb } = await import('../../dist/src/index.js');
+  const { Emdb } = await import('emdb-js');
   const db = await Emdb.open<Buffer>(file, { readers: 1 });
   try {
     const rows: string[] = [];

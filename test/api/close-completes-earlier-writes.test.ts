@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, rejectsWithCode, tempDirs } from '../helpers.js';
+import { Emdb, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
 describe('close() completes the writes issued before it and refuses everything after it', () => {
   const newDir = tempDirs('emdb-close-');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { Emdb } from '../../dist/src/index.js';
+import { Emdb } from 'emdb-js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emdb-iter-close-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

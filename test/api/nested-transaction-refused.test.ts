@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, rejectsWithCode, tempDirs } from '../helpers.js';
+import { Emdb, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
 describe('a transaction inside another transaction of the same database is refused, nothing hangs', () => {
   const newDir = tempDirs('emdb-nested-tx-');

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, tempDirs } from '../helpers.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
 
 describe('a transaction commits every operation issued before its callback settled, awaited or not', () => {
   const newDir = tempDirs('emdb-tx-unawaited-');

@@ -11,8 +11,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, tempDirs } from '../helpers.js';
-import { mountTmpfs, tmpfsUnavailable, type Mount } from '../real-fs.js';
+import { FIXTURES, tempDirs } from '../helpers/common.js';
+import { mountTmpfs, tmpfsUnavailable, type Mount } from '../helpers/real-fs.js';
 
 const SCRIPT = path.join(FIXTURES, 'close-scenarios.js');
 const TMPFS_SKIP = tmpfsUnavailable();
