@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_HEADER_SIZE, RecordKind } from '../../dist/src/format/constants.js';
 import { checkRecord, prefixDeleteRecord, readPrefixDelete } from '../../dist/src/format/record.js';
 import { nodeFileIO } from '../../dist/src/log/file-io.js';
-import { readEngineState } from '../../dist/test/fixtures/engine-state.js';
-import { trackedFileIO } from '../../dist/test/fixtures/tracked-io.js';
+import { readEngineState } from '../../dist/test/helpers/engine-state.js';
+import { trackedFileIO } from '../../dist/test/helpers/tracked-io.js';
 import { rmrf, tmpDir } from '../helpers/common.js';
 import { encodeUnits, newEngine } from '../helpers/sim/engine-harness.js';
 

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeFileIO } from '../../dist/src/log/file-io.js';
-import { trackedFileIO } from '../../dist/test/fixtures/tracked-io.js';
+import { trackedFileIO } from '../../dist/test/helpers/tracked-io.js';
 import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers/common.js';
 import { activeTailHint, DATA_START, Kind, walkRecords } from '../helpers/log-image.js';
 import { encodeUnits, newEngine } from '../helpers/sim/engine-harness.js';
