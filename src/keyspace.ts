@@ -6,6 +6,8 @@ import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
 import { tableCapacity, unpackScan, type ScanSource } from './core/scan.js';
 import type { TxTarget } from './transaction.js';
+import { collectAll, openRange, queries, sortedEntries, type RangeHost } from './range/api.js';
+import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
 const BULK_CHUNK_BYTES = 4 << 20;
@@ -204,6 +206,44 @@ export class KeySpace<V = unknown> {
     for await (const [key] of this.scanChunks(false)) yield key;
   }
 
+  // ---- range queries (rangeScans: true); the work is in src/range/ ----
+
+  /** Entries with start <= key < end in key order (bytewise); null/undefined = open end. Needs rangeScans. */
+  range(start: Key | null | undefined, end: Key | null | undefined): Promise<[Buffer, V][]> {
+    return collectAll(openRange<V>(this.rangeHost(), queries.halfOpen(start, end)));
+  }
+
+  /** Entries whose key starts with `prefix`, in key order. */
+  rangePrefix(prefix: Key): Promise<[Buffer, V][]> {
+    return collectAll(openRange<V>(this.rangeHost(), queries.prefix(prefix, undefined)));
+  }
+
+  /** [start, end), or Level bounds (gt/gte/lt/lte); reverse, limit. One snapshot, taken at this call. */
+  rangeIter(start: Key | null | undefined, end: Key | null | undefined, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]>;
+  rangeIter(opts?: RangeOptions): AsyncIterableIterator<[Buffer, V]>;
+  rangeIter(a?: unknown, b?: unknown, c?: unknown): AsyncIterableIterator<[Buffer, V]> {
+    return openRange<V>(this.rangeHost(), queries.rangeIter(a, b, c));
+  }
+
+  rangePrefixIter(prefix: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return openRange<V>(this.rangeHost(), queries.prefix(prefix, opts));
+  }
+
+  /** Cursor from `key` (inclusive) to the end of the key space. */
+  iterFrom(key: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return openRange<V>(this.rangeHost(), queries.from(key, opts));
+  }
+
+  /** Cursor from just after `key` to the end of the key space. */
+  iterAfter(key: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return openRange<V>(this.rangeHost(), queries.after(key, opts));
+  }
+
+  /** @internal What the range module needs of this key space. */
+  rangeHost(): RangeHost {
+    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive() };
+  }
+
   private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
     this.assertLive();
     this.conn.batcher.send();
@@ -212,6 +252,8 @@ export class KeySpace<V = unknown> {
     const view = this.conn.view;
     view.sync();
     if (!view.index || !view.mirror) return;
+    // rangeScans: key order, from one snapshot of the sorted index (src/range/).
+    if (view.sorted) return yield* sortedEntries(this.rangeHost(), values);
     const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers] };
     const capacity = tableCapacity(source.index);
     const reader = this.conn.pool;

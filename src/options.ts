@@ -3,6 +3,8 @@ import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from '
 import { EmdbError, ErrorCode } from './errors.js';
 import { resolveDatabasePath } from './paths.js';
 import type { FlushPolicy } from './protocol.js';
+import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 
 export interface EncryptionOptions {
   key?: Uint8Array;
@@ -19,6 +21,8 @@ export interface OpenOptions {
   readers?: number;
   flushPolicy?: FlushPolicy;
   rangeScans?: boolean;
+  /** What one range iterator may pin (with rangeScans). */
+  rangeSnapshotLimit?: RangeSnapshotLimit;
   defaultTtl?: number;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
@@ -29,6 +33,8 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** Set when rangeScans: true. */
+  rangeScans?: SnapshotLimits;
 }
 
 function invalid(message: string): EmdbError {
@@ -77,12 +83,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (!VALUE_ENCODINGS.includes(encoding)) {
     throw invalid(`valueEncoding must be one of ${VALUE_ENCODINGS.join(', ')}`);
   }
-  if (options.rangeScans !== undefined && typeof options.rangeScans !== 'boolean') {
-    throw invalid('rangeScans must be a boolean');
-  }
-  if (options.rangeScans === true) {
-    throw invalid('rangeScans is not available in this version of emdb-js');
-  }
+  const rangeScans = resolveRangeScans(options.rangeScans, options.rangeSnapshotLimit);
   if (options.encryption !== undefined) {
     throw invalid('encryption is not available in this version of emdb-js');
   }
@@ -97,5 +98,5 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding) };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), ...(rangeScans ? { rangeScans } : {}) };
 }

@@ -8,6 +8,8 @@
 // The pure-JS build: messages are small, and the native extractor costs ~14 ms to load per thread.
 import { Packr } from 'msgpackr/pack';
 import type { SerializedError } from './errors.js';
+import type { SortedManifest } from './shm/sorted-run.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 
 export type FlushPolicy =
   | { kind: 'onEachFlush' }
@@ -19,6 +21,8 @@ export interface BufferSet {
   generation: number;
   index: SharedArrayBuffer;
   segments: SharedArrayBuffer[];
+  /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
+  sorted?: SortedManifest;
 }
 
 export interface WriterInit {
@@ -28,6 +32,8 @@ export interface WriterInit {
   channelName: string;
   /** BroadcastChannel on which attached threads send requests (see core/attached.ts). */
   requestChannel: string;
+  /** rangeScans: true, with the iterator limits. */
+  rangeScans?: SnapshotLimits;
 }
 
 /**

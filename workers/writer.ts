@@ -71,6 +71,7 @@ const engine = new WriterEngine({
   io: nodeFileIO,
   control: init.control,
   publish: (set) => buffersChannel.postMessage(set),
+  ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
 });
 
 const backups = new BackupRunner();

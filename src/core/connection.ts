@@ -53,7 +53,14 @@ export class Connection implements DbConnection {
       const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
-      client = await WriterClient.start({ path: options.path, flushPolicy: options.flushPolicy, control, channelName, requestChannel });
+      client = await WriterClient.start({
+        path: options.path,
+        flushPolicy: options.flushPolicy,
+        control,
+        channelName,
+        requestChannel,
+        ...(options.rangeScans ? { rangeScans: options.rangeScans } : {}),
+      });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const c = client;
       const getBuffers = async (): Promise<BufferSet> => {

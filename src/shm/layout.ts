@@ -105,3 +105,55 @@ export function tagOf(hash: number): number {
 export const SEGMENT_SHIFT = 30;
 export const SEGMENT_SPAN = 2 ** SEGMENT_SHIFT;
 export const SEGMENT_OFFSET_MASK = SEGMENT_SPAN - 1;
+
+// ---- sorted index (rangeScans: true; src/shm/sorted-*.ts, docs/FORMAT.md) ----
+/**
+ * Rules of the sorted index (single writer, any number of readers):
+ *  S1. A run (sorted, immutable) is fully written before it is published in a
+ *      buffer set (rule R4); it is never written again.
+ *  S2. The tail is append-only: the writer copies entries past the published
+ *      count, then Atomics.store(TAIL_COUNT) once per write batch (a transaction
+ *      is one batch, so it is never seen torn). Entries below a count a reader
+ *      loaded never change. A retired tail (merged into a run) is never written
+ *      again (like R5), so its last count stays a consistent state with the
+ *      runs published beside it.
+ *  S3. A reader loads TAIL_COUNT, then GENERATION: the writer bumps GENERATION
+ *      (a new mirror segment, a new run set) before it stores a count that
+ *      covers records depending on it, so a reader that sees an unchanged
+ *      generation has every buffer the entries below its count refer to.
+ */
+export const SORTED_RUN_HEADER_BYTES = 16;
+/** Int32 words of a run's header; the u32 entry offsets follow it, then the entries. */
+export const SortedRunHeader = {
+  COUNT: 0,
+  /** Unique per run among the writer's buffers (how a reader tells which of its buffers are retired). */
+  ID: 1,
+} as const;
+export const SORTED_TAIL_HEADER_BYTES = 16;
+/** Int32 words of the tail's header; entries follow it back to back. */
+export const SortedTailHeader = {
+  /** Entries published (Atomics, rule S2). */
+  COUNT: 0,
+  /** Unique per tail, from the same counter as run ids. */
+  ID: 1,
+} as const;
+/** Entry: ns u32, keyLen u32, lsnLo u32, lsnHi u32, key bytes padded to 4. */
+export const SORTED_ENTRY_HEADER_BYTES = 16;
+export const SortedEntry = {
+  NS: 0,
+  KEY_LEN: 4,
+  LSN_LO: 8,
+  LSN_HI: 12,
+} as const;
+/** lsnHi of a removal (a live LSN is < 2^53, so its high word is < 2^21). */
+export const SORTED_TOMBSTONE_HI = 0xffff_ffff;
+/** The tail is sorted into a run once it holds this many entries (at the end of a batch). */
+export const SORTED_TAIL_MAX_ENTRIES = 2048;
+/** Runs are merged while the newer one holds at least 1/SORTED_MERGE_RATIO of the older one's entries. */
+export const SORTED_MERGE_RATIO = 2;
+/** Virtual reservation of a growable tail buffer (one write batch must fit). */
+export const SORTED_TAIL_MAX_BYTES = 1 << 30;
+
+export function sortedEntryBytes(keyLen: number): number {
+  return SORTED_ENTRY_HEADER_BYTES + ((keyLen + 3) & ~3);
+}

@@ -5,6 +5,7 @@ import type { BufferSet } from '../protocol.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, DbState, READS_PUBLISH_EVERY, SEGMENT_SPAN } from './layout.js';
 import { MirrorView } from './mirror.js';
+import type { SortedManifest } from './sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -19,6 +20,8 @@ export class SharedView {
   generation = 0;
   index: IndexView | undefined;
   mirror: MirrorView | undefined;
+  /** The sorted index of this generation; undefined when the database was opened without rangeScans. */
+  sorted: SortedManifest | undefined;
   private readonly channel: BroadcastChannel;
 
   /** Result of the last successful `locate`: the value's bytes are u8[valueStart, valueStart + valueLen). */
@@ -48,6 +51,7 @@ export class SharedView {
     this.generation = set.generation;
     this.index = new IndexView(set.index);
     this.mirror = new MirrorView(set.segments);
+    this.sorted = set.sorted;
   }
 
   /**

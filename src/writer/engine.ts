@@ -7,6 +7,8 @@ import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
 import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
+import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
+import type { SnapshotLimits } from '../shm/sorted-writer.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
@@ -24,6 +26,8 @@ export interface EngineOptions {
   control: SharedArrayBuffer;
   /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
   publish: (set: BufferSet) => void;
+  /** Maintain the sorted index (rangeScans: true), with these iterator limits. */
+  rangeScans?: SnapshotLimits;
 }
 
 /**
@@ -73,6 +77,7 @@ export class WriterEngine {
     } else {
       this.openFile(io, file);
     }
+    if (this.opts.rangeScans) this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
     this.publishBuffers();
     this.syncControl();
     this.opened = true;
@@ -139,6 +144,8 @@ export class WriterEngine {
     this.nextLsn = lsn + len;
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = this.nextLsn;
     const existed = this.applyRange(lsn, this.nextLsn, wantExisted);
+    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
+    if (this.state.sorted?.commit()) this.publishBuffers();
     this.syncControl();
     return existed;
   }
@@ -190,6 +197,8 @@ export class WriterEngine {
         throw this.fail('compaction rename', err);
       }
     }
+    const oldSorted = this.state.sorted;
+    if (oldSorted) built.state.sorted = relocateSorted(oldSorted, built.state.index, built.state.mirror);
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.nextLsn = this.durableLsn = built.end;
@@ -372,6 +381,7 @@ export class WriterEngine {
       generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
       index: this.state.index.buffer,
       segments: [...this.state.mirror.buffers],
+      ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
     };
   }
 
@@ -381,7 +391,8 @@ export class WriterEngine {
 
   private publishBuffers(): void {
     const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
-    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers] });
+    const sorted = this.state.sorted?.manifest();
+    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(sorted ? { sorted } : {}) });
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 
