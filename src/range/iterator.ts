@@ -216,7 +216,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
 }
 
 /** Lower bound above upper bound (or equal with an exclusive end): nothing, as in Level. */
-function inverted(q: RangeQuery): boolean {
+export function inverted(q: RangeQuery): boolean {
   const lo = q.lower.key;
   const hi = q.upper.key;
   if (lo === undefined || hi === undefined) return false;

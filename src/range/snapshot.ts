@@ -19,6 +19,8 @@ export interface RangeSnapshot {
   generation: number;
   /** Newest first: the sorted tail prefix, then the runs newest to oldest. */
   sources: SortedSource[];
+  /** Tail entries in the snapshot (rule S2). */
+  tailCount: number;
   mirror: MirrorView;
   manifest: SortedManifest;
   createdAt: number;
@@ -45,6 +47,13 @@ function sortedTail(tail: SharedArrayBuffer, count: number): SortedSource {
   return next.src;
 }
 
+/** Sorted sources of a manifest with `tailCount` tail entries: newest first. */
+export function snapshotSources(manifest: SortedManifest, tailCount: number): SortedSource[] {
+  const sources = [sortedTail(manifest.tail, tailCount)];
+  for (let i = manifest.runs.length - 1; i >= 0; i--) sources.push(cachedRun(manifest.runs[i]!));
+  return sources;
+}
+
 /** Takes a snapshot on the calling thread, with no message to the writer. */
 export function captureSnapshot(view: SharedView): RangeSnapshot {
   for (let tries = 0; tries < MAX_CAPTURE_TRIES; tries++) {
@@ -56,9 +65,7 @@ export function captureSnapshot(view: SharedView): RangeSnapshot {
     const count = Atomics.load(new Int32Array(manifest.tail, 0, 1), SortedTailHeader.COUNT);
     // Rule S3: an unchanged generation means we hold every buffer these entries refer to.
     if (Atomics.load(view.ctl32, Ctl32.GENERATION) !== generation) continue;
-    const sources = [sortedTail(manifest.tail, count)];
-    for (let i = manifest.runs.length - 1; i >= 0; i--) sources.push(cachedRun(manifest.runs[i]!));
-    return { generation, sources, mirror: view.mirror, manifest, createdAt: Date.now() };
+    return { generation, sources: snapshotSources(manifest, count), tailCount: count, mirror: view.mirror, manifest, createdAt: Date.now() };
   }
   throw new EmdbError(ErrorCode.IO, 'could not take a consistent snapshot of the sorted index');
 }
