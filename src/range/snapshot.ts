@@ -6,6 +6,13 @@ import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Test seam for the model test's planted mutant: 'exclusive-end' treats an
+ * exclusive end bound as inclusive (an off-by-one the model must catch).
+ * Never set outside tests.
+ */
+export const rangeTestSeams = { mutant: process.env.EMDB_JS_RANGE_MUTANT ?? '' };
 /** A writer that keeps publishing faster than we can capture: give up rather than spin forever. */
 const MAX_CAPTURE_TRIES = 10_000;
 
@@ -190,6 +197,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
 function outside(src: SortedSource, off: number, ns: number, bound: Bound, reverse: boolean): boolean {
   if (bound.key === undefined) return false;
   const c = compareEntryKey(src.u8, src.dv, off, ns, bound.key, 0, bound.key.length);
+  if (rangeTestSeams.mutant === 'exclusive-end' && c === 0) return false;
   if (reverse) return c < 0 || (c === 0 && bound.exclusive);
   return c > 0 || (c === 0 && bound.exclusive);
 }

@@ -15,6 +15,11 @@ import type { MirrorView } from './mirror.js';
 import { mergeToRun, newBufferId, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
+/**
+ * Test seam: a smaller tail (e.g. 8) makes short randomized tests go through
+ * many run flushes and merges. Read once per writer thread.
+ */
+const TAIL_MAX = Number(process.env.EMDB_JS_SORTED_TAIL_MAX) > 0 ? Number(process.env.EMDB_JS_SORTED_TAIL_MAX) : SORTED_TAIL_MAX_ENTRIES;
 
 export interface SnapshotLimits {
   maxAgeMs: number;
@@ -66,6 +71,10 @@ export class SortedIndexWriter {
     return this.runs.reduce((a, r) => a + r.byteLength, 0) + this.bytes;
   }
 
+  stats(): { entries: number; runs: number; bytes: number } {
+    return { entries: this.entryCount, runs: this.runs.length, bytes: this.byteLength };
+  }
+
   put(ns: number, key: Uint8Array, start: number, len: number, lsn: number): void {
     this.add(ns, key, start, len, lsn >>> 0, Math.floor(lsn / TWO_32));
   }
@@ -90,7 +99,7 @@ export class SortedIndexWriter {
    */
   commit(): boolean {
     Atomics.store(this.i32, SortedTailHeader.COUNT, this.entries);
-    if (this.entries < SORTED_TAIL_MAX_ENTRIES) return false;
+    if (this.entries < TAIL_MAX) return false;
     this.flushTail();
     return true;
   }

@@ -373,6 +373,7 @@ export class WriterEngine {
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
+      sortedIndex: this.state.sorted ? this.state.sorted.stats() : null,
     };
   }
 
