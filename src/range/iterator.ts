@@ -3,7 +3,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { describe } from '../keys.js';
 import { unpackScan } from '../core/scan.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { captureSnapshot, collectRange, pinnedBytes, type Bound, type RangeSnapshot } from './snapshot.js';
+import { captureSnapshot, collectRange, pinnedBytes, rangeTestSeams, type Bound, type RangeSnapshot } from './snapshot.js';
 
 /** Options of the iterator methods (Level-style bounds, as in abstract-level). */
 export interface RangeOptions {
@@ -125,7 +125,7 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
  * chunks on this thread; each chunk resumes strictly after the last key seen.
  */
 export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
-  private readonly snap: RangeSnapshot;
+  private snap: RangeSnapshot;
   private readonly query: RangeQuery;
   private remaining: number;
   private buffered: Generator<[Buffer, Buffer]> | undefined;
@@ -175,6 +175,8 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
         return { value: undefined, done: true };
       }
       this.checkLimits();
+      // The negative control of the snapshot-isolation test: a fresh snapshot per chunk must be caught.
+      if (rangeTestSeams.mutant === 'resnapshot') this.snap = captureSnapshot(this.view);
       const q = this.query;
       const max = Math.min(this.remaining, this.chunk);
       this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);
