@@ -21,6 +21,9 @@ const TWO_32 = 0x1_0000_0000;
  */
 const TAIL_MAX = Number(process.env.EMDB_JS_SORTED_TAIL_MAX) > 0 ? Number(process.env.EMDB_JS_SORTED_TAIL_MAX) : SORTED_TAIL_MAX_ENTRIES;
 
+/** Planted mutant of the crash enumeration ('drop-removals': removals never reach the sorted index). Never set outside tests. */
+export const sortedTestSeams = { mutant: '' };
+
 export interface SnapshotLimits {
   maxAgeMs: number;
   maxPinnedBytes: number;
@@ -61,6 +64,11 @@ export class SortedIndexWriter {
     return { runs: [...this.runs], tail: this.tail, ...this.limits, epoch: this.epoch };
   }
 
+  /** Entries in the tail (none right after collapse()). */
+  get tailEntries(): number {
+    return this.entries;
+  }
+
   /** Entries in runs and tail (tombstones and shadowed versions included): the index's size. */
   get entryCount(): number {
     return this.counts.reduce((a, b) => a + b, 0) + this.entries;
@@ -80,6 +88,7 @@ export class SortedIndexWriter {
   }
 
   remove(ns: number, key: Uint8Array, start: number, len: number): void {
+    if (sortedTestSeams.mutant === 'drop-removals') return;
     this.add(ns, key, start, len, 0, SORTED_TOMBSTONE_HI);
   }
 

@@ -178,20 +178,35 @@ describe('range queries (rangeScans: true)', () => {
     await db2.close();
   });
 
-  it('reopen keeps the order; a database opened without rangeScans rebuilds it on the next open with it', async () => {
+  it('reopen loads the persisted sorted index; one made stale by an open without rangeScans is rebuilt', async () => {
     const dir = newDir();
     const file = path.join(dir, 'r.emdb');
     let db = await Emdb.open(file, { rangeScans: true, readers: 1 });
     await db.insertMany(Array.from({ length: 5000 }, (_, i) => [`k${String(i).padStart(5, '0')}`, `${i}`] as [string, string]));
     await db.close();
+    db = await Emdb.open(file, { rangeScans: true, readers: 1 });
+    expect((await db.stats()).sortedIndex).toMatchObject({ loadedFrom: 'snapshot', runs: 1 });
+    expect((await db.range(null, null)).length).toBe(5000);
+    await db.close();
+    // Written without the sorted index: the next snapshot has no sorted section.
     db = await Emdb.open(file, { readers: 1 });
+    expect((await db.stats()).sortedIndex).toBeNull();
     await db.remove('k00000');
     await db.insert('k00000a', 'x');
     await db.close();
     db = await Emdb.open(file, { rangeScans: true, readers: 1 });
-    const keys = s(await db.range(null, 'k00002'));
-    expect(keys).toEqual(['k00000a', 'k00001']);
+    expect((await db.stats()).sortedIndex).toMatchObject({ loadedFrom: 'rebuilt' });
+    expect(s(await db.range(null, 'k00002'))).toEqual(['k00000a', 'k00001']);
     expect((await db.range(null, null)).length).toBe(5000);
+    // Writes after the last snapshot are replayed into the loaded sorted index.
+    await db.close();
+    db = await Emdb.open(file, { rangeScans: true, readers: 1 });
+    await db.remove('k00001');
+    await db.insert('k00001b', 'y');
+    await db.checkpoint();
+    await db.close();
+    db = await Emdb.open(file, { rangeScans: true, readers: 1 });
+    expect(s(await db.range(null, 'k00002'))).toEqual(['k00000a', 'k00001b']);
     await db.close();
   });
 });
