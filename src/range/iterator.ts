@@ -166,7 +166,10 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
         if (!r.done) {
           this.remaining--;
           const [key, value] = r.value;
-          return { value: [key, (this.codec ? this.codec.decode(value, 0, value.length) : undefined) as V], done: false };
+          // The chunk is this iterator's private copy: binary values need no second copy.
+          const codec = this.codec;
+          const v = codec === undefined ? undefined : codec.name === 'binary' ? value : codec.decode(value, 0, value.length);
+          return { value: [key, v as V], done: false };
         }
         this.buffered = undefined;
       }

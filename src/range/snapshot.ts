@@ -110,13 +110,17 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
   const mirror = snap.mirror;
   const picked: number[] = [];
   let bytes = 4;
-  let last: { src: SortedSource; off: number } | undefined;
+  let lastSrc: SortedSource | undefined;
+  let lastOff = 0;
   let done = false;
   const step = reverse ? -1 : 1;
+  // Sources that are equal to the current best (older versions of the same key), found in the same pass.
+  const ties = new Int32Array(s);
   while (picked.length < max * 3) {
     let best = -1;
     let bestSrc: SortedSource | undefined;
     let bestOff = 0;
+    let nTies = 0;
     for (let k = 0; k < s; k++) {
       const src = sources[k]!;
       const p = pos[k]!;
@@ -129,24 +133,23 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
         continue;
       }
       const c = compareEntries(src.u8, src.dv, off, bestSrc.u8, bestSrc.dv, bestOff);
-      if (reverse ? c > 0 : c < 0) {
+      if (c === 0) ties[nTies++] = k;
+      else if (reverse ? c > 0 : c < 0) {
         best = k;
         bestSrc = src;
         bestOff = off;
+        nTies = 0;
       }
     }
     if (bestSrc === undefined || entryNs(bestSrc.dv, bestOff) !== ns || outside(bestSrc, bestOff, ns, reverse ? lower : upper, reverse)) {
       done = true;
       break;
     }
-    for (let k = 0; k < s; k++) {
-      if (k === best) continue;
-      const src = sources[k]!;
-      const p = pos[k]!;
-      if (p >= 0 && p < src.n && compareEntries(src.u8, src.dv, src.offs[p]!, bestSrc.u8, bestSrc.dv, bestOff) === 0) pos[k] = p + step;
-    }
+    // Sources are newest first and ties only replace on a strictly better key, so `best` is the newest version.
+    for (let t = 0; t < nTies; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
     pos[best] = pos[best]! + step;
-    last = { src: bestSrc, off: bestOff };
+    lastSrc = bestSrc;
+    lastOff = bestOff;
     const lsn = entryLsn(bestSrc.dv, bestOff);
     if (lsn < 0) continue;
     const seg = Math.floor(lsn / SEGMENT_SPAN);
@@ -186,9 +189,9 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     at += 8 + keyLen + valueLen;
   }
   let lastKey: Uint8Array | undefined;
-  if (last) {
-    const len = entryKeyLen(last.src.dv, last.off);
-    lastKey = last.src.u8.slice(last.off + SORTED_ENTRY_HEADER_BYTES, last.off + SORTED_ENTRY_HEADER_BYTES + len);
+  if (lastSrc) {
+    const len = entryKeyLen(lastSrc.dv, lastOff);
+    lastKey = lastSrc.u8.slice(lastOff + SORTED_ENTRY_HEADER_BYTES, lastOff + SORTED_ENTRY_HEADER_BYTES + len);
   }
   return { packed, count: n, last: lastKey, done };
 }
