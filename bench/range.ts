@@ -35,6 +35,12 @@ const entries: [Buffer, Buffer][] = Array.from({ length: N }, () => [bytes(next,
 const starts = Array.from({ length: RANGES }, () => bytes(next, KEY_BYTES));
 const fresh = Array.from({ length: SINGLES * ROUNDS * 2 }, () => bytes(next, KEY_BYTES));
 
+/** CPU milliseconds of this process (every thread) since `from`: less disturbed than wall time on a loaded machine. */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const dir = mkTempDir('emdb-range-bench-');
 const results: Record<string, number[]> = {};
@@ -48,21 +54,27 @@ for (let round = 0; round < ROUNDS; round++) {
     const file = path.join(dir, `${tag}-${round}.emdb`);
     let db = await Emdb.open<Buffer>(file, { rangeScans: on, readers: 1 });
     let t = performance.now();
+    let cpu = process.cpuUsage();
     await db.insertMany(entries);
     await db.flush();
     note(`bulkLoad.${tag}`, performance.now() - t);
+    note(`bulkLoad.${tag}.cpu`, cpuMs(cpu));
     t = performance.now();
+    cpu = process.cpuUsage();
     for (let i = 0; i < SINGLES; i++) await db.insert(fresh[freshAt++]!, entries[i]![1]);
     note(`singleWrites.${tag}`, performance.now() - t);
+    note(`singleWrites.${tag}.cpu`, cpuMs(cpu));
     if (on) {
       const st = await db.stats();
       bytesPerKey = st.sortedIndex ? st.sortedIndex.bytes / st.records : 0;
     }
     await db.close();
     t = performance.now();
+    cpu = process.cpuUsage();
     db = await Emdb.open<Buffer>(file, { rangeScans: on, readers: 1 });
     if (db.getSync(entries[0]![0]) === undefined) throw new Error('first read after reopen missed');
     note(`reopen.${tag}`, performance.now() - t);
+    note(`reopen.${tag}.cpu`, cpuMs(cpu));
     if (on) {
       t = performance.now();
       let n = 0;
@@ -122,6 +134,8 @@ console.log(
       ms: out,
       ratios: {
         bulkLoadOnVsOff: Math.round((out['bulkLoad.off']! / out['bulkLoad.on']!) * 100) / 100,
+        bulkLoadOnVsOffCpu: Math.round((out['bulkLoad.off.cpu']! / out['bulkLoad.on.cpu']!) * 100) / 100,
+        reopenOnVsOffCpu: Math.round((out['reopen.on.cpu']! / out['reopen.off.cpu']!) * 100) / 100,
         singleWritesOnVsOff: Math.round((out['singleWrites.off']! / out['singleWrites.on']!) * 100) / 100,
         reopenOnVsOff: Math.round((out['reopen.on']! / out['reopen.off']!) * 100) / 100,
         rangeVsLmdb: out['rangeReads.lmdb'] ? Math.round((out['rangeReads.lmdb'] / out['rangeReads.emdb-js']!) * 100) / 100 : null,

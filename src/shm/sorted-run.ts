@@ -146,13 +146,12 @@ export function sortTail(u8: Uint8Array, dv: DataView, count: number, prev?: { c
     fresh.push(off);
     off += entrySize(dv, off);
   }
-  // Array#sort is stable: equal keys keep log order, and the last of them wins.
-  fresh.sort((a, b) => compareEntries(u8, dv, a, u8, dv, b));
+  const sorted = sortByKey(u8, dv, fresh);
   const newer: number[] = [];
-  for (let i = 0; i < fresh.length; i++) {
-    const next = fresh[i + 1];
-    if (next !== undefined && compareEntries(u8, dv, fresh[i]!, u8, dv, next) === 0) continue;
-    newer.push(fresh[i]!);
+  for (let i = 0; i < sorted.length; i++) {
+    const next = sorted[i + 1];
+    if (next !== undefined && compareEntries(u8, dv, sorted[i]!, u8, dv, next) === 0) continue;
+    newer.push(sorted[i]!);
   }
   if (!prev || prev.src.n === 0) return { src: { u8, dv, offs: Uint32Array.from(newer), n: newer.length }, end: off };
   const old = prev.src.offs;
@@ -177,6 +176,56 @@ export function sortTail(u8: Uint8Array, dv: DataView, count: number, prev?: { c
 }
 
 /**
+ * Entry offsets in key order, stable (equal keys keep their order). Common
+ * case, one namespace: a native sort of (first 4 key bytes, position) packed
+ * in doubles, then only runs of equal prefixes are sorted by full key.
+ * Otherwise a comparator sort on a numeric prefix, then the keys.
+ */
+function sortByKey(u8: Uint8Array, dv: DataView, offs: number[]): number[] {
+  const n = offs.length;
+  if (n === 0) return offs;
+  const ns = dv.getUint32(offs[0]!, true);
+  let oneNs = n < 0x10_0000;
+  for (let i = 1; i < n && oneNs; i++) if (dv.getUint32(offs[i]!, true) !== ns) oneNs = false;
+  const full = (a: number, b: number): number => compareEntries(u8, dv, a, u8, dv, b);
+  if (!oneNs) {
+    const pre = new Float64Array(n);
+    for (let i = 0; i < n; i++) pre[i] = prefixOf(u8, dv, offs[i]!);
+    const order = Array.from({ length: n }, (_, i) => i);
+    order.sort((a, b) => pre[a]! - pre[b]! || full(offs[a]!, offs[b]!));
+    return order.map((i) => offs[i]!);
+  }
+  // prefix (< 2^32) * 2^20 + position (< 2^20) < 2^52: exact, and ordered by prefix, then position.
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = (prefixOf(u8, dv, offs[i]!) - ns * TWO_32) * 0x10_0000 + i;
+  packed.sort();
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = offs[packed[i]! % 0x10_0000]!;
+  // Equal prefixes: sort that stretch by full key (stable, so positions stay in order for equal keys).
+  for (let i = 0; i < n; ) {
+    const p = Math.floor(packed[i]! / 0x10_0000);
+    let j = i + 1;
+    while (j < n && Math.floor(packed[j]! / 0x10_0000) === p) j++;
+    if (j - i > 1) {
+      const group = out.slice(i, j).sort(full);
+      for (let k = i; k < j; k++) out[k] = group[k - i]!;
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** ns * 2^32 + the first four key bytes (zero-padded), big-endian: ordered like the entries (exact for ns < 2^21). */
+function prefixOf(u8: Uint8Array, dv: DataView, off: number): number {
+  const len = dv.getUint32(off + SortedEntry.KEY_LEN, true);
+  const k = off + SORTED_ENTRY_HEADER_BYTES;
+  const p = ((len > 0 ? u8[k]! : 0) * 0x100_0000 + (len > 1 ? u8[k + 1]! : 0) * 0x1_0000 + (len > 2 ? u8[k + 2]! : 0) * 0x100 + (len > 3 ? u8[k + 3]! : 0)) >>> 0;
+  const ns = dv.getUint32(off, true);
+  // Beyond 2^21 namespaces the sum would lose precision: order by namespace alone and let the full comparison decide.
+  return ns < 0x20_0000 ? ns * TWO_32 + p : ns * TWO_32;
+}
+
+/**
  * Merges sources (newest first) into one new run: the newest entry of each key
  * wins; removals are dropped when `dropRemovals` (the result is the oldest run,
  * nothing below it to shadow). `relocate`, when given, maps an entry to its
@@ -189,59 +238,69 @@ export function mergeToRun(
 ): SharedArrayBuffer {
   const s = sources.length;
   const pos = new Array<number>(s).fill(0);
-  const pickSrc: number[] = [];
-  const pickOff: number[] = [];
-  const pickLsn: number[] = [];
-  let bytes = 0;
+  // Entries are 4-byte aligned in runs and tails alike, so they are copied a word at a time.
+  const words = sources.map((src) => new Int32Array(src.u8.buffer, src.u8.byteOffset, src.u8.byteLength >>> 2));
+  let upper = 0;
+  let most = 0;
+  for (const src of sources) {
+    upper += src.u8.byteLength;
+    most += src.n;
+  }
+  // Built in private memory, then copied once into an exactly sized shared buffer.
+  const tmp = new Int32Array(upper >>> 2);
+  const tdv = new DataView(tmp.buffer);
+  const offs = new Uint32Array(most);
+  let n = 0;
+  let at = 0;
+  const ties = new Int32Array(s);
   for (;;) {
     let best = -1;
+    let b: SortedSource | undefined;
+    let off = 0;
+    let nTies = 0;
     for (let k = 0; k < s; k++) {
       const src = sources[k]!;
       if (pos[k]! >= src.n) continue;
-      if (best < 0) {
+      const o = src.offs[pos[k]!]!;
+      if (b === undefined) {
         best = k;
+        b = src;
+        off = o;
         continue;
       }
-      const b = sources[best]!;
-      const c = compareEntries(src.u8, src.dv, src.offs[pos[k]!]!, b.u8, b.dv, b.offs[pos[best]!]!);
-      if (c < 0) best = k;
+      const c = compareEntries(src.u8, src.dv, o, b.u8, b.dv, off);
+      if (c === 0) ties[nTies++] = k;
+      else if (c < 0) {
+        best = k;
+        b = src;
+        off = o;
+        nTies = 0;
+      }
     }
-    if (best < 0) break;
-    const b = sources[best]!;
-    const off = b.offs[pos[best]!]!;
-    // Skip the same key in older sources (higher index; equal keys in newer ones were not smaller).
-    for (let k = 0; k < s; k++) {
-      if (k === best) continue;
-      const src = sources[k]!;
-      if (pos[k]! < src.n && compareEntries(src.u8, src.dv, src.offs[pos[k]!]!, b.u8, b.dv, off) === 0) pos[k]!++;
-    }
+    if (b === undefined) break;
+    // Older versions of the same key (later sources) are skipped.
+    for (let t = 0; t < nTies; t++) pos[ties[t]!]!++;
     pos[best]!++;
     let lsn = entryLsn(b.dv, off);
     if (lsn >= 0 && relocate) lsn = relocate(b.u8, b.dv, off);
     if (lsn < 0 && (dropRemovals || relocate)) continue;
-    pickSrc.push(best);
-    pickOff.push(off);
-    pickLsn.push(lsn);
-    bytes += entrySize(b.dv, off);
+    const size = entrySize(b.dv, off);
+    const from = off >>> 2;
+    const to = at >>> 2;
+    const w = words[best]!;
+    for (let i = 0; i < size >>> 2; i++) tmp[to + i] = w[from + i]!;
+    tdv.setUint32(at + SortedEntry.LSN_LO, lsn < 0 ? 0 : lsn >>> 0, true);
+    tdv.setUint32(at + SortedEntry.LSN_HI, lsn < 0 ? SORTED_TOMBSTONE_HI : Math.floor(lsn / TWO_32), true);
+    offs[n++] = at;
+    at += size;
   }
-  const n = pickOff.length;
   const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
-  const sab = new SharedArrayBuffer(dataStart + bytes);
-  const u8 = new Uint8Array(sab);
+  const sab = new SharedArrayBuffer(dataStart + at);
   const dv = new DataView(sab);
   dv.setUint32(SortedRunHeader.COUNT * 4, n, true);
   dv.setUint32(SortedRunHeader.ID * 4, newBufferId(), true);
-  let at = dataStart;
-  for (let i = 0; i < n; i++) {
-    const src = sources[pickSrc[i]!]!;
-    const off = pickOff[i]!;
-    const size = entrySize(src.dv, off);
-    dv.setUint32(SORTED_RUN_HEADER_BYTES + i * 4, at, true);
-    u8.set(src.u8.subarray(off, off + size), at);
-    const lsn = pickLsn[i]!;
-    dv.setUint32(at + SortedEntry.LSN_LO, lsn < 0 ? 0 : lsn >>> 0, true);
-    dv.setUint32(at + SortedEntry.LSN_HI, lsn < 0 ? SORTED_TOMBSTONE_HI : Math.floor(lsn / TWO_32), true);
-    at += size;
-  }
+  const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
+  for (let i = 0; i < n; i++) table[i] = offs[i]! + dataStart;
+  new Uint8Array(sab, dataStart, at).set(new Uint8Array(tmp.buffer, 0, at));
   return sab;
 }

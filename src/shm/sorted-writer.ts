@@ -2,6 +2,7 @@ import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } fr
 import {
   SEGMENT_SPAN,
   SORTED_ENTRY_HEADER_BYTES,
+  SORTED_MAX_RUNS,
   SORTED_MERGE_RATIO,
   SORTED_TAIL_HEADER_BYTES,
   SORTED_TAIL_MAX_BYTES,
@@ -109,21 +110,29 @@ export class SortedIndexWriter {
   commit(): boolean {
     Atomics.store(this.i32, SortedTailHeader.COUNT, this.entries);
     if (this.entries < TAIL_MAX) return false;
-    this.flushTail();
+    // Sort the tail into a run; merging runs is left to mergeStep() in idle time, unless there are too many.
+    this.pushRun(mergeToRun([sortTail(this.u8, this.dv, this.entries).src], this.runs.length === 0));
+    this.newTail();
+    while (this.runs.length > SORTED_MAX_RUNS) this.mergeStep();
     return true;
   }
 
-  /** Sorts the tail into a run, merges similar-sized runs, starts a new tail. */
-  private flushTail(): void {
-    const { src } = sortTail(this.u8, this.dv, this.entries);
-    this.pushRun(mergeToRun([src], this.runs.length === 0));
-    while (this.runs.length >= 2 && this.counts[this.counts.length - 1]! * SORTED_MERGE_RATIO >= this.counts[this.counts.length - 2]!) {
-      const newer = this.runs.pop()!;
-      const older = this.runs.pop()!;
-      this.counts.length -= 2;
-      this.pushRun(mergeToRun([runSource(newer), runSource(older)], this.runs.length === 0));
-    }
-    this.newTail();
+  /** True while the newest run is big enough, next to the one before it, to be merged with it (size-tiered). */
+  needsMerge(): boolean {
+    const c = this.counts;
+    return c.length >= 2 && c[c.length - 1]! * SORTED_MERGE_RATIO >= c[c.length - 2]!;
+  }
+
+  /**
+   * Merges the two newest runs into one (removals dropped when nothing is
+   * older). The writer calls it when idle, so a bulk load is not held up by
+   * merges; the caller publishes the new run set.
+   */
+  mergeStep(): void {
+    const newer = this.runs.pop()!;
+    const older = this.runs.pop()!;
+    this.counts.length -= 2;
+    this.pushRun(mergeToRun([runSource(newer), runSource(older)], this.runs.length === 0));
   }
 
   /** Every entry merged into one run without removals: what a snapshot file persists and compaction remaps. */
@@ -166,7 +175,11 @@ export class SortedIndexWriter {
     dv.setUint32(at + SortedEntry.KEY_LEN, len, true);
     dv.setUint32(at + SortedEntry.LSN_LO, lo, true);
     dv.setUint32(at + SortedEntry.LSN_HI, hi, true);
-    this.u8.set(key.subarray(start, start + len), at + SORTED_ENTRY_HEADER_BYTES);
+    const u8 = this.u8;
+    const to = at + SORTED_ENTRY_HEADER_BYTES;
+    // Short keys: a byte loop beats creating a subarray per put.
+    if (len <= 64) for (let i = 0; i < len; i++) u8[to + i] = key[start + i]!;
+    else u8.set(key.subarray(start, start + len), to);
     this.bytes = at + size;
     this.entries++;
   }

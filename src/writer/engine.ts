@@ -239,6 +239,20 @@ export class WriterEngine {
     };
   }
 
+  /** The sorted index has runs to merge (workers/writer.ts runs maintainSorted() when idle). */
+  sortedNeedsMerge(): boolean {
+    return this.state.sorted?.needsMerge() === true && !this.failure;
+  }
+
+  /** One merge of sorted runs, published as a new buffer set (rule S1); true when more remain. */
+  maintainSorted(): boolean {
+    const sorted = this.state.sorted;
+    if (!sorted?.needsMerge()) return false;
+    sorted.mergeStep();
+    this.publishBuffers();
+    return sorted.needsMerge();
+  }
+
   /** Live keys in namespace `ns`. */
   count(ns: number): number {
     return this.state.counts.get(ns) ?? 0;
