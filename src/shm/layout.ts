@@ -151,6 +151,11 @@ export const SORTED_TOMBSTONE_HI = 0xffff_ffff;
 export const SORTED_TAIL_MAX_ENTRIES = 2048;
 /** Runs are merged while the newer one holds at least 1/SORTED_MERGE_RATIO of the older one's entries. */
 export const SORTED_MERGE_RATIO = 2;
+/**
+ * A tail is sorted into a run when the writer is idle once it holds
+ * SORTED_TAIL_MAX_ENTRIES; at once (in the batch's commit) past this many times that.
+ */
+export const SORTED_TAIL_HARD_FACTOR = 32;
 /** Past this many runs a commit merges at once instead of waiting for the writer to be idle. */
 export const SORTED_MAX_RUNS = 12;
 /** Virtual reservation of a growable tail buffer (one write batch must fit). */

@@ -3,6 +3,7 @@ import {
   SEGMENT_SPAN,
   SORTED_ENTRY_HEADER_BYTES,
   SORTED_MAX_RUNS,
+  SORTED_TAIL_HARD_FACTOR,
   SORTED_MERGE_RATIO,
   SORTED_TAIL_HEADER_BYTES,
   SORTED_TAIL_MAX_BYTES,
@@ -109,12 +110,26 @@ export class SortedIndexWriter {
    */
   commit(): boolean {
     Atomics.store(this.i32, SortedTailHeader.COUNT, this.entries);
-    if (this.entries < TAIL_MAX) return false;
-    // Sort the tail into a run; merging runs is left to mergeStep() in idle time, unless there are too many.
-    this.pushRun(mergeToRun([sortTail(this.u8, this.dv, this.entries).src], this.runs.length === 0));
-    this.newTail();
+    // Sorting the tail and merging runs wait for the writer's idle time (maintain()), within bounds.
+    if (this.entries < TAIL_MAX * SORTED_TAIL_HARD_FACTOR && this.runs.length <= SORTED_MAX_RUNS) return false;
+    if (this.entries >= TAIL_MAX) this.flushTail();
     while (this.runs.length > SORTED_MAX_RUNS) this.mergeStep();
     return true;
+  }
+
+  /** Work for maintain(): a full tail to sort, or runs to merge. */
+  needsMaintenance(): boolean {
+    return this.entries >= TAIL_MAX || this.needsMerge();
+  }
+
+  /**
+   * One step of background work, between write batches (the caller publishes
+   * the new run set): sort a full tail into a run, else merge the two newest
+   * runs. A bulk load's writes do not wait for it.
+   */
+  maintain(): void {
+    if (this.entries >= TAIL_MAX) this.flushTail();
+    else if (this.needsMerge()) this.mergeStep();
   }
 
   /** True while the newest run is big enough, next to the one before it, to be merged with it (size-tiered). */
@@ -123,11 +138,13 @@ export class SortedIndexWriter {
     return c.length >= 2 && c[c.length - 1]! * SORTED_MERGE_RATIO >= c[c.length - 2]!;
   }
 
-  /**
-   * Merges the two newest runs into one (removals dropped when nothing is
-   * older). The writer calls it when idle, so a bulk load is not held up by
-   * merges; the caller publishes the new run set.
-   */
+  /** Sorts the (committed) tail into a new run and starts a new tail. */
+  private flushTail(): void {
+    this.pushRun(mergeToRun([sortTail(this.u8, this.dv, this.entries).src], this.runs.length === 0));
+    this.newTail();
+  }
+
+  /** Merges the two newest runs into one (removals dropped when nothing is older). */
   mergeStep(): void {
     const newer = this.runs.pop()!;
     const older = this.runs.pop()!;

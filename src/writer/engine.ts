@@ -239,18 +239,18 @@ export class WriterEngine {
     };
   }
 
-  /** The sorted index has runs to merge (workers/writer.ts runs maintainSorted() when idle). */
+  /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */
   sortedNeedsMerge(): boolean {
-    return this.state.sorted?.needsMerge() === true && !this.failure;
+    return this.state.sorted?.needsMaintenance() === true && !this.failure;
   }
 
-  /** One merge of sorted runs, published as a new buffer set (rule S1); true when more remain. */
+  /** One step of sorted-index upkeep (tail sort or merge), published as a new buffer set (rule S1); true when more remain. */
   maintainSorted(): boolean {
     const sorted = this.state.sorted;
-    if (!sorted?.needsMerge()) return false;
-    sorted.mergeStep();
+    if (!sorted?.needsMaintenance()) return false;
+    sorted.maintain();
     this.publishBuffers();
-    return sorted.needsMerge();
+    return sorted.needsMaintenance();
   }
 
   /** Live keys in namespace `ns`. */
