@@ -23,7 +23,7 @@ const finished = (w: Worker): Promise<Done> =>
     w.once('error', reject);
   });
 
-async function mainScan(db: Awaited<ReturnType<typeof Emdb.open<Buffer>>>, ctl: Int32Array, via: 'iter' | 'pool'): Promise<string> {
+async function mainScan(db: Awaited<ReturnType<typeof Emdb.open<Buffer>>>, ctl: Int32Array, via: 'iter' | 'pool', slow = false): Promise<string> {
   const acked = Atomics.load(ctl, Ctl.ACKED);
   const entries: [string, string][] = [];
   if (via === 'pool') {
@@ -36,7 +36,8 @@ async function mainScan(db: Awaited<ReturnType<typeof Emdb.open<Buffer>>>, ctl: 
   const sent = Atomics.load(ctl, Ctl.SENT);
   for await (const [k, v] of it) {
     entries.push([k.toString(), v.toString()]);
-    if (entries.length % 100 === 0) await new Promise((r) => setImmediate(r));
+    // The negative control pauses longer, so writes surely land between its chunks.
+    if (entries.length % (slow ? 25 : 100) === 0) await new Promise((r) => (slow ? setTimeout(r, 1) : setImmediate(r)));
   }
   return checkScan(entries, acked, sent);
 }
@@ -66,7 +67,7 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
     rangeTestSeams.mutant = mutant;
     try {
       while (Atomics.load(ctl, Ctl.STOP) === 0) {
-        const a = await mainScan(db, ctl, 'iter');
+        const a = await mainScan(db, ctl, 'iter', mutant !== '');
         if (a) main.push(a);
         if (!mutant) {
           const b = await mainScan(db, ctl, 'pool');
@@ -84,6 +85,7 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
 
   it('every scan equals the model at its version, on the main thread, the pool and an attached thread', async () => {
     const r = await run(1500, '');
+    console.log(`[range-isolation] main scans ${r.mainScans} (iter + pool each), attached scans ${r.worker.scans} over ${r.worker.versions} versions, ${r.writer.compactions} compactions, violations ${r.main.length + r.pool.length + (r.worker.errors?.length ?? 0)}`);
     expect(r.writer.compactions).toBe(6);
     expect(r.main).toEqual([]);
     expect(r.pool).toEqual([]);
@@ -95,7 +97,8 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
   }, 180_000);
 
   it('negative control: an iterator that re-snapshots per chunk is caught', async () => {
-    const r = await run(800, 'resnapshot');
+    const r = await run(1500, 'resnapshot');
+    console.log(`[range-isolation] negative control: ${r.main.length} of ${r.mainScans} main-thread scans caught; first: ${r.main[0]}`);
     expect(r.main.length).toBeGreaterThan(0);
   }, 180_000);
 });
