@@ -1,7 +1,6 @@
 import type { ValueCodec } from '../encodings.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { describe } from '../keys.js';
-import { unpackScan } from '../core/scan.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { captureSnapshot, collectRange, pinnedBytes, rangeTestSeams, type Bound, type RangeSnapshot } from './snapshot.js';
 
@@ -128,7 +127,11 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
   private snap: RangeSnapshot;
   private readonly query: RangeQuery;
   private remaining: number;
-  private buffered: Generator<[Buffer, Buffer]> | undefined;
+  /** The current chunk (core/scan.ts packing), read in place: `left` entries from byte `at`. */
+  private packed: ArrayBuffer | undefined;
+  private pdv: DataView | undefined;
+  private at = 0;
+  private left = 0;
   private chunk = FIRST_CHUNK;
   private finished = false;
   private failure: EmdbError | undefined;
@@ -142,6 +145,8 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
     this.snap = captureSnapshot(view);
     this.query = { ...query, lower: { ...query.lower }, upper: { ...query.upper } };
     this.remaining = query.limit;
+    // A bounded query (a page) is read in one chunk.
+    if (query.limit <= MAX_CHUNK) this.chunk = Math.max(1, query.limit);
     if (this.remaining === 0 || inverted(query)) this.finished = true;
   }
 
@@ -161,17 +166,24 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
   nextSync(): IteratorResult<[Buffer, V]> {
     if (this.failure) throw this.failure;
     for (;;) {
-      if (this.buffered) {
-        const r = this.buffered.next();
-        if (!r.done) {
-          this.remaining--;
-          const [key, value] = r.value;
-          // The chunk is this iterator's private copy: binary values need no second copy.
-          const codec = this.codec;
-          const v = codec === undefined ? undefined : codec.name === 'binary' ? value : codec.decode(value, 0, value.length);
-          return { value: [key, v as V], done: false };
+      if (this.left > 0) {
+        this.left--;
+        this.remaining--;
+        const packed = this.packed!;
+        const dv = this.pdv!;
+        const at = this.at;
+        const keyLen = dv.getUint32(at, true);
+        const valueLen = dv.getUint32(at + 4, true);
+        this.at = at + 8 + keyLen + valueLen;
+        const key = Buffer.from(packed, at + 8, keyLen);
+        // The chunk is this iterator's private copy: binary values need no second copy.
+        const codec = this.codec;
+        let v: unknown;
+        if (codec !== undefined) {
+          const value = Buffer.from(packed, at + 8 + keyLen, valueLen);
+          v = codec.name === 'binary' ? value : codec.decode(value, 0, valueLen);
         }
-        this.buffered = undefined;
+        return { value: [key, v as V], done: false };
       }
       if (this.finished || this.remaining <= 0) {
         this.finished = true;
@@ -189,13 +201,16 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
         if (q.reverse) q.upper = { key: got.last, exclusive: true };
         else q.lower = { key: got.last, exclusive: true };
       }
-      this.buffered = unpackScan(got.packed);
+      this.packed = got.packed;
+      this.pdv = new DataView(got.packed);
+      this.at = 4;
+      this.left = got.count;
     }
   }
 
   return(): Promise<IteratorResult<[Buffer, V]>> {
     this.finished = true;
-    this.buffered = undefined;
+    this.left = 0;
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -215,7 +230,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
   private fail(message: string): never {
     this.failure = new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, message);
     this.finished = true;
-    this.buffered = undefined;
+    this.left = 0;
     throw this.failure;
   }
 }
