@@ -160,15 +160,15 @@ export class SortedIndexWriter {
     return sources;
   }
 
-  /** Collapses runs and tail into one run (checkpoint): a new run set to publish. */
-  collapse(): SharedArrayBuffer {
-    if (this.runs.length === 1 && this.entries === 0) return this.runs[0]!;
+  /** Collapses runs and tail into one run (checkpoint). True when the run set changed (publish it). */
+  collapse(): boolean {
+    if (this.runs.length === 1 && this.entries === 0) return false;
     const run = mergeToRun(this.mergedSources(), true);
     this.runs = [];
     this.counts = [];
     this.pushRun(run);
     this.newTail();
-    return run;
+    return true;
   }
 
   /** Sorts the tail into a standalone run (no removals) and starts a new tail: a pass of a bulk build. */
