@@ -1,15 +1,18 @@
 import { AttachedConnection, isHandle } from './core/attached.js';
 import { Connection } from './core/connection.js';
-import type { DbConnection, Stats } from './core/types.js';
+import type { DbConnection } from './core/types.js';
 import { codecFor, VALUE_ENCODINGS, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
-import { guard, KeySpace } from './keyspace.js';
+import { guard } from './guard.js';
+import { KeySpace } from './keyspace.js';
+import { isWellFormed } from './keys.js';
 import { assertNotOpen, breakLock, lockHolder, type LockInfo } from './lock.js';
-import { resolveOptions, type OpenOptions } from './options.js';
+import { openArguments, resolveOptions, type OpenOptions } from './options.js';
+import { refuseUnknownOptions } from './option-names.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
-import type { CompactReport, EmdbHandle } from './protocol.js';
-import { Ctl32, Ctl64 } from './shm/layout.js';
+import type { CompactReport, EmdbHandle, Stats } from './types.js';
 import { Transaction } from './transaction.js';
+import { insideTransaction, runAsTransaction } from './tx-scope.js';
 
 export type { Stats };
 
@@ -50,18 +53,27 @@ export class Namespace<V = unknown> extends KeySpace<V> {
 export class Emdb<V = unknown> extends KeySpace<V> {
   /** Transactions run one at a time: each waits for the previous commit or abort. */
   private txQueue: Promise<unknown> = Promise.resolve();
+  /** Resolved by close(): transactions still queued then stop waiting and reject with ERR_EMDB_CLOSED. */
+  private readonly closeCalled: Promise<void>;
+  private signalClose!: () => void;
   private readonly openNamespaces = new Map<string, Namespace<unknown>>();
 
   private constructor(conn: DbConnection) {
     super(conn, 0, conn.options.codec);
+    this.closeCalled = new Promise<void>((resolve) => (this.signalClose = resolve));
   }
 
-  static open<V = Buffer>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): Promise<Emdb<V>> {
-    return guard(async () => {
-      // resolveDatabasePath rejects a path mixed with appName/databaseName/dataRoot.
-      const opts = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : pathOrOptions;
-      return new Emdb<V>(await Connection.open(resolveOptions(opts ?? {}, false)));
-    });
+  /**
+   * Opens (creating if needed) the database at `path`, or where `options` say;
+   * `Emdb.open()` with no argument opens the default database of the platform
+   * data directory. An explicit `undefined` or `null` is refused: it is almost
+   * always a variable that was meant to hold a path.
+   */
+  static open<V = Buffer>(): Promise<Emdb<V>>;
+  static open<V = Buffer>(path: string, options?: OpenOptions): Promise<Emdb<V>>;
+  static open<V = Buffer>(options: OpenOptions): Promise<Emdb<V>>;
+  static open<V = Buffer>(...args: unknown[]): Promise<Emdb<V>> {
+    return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(openArguments(args), false))));
   }
 
   static openInMemory<V = Buffer>(options: OpenOptions = {}): Promise<Emdb<V>> {
@@ -106,12 +118,13 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);
+      if (typeof options !== 'object' || options === null) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'namespace options must be an object');
+      refuseUnknownOptions(options, ['valueEncoding'], '', 'namespace option');
       const encoding = options.valueEncoding ?? this.conn.options.codec.name;
       if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
       const cached = this.openNamespaces.get(name);
       if (cached && !cached.dropped && cached.valueEncoding === encoding) return cached as Namespace<N>;
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'namespace', name, create: true });
+      const done = await this.conn.link.call({ t: 'namespace', name, create: true, encoding });
       const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding);
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;
@@ -122,8 +135,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   namespaces(): Promise<string[]> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'namespaces' });
+      const done = await this.conn.link.call({ t: 'namespaces' });
       return (done.names ?? []).sort();
     });
   }
@@ -133,8 +145,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'dropNamespace', name });
+      const done = await this.conn.link.call({ t: 'dropNamespace', name });
       const open = this.openNamespaces.get(name);
       if (open) open.dropped = true;
       this.openNamespaces.delete(name);
@@ -147,29 +158,46 @@ export class Emdb<V = unknown> extends KeySpace<V> {
    * commit as one crash-atomic batch, when it throws nothing is written and the
    * error propagates. Transactions are serialised (one runs at a time); plain
    * writes made outside a transaction are not blocked and are not isolated from
-   * a running transaction's reads.
+   * a running transaction's reads. A transaction started from inside another one
+   * of this database (its callback, or anything it awaits) is refused with
+   * ERR_EMDB_TRANSACTION_ABORTED: it would wait for the outer one forever. Use
+   * the outer `tx` instead. Transactions still queued when close() is called
+   * reject with ERR_EMDB_CLOSED.
    */
   transaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
     return guard(() => {
       this.conn.assertOpen();
       if (typeof fn !== 'function') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'transaction takes a function');
-      const run = async (): Promise<T> => {
+      if (insideTransaction(this)) {
+        throw new EmdbError(
+          ErrorCode.TRANSACTION_ABORTED,
+          'a transaction cannot start inside another transaction of the same database (it would wait for the outer one forever): use the outer transaction',
+        );
+      }
+      const previous = this.txQueue;
+      const next = (async (): Promise<T> => {
+        await Promise.race([previous, this.closeCalled]);
         this.conn.assertOpen();
-        const tx = new Transaction<V>(this.conn, this.txTarget(), async (name) => (await this.namespace<unknown>(name)).txTarget());
-        let result: T;
-        try {
-          result = await fn(tx);
-        } catch (err) {
-          tx.discard();
-          throw err;
-        }
-        await tx.commit();
-        return result;
-      };
-      const next = this.txQueue.then(run, run);
+        return this.runTransaction(fn);
+      })();
       this.txQueue = next.catch(() => undefined);
       return next;
     });
+  }
+
+  private async runTransaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
+    const tx = new Transaction<V>(this.conn, this.txTarget(), async (name) => (await this.namespace<unknown>(name)).txTarget());
+    let result: T;
+    try {
+      // Only the callback runs in the transaction's scope: once it settled nothing
+      // can await a transaction it starts, so later ones just queue.
+      result = await runAsTransaction(this, async () => fn(tx));
+    } catch (err) {
+      tx.discard();
+      throw err;
+    }
+    await tx.commit();
+    return result;
   }
 
   /**
@@ -181,9 +209,9 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   flush(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      const carried = this.conn.batcher.markDurable();
+      const carried = this.conn.link.batcher.markDurable();
       if (carried) await carried;
-      else await this.conn.client.request({ t: 'flush' });
+      else await this.conn.link.call({ t: 'flush' });
     });
   }
 
@@ -191,8 +219,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   checkpoint(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      await this.conn.client.request({ t: 'checkpoint' });
+      await this.conn.link.call({ t: 'checkpoint' });
     });
   }
 
@@ -203,8 +230,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   compact(): Promise<CompactReport> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'compact' });
+      const done = await this.conn.link.call({ t: 'compact' });
       return done.report!;
     });
   }
@@ -229,23 +255,27 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       assertNotOpen(target);
       // Writes made before this call reach the writer ahead of the backup request (one ordered port),
       // and the request is posted before this call returns, so a close() right after waits for it.
-      this.conn.batcher.send();
-      await this.conn.client.request({ t: 'backup', path: target });
+      await this.conn.link.call({ t: 'backup', path: target });
     });
   }
 
   stats(): Promise<Stats> {
     return guard(async () => {
       this.conn.assertOpen();
-      this.conn.batcher.send();
-      const done = await this.conn.client.request({ t: 'stats' });
+      const done = await this.conn.link.call({ t: 'stats' });
       const view = this.conn.view;
       view.publishReads();
-      return { ...done.stats!, readers: Atomics.load(view.ctl32, Ctl32.READERS), reads: view.stat(Ctl64.READS) };
+      return { ...done.stats!, readers: view.readers(), reads: view.reads() };
     });
   }
 
+  /**
+   * Closes the database. Writes issued before it complete (durable per the flush
+   * policy); reads, iterators, insertMany chunks not yet sent and queued
+   * transactions reject with ERR_EMDB_CLOSED. Idempotent.
+   */
   close(): Promise<void> {
+    this.signalClose();
     return this.conn.close();
   }
 
@@ -258,6 +288,7 @@ function checkNamespaceName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new EmdbError(ErrorCode.INVALID_CONFIG, 'a namespace name must be a non-empty string');
   }
+  if (!isWellFormed(name)) throw new EmdbError(ErrorCode.INVALID_KEY, 'a namespace name must not contain lone UTF-16 surrogates');
   if (Buffer.byteLength(name, 'utf8') > MAX_NAMESPACE_NAME_BYTES) {
     throw new EmdbError(ErrorCode.INVALID_CONFIG, `a namespace name is at most ${MAX_NAMESPACE_NAME_BYTES} bytes`);
   }

@@ -27,17 +27,22 @@ export interface EmdbErrorOptions {
   cause?: unknown;
   /** Byte offset in the log, for corruption reports. */
   offset?: number;
+  /** Entries an interrupted insertMany wrote (and kept) before it failed. */
+  committed?: number;
 }
 
 export class EmdbError extends Error {
   readonly code: ErrorCodeValue;
   readonly offset: number | undefined;
+  /** Set on an insertMany failure: how many of its entries were committed before it stopped. */
+  committed: number | undefined;
 
   constructor(code: ErrorCodeValue, message: string, options: EmdbErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EmdbError';
     this.code = code;
     this.offset = options.offset;
+    this.committed = options.committed;
   }
 }
 

@@ -1,30 +1,26 @@
 /**
- * Every message between the main thread (or an attached thread), the writer
- * worker and the reader pool. Calls are marshalled with msgpackr; bulk bytes
+ * Every message between threads: requests to the writer worker and its replies
+ * (from the opening thread's port or an attached thread's link), the reader
+ * pool's tasks and results, and the buffer sets the writer broadcasts (rule R4,
+ * shm/layout.ts). Writer messages are marshalled with msgpackr; bulk bytes
  * (record batches, read results) travel beside the packed header as transferred
  * ArrayBuffers, and SharedArrayBuffers (which msgpack cannot carry) travel by
  * structured clone in `shared`.
+ *
+ * Types and constants only, no runtime import: a reader thread loads this
+ * module and nothing else of the messaging (the codec is protocol-codec.ts).
  */
-// The pure-JS build: messages are small, and the native extractor costs ~14 ms to load per thread.
-import { Packr } from 'msgpackr/pack';
-import type { SerializedError } from './errors.js';
-import type { SortedManifest } from './shm/sorted-run.js';
+import type { EmdbError, SerializedError } from './errors.js';
+import type { BufferSet } from './shm/shared-view.js';
+import type { ScanSource } from './shm/scan.js';
+import type { CompactReport, FlushPolicy, StatsSnapshot } from './types.js';
+import type { ValueEncoding } from './types.js';
 import type { SnapshotLimits } from './shm/sorted-writer.js';
 
-export type FlushPolicy =
-  | { kind: 'onEachFlush' }
-  | { kind: 'group'; maxWaitMs: number; maxBatch: number }
-  | { kind: 'writeThrough' };
+export type { BufferSet } from './shm/shared-view.js';
+export type { ScanSource } from './shm/scan.js';
 
-/** The shared buffers a thread needs to probe the index and read values. */
-export interface BufferSet {
-  generation: number;
-  index: SharedArrayBuffer;
-  segments: SharedArrayBuffer[];
-  /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
-  sorted?: SortedManifest;
-}
-
+/** The writer worker's workerData. */
 export interface WriterInit {
   path: string | null;
   flushPolicy: FlushPolicy;
@@ -34,21 +30,12 @@ export interface WriterInit {
   requestChannel: string;
   /** rangeScans: true, with the iterator limits. */
   rangeScans?: SnapshotLimits;
-}
-
-/**
- * A structured-cloneable description of an open database, for Emdb.attach() in
- * another worker thread: shared buffers and channel names, no ports.
- */
-export interface EmdbHandle {
-  kind: 'emdb-js/handle';
-  version: 1;
-  path: string | null;
-  control: SharedArrayBuffer;
-  buffersChannel: string;
-  requestChannel: string;
-  valueEncoding: 'binary' | 'utf8' | 'json' | 'msgpack';
-  flushPolicy: FlushPolicy;
+  /** The opener's lock record: the writer re-binds the file's identity with it after create and compaction. */
+  lockRecord?: string;
+  /** Recorded in a new file (format 3) and compared with the recorded one at open. Default 'binary'. */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (docs/FORMAT.md, "Recovery"). Default 'strict'. */
+  recovery?: 'strict' | 'salvage';
 }
 
 /**
@@ -59,62 +46,6 @@ export interface EmdbHandle {
 export interface AttachedRequest {
   client: string;
   env: Envelope;
-}
-
-/** What the writer knows for stats() (db.ts adds the thread-side counters, see core/types.ts Stats). */
-export interface StatsSnapshot {
-  /** Live keys, every namespace. */
-  records: number;
-  /** Bytes of live records (and of the namespace catalogue) in the log. */
-  liveBytes: number;
-  /** Bytes of superseded, removed and framing records: what compaction would drop. */
-  deadBytes: number;
-  /** Size of the log (its end offset). */
-  fileBytes: number;
-  namespaces: number;
-  /** Slots of the shared hash index. */
-  indexCapacity: number;
-  /** (live + deleted slots) / capacity: the index's load factor. */
-  indexLoad: number;
-  /** Where the last checkpoint says valid data ends. */
-  tailHint: number;
-  /** Log offset up to which every record is durable. */
-  durableLsn: number;
-  /** Records applied since open (each insert, remove, clear, ... is one). */
-  writes: number;
-  /** fdatasyncs of the log by flush() and checkpoint() since open. */
-  syncs: number;
-  /** Wall milliseconds those fdatasyncs took (syncMs / syncs: this disk's sync latency). */
-  syncMs: number;
-  /** ms since the epoch of the last checkpoint (persisted in the header). */
-  lastCheckpointAt: number;
-  /** ms since the epoch of the last compact() since open; 0 when none. */
-  lastCompactionAt: number;
-  /** How the last open rebuilt the index (docs/DESIGN.md, "Reopen"). */
-  recovery: RecoveryStats;
-  /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
-  indexSnapshot: { tail: number | null; error: string | null };
-  /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
-  sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
-}
-
-export interface RecoveryStats {
-  /** 'snapshot': the index snapshot held the log up to `replayedFrom`; 'full': every record was replayed. */
-  mode: 'snapshot' | 'full';
-  /** Records walked and applied at open (only those after the snapshot in 'snapshot' mode). */
-  recordsReplayed: number;
-  replayedFrom: number;
-  /** The header slot's prefix CRC verified the checkpointed bytes in one pass, so those records skipped their own CRC. */
-  prefixVerified: boolean;
-  durationMs: number;
-}
-
-export interface CompactReport {
-  bytesBefore: number;
-  bytesAfter: number;
-  keysKept: number;
-  deadBytesDropped: number;
-  durationMs: number;
 }
 
 // ---- main/attached thread → writer ----
@@ -141,7 +72,8 @@ export type WriterRequest =
   | { t: 'buffers'; id: number }
   | { t: 'detach'; id: number }
   | { t: 'count'; id: number; ns: number }
-  | { t: 'namespace'; id: number; name: string; create: boolean }
+  /** `encoding`: recorded when the namespace is created (format 3), refused when it differs from the recorded one. */
+  | { t: 'namespace'; id: number; name: string; create: boolean; encoding?: ValueEncoding }
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
   | { t: 'compact'; id: number }
@@ -171,19 +103,64 @@ export type WriterReply =
     }
   | { t: 'failed'; error: SerializedError };
 
-// ---- main thread → reader pool task, and its result ----
-export interface ReadTask {
-  /** Generation the sender probes with; a reader behind it asks for `shared`. */
-  generation: number;
-  namespace: number;
-  /** Concatenated key bytes and their lengths (packed u32). */
-  keys: Uint8Array;
-  lengths: Uint8Array;
+/** A request as its sender writes it: the link numbers it (see core/writer-link.ts). */
+export type RequestBody = WriterRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+type DoneReply = Extract<WriterReply, { t: 'done' }>;
+
+/** What a write with flush marks answers (writer/marked-write.ts): the write-related fields of a reply. */
+export type MarkedWriteOutcome = Pick<DoneReply, 'existed' | 'syncErrors' | 'appliedBytes' | 'writeError'>;
+
+/**
+ * A successful reply as the requesting thread sees it: the reply's fields with
+ * its errors revived, plus the envelope's side-cars (a write batch's buffer,
+ * handed back for reuse; a buffer set).
+ */
+export type Done = Omit<DoneReply, 't' | 'id' | 'error' | 'syncErrors' | 'writeError'> & {
+  payload?: ArrayBuffer;
+  shared?: BufferSet;
+  /** Per mark of a write (see WriteBatcher): the sync that failed, if it did. */
+  syncErrors?: (EmdbError | undefined)[];
+  /** A write refused part-way: the error for the bytes not applied. */
+  writeError?: EmdbError;
+};
+
+// ---- opening thread → reader pool (piscina tasks) ----
+
+/** A reader worker's workerData: the buffers current when the pool started. */
+export interface ReaderInit {
+  control: SharedArrayBuffer;
+  channelName: string;
+  buffers: BufferSet | undefined;
 }
 
-export type ReadResult =
-  | { t: 'values'; lengths: Uint8Array; values: Uint8Array }
-  | { t: 'stale' };
+/**
+ * get(): a block of keys to resolve. Answered with a result block (an
+ * ArrayBuffer), or null when the reader is behind the published generation and
+ * needs `shared` (the task is then sent again with it).
+ *
+ * Key block:    count × ( namespace u32 | key length u32 | key bytes )
+ * Result block: count × ( value length i32, ABSENT = -1 ) then the values, concatenated
+ * Little-endian throughout.
+ */
+export interface ReadTask {
+  count: number;
+  keys: ArrayBuffer;
+  keyBytes: number;
+  shared?: BufferSet;
+}
+export const KEY_ENTRY_HEADER = 8;
+export const RESULT_LEN_SIZE = 4;
+export const ABSENT = -1;
+
+/** Iteration (piscina task name 'scan'): one chunk of index slots, answered with a packed scan (shm/scan.ts). */
+export interface ScanTask {
+  scan: ScanSource;
+  namespace: number;
+  from: number;
+  count: number;
+  values: boolean;
+}
 
 /** What actually crosses a port: a packed header plus unpacked side-cars. */
 export interface Envelope {
@@ -203,36 +180,3 @@ export interface EnvelopeBatch {
 
 /** What crosses the opener's port to and from the writer: one envelope, or a tick's worth. */
 export type PortMessage = Envelope | EnvelopeBatch;
-
-const packr = new Packr({ useRecords: false, moreTypes: false });
-
-/**
- * Packs a message. msgpackr returns a view into its reusable buffer, so the bytes
- * are copied into an exclusive buffer that is safe to transfer.
- */
-export function pack(msg: WriterRequest | WriterReply | ReadTask | ReadResult): Uint8Array {
-  const view = packr.pack(msg);
-  const out = new Uint8Array(view.length);
-  out.set(view);
-  return out;
-}
-
-export function unpack<T extends WriterRequest | WriterReply | ReadTask | ReadResult>(bytes: Uint8Array): T {
-  return packr.unpack(bytes) as T;
-}
-
-export function envelope(
-  msg: WriterRequest | WriterReply | ReadTask | ReadResult,
-  payload?: ArrayBuffer,
-  shared?: BufferSet,
-): { env: Envelope; transfer: ArrayBuffer[] } {
-  const m = pack(msg);
-  const env: Envelope = { m };
-  const transfer: ArrayBuffer[] = [m.buffer as ArrayBuffer];
-  if (payload) {
-    env.payload = payload;
-    transfer.push(payload);
-  }
-  if (shared) env.shared = shared;
-  return { env, transfer };
-}

@@ -1,42 +1,20 @@
 /**
  * Reader pool task (piscina): resolves a block of keys against the shared index
  * and copies their values out of the shared mirror into one transferable buffer.
- * No copy of the index exists in this thread.
+ * No copy of the index exists in this thread. Tasks and their bytes: protocol.ts.
  */
 import { move, workerData } from 'piscina';
-import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from '../src/core/read-wire.js';
-import { scanSlots, type ScanSource } from '../src/core/scan.js';
-import type { BufferSet } from '../src/protocol.js';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanTask } from '../src/protocol.js';
+import { scanSlots } from '../src/shm/scan.js';
 import { SharedView } from '../src/shm/shared-view.js';
 import { runRangeTask, type RangeTaskMessage } from '../src/range/pool-scan.js';
 import type { Chunk } from '../src/range/snapshot.js';
 
-interface ReaderInit {
-  control: SharedArrayBuffer;
-  channelName: string;
-  buffers: BufferSet;
-}
-
-export interface ReadTaskMessage {
-  count: number;
-  keys: ArrayBuffer;
-  keyBytes: number;
-  shared?: BufferSet;
-}
-
 const init = workerData as ReaderInit;
 const view = new SharedView(init.control, init.channelName, init.buffers);
 
-export interface ScanTaskMessage {
-  scan: ScanSource;
-  namespace: number;
-  from: number;
-  count: number;
-  values: boolean;
-}
-
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
-export function scan(task: ScanTaskMessage): ArrayBuffer {
+export function scan(task: ScanTask): ArrayBuffer {
   return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, Date.now()).packed) as ArrayBuffer;
 }
 
@@ -45,7 +23,7 @@ export function range(task: RangeTaskMessage): Chunk {
   return runRangeTask(task);
 }
 
-export default function read(task: ReadTaskMessage): ArrayBuffer | null {
+export default function read(task: ReadTask): ArrayBuffer | null {
   if (task.shared) view.offer(task.shared);
   // A reader started after a buffer set was published cannot catch up alone: ask for it.
   if (!view.sync()) return null;
@@ -59,19 +37,15 @@ export default function read(task: ReadTaskMessage): ArrayBuffer | null {
   const starts = new Float64Array(n);
   const lens = new Int32Array(n).fill(ABSENT);
   let total = 0;
-  let now = 0;
   for (let i = 0, off = 0; i < n; i++) {
     const ns = kdv.getUint32(off, true);
     const len = kdv.getUint32(off + 4, true);
     off += KEY_ENTRY_HEADER;
-    if (view.locate(ns, keys, off, len)) {
-      const expires = view.expiresAt;
-      if (expires === 0 || expires > (now ||= Date.now())) {
-        found[i] = view.valueU8;
-        starts[i] = view.valueStart;
-        lens[i] = view.valueLen;
-        total += view.valueLen;
-      }
+    if (view.lookup(ns, keys, off, len)) {
+      found[i] = view.valueU8;
+      starts[i] = view.valueStart;
+      lens[i] = view.valueLen;
+      total += view.valueLen;
     }
     off += len;
   }

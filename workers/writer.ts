@@ -11,23 +11,15 @@
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
+import { identityBinder, lockBackupTarget } from '../src/lock.js';
 import { nodeFileIO } from '../src/log/file-io.js';
-import {
-  envelope,
-  unpack,
-  type AttachedRequest,
-  type BufferSet,
-  type Envelope,
-  type PortMessage,
-  type WriterInit,
-  type WriterReply,
-  type WriterRequest,
-} from '../src/protocol.js';
+import type { AttachedRequest, BufferSet, Envelope, PortMessage, WriterInit, WriterReply, WriterRequest } from '../src/protocol.js';
+import { definedOnly, envelope, unpack } from '../src/protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
-import { BackupRunner } from '../src/writer/backup.js';
+import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
-import { applyMarkedWrite, type MarkedWriteOutcome } from '../src/writer/marked-write.js';
+import { applyMarkedWrite } from '../src/writer/marked-write.js';
 
 const init = workerData as WriterInit;
 const RECYCLE_MIN_BYTES = 1 << 20;
@@ -72,9 +64,13 @@ const engine = new WriterEngine({
   control: init.control,
   publish: (set) => buffersChannel.postMessage(set),
   ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
+  valueEncoding: init.valueEncoding,
+  recovery: init.recovery,
 });
 
 const backups = new BackupRunner();
+/** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
+const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
 
 const flusher = new GroupFlusher(
   init.flushPolicy,
@@ -96,7 +92,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       // Applied now; the one reply waits for the marks' syncs and says how each went.
       engine.reserveKeys(req.count);
       const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
-      applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedFields(outcome) }, undefined, back));
+      applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
       return;
     }
     case 'flush':
@@ -108,28 +104,47 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       reply({ t: 'done', id: req.id });
       return;
     case 'stats':
-      reply({ t: 'done', id: req.id, stats: engine.stats() });
+      reply({ t: 'done', id: req.id, stats: { ...engine.stats(), flushTimeouts: flusher.timeouts } });
       return;
     case 'count':
       reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
       return;
     case 'namespace':
-      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create) });
+      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create, req.encoding) });
       return;
     case 'dropNamespace':
       reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
       return;
-    case 'compact':
+    case 'compact': {
       flusher.drain();
-      reply({ t: 'done', id: req.id, report: engine.compact() });
+      const report = engine.compact();
+      bindIdentity();
+      reply({ t: 'done', id: req.id, report });
       return;
+    }
     case 'namespaces':
       reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
       return;
     case 'backup': {
       // The job is copied a chunk per event-loop turn; other requests are served in between.
-      const job = engine.startBackup(req.path);
-      backups.run(job, (error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
+      // It holds the target's lock throughout: no open database there, no second backup to it.
+      const target = lockBackupTarget(req.path);
+      let job: BackupJob;
+      try {
+        job = engine.startBackup(target.canonical);
+      } catch (err) {
+        target.release();
+        throw err;
+      }
+      backups.run(job, (error) => {
+        let failure = error;
+        try {
+          target.release();
+        } catch (err) {
+          failure ??= err;
+        }
+        reply(failure ? { t: 'done', id: req.id, error: serializeError(failure) } : { t: 'done', id: req.id });
+      });
       return;
     }
     case 'buffers':
@@ -143,6 +158,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       }
       return;
     case 'close': {
+      clearInterval(autoCheckpoint);
       flusher.drain();
       backups.drain();
       engine.close();
@@ -160,16 +176,6 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       return;
     }
   }
-}
-
-/** The outcome's fields that are set (msgpack would carry undefined ones as nil). */
-function definedFields(outcome: MarkedWriteOutcome): Partial<MarkedWriteOutcome> {
-  const out: Partial<MarkedWriteOutcome> = {};
-  if (outcome.existed) out.existed = outcome.existed;
-  if (outcome.syncErrors) out.syncErrors = outcome.syncErrors;
-  if (outcome.appliedBytes !== undefined) out.appliedBytes = outcome.appliedBytes;
-  if (outcome.writeError) out.writeError = outcome.writeError;
-  return out;
 }
 
 function dispatch(env: Envelope, reply: Reply, client?: string): void {
@@ -197,8 +203,24 @@ function scheduleMerge(): void {
   });
 }
 
+/**
+ * The automatic checkpoint (docs/FORMAT.md, "Header slots"): a timer task, so
+ * it runs between requests and never inside a write's latency; unref'd, so it
+ * never keeps the process alive. A failure poisons the engine as any failed
+ * checkpoint does, and the next request reports it.
+ */
+const autoCheckpoint = setInterval(() => {
+  try {
+    engine.autoCheckpoint();
+  } catch {
+    // reported by the next write or flush (engine.failed)
+  }
+}, 250);
+autoCheckpoint.unref();
+
 try {
   engine.open();
+  bindIdentity();
   port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
   requestChannel.onmessage = (event: unknown) => {
     const { client, env } = (event as { data: AttachedRequest }).data;
@@ -206,6 +228,7 @@ try {
   };
   replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
 } catch (err) {
+  clearInterval(autoCheckpoint);
   replyToOpener({ t: 'openFailed', error: serializeError(err) });
   try {
     engine.close();

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { acquireLock, type LockHandle } from '../lock.js';
 import type { ResolvedOptions } from '../options.js';
-import type { BufferSet, EmdbHandle } from '../protocol.js';
-import type { DbConnection } from './types.js';
+import type { BufferSet } from '../protocol.js';
 import { createControlBlock, SharedView } from '../shm/shared-view.js';
+import type { EmdbHandle } from '../types.js';
 import { ReadPool } from './read-pool.js';
-import { WriteBatcher } from './write-batcher.js';
-import { WriterClient } from './writer-client.js';
+import type { DbConnection } from './types.js';
+import type { WriterLink } from './writer-link.js';
+import { WriterWorker } from './writer-worker.js';
 
 /**
  * Everything one open database owns on the thread that opened it: the lock, the
@@ -21,8 +22,8 @@ export class Connection implements DbConnection {
   private constructor(
     readonly options: ResolvedOptions,
     readonly view: SharedView,
-    readonly client: WriterClient,
-    readonly batcher: WriteBatcher,
+    private readonly writer: WriterWorker,
+    readonly link: WriterLink,
     readonly pool: ReadPool,
     private readonly lock: LockHandle | undefined,
     private readonly requestChannel: string,
@@ -45,7 +46,7 @@ export class Connection implements DbConnection {
   static async open(options: ResolvedOptions): Promise<Connection> {
     const lock = options.path === null ? undefined : await acquireLock(options.path);
     let view: SharedView | undefined;
-    let client: WriterClient | undefined;
+    let writer: WriterWorker | undefined;
     try {
       const control = createControlBlock();
       const id = randomUUID();
@@ -53,26 +54,29 @@ export class Connection implements DbConnection {
       const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
-      client = await WriterClient.start({
-        path: options.path,
+      writer = await WriterWorker.start({
+        path: lock ? lock.file : options.path,
         flushPolicy: options.flushPolicy,
         control,
         channelName,
         requestChannel,
         ...(options.rangeScans ? { rangeScans: options.rangeScans } : {}),
+        ...(lock ? { lockRecord: lock.record } : {}),
+        valueEncoding: options.codec.name,
+        recovery: options.recovery,
       });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
-      const c = client;
+      const link = writer.link;
       const getBuffers = async (): Promise<BufferSet> => {
-        const done = await c.request({ t: 'buffers' });
+        const done = await link.call({ t: 'buffers' });
         if (!done.shared) throw new EmdbError(ErrorCode.IO, 'writer sent no buffer set');
         return done.shared;
       };
       const pool = new ReadPool(view, getBuffers, options.readers);
-      return new Connection(options, view, client, new WriteBatcher(client), pool, lock, requestChannel);
+      return new Connection(options, view, writer, link, pool, lock, requestChannel);
     } catch (err) {
       view?.close();
-      await client?.terminate();
+      await writer?.terminate();
       await lock?.release();
       throw err;
     }
@@ -92,16 +96,20 @@ export class Connection implements DbConnection {
   }
 
   private async shutdown(): Promise<void> {
-    this.batcher.send();
     let error: unknown;
     try {
-      await this.client.request({ t: 'close' });
+      await this.link.call({ t: 'close' });
     } catch (err) {
       // A poisoned writer cannot checkpoint; the close still releases everything.
       if (!(err instanceof EmdbError && err.code === ErrorCode.CLOSED)) error = err;
     }
-    await this.pool.close();
-    await this.client.terminate();
+    try {
+      await this.pool.close();
+    } catch (err) {
+      error ??= err;
+    }
+    // Whatever failed above, the writer stops and the lock is released.
+    await this.writer.terminate();
     this.view.close();
     await this.lock?.release();
     if (error) throw error;

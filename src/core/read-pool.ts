@@ -3,14 +3,10 @@ import type { Piscina } from 'piscina';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
-import type { BufferSet } from '../protocol.js';
-import { Ctl32 } from '../shm/layout.js';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
-import type { ReadTaskMessage, ScanTaskMessage } from '../../workers/reader.js';
-import type { ScanSource } from './scan.js';
 import type { RangeTaskMessage } from '../range/pool-scan.js';
 import type { Chunk } from '../range/snapshot.js';
-import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
 
@@ -19,6 +15,17 @@ const KEYS_PER_TASK = 2048;
 export const READER_WORKER_URL = new URL('../../workers/reader.js', import.meta.url);
 
 type Resolve = (value: Buffer | undefined) => void;
+
+/**
+ * The reader pool of each open database, by its control block: the seam through
+ * which tests reach the reader threads (they run probe tasks there) with only a
+ * public handle in hand (`db.handle().control`).
+ */
+const pools = new WeakMap<SharedArrayBuffer, ReadPool>();
+
+export function readPoolOf(control: SharedArrayBuffer): ReadPool | undefined {
+  return pools.get(control);
+}
 
 interface PendingBlock {
   buf: Buffer;
@@ -46,6 +53,8 @@ export class ReadPool implements ValueReader {
   private readonly threadCount: number;
   private block: PendingBlock | undefined;
   private scheduled = false;
+  /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
+  private closed = false;
 
   constructor(
     private readonly view: SharedView,
@@ -54,15 +63,13 @@ export class ReadPool implements ValueReader {
   ) {
     this.threadCount = Math.max(1, threads || os.availableParallelism());
     // For stats(), also on attached threads; stored before any handle exists.
-    Atomics.store(view.ctl32, Ctl32.READERS, this.threadCount);
-  }
-
-  get threads(): number {
-    return this.threadCount;
+    view.setReaders(this.threadCount);
+    pools.set(view.control, this);
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
   started(): Promise<Piscina> {
+    if (this.closed) return Promise.reject(closedError());
     this.pool ??= import('piscina').then(
       ({ Piscina }) =>
         new Piscina({
@@ -72,7 +79,7 @@ export class ReadPool implements ValueReader {
           idleTimeout: 30_000,
           execArgv: workerExecArgv(),
           // The buffers current now; a reader that meets a newer generation asks for it (run() retries with `shared`).
-          workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) },
+          workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) } satisfies ReaderInit,
         }),
     );
     return this.pool;
@@ -108,7 +115,7 @@ export class ReadPool implements ValueReader {
     this.run(block, undefined).then(
       (out) => deliver(block, out),
       (err: unknown) => {
-        const e = err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+        const e = this.failure(err);
         for (const reject of block.rejects) reject(e);
       },
     );
@@ -117,7 +124,7 @@ export class ReadPool implements ValueReader {
   private async run(block: PendingBlock, shared: BufferSet | undefined): Promise<ArrayBuffer> {
     // Keys are copied per attempt: the block's buffer stays ours in case of a retry.
     const keys = block.buf.buffer.slice(0, block.len) as ArrayBuffer;
-    const task: ReadTaskMessage = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
+    const task: ReadTask = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
     const pool = await this.started();
     const out = (await pool.run(task, { transferList: [keys] })) as ArrayBuffer | null;
     if (out) return out;
@@ -126,20 +133,40 @@ export class ReadPool implements ValueReader {
   }
 
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    const task: ScanTaskMessage = { scan: source, namespace, from, count, values };
+    const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
-    return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    try {
+      return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    } catch (err) {
+      throw this.failure(err);
+    }
   }
 
   /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
   async range(task: RangeTaskMessage): Promise<Chunk> {
     const pool = await this.started();
-    return (await pool.run(task, { name: 'range' })) as Chunk;
+    try {
+      return (await pool.run(task, { name: 'range' })) as Chunk;
+    } catch (err) {
+      throw this.failure(err);
+    }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.pool) await (await this.pool).destroy();
   }
+
+  /** A reader task's failure as an EmdbError: ERR_EMDB_CLOSED once close() stopped the threads. */
+  private failure(err: unknown): EmdbError {
+    if (err instanceof EmdbError) return err;
+    if (this.closed) return closedError();
+    return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+  }
+}
+
+function closedError(): EmdbError {
+  return new EmdbError(ErrorCode.CLOSED, 'database is closed');
 }
 
 function deliver(block: PendingBlock, out: ArrayBuffer): void {

@@ -1,9 +1,11 @@
 import { EmdbError, ErrorCode } from '../errors.js';
 import { RecordKind, type RecordKindValue } from '../format/constants.js';
 import type { Key } from '../keys.js';
+import type { Done, RequestBody } from '../protocol.js';
 import { RecordBuffer } from './record-buffer.js';
-import type { RequestClient } from './types.js';
-import type { Done } from './writer-client.js';
+
+/** Posts a request to the writer as is (the link's, without sending the batch first: this is the batch). */
+export type PostRequest = (body: RequestBody, payload?: ArrayBuffer) => Promise<Done>;
 
 /** Past this many bytes a batch is sent at once instead of at the end of the tick. */
 const EAGER_SEND_BYTES = 1 << 20;
@@ -30,8 +32,12 @@ function deferred<T>(): Deferred<T> {
  * after it are refused while the ones before it were applied.
  */
 interface Segment extends Deferred<Done> {
-  /** One shared void promise per segment for insert(), resolved to undefined. */
-  settled: Promise<void>;
+  /**
+   * One shared void promise per segment for insert(), resolved to undefined.
+   * Made by the first insert() only: a segment of remove() calls alone has no
+   * caller for it, and an unobserved copy would reject unhandled on a failed write.
+   */
+  settled: Promise<void> | undefined;
   /** Byte offset where the segment ends in the batch (set when a flush cuts it). */
   end: number;
   /** The flush() calls that cut the batch here: settle with the sync of this mark. */
@@ -46,8 +52,8 @@ interface Segment extends Deferred<Done> {
  * under the flush policy before it answers that flush. So eight async
  * producers that each write and flush in the same tick send one message with
  * eight marks: onEachFlush still pays a sync per mark, group pays one for all.
- * Order is preserved: batches are sent in call order on one port, and every
- * other request sends the queued batch ahead of itself (send()).
+ * Order is preserved: batches are sent in call order on one link, and every
+ * other request sends the queued batch ahead of itself (WriterLink.call).
  */
 export class WriteBatcher {
   private records = new RecordBuffer();
@@ -57,7 +63,7 @@ export class WriteBatcher {
   private open: Segment | undefined;
   private scheduled = false;
 
-  constructor(private readonly client: RequestClient) {}
+  constructor(private readonly post: PostRequest) {}
 
   /** Queues a record; resolves with the key's prior existence once applied. */
   write(kind: RecordKindValue, namespace: number, key: Key | null, keyLen: number, value: string | Uint8Array | null, expiresAt: number): Promise<boolean> {
@@ -71,6 +77,7 @@ export class WriteBatcher {
   put(namespace: number, key: Key, keyLen: number, value: string | Uint8Array, expiresAt: number): Promise<void> {
     const segment = this.segment();
     this.records.append(RecordKind.PUT, namespace, key, keyLen, value, expiresAt);
+    segment.settled ??= segment.promise.then(() => undefined);
     if (this.records.len >= EAGER_SEND_BYTES) this.send();
     return segment.settled;
   }
@@ -86,7 +93,7 @@ export class WriteBatcher {
     if (open) open.end = bytes;
     const segments = open ? [...cut, open] : cut;
     const marks = cut.map((s) => s.end);
-    const sent = this.client.request(marks.length > 0 ? { t: 'write', count, bytes, existed: true, marks } : { t: 'write', count, bytes, existed: true }, payload);
+    const sent = this.post(marks.length > 0 ? { t: 'write', count, bytes, existed: true, marks } : { t: 'write', count, bytes, existed: true }, payload);
     sent.then(
       (done) => settle(segments, done),
       (err: unknown) => {
@@ -122,7 +129,7 @@ export class WriteBatcher {
   private segment(): Segment {
     if (this.open) return this.open;
     const d = deferred<Done>();
-    this.open = { ...d, settled: d.promise.then(() => undefined), end: -1, durable: undefined };
+    this.open = { ...d, settled: undefined, end: -1, durable: undefined };
     if (!this.scheduled) {
       this.scheduled = true;
       // After the microtask queue drains (see port-outbox.ts): every write and flush

@@ -1,5 +1,5 @@
 import { crc32 } from '@node-rs/crc32';
-import { SORTED_ENTRY_HEADER_BYTES, SORTED_RUN_HEADER_BYTES, SORTED_TOMBSTONE_HI, SortedEntry, SortedRunHeader, sortedEntryBytes } from '../shm/layout.js';
+import { SORTED_ENTRY_HEADER_BYTES, SORTED_RUN_HEADER_BYTES, SORTED_TOMBSTONE_HI, SortedEntry, SortedRunHeader, sortedEntryBytes } from './sorted-entry.js';
 import { readU64, writeU64 } from './u64.js';
 
 /**

@@ -3,7 +3,7 @@
  * offsets and timestamps stay below 2^53, so a JS number holds them exactly and
  * no BigInt is allocated on hot paths.
  */
-const TWO_32 = 0x1_0000_0000;
+export const TWO_32 = 0x1_0000_0000;
 
 export function writeU64(dv: DataView, offset: number, value: number): void {
   dv.setUint32(offset, value >>> 0, true);

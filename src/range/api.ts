@@ -1,6 +1,6 @@
 import type { ValueCodec } from '../encodings.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { unpackScan } from '../core/scan.js';
+import { unpackScan } from '../shm/scan.js';
 import { cursorQuery, halfOpenQuery, inverted, levelQuery, prefixQuery, RangeIterator, type RangeQuery } from './iterator.js';
 import { rangeTask, type RangePool } from './pool-scan.js';
 import { captureSnapshot } from './snapshot.js';

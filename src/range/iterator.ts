@@ -2,7 +2,7 @@ import type { ValueCodec } from '../encodings.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { describe } from '../keys.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { captureSnapshot, collectRange, pinnedBytes, rangeTestSeams, type Bound, type RangeSnapshot } from './snapshot.js';
+import { captureSnapshot, collectRange, pinnedBytes, rangeTestSeams, type RangeQuery, type RangeSnapshot } from './snapshot.js';
 
 /** Options of the iterator methods (Level-style bounds, as in abstract-level). */
 export interface RangeOptions {
@@ -19,13 +19,8 @@ export interface RangeOptions {
 /** Options of the positional forms (the bounds come from the arguments). */
 export type RangeIterOptions = Pick<RangeOptions, 'reverse' | 'limit'>;
 
-/** A range as the scan needs it. */
-export interface RangeQuery {
-  lower: Bound;
-  upper: Bound;
-  reverse: boolean;
-  limit: number;
-}
+// Declared beside the scan, so a reader thread (pool-scan.ts) needs nothing of this module.
+export type { RangeQuery } from './snapshot.js';
 
 /** First chunk small (a 10-entry page costs little), then larger ones. */
 const FIRST_CHUNK = 64;

@@ -1,7 +1,6 @@
 import { MirrorView } from '../shm/mirror.js';
 import type { SortedManifest } from '../shm/sorted-run.js';
-import type { RangeQuery } from './iterator.js';
-import { collectRange, snapshotSources, type Bound, type Chunk, type RangeSnapshot } from './snapshot.js';
+import { collectRange, snapshotSources, type Bound, type Chunk, type RangeQuery, type RangeSnapshot } from './snapshot.js';
 
 /**
  * A chunk of a range scan for a reader-pool thread: the snapshot the calling

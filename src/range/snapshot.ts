@@ -7,6 +7,14 @@ import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entry
 
 const TWO_32 = 0x1_0000_0000;
 
+/** A range as the scan needs it. */
+export interface RangeQuery {
+  lower: Bound;
+  upper: Bound;
+  reverse: boolean;
+  limit: number;
+}
+
 /**
  * Test seam for the model test's planted mutant: 'exclusive-end' treats an
  * exclusive end bound as inclusive (an off-by-one the model must catch).

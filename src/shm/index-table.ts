@@ -1,5 +1,6 @@
 import { EmdbError, ErrorCode } from '../errors.js';
 import {
+  capacityFor,
   IndexHeader,
   MAX_LOAD,
   SLOT_BASE_WORDS,
@@ -33,34 +34,45 @@ export class IndexView {
     this.mask = this.i32[IndexHeader.MASK]!;
   }
 
+  /** LSN held by the slot of the last readSlot() (a field, not a returned object: this runs on every probe). */
+  slotLsn = 0;
+
+  /**
+   * Reads slot `slot` under its seqlock (rule R2): retries while the writer is
+   * mid-update, and fails with ERR_EMDB_IO when a writer stalled mid-slot
+   * (died) instead of spinning forever. Returns the tag; the LSN is in slotLsn.
+   * Every reader of the table (lookups, iteration) goes through here.
+   */
+  readSlot(slot: number): number {
+    const i32 = this.i32;
+    const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+    let spins = 0;
+    for (;;) {
+      const s1 = Atomics.load(i32, base + SlotWord.SEQ);
+      if ((s1 & 1) === 0) {
+        const tag = Atomics.load(i32, base + SlotWord.TAG);
+        const lo = Atomics.load(i32, base + SlotWord.LSN_LO);
+        const hi = Atomics.load(i32, base + SlotWord.LSN_HI);
+        if (Atomics.load(i32, base + SlotWord.SEQ) === s1) {
+          this.slotLsn = lsnOf(lo, hi);
+          return tag;
+        }
+      }
+      seqlockStats.retries++;
+      if (++spins > MAX_SEQLOCK_SPINS) {
+        throw new EmdbError(ErrorCode.IO, 'index slot left locked by a dead writer');
+      }
+    }
+  }
+
   /** LSN of the live record for (namespace, key), or -1. */
   find(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
-    const i32 = this.i32;
     const tag = tagOf(hash);
     let slot = tag & this.mask;
     for (let probes = 0; probes < this.capacity; probes++) {
-      const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
-      let spins = 0;
-      for (;;) {
-        const s1 = Atomics.load(i32, base + SlotWord.SEQ);
-        if ((s1 & 1) === 0) {
-          const t = Atomics.load(i32, base + SlotWord.TAG);
-          const lo = Atomics.load(i32, base + SlotWord.LSN_LO);
-          const hi = Atomics.load(i32, base + SlotWord.LSN_HI);
-          if (Atomics.load(i32, base + SlotWord.SEQ) === s1) {
-            if (t === TAG_EMPTY) return -1;
-            if (t === tag) {
-              const lsn = lsnOf(lo, hi);
-              if (mirror.keyEquals(lsn, namespace, key, start, len)) return lsn;
-            }
-            break;
-          }
-        }
-        seqlockStats.retries++;
-        if (++spins > MAX_SEQLOCK_SPINS) {
-          throw new EmdbError(ErrorCode.IO, 'index slot left locked by a dead writer');
-        }
-      }
+      const t = this.readSlot(slot);
+      if (t === TAG_EMPTY) return -1;
+      if (t === tag && mirror.keyEquals(this.slotLsn, namespace, key, start, len)) return this.slotLsn;
       slot = (slot + 1) & this.mask;
     }
     return -1;
@@ -179,9 +191,7 @@ export class IndexWriter extends IndexView {
    * so the home slot is recomputed from the tag.
    */
   rebuild(minLive: number): IndexWriter {
-    let capacity = 1024;
-    while (capacity * 0.5 < Math.max(minLive, this.live + 1)) capacity *= 2;
-    const next = IndexWriter.allocate(capacity);
+    const next = IndexWriter.allocate(capacityFor(Math.max(minLive, this.live + 1)));
     const src = this.i32;
     const dst = next.i32;
     // Inline loop, no callbacks: this runs over every slot on each growth step.

@@ -1,8 +1,8 @@
 /**
  * Names of every shared-memory slot (see docs/FORMAT.md, "Shared memory").
  *
- * Ordering rules that the code in index-table.ts, mirror.ts and buffer-set.ts
- * depends on (single writer thread, any number of reader threads):
+ * Ordering rules that the code in index-table.ts, mirror.ts, shared-view.ts and
+ * control.ts depends on (single writer thread, any number of reader threads):
  *  R1. The writer copies a record into the mirror BEFORE publishing the index slot
  *      that points at it. Readers only reach mirror bytes through a slot read, and
  *      the slot's closing Atomics.store(seq) / the reader's Atomics.load(seq) pair
@@ -11,8 +11,10 @@
  *      Reader: load seq (retry while odd) → load the three words → load seq; equal
  *      means a consistent snapshot. Every slot access is an Atomics op, so this is
  *      correct under the JS memory model, not just on x86.
- *  R3. Mirror bytes below APPLIED_LSN never change (records are immutable).
- *  R4. A new buffer set is posted to every thread's buffers port BEFORE
+ *  R3. Mirror bytes below NEXT_LSN never change (records are immutable): the
+ *      writer copies a batch into the mirror and the file first, then advances
+ *      NEXT_LSN past it, then publishes its index slots (R1).
+ *  R4. A new buffer set is posted on the buffers BroadcastChannel BEFORE
  *      GENERATION is incremented; a thread that observes a new generation finds
  *      the message already queued and takes it with receiveMessageOnPort.
  *  R5. A replaced index table is never written again and never reused.
@@ -20,9 +22,12 @@
 
 // ---- control block ----
 /**
- * Indices into the control block's BigInt64Array view. NEXT_LSN .. WRITES are
- * stored by the writer thread alone (Atomics.store) and read with Atomics.load;
- * DURABLE_LSN is stored only after the fdatasync that covers it has returned.
+ * Indices into the control block's BigInt64Array view.
+ *
+ * NEXT_LSN is the log's LSN counter: where the writer appends next, i.e. the end
+ * of the log. Only the writer thread advances it (Atomics.add, shm/control.ts),
+ * after the batch is in the mirror and the file and before its index slots are
+ * published; any thread may read it with Atomics.load, without a message.
  *
  * READS is the one slot many threads write: every thread that looks keys up
  * (the opening thread, attached threads, reader workers) counts its lookups in
@@ -35,16 +40,9 @@
  */
 export const Ctl64 = {
   NEXT_LSN: 0,
-  APPLIED_LSN: 1,
-  DURABLE_LSN: 2,
-  TAIL_HINT: 3,
-  LIVE_KEYS: 4,
-  LIVE_BYTES: 5,
-  DEAD_BYTES: 6,
-  WRITES: 7,
-  READS: 8,
+  READS: 1,
 } as const;
-export const CTL64_SLOTS = 9;
+export const CTL64_SLOTS = 2;
 /** A thread publishes its local lookup count to READS at least this often. */
 export const READS_PUBLISH_EVERY = 4096;
 /**
@@ -89,11 +87,18 @@ export const SLOT_BASE_WORDS = INDEX_HEADER_BYTES / 4;
 export const MIN_INDEX_CAPACITY = 1024;
 /** Rebuild when (live + deleted) would pass this fraction of capacity. */
 export const MAX_LOAD = 0.75;
-/** Grow (2x) instead of rebuilding the same size when live keys pass this fraction. */
-export const GROW_LOAD = 0.5;
+/** A new table is sized so that the keys it is built for fill at most this fraction of it. */
+export const BUILD_LOAD = 0.5;
 
 export function indexBytes(capacity: number): number {
   return INDEX_HEADER_BYTES + capacity * SLOT_BYTES;
+}
+
+/** Capacity of a new table for `keys` keys: a power of two, at least MIN_INDEX_CAPACITY, at most BUILD_LOAD full. */
+export function capacityFor(keys: number): number {
+  let capacity = MIN_INDEX_CAPACITY;
+  while (capacity * BUILD_LOAD < keys) capacity *= 2;
+  return capacity;
 }
 
 /** Tags 0 and 1 are reserved for empty and deleted slots. */
@@ -102,9 +107,18 @@ export function tagOf(hash: number): number {
 }
 
 // ---- mirror of the log ----
-export const SEGMENT_SHIFT = 30;
-export const SEGMENT_SPAN = 2 ** SEGMENT_SHIFT;
-export const SEGMENT_OFFSET_MASK = SEGMENT_SPAN - 1;
+/** Segment k of the mirror holds the LSN range [k * SEGMENT_SPAN, (k + 1) * SEGMENT_SPAN) (mirror.ts). */
+export const SEGMENT_SPAN = 2 ** 30;
+
+/** The mirror segment that log byte `lsn` belongs to. */
+export function segmentOf(lsn: number): number {
+  return Math.floor(lsn / SEGMENT_SPAN);
+}
+
+/** Where log byte `lsn` is inside its segment. */
+export function segmentOffset(lsn: number): number {
+  return lsn - Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;
+}
 
 // ---- sorted index (rangeScans: true; src/shm/sorted-*.ts, docs/FORMAT.md) ----
 /**
@@ -122,13 +136,15 @@ export const SEGMENT_OFFSET_MASK = SEGMENT_SPAN - 1;
  *      covers records depending on it, so a reader that sees an unchanged
  *      generation has every buffer the entries below its count refer to.
  */
-export const SORTED_RUN_HEADER_BYTES = 16;
-/** Int32 words of a run's header; the u32 entry offsets follow it, then the entries. */
-export const SortedRunHeader = {
-  COUNT: 0,
-  /** Unique per run among the writer's buffers (how a reader tells which of its buffers are retired). */
-  ID: 1,
-} as const;
+// Run and entry layouts are persisted byte for byte in the index snapshot, so they live in format/.
+export {
+  SORTED_ENTRY_HEADER_BYTES,
+  SORTED_RUN_HEADER_BYTES,
+  SORTED_TOMBSTONE_HI,
+  SortedEntry,
+  SortedRunHeader,
+  sortedEntryBytes,
+} from '../format/sorted-entry.js';
 export const SORTED_TAIL_HEADER_BYTES = 16;
 /** Int32 words of the tail's header; entries follow it back to back. */
 export const SortedTailHeader = {
@@ -137,16 +153,6 @@ export const SortedTailHeader = {
   /** Unique per tail, from the same counter as run ids. */
   ID: 1,
 } as const;
-/** Entry: ns u32, keyLen u32, lsnLo u32, lsnHi u32, key bytes padded to 4. */
-export const SORTED_ENTRY_HEADER_BYTES = 16;
-export const SortedEntry = {
-  NS: 0,
-  KEY_LEN: 4,
-  LSN_LO: 8,
-  LSN_HI: 12,
-} as const;
-/** lsnHi of a removal (a live LSN is < 2^53, so its high word is < 2^21). */
-export const SORTED_TOMBSTONE_HI = 0xffff_ffff;
 /** The tail is sorted into a run once it holds this many entries (at the end of a batch). */
 export const SORTED_TAIL_MAX_ENTRIES = 2048;
 /** Runs are merged while the newer one holds at least 1/SORTED_MERGE_RATIO of the older one's entries. */
@@ -160,7 +166,3 @@ export const SORTED_TAIL_HARD_FACTOR = 32;
 export const SORTED_MAX_RUNS = 12;
 /** Virtual reservation of a growable tail buffer (one write batch must fit). */
 export const SORTED_TAIL_MAX_BYTES = 1 << 30;
-
-export function sortedEntryBytes(keyLen: number): number {
-  return SORTED_ENTRY_HEADER_BYTES + ((keyLen + 3) & ~3);
-}

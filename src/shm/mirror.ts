@@ -1,9 +1,10 @@
-import { MAX_RECORD_BYTES, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
-import { SEGMENT_SPAN } from './layout.js';
+import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
+import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
+import { TWO_32 } from '../format/u64.js';
+import { SEGMENT_SPAN, segmentOf, segmentOffset } from './layout.js';
 
 /** Largest size a segment buffer can reach: its LSN span plus one record that runs past it. */
 export const SEGMENT_MAX_BYTES = SEGMENT_SPAN + MAX_RECORD_BYTES;
-const TWO_32 = 0x1_0000_0000;
 
 /**
  * Read side of the shared mirror of the log: segment k holds the bytes of the LSN
@@ -43,8 +44,8 @@ export class MirrorView {
    * bytes below APPLIED_LSN are meaningful.
    */
   logBytes(lsn: number, maxLen: number): Uint8Array {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     const end = off + Math.min(maxLen, SEGMENT_SPAN - off);
     this.cover(seg, end);
     return this.u8[seg]!.subarray(off, end);
@@ -56,17 +57,22 @@ export class MirrorView {
    * a plain byte loop is safe here.
    */
   keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     if (!this.cover(seg, off + RECORD_HEADER_SIZE)) return false;
     const dv = this.dv[seg]!;
-    if (dv.getUint32(off + RECORD.KEY_LEN, true) !== len) return false;
-    if (dv.getUint32(off + RECORD.NAMESPACE, true) !== namespace) return false;
-    let k = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+    if (recordKeyLen(dv, off) !== len) return false;
+    if (recordNamespace(dv, off) !== namespace) return false;
+    let k = recordKeyStart(dv, off);
     if (!this.cover(seg, k + len)) return false;
     const u8 = this.u8[seg]!;
     for (let i = 0; i < len; i++, k++) if (u8[k] !== bytes[start + i]) return false;
     return true;
+  }
+
+  /** The view of the segment holding the record at `lsn` (read it at segmentOffset(lsn)). */
+  dvAt(lsn: number): DataView {
+    return this.dv[segmentOf(lsn)]!;
   }
 }
 
@@ -102,8 +108,8 @@ export class MirrorWriter extends MirrorView {
    * segment was added, i.e. the buffer set changed and must be republished.
    */
   reserve(lsn: number, len: number): boolean {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const added = this.room(seg, lsn - seg * SEGMENT_SPAN + len);
+    const seg = segmentOf(lsn);
+    const added = this.room(seg, segmentOffset(lsn) + len);
     const overflow = lsn + len - (seg + 1) * SEGMENT_SPAN;
     return overflow > 0 ? this.room(seg + 1, overflow) || added : added;
   }
@@ -116,8 +122,8 @@ export class MirrorWriter extends MirrorView {
    * reader of the log (prefix CRC, backup) walks segment by segment.
    */
   write(lsn: number, bytes: Uint8Array): void {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     this.u8[seg]!.set(bytes, off);
     const overflow = off + bytes.length - SEGMENT_SPAN;
     if (overflow > 0) this.u8[seg + 1]!.set(bytes.subarray(bytes.length - overflow), 0);
@@ -144,9 +150,8 @@ export class MirrorWriter extends MirrorView {
 
   /** A view of `len` bytes at `lsn`, for pwrite and for record decoding. */
   slice(lsn: number, len: number): Uint8Array {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
-    return this.u8[seg]!.subarray(off, off + len);
+    const off = segmentOffset(lsn);
+    return this.u8[segmentOf(lsn)]!.subarray(off, off + len);
   }
 }
 

@@ -1,13 +1,19 @@
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
-import { hashKey } from '../hash.js';
-import type { BufferSet } from '../protocol.js';
+import { recordExpiresAt, recordKeyLen, recordKeyStart, recordValueLen } from '../format/record-fields.js';
+import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
-import { CONTROL_BYTES, Ctl32, Ctl64, DbState, READS_PUBLISH_EVERY, SEGMENT_SPAN } from './layout.js';
+import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
 import { MirrorView } from './mirror.js';
 import type { SortedManifest } from './sorted-run.js';
 
-const TWO_32 = 0x1_0000_0000;
+/** The shared buffers a thread needs to probe the index and read values (broadcast by the writer, rule R4). */
+export interface BufferSet {
+  generation: number;
+  index: SharedArrayBuffer;
+  segments: SharedArrayBuffer[];
+  /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
+  sorted?: SortedManifest;
+}
 
 /**
  * One thread's window onto the shared database: the control block, the current
@@ -24,11 +30,10 @@ export class SharedView {
   sorted: SortedManifest | undefined;
   private readonly channel: BroadcastChannel;
 
-  /** Result of the last successful `locate`: the value's bytes are u8[valueStart, valueStart + valueLen). */
+  /** Result of the last successful lookup: the value's bytes are valueU8[valueStart, valueStart + valueLen). */
   valueU8: Uint8Array = new Uint8Array(0);
   valueStart = 0;
   valueLen = 0;
-  expiresAt = 0;
   /** Lookups made on this thread and not yet added to the shared READS slot. */
   private unpublishedReads = 0;
 
@@ -94,36 +99,55 @@ export class SharedView {
     return Atomics.load(this.ctl32, Ctl32.STATE);
   }
 
-  isOpen(): boolean {
-    return this.state() === DbState.OPEN || this.state() === DbState.FAILED;
+  /** Key lookups counted in READS so far (call publishReads first to include this thread's). */
+  reads(): number {
+    return Number(Atomics.load(this.ctl64, Ctl64.READS));
   }
 
-  stat(slot: (typeof Ctl64)[keyof typeof Ctl64]): number {
-    return Number(Atomics.load(this.ctl64, slot));
+  /** Reader-pool threads of the opening thread (READERS). */
+  readers(): number {
+    return Atomics.load(this.ctl32, Ctl32.READERS);
+  }
+
+  setReaders(n: number): void {
+    Atomics.store(this.ctl32, Ctl32.READERS, n);
   }
 
   /**
-   * Finds the live value of (namespace, key) and leaves it in valueU8/valueStart/
-   * valueLen/expiresAt. Returns false when absent. The caller checks expiry.
+   * A single lookup on this thread (getSync, contains, an attached thread's
+   * get): brings the view to the published generation, counts the read, then
+   * looks the key up.
    */
-  locate(namespace: number, key: Uint8Array, start: number, len: number): boolean {
+  lookupOne(namespace: number, key: Uint8Array, start: number, len: number): boolean {
+    this.sync();
+    this.countReads(1);
+    return this.lookup(namespace, key, start, len);
+  }
+
+  /**
+   * The one lookup every reader uses: probes the index for (namespace, key),
+   * skips an expired record, and leaves the live value in valueU8 / valueStart /
+   * valueLen (shared memory: copy or decode it before the next lookup). False
+   * when absent or expired. The caller has synced the view (sync()).
+   */
+  lookup(namespace: number, key: Uint8Array, start: number, len: number): boolean {
     const index = this.index;
     const mirror = this.mirror;
     if (!index || !mirror) return false;
     const lsn = index.find(mirror, namespace, key, start, len, hashKey(namespace, key, start, len));
     if (lsn < 0) return false;
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     // keyEquals covered the header and key; the value follows them.
     const dv = mirror.dv[seg]!;
-    const flags = dv.getUint8(off + RECORD.FLAGS);
-    const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+    const valueStart = recordKeyStart(dv, off) + recordKeyLen(dv, off);
+    const valueLen = recordValueLen(dv, off);
+    if (!mirror.cover(seg, valueStart + valueLen)) return false;
+    const expiresAt = recordExpiresAt(dv, off);
+    if (expiresAt !== 0 && expiresAt <= Date.now()) return false;
     this.valueU8 = mirror.u8[seg]!;
-    this.valueStart = off + RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0) + keyLen;
-    this.valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
-    if (!mirror.cover(seg, this.valueStart + this.valueLen)) return false;
-    this.valueU8 = mirror.u8[seg]!;
-    this.expiresAt = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * TWO_32;
+    this.valueStart = valueStart;
+    this.valueLen = valueLen;
     return true;
   }
 

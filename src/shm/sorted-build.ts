@@ -1,5 +1,5 @@
 import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
-import { hashKey } from '../hash.js';
+import { hashKey } from './hash.js';
 import type { IndexView } from './index-table.js';
 import { SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
 import type { MirrorView } from './mirror.js';

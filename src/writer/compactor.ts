@@ -1,15 +1,16 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
+import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RecordKind } from '../format/constants.js';
 import { encodeSuccessorHeader } from '../format/header.js';
-import { catalogueRecord, storedPayloadSize } from '../format/record.js';
+import { catalogueRecord, frameSize } from '../format/record.js';
+import { recordExpiresAt, recordFlags } from '../format/record-fields.js';
 import { ioError } from '../errors.js';
 import type { FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { SEGMENT_SPAN } from '../shm/layout.js';
+import { capacityFor, SEGMENT_SPAN, segmentOffset } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { BufferedWriter } from './buffered-writer.js';
-import { LogState } from './log-state.js';
+import { LogState } from '../log/log-state.js';
 
 export interface CompactedLog {
   state: LogState;
@@ -36,9 +37,7 @@ export function buildCompacted(
   sink: (bytes: Uint8Array, position: number) => void,
 ): CompactedLog {
   const mirror = new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));
-  let capacity = 1024;
-  while (capacity * 0.5 < old.index.live + 1) capacity *= 2;
-  const state = new LogState(IndexWriter.allocate(capacity), mirror);
+  const state = new LogState(IndexWriter.allocate(capacityFor(old.index.live + 1)), mirror);
   let end = DATA_START;
   mirror.reserve(0, DATA_START);
   const append = (bytes: Uint8Array): void => {
@@ -48,16 +47,16 @@ export function buildCompacted(
     state.apply(end);
     end += bytes.length;
   };
-  for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name));
+  // The compacted log is format 3: NS_CREATE carries the encoding (0 when the old log recorded none).
+  for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));
   let kept = 0;
   old.index.forEachLive((lsn) => {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
-    const dv = old.mirror.dv[seg]!;
-    const expires = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * 0x1_0000_0000;
+    const dv = old.mirror.dvAt(lsn);
+    const off = segmentOffset(lsn);
+    const expires = recordExpiresAt(dv, off);
     if (expires !== 0 && expires <= now) return;
-    const flags = dv.getUint8(off + RECORD.FLAGS);
-    const size = RECORD_HEADER_SIZE + storedPayloadSize(flags, dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true));
+    const flags = recordFlags(dv, off);
+    const size = frameSize(dv, off);
     const copy = old.mirror.slice(lsn, size).slice();
     if ((flags & RECORD_FLAG_IN_TX) !== 0) {
       const cdv = new DataView(copy.buffer, 0, size);

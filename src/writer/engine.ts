@@ -1,26 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ioError } from '../errors.js';
-import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, SLOT_SIZE } from '../format/constants.js';
-import { encodeSlot, otherSlotOffset } from '../format/header.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_SIZE, V3 } from '../format/constants.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
+import type { ValueEncoding } from '../types.js';
+import type { RecoveryMode } from '../log/recovery.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
+import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
-import type { BufferSet, CompactReport, FlushPolicy, StatsSnapshot } from '../protocol.js';
-import { Ctl32, Ctl64, DbState, SEGMENT_SPAN } from '../shm/layout.js';
-import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
-import type { SnapshotLimits } from '../shm/sorted-writer.js';
+import type { BufferSet } from '../protocol.js';
+import { LsnCounter } from '../shm/control.js';
+import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
-import type { LogState } from './log-state.js';
-import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
+import { DurableMarks } from './durable-marks.js';
+import { HeaderSlots } from './header-slots.js';
+import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { snapshotPath, writeSnapshot } from './snapshot.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import { readSortedSection } from './sorted-persist.js';
-import { SortedIndexWriter } from '../shm/sorted-writer.js';
+import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
+import { SortedIndexWriter, type SnapshotLimits } from '../shm/sorted-writer.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
+/**
+ * The automatic checkpoint (a header-slot write, FORMAT.md "Header slots")
+ * advances the tail hint once this much was made durable past it, or once this
+ * long has passed: it bounds the window in which damage cannot be told from
+ * crash residue by the prefix CRC.
+ */
+export const AUTO_CHECKPOINT_BYTES = 16 * 1024 * 1024;
+export const AUTO_CHECKPOINT_MS = 1000;
 
 export interface EngineOptions {
   path: string | null;
@@ -31,6 +43,10 @@ export interface EngineOptions {
   publish: (set: BufferSet) => void;
   /** Maintain the sorted index (rangeScans: true), with these iterator limits. */
   rangeScans?: SnapshotLimits;
+  /** Recorded in a new file and checked against the recorded one (default 'binary'). */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (default 'strict'). */
+  recovery?: RecoveryMode;
 }
 
 /**
@@ -39,14 +55,12 @@ export interface EngineOptions {
  */
 export class WriterEngine {
   private readonly ctl32: Int32Array;
-  private readonly ctl64: BigInt64Array;
+  /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
+  private readonly lsn: LsnCounter;
   private state!: LogState;
   private fd = -1;
-  private nextLsn = DATA_START;
   private durableLsn = DATA_START;
-  private slotOffset = 0;
-  private slotSequence = 0;
-  private lastCheckpointAt = 0;
+  private readonly slots = new HeaderSlots();
   /** 0 until a compaction completes in this open (not persisted). */
   private lastCompactionAt = 0;
   private writes = 0;
@@ -54,6 +68,8 @@ export class WriterEngine {
   private syncs = 0;
   /** Wall time spent in those fdatasyncs: with `syncs`, what one sync costs on this disk. */
   private syncMs = 0;
+  /** Header slots written by the automatic checkpoint since open (each with its own fdatasync). */
+  private autoCheckpoints = 0;
   private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
@@ -61,6 +77,10 @@ export class WriterEngine {
   private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
   private readonly prefix = new PrefixCrc();
+  /** DURABLE_MARKs before batches written after a sync (format 3 files). */
+  private readonly marks = new DurableMarks();
+  /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
+  private openedEnd = DATA_START;
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
   private snapshotTail = -1;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
@@ -71,13 +91,14 @@ export class WriterEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
-    this.ctl64 = new BigInt64Array(opts.control);
+    this.lsn = new LsnCounter(opts.control);
+    this.lsn.reset(DATA_START);
   }
 
   open(): void {
     const { io, path: file } = this.opts;
     if (file === null) {
-      this.state = newInMemoryLog();
+      this.state = newInMemoryLog(this.opts.valueEncoding);
       this.state.onIndexReplaced = () => this.publishBuffers();
     } else {
       this.openFile(io, file);
@@ -89,7 +110,6 @@ export class WriterEngine {
       this.state.sorted.commit();
     }
     this.publishBuffers();
-    this.syncControl();
     this.opened = true;
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.OPEN);
   }
@@ -101,20 +121,29 @@ export class WriterEngine {
       const run = snap && readSortedSection(io, snapshotPath(file), snap);
       if (run) state.sorted = new SortedIndexWriter([run], limits);
     });
-    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), attachSorted || undefined);
+    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
+      valueEncoding: this.opts.valueEncoding ?? 'binary',
+      recovery: this.opts.recovery ?? 'strict',
+      ...(attachSorted ? { beforeReplay: attachSorted } : {}),
+    });
     this.sortedSource = log.state.sorted ? 'snapshot' : null;
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
-    this.slotOffset = log.slot.offset;
-    this.slotSequence = log.slot.sequence;
-    this.lastCheckpointAt = log.slot.checkpointAt;
+    this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc);
     this.snapshotTail = log.snapshotTail;
-    this.nextLsn = this.durableLsn = log.report.end;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(log.slot.tailHint));
+    this.lsn.reset(log.report.end);
+    this.durableLsn = log.report.end;
+    this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
+    this.openedEnd = log.report.end;
+  }
+
+  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
+  reserveKeys(records: number): void {
+    this.state.reserveKeys(records);
   }
 
   /**
@@ -123,18 +152,15 @@ export class WriterEngine {
    * never sees a record that failed to reach the file. Returns, per record,
    * whether its key existed before.
    */
-  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
-  reserveKeys(records: number): void {
-    this.state.reserveKeys(records);
-  }
-
-  append(batch: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
+  append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
-    const lsn = this.nextLsn;
+    const lsn = this.lsn.next;
+    const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
+    const batch = framed.bytes;
     const len = batch.length;
-    const segStart = Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;
+    const segStart = segmentOf(lsn) * SEGMENT_SPAN;
     let newSegment = false;
     if (lsn + len <= segStart + SEGMENT_SPAN) {
       newSegment = this.state.mirror.reserve(lsn, len);
@@ -154,16 +180,21 @@ export class WriterEngine {
       try {
         writeFully(this.opts.io, this.fd, batch, 0, len, lsn);
       } catch (err) {
-        // nextLsn and the index are untouched yet, so a full disk can be rolled back.
+        // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
         throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
       }
     }
-    this.nextLsn = lsn + len;
-    if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = this.nextLsn;
-    const existed = this.applyRange(lsn, this.nextLsn, wantExisted);
+    // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
+    const end = this.lsn.advance(len);
+    if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
+    if (framed.markBytes > 0) {
+      // Framing, not a write: no `existed` entry, not counted in `writes`.
+      this.state.apply(lsn);
+      this.marks.written(framed.value);
+    }
+    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
     // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
     if (this.state.sorted?.commit()) this.publishBuffers();
-    this.syncControl();
     return existed;
   }
 
@@ -171,8 +202,7 @@ export class WriterEngine {
     const mirror = this.state.mirror;
     const existed: number[] | undefined = wantExisted ? [] : undefined;
     for (let lsn = from; lsn < to; ) {
-      const seg = Math.floor(lsn / SEGMENT_SPAN);
-      const size = frameSize(mirror.dv[seg]!, lsn - seg * SEGMENT_SPAN);
+      const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
       const had = this.state.apply(lsn);
       existed?.push(had);
       lsn += size;
@@ -193,7 +223,7 @@ export class WriterEngine {
   compact(): CompactReport {
     this.assertWritable();
     const started = Date.now();
-    const bytesBefore = this.nextLsn;
+    const bytesBefore = this.lsn.next;
     const deadBefore = this.state.deadBytes;
     const { io, path: file } = this.opts;
     let built: CompactedLog;
@@ -218,17 +248,16 @@ export class WriterEngine {
     if (oldSorted) built.state.sorted = relocateSorted(oldSorted, built.state.index, built.state.mirror);
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
-    this.nextLsn = this.durableLsn = built.end;
-    this.slotOffset = SLOT_A_OFFSET;
-    this.slotSequence = 1;
+    this.lsn.reset(built.end);
+    this.durableLsn = built.end;
+    this.marks.reset(built.end, this.fd >= 0);
+    this.slots.compacted(built.end);
     this.formatVersion = FORMAT_VERSION;
     this.fileId = fileId;
     this.prefix.reset(built.end, built.prefixCrc);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(built.end));
     this.publishBuffers();
-    this.syncControl();
     this.lastCompactionAt = Date.now();
     return {
       bytesBefore,
@@ -262,15 +291,26 @@ export class WriterEngine {
     return [...this.state.namespaces.values()];
   }
 
+  /** The id the next new namespace gets (ids of dropped namespaces are never reused). */
+  get nextNamespaceId(): number {
+    return this.state.nextNamespaceId;
+  }
+
   /**
    * The id of namespace `name`; with `create`, a missing one is added to the
    * catalogue by appending an NS_CREATE record (ids are never reused). -1 if absent.
    */
-  namespace(name: string, create: boolean): number {
+  namespace(name: string, create: boolean, encoding?: ValueEncoding): number {
     const found = this.state.namespaceId(name);
-    if (found >= 0 || !create) return found;
+    if (found >= 0) {
+      // Format 3 recorded the namespace's encoding at creation; an open with another one is refused.
+      if (encoding !== undefined) checkEncoding(this.state.nsEncodings.get(found) ?? 0, encoding, `namespace '${name}'`);
+      return found;
+    }
+    if (!create) return found;
     const id = this.state.nextNamespaceId;
-    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name), false);
+    const code = this.formatVersion >= V3 ? ENCODING_ID[encoding ?? this.opts.valueEncoding ?? 'binary'] : undefined;
+    this.append(catalogueRecord(RecordKind.NS_CREATE, id, name, code), false);
     return id;
   }
 
@@ -284,21 +324,21 @@ export class WriterEngine {
 
   /** True when flush() has work to do: unsynced records, or a failure it must report. */
   needsSync(): boolean {
-    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.nextLsn);
+    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.lsn.next);
   }
 
   /** Makes every appended record durable (one fdatasync unless already durable). */
   flush(): void {
     this.assertWritable();
-    if (this.fd < 0 || this.durableLsn === this.nextLsn) return;
+    const end = this.lsn.next;
+    if (this.fd < 0 || this.durableLsn === end) return;
     try {
       this.syncLog();
     } catch (err) {
       this.dropUnsynced();
       throw this.fail('fdatasync', err);
     }
-    this.durableLsn = this.nextLsn;
-    this.syncControl();
+    this.durableLsn = end;
   }
 
   /**
@@ -312,37 +352,45 @@ export class WriterEngine {
   checkpoint(final = false): void {
     this.flush();
     if (this.fd < 0) return;
-    const tail = Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT));
-    if (tail !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
+    if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
 
-  private writeSlot(): void {
-    const target = otherSlotOffset(this.slotOffset);
+  /**
+   * The automatic checkpoint (called by the writer thread's timer, between
+   * requests): a header-slot write that moves the tail hint up to the durable
+   * LSN once AUTO_CHECKPOINT_BYTES or AUTO_CHECKPOINT_MS have passed. It syncs
+   * no record the flush policy has not synced, and skips the index snapshot.
+   * Returns whether it wrote a slot.
+   */
+  autoCheckpoint(now = Date.now()): boolean {
+    if (!this.opened || this.fd < 0 || this.failure || this.lsn.next === this.openedEnd) return false;
+    const tail = this.slots.tailHint;
+    if (this.durableLsn <= tail) return false;
+    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.slots.checkpointAt < AUTO_CHECKPOINT_MS) return false;
+    this.writeSlot(true);
+    this.autoCheckpoints++;
+    return true;
+  }
+
+  /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
+  private writeSlot(auto = false): void {
     const now = Date.now();
-    const slot = encodeSlot({
-      sequence: this.slotSequence + 1,
-      tailHint: this.durableLsn,
-      checkpointAt: now,
-      liveKeys: this.state.index.live,
-      // A version 1 file keeps version 1 slots, so older builds still read it.
-      prefixCrc: this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined,
-    });
+    // A version 1 file keeps version 1 slots, so older builds still read it.
+    const prefixCrc = this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined;
+    const slot = this.slots.next(this.durableLsn, this.state.index.live, prefixCrc, now);
     try {
-      writeFully(this.opts.io, this.fd, slot, 0, SLOT_SIZE, target);
-      this.syncLog();
+      writeFully(this.opts.io, this.fd, slot.bytes, 0, SLOT_SIZE, slot.at);
+      this.syncLog(!auto);
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
-    this.slotOffset = target;
-    this.slotSequence++;
-    this.lastCheckpointAt = now;
-    Atomics.store(this.ctl64, Ctl64.TAIL_HINT, BigInt(this.durableLsn));
+    this.slots.written(slot.at, this.durableLsn, now);
   }
 
   /**
-   * Writes the index snapshot for the state at nextLsn, which the caller has
+   * Writes the index snapshot for the state at the end of the log, which the caller has
    * made durable and checkpointed. The snapshot is a cache of the log, so a
    * failure is reported (ERR_EMDB_IO) but does not poison the engine: the log
    * was not touched, a half-written snapshot is never renamed into place, and
@@ -351,27 +399,28 @@ export class WriterEngine {
   private saveSnapshot(): void {
     const file = this.opts.path;
     if (this.fd < 0 || file === null) return;
+    const end = this.lsn.next;
     try {
-      const crc = this.prefix.upTo(this.state.mirror, this.nextLsn);
+      const crc = this.prefix.upTo(this.state.mirror, end);
       // The sorted index is persisted as one run: collapse it (readers get the merged run too).
       if (this.state.sorted?.collapse()) this.publishBuffers();
-      writeSnapshot(this.opts.io, file, this.state, this.fileId, this.nextLsn, crc);
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc);
     } catch (err) {
       const error = ioError('index snapshot', err);
       this.snapshotError = error.message;
       throw error;
     }
-    this.snapshotTail = this.nextLsn;
+    this.snapshotTail = end;
     this.snapshotError = undefined;
   }
 
   /**
-   * Starts a backup of the log as it is now: [0, nextLsn), i.e. every write
+   * Starts a backup of the log as it is now: [0, end of the log), i.e. every write
    * acknowledged before the request. The caller steps the job between other
    * requests; the bytes it copies never change, whatever happens meanwhile.
    */
   startBackup(target: string): BackupJob {
-    return BackupJob.start(this.opts.io, backupSource(this.state, this.nextLsn), this.opts.path, target);
+    return BackupJob.start(this.opts.io, backupSource(this.state, this.lsn.next), this.opts.path, target);
   }
 
   /** Checkpoints (when opened and healthy) and releases the file. */
@@ -387,22 +436,24 @@ export class WriterEngine {
     }
   }
 
-  stats(): StatsSnapshot {
+  /** Everything but the flush policy's own counters (the flusher is not the engine's: workers/writer.ts adds them). */
+  stats(): Omit<StatsSnapshot, 'flushTimeouts'> {
     const index = this.state.index;
     return {
       records: index.live,
       liveBytes: this.state.liveBytes,
       deadBytes: this.state.deadBytes,
-      fileBytes: this.nextLsn,
+      fileBytes: this.lsn.next,
       namespaces: this.state.namespaces.size,
       indexCapacity: index.capacity,
       indexLoad: (index.live + index.deleted) / index.capacity,
-      tailHint: Number(Atomics.load(this.ctl64, Ctl64.TAIL_HINT)),
+      tailHint: this.slots.tailHint,
       durableLsn: this.durableLsn,
       writes: this.writes,
       syncs: this.syncs,
       syncMs: this.syncMs,
-      lastCheckpointAt: this.lastCheckpointAt,
+      autoCheckpoints: this.autoCheckpoints,
+      lastCheckpointAt: this.slots.checkpointAt,
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
@@ -430,23 +481,17 @@ export class WriterEngine {
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 
-  /** One fdatasync of the log, counted and timed for stats() (a failed one counts nothing). */
-  private syncLog(): void {
+  /**
+   * One fdatasync of the log, counted and timed for stats() (a failed one counts
+   * nothing). `counted` false: the automatic checkpoint's, which stats() reports
+   * as autoCheckpoints so `syncs` stays what flush() and checkpoint() cost.
+   */
+  private syncLog(counted = true): void {
     const started = performance.now();
     this.opts.io.fdatasync(this.fd);
+    if (!counted) return;
     this.syncMs += performance.now() - started;
     this.syncs++;
-  }
-
-  private syncControl(): void {
-    const c = this.ctl64;
-    Atomics.store(c, Ctl64.NEXT_LSN, BigInt(this.nextLsn));
-    Atomics.store(c, Ctl64.APPLIED_LSN, BigInt(this.nextLsn));
-    Atomics.store(c, Ctl64.DURABLE_LSN, BigInt(this.durableLsn));
-    Atomics.store(c, Ctl64.LIVE_KEYS, BigInt(this.state.index.live));
-    Atomics.store(c, Ctl64.LIVE_BYTES, BigInt(this.state.liveBytes));
-    Atomics.store(c, Ctl64.DEAD_BYTES, BigInt(this.state.deadBytes));
-    Atomics.store(c, Ctl64.WRITES, BigInt(this.writes));
   }
 
   private assertWritable(): void {

@@ -1,16 +1,9 @@
 import { serializeError, type SerializedError } from '../errors.js';
-import type { FlushPolicy } from '../protocol.js';
+import type { MarkedWriteOutcome } from '../protocol.js';
+import type { FlushPolicy } from '../types.js';
 import type { FlushDone } from './group-flush.js';
 
-/** What the one reply to a write with flush marks says (see WriteBatcher). */
-export interface MarkedWriteOutcome {
-  existed: Uint8Array | undefined;
-  /** Per mark: the failed sync that covered it; null where the sync held. Absent when all held. */
-  syncErrors?: (SerializedError | null)[];
-  /** Set when the batch was refused part-way: bytes applied, and why the rest was not. */
-  appliedBytes?: number;
-  writeError?: SerializedError;
-}
+export type { MarkedWriteOutcome } from '../protocol.js';
 
 export interface MarkedWriteSteps {
   /** Appends framed records (file first, then index); throws when the engine refuses. */

@@ -1,12 +1,12 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { IndexHeader, indexBytes } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
-import { LogState } from './log-state.js';
-import { writeSortedSection } from './sorted-persist.js';
+import { hasSortedSection, writeSortedSection } from './sorted-persist.js';
+import { LogState } from '../log/log-state.js';
 
 /**
  * The index snapshot: what replaying the log prefix [DATA_START, tail) derives
@@ -42,7 +42,10 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   // An orphan of a crashed checkpoint; the name is ours.
   if (io.exists(tmp)) io.unlink(tmp);
   const index = new Uint8Array(state.index.buffer);
-  const catalogue = encodeCatalogue({ namespaces: [...state.namespaces], counts: [...state.counts] });
+  const catalogue = encodeCatalogue({
+    namespaces: [...state.namespaces].map(([id, name]) => [id, name, state.nsEncodings.get(id) ?? 0]),
+    counts: [...state.counts],
+  });
   const header = encodeSnapshotHeader({
     fileId,
     tail,
@@ -57,6 +60,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length,
     bodyCrc: crc32(catalogue, crc32(index)),
+    sections: hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0,
   });
   const fd = io.open(tmp, 'wx');
   try {
@@ -105,7 +109,9 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (header.indexLive + header.indexDeleted > capacity) return undefined;
     const tableBytes = indexBytes(capacity);
     // Bytes after the body are the sorted section (rangeScans), read on its own by sorted-persist.ts.
-    if (header.bodyBytes > size - SNAPSHOT_HEADER_SIZE || header.bodyBytes < tableBytes) return undefined;
+    const hasSection = (header.sections & SnapshotSection.SORTED_INDEX) !== 0;
+    const bodyFits = hasSection ? header.bodyBytes <= size - SNAPSHOT_HEADER_SIZE : header.bodyBytes === size - SNAPSHOT_HEADER_SIZE;
+    if (!bodyFits || header.bodyBytes < tableBytes) return undefined;
     // Straight into the shared buffer the index will live in: no copy after the read.
     const table = new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);
@@ -115,7 +121,7 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
-    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts);
+    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts, header.version);
     if (!catalogue) return undefined;
     return {
       header,
@@ -127,7 +133,10 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
         state.liveBytes = header.liveBytes;
         state.deadBytes = header.deadBytes;
         state.nextNamespaceId = header.nextNamespaceId;
-        for (const [id, name] of catalogue.namespaces) state.namespaces.set(id, name);
+        for (const [id, name, encoding] of catalogue.namespaces) {
+          state.namespaces.set(id, name);
+          if (encoding !== 0) state.nsEncodings.set(id, encoding);
+        }
         for (const [id, live] of catalogue.counts) state.counts.set(id, live);
         return state;
       },

@@ -1,11 +1,17 @@
 import { decodeSortedSectionHeader, encodeSortedSectionHeader, SORTED_SECTION_HEADER_SIZE, validRun } from '../format/sorted-snapshot.js';
 import { crc32 } from '@node-rs/crc32';
-import { SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import { readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { SortedRunHeader } from '../shm/layout.js';
 import { newBufferId } from '../shm/sorted-run.js';
-import type { LogState } from './log-state.js';
+import type { LogState } from '../log/log-state.js';
+
+/** Whether writeSortedSection writes a section for `state` (the snapshot header's SORTED_INDEX bit). */
+export function hasSortedSection(state: LogState): boolean {
+  const sorted = state.sorted;
+  return sorted !== undefined && sorted.runs.length === 1 && sorted.tailEntries === 0;
+}
 
 /**
  * Appends the sorted section (src/format/sorted-snapshot.ts) after the
@@ -14,7 +20,7 @@ import type { LogState } from './log-state.js';
  */
 export function writeSortedSection(io: FileIO, fd: number, at: number, state: LogState, tail: number, prefixCrc: number): void {
   const sorted = state.sorted;
-  if (!sorted || sorted.runs.length !== 1 || sorted.tailEntries !== 0) return;
+  if (!hasSortedSection(state) || !sorted) return;
   const run = new Uint8Array(sorted.runs[0]!);
   const header = encodeSortedSectionHeader(run, tail, prefixCrc);
   writeFully(io, fd, header, 0, header.length, at);
@@ -28,6 +34,7 @@ export function writeSortedSection(io: FileIO, fd: number, at: number, state: Lo
  * snapshot, or any failed check. The caller then rebuilds from the hash index.
  */
 export function readSortedSection(io: FileIO, snapshotFile: string, snap: SnapshotHeader): SharedArrayBuffer | undefined {
+  if ((snap.sections & SnapshotSection.SORTED_INDEX) === 0) return undefined;
   let fd = -1;
   try {
     fd = io.open(snapshotFile, 'r');

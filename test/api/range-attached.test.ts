@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES } from '../helpers.js';
+import { Emdb, FIXTURES } from '../helpers/common.js';
 
 function runWorker(handle: unknown): Promise<Record<string, unknown>> {
   const w = new Worker(path.join(FIXTURES, 'range-attached.js'), { workerData: handle });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rangeTestSeams } from '../../dist/src/range/snapshot.js';
-import { Emdb, tempDirs } from '../helpers.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
 
 type Space = Map<string, string>; // hex key -> value
 type Model = Map<string, Space>; // '' = default namespace

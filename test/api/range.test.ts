@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, rejectsWithCode, tempDirs } from '../helpers.js';
+import { Emdb, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
 const s = (entries: [Buffer, unknown][]): string[] => entries.map(([k]) => k.toString());
 async function keysOf(it: AsyncIterable<[Buffer, unknown]>): Promise<string[]> {

@@ -8,10 +8,10 @@
  * the writer) must be reported.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { scaled } from '../helpers.js';
-import { enumerateCrashes } from '../sim/enumerate.js';
-import { harness } from '../sim/sorted-check.js';
-import { generateWorkload, POLICIES } from '../sim/workload.js';
+import { scaled } from '../helpers/common.js';
+import { enumerateCrashes } from '../helpers/sim/enumerate.js';
+import { harness } from '../helpers/sim/sorted-check.js';
+import { generateWorkload, POLICIES } from '../helpers/sim/workload.js';
 import { sortedTestSeams } from '../../dist/src/shm/sorted-writer.js';
 
 const WORKLOAD_SEED = 20261125;

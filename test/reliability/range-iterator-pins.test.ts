@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES } from '../helpers.js';
+import { Emdb, FIXTURES } from '../helpers/common.js';
 
 const next = (w: Worker, t: string): Promise<Record<string, unknown>> =>
   new Promise((resolve, reject) => {

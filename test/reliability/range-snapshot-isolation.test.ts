@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rangeTestSeams } from '../../dist/src/range/snapshot.js';
 import { checkScan, Ctl, preload } from '../../dist/test/fixtures/range-load.js';
-import { Emdb, FIXTURES, tempDirs } from '../helpers.js';
+import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
 
 type Done = { t: 'done'; scans?: number; errors?: string[]; versions?: number; compactions?: number };
 const finished = (w: Worker): Promise<Done> =>

@@ -1,0 +1,50 @@
+/**
+ * Field reads of a framed record already in memory (the shared mirror, a batch):
+ * for code that walks records it did not validate itself, because the writer
+ * did (checkRecord in record.ts) before the record reached the mirror. Offsets
+ * are those of RECORD in constants.ts. No checksum code here, so a reader
+ * thread loads this without the native crc32 module.
+ */
+import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE } from './constants.js';
+import { readU64 } from './u64.js';
+
+/** Bytes the payload occupies on disk for given plaintext lengths. */
+export function storedPayloadSize(flags: number, keyLen: number, valueLen: number): number {
+  const aead = (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE + AEAD_TAG_SIZE : 0;
+  return keyLen + valueLen + aead;
+}
+
+/** Offset of the key inside a record (encrypted payloads start with the nonce). */
+export function keyOffsetIn(flags: number): number {
+  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+}
+
+export function recordKind(dv: DataView, off: number): number {
+  return dv.getUint8(off + RECORD.KIND);
+}
+
+export function recordFlags(dv: DataView, off: number): number {
+  return dv.getUint8(off + RECORD.FLAGS);
+}
+
+export function recordNamespace(dv: DataView, off: number): number {
+  return dv.getUint32(off + RECORD.NAMESPACE, true);
+}
+
+export function recordKeyLen(dv: DataView, off: number): number {
+  return dv.getUint32(off + RECORD.KEY_LEN, true);
+}
+
+export function recordValueLen(dv: DataView, off: number): number {
+  return dv.getUint32(off + RECORD.VALUE_LEN, true);
+}
+
+/** Expiry in ms since the epoch; 0 = never. */
+export function recordExpiresAt(dv: DataView, off: number): number {
+  return readU64(dv, off + RECORD.EXPIRES_AT);
+}
+
+/** Where the record's key bytes start (after the header, and the nonce of an encrypted payload). */
+export function recordKeyStart(dv: DataView, off: number): number {
+  return off + keyOffsetIn(recordFlags(dv, off));
+}

@@ -1,0 +1,117 @@
+/**
+ * The types of the public API that are plain data: what options, stats(),
+ * compact() and handle() take or return. They are not wire messages (those are
+ * in protocol.ts), though some of them travel inside one.
+ */
+
+/** How values are encoded: Buffers as they are, UTF-8 strings, JSON or msgpack structures. */
+export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+
+export type FlushPolicy =
+  | { kind: 'onEachFlush' }
+  | { kind: 'group'; maxWaitMs: number; maxBatch: number }
+  | { kind: 'writeThrough' };
+
+/**
+ * A structured-cloneable description of an open database, for Emdb.attach() in
+ * another worker thread: shared buffers and channel names, no ports.
+ */
+export interface EmdbHandle {
+  kind: 'emdb-js/handle';
+  version: 1;
+  path: string | null;
+  control: SharedArrayBuffer;
+  buffersChannel: string;
+  requestChannel: string;
+  valueEncoding: 'binary' | 'utf8' | 'json' | 'msgpack';
+  flushPolicy: FlushPolicy;
+}
+
+/** What the writer knows for stats() (db.ts adds the thread-side counters, see Stats below). */
+export interface StatsSnapshot {
+  /** Live keys, every namespace. */
+  records: number;
+  /** Bytes of live records (and of the namespace catalogue) in the log. */
+  liveBytes: number;
+  /** Bytes of superseded, removed and framing records: what compaction would drop. */
+  deadBytes: number;
+  /** Size of the log (its end offset). */
+  fileBytes: number;
+  namespaces: number;
+  /** Slots of the shared hash index. */
+  indexCapacity: number;
+  /** (live + deleted slots) / capacity: the index's load factor. */
+  indexLoad: number;
+  /** Where the last checkpoint says valid data ends. */
+  tailHint: number;
+  /** Log offset up to which every record is durable. */
+  durableLsn: number;
+  /** Records applied since open (each insert, remove, clear, ... is one). */
+  writes: number;
+  /** fdatasyncs of the log by flush() and checkpoint() since open. */
+  syncs: number;
+  /** Wall milliseconds those fdatasyncs took (syncMs / syncs: this disk's sync latency). */
+  syncMs: number;
+  /** group policy: syncs started by the follower-wait timer, because followers that were expected did not come. */
+  flushTimeouts: number;
+  /**
+   * Header slots written by the automatic checkpoint since open (each with one
+   * fdatasync, not counted in `syncs`): it moves the tail hint up to the durable
+   * LSN once 16 MiB or 1 s passed (docs/FORMAT.md, "Header slots").
+   */
+  autoCheckpoints: number;
+  /** ms since the epoch of the last checkpoint (persisted in the header). */
+  lastCheckpointAt: number;
+  /** ms since the epoch of the last compact() since open; 0 when none. */
+  lastCompactionAt: number;
+  /** How the last open rebuilt the index (docs/DESIGN.md, "Reopen"). */
+  recovery: RecoveryStats;
+  /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
+  indexSnapshot: { tail: number | null; error: string | null };
+  /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
+  sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
+}
+
+export interface RecoveryStats {
+  /** 'snapshot': the index snapshot held the log up to `replayedFrom`; 'full': every record was replayed. */
+  mode: 'snapshot' | 'full';
+  /** Records walked and applied at open (only those after the snapshot in 'snapshot' mode). */
+  recordsReplayed: number;
+  replayedFrom: number;
+  /** The header slot's prefix CRC verified the checkpointed bytes in one pass, so those records skipped their own CRC. */
+  prefixVerified: boolean;
+  durationMs: number;
+  /** Bytes cut off the end of the file at open: crash residue (torn appends, zero or garbage tails), or salvaged damage. */
+  truncatedBytes: number;
+  /** Intact records found in the cut bytes and dropped with them (never-durable writes, or records after salvaged damage). */
+  droppedRecords: number;
+  /** Offset where the cut began, or null when nothing was cut. */
+  residueAt: number | null;
+  /** Why the record at `residueAt` ended the log (e.g. 'record checksum mismatch'), or null. */
+  residueReason: string | null;
+  /** True when `recovery: 'salvage'` cut the log at damage proven durable (which a default open refuses). */
+  salvaged: boolean;
+  /** Offset of that damage when `salvaged`, else null. */
+  corruptionAt: number | null;
+}
+
+export interface CompactReport {
+  bytesBefore: number;
+  bytesAfter: number;
+  keysKept: number;
+  deadBytesDropped: number;
+  durationMs: number;
+}
+
+/** db.stats(): the writer's snapshot plus counters kept in shared memory. */
+export interface Stats extends StatsSnapshot {
+  /** Reader-pool threads of the database (set by the opening thread; also reported by attached threads). */
+  readers: number;
+  /**
+   * Key lookups since open, on every thread: get, getSync, contains and each key
+   * of getMany (also inside transactions). Each thread publishes its count in
+   * batches (shm/layout.ts, READS), so lookups another thread is making right
+   * now may not be counted yet; this thread's own always are.
+   */
+  reads: number;
+}
