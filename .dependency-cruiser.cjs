@@ -5,7 +5,7 @@
  * not to add an exception here.
  *
  * Bottom to top: errors/types/guard → format/ → shm/ → log/ → protocol →
- * writer/ (writer thread) | core/ (user threads) → API (db, keyspace,
+ * writer/ (writer thread) | core/, range/ (user threads) → API (db, keyspace,
  * transaction, index) → cli/; workers/ are thread entry points over writer/
  * and shm/.
  */
@@ -74,6 +74,13 @@ module.exports = {
       comment: 'core/ (user-thread machinery) never imports writer/ or workers/ (workers are started by URL) nor the API above it.',
       from: { path: '^src/core/' },
       to: { path: '^(workers/|src/writer/|src/cli/|src/(db|keyspace|transaction|index)\\.ts$)' },
+    },
+    {
+      name: 'range-is-user-thread',
+      comment: 'range/ (range scans) runs on user threads and, for pool-scan.ts, on reader threads: shm/, format/, errors and the small leaves only; never writer/, log/, core/, workers/, the CLI or the API.',
+      severity: 'error',
+      from: { path: '^src/range/' },
+      to: { path: '^(workers/|src/(writer|log|core|cli)/|src/(db|keyspace|transaction|index)\\.ts$)' },
     },
     {
       name: 'api-not-writer',

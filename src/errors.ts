@@ -15,6 +15,8 @@ export const ErrorCode = {
   ENCRYPTION_KEY_MISMATCH: 'ERR_EMDB_ENCRYPTION_KEY_MISMATCH',
   TRANSACTION_ABORTED: 'ERR_EMDB_TRANSACTION_ABORTED',
   RANGE_SCANS_DISABLED: 'ERR_EMDB_RANGE_SCANS_DISABLED',
+  /** A range iterator outlived rangeSnapshotLimit (age, or bytes of retired buffers it pins). */
+  SNAPSHOT_TOO_OLD: 'ERR_EMDB_SNAPSHOT_TOO_OLD',
   CLOSED: 'ERR_EMDB_CLOSED',
   IO: 'ERR_EMDB_IO',
 } as const;

@@ -8,6 +8,9 @@ import { guard } from './guard.js';
 import type { ScanSource } from './protocol.js';
 import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { TxTarget } from './transaction.js';
+import { openRange, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
+import type { RangePool } from './range/pool-scan.js';
+import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
 const BULK_CHUNK_BYTES = 4 << 20;
@@ -237,26 +240,65 @@ export class KeySpace<V = unknown> {
     for await (const [key] of this.scanChunks(false)) yield key;
   }
 
+  // ---- range queries (rangeScans: true); the work is in src/range/ ----
+
+  /** Entries with start <= key < end in key order (bytewise); null/undefined = open end. Needs rangeScans. */
+  range(start: Key | null | undefined, end: Key | null | undefined): Promise<[Buffer, V][]> {
+    return guard(() => rangeArray<V>(this.rangeHost(), queries.halfOpen(start, end)));
+  }
+
+  /** Entries whose key starts with `prefix`, in key order. */
+  rangePrefix(prefix: Key): Promise<[Buffer, V][]> {
+    return guard(() => rangeArray<V>(this.rangeHost(), queries.prefix(prefix, undefined)));
+  }
+
+  /** [start, end), or Level bounds (gt/gte/lt/lte); reverse, limit. One snapshot, taken at this call. */
+  rangeIter(start: Key | null | undefined, end: Key | null | undefined, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]>;
+  rangeIter(opts?: RangeOptions): AsyncIterableIterator<[Buffer, V]>;
+  rangeIter(a?: unknown, b?: unknown, c?: unknown): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.rangeIter(a, b, c)));
+  }
+
+  rangePrefixIter(prefix: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.prefix(prefix, opts)));
+  }
+
+  /** Cursor from `key` (inclusive) to the end of the key space. */
+  iterFrom(key: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.from(key, opts)));
+  }
+
+  /** Cursor from just after `key` to the end of the key space. */
+  iterAfter(key: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.after(key, opts)));
+  }
+
+  /** @internal What the range module needs of this key space. */
+  rangeHost(): RangeHost {
+    const pool = this.conn.pool as Partial<RangePool>;
+    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive(), ...(pool.range ? { pool: pool as RangePool } : {}) };
+  }
+
   /**
    * The iterator users get: once the database (or namespace) is closed, every
    * next() rejects with ERR_EMDB_CLOSED, also when entries were already read
    * ahead and also after it has rejected once (a bare generator would report
    * done then), as Level iterators do.
    */
-  private closable<T>(gen: AsyncGenerator<T>): AsyncIterableIterator<T> {
+  private closable<T>(gen: AsyncIterator<T>): AsyncIterableIterator<T> {
     const it: AsyncIterableIterator<T> = {
       next: () => {
         try {
           this.assertLive();
         } catch (err) {
           // Ends the generator (no effect once it is done); it cannot fail here, the catch only marks it observed.
-          gen.return(undefined).catch(() => undefined);
+          gen.return?.(undefined).catch(() => undefined);
           return Promise.reject(err);
         }
         return gen.next();
       },
-      return: (value?: unknown) => gen.return(value as T),
-      throw: (err?: unknown) => gen.throw(err),
+      return: (value?: unknown) => (gen.return ? gen.return(value as T) : Promise.resolve({ value: value as T, done: true as const })),
+      throw: (err?: unknown) => (gen.throw ? gen.throw(err) : Promise.reject(err)),
       [Symbol.asyncIterator]: () => it,
     };
     return it;
@@ -270,6 +312,8 @@ export class KeySpace<V = unknown> {
     const view = this.conn.view;
     view.sync();
     if (!view.index || !view.mirror) return;
+    // rangeScans: key order, from one snapshot of the sorted index (src/range/).
+    if (view.sorted) return yield* sortedEntries(this.rangeHost(), values);
     const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers] };
     const capacity = tableCapacity(source.index);
     let next = this.scanAhead(source, 0, values);

@@ -3,6 +3,8 @@ import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from '
 import { EmdbError, ErrorCode } from './errors.js';
 import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
+import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 import type { FlushPolicy } from './types.js';
 
 export interface EncryptionOptions {
@@ -20,6 +22,8 @@ export interface OpenOptions {
   readers?: number;
   flushPolicy?: FlushPolicy;
   rangeScans?: boolean;
+  /** What one range iterator may pin (with rangeScans). */
+  rangeSnapshotLimit?: RangeSnapshotLimit;
   defaultTtl?: number;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
@@ -50,6 +54,7 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'readers',
   'flushPolicy',
   'rangeScans',
+  'rangeSnapshotLimit',
   'defaultTtl',
   'encryption',
   'valueEncoding',
@@ -64,6 +69,8 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** Set when rangeScans: true. */
+  rangeScans?: SnapshotLimits;
   recovery?: RecoveryMode;
 }
 
@@ -128,12 +135,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     const guess = typeof encoding === 'string' ? closest(encoding, VALUE_ENCODINGS) : undefined;
     throw invalid(`valueEncoding must be one of ${VALUE_ENCODINGS.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}`);
   }
-  if (options.rangeScans !== undefined && typeof options.rangeScans !== 'boolean') {
-    throw invalid('rangeScans must be a boolean');
-  }
-  if (options.rangeScans === true) {
-    throw invalid('rangeScans is not available in this version of emdb-js');
-  }
+  const rangeScans = resolveRangeScans(options.rangeScans, options.rangeSnapshotLimit);
   if (options.encryption !== undefined) {
     throw invalid('encryption is not available in this version of emdb-js');
   }
@@ -152,7 +154,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery, ...(rangeScans ? { rangeScans } : {}) };
 }
 
 /**

@@ -60,6 +60,7 @@ export class Connection implements DbConnection {
         control,
         channelName,
         requestChannel,
+        ...(options.rangeScans ? { rangeScans: options.rangeScans } : {}),
         ...(lock ? { lockRecord: lock.record } : {}),
         valueEncoding: options.codec.name,
         recovery: options.recovery,

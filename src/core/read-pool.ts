@@ -5,6 +5,8 @@ import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
+import type { RangeTaskMessage } from '../range/pool-scan.js';
+import type { Chunk } from '../range/snapshot.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
 
@@ -135,6 +137,16 @@ export class ReadPool implements ValueReader {
     const pool = await this.started();
     try {
       return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
+  async range(task: RangeTaskMessage): Promise<Chunk> {
+    const pool = await this.started();
+    try {
+      return (await pool.run(task, { name: 'range' })) as Chunk;
     } catch (err) {
       throw this.failure(err);
     }

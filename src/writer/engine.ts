@@ -17,7 +17,11 @@ import { buildCompacted, writeCompactedFile, type CompactedLog } from './compact
 import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
-import { writeSnapshot } from './snapshot.js';
+import { snapshotPath, writeSnapshot } from './snapshot.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
+import { readSortedSection } from './sorted-persist.js';
+import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
+import { SortedIndexWriter, type SnapshotLimits } from '../shm/sorted-writer.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -37,6 +41,8 @@ export interface EngineOptions {
   control: SharedArrayBuffer;
   /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
   publish: (set: BufferSet) => void;
+  /** Maintain the sorted index (rangeScans: true), with these iterator limits. */
+  rangeScans?: SnapshotLimits;
   /** Recorded in a new file and checked against the recorded one (default 'binary'). */
   valueEncoding?: ValueEncoding;
   /** What open does with damage proven durable after the tail hint (default 'strict'). */
@@ -80,6 +86,8 @@ export class WriterEngine {
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
   private snapshotError: string | undefined;
   recovery: OpenReport | undefined;
+  /** How open got the sorted index: from the snapshot's sorted section, or rebuilt from the hash index. */
+  private sortedSource: 'snapshot' | 'rebuilt' | null = null;
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -95,16 +103,30 @@ export class WriterEngine {
     } else {
       this.openFile(io, file);
     }
+    if (this.opts.rangeScans) {
+      this.sortedSource ??= 'rebuilt';
+      this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
+      // Publishes what the replay appended to a loaded sorted index.
+      this.state.sorted.commit();
+    }
     this.publishBuffers();
     this.opened = true;
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.OPEN);
   }
 
   private openFile(io: FileIO, file: string): void {
+    const limits = this.opts.rangeScans;
+    // A sorted section that matches the snapshot is loaded before the replay, which then keeps it exact.
+    const attachSorted = limits && ((state: LogState, snap: SnapshotHeader | undefined) => {
+      const run = snap && readSortedSection(io, snapshotPath(file), snap);
+      if (run) state.sorted = new SortedIndexWriter([run], limits);
+    });
     const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
       valueEncoding: this.opts.valueEncoding ?? 'binary',
       recovery: this.opts.recovery ?? 'strict',
+      ...(attachSorted ? { beforeReplay: attachSorted } : {}),
     });
+    this.sortedSource = log.state.sorted ? 'snapshot' : null;
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
@@ -170,7 +192,10 @@ export class WriterEngine {
       this.state.apply(lsn);
       this.marks.written(framed.value);
     }
-    return this.applyRange(lsn + framed.markBytes, end, wantExisted);
+    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
+    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
+    if (this.state.sorted?.commit()) this.publishBuffers();
+    return existed;
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
@@ -219,6 +244,8 @@ export class WriterEngine {
         throw this.fail('compaction rename', err);
       }
     }
+    const oldSorted = this.state.sorted;
+    if (oldSorted) built.state.sorted = relocateSorted(oldSorted, built.state.index, built.state.mirror);
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.lsn.reset(built.end);
@@ -239,6 +266,20 @@ export class WriterEngine {
       deadBytesDropped: deadBefore,
       durationMs: Date.now() - started,
     };
+  }
+
+  /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */
+  sortedNeedsMerge(): boolean {
+    return this.state.sorted?.needsMaintenance() === true && !this.failure;
+  }
+
+  /** One step of sorted-index upkeep (tail sort or merge), published as a new buffer set (rule S1); true when more remain. */
+  maintainSorted(): boolean {
+    const sorted = this.state.sorted;
+    if (!sorted?.needsMaintenance()) return false;
+    sorted.maintain();
+    this.publishBuffers();
+    return sorted.needsMaintenance();
   }
 
   /** Live keys in namespace `ns`. */
@@ -361,6 +402,8 @@ export class WriterEngine {
     const end = this.lsn.next;
     try {
       const crc = this.prefix.upTo(this.state.mirror, end);
+      // The sorted index is persisted as one run: collapse it (readers get the merged run too).
+      if (this.state.sorted?.collapse()) this.publishBuffers();
       writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc);
     } catch (err) {
       const error = ioError('index snapshot', err);
@@ -414,6 +457,7 @@ export class WriterEngine {
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
+      sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
     };
   }
 
@@ -422,6 +466,7 @@ export class WriterEngine {
       generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
       index: this.state.index.buffer,
       segments: [...this.state.mirror.buffers],
+      ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
     };
   }
 
@@ -431,7 +476,8 @@ export class WriterEngine {
 
   private publishBuffers(): void {
     const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
-    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers] });
+    const sorted = this.state.sorted?.manifest();
+    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(sorted ? { sorted } : {}) });
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 

@@ -12,6 +12,7 @@ import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -41,6 +42,8 @@ export interface OpenRules {
   /** The database's value encoding: recorded in a new file, compared with a recorded one. */
   valueEncoding: ValueEncoding;
   recovery: RecoveryMode;
+  /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here). */
+  beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined) => void;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -154,6 +157,7 @@ export function openLog(
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   const from = useSnapshot ? snapTail : DATA_START;
+  rules.beforeReplay?.(state, useSnapshot ? snapshot.header : undefined);
   const recovery = replayLog(
     state,
     size,
