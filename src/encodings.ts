@@ -3,7 +3,9 @@ import type { Packr } from 'msgpackr';
 import { EmdbError, ErrorCode } from './errors.js';
 import { describe, isWellFormed } from './keys.js';
 
-export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+import type { ValueEncoding } from './types.js';
+
+export type { ValueEncoding };
 export const VALUE_ENCODINGS: readonly ValueEncoding[] = ['binary', 'utf8', 'json', 'msgpack'];
 
 /**

@@ -1,9 +1,10 @@
 export { Emdb, Namespace, type NamespaceOptions, type Stats } from './db.js';
 export type { KeySpace } from './keyspace.js';
-export { EmdbError, ErrorCode, type ErrorCodeValue } from './errors.js';
+export { EmdbError, ErrorCode, type ErrorCodeValue, type EmdbErrorOptions } from './errors.js';
 export type { OpenOptions, EncryptionOptions } from './options.js';
 export type { EncryptionAdminOptions } from './admin-crypt.js';
-export type { FlushPolicy, EmdbHandle, CompactReport } from './types.js';
+export type { FlushPolicy, EmdbHandle, CompactReport, RecoveryStats, StatsSnapshot } from './types.js';
+export type { RecoveryMode } from './options.js';
 export type { ValueEncoding } from './encodings.js';
 export type { Key } from './keys.js';
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES, FORMAT_VERSION } from './format/constants.js';

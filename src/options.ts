@@ -3,6 +3,8 @@ import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from '
 import { EmdbError, ErrorCode } from './errors.js';
 import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
+import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 import type { FlushPolicy } from './types.js';
 import { CIPHER_NAMES } from './crypto/aead.js';
 import type { EncryptionSpec } from './crypto/keys.js';
@@ -22,6 +24,8 @@ export interface OpenOptions {
   readers?: number;
   flushPolicy?: FlushPolicy;
   rangeScans?: boolean;
+  /** What one range iterator may pin (with rangeScans). */
+  rangeSnapshotLimit?: RangeSnapshotLimit;
   defaultTtl?: number;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
@@ -52,6 +56,7 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'readers',
   'flushPolicy',
   'rangeScans',
+  'rangeSnapshotLimit',
   'defaultTtl',
   'encryption',
   'valueEncoding',
@@ -66,6 +71,8 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** Set when rangeScans: true. */
+  rangeScans?: SnapshotLimits;
   recovery?: RecoveryMode;
   /** Validated encryption (a copy: the caller's object is not kept). */
   encryption?: EncryptionSpec;
@@ -152,12 +159,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     const guess = typeof encoding === 'string' ? closest(encoding, VALUE_ENCODINGS) : undefined;
     throw invalid(`valueEncoding must be one of ${VALUE_ENCODINGS.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}`);
   }
-  if (options.rangeScans !== undefined && typeof options.rangeScans !== 'boolean') {
-    throw invalid('rangeScans must be a boolean');
-  }
-  if (options.rangeScans === true) {
-    throw invalid('rangeScans is not available in this version of emdb-js');
-  }
+  const rangeScans = resolveRangeScans(options.rangeScans, options.rangeSnapshotLimit);
   const encryption = options.encryption === undefined ? undefined : validEncryption(options.encryption);
   if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
   if (options.defaultTtl !== undefined) {
@@ -175,7 +177,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery, ...(encryption ? { encryption } : {}) };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery, ...(rangeScans ? { rangeScans } : {}), ...(encryption ? { encryption } : {}) };
 }
 
 /**

@@ -14,7 +14,8 @@ import type { EmdbError, SerializedError } from './errors.js';
 import type { BufferSet } from './shm/shared-view.js';
 import type { ScanSource } from './shm/scan.js';
 import type { CompactReport, FlushPolicy, StatsSnapshot } from './types.js';
-import type { ValueEncoding } from './encodings.js';
+import type { ValueEncoding } from './types.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 import type { EncryptionSpec } from './crypto/keys.js';
 
 export type { BufferSet } from './shm/shared-view.js';
@@ -28,6 +29,8 @@ export interface WriterInit {
   channelName: string;
   /** BroadcastChannel on which attached threads send requests (see core/attached.ts). */
   requestChannel: string;
+  /** rangeScans: true, with the iterator limits. */
+  rangeScans?: SnapshotLimits;
   /** The opener's lock record: the writer re-binds the file's identity with it after create and compaction. */
   lockRecord?: string;
   /** Recorded in a new file (format 3) and compared with the recorded one at open. Default 'binary'. */

@@ -19,6 +19,8 @@ export interface TxTarget<V> {
   ns: number;
   codec: ValueCodec;
   read(key: Key, keyLen: number): Promise<V | undefined>;
+  /** Whether the key is live in the committed state, probed on this thread (no message, nothing to fail later). */
+  has(key: Key): boolean;
 }
 
 /**
@@ -38,13 +40,23 @@ export class TxKeySpace<V = unknown> {
     this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value));
   }
 
-  /** Resolves true when the key exists as this transaction sees it (its own writes first). */
-  async remove(key: Key): Promise<boolean> {
-    this.tx.assertActive();
-    const keyLen = keyByteLength(key);
-    const existed = (await this.lookup(key, keyLen)) !== undefined;
-    this.tx.stage(this.target.ns, key, keyLen, null);
-    return existed;
+  /**
+   * Stages the removal at once (awaited or not, it is in the commit) and
+   * resolves true when the key existed as this transaction saw it just before
+   * (its own writes first).
+   */
+  remove(key: Key): Promise<boolean> {
+    return guard(() => {
+      this.tx.assertActive();
+      const keyLen = keyByteLength(key);
+      // What the key was before this removal, taken synchronously with it: no
+      // read left in flight that could fail after the commit (an unawaited
+      // remove() would then reject unhandled, e.g. across close()).
+      const before = this.tx.staged(this.target.ns, key);
+      const existed = before ? before.value !== null : this.target.has(key);
+      this.tx.stage(this.target.ns, key, keyLen, null);
+      return Promise.resolve(existed);
+    });
   }
 
   /** Reads this transaction's own writes, falling back to the database. */

@@ -4,6 +4,9 @@
  * in protocol.ts), though some of them travel inside one.
  */
 
+/** How values are encoded: Buffers as they are, UTF-8 strings, JSON or msgpack structures. */
+export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+
 export type FlushPolicy =
   | { kind: 'onEachFlush' }
   | { kind: 'group'; maxWaitMs: number; maxBatch: number }
@@ -65,6 +68,8 @@ export interface StatsSnapshot {
   recovery: RecoveryStats;
   /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
   indexSnapshot: { tail: number | null; error: string | null };
+  /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
+  sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
 }
 
 export interface RecoveryStats {

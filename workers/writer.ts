@@ -63,6 +63,7 @@ const engine = new WriterEngine({
   io: nodeFileIO,
   control: init.control,
   publish: (set) => buffersChannel.postMessage(set),
+  ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
   valueEncoding: init.valueEncoding,
   recovery: init.recovery,
   ...(init.encryption ? { encryption: init.encryption } : {}),
@@ -190,6 +191,22 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   } catch (err) {
     reply({ t: 'done', id: req.id, error: serializeError(err) });
   }
+  scheduleMerge();
+}
+
+/** Sorted-index runs are merged one per event-loop turn, after the turn's messages (rangeScans). */
+let mergeScheduled = false;
+function scheduleMerge(): void {
+  if (mergeScheduled || !engine.sortedNeedsMerge()) return;
+  mergeScheduled = true;
+  setImmediate(() => {
+    mergeScheduled = false;
+    try {
+      if (engine.maintainSorted()) scheduleMerge();
+    } catch {
+      // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
+    }
+  });
 }
 
 /**

@@ -60,6 +60,7 @@ export class Connection implements DbConnection {
         control,
         channelName,
         requestChannel,
+        ...(options.rangeScans ? { rangeScans: options.rangeScans } : {}),
         ...(lock ? { lockRecord: lock.record } : {}),
         valueEncoding: options.codec.name,
         recovery: options.recovery,
@@ -103,7 +104,12 @@ export class Connection implements DbConnection {
       // A poisoned writer cannot checkpoint; the close still releases everything.
       if (!(err instanceof EmdbError && err.code === ErrorCode.CLOSED)) error = err;
     }
-    await this.pool.close();
+    try {
+      await this.pool.close();
+    } catch (err) {
+      error ??= err;
+    }
+    // Whatever failed above, the writer stops and the lock is released.
     await this.writer.terminate();
     this.view.close();
     await this.lock?.release();

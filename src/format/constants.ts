@@ -84,9 +84,13 @@ export const SNAPSHOT_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x49, 0x4
 export const SNAPSHOT_VERSION = 2;
 /** Snapshot versions this build reads (version 1 has no encodings in its namespace entries). */
 export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
-/** Section bits of a version 2 snapshot (reserved: this build writes none and ignores a snapshot with any). */
+/**
+ * Section bits of a version 2 snapshot. SORTED_INDEX: the sorted index follows
+ * the body (format/sorted-snapshot.ts, written by an open with rangeScans).
+ * EXPIRY is reserved: a snapshot with a bit this build does not know is ignored.
+ */
 export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2 } as const;
-export const KNOWN_SNAPSHOT_SECTIONS = 0;
+export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX;
 export const SNAPSHOT = {
   MAGIC: 0,
   VERSION: 8,

@@ -34,6 +34,8 @@ export interface SnapshotHeader {
   counts: number;
   bodyBytes: number;
   bodyCrc: number;
+  /** Bitmap of the optional sections after the body (SnapshotSection); 0 from a version 1 snapshot. */
+  sections: number;
 }
 
 export interface Catalogue {
@@ -47,7 +49,7 @@ const NS_ENTRY_FIXED_V1 = 8;
 const NS_ENTRY_FIXED = 12;
 const COUNT_ENTRY = 12;
 
-export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version'>, sealSalt?: Uint8Array): Uint8Array {
+export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version' | 'sections'> & { sections?: number }, sealSalt?: Uint8Array): Uint8Array {
   const buf = new Uint8Array(SNAPSHOT_HEADER_SIZE);
   const dv = new DataView(buf.buffer);
   buf.set(SNAPSHOT_MAGIC, SNAPSHOT.MAGIC);
@@ -66,6 +68,7 @@ export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version'>, sealSal
   dv.setUint32(SNAPSHOT.COUNTS, h.counts, true);
   writeU64(dv, SNAPSHOT.BODY_BYTES, h.bodyBytes);
   dv.setUint32(SNAPSHOT.BODY_CRC, h.bodyCrc >>> 0, true);
+  dv.setUint32(SNAPSHOT.SECTIONS, (h.sections ?? 0) >>> 0, true);
   if (sealSalt) buf.set(sealSalt.subarray(0, SNAPSHOT.CRC - SNAPSHOT.SEAL_SALT), SNAPSHOT.SEAL_SALT);
   dv.setUint32(SNAPSHOT.CRC, crc32(buf.subarray(0, SNAPSHOT.CRC)), true);
   return buf;
@@ -97,6 +100,7 @@ export function decodeSnapshotHeader(buf: Uint8Array): SnapshotHeader | undefine
     counts: dv.getUint32(SNAPSHOT.COUNTS, true),
     bodyBytes: readU64(dv, SNAPSHOT.BODY_BYTES),
     bodyCrc: dv.getUint32(SNAPSHOT.BODY_CRC, true),
+    sections: version >= 2 ? dv.getUint32(SNAPSHOT.SECTIONS, true) : 0,
   };
 }
 

@@ -5,6 +5,7 @@ import { hashKey } from '../shm/hash.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
+import type { SortedIndexWriter } from '../shm/sorted-writer.js';
 
 /**
  * What the log means, kept by the writer: the shared index, the mirror, the
@@ -22,6 +23,8 @@ export class LogState {
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
+  /** The sorted index (rangeScans: true): told of every key that becomes live or stops being live. */
+  sorted: SortedIndexWriter | undefined;
 
   constructor(
     public index: IndexWriter,
@@ -59,6 +62,7 @@ export class LogState {
         if (this.index.full()) this.replaceIndex(this.index.live + 1);
         const hash = hashKey(ns, u8, keyStart, keyLen);
         const prev = this.index.upsert(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
+        this.sorted?.put(ns, u8, keyStart, keyLen, lsn);
         this.liveBytes += size;
         if (prev < 0) {
           this.counts.set(ns, (this.counts.get(ns) ?? 0) + 1);
@@ -72,6 +76,7 @@ export class LogState {
         const prev = this.index.remove(this.mirror, ns, u8, keyStart, keyLen, hash);
         this.deadBytes += size;
         if (prev < 0) return 0;
+        this.sorted?.remove(ns, u8, keyStart, keyLen);
         this.retire(prev);
         this.counts.set(ns, (this.counts.get(ns) ?? 1) - 1);
         if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
@@ -124,6 +129,7 @@ export class LogState {
     this.counts.delete(ns);
     this.index.removeWhere((lsn) => {
       if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== ns) return false;
+      this.sorted?.removeRecord(this.mirror, lsn);
       this.retire(lsn);
       return true;
     });
@@ -146,6 +152,7 @@ export class LogState {
       const keyStart = recordKeyStart(dv, off);
       const u8 = this.mirror.u8[seg]!;
       for (let i = 0; i < prefix.length; i++) if (u8[keyStart + i] !== prefix[i]) return false;
+      this.sorted?.removeRecord(this.mirror, lsn);
       this.retire(lsn);
       removed++;
       return true;

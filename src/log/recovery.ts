@@ -16,7 +16,7 @@ import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
-import type { ReplayCrypt } from '../crypto/log-crypt.js';
+import type { ReplayCrypt } from './log-crypt.js';
 
 export interface RecoveryResult {
   /** LSN after the last complete record: where the writer appends next. */
@@ -44,7 +44,7 @@ export interface ReplayRules {
   /** Highest record kind the file's format version defines. */
   maxKind: number;
   mode: RecoveryMode;
-  /** Encrypted files: authenticates and decrypts each record as it is checked (crypto/log-crypt.ts). */
+  /** Encrypted files: authenticates and decrypts each record as it is checked (log/log-crypt.ts). */
   crypt?: ReplayCrypt;
 }
 

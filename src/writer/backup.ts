@@ -5,7 +5,7 @@ import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { DATA_START, FILE_MAGIC, PRELUDE_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, SLOT_A_OFFSET } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import { segmentOffset } from '../shm/layout.js';
-import { LogCrypt } from '../crypto/log-crypt.js';
+import { LogCrypt } from '../log/log-crypt.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';

@@ -11,7 +11,7 @@ import { capacityFor, SEGMENT_SPAN, segmentOffset } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { LogState } from '../log/log-state.js';
-import type { LogCrypt } from '../crypto/log-crypt.js';
+import type { LogCrypt } from '../log/log-crypt.js';
 import { toPlainRecord } from '../crypto/record-crypt.js';
 
 export interface CompactedLog {

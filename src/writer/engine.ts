@@ -1,26 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { rewriteProtection } from './reencrypt.js';
-import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, SLOT_A_OFFSET, V3 } from '../format/constants.js';
-import { encodeSlot, otherSlotOffset } from '../format/header.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, V3 } from '../format/constants.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
-import type { ValueEncoding } from '../encodings.js';
+import type { ValueEncoding } from '../types.js';
 import type { RecoveryMode } from '../log/recovery.js';
 import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
+import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
-import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import { DurableMarks } from './durable-marks.js';
-import type { LogState } from '../log/log-state.js';
+import { HeaderSlots } from './header-slots.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
-import { writeSnapshot } from './snapshot.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
-import { FedPrefixCrc, LogCrypt } from '../crypto/log-crypt.js';
+import { FedPrefixCrc, LogCrypt } from '../log/log-crypt.js';
+import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
+import { snapshotPath, writeSnapshot } from './snapshot.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
+import { readSortedSection } from './sorted-persist.js';
+import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
+import { SortedIndexWriter, type SnapshotLimits } from '../shm/sorted-writer.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -40,6 +45,8 @@ export interface EngineOptions {
   control: SharedArrayBuffer;
   /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
   publish: (set: BufferSet) => void;
+  /** Maintain the sorted index (rangeScans: true), with these iterator limits. */
+  rangeScans?: SnapshotLimits;
   /** Recorded in a new file and checked against the recorded one (default 'binary'). */
   valueEncoding?: ValueEncoding;
   /** What open does with damage proven durable after the tail hint (default 'strict'). */
@@ -59,11 +66,7 @@ export class WriterEngine {
   private state!: LogState;
   private fd = -1;
   private durableLsn = DATA_START;
-  /** Where the last checkpoint says valid data ends (the durable tail in the newest header slot). */
-  private tailHint = 0;
-  private slotOffset = 0;
-  private slotSequence = 0;
-  private lastCheckpointAt = 0;
+  private readonly slots = new HeaderSlots();
   /** 0 until a compaction completes in this open (not persisted). */
   private lastCompactionAt = 0;
   private writes = 0;
@@ -93,6 +96,8 @@ export class WriterEngine {
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
   private snapshotError: string | undefined;
   recovery: OpenReport | undefined;
+  /** How open got the sorted index: from the snapshot's sorted section, or rebuilt from the hash index. */
+  private sortedSource: 'snapshot' | 'rebuilt' | null = null;
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -108,32 +113,46 @@ export class WriterEngine {
     } else {
       this.openFile(io, file);
     }
+    if (this.opts.rangeScans) {
+      this.sortedSource ??= 'rebuilt';
+      this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
+      // Publishes what the replay appended to a loaded sorted index.
+      this.state.sorted.commit();
+    }
     this.publishBuffers();
     this.opened = true;
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.OPEN);
   }
 
   private openFile(io: FileIO, file: string): void {
+    const limits = this.opts.rangeScans;
+    // A sorted section that matches the snapshot is loaded before the replay, which then keeps it exact.
+    const attachSorted = limits && ((state: LogState, snap: SnapshotHeader | undefined, sealer: SnapshotSealer | undefined) => {
+      const run = snap && readSortedSection(io, snapshotPath(file), snap, sealer);
+      if (run) state.sorted = new SortedIndexWriter([run], limits);
+    });
     const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
       valueEncoding: this.opts.valueEncoding ?? 'binary',
       recovery: this.opts.recovery ?? 'strict',
       encryption: this.opts.encryption,
+      ...(attachSorted ? { beforeReplay: attachSorted } : {}),
     });
     this.crypt = log.crypt;
-    if (this.crypt) this.prefix = new FedPrefixCrc();
+    if (this.crypt) {
+      this.prefix = new FedPrefixCrc();
+      this.slots.seal = this.crypt.slotBytes.bind(this.crypt);
+    }
+    this.sortedSource = log.state.sorted ? 'snapshot' : null;
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
-    this.slotOffset = log.slot.offset;
-    this.slotSequence = log.slot.sequence;
-    this.lastCheckpointAt = log.slot.checkpointAt;
+    this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc);
     this.snapshotTail = log.snapshotTail;
     this.lsn.reset(log.report.end);
     this.durableLsn = log.report.end;
-    this.tailHint = log.slot.tailHint;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
   }
@@ -155,7 +174,7 @@ export class WriterEngine {
     this.state.reserveKeys(records);
     if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
     const lsn = this.lsn.next;
-    const framed = this.marks.frame(input, this.durableLsn, this.tailHint);
+    const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
     const sealed = this.crypt?.records.encryptBatch(framed.bytes, lsn);
     const batch = sealed ? sealed.mirror : framed.bytes;
     const fileBytes = sealed ? sealed.file : batch;
@@ -195,7 +214,10 @@ export class WriterEngine {
       this.state.apply(lsn);
       this.marks.written(framed.value);
     }
-    return this.applyRange(lsn + framed.markBytes, end, wantExisted);
+    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
+    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
+    if (this.state.sorted?.commit()) this.publishBuffers();
+    return existed;
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
@@ -247,24 +269,25 @@ export class WriterEngine {
         throw this.fail('compaction rename', err);
       }
     }
+    const oldSorted = this.state.sorted;
+    if (oldSorted) built.state.sorted = relocateSorted(oldSorted, built.state.index, built.state.mirror);
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.lsn.reset(built.end);
     this.durableLsn = built.end;
     this.marks.reset(built.end, this.fd >= 0);
-    this.slotOffset = SLOT_A_OFFSET;
-    this.slotSequence = 1;
+    this.slots.compacted(built.end);
     this.formatVersion = FORMAT_VERSION;
     this.fileId = fileId;
     if (nextCrypt) {
       nextCrypt.generationDurable = true;
       this.crypt = nextCrypt;
+      this.slots.seal = nextCrypt.slotBytes.bind(nextCrypt);
       this.prefix = new FedPrefixCrc();
     }
     this.prefix.reset(built.end, built.prefixCrc);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
-    this.tailHint = built.end;
     this.publishBuffers();
     this.lastCompactionAt = Date.now();
     return {
@@ -276,6 +299,20 @@ export class WriterEngine {
     };
   }
 
+  /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */
+  sortedNeedsMerge(): boolean {
+    return this.state.sorted?.needsMaintenance() === true && !this.failure;
+  }
+
+  /** One step of sorted-index upkeep (tail sort or merge), published as a new buffer set (rule S1); true when more remain. */
+  maintainSorted(): boolean {
+    const sorted = this.state.sorted;
+    if (!sorted?.needsMaintenance()) return false;
+    sorted.maintain();
+    this.publishBuffers();
+    return sorted.needsMaintenance();
+  }
+
   /** Live keys in namespace `ns`. */
   count(ns: number): number {
     return this.state.counts.get(ns) ?? 0;
@@ -283,6 +320,11 @@ export class WriterEngine {
 
   namespaceNames(): string[] {
     return [...this.state.namespaces.values()];
+  }
+
+  /** The id the next new namespace gets (ids of dropped namespaces are never reused). */
+  get nextNamespaceId(): number {
+    return this.state.nextNamespaceId;
   }
 
   /**
@@ -341,7 +383,7 @@ export class WriterEngine {
   checkpoint(final = false): void {
     this.flush();
     if (this.fd < 0) return;
-    if (this.tailHint !== this.durableLsn || this.slotSequence === 0) this.writeSlot();
+    if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
@@ -355,9 +397,9 @@ export class WriterEngine {
    */
   autoCheckpoint(now = Date.now()): boolean {
     if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return false;
-    const tail = this.tailHint;
+    const tail = this.slots.tailHint;
     if (this.durableLsn <= tail) return false;
-    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.lastCheckpointAt < AUTO_CHECKPOINT_MS) return false;
+    if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.slots.checkpointAt < AUTO_CHECKPOINT_MS) return false;
     this.writeSlot(true);
     this.autoCheckpoints++;
     return true;
@@ -376,27 +418,17 @@ export class WriterEngine {
 
   /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
   private writeSlot(auto = false): void {
-    const target = otherSlotOffset(this.slotOffset);
     const now = Date.now();
-    const encode = this.crypt ? this.crypt.slotBytes.bind(this.crypt) : encodeSlot;
-    const slot = encode({
-      sequence: this.slotSequence + 1,
-      tailHint: this.durableLsn,
-      checkpointAt: now,
-      liveKeys: this.state.index.live,
-      // A version 1 file keeps version 1 slots, so older builds still read it.
-      prefixCrc: this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined,
-    });
+    // A version 1 file keeps version 1 slots, so older builds still read it.
+    const prefixCrc = this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined;
+    const slot = this.slots.next(this.durableLsn, this.state.index.live, prefixCrc, now);
     try {
-      writeFully(this.opts.io, this.fd, slot, 0, slot.length, target);
+      writeFully(this.opts.io, this.fd, slot.bytes, 0, slot.bytes.length, slot.at);
       this.syncLog(!auto);
     } catch (err) {
       throw this.fail('checkpoint', err);
     }
-    this.slotOffset = target;
-    this.slotSequence++;
-    this.lastCheckpointAt = now;
-    this.tailHint = this.durableLsn;
+    this.slots.written(slot.at, this.durableLsn, now);
   }
 
   /**
@@ -412,6 +444,8 @@ export class WriterEngine {
     const end = this.lsn.next;
     try {
       const crc = this.prefix.upTo(this.state.mirror, end);
+      // The sorted index is persisted as one run: collapse it (readers get the merged run too).
+      if (this.state.sorted?.collapse()) this.publishBuffers();
       writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot);
     } catch (err) {
       const error = ioError('index snapshot', err);
@@ -470,16 +504,17 @@ export class WriterEngine {
       namespaces: this.state.namespaces.size,
       indexCapacity: index.capacity,
       indexLoad: (index.live + index.deleted) / index.capacity,
-      tailHint: this.tailHint,
+      tailHint: this.slots.tailHint,
       durableLsn: this.durableLsn,
       writes: this.writes,
       syncs: this.syncs,
       syncMs: this.syncMs,
       autoCheckpoints: this.autoCheckpoints,
-      lastCheckpointAt: this.lastCheckpointAt,
+      lastCheckpointAt: this.slots.checkpointAt,
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
+      sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
     };
   }
 
@@ -488,6 +523,7 @@ export class WriterEngine {
       generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
       index: this.state.index.buffer,
       segments: [...this.state.mirror.buffers],
+      ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
     };
   }
 
@@ -497,7 +533,8 @@ export class WriterEngine {
 
   private publishBuffers(): void {
     const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
-    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers] });
+    const sorted = this.state.sorted?.manifest();
+    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(sorted ? { sorted } : {}) });
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 

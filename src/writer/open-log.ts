@@ -5,7 +5,7 @@ import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlo
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { loadMirror, replayLog, type RecoveryMode, type RecoveryResult } from '../log/recovery.js';
-import type { ValueEncoding } from '../encodings.js';
+import type { ValueEncoding } from '../types.js';
 import type { FlushPolicy, RecoveryStats } from '../types.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
@@ -14,8 +14,10 @@ import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
 import { rekeyPath } from './reencrypt.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
-import { encodeNewEncryptedHeader } from '../crypto/header-crypt.js';
-import { decryptPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../crypto/log-crypt.js';
+import { encodeNewEncryptedHeader } from '../log/header-crypt.js';
+import { decryptPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../log/log-crypt.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
+import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -49,6 +51,8 @@ export interface OpenRules {
   recovery: RecoveryMode;
   /** Encryption asked for by the opener: used at creation, checked against the file otherwise. */
   encryption?: EncryptionSpec;
+  /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here; `sealer` opens its section in an encrypted file). */
+  beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined, sealer: SnapshotSealer | undefined) => void;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -167,6 +171,7 @@ export function openLog(
   const from = useSnapshot ? snapTail : DATA_START;
   // Encrypted: every record is decrypted once, here, into the mirror; the prefix CRC goes on over the file bytes.
   const replayCrypt = crypt ? new ReplayCrypt(crypt.records, prefix) : undefined;
+  rules.beforeReplay?.(state, useSnapshot ? snapshot.header : undefined, crypt?.snapshot);
   const recovery = replayLog(
     state,
     size,

@@ -13,7 +13,7 @@ import { sealPrelude } from '../format/header.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
-import { LogCrypt } from '../crypto/log-crypt.js';
+import { LogCrypt } from '../log/log-crypt.js';
 import { writeCompactedFile } from './compactor.js';
 import { snapshotPath } from './snapshot.js';
 

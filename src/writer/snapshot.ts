@@ -1,11 +1,12 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { IndexHeader, indexBytes } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
+import { hasSortedSection, writeSortedSection } from './sorted-persist.js';
 import { LogState } from '../log/log-state.js';
 
 /**
@@ -60,10 +61,12 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length,
     bodyCrc: crc32(catalogue, crc32(index)),
+    sections: hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0,
   };
   let header = encodeSnapshotHeader(fields);
   // Encrypted database: the body (hash tags, namespace names) is sealed; the header fields [16, 92) are its associated data.
-  const sealed = sealer?.seal(header.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES), Buffer.concat([index, catalogue]));
+  const aad = header.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES);
+  const sealed = sealer?.seal(aad, Buffer.concat([index, catalogue]));
   if (sealed) header = encodeSnapshotHeader({ ...fields, bodyBytes: sealed.sealed.length, bodyCrc: crc32(sealed.sealed) }, sealed.salt);
   const fd = io.open(tmp, 'wx');
   try {
@@ -74,6 +77,9 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
       writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
       writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
     }
+    // rangeScans: the sorted index follows the body in its own section (format/sorted-snapshot.ts), sealed too when encrypted.
+    const bodyEnd = SNAPSHOT_HEADER_SIZE + (sealed ? sealed.sealed.length : index.length + catalogue.length);
+    writeSortedSection(io, fd, bodyEnd, state, tail, prefixCrc, sealer && { sealer, aad });
     io.fdatasync(fd);
   } catch (err) {
     closeQuietly(io, fd);
@@ -113,7 +119,10 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (capacity < 2 || capacity > MAX_SNAPSHOT_CAPACITY || (capacity & (capacity - 1)) !== 0) return undefined;
     if (header.indexLive + header.indexDeleted > capacity) return undefined;
     const tableBytes = indexBytes(capacity);
-    if (header.bodyBytes !== size - SNAPSHOT_HEADER_SIZE || header.bodyBytes < tableBytes) return undefined;
+    // Bytes after the body are the sorted section (rangeScans), read on its own by sorted-persist.ts.
+    const hasSection = (header.sections & SnapshotSection.SORTED_INDEX) !== 0;
+    const bodyFits = hasSection ? header.bodyBytes <= size - SNAPSHOT_HEADER_SIZE : header.bodyBytes === size - SNAPSHOT_HEADER_SIZE;
+    if (!bodyFits || header.bodyBytes < tableBytes) return undefined;
     // Straight into the shared buffer the index will live in: no copy after the read.
     const table = new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { crc32 } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
-import { Emdb, EmdbError, tempDirs } from '../helpers.js';
+import { Emdb, EmdbError, tempDirs } from '../helpers/common.js';
 
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const DATA_START = 12288;

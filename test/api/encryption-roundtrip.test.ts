@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES, tempDirs } from '../helpers.js';
+import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
 
 type Enc = { key: Uint8Array; cipher?: 'aes-256-gcm' | 'chacha20-poly1305' } | { passphrase: string; cipher?: 'aes-256-gcm' | 'chacha20-poly1305' };
 

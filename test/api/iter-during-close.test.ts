@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers.js';
+import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers/common.js';
 
 describe('iter() during close()', () => {
   let dir: string;

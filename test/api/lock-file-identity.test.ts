@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, ErrorCode, FIXTURES, rejectsWithCode, tempDirs } from '../helpers.js';
+import { Emdb, ErrorCode, FIXTURES, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
 const newDir = tempDirs('emdb-identity-');
 const children: ChildProcess[] = [];

@@ -14,8 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers.js';
-import { PRELUDE_CRC, PRELUDE_VERSION } from '../log-image.js';
+import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers/common.js';
+import { PRELUDE_CRC, PRELUDE_VERSION } from '../helpers/log-image.js';
 
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 /** docs/FORMAT.md: prelude byte 136 (format 3) holds the value encoding. */

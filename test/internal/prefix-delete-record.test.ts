@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_HEADER_SIZE, RecordKind } from '../../dist/src/format/constants.js';
 import { checkRecord, prefixDeleteRecord, readPrefixDelete } from '../../dist/src/format/record.js';
 import { nodeFileIO } from '../../dist/src/log/file-io.js';
-import { readEngineState } from '../../dist/test/fixtures/engine-state.js';
-import { trackedFileIO } from '../../dist/test/fixtures/tracked-io.js';
-import { rmrf, tmpDir } from '../helpers.js';
-import { encodeUnits, newEngine } from '../sim/engine-harness.js';
+import { readEngineState } from '../../dist/test/helpers/engine-state.js';
+import { trackedFileIO } from '../../dist/test/helpers/tracked-io.js';
+import { rmrf, tmpDir } from '../helpers/common.js';
+import { encodeUnits, newEngine } from '../helpers/sim/engine-harness.js';
 
 const KEYS = ['user.1', 'user.2', 'user.10', 'user', 'users', 'other', 'use'];
 const KEPT = ['user', 'users', 'other', 'use'];

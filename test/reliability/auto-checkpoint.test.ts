@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Emdb, rmrf, tmpDir } from '../helpers.js';
+import { Emdb, rmrf, tmpDir } from '../helpers/common.js';
 
 async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

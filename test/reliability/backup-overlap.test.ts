@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, ErrorCode, FIXTURES, tempDirs } from '../helpers.js';
+import { Emdb, ErrorCode, FIXTURES, tempDirs } from '../helpers/common.js';
 
 const newDir = tempDirs('emdb-backup-overlap-');
 /** Several 4 MiB copy steps per backup, so overlapping backups interleave. */

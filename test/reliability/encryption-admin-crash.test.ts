@@ -12,11 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EncryptionSpec } from '../../dist/src/crypto/keys.js';
-import { Emdb, EmdbError, tempDirs } from '../helpers.js';
-import { CRASH_MODES } from '../sim/crash-image.js';
-import { DB, encodeUnits, type Unit } from '../sim/engine-harness.js';
-import { SimFS } from '../sim/sim-fs.js';
-import { contents, openEncrypted } from './encryption-sim.js';
+import { Emdb, EmdbError, tempDirs } from '../helpers/common.js';
+import { CRASH_MODES } from '../helpers/sim/crash-image.js';
+import { DB, encodeUnits, type Unit } from '../helpers/sim/engine-harness.js';
+import { SimFS } from '../helpers/sim/sim-fs.js';
+import { contents, openEncrypted } from '../helpers/encryption-sim.js';
 
 const K1: EncryptionSpec = { key: new Uint8Array(32).fill(1) };
 const K2: EncryptionSpec = { key: new Uint8Array(32).fill(2), cipher: 'chacha20-poly1305' };

@@ -9,10 +9,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EncryptionSpec } from '../../dist/src/crypto/keys.js';
-import { CRASH_MODES } from '../sim/crash-image.js';
-import { encodeUnits, type Unit } from '../sim/engine-harness.js';
-import { SimFS } from '../sim/sim-fs.js';
-import { contents, openEncrypted } from './encryption-sim.js';
+import { CRASH_MODES } from '../helpers/sim/crash-image.js';
+import { encodeUnits, type Unit } from '../helpers/sim/engine-harness.js';
+import { SimFS } from '../helpers/sim/sim-fs.js';
+import { contents, openEncrypted } from '../helpers/encryption-sim.js';
 
 const units: Unit[] = [];
 for (let i = 0; i < 12; i++) {

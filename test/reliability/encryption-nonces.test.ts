@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { observeNonces } from '../../dist/src/crypto/record-crypt.js';
-import { CRASH_MODES } from '../sim/crash-image.js';
-import { encodeUnits } from '../sim/engine-harness.js';
-import { SimFS } from '../sim/sim-fs.js';
-import { contents, openEncrypted } from './encryption-sim.js';
+import { CRASH_MODES } from '../helpers/sim/crash-image.js';
+import { encodeUnits } from '../helpers/sim/engine-harness.js';
+import { SimFS } from '../helpers/sim/sim-fs.js';
+import { contents, openEncrypted } from '../helpers/encryption-sim.js';
 
 describe('nonces across crash loops', () => {
   it('every (subkey, nonce) pair sealed is unique, though LSNs are reused after cut tails', () => {

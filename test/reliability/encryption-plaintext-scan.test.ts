@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, tempDirs } from '../helpers.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
 
 const N = 1000;
 

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Emdb, rmrf, tmpDir } from '../helpers.js';
-import { PRELUDE_CRC, PRELUDE_VERSION, walkRecords } from '../log-image.js';
+import { Emdb, rmrf, tmpDir } from '../helpers/common.js';
+import { PRELUDE_CRC, PRELUDE_VERSION, walkRecords } from '../helpers/log-image.js';
 
 /** docs/FORMAT.md: record kinds defined from format 3. */
 const DURABLE_MARK = 8;

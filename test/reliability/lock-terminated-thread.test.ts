@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, ErrorCode, FIXTURES, rejectsWithCode, tempDirs } from '../helpers.js';
+import { Emdb, ErrorCode, FIXTURES, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
 const HAS_PROC = fs.existsSync('/proc/thread-self');
 const KEYS = 200;

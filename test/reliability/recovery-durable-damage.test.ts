@@ -21,10 +21,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeFileIO } from '../../dist/src/log/file-io.js';
-import { trackedFileIO } from '../../dist/test/fixtures/tracked-io.js';
-import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers.js';
-import { activeTailHint, DATA_START, Kind, walkRecords } from '../log-image.js';
-import { encodeUnits, newEngine } from '../sim/engine-harness.js';
+import { trackedFileIO } from '../../dist/test/helpers/tracked-io.js';
+import { Emdb, EmdbError, ErrorCode, rmrf, tmpDir } from '../helpers/common.js';
+import { activeTailHint, DATA_START, Kind, walkRecords } from '../helpers/log-image.js';
+import { encodeUnits, newEngine } from '../helpers/sim/engine-harness.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const RECORDS = 1000;
