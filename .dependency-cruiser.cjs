@@ -114,8 +114,15 @@ module.exports = {
       name: 'cli-uses-the-api',
       severity: 'error',
       comment: 'cli/ is a user of the package: the public API and paths.ts only, plus format/ for verify, which must walk a file Emdb.open would refuse.',
-      from: { path: '^src/cli/' },
+      from: { path: '^src/cli/', pathNot: '^src/cli/verify-walk\\.ts$' },
       to: { path: '^(src|workers)/', pathNot: '^src/((index|paths)\\.ts$|cli/|format/)' },
+    },
+    {
+      name: 'cli-verify-walk',
+      severity: 'error',
+      comment: 'verify-walk.ts reads the file itself: the API, format/, and to authenticate an encrypted file crypto/ and log/log-crypt.ts (keys, slot MACs, record opening); nothing that writes.',
+      from: { path: '^src/cli/verify-walk\\.ts$' },
+      to: { path: '^(src|workers)/', pathNot: '^src/((index|paths)\\.ts$|cli/|format/|crypto/|log/log-crypt\\.ts$)' },
     },
   ],
   options: {

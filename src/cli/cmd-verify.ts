@@ -5,13 +5,14 @@ import type { Command } from './command.js';
 import { assertDatabaseExists, CliExit, Exit } from './context.js';
 import { Progress } from './progress.js';
 import { walkLog } from './verify-walk.js';
+import { encryptionFromFlags, SECRET_HELP, secretOptions } from './secrets.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'check every record\'s CRC, read-only',
   args: '',
   arity: [0, 0],
-  options: {},
+  options: secretOptions(),
   help: `Reads the file from start to end and checks the header, the framing and CRC32
 of every record, transaction framing, and the checkpointed prefix CRC. Never writes
 and takes no lock (a database open elsewhere can be verified; records it is
@@ -19,12 +20,17 @@ appending right now may show as an incomplete tail).
 Exit 0 when intact; 3 with ERR_EMDB_CORRUPTION and the byte offset of the first
 damage otherwise. An incomplete tail after the last checkpoint is crash residue, not
 damage: the next open drops it, and verify reports it with its offset.
-Encrypted files: record framing and CRCs are checked; authentication of the contents
-needs the key and is done by every read.`,
+Encrypted files: give the key (flags below) and verify also authenticates the header
+slots and every record (a wrong key exits 3 with ERR_EMDB_ENCRYPTION_KEY_MISMATCH);
+without it only the record framing and CRCs in the clear are checked, and the
+report says "not authenticated".
+
+${SECRET_HELP}`,
   async run(ctx, path, _args, flags) {
     assertDatabaseExists(path);
     const holder = await Emdb.lockHolder(path).catch(() => undefined);
     if (holder) ctx.note(`verify: the database is open in pid ${holder.pid} on ${holder.hostname}; its newest records may read as an incomplete tail`);
+    const encryption = await encryptionFromFlags(flags);
     const progress = new Progress({ label: 'verify', unit: 'bytes', total: fs.statSync(path).size, quiet: flags.quiet === true || ctx.json });
     let report;
     try {
@@ -34,7 +40,7 @@ needs the key and is done by every read.`,
           last = offset;
           progress.update(offset);
         }
-      });
+      }, encryption);
     } catch (err) {
       progress.finish('failed');
       throw err;
@@ -47,7 +53,7 @@ needs the key and is done by every read.`,
       await ctx.stdout.text(`${JSON.stringify({ ok, path, ...report })}\n`);
     } else {
       const lines = [
-        `file          ${path} (${report.fileBytes.toLocaleString('en-US')} bytes, format ${report.formatVersion}${report.encrypted ? ', encrypted' : ''})`,
+        `file          ${path} (${report.fileBytes.toLocaleString('en-US')} bytes, format ${report.formatVersion}${report.encrypted ? (report.authenticated ? ', encrypted, authenticated' : ', encrypted, not authenticated: give the key to check it') : ''})`,
         `records       ${report.records.toLocaleString('en-US')} (${Object.entries(report.byKind).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ') || 'none'})`,
         `transactions  ${report.transactions.toLocaleString('en-US')}`,
         `checkpoint    tail ${report.tailHint.toLocaleString('en-US')}, prefix CRC ${report.prefixCrc}`,

@@ -7,17 +7,30 @@
  * The verdict follows recovery's rules (src/log/recovery.ts): a bad record
  * before the checkpointed tail hint is damage; at or after it, the first bad
  * record is crash residue that the next open truncates (not damage).
+ *
+ * Encrypted files: with the key, the header slots' MACs and every sealed
+ * record are authenticated (a record that fails is damage wherever it is: its
+ * CRC passed, so it is not a torn write) and the transaction framing, which is
+ * sealed, is checked on the decrypted copy. Without the key only the framing
+ * and CRCs in the clear can be checked.
  */
 import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
-import { DATA_START, RECORD, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
+import { EmdbError, ErrorCode } from '../index.js';
+import { DATA_START, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
 import { chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
+import { keyOffsetIn } from '../format/record-fields.js';
+import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
+import { mustBeSealed } from '../crypto/record-crypt.js';
+import { LogCrypt } from '../log/log-crypt.js';
 
 export interface WalkReport {
   fileBytes: number;
   formatVersion: number;
   encrypted: boolean;
+  /** Encrypted files: whether records and header slots were authenticated (a key was given). */
+  authenticated: boolean;
   tailHint: number;
   /** Records whose framing and CRC passed, by kind name. */
   records: number;
@@ -69,7 +82,12 @@ class Window {
   }
 }
 
-export function walkLog(path: string, onProgress: (offset: number) => void): WalkReport {
+/**
+ * `encryption`: the key of an encrypted file (a wrong one throws
+ * ERR_EMDB_ENCRYPTION_KEY_MISMATCH before any record is read; given for a
+ * plaintext file it throws ERR_EMDB_INVALID_CONFIG, as open does).
+ */
+export function walkLog(path: string, onProgress: (offset: number) => void, encryption?: EncryptionSpec): WalkReport {
   const fd = fs.openSync(path, 'r');
   try {
     const fileBytes = fs.fstatSync(fd).size;
@@ -77,11 +95,16 @@ export function walkLog(path: string, onProgress: (offset: number) => void): Wal
     fs.readSync(fd, header, 0, DATA_START, 0);
     // Both throw EmdbError (not a database, unsupported version, corrupt header) with an offset.
     const prelude = decodePrelude(header);
-    const slot = chooseSlot(header, prelude.version);
+    const encrypted = isEncrypted(prelude);
+    if (encryption && !encrypted) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is not encrypted: verify it without a key');
+    // The key check refuses a wrong key; generation 0 only serves the slot MACs, records carry their own generation in the nonce.
+    const crypt = encryption && new LogCrypt(DbKeys.fromPrelude(prelude.bytes, encryption), prelude.fileId, 0);
+    const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
     const report: WalkReport = {
       fileBytes,
       formatVersion: prelude.version,
-      encrypted: isEncrypted(prelude),
+      encrypted,
+      authenticated: crypt !== undefined,
       tailHint: slot.tailHint,
       records: 0,
       byKind: {},
@@ -116,12 +139,27 @@ export function walkLog(path: string, onProgress: (offset: number) => void): Wal
         break;
       }
       const kind = w.buf[at + RECORD.KIND]!;
-      const inTx = (w.buf[at + RECORD.FLAGS]! & RECORD_FLAG_IN_TX) !== 0;
+      const flags = w.buf[at + RECORD.FLAGS]!;
+      const inTx = (flags & RECORD_FLAG_IN_TX) !== 0;
+      // The prefix CRC covers the bytes on disk: fold them in before any decryption.
+      if (lsn + len <= slot.tailHint) prefix = crc32(w.buf.subarray(at, at + len), prefix);
+      if (crypt) {
+        const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
+        // The window is our own copy: decrypt in place, then read the framing from the plaintext.
+        const why = sealed !== mustBeSealed(w.dv, at) ? 'record protection does not match the file (plaintext record in an encrypted file, or the reverse)'
+          : sealed && !crypt.records.openInPlace(w.buf, w.dv, at, lsn) ? 'record fails authentication (tampered, moved, or sealed under another key)' : undefined;
+        if (why) {
+          report.damage = { offset: lsn, reason: why };
+          break;
+        }
+      }
       let framing: string | undefined;
-      if (kind === RecordKind.TX_BEGIN) {
+      if (encrypted && !crypt) {
+        // Transaction framing is sealed: without the key only the records' own framing and CRCs are checked.
+      } else if (kind === RecordKind.TX_BEGIN) {
         if (txLeft >= 0) framing = 'transaction begins inside another';
         else {
-          txLeft = w.dv.getUint32(at + RECORD_HEADER_SIZE + 4, true);
+          txLeft = w.dv.getUint32(at + keyOffsetIn(flags) + 4, true);
           txAt = lsn;
         }
       } else if (kind === RecordKind.TX_COMMIT) {
@@ -139,7 +177,6 @@ export function walkLog(path: string, onProgress: (offset: number) => void): Wal
         fault(lsn, framing);
         break;
       }
-      if (lsn + len <= slot.tailHint) prefix = crc32(w.buf.subarray(at, at + len), prefix);
       const name = KIND_NAMES[kind] ?? String(kind);
       report.byKind[name] = (report.byKind[name] ?? 0) + 1;
       report.records++;
