@@ -1,11 +1,11 @@
 import { EmdbError, ErrorCode } from '../errors.js';
-import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { RECORD, RECORD_HEADER_SIZE } from '../format/constants.js';
+import { recordExpiresAt, recordKeyStart } from '../format/record-fields.js';
 import { Ctl32, SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
 
-const TWO_32 = 0x1_0000_0000;
 
 /** A range as the scan needs it. */
 export interface RangeQuery {
@@ -164,7 +164,9 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     const off = lsn - seg * SEGMENT_SPAN;
     if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
     const dv = mirror.dv[seg]!;
-    const expires = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * TWO_32;
+    // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
+    if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
+    const expires = recordExpiresAt(dv, off);
     if (expires !== 0 && expires <= now) continue;
     const valueLen = values ? dv.getUint32(off + RECORD.VALUE_LEN, true) : 0;
     picked.push(best, bestOff, lsn);
@@ -189,7 +191,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
       const off = lsn - seg * SEGMENT_SPAN;
       const dv = mirror.dv[seg]!;
       valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
-      const start = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0) + keyLen;
+      const start = recordKeyStart(dv, off) + keyLen;
       mirror.cover(seg, start + valueLen);
       out.set(mirror.u8[seg]!.subarray(start, start + valueLen), at + 8 + keyLen);
     }

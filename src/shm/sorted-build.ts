@@ -1,4 +1,5 @@
-import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { RECORD } from '../format/constants.js';
+import { recordKeyStart } from '../format/record-fields.js';
 import { hashKey } from './hash.js';
 import type { IndexView } from './index-table.js';
 import { SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
@@ -22,7 +23,7 @@ export function buildSorted(index: { forEachLive(fn: (lsn: number) => void): voi
     const seg = Math.floor(lsn / SEGMENT_SPAN);
     const off = lsn - seg * SEGMENT_SPAN;
     const dv = mirror.dv[seg]!;
-    const keyStart = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+    const keyStart = recordKeyStart(dv, off);
     writer.put(dv.getUint32(off + RECORD.NAMESPACE, true), mirror.u8[seg]!, keyStart, dv.getUint32(off + RECORD.KEY_LEN, true), lsn);
     if (++pending >= BUILD_PASS_ENTRIES) {
       runs.push(writer.sealTail());

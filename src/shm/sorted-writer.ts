@@ -1,4 +1,5 @@
-import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { RECORD } from '../format/constants.js';
+import { recordKeyStart } from '../format/record-fields.js';
 import {
   SEGMENT_SPAN,
   SORTED_ENTRY_HEADER_BYTES,
@@ -99,7 +100,7 @@ export class SortedIndexWriter {
     const seg = Math.floor(lsn / SEGMENT_SPAN);
     const off = lsn - seg * SEGMENT_SPAN;
     const dv = mirror.dv[seg]!;
-    const keyStart = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+    const keyStart = recordKeyStart(dv, off);
     this.remove(dv.getUint32(off + RECORD.NAMESPACE, true), mirror.u8[seg]!, keyStart, dv.getUint32(off + RECORD.KEY_LEN, true));
   }
 
