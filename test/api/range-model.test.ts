@@ -73,8 +73,9 @@ function expected(model: Model, q: Query): string[] {
   const keys = [...(model.get(q.ns) ?? new Map()).keys()].sort((x, y) => Buffer.compare(Buffer.from(x, 'hex'), Buffer.from(y, 'hex')));
   const cmp = (k: string, b: string): number => Buffer.compare(Buffer.from(k, 'hex'), Buffer.from(b, 'hex'));
   let out = keys.filter((k) => {
-    if (q.gt !== undefined ? cmp(k, q.gt) <= 0 : q.gte !== undefined && cmp(k, q.gte) < 0) return false;
-    if (q.lt !== undefined ? cmp(k, q.lt) >= 0 : q.lte !== undefined && cmp(k, q.lte) > 0) return false;
+    // Level: gte wins over gt, lte over lt.
+    if (q.gte !== undefined ? cmp(k, q.gte) < 0 : q.gt !== undefined && cmp(k, q.gt) <= 0) return false;
+    if (q.lte !== undefined ? cmp(k, q.lte) > 0 : q.lt !== undefined && cmp(k, q.lt) >= 0) return false;
     return true;
   });
   if (q.reverse) out.reverse();
