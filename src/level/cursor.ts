@@ -1,0 +1,148 @@
+import { unpackScan } from '../core/scan.js';
+import { EmdbError, ErrorCode } from '../errors.js';
+import { collectRange, pinnedBytes, type Bound, type RangeSnapshot } from '../range/snapshot.js';
+import type { SharedView } from '../shm/shared-view.js';
+import { storedKeyBytes } from './keys.js';
+
+/** Level range options as abstract-level hands them to the private API (already encoded). */
+export interface LevelRange {
+  gt?: string | Uint8Array;
+  gte?: string | Uint8Array;
+  lt?: string | Uint8Array;
+  lte?: string | Uint8Array;
+}
+
+/** First chunk small (a seek or a 1-entry read costs little), then larger ones. */
+const FIRST_CHUNK = 16;
+const MAX_CHUNK = 2048;
+
+const OPEN: Bound = { key: undefined, exclusive: false };
+
+/** The range's bounds over stored keys; gt wins over gte and lt over lte, as in Level. */
+export function boundsOf(range: LevelRange): { lower: Bound; upper: Bound } {
+  const lower = range.gt !== undefined ? { key: storedKeyBytes(range.gt), exclusive: true } : range.gte !== undefined ? { key: storedKeyBytes(range.gte), exclusive: false } : OPEN;
+  const upper = range.lt !== undefined ? { key: storedKeyBytes(range.lt), exclusive: true } : range.lte !== undefined ? { key: storedKeyBytes(range.lte), exclusive: false } : OPEN;
+  return { lower, upper };
+}
+
+/** The value of one stored key in a snapshot (a one-key range), or undefined. */
+export function snapshotGet(snap: RangeSnapshot, ns: number, key: Uint8Array, values: boolean): Buffer | undefined {
+  const b: Bound = { key, exclusive: false };
+  const got = collectRange(snap, ns, b, b, false, 1, values, Date.now());
+  for (const [, value] of unpackScan(got.packed)) return value;
+  return undefined;
+}
+
+/**
+ * Walks one range of one snapshot in chunks, resuming strictly after the last
+ * key examined; seek() repositions inside the same snapshot. Everything runs
+ * on the calling thread: the snapshot's buffers are immutable (src/range/).
+ */
+export class SnapshotCursor {
+  private lower: Bound;
+  private upper: Bound;
+  private readonly range: { lower: Bound; upper: Bound };
+  private buffered: [Buffer, Buffer][] = [];
+  private at = 0;
+  private chunk = FIRST_CHUNK;
+  private finished = false;
+
+  constructor(
+    private readonly view: SharedView,
+    private readonly snap: RangeSnapshot,
+    private readonly ns: number,
+    range: LevelRange,
+    private readonly reverse: boolean,
+    private readonly values: boolean,
+  ) {
+    this.range = boundsOf(range);
+    this.lower = this.range.lower;
+    this.upper = this.range.upper;
+  }
+
+  /** The next entry (stored key, raw value), or undefined at the end. */
+  next(): [Buffer, Buffer] | undefined {
+    if (this.at >= this.buffered.length && !this.fill(this.chunk)) return undefined;
+    return this.buffered[this.at++];
+  }
+
+  /** Up to `size` entries; fewer only at the end. */
+  nextv(size: number): [Buffer, Buffer][] {
+    const out: [Buffer, Buffer][] = [];
+    while (out.length < size) {
+      if (this.at >= this.buffered.length && !this.fill(Math.max(size - out.length, 1))) break;
+      const take = Math.min(size - out.length, this.buffered.length - this.at);
+      for (let i = 0; i < take; i++) out.push(this.buffered[this.at++]!);
+    }
+    return out;
+  }
+
+  /** Every remaining entry. */
+  all(): [Buffer, Buffer][] {
+    const out: [Buffer, Buffer][] = [];
+    for (;;) {
+      while (this.at < this.buffered.length) out.push(this.buffered[this.at++]!);
+      if (!this.fill(MAX_CHUNK)) return out;
+    }
+  }
+
+  /**
+   * Repositions at the first key >= target (<= target when reversed), never
+   * outside the iterator's own range; the snapshot stays the same.
+   */
+  seek(target: string | Uint8Array): void {
+    const key = storedKeyBytes(target);
+    this.buffered = [];
+    this.at = 0;
+    this.chunk = FIRST_CHUNK;
+    this.finished = false;
+    if (this.reverse) {
+      const r = this.range.upper;
+      this.lower = this.range.lower;
+      this.upper = r.key === undefined || Buffer.compare(key, r.key) < 0 ? { key, exclusive: false } : r;
+    } else {
+      const r = this.range.lower;
+      this.upper = this.range.upper;
+      this.lower = r.key === undefined || Buffer.compare(key, r.key) > 0 ? { key, exclusive: false } : r;
+    }
+  }
+
+  /** Reads the next chunk of at most `max` entries; false when nothing is left. */
+  private fill(max: number): boolean {
+    this.buffered = [];
+    this.at = 0;
+    if (this.finished || inverted(this.lower, this.upper)) return false;
+    this.checkLimits();
+    const got = collectRange(this.snap, this.ns, this.lower, this.upper, this.reverse, Math.min(max, MAX_CHUNK), this.values, Date.now());
+    if (got.done) this.finished = true;
+    else if (got.last) {
+      if (this.reverse) this.upper = { key: got.last, exclusive: true };
+      else this.lower = { key: got.last, exclusive: true };
+    }
+    this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);
+    for (const e of unpackScan(got.packed)) this.buffered.push(e);
+    return this.buffered.length > 0;
+  }
+
+  /** ERR_EMDB_SNAPSHOT_TOO_OLD past the database's rangeSnapshotLimit, as for rangeIter (checked per chunk). */
+  private checkLimits(): void {
+    const { maxAgeMs, maxPinnedBytes } = this.snap.manifest;
+    if (maxAgeMs > 0 && Date.now() - this.snap.createdAt > maxAgeMs) {
+      throw new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, `the iterator's snapshot is older than rangeSnapshotLimit.maxAgeMs (${maxAgeMs} ms)`);
+    }
+    if (maxPinnedBytes > 0) {
+      this.view.sync();
+      const pinned = pinnedBytes(this.snap, this.view);
+      if (pinned > maxPinnedBytes) {
+        throw new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, `the iterator's snapshot pins ${pinned} bytes of retired buffers, past rangeSnapshotLimit.maxPinnedBytes (${maxPinnedBytes})`);
+      }
+    }
+  }
+}
+
+/** Lower bound above upper bound (or equal with an exclusive end): nothing, as in Level. */
+function inverted(lo: Bound, hi: Bound): boolean {
+  if (lo.key === undefined || hi.key === undefined) return false;
+  const c = Buffer.compare(lo.key, hi.key);
+  return c > 0 || (c === 0 && (lo.exclusive || hi.exclusive));
+}
