@@ -18,10 +18,10 @@ const MAX_CHUNK = 2048;
 
 const OPEN: Bound = { key: undefined, exclusive: false };
 
-/** The range's bounds over stored keys; gt wins over gte and lt over lte, as in Level. */
+/** The range's bounds over stored keys; gte wins over gt and lte over lt, as in abstract-level's suite. */
 export function boundsOf(range: LevelRange): { lower: Bound; upper: Bound } {
-  const lower = range.gt !== undefined ? { key: storedKeyBytes(range.gt), exclusive: true } : range.gte !== undefined ? { key: storedKeyBytes(range.gte), exclusive: false } : OPEN;
-  const upper = range.lt !== undefined ? { key: storedKeyBytes(range.lt), exclusive: true } : range.lte !== undefined ? { key: storedKeyBytes(range.lte), exclusive: false } : OPEN;
+  const lower = range.gte !== undefined ? { key: storedKeyBytes(range.gte), exclusive: false } : range.gt !== undefined ? { key: storedKeyBytes(range.gt), exclusive: true } : OPEN;
+  const upper = range.lte !== undefined ? { key: storedKeyBytes(range.lte), exclusive: false } : range.lt !== undefined ? { key: storedKeyBytes(range.lt), exclusive: true } : OPEN;
   return { lower, upper };
 }
 

@@ -78,7 +78,9 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
       throw new EmdbError(ErrorCode.INVALID_CONFIG, 'EmdbLevel needs a location (a directory path)');
     }
     this.location = location;
-    const engine: Record<string, unknown> = { rangeScans: true };
+    // readers: 1 unless asked: the adapter reads on the calling thread (getSync, snapshot
+    // scans), so the reader pool is idle and more workers would only cost memory.
+    const engine: Record<string, unknown> = { rangeScans: true, readers: 1 };
     for (const k of ENGINE_KEYS) if (options[k] !== undefined) engine[k] = options[k];
     this.engineOptions = engine as OpenOptions;
   }
