@@ -1,4 +1,3 @@
-import { unpackScan } from '../core/scan.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { collectRange, pinnedBytes, type Bound, type RangeSnapshot } from '../range/snapshot.js';
 import type { SharedView } from '../shm/shared-view.js';
@@ -29,9 +28,25 @@ export function boundsOf(range: LevelRange): { lower: Bound; upper: Bound } {
 export function snapshotGet(snap: RangeSnapshot, ns: number, key: Uint8Array, values: boolean): Buffer | undefined {
   const b: Bound = { key, exclusive: false };
   const got = collectRange(snap, ns, b, b, false, 1, values, Date.now());
-  for (const [, value] of unpackScan(got.packed)) return value;
-  return undefined;
+  if (got.count === 0) return undefined;
+  // One entry: count u32, keyLen u32, valueLen u32, key, value (core/scan.ts).
+  const dv = new DataView(got.packed);
+  const keyLen = dv.getUint32(4, true);
+  return Buffer.from(got.packed, 12 + keyLen, dv.getUint32(8, true));
 }
+
+/**
+ * How a cursor hands out entries: keys and values as Level strings ('utf8'),
+ * bytes without the key marker ('buffer'), stored keys with it ('stored'), or
+ * not at all (null). Decoding straight from the scanned chunk saves two
+ * Buffer objects per entry, which dominate the garbage of a long scan.
+ */
+export interface CursorOutput {
+  keys: 'utf8' | 'buffer' | 'stored' | null;
+  values: 'utf8' | 'buffer' | null;
+}
+
+export type CursorEntry = [Buffer | string | undefined, Buffer | string | undefined];
 
 /**
  * Walks one range of one snapshot in chunks, resuming strictly after the last
@@ -42,7 +57,7 @@ export class SnapshotCursor {
   private lower: Bound;
   private upper: Bound;
   private readonly range: { lower: Bound; upper: Bound };
-  private buffered: [Buffer, Buffer][] = [];
+  private buffered: CursorEntry[] = [];
   private at = 0;
   private chunk = FIRST_CHUNK;
   private finished = false;
@@ -53,22 +68,22 @@ export class SnapshotCursor {
     private readonly ns: number,
     range: LevelRange,
     private readonly reverse: boolean,
-    private readonly values: boolean,
+    private readonly output: CursorOutput,
   ) {
     this.range = boundsOf(range);
     this.lower = this.range.lower;
     this.upper = this.range.upper;
   }
 
-  /** The next entry (stored key, raw value), or undefined at the end. */
-  next(): [Buffer, Buffer] | undefined {
+  /** The next entry, or undefined at the end. */
+  next(): CursorEntry | undefined {
     if (this.at >= this.buffered.length && !this.fill(this.chunk)) return undefined;
     return this.buffered[this.at++];
   }
 
   /** Up to `size` entries; fewer only at the end. */
-  nextv(size: number): [Buffer, Buffer][] {
-    const out: [Buffer, Buffer][] = [];
+  nextv(size: number): CursorEntry[] {
+    const out: CursorEntry[] = [];
     while (out.length < size) {
       if (this.at >= this.buffered.length && !this.fill(Math.max(size - out.length, 1))) break;
       const take = Math.min(size - out.length, this.buffered.length - this.at);
@@ -78,8 +93,8 @@ export class SnapshotCursor {
   }
 
   /** Every remaining entry. */
-  all(): [Buffer, Buffer][] {
-    const out: [Buffer, Buffer][] = [];
+  all(): CursorEntry[] {
+    const out: CursorEntry[] = [];
     for (;;) {
       while (this.at < this.buffered.length) out.push(this.buffered[this.at++]!);
       if (!this.fill(MAX_CHUNK)) return out;
@@ -113,14 +128,29 @@ export class SnapshotCursor {
     this.at = 0;
     if (this.finished || inverted(this.lower, this.upper)) return false;
     this.checkLimits();
-    const got = collectRange(this.snap, this.ns, this.lower, this.upper, this.reverse, Math.min(max, MAX_CHUNK), this.values, Date.now());
+    const { keys, values } = this.output;
+    const got = collectRange(this.snap, this.ns, this.lower, this.upper, this.reverse, Math.min(max, MAX_CHUNK), values !== null, Date.now());
     if (got.done) this.finished = true;
     else if (got.last) {
       if (this.reverse) this.upper = { key: got.last, exclusive: true };
       else this.lower = { key: got.last, exclusive: true };
     }
     this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);
-    for (const e of unpackScan(got.packed)) this.buffered.push(e);
+    // Layout of got.packed: count u32, then per entry keyLen u32, valueLen u32, key, value.
+    const buf = Buffer.from(got.packed);
+    const dv = new DataView(got.packed);
+    let at = 4;
+    for (let i = 0; i < got.count; i++) {
+      const keyLen = dv.getUint32(at, true);
+      const valueLen = dv.getUint32(at + 4, true);
+      const k = at + 8;
+      const v = k + keyLen;
+      at = v + valueLen;
+      this.buffered.push([
+        keys === 'utf8' ? buf.toString('utf8', k + 1, v) : keys === 'buffer' ? buf.subarray(k + 1, v) : keys === 'stored' ? buf.subarray(k, v) : undefined,
+        values === 'utf8' ? buf.toString('utf8', v, at) : values === 'buffer' ? buf.subarray(v, at) : undefined,
+      ]);
+    }
     return this.buffered.length > 0;
   }
 

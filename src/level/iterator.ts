@@ -1,10 +1,9 @@
 import { AbstractIterator, type AbstractIteratorOptions } from 'abstract-level';
 import { captureSnapshot, type RangeSnapshot } from '../range/snapshot.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { SnapshotCursor, type LevelRange } from './cursor.js';
-import { levelKey, levelValue } from './keys.js';
+import { SnapshotCursor, type CursorEntry, type LevelRange } from './cursor.js';
 
-type Entry = [Buffer | string | undefined, Buffer | string | undefined];
+type Entry = CursorEntry;
 
 /** What abstract-level passes to db._iterator(): encoded bounds, formats, flags. */
 export interface PrivateIteratorOptions extends LevelRange {
@@ -34,40 +33,29 @@ export interface IteratorSource {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export class EmdbIterator extends AbstractIterator<any, Buffer | string, Buffer | string> {
   private readonly cursor: SnapshotCursor;
-  private readonly keyFormat: string;
-  private readonly valueFormat: string;
-  private readonly keys: boolean;
-  private readonly values: boolean;
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(db: any, source: IteratorSource, options: PrivateIteratorOptions) {
     super(db, options as unknown as AbstractIteratorOptions<Buffer | string, Buffer | string>);
     const snap = options.snapshot?.rangeSnapshot ?? captureSnapshot(source.view);
-    this.cursor = new SnapshotCursor(source.view, snap, source.ns, options, options.reverse, options.values);
-    this.keyFormat = options.keyEncoding;
-    this.valueFormat = options.valueEncoding;
-    this.keys = options.keys;
-    this.values = options.values;
-  }
-
-  private entry(e: [Buffer, Buffer]): Entry {
-    return [this.keys ? levelKey(e[0], this.keyFormat) : undefined, this.values ? levelValue(e[1], this.valueFormat) : undefined];
+    this.cursor = new SnapshotCursor(source.view, snap, source.ns, options, options.reverse, {
+      keys: options.keys ? (options.keyEncoding === 'utf8' ? 'utf8' : 'buffer') : null,
+      values: options.values ? (options.valueEncoding === 'utf8' ? 'utf8' : 'buffer') : null,
+    });
   }
 
   async _next(): Promise<Entry | undefined> {
-    const e = this.cursor.next();
-    return e === undefined ? undefined : this.entry(e);
+    return this.cursor.next();
   }
 
   async _nextv(size: number): Promise<Entry[]> {
-    return this.cursor.nextv(size).map((e) => this.entry(e));
+    return this.cursor.nextv(size);
   }
 
   async _all(): Promise<Entry[]> {
     // abstract-level counts only what _nextv() yields; here the limit is ours to keep.
     const left = this.limit - this.count;
-    const got = left === Infinity ? this.cursor.all() : this.cursor.nextv(left);
-    return got.map((e) => this.entry(e));
+    return left === Infinity ? this.cursor.all() : this.cursor.nextv(left);
   }
 
   _seek(target: string | Uint8Array): void {

@@ -27,11 +27,6 @@ export function storedKeyBytes(key: string | Uint8Array): Uint8Array {
   return typeof k === 'string' ? Buffer.from(k, 'utf8') : k;
 }
 
-/** A stored key (marker first) back to a Level key in `format`. */
-export function levelKey(stored: Buffer, format: string): Buffer | string {
-  return format === 'utf8' ? stored.toString('utf8', 1) : stored.subarray(1);
-}
-
 /** A stored value (bytes) as a Level value in `format`. */
 export function levelValue(stored: Buffer, format: string): Buffer | string {
   return format === 'utf8' ? stored.toString('utf8') : stored;

@@ -199,13 +199,13 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
     }
     const host = db.rangeHost();
     const snap = options.snapshot?.rangeSnapshot ?? captureSnapshot(host.view);
-    const cursor = new SnapshotCursor(host.view, snap, host.ns, options, options.reverse, false);
+    const cursor = new SnapshotCursor(host.view, snap, host.ns, options, options.reverse, { keys: 'stored', values: null });
     let left = options.limit === -1 ? Infinity : options.limit;
     while (left > 0) {
       const keys = cursor.nextv(Math.min(left, CLEAR_BATCH));
       if (keys.length === 0) break;
       left -= keys.length;
-      await db._writeBatch(keys.map(([k]) => [k, null] as const));
+      await db._writeBatch(keys.map(([k]) => [k as Buffer, null] as const));
     }
   }
 }
