@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
+import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions, type AbstractDelOptions, type AbstractPutOptions } from 'abstract-level';
 import { Emdb } from '../db.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { OpenOptions } from '../options.js';
@@ -63,10 +63,28 @@ export class EmdbSnapshot extends SnapshotBase {
   }
 }
 
+/** `sync: true`: the write is durable (flushed) when the promise resolves, as in classic-level. */
+export interface EmdbWriteOptions {
+  sync?: boolean;
+}
+
+/**
+ * put / del with `sync` in their options (abstract-level's typings do not list it;
+ * batch() takes it too, at run time, as does a chained batch's write()).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface EmdbLevel<KDefault, VDefault> {
+  put(key: KDefault, value: VDefault): Promise<void>;
+  put<K = KDefault, V = VDefault>(key: K, value: V, options: AbstractPutOptions<K, V> & EmdbWriteOptions): Promise<void>;
+  del(key: KDefault): Promise<void>;
+  del<K = KDefault>(key: K, options: AbstractDelOptions<K> & EmdbWriteOptions): Promise<void>;
+}
+
 /**
  * An abstract-level 3 database on top of emdb-js, opened with `rangeScans: true`.
  * `location` is a directory (like classic-level); the database is one file in it.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLevel<Buffer | Uint8Array | string, KDefault, VDefault> {
   readonly location: string;
   private readonly engineOptions: OpenOptions;

@@ -40,9 +40,11 @@ describe('emdb-js/level', () => {
     await db.put('', 'empty key', { sync: true });
     await db.batch(
       ['b', 'a', 'c'].map((key) => ({ type: 'put' as const, key, value: key.toUpperCase() })),
-      { sync: true },
+      // abstract-level's batch typings do not list `sync`.
+      { sync: true } as object,
     );
-    await sub.put('x', { n: 1 }, { sync: true });
+    // Unsynced; the del below flushes it with everything before it.
+    await sub.put('x', { n: 1 });
     await db.del('c', { sync: true });
     await db.close();
 
@@ -77,7 +79,7 @@ describe('emdb-js/level', () => {
   });
 
   it('options of the engine pass through; Level options stay Level', async () => {
-    const db = new EmdbLevel(path.join(tmp(), 'db'), { readers: 2, flushPolicy: { kind: 'writeThrough' }, valueEncoding: 'json' });
+    const db = new EmdbLevel<string, unknown>(path.join(tmp(), 'db'), { readers: 2, flushPolicy: { kind: 'writeThrough' }, valueEncoding: 'json' });
     await db.put('k', { a: 1 });
     expect(await db.get('k')).toEqual({ a: 1 });
     expect((await db.engine.stats()).readers).toBe(2);
