@@ -72,7 +72,6 @@ export interface EmdbWriteOptions {
  * put / del with `sync` in their options (abstract-level's typings do not list it;
  * batch() takes it too, at run time, as does a chained batch's write()).
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface EmdbLevel<KDefault, VDefault> {
   put(key: KDefault, value: VDefault): Promise<void>;
   put<K = KDefault, V = VDefault>(key: K, value: V, options: AbstractPutOptions<K, V> & EmdbWriteOptions): Promise<void>;
