@@ -6,7 +6,8 @@ import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
 import { tableCapacity, unpackScan, type ScanSource } from './core/scan.js';
 import type { TxTarget } from './transaction.js';
-import { collectAll, openRange, queries, sortedEntries, type RangeHost } from './range/api.js';
+import { openRange, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
+import type { RangePool } from './range/pool-scan.js';
 import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
@@ -234,12 +235,12 @@ export class KeySpace<V = unknown> {
 
   /** Entries with start <= key < end in key order (bytewise); null/undefined = open end. Needs rangeScans. */
   range(start: Key | null | undefined, end: Key | null | undefined): Promise<[Buffer, V][]> {
-    return collectAll(openRange<V>(this.rangeHost(), queries.halfOpen(start, end)));
+    return guard(() => rangeArray<V>(this.rangeHost(), queries.halfOpen(start, end)));
   }
 
   /** Entries whose key starts with `prefix`, in key order. */
   rangePrefix(prefix: Key): Promise<[Buffer, V][]> {
-    return collectAll(openRange<V>(this.rangeHost(), queries.prefix(prefix, undefined)));
+    return guard(() => rangeArray<V>(this.rangeHost(), queries.prefix(prefix, undefined)));
   }
 
   /** [start, end), or Level bounds (gt/gte/lt/lte); reverse, limit. One snapshot, taken at this call. */
@@ -265,7 +266,8 @@ export class KeySpace<V = unknown> {
 
   /** @internal What the range module needs of this key space. */
   rangeHost(): RangeHost {
-    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive() };
+    const pool = this.conn.pool as Partial<RangePool>;
+    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive(), ...(pool.range ? { pool: pool as RangePool } : {}) };
   }
 
   private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {

@@ -94,6 +94,8 @@ export interface StatsSnapshot {
   recovery: RecoveryStats;
   /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
   indexSnapshot: { tail: number | null; error: string | null };
+  /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
+  sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
 }
 
 export interface RecoveryStats {

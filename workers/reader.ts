@@ -8,6 +8,8 @@ import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from '../src/core/read-wire
 import { scanSlots, type ScanSource } from '../src/core/scan.js';
 import type { BufferSet } from '../src/protocol.js';
 import { SharedView } from '../src/shm/shared-view.js';
+import { runRangeTask, type RangeTaskMessage } from '../src/range/pool-scan.js';
+import type { Chunk } from '../src/range/snapshot.js';
 
 interface ReaderInit {
   control: SharedArrayBuffer;
@@ -36,6 +38,11 @@ export interface ScanTaskMessage {
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
 export function scan(task: ScanTaskMessage): ArrayBuffer {
   return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, Date.now()).packed) as ArrayBuffer;
+}
+
+/** Range scans: one chunk from the snapshot the calling thread captured (src/range/pool-scan.ts). */
+export function range(task: RangeTaskMessage): Chunk {
+  return runRangeTask(task);
 }
 
 export default function read(task: ReadTaskMessage): ArrayBuffer | null {

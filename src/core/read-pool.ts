@@ -8,6 +8,8 @@ import { Ctl32 } from '../shm/layout.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { ReadTaskMessage, ScanTaskMessage } from '../../workers/reader.js';
 import type { ScanSource } from './scan.js';
+import type { RangeTaskMessage } from '../range/pool-scan.js';
+import type { Chunk } from '../range/snapshot.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE } from './read-wire.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
@@ -127,6 +129,12 @@ export class ReadPool implements ValueReader {
     const task: ScanTaskMessage = { scan: source, namespace, from, count, values };
     const pool = await this.started();
     return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+  }
+
+  /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
+  async range(task: RangeTaskMessage): Promise<Chunk> {
+    const pool = await this.started();
+    return (await pool.run(task, { name: 'range' })) as Chunk;
   }
 
   async close(): Promise<void> {

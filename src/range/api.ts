@@ -1,6 +1,12 @@
 import type { ValueCodec } from '../encodings.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { cursorQuery, halfOpenQuery, levelQuery, prefixQuery, RangeIterator, type RangeQuery } from './iterator.js';
+import { unpackScan } from '../core/scan.js';
+import { cursorQuery, halfOpenQuery, inverted, levelQuery, prefixQuery, RangeIterator, type RangeQuery } from './iterator.js';
+import { rangeTask, type RangePool } from './pool-scan.js';
+import { captureSnapshot } from './snapshot.js';
+
+/** Entries per reader-pool task of range() / rangePrefix(). */
+const POOL_CHUNK = 4096;
 
 /** What a key space lends the range methods. */
 export interface RangeHost {
@@ -9,6 +15,8 @@ export interface RangeHost {
   codec: ValueCodec;
   /** Throws ERR_EMDB_CLOSED when the database or namespace is gone. */
   assertLive(): void;
+  /** The reader pool of the opening thread; absent on an attached thread, which scans itself. */
+  pool?: RangePool;
 }
 
 /** An iterator whose first next() rejects: an iterator method never throws synchronously. */
@@ -47,6 +55,30 @@ export function openKeys(host: RangeHost, query: RangeQuery): AsyncIterableItera
     next: () => it.next().then((r) => (r.done ? r : { value: r.value[0], done: false })),
     return: () => it.return().then(() => ({ value: undefined, done: true })),
   };
+}
+
+/**
+ * range() / rangePrefix(): the snapshot is taken at the call; the opening
+ * thread hands the scan to its reader pool a chunk at a time (the main thread
+ * only decodes), an attached thread scans on its own.
+ */
+export async function rangeArray<V>(host: RangeHost, makeQuery: () => RangeQuery): Promise<[Buffer, V][]> {
+  host.assertLive();
+  const pool = host.pool;
+  if (!pool) return collectAll(openRange<V>(host, makeQuery));
+  const q = makeQuery();
+  const snap = captureSnapshot(host.view);
+  const out: [Buffer, V][] = [];
+  if (q.limit === 0 || inverted(q)) return out;
+  const codec = host.codec;
+  for (;;) {
+    const max = Math.min(POOL_CHUNK, q.limit - out.length);
+    const chunk = await pool.range(rangeTask(snap, host.ns, q, max, true));
+    for (const [key, value] of unpackScan(chunk.packed)) out.push([key, codec.decode(value, 0, value.length) as V]);
+    if (chunk.done || out.length >= q.limit || !chunk.last) return out;
+    if (q.reverse) q.upper = { key: chunk.last, exclusive: true };
+    else q.lower = { key: chunk.last, exclusive: true };
+  }
 }
 
 /** Drains a fresh iterator into an array (range / rangePrefix). */

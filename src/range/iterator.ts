@@ -3,7 +3,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { describe } from '../keys.js';
 import { unpackScan } from '../core/scan.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { captureSnapshot, collectRange, pinnedBytes, type Bound, type RangeSnapshot } from './snapshot.js';
+import { captureSnapshot, collectRange, pinnedBytes, rangeTestSeams, type Bound, type RangeSnapshot } from './snapshot.js';
 
 /** Options of the iterator methods (Level-style bounds, as in abstract-level). */
 export interface RangeOptions {
@@ -125,7 +125,7 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
  * chunks on this thread; each chunk resumes strictly after the last key seen.
  */
 export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
-  private readonly snap: RangeSnapshot;
+  private snap: RangeSnapshot;
   private readonly query: RangeQuery;
   private remaining: number;
   private buffered: Generator<[Buffer, Buffer]> | undefined;
@@ -166,7 +166,10 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
         if (!r.done) {
           this.remaining--;
           const [key, value] = r.value;
-          return { value: [key, (this.codec ? this.codec.decode(value, 0, value.length) : undefined) as V], done: false };
+          // The chunk is this iterator's private copy: binary values need no second copy.
+          const codec = this.codec;
+          const v = codec === undefined ? undefined : codec.name === 'binary' ? value : codec.decode(value, 0, value.length);
+          return { value: [key, v as V], done: false };
         }
         this.buffered = undefined;
       }
@@ -175,6 +178,8 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
         return { value: undefined, done: true };
       }
       this.checkLimits();
+      // The negative control of the snapshot-isolation test: a fresh snapshot per chunk must be caught.
+      if (rangeTestSeams.mutant === 'resnapshot') this.snap = captureSnapshot(this.view);
       const q = this.query;
       const max = Math.min(this.remaining, this.chunk);
       this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);
@@ -216,7 +221,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
 }
 
 /** Lower bound above upper bound (or equal with an exclusive end): nothing, as in Level. */
-function inverted(q: RangeQuery): boolean {
+export function inverted(q: RangeQuery): boolean {
   const lo = q.lower.key;
   const hi = q.upper.key;
   if (lo === undefined || hi === undefined) return false;

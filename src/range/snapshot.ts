@@ -6,6 +6,13 @@ import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Test seam for the model test's planted mutant: 'exclusive-end' treats an
+ * exclusive end bound as inclusive (an off-by-one the model must catch).
+ * Never set outside tests.
+ */
+export const rangeTestSeams = { mutant: process.env.EMDB_JS_RANGE_MUTANT ?? '' };
 /** A writer that keeps publishing faster than we can capture: give up rather than spin forever. */
 const MAX_CAPTURE_TRIES = 10_000;
 
@@ -19,6 +26,8 @@ export interface RangeSnapshot {
   generation: number;
   /** Newest first: the sorted tail prefix, then the runs newest to oldest. */
   sources: SortedSource[];
+  /** Tail entries in the snapshot (rule S2). */
+  tailCount: number;
   mirror: MirrorView;
   manifest: SortedManifest;
   createdAt: number;
@@ -45,6 +54,13 @@ function sortedTail(tail: SharedArrayBuffer, count: number): SortedSource {
   return next.src;
 }
 
+/** Sorted sources of a manifest with `tailCount` tail entries: newest first. */
+export function snapshotSources(manifest: SortedManifest, tailCount: number): SortedSource[] {
+  const sources = [sortedTail(manifest.tail, tailCount)];
+  for (let i = manifest.runs.length - 1; i >= 0; i--) sources.push(cachedRun(manifest.runs[i]!));
+  return sources;
+}
+
 /** Takes a snapshot on the calling thread, with no message to the writer. */
 export function captureSnapshot(view: SharedView): RangeSnapshot {
   for (let tries = 0; tries < MAX_CAPTURE_TRIES; tries++) {
@@ -56,9 +72,7 @@ export function captureSnapshot(view: SharedView): RangeSnapshot {
     const count = Atomics.load(new Int32Array(manifest.tail, 0, 1), SortedTailHeader.COUNT);
     // Rule S3: an unchanged generation means we hold every buffer these entries refer to.
     if (Atomics.load(view.ctl32, Ctl32.GENERATION) !== generation) continue;
-    const sources = [sortedTail(manifest.tail, count)];
-    for (let i = manifest.runs.length - 1; i >= 0; i--) sources.push(cachedRun(manifest.runs[i]!));
-    return { generation, sources, mirror: view.mirror, manifest, createdAt: Date.now() };
+    return { generation, sources: snapshotSources(manifest, count), tailCount: count, mirror: view.mirror, manifest, createdAt: Date.now() };
   }
   throw new EmdbError(ErrorCode.IO, 'could not take a consistent snapshot of the sorted index');
 }
@@ -96,13 +110,17 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
   const mirror = snap.mirror;
   const picked: number[] = [];
   let bytes = 4;
-  let last: { src: SortedSource; off: number } | undefined;
+  let lastSrc: SortedSource | undefined;
+  let lastOff = 0;
   let done = false;
   const step = reverse ? -1 : 1;
+  // Sources that are equal to the current best (older versions of the same key), found in the same pass.
+  const ties = new Int32Array(s);
   while (picked.length < max * 3) {
     let best = -1;
     let bestSrc: SortedSource | undefined;
     let bestOff = 0;
+    let nTies = 0;
     for (let k = 0; k < s; k++) {
       const src = sources[k]!;
       const p = pos[k]!;
@@ -115,24 +133,23 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
         continue;
       }
       const c = compareEntries(src.u8, src.dv, off, bestSrc.u8, bestSrc.dv, bestOff);
-      if (reverse ? c > 0 : c < 0) {
+      if (c === 0) ties[nTies++] = k;
+      else if (reverse ? c > 0 : c < 0) {
         best = k;
         bestSrc = src;
         bestOff = off;
+        nTies = 0;
       }
     }
     if (bestSrc === undefined || entryNs(bestSrc.dv, bestOff) !== ns || outside(bestSrc, bestOff, ns, reverse ? lower : upper, reverse)) {
       done = true;
       break;
     }
-    for (let k = 0; k < s; k++) {
-      if (k === best) continue;
-      const src = sources[k]!;
-      const p = pos[k]!;
-      if (p >= 0 && p < src.n && compareEntries(src.u8, src.dv, src.offs[p]!, bestSrc.u8, bestSrc.dv, bestOff) === 0) pos[k] = p + step;
-    }
+    // Sources are newest first and ties only replace on a strictly better key, so `best` is the newest version.
+    for (let t = 0; t < nTies; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
     pos[best] = pos[best]! + step;
-    last = { src: bestSrc, off: bestOff };
+    lastSrc = bestSrc;
+    lastOff = bestOff;
     const lsn = entryLsn(bestSrc.dv, bestOff);
     if (lsn < 0) continue;
     const seg = Math.floor(lsn / SEGMENT_SPAN);
@@ -172,9 +189,9 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     at += 8 + keyLen + valueLen;
   }
   let lastKey: Uint8Array | undefined;
-  if (last) {
-    const len = entryKeyLen(last.src.dv, last.off);
-    lastKey = last.src.u8.slice(last.off + SORTED_ENTRY_HEADER_BYTES, last.off + SORTED_ENTRY_HEADER_BYTES + len);
+  if (lastSrc) {
+    const len = entryKeyLen(lastSrc.dv, lastOff);
+    lastKey = lastSrc.u8.slice(lastOff + SORTED_ENTRY_HEADER_BYTES, lastOff + SORTED_ENTRY_HEADER_BYTES + len);
   }
   return { packed, count: n, last: lastKey, done };
 }
@@ -183,6 +200,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
 function outside(src: SortedSource, off: number, ns: number, bound: Bound, reverse: boolean): boolean {
   if (bound.key === undefined) return false;
   const c = compareEntryKey(src.u8, src.dv, off, ns, bound.key, 0, bound.key.length);
+  if (rangeTestSeams.mutant === 'exclusive-end' && c === 0) return false;
   if (reverse) return c < 0 || (c === 0 && bound.exclusive);
   return c > 0 || (c === 0 && bound.exclusive);
 }

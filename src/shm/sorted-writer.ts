@@ -15,6 +15,14 @@ import type { MirrorView } from './mirror.js';
 import { mergeToRun, newBufferId, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
+/**
+ * Test seam: a smaller tail (e.g. 8) makes short randomized tests go through
+ * many run flushes and merges. Read once per writer thread.
+ */
+const TAIL_MAX = Number(process.env.EMDB_JS_SORTED_TAIL_MAX) > 0 ? Number(process.env.EMDB_JS_SORTED_TAIL_MAX) : SORTED_TAIL_MAX_ENTRIES;
+
+/** Planted mutant of the crash enumeration ('drop-removals': removals never reach the sorted index). Never set outside tests. */
+export const sortedTestSeams = { mutant: '' };
 
 export interface SnapshotLimits {
   maxAgeMs: number;
@@ -56,6 +64,11 @@ export class SortedIndexWriter {
     return { runs: [...this.runs], tail: this.tail, ...this.limits, epoch: this.epoch };
   }
 
+  /** Entries in the tail (none right after collapse()). */
+  get tailEntries(): number {
+    return this.entries;
+  }
+
   /** Entries in runs and tail (tombstones and shadowed versions included): the index's size. */
   get entryCount(): number {
     return this.counts.reduce((a, b) => a + b, 0) + this.entries;
@@ -66,11 +79,16 @@ export class SortedIndexWriter {
     return this.runs.reduce((a, r) => a + r.byteLength, 0) + this.bytes;
   }
 
+  stats(): { entries: number; runs: number; bytes: number } {
+    return { entries: this.entryCount, runs: this.runs.length, bytes: this.byteLength };
+  }
+
   put(ns: number, key: Uint8Array, start: number, len: number, lsn: number): void {
     this.add(ns, key, start, len, lsn >>> 0, Math.floor(lsn / TWO_32));
   }
 
   remove(ns: number, key: Uint8Array, start: number, len: number): void {
+    if (sortedTestSeams.mutant === 'drop-removals') return;
     this.add(ns, key, start, len, 0, SORTED_TOMBSTONE_HI);
   }
 
@@ -90,7 +108,7 @@ export class SortedIndexWriter {
    */
   commit(): boolean {
     Atomics.store(this.i32, SortedTailHeader.COUNT, this.entries);
-    if (this.entries < SORTED_TAIL_MAX_ENTRIES) return false;
+    if (this.entries < TAIL_MAX) return false;
     this.flushTail();
     return true;
   }

@@ -14,7 +14,10 @@ import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import type { LogState } from './log-state.js';
 import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
-import { writeSnapshot } from './snapshot.js';
+import { snapshotPath, writeSnapshot } from './snapshot.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
+import { readSortedSection } from './sorted-persist.js';
+import { SortedIndexWriter } from '../shm/sorted-writer.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -63,6 +66,8 @@ export class WriterEngine {
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
   private snapshotError: string | undefined;
   recovery: OpenReport | undefined;
+  /** How open got the sorted index: from the snapshot's sorted section, or rebuilt from the hash index. */
+  private sortedSource: 'snapshot' | 'rebuilt' | null = null;
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -77,7 +82,12 @@ export class WriterEngine {
     } else {
       this.openFile(io, file);
     }
-    if (this.opts.rangeScans) this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
+    if (this.opts.rangeScans) {
+      this.sortedSource ??= 'rebuilt';
+      this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
+      // Publishes what the replay appended to a loaded sorted index.
+      this.state.sorted.commit();
+    }
     this.publishBuffers();
     this.syncControl();
     this.opened = true;
@@ -85,7 +95,14 @@ export class WriterEngine {
   }
 
   private openFile(io: FileIO, file: string): void {
-    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd));
+    const limits = this.opts.rangeScans;
+    // A sorted section that matches the snapshot is loaded before the replay, which then keeps it exact.
+    const attachSorted = limits && ((state: LogState, snap: SnapshotHeader | undefined) => {
+      const run = snap && readSortedSection(io, snapshotPath(file), snap);
+      if (run) state.sorted = new SortedIndexWriter([run], limits);
+    });
+    const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), attachSorted || undefined);
+    this.sortedSource = log.state.sorted ? 'snapshot' : null;
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.formatVersion = log.prelude.version;
@@ -322,6 +339,8 @@ export class WriterEngine {
     if (this.fd < 0 || file === null) return;
     try {
       const crc = this.prefix.upTo(this.state.mirror, this.nextLsn);
+      // The sorted index is persisted as one run: collapse it (readers get the merged run too).
+      if (this.state.sorted?.collapse()) this.publishBuffers();
       writeSnapshot(this.opts.io, file, this.state, this.fileId, this.nextLsn, crc);
     } catch (err) {
       const error = ioError('index snapshot', err);
@@ -373,6 +392,7 @@ export class WriterEngine {
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
+      sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
     };
   }
 

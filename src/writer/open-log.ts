@@ -11,6 +11,7 @@ import { SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { LogState } from './log-state.js';
 import { readSnapshot } from './snapshot.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -73,7 +74,14 @@ export function newMirror(logBytes: number): MirrorWriter {
  * file is not ours or is corrupt before its tail hint; the caller closes `fd`
  * (via `onFd`) in that case.
  */
-export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd: (fd: number) => void): OpenedLog {
+export function openLog(
+  io: FileIO,
+  file: string,
+  flushPolicy: FlushPolicy,
+  onFd: (fd: number) => void,
+  /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here). */
+  beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined) => void,
+): OpenedLog {
   if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
   if (!io.exists(file)) createLog(io, file);
   // A compaction that crashed before its rename left this behind; the log is intact.
@@ -115,6 +123,7 @@ export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   const from = useSnapshot ? snapTail : DATA_START;
+  beforeReplay?.(state, useSnapshot ? snapshot.header : undefined);
   const recovery = replayLog(state, size, slot.tailHint, { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START });
   if (recovery.end < size) {
     // Crash residue after the last good record: cut it so appends start clean.

@@ -6,6 +6,7 @@ import { IndexWriter } from '../shm/index-table.js';
 import { IndexHeader, indexBytes } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { LogState } from './log-state.js';
+import { writeSortedSection } from './sorted-persist.js';
 
 /**
  * The index snapshot: what replaying the log prefix [DATA_START, tail) derives
@@ -62,6 +63,8 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     writeFully(io, fd, header, 0, header.length, 0);
     writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
     writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
+    // rangeScans: the sorted index follows the body in its own section (format/sorted-snapshot.ts).
+    writeSortedSection(io, fd, SNAPSHOT_HEADER_SIZE + index.length + catalogue.length, state, tail, prefixCrc);
     io.fdatasync(fd);
   } catch (err) {
     closeQuietly(io, fd);
@@ -101,7 +104,8 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (capacity < 2 || capacity > MAX_SNAPSHOT_CAPACITY || (capacity & (capacity - 1)) !== 0) return undefined;
     if (header.indexLive + header.indexDeleted > capacity) return undefined;
     const tableBytes = indexBytes(capacity);
-    if (header.bodyBytes !== size - SNAPSHOT_HEADER_SIZE || header.bodyBytes < tableBytes) return undefined;
+    // Bytes after the body are the sorted section (rangeScans), read on its own by sorted-persist.ts.
+    if (header.bodyBytes > size - SNAPSHOT_HEADER_SIZE || header.bodyBytes < tableBytes) return undefined;
     // Straight into the shared buffer the index will live in: no copy after the read.
     const table = new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);

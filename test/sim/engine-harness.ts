@@ -17,6 +17,7 @@ import { lsnOf, MirrorView } from '../../dist/src/shm/mirror.js';
 import { createControlBlock } from '../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../dist/src/writer/engine.js';
 import { valueAt } from '../../dist/test/fixtures/engine-state.js';
+import { checkSorted, harness } from './sorted-check.js';
 
 /** The database lives in a directory the workload's first open has to create. */
 export const DB_DIR = '/data/app';
@@ -31,7 +32,8 @@ export type Del = { t: 'del'; k: string };
 export type Unit = Put | Del | { t: 'many'; entries: Put[] } | { t: 'tx'; ops: (Put | Del)[] };
 
 export function newEngine(io: FileIO, policy: FlushPolicy, file = DB): WriterEngine {
-  return new WriterEngine({ path: file, flushPolicy: policy, io, control: createControlBlock(), publish: () => undefined });
+  const rangeScans = harness.rangeScans ? { rangeScans: harness.rangeScans } : {};
+  return new WriterEngine({ path: file, flushPolicy: policy, io, control: createControlBlock(), publish: () => undefined, ...rangeScans });
 }
 
 /** Opens an engine; on failure releases what open acquired (as workers/writer.ts does) and rethrows. */
@@ -104,6 +106,7 @@ export function readBack(engine: WriterEngine, probeKeys: Iterable<string>): Rea
   const state = new Map<string, string>();
   const { packed } = scanSlots(set, 0, 0, index.capacity, true, Date.now());
   for (const [k, v] of unpackScan(packed)) state.set(k.toString('latin1'), v.toString('latin1'));
+  problems.push(...checkSorted(set, mirror, state));
   if (engine.count(0) !== state.size) problems.push(`len() says ${engine.count(0)}, iteration found ${state.size}`);
   for (const key of probeKeys) {
     const kb = Buffer.from(key, 'latin1');
