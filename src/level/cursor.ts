@@ -127,7 +127,7 @@ export class SnapshotCursor {
     this.buffered = [];
     this.at = 0;
     if (this.finished || inverted(this.lower, this.upper)) return false;
-    this.checkLimits();
+    checkSnapshot(this.view, this.snap);
     const { keys, values } = this.output;
     const got = collectRange(this.snap, this.ns, this.lower, this.upper, this.reverse, Math.min(max, MAX_CHUNK), values !== null, Date.now());
     if (got.done) this.finished = true;
@@ -153,19 +153,22 @@ export class SnapshotCursor {
     }
     return this.buffered.length > 0;
   }
+}
 
-  /** ERR_EMDB_SNAPSHOT_TOO_OLD past the database's rangeSnapshotLimit, as for rangeIter (checked per chunk). */
-  private checkLimits(): void {
-    const { maxAgeMs, maxPinnedBytes } = this.snap.manifest;
-    if (maxAgeMs > 0 && Date.now() - this.snap.createdAt > maxAgeMs) {
-      throw new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, `the iterator's snapshot is older than rangeSnapshotLimit.maxAgeMs (${maxAgeMs} ms)`);
-    }
-    if (maxPinnedBytes > 0) {
-      this.view.sync();
-      const pinned = pinnedBytes(this.snap, this.view);
-      if (pinned > maxPinnedBytes) {
-        throw new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, `the iterator's snapshot pins ${pinned} bytes of retired buffers, past rangeSnapshotLimit.maxPinnedBytes (${maxPinnedBytes})`);
-      }
+/**
+ * ERR_EMDB_SNAPSHOT_TOO_OLD past the database's rangeSnapshotLimit, as for
+ * rangeIter: checked per iterator chunk and per read with an explicit snapshot.
+ */
+export function checkSnapshot(view: SharedView, snap: RangeSnapshot): void {
+  const { maxAgeMs, maxPinnedBytes } = snap.manifest;
+  if (maxAgeMs > 0 && Date.now() - snap.createdAt > maxAgeMs) {
+    throw new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, `the snapshot is older than rangeSnapshotLimit.maxAgeMs (${maxAgeMs} ms)`);
+  }
+  if (maxPinnedBytes > 0) {
+    view.sync();
+    const pinned = pinnedBytes(snap, view);
+    if (pinned > maxPinnedBytes) {
+      throw new EmdbError(ErrorCode.SNAPSHOT_TOO_OLD, `the snapshot pins ${pinned} bytes of retired buffers, past rangeSnapshotLimit.maxPinnedBytes (${maxPinnedBytes})`);
     }
   }
 }

@@ -5,7 +5,7 @@ import { Emdb } from '../db.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { OpenOptions } from '../options.js';
 import { captureSnapshot, type RangeSnapshot } from '../range/snapshot.js';
-import { snapshotGet, SnapshotCursor, type LevelRange } from './cursor.js';
+import { checkSnapshot, snapshotGet, SnapshotCursor, type LevelRange } from './cursor.js';
 import { EmdbIterator, type PrivateIteratorOptions } from './iterator.js';
 import { levelValue, storedKey, storedKeyBytes } from './keys.js';
 
@@ -138,7 +138,7 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
   /** Probes the shared index on this thread (or reads the explicit snapshot): no message to a worker. */
   _getSync(key: string | Uint8Array, options: Formats): Buffer | string | undefined {
     const db = this.engine;
-    const snap = options.snapshot?.rangeSnapshot;
+    const snap = this.readSnapshot(options, 1);
     const raw = snap ? snapshotGet(snap, db.rangeHost().ns, storedKeyBytes(key), true) : db.getSync(storedKey(key));
     return raw === undefined ? undefined : levelValue(raw, options.valueEncoding ?? 'buffer');
   }
@@ -156,7 +156,7 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
   }
 
   async _has(key: string | Uint8Array, options: Formats): Promise<boolean> {
-    const snap = options.snapshot?.rangeSnapshot;
+    const snap = this.readSnapshot(options, 1);
     if (snap) return snapshotGet(snap, this.engine.rangeHost().ns, storedKeyBytes(key), false) !== undefined;
     return this.engine.contains(storedKey(key));
   }
@@ -168,9 +168,10 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
     return keys.map((k) => snapshotGet(snap, ns, storedKeyBytes(k), false) !== undefined);
   }
 
-  /** The explicit snapshot, or a fresh one when several keys must be read consistently. */
+  /** The explicit snapshot (within rangeSnapshotLimit), or a fresh one when several keys must be read consistently. */
   private readSnapshot(options: Formats, count: number): RangeSnapshot | undefined {
     const explicit = options.snapshot?.rangeSnapshot;
+    if (explicit) checkSnapshot(this.engine.rangeHost().view, explicit);
     if (explicit || count <= 1) return explicit;
     return captureSnapshot(this.engine.rangeHost().view);
   }

@@ -78,6 +78,23 @@ describe('emdb-js/level', () => {
     await db.close();
   });
 
+  it('explicit snapshots read as of their creation, and fail past rangeSnapshotLimit', async () => {
+    const db = new EmdbLevel(path.join(tmp(), 'db'), { rangeSnapshotLimit: { maxAgeMs: 300 } });
+    await db.put('a', 'old');
+    const snap = db.snapshot();
+    await db.put('a', 'new');
+    await db.put('b', 'new');
+    expect(await db.get('a', { snapshot: snap })).toBe('old');
+    expect(await db.getMany(['a', 'b'], { snapshot: snap })).toEqual(['old', undefined]);
+    expect(await db.has('b', { snapshot: snap })).toBe(false);
+    await new Promise((r) => setTimeout(r, 400));
+    await expect(db.get('a', { snapshot: snap })).rejects.toMatchObject({ code: 'ERR_EMDB_SNAPSHOT_TOO_OLD' });
+    await expect(db.iterator({ snapshot: snap }).all()).rejects.toMatchObject({ code: 'ERR_EMDB_SNAPSHOT_TOO_OLD' });
+    expect(await db.get('a')).toBe('new');
+    await snap.close();
+    await db.close();
+  });
+
   it('options of the engine pass through; Level options stay Level', async () => {
     const db = new EmdbLevel<string, unknown>(path.join(tmp(), 'db'), { readers: 2, flushPolicy: { kind: 'writeThrough' }, valueEncoding: 'json' });
     await db.put('k', { a: 1 });
