@@ -64,8 +64,8 @@ describe('emdb-js/level: abstract-level compliance suite', () => {
   });
 
   // Long: the suite opens about 1,000 databases, each starting its own writer
-  // worker: about 3 CPU-minutes in all; 18 min of wall time on this 2-core VM
-  // while other heavy jobs ran (load average 15-19).
+  // worker: about 3 CPU-minutes in all; 11-18 min of wall time on this 2-core VM
+  // while other heavy jobs ran (load average 15-24).
   it('passes in full', { timeout: 2_400_000 }, async () => {
     const { code, stdout, stderr } = await run(RUNNER);
     const summary = tapSummary(stdout);
