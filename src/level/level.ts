@@ -176,16 +176,18 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
     return captureSnapshot(this.engine.rangeHost().view);
   }
 
-  async _put(key: string | Uint8Array, value: string | Uint8Array, options: { sync?: boolean }): Promise<void> {
+  // The engine's promise is returned as is (no extra async frame per write); an
+  // engine that is gone throws synchronously here, which abstract-level turns into a rejection.
+  _put(key: string | Uint8Array, value: string | Uint8Array, options: { sync?: boolean }): Promise<void> {
     const db = this.engine;
-    await db.insert(storedKey(key), value);
-    if (options.sync === true) await db.flush();
+    const done = db.insert(storedKey(key), value);
+    return options.sync === true ? done.then(() => db.flush()) : done;
   }
 
-  async _del(key: string | Uint8Array, options: { sync?: boolean }): Promise<void> {
+  _del(key: string | Uint8Array, options: { sync?: boolean }): Promise<void> {
     const db = this.engine;
-    await db.remove(storedKey(key));
-    if (options.sync === true) await db.flush();
+    const done = db.remove(storedKey(key)).then(() => undefined);
+    return options.sync === true ? done.then(() => db.flush()) : done;
   }
 
   /** One crash-atomic writer batch (a log transaction); `sync: true` flushes it. */
