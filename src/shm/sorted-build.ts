@@ -1,7 +1,7 @@
-import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from './hash.js';
 import type { IndexView } from './index-table.js';
-import { SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
+import { segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
 import type { MirrorView } from './mirror.js';
 import { entryKeyLen, entryNs, mergeToRun, runSource } from './sorted-run.js';
 import { SortedIndexWriter, type SnapshotLimits } from './sorted-writer.js';
@@ -19,11 +19,11 @@ export function buildSorted(index: { forEachLive(fn: (lsn: number) => void): voi
   let pending = 0;
   const runs: SharedArrayBuffer[] = [];
   index.forEachLive((lsn) => {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     const dv = mirror.dv[seg]!;
-    const keyStart = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
-    writer.put(dv.getUint32(off + RECORD.NAMESPACE, true), mirror.u8[seg]!, keyStart, dv.getUint32(off + RECORD.KEY_LEN, true), lsn);
+    const keyStart = recordKeyStart(dv, off);
+    writer.put(recordNamespace(dv, off), mirror.u8[seg]!, keyStart, recordKeyLen(dv, off), lsn);
     if (++pending >= BUILD_PASS_ENTRIES) {
       runs.push(writer.sealTail());
       pending = 0;
