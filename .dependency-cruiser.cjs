@@ -90,6 +90,13 @@ module.exports = {
       to: { path: '^(workers/|src/(writer|log|core|cli)/|src/(db|keyspace|transaction|index)\\.ts$)' },
     },
     {
+      name: 'level-is-an-api-user',
+      comment: 'level/ (the abstract-level adapter) sits on the API and the range snapshots: never writer/, log/, core/, workers/ or the CLI.',
+      severity: 'error',
+      from: { path: '^src/level/' },
+      to: { path: '^(workers/|src/(writer|log|core|cli)/)' },
+    },
+    {
       name: 'api-not-writer',
       severity: 'error',
       comment: 'The API (db, keyspace, transaction, index) reaches the writer only through core/.',

@@ -118,6 +118,29 @@ export class KeySpace<V = unknown> {
     });
   }
 
+  /**
+   * @internal One crash-atomic writer batch (a log transaction) of puts and
+   * removals (value null), applied in order: what the Level adapter's batch()
+   * needs without a transaction's read-before-remove. Validates every entry first.
+   */
+  _writeBatch(ops: readonly (readonly [Key, V | string | Uint8Array | null])[]): Promise<void> {
+    return guard(async () => {
+      this.assertLive();
+      if (ops.length === 0) return;
+      const records = new RecordBuffer();
+      records.beginTx();
+      for (const [key, value] of ops) {
+        const keyLen = keyByteLength(key);
+        if (value === null) records.append(RecordKind.TOMBSTONE, this.ns, key, keyLen, null, 0);
+        else records.append(RecordKind.PUT, this.ns, key, keyLen, this.codec.encode(value), 0);
+      }
+      records.commitTx();
+      const { payload, bytes, count } = records.take();
+      // call() sends the writes queued earlier first, so call order is write order.
+      await this.conn.link.call({ t: 'write', count, bytes, existed: false }, payload);
+    });
+  }
+
   /** Live keys in this key space (exact; counted by the writer, no scan). */
   len(): Promise<number> {
     return guard(async () => {

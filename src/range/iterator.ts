@@ -58,7 +58,7 @@ function limitOf(v: unknown): number {
 const LEVEL_KEYS = ['gt', 'gte', 'lt', 'lte', 'reverse', 'limit'] as const;
 const FLAG_KEYS = ['reverse', 'limit'] as const;
 
-/** rangeIter(opts) with Level bounds; gt wins over gte and lt over lte when both are given. */
+/** rangeIter(opts) with Level bounds; gte wins over gt and lte over lt when both are given (as in abstract-level). */
 export function levelQuery(opts: unknown): RangeQuery {
   const o = flags(opts, LEVEL_KEYS);
   const gt = boundBytes(o.gt, 'gt');
@@ -66,8 +66,8 @@ export function levelQuery(opts: unknown): RangeQuery {
   const lt = boundBytes(o.lt, 'lt');
   const lte = boundBytes(o.lte, 'lte');
   return {
-    lower: gt ? { key: gt, exclusive: true } : { key: gte, exclusive: false },
-    upper: lt ? { key: lt, exclusive: true } : { key: lte, exclusive: false },
+    lower: gte ? { key: gte, exclusive: false } : { key: gt, exclusive: gt !== undefined },
+    upper: lte ? { key: lte, exclusive: false } : { key: lt, exclusive: lt !== undefined },
     reverse: o.reverse === true,
     limit: limitOf(o.limit),
   };

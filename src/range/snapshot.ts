@@ -1,7 +1,7 @@
 import { EmdbError, ErrorCode } from '../errors.js';
-import { RECORD, RECORD_HEADER_SIZE } from '../format/constants.js';
-import { recordExpiresAt, recordKeyStart } from '../format/record-fields.js';
-import { Ctl32, SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
+import { RECORD_HEADER_SIZE } from '../format/constants.js';
+import { recordExpiresAt, recordKeyStart, recordValueLen } from '../format/record-fields.js';
+import { Ctl32, segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
@@ -160,15 +160,15 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     lastOff = bestOff;
     const lsn = entryLsn(bestSrc.dv, bestOff);
     if (lsn < 0) continue;
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
     const dv = mirror.dv[seg]!;
     // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
     if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
     const expires = recordExpiresAt(dv, off);
     if (expires !== 0 && expires <= now) continue;
-    const valueLen = values ? dv.getUint32(off + RECORD.VALUE_LEN, true) : 0;
+    const valueLen = values ? recordValueLen(dv, off) : 0;
     picked.push(best, bestOff, lsn);
     bytes += 8 + entryKeyLen(bestSrc.dv, bestOff) + valueLen;
   }
@@ -187,10 +187,10 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     out.set(src.u8.subarray(eoff + SORTED_ENTRY_HEADER_BYTES, eoff + SORTED_ENTRY_HEADER_BYTES + keyLen), at + 8);
     let valueLen = 0;
     if (values) {
-      const seg = Math.floor(lsn / SEGMENT_SPAN);
-      const off = lsn - seg * SEGMENT_SPAN;
+      const seg = segmentOf(lsn);
+      const off = segmentOffset(lsn);
       const dv = mirror.dv[seg]!;
-      valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+      valueLen = recordValueLen(dv, off);
       const start = recordKeyStart(dv, off) + keyLen;
       mirror.cover(seg, start + valueLen);
       out.set(mirror.u8[seg]!.subarray(start, start + valueLen), at + 8 + keyLen);

@@ -1,8 +1,7 @@
-import { RECORD } from '../format/constants.js';
-import { recordKeyStart } from '../format/record-fields.js';
+import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from './hash.js';
 import type { IndexView } from './index-table.js';
-import { SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
+import { segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
 import type { MirrorView } from './mirror.js';
 import { entryKeyLen, entryNs, mergeToRun, runSource } from './sorted-run.js';
 import { SortedIndexWriter, type SnapshotLimits } from './sorted-writer.js';
@@ -20,11 +19,11 @@ export function buildSorted(index: { forEachLive(fn: (lsn: number) => void): voi
   let pending = 0;
   const runs: SharedArrayBuffer[] = [];
   index.forEachLive((lsn) => {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     const dv = mirror.dv[seg]!;
     const keyStart = recordKeyStart(dv, off);
-    writer.put(dv.getUint32(off + RECORD.NAMESPACE, true), mirror.u8[seg]!, keyStart, dv.getUint32(off + RECORD.KEY_LEN, true), lsn);
+    writer.put(recordNamespace(dv, off), mirror.u8[seg]!, keyStart, recordKeyLen(dv, off), lsn);
     if (++pending >= BUILD_PASS_ENTRIES) {
       runs.push(writer.sealTail());
       pending = 0;

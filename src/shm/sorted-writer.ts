@@ -1,7 +1,7 @@
-import { RECORD } from '../format/constants.js';
-import { recordKeyStart } from '../format/record-fields.js';
+import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import {
-  SEGMENT_SPAN,
+  segmentOf,
+  segmentOffset,
   SORTED_ENTRY_HEADER_BYTES,
   SORTED_MAX_RUNS,
   SORTED_TAIL_HARD_FACTOR,
@@ -97,11 +97,11 @@ export class SortedIndexWriter {
 
   /** Records the removal of the key of the record at `lsn` (clear / drop of its namespace). */
   removeRecord(mirror: MirrorView, lsn: number): void {
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const off = lsn - seg * SEGMENT_SPAN;
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
     const dv = mirror.dv[seg]!;
     const keyStart = recordKeyStart(dv, off);
-    this.remove(dv.getUint32(off + RECORD.NAMESPACE, true), mirror.u8[seg]!, keyStart, dv.getUint32(off + RECORD.KEY_LEN, true));
+    this.remove(recordNamespace(dv, off), mirror.u8[seg]!, keyStart, recordKeyLen(dv, off));
   }
 
   /**
