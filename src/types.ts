@@ -57,6 +57,19 @@ export interface StatsSnapshot {
   recovery: RecoveryStats;
   /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
   indexSnapshot: { tail: number | null; error: string | null };
+  /** Expiry (docs/DESIGN.md, "TTL"). `records` above excludes expired keys not yet swept. */
+  ttl: TtlStats;
+}
+
+export interface TtlStats {
+  /** Entries in the writer's deadline heap (live TTL records plus stale entries awaiting removal). */
+  deadlines: number;
+  /** Bytes the deadline heap holds. */
+  deadlineBytes: number;
+  /** Keys whose deadline passed that the sweep has not removed yet (invisible to every read already). */
+  expiredPending: number;
+  /** Removal records the sweep wrote since open. */
+  swept: number;
 }
 
 export interface RecoveryStats {

@@ -19,6 +19,7 @@ import { BackupRunner } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
+import { Sweeper } from '../src/writer/sweeper.js';
 
 const init = workerData as WriterInit;
 const RECYCLE_MIN_BYTES = 1 << 20;
@@ -65,6 +66,7 @@ const engine = new WriterEngine({
 });
 
 const backups = new BackupRunner();
+const sweeper = new Sweeper(engine);
 
 const flusher = new GroupFlusher(
   init.flushPolicy,
@@ -80,6 +82,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
       if (!req.marks) {
         const existed = engine.append(batch, req.existed, req.count);
+        sweeper.poke();
         reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
         return;
       }
@@ -87,6 +90,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       engine.reserveKeys(req.count);
       const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
       applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
+      sweeper.poke();
       return;
     }
     case 'flush':
@@ -112,6 +116,14 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'compact':
       flusher.drain();
       reply({ t: 'done', id: req.id, report: engine.compact() });
+      sweeper.arm();
+      return;
+    case 'persist':
+      reply({ t: 'done', id: req.id, persisted: engine.persist(req.ns, req.key) });
+      return;
+    case 'sweep':
+      sweeper.arm();
+      reply({ t: 'done', id: req.id });
       return;
     case 'namespaces':
       reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
@@ -133,6 +145,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       }
       return;
     case 'close': {
+      sweeper.stop();
       flusher.drain();
       backups.drain();
       engine.close();
@@ -169,6 +182,8 @@ try {
     dispatch(env, replyToAttached(client), client);
   };
   replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
+  // After `ready`, in a later turn: the first reads never wait for a sweep.
+  setTimeout(() => sweeper.arm(), 0).unref();
 } catch (err) {
   replyToOpener({ t: 'openFailed', error: serializeError(err) });
   try {

@@ -82,7 +82,7 @@ class InlineReader implements ValueReader {
   }
 
   scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    return Promise.resolve(scanSlots(source, namespace, from, count, values, Date.now()).packed);
+    return Promise.resolve(scanSlots(source, namespace, from, count, values, this.view.now()).packed);
   }
 
   async close(): Promise<void> {}

@@ -59,7 +59,8 @@ export const DATA_START = 3 * PAGE_SIZE;
 
 // ---- index snapshot sidecar (`<path>.index`, docs/FORMAT.md) ----
 export const SNAPSHOT_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x49, 0x44, 0x58, 0x0a]); // "EMDBIDX\n"
-export const SNAPSHOT_VERSION = 1;
+/** 2: the body ends with the deadline section (format/deadline-snapshot.ts); a version 1 snapshot is not used. */
+export const SNAPSHOT_VERSION = 2;
 export const SNAPSHOT = {
   MAGIC: 0,
   VERSION: 8,
@@ -107,8 +108,9 @@ export const RecordKind = {
   NS_DROP: 6,
   CLEAR: 7,
 } as const;
-export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
-export const MAX_RECORD_KIND = RecordKind.CLEAR;
+export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind] | 8;
+/** Highest kind accepted; 8 is the prefix delete (format/prefix-delete.ts, PREFIX_DELETE_KIND). */
+export const MAX_RECORD_KIND: number = 8;
 
 export const RECORD_FLAG_ENCRYPTED = 1;
 export const RECORD_FLAG_IN_TX = 2;

@@ -7,6 +7,7 @@ import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
 import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
+import { clockNow } from '../shm/clock.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { rollBackFullDisk } from './append-failure.js';
@@ -15,6 +16,7 @@ import { buildCompacted, writeCompactedFile, type CompactedLog } from './compact
 import type { LogState } from '../log/log-state.js';
 import { newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import { writeSnapshot } from './snapshot.js';
+import { persistRecord, sweepBatch } from './expiry.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -34,6 +36,9 @@ export interface EngineOptions {
  */
 export class WriterEngine {
   private readonly ctl32: Int32Array;
+  private readonly ctl64: BigInt64Array;
+  /** Removal records written by the sweep since open (stats().ttl.swept). */
+  private swept = 0;
   /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
   private readonly lsn: LsnCounter;
   private state!: LogState;
@@ -66,6 +71,7 @@ export class WriterEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
+    this.ctl64 = new BigInt64Array(opts.control);
     this.lsn = new LsnCounter(opts.control);
     this.lsn.reset(DATA_START);
   }
@@ -75,6 +81,7 @@ export class WriterEngine {
     if (file === null) {
       this.state = newInMemoryLog();
       this.state.onIndexReplaced = () => this.publishBuffers();
+      this.state.now = this.now;
     } else {
       this.openFile(io, file);
     }
@@ -87,6 +94,7 @@ export class WriterEngine {
     const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd));
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.state.now = this.now;
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
     this.slotOffset = log.slot.offset;
@@ -178,10 +186,10 @@ export class WriterEngine {
     let built: CompactedLog;
     const fileId = randomBytes(16);
     if (this.fd < 0 || file === null) {
-      built = buildCompacted(this.state, started, fileId, () => undefined);
+      built = buildCompacted(this.state, this.now(), fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
-      built = writeCompactedFile(io, tmp, this.state, started, fileId);
+      built = writeCompactedFile(io, tmp, this.state, this.now(), fileId);
       try {
         io.rename(tmp, file);
         io.fsyncDir(dirOf(file));
@@ -195,6 +203,7 @@ export class WriterEngine {
     }
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.state.now = this.now;
     this.lsn.reset(built.end);
     this.durableLsn = built.end;
     this.slotOffset = SLOT_A_OFFSET;
@@ -216,9 +225,42 @@ export class WriterEngine {
     };
   }
 
-  /** Live keys in namespace `ns`. */
+  /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
+  readonly now = (): number => clockNow(this.ctl64);
+
+  /** Live keys in namespace `ns`: exact, also while expired keys wait for the sweep. */
   count(ns: number): number {
-    return this.state.counts.get(ns) ?? 0;
+    const raw = this.state.counts.get(ns) ?? 0;
+    return raw === 0 ? 0 : raw - this.state.expiredCount(ns, this.now());
+  }
+
+  /** Clears the TTL of a live key by re-writing its value with no deadline; false (nothing written) when missing, expired or without TTL. */
+  persist(ns: number, key: Uint8Array): boolean {
+    this.assertWritable();
+    const rec = persistRecord(this.state, ns, key, this.now());
+    if (!rec) return false;
+    this.append(rec, false, 1);
+    return true;
+  }
+
+  /** The earliest deadline the sweep waits for (Infinity when none). */
+  nextDeadline(): number {
+    return this.state.deadlines.peekDeadline();
+  }
+
+  /**
+   * One bounded sweep step: removal records for at most `max` keys whose
+   * deadline passed, appended as one batch. True when more are due now.
+   */
+  sweep(max: number): boolean {
+    if (this.failure || !this.opened) return false;
+    const now = this.now();
+    const { batch, count } = sweepBatch(this.state, now, max);
+    if (count > 0) {
+      this.append(batch, false, 0);
+      this.swept += count;
+    }
+    return this.state.deadlines.peekDeadline() <= now;
   }
 
   namespaceNames(): string[] {
@@ -350,8 +392,9 @@ export class WriterEngine {
 
   stats(): StatsSnapshot {
     const index = this.state.index;
+    const expiredPending = this.state.expiredCount(-1, this.now());
     return {
-      records: index.live,
+      records: index.live - expiredPending,
       liveBytes: this.state.liveBytes,
       deadBytes: this.state.deadBytes,
       fileBytes: this.lsn.next,
@@ -367,6 +410,7 @@ export class WriterEngine {
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
+      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept },
     };
   }
 

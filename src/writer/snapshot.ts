@@ -1,5 +1,6 @@
 import { crc32 } from '@node-rs/crc32';
 import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { decodeDeadlineSection, encodeDeadlineSection } from '../format/deadline-snapshot.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -42,6 +43,8 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   if (io.exists(tmp)) io.unlink(tmp);
   const index = new Uint8Array(state.index.buffer);
   const catalogue = encodeCatalogue({ namespaces: [...state.namespaces], counts: [...state.counts] });
+  const heap = state.deadlines.entries();
+  const deadlines = encodeDeadlineSection(heap.deadlines, heap.lsns);
   const header = encodeSnapshotHeader({
     fileId,
     tail,
@@ -54,14 +57,15 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     nextNamespaceId: state.nextNamespaceId,
     namespaces: state.namespaces.size,
     counts: state.counts.size,
-    bodyBytes: index.length + catalogue.length,
-    bodyCrc: crc32(catalogue, crc32(index)),
+    bodyBytes: index.length + catalogue.length + deadlines.length,
+    bodyCrc: crc32(deadlines, crc32(catalogue, crc32(index))),
   });
   const fd = io.open(tmp, 'wx');
   try {
     writeFully(io, fd, header, 0, header.length, 0);
     writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
     writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
+    writeFully(io, fd, deadlines, 0, deadlines.length, SNAPSHOT_HEADER_SIZE + index.length + catalogue.length);
     io.fdatasync(fd);
   } catch (err) {
     closeQuietly(io, fd);
@@ -111,7 +115,9 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
-    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts);
+    const deadlines = decodeDeadlineSection(catalogueBytes);
+    if (!deadlines) return undefined;
+    const catalogue = decodeCatalogue(catalogueBytes.subarray(0, catalogueBytes.length - deadlines.size), header.namespaces, header.counts);
     if (!catalogue) return undefined;
     return {
       header,
@@ -125,6 +131,9 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
         state.nextNamespaceId = header.nextNamespaceId;
         for (const [id, name] of catalogue.namespaces) state.namespaces.set(id, name);
         for (const [id, live] of catalogue.counts) state.counts.set(id, live);
+        state.deadlines.load(deadlines.deadlines, deadlines.lsns);
+        // An upper bound (stale entries included): it only delays the heap's next rebuild.
+        state.ttlLive = deadlines.deadlines.length;
         return state;
       },
     };
