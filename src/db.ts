@@ -5,8 +5,10 @@ import { codecFor, VALUE_ENCODINGS, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { guard } from './guard.js';
 import { KeySpace } from './keyspace.js';
+import { isWellFormed } from './keys.js';
 import { assertNotOpen, breakLock, lockHolder, type LockInfo } from './lock.js';
-import { resolveOptions, type OpenOptions } from './options.js';
+import { openArguments, resolveOptions, type OpenOptions } from './options.js';
+import { refuseUnknownOptions } from './option-names.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
 import type { CompactReport, EmdbHandle, Stats } from './types.js';
 import { Transaction } from './transaction.js';
@@ -56,12 +58,17 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     super(conn, 0, conn.options.codec);
   }
 
-  static open<V = Buffer>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): Promise<Emdb<V>> {
-    return guard(async () => {
-      // resolveDatabasePath rejects a path mixed with appName/databaseName/dataRoot.
-      const opts = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : pathOrOptions;
-      return new Emdb<V>(await Connection.open(resolveOptions(opts ?? {}, false)));
-    });
+  /**
+   * Opens (creating if needed) the database at `path`, or where `options` say;
+   * `Emdb.open()` with no argument opens the default database of the platform
+   * data directory. An explicit `undefined` or `null` is refused: it is almost
+   * always a variable that was meant to hold a path.
+   */
+  static open<V = Buffer>(): Promise<Emdb<V>>;
+  static open<V = Buffer>(path: string, options?: OpenOptions): Promise<Emdb<V>>;
+  static open<V = Buffer>(options: OpenOptions): Promise<Emdb<V>>;
+  static open<V = Buffer>(...args: unknown[]): Promise<Emdb<V>> {
+    return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(openArguments(args), false))));
   }
 
   static openInMemory<V = Buffer>(options: OpenOptions = {}): Promise<Emdb<V>> {
@@ -106,6 +113,8 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);
+      if (typeof options !== 'object' || options === null) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'namespace options must be an object');
+      refuseUnknownOptions(options, ['valueEncoding'], '', 'namespace option');
       const encoding = options.valueEncoding ?? this.conn.options.codec.name;
       if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
       const cached = this.openNamespaces.get(name);
@@ -251,6 +260,7 @@ function checkNamespaceName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new EmdbError(ErrorCode.INVALID_CONFIG, 'a namespace name must be a non-empty string');
   }
+  if (!isWellFormed(name)) throw new EmdbError(ErrorCode.INVALID_KEY, 'a namespace name must not contain lone UTF-16 surrogates');
   if (Buffer.byteLength(name, 'utf8') > MAX_NAMESPACE_NAME_BYTES) {
     throw new EmdbError(ErrorCode.INVALID_CONFIG, `a namespace name is at most ${MAX_NAMESPACE_NAME_BYTES} bytes`);
   }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Packr } from 'msgpackr';
 import { EmdbError, ErrorCode } from './errors.js';
-import { describe } from './keys.js';
+import { describe, isWellFormed } from './keys.js';
 
 export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
 export const VALUE_ENCODINGS: readonly ValueEncoding[] = ['binary', 'utf8', 'json', 'msgpack'];
@@ -30,10 +30,68 @@ function copyOut(u8: Uint8Array, start: number, len: number): Buffer {
   return out;
 }
 
+/**
+ * A string value is stored as UTF-8, which has no form for a lone UTF-16
+ * surrogate (it would come back as U+FFFD): refused rather than changed.
+ */
+function wellFormedText(s: string): string {
+  if (!isWellFormed(s)) throw lossy();
+  return s;
+}
+
+function lossy(): EmdbError {
+  return new EmdbError(ErrorCode.INVALID_VALUE, 'a string in the value contains a lone UTF-16 surrogate, which UTF-8 cannot store');
+}
+
+/**
+ * JSON.stringify escapes a lone surrogate as `\udXXX` (lower-case hex; a
+ * surrogate pair is written raw), and `\ud` appears in its output only there or
+ * after an escaped backslash: a native substring test, then a regex only when
+ * that hits. JSON itself would round-trip the escape; the check keeps one rule
+ * for every encoding (and values that could not move to msgpack or utf8).
+ */
+const LONE_SURROGATE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\ud[89a-f]/;
+
+/**
+ * Throws when a string anywhere in a value (keys of objects and maps included)
+ * is not well-formed. Run after msgpackr accepted the value, so there is no
+ * cycle to follow. Plain objects and arrays first, strings checked inline: the
+ * cheapest walk measured (~0.2 µs CPU for a 5-field object with a nested one,
+ * where packing it costs ~0.6 µs; a walk through Object.keys and instanceof
+ * tests first cost ~0.3 µs).
+ */
+function checkStrings(value: object): void {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    for (const k in value) {
+      if (!isWellFormed(k)) throw lossy();
+      checkMember((value as Record<string, unknown>)[k]);
+    }
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkMember(value[i]);
+  } else if (value instanceof Map || value instanceof Set) {
+    for (const entry of value as Iterable<unknown>) checkMember(entry);
+  } else if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !(value instanceof Date)) {
+    for (const k of Object.keys(value)) {
+      if (!isWellFormed(k)) throw lossy();
+      checkMember((value as Record<string, unknown>)[k]);
+    }
+  }
+}
+
+function checkMember(v: unknown): void {
+  if (typeof v === 'string') {
+    if (!isWellFormed(v)) throw lossy();
+  } else if (typeof v === 'object' && v !== null) {
+    checkStrings(v);
+  }
+}
+
 const binary: ValueCodec = {
   name: 'binary',
   encode(value) {
-    if (typeof value === 'string' || value instanceof Uint8Array) return value;
+    if (typeof value === 'string') return wellFormedText(value);
+    if (value instanceof Uint8Array) return value;
     throw new EmdbError(ErrorCode.INVALID_VALUE, `a binary value must be a string or a Uint8Array, got ${describe(value)}`);
   },
   decode: copyOut,
@@ -42,7 +100,8 @@ const binary: ValueCodec = {
 const utf8: ValueCodec = {
   name: 'utf8',
   encode(value) {
-    if (typeof value === 'string' || value instanceof Uint8Array) return value;
+    if (typeof value === 'string') return wellFormedText(value);
+    if (value instanceof Uint8Array) return value;
     throw new EmdbError(ErrorCode.INVALID_VALUE, `a utf8 value must be a string, got ${describe(value)}`);
   },
   decode: (u8, start, len) => utf8Slice.call(u8, start, start + len),
@@ -58,6 +117,7 @@ const json: ValueCodec = {
       throw new EmdbError(ErrorCode.INVALID_VALUE, 'value cannot be serialized as JSON', { cause });
     }
     if (text === undefined) throw new EmdbError(ErrorCode.INVALID_VALUE, `${describe(value)} has no JSON form`);
+    if (text.includes('\\ud') && LONE_SURROGATE_ESCAPE.test(text)) throw lossy();
     return text;
   },
   decode: (u8, start, len) => JSON.parse(utf8Slice.call(u8, start, start + len)) as unknown,
@@ -81,11 +141,15 @@ const msgpack: ValueCodec = {
   name: 'msgpack',
   encode(value) {
     if (value === undefined) throw new EmdbError(ErrorCode.INVALID_VALUE, 'undefined cannot be stored');
+    let packed: Uint8Array;
     try {
-      return packr().pack(value);
+      packed = packr().pack(value);
     } catch (cause) {
       throw new EmdbError(ErrorCode.INVALID_VALUE, 'value cannot be serialized with msgpack', { cause });
     }
+    // After pack: a value msgpackr accepted has no cycle for the walk to loop on.
+    checkMember(value);
+    return packed;
   },
   decode: (u8, start, len) => packr().unpack(copyOut(u8, start, len)) as unknown,
 };

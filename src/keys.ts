@@ -10,7 +10,12 @@ export type Key = string | Uint8Array;
 export function keyByteLength(key: unknown): number {
   let len: number;
   if (typeof key === 'string') {
-    len = key.length < 256 && isAscii(key) ? key.length : Buffer.byteLength(key, 'utf8');
+    // UTF-8 has no form for a lone surrogate: it would be stored as U+FFFD, so
+    // '\ud800', '\udfff' and '\ufffd' would all be one key. Short keys are
+    // checked by the same scan that finds ASCII ones (no extra pass).
+    const scan = key.length < 256 ? scanShort(key) : isWellFormed(key) ? NON_ASCII : ILL_FORMED;
+    if (scan === ILL_FORMED) throw new EmdbError(ErrorCode.INVALID_KEY, 'a key must not contain lone UTF-16 surrogates');
+    len = scan === ASCII ? key.length : Buffer.byteLength(key, 'utf8');
   } else if (key instanceof Uint8Array) {
     len = key.length;
   } else {
@@ -40,14 +45,42 @@ export function writeKey(dst: Buffer, off: number, key: Key, len: number): void 
   }
 }
 
+/** String.prototype.isWellFormed (Node 20; in TypeScript's ES2024 lib, which this build does not load). */
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+const ASCII = 0;
+const NON_ASCII = 1;
+const ILL_FORMED = 2;
+
+/**
+ * One pass over a short string: ASCII, other well-formed text, or a lone
+ * surrogate somewhere. Measured on Node 20, the native isWellFormed costs
+ * ~70-100 ns a call on a short two-byte string, more than this loop.
+ */
+function scanShort(s: string): number {
+  let kind = ASCII;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    kind = NON_ASCII;
+    if ((c & 0xf800) !== 0xd800) continue;
+    // A high surrogate followed by a low one is a pair; anything else is lone.
+    if (c > 0xdbff || i + 1 === s.length || (s.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) return ILL_FORMED;
+    i++;
+  }
+  return kind;
+}
+
+/** True when `s` has no lone surrogate, i.e. UTF-8 encodes it without loss. */
+export function isWellFormed(s: string): boolean {
+  return s.length < 64 ? scanShort(s) !== ILL_FORMED : (s as unknown as WellFormed).isWellFormed();
+}
+
 interface FastWrite {
   latin1Write(s: string, off: number, len: number): number;
   utf8Write(s: string, off: number, len: number): number;
-}
-
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
 }
 
 export function describe(v: unknown): string {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
+import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
 import type { FlushPolicy } from './types.js';
 
@@ -22,7 +23,30 @@ export interface OpenOptions {
   defaultTtl?: number;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
+  /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
+  cacheSize?: number;
 }
+
+/**
+ * Every option name Emdb.open accepts; anything else is refused (a typo must
+ * never fall back to a default silently). Includes the options of the public
+ * contract this build does not implement yet: those keep their own answer below.
+ */
+const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
+  'path',
+  'appName',
+  'databaseName',
+  'dataRoot',
+  'readers',
+  'flushPolicy',
+  'rangeScans',
+  'defaultTtl',
+  'encryption',
+  'valueEncoding',
+  'cacheSize',
+];
+const GROUP_FIELDS = ['kind', 'maxWaitMs', 'maxBatch'];
+const FLUSH_KINDS = ['onEachFlush', 'group', 'writeThrough'];
 
 export interface ResolvedOptions {
   path: string | null;
@@ -42,6 +66,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function validFlushPolicy(p: unknown): FlushPolicy {
   if (p === undefined) return { kind: 'onEachFlush' };
   if (!isPlainObject(p)) throw invalid('flushPolicy must be an object with a `kind`');
+  if (typeof p.kind !== 'string' || !FLUSH_KINDS.includes(p.kind)) {
+    const guess = typeof p.kind === 'string' ? closest(p.kind, FLUSH_KINDS) : undefined;
+    throw invalid(`unknown flushPolicy kind ${JSON.stringify(p.kind)}${guess ? ` (did you mean '${guess}'?)` : ''}`);
+  }
+  if (p.kind !== 'group') {
+    // The group fields on another kind mean the caller believes a group policy is set.
+    for (const field of GROUP_FIELDS.slice(1)) {
+      if (field in p) throw invalid(`flushPolicy.${field} applies only to kind 'group' (got kind ${JSON.stringify(p.kind)})`);
+    }
+    refuseUnknownOptions(p, ['kind'], 'flushPolicy.');
+  } else {
+    refuseUnknownOptions(p, GROUP_FIELDS, 'flushPolicy.');
+  }
   switch (p.kind) {
     case 'onEachFlush':
       return { kind: 'onEachFlush' };
@@ -69,13 +106,15 @@ function validFlushPolicy(p: unknown): FlushPolicy {
  */
 export function resolveOptions(options: OpenOptions, inMemory: boolean): ResolvedOptions {
   if (!isPlainObject(options as unknown)) throw invalid('options must be an object');
+  refuseUnknownOptions(options, OPEN_OPTIONS);
   const readers = options.readers ?? Math.min(os.availableParallelism(), 8);
   if (typeof readers !== 'number' || !Number.isInteger(readers) || readers < 1 || readers > 256) {
     throw invalid('readers must be an integer in [1, 256]');
   }
   const encoding = options.valueEncoding ?? 'binary';
   if (!VALUE_ENCODINGS.includes(encoding)) {
-    throw invalid(`valueEncoding must be one of ${VALUE_ENCODINGS.join(', ')}`);
+    const guess = typeof encoding === 'string' ? closest(encoding, VALUE_ENCODINGS) : undefined;
+    throw invalid(`valueEncoding must be one of ${VALUE_ENCODINGS.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}`);
   }
   if (options.rangeScans !== undefined && typeof options.rangeScans !== 'boolean') {
     throw invalid('rangeScans must be a boolean');
@@ -98,4 +137,24 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     path = resolveDatabasePath(options);
   }
   return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding) };
+}
+
+/**
+ * The options Emdb.open's arguments stand for: `()`, `(path)`, `(path, options)`
+ * or `(options)`. Validated here so resolveOptions sees one object.
+ */
+export function openArguments(args: readonly unknown[]): OpenOptions {
+  if (args.length === 0) return {};
+  const [first, second] = args;
+  if (first === undefined || first === null) {
+    throw invalid(`Emdb.open got ${String(first)}: pass a path or an options object (Emdb.open() with no argument opens the default database)`);
+  }
+  if (typeof first !== 'string') {
+    if (second !== undefined) throw invalid('Emdb.open(options) takes one argument; use Emdb.open(path, options) to give both');
+    return first as OpenOptions;
+  }
+  if (second === undefined) return { path: first };
+  if (!isPlainObject(second)) throw invalid('options must be an object');
+  if (second.path !== undefined) throw invalid('path is given twice: as the first argument and in options');
+  return { ...(second as OpenOptions), path: first };
 }

@@ -49,6 +49,8 @@ export interface StatsSnapshot {
   syncs: number;
   /** Wall milliseconds those fdatasyncs took (syncMs / syncs: this disk's sync latency). */
   syncMs: number;
+  /** group policy: syncs started by the follower-wait timer, because followers that were expected did not come. */
+  flushTimeouts: number;
   /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
   /** ms since the epoch of the last compact() since open; 0 when none. */

@@ -102,7 +102,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       reply({ t: 'done', id: req.id });
       return;
     case 'stats':
-      reply({ t: 'done', id: req.id, stats: engine.stats() });
+      reply({ t: 'done', id: req.id, stats: { ...engine.stats(), flushTimeouts: flusher.timeouts } });
       return;
     case 'count':
       reply({ t: 'done', id: req.id, count: engine.count(req.ns) });

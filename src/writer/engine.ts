@@ -390,7 +390,8 @@ export class WriterEngine {
     }
   }
 
-  stats(): StatsSnapshot {
+  /** Everything but the flush policy's own counters (the flusher is not the engine's: workers/writer.ts adds them). */
+  stats(): Omit<StatsSnapshot, 'flushTimeouts'> {
     const index = this.state.index;
     const expiredPending = this.state.expiredCount(-1, this.now());
     return {
