@@ -3,6 +3,7 @@ import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from '
 import { EmdbError, ErrorCode } from './errors.js';
 import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
+import { checkDefaultTtl, checkSeparator } from './ttl.js';
 import type { FlushPolicy } from './types.js';
 
 export interface EncryptionOptions {
@@ -20,7 +21,10 @@ export interface OpenOptions {
   readers?: number;
   flushPolicy?: FlushPolicy;
   rangeScans?: boolean;
+  /** Milliseconds; plain inserts and Ttl.Default get this TTL (default: none). */
   defaultTtl?: number;
+  /** Between a focus/group prefix and the key (default '.'). Not persisted: open with the same one. */
+  separator?: string;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
   /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
@@ -41,6 +45,7 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'flushPolicy',
   'rangeScans',
   'defaultTtl',
+  'separator',
   'encryption',
   'valueEncoding',
   'cacheSize',
@@ -53,6 +58,9 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** ms, or undefined for none (src/ttl.ts). */
+  defaultTtl: number | undefined;
+  separator: string;
 }
 
 function invalid(message: string): EmdbError {
@@ -125,9 +133,8 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (options.encryption !== undefined) {
     throw invalid('encryption is not available in this version of emdb-js');
   }
-  if (options.defaultTtl !== undefined) {
-    throw invalid('defaultTtl is not available in this version of emdb-js');
-  }
+  const defaultTtl = checkDefaultTtl(options.defaultTtl);
+  const separator = checkSeparator(options.separator);
   let path: string | null = null;
   if (inMemory) {
     if (options.path !== undefined || options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined) {
@@ -136,7 +143,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding) };
+  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), defaultTtl, separator };
 }
 
 /**

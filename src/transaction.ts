@@ -5,6 +5,7 @@ import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { guard } from './guard.js';
 import { keyByteLength, type Key } from './keys.js';
+import { Ttl, type TtlArg } from './ttl.js';
 
 interface PendingWrite {
   ns: number;
@@ -12,6 +13,8 @@ interface PendingWrite {
   keyLen: number;
   /** Encoded value, or null for a removal. */
   value: string | Uint8Array | null;
+  /** Deadline in epoch ms, 0 = none (fixed when staged). */
+  expiresAt: number;
 }
 
 /** How a transaction reaches one key space: its id, its codec and a committed-state read. */
@@ -19,6 +22,10 @@ export interface TxTarget<V> {
   ns: number;
   codec: ValueCodec;
   read(key: Key, keyLen: number): Promise<V | undefined>;
+  /** The deadline a write staged now gets for `ttl` (validates it). */
+  deadline(ttl: unknown): number;
+  /** The database clock, to hide the transaction's own writes once their deadline passed. */
+  now(): number;
 }
 
 /**
@@ -35,7 +42,16 @@ export class TxKeySpace<V = unknown> {
   insert(key: Key, value: V | string | Uint8Array): void {
     this.tx.assertActive();
     const keyLen = keyByteLength(key);
-    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value));
+    const expiresAt = this.target.deadline(Ttl.Default);
+    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value), expiresAt);
+  }
+
+  /** Stages an insert with a TTL (ms, Ttl.Default or Ttl.Never); the deadline is fixed now, not at commit. */
+  insertWithTtl(key: Key, value: V | string | Uint8Array, ttl: TtlArg): void {
+    this.tx.assertActive();
+    const keyLen = keyByteLength(key);
+    const expiresAt = this.target.deadline(ttl);
+    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value), expiresAt);
   }
 
   /** Resolves true when the key exists as this transaction sees it (its own writes first). */
@@ -43,7 +59,7 @@ export class TxKeySpace<V = unknown> {
     this.tx.assertActive();
     const keyLen = keyByteLength(key);
     const existed = (await this.lookup(key, keyLen)) !== undefined;
-    this.tx.stage(this.target.ns, key, keyLen, null);
+    this.tx.stage(this.target.ns, key, keyLen, null, 0);
     return existed;
   }
 
@@ -59,6 +75,7 @@ export class TxKeySpace<V = unknown> {
     const staged = this.tx.staged(this.target.ns, key);
     if (!staged) return this.target.read(key, keyLen);
     if (staged.value === null) return Promise.resolve(undefined);
+    if (staged.expiresAt !== 0 && staged.expiresAt <= this.target.now()) return Promise.resolve(undefined);
     const bytes = typeof staged.value === 'string' ? Buffer.from(staged.value, 'utf8') : staged.value;
     return Promise.resolve(this.target.codec.decode(bytes, 0, bytes.length) as V);
   }
@@ -77,11 +94,11 @@ class TxState {
     return this.writes.get(identity(ns, key));
   }
 
-  stage(ns: number, key: Key, keyLen: number, value: string | Uint8Array | null): void {
+  stage(ns: number, key: Key, keyLen: number, value: string | Uint8Array | null, expiresAt: number): void {
     const id = identity(ns, key);
     // Re-staging moves the key to the end, so the batch keeps last-write order.
     this.writes.delete(id);
-    this.writes.set(id, { ns, key: typeof key === 'string' ? key : Uint8Array.from(key), keyLen, value: value instanceof Uint8Array ? Uint8Array.from(value) : value });
+    this.writes.set(id, { ns, key: typeof key === 'string' ? key : Uint8Array.from(key), keyLen, value: value instanceof Uint8Array ? Uint8Array.from(value) : value, expiresAt });
   }
 
   all(): IterableIterator<PendingWrite> {
@@ -133,7 +150,7 @@ export class Transaction<V = unknown> extends TxKeySpace<V> {
     const records = new RecordBuffer();
     records.beginTx();
     for (const w of this.tx.all()) {
-      records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, 0);
+      records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, w.expiresAt);
     }
     records.commitTx();
     const { payload, bytes, count } = records.take();

@@ -22,6 +22,9 @@ export interface EmdbHandle {
   requestChannel: string;
   valueEncoding: 'binary' | 'utf8' | 'json' | 'msgpack';
   flushPolicy: FlushPolicy;
+  /** The opener's defaultTtl (ms) and separator, so an attached thread writes as the opener does. */
+  defaultTtl?: number;
+  separator?: string;
 }
 
 /** What the writer knows for stats() (db.ts adds the thread-side counters, see Stats below). */
