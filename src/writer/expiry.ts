@@ -11,6 +11,9 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordV
 import type { LogState } from '../log/log-state.js';
 import { hashKey } from '../shm/hash.js';
 import { segmentOf, segmentOffset } from '../shm/layout.js';
+import { MUTANT } from '../mutants.js';
+
+const PERSIST_REVIVES = MUTANT === 'persist-revives';
 
 /**
  * Pops the deadlines that passed by `now`, at most `max` of them, and frames a
@@ -57,7 +60,7 @@ export function persistRecord(state: LogState, ns: number, key: Uint8Array, now:
   const sdv = state.mirror.dv[seg]!;
   const off = segmentOffset(lsn);
   const expiresAt = recordExpiresAt(sdv, off);
-  if (expiresAt === 0 || expiresAt <= now) return undefined;
+  if (expiresAt === 0 || (expiresAt <= now && !PERSIST_REVIVES)) return undefined;
   const keyStart = recordKeyStart(sdv, off);
   const keyLen = recordKeyLen(sdv, off);
   const valueLen = recordValueLen(sdv, off);
