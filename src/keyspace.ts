@@ -274,7 +274,7 @@ export class KeySpace<V = unknown> {
       if (typeof opts !== 'object' || opts === null) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany options must be an object');
       refuseUnknownOptions(opts, ['ttl'], '', 'insertMany option');
       // One deadline for the whole call, taken when it starts.
-      const expiresAt = this.deadline(opts.ttl ?? Ttl.Default);
+      const expiresAt = this.deadline(opts.ttl === undefined ? Ttl.Default : opts.ttl);
       if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
         throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
       }
