@@ -75,6 +75,8 @@ export interface TtlStats {
   expiredPending: number;
   /** Removal records the sweep wrote since open. */
   swept: number;
+  /** Longest single sweep batch since open (ms): the most a request could wait behind the sweep. */
+  maxSweepBatchMs: number;
 }
 
 export interface RecoveryStats {

@@ -39,6 +39,8 @@ export class WriterEngine {
   private readonly ctl64: BigInt64Array;
   /** Removal records written by the sweep since open (stats().ttl.swept). */
   private swept = 0;
+  /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
+  private maxSweepMs = 0;
   /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
   private readonly lsn: LsnCounter;
   private state!: LogState;
@@ -254,12 +256,14 @@ export class WriterEngine {
    */
   sweep(max: number): boolean {
     if (this.failure || !this.opened) return false;
+    const started = performance.now();
     const now = this.now();
     const { batch, count } = sweepBatch(this.state, now, max);
     if (count > 0) {
       this.append(batch, false, 0);
       this.swept += count;
     }
+    this.maxSweepMs = Math.max(this.maxSweepMs, performance.now() - started);
     return this.state.deadlines.peekDeadline() <= now;
   }
 
@@ -411,7 +415,7 @@ export class WriterEngine {
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
-      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept },
+      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs },
     };
   }
 
