@@ -1,6 +1,6 @@
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordValueLen } from '../format/record-fields.js';
-import { clockNow } from './clock.js';
+import { clockNow32 } from './clock.js';
 import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
@@ -94,7 +94,7 @@ export class SharedView {
 
   /** The database's clock (shm/clock.ts): what expiry is decided against. */
   now(): number {
-    return clockNow(this.ctl64);
+    return clockNow32(this.ctl32);
   }
 
   state(): number {
@@ -146,7 +146,7 @@ export class SharedView {
     const valueLen = recordValueLen(dv, off);
     if (!mirror.cover(seg, valueStart + valueLen)) return false;
     const expiresAt = recordExpiresAt(dv, off);
-    if (expiresAt !== 0 && expiresAt <= clockNow(this.ctl64)) return false;
+    if (expiresAt !== 0 && expiresAt <= clockNow32(this.ctl32)) return false;
     this.valueExpiresAt = expiresAt;
     this.valueU8 = mirror.u8[seg]!;
     this.valueStart = valueStart;

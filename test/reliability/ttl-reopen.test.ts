@@ -43,7 +43,8 @@ describe('TTL across reopen', () => {
       expect(again.getSync('s1')).toBeUndefined();
       expect(await again.get('s7')).toBeUndefined();
       expect(await again.len()).toBe(2);
-      expect((await again.stats()).ttl.swept).toBe(0);
+      // (The writer may already be sweeping: it arms its timer a turn after open, at the moved clock.
+      // Reads never wait for it — they skip expired records themselves.)
       expect(await again.get('week')).toBe('later');
       // Now let the writer sweep: removal records in batches, until nothing expired is pending.
       await setTestClockOffset(again, 3 * DAY);
