@@ -169,7 +169,12 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (typeof fn !== 'function') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'transaction takes a function');
       const run = async (): Promise<T> => {
         this.conn.assertOpen();
-        const tx = new Transaction<V>(this.conn, this.txTarget(), async (name) => (await this.namespace<unknown>(name)).txTarget());
+        // A namespace already open here keeps its own options (its defaultTtl) inside the transaction.
+        const resolve = async (name: string) => {
+          const open = this.openNamespaces.get(name);
+          return (open && !open.dropped ? open : await this.namespace<unknown>(name)).txTarget();
+        };
+        const tx = new Transaction<V>(this.conn, this.txTarget(), resolve);
         let result: T;
         try {
           result = await fn(tx);

@@ -61,6 +61,9 @@ describe('TTL arguments', () => {
       expect(await ns.ttl('a')).toBeLessThanOrEqual(5_000);
       expect(await plain.ttl('a')).toBeGreaterThan(55_000);
       expect(await db.expiresAt('a')).toBeGreaterThan(Date.now());
+      // Inside a transaction, an open namespace keeps its own defaultTtl.
+      await db.transaction(async (tx) => (await tx.namespace('n')).insert('t', 'v'));
+      expect(await ns.ttl('t')).toBeLessThanOrEqual(5_000);
     } finally {
       await db.close();
     }
