@@ -14,11 +14,16 @@ function access(db: Emdb<unknown>): ClockAccess['connection'] {
   return (db as unknown as ClockAccess).connection;
 }
 
-/** Sets the clock offset (ms added to Date.now()) and lets the writer re-arm its sweep for the new time. */
-export async function setTestClockOffset(db: Emdb<unknown>, offsetMs: number): Promise<void> {
+/**
+ * Sets the clock offset (ms added to Date.now()) and lets the writer re-arm
+ * its sweep for the new time; with `{ wakeSweep: false }` the sweep is not
+ * told (a timer armed for a real-time deadline stays as it is), so expired
+ * records stay in the log and only the read paths hide them.
+ */
+export async function setTestClockOffset(db: Emdb<unknown>, offsetMs: number, opts: { wakeSweep?: boolean } = {}): Promise<void> {
   const conn = access(db);
   setClockOffset(conn.view.ctl64, offsetMs);
-  await conn.link.call({ t: 'sweep' });
+  if (opts.wakeSweep !== false) await conn.link.call({ t: 'sweep' });
 }
 
 /** Moves the database clock `ms` forward (negative: back). */

@@ -111,8 +111,6 @@ describe('TTL across reopen', () => {
 });
 
 /** Moves this database's clock without waking the writer's sweep. */
-async function setOffsetOnly(db: Emdb<unknown>, offset: number): Promise<void> {
-  const ctl = (db as unknown as { connection: { view: { ctl64: BigInt64Array } } }).connection.view.ctl64;
-  Atomics.store(ctl, 2, BigInt(offset));
-  await Promise.resolve();
+function setOffsetOnly(db: Emdb<unknown>, offset: number): Promise<void> {
+  return setTestClockOffset(db, offset, { wakeSweep: false });
 }
