@@ -13,6 +13,7 @@ import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
 import type { CompactReport, EmdbHandle, Stats } from './types.js';
 import { Transaction } from './transaction.js';
 import { checkDefaultTtl } from './ttl.js';
+import { insideTransaction, runAsTransaction } from './tx-scope.js';
 
 export type { Stats };
 
@@ -59,10 +60,14 @@ export class Namespace<V = unknown> extends KeySpace<V> {
 export class Emdb<V = unknown> extends KeySpace<V> {
   /** Transactions run one at a time: each waits for the previous commit or abort. */
   private txQueue: Promise<unknown> = Promise.resolve();
+  /** Resolved by close(): transactions still queued then stop waiting and reject with ERR_EMDB_CLOSED. */
+  private readonly closeCalled: Promise<void>;
+  private signalClose!: () => void;
   private readonly openNamespaces = new Map<string, Namespace<unknown>>();
 
   private constructor(conn: DbConnection) {
     super(conn, 0, conn.options.codec, conn.options.defaultTtl);
+    this.closeCalled = new Promise<void>((resolve) => (this.signalClose = resolve));
   }
 
   /**
@@ -127,7 +132,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
       const cached = this.openNamespaces.get(name);
       if (cached && !cached.dropped && cached.valueEncoding === encoding && cached.defaultTtl === defaultTtl) return cached as Namespace<N>;
-      const done = await this.conn.link.call({ t: 'namespace', name, create: true });
+      const done = await this.conn.link.call({ t: 'namespace', name, create: true, encoding });
       const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding, defaultTtl);
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;
@@ -161,34 +166,51 @@ export class Emdb<V = unknown> extends KeySpace<V> {
    * commit as one crash-atomic batch, when it throws nothing is written and the
    * error propagates. Transactions are serialised (one runs at a time); plain
    * writes made outside a transaction are not blocked and are not isolated from
-   * a running transaction's reads.
+   * a running transaction's reads. A transaction started from inside another one
+   * of this database (its callback, or anything it awaits) is refused with
+   * ERR_EMDB_TRANSACTION_ABORTED: it would wait for the outer one forever. Use
+   * the outer `tx` instead. Transactions still queued when close() is called
+   * reject with ERR_EMDB_CLOSED.
    */
   transaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
     return guard(() => {
       this.conn.assertOpen();
       if (typeof fn !== 'function') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'transaction takes a function');
-      const run = async (): Promise<T> => {
+      if (insideTransaction(this)) {
+        throw new EmdbError(
+          ErrorCode.TRANSACTION_ABORTED,
+          'a transaction cannot start inside another transaction of the same database (it would wait for the outer one forever): use the outer transaction',
+        );
+      }
+      const previous = this.txQueue;
+      const next = (async (): Promise<T> => {
+        await Promise.race([previous, this.closeCalled]);
         this.conn.assertOpen();
-        // A namespace already open here keeps its own options (its defaultTtl) inside the transaction.
-        const resolve = async (name: string) => {
-          const open = this.openNamespaces.get(name);
-          return (open && !open.dropped ? open : await this.namespace<unknown>(name)).txTarget();
-        };
-        const tx = new Transaction<V>(this.conn, this.txTarget(), resolve);
-        let result: T;
-        try {
-          result = await fn(tx);
-        } catch (err) {
-          tx.discard();
-          throw err;
-        }
-        await tx.commit();
-        return result;
-      };
-      const next = this.txQueue.then(run, run);
+        return this.runTransaction(fn);
+      })();
       this.txQueue = next.catch(() => undefined);
       return next;
     });
+  }
+
+  private async runTransaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
+    // A namespace already open here keeps its own options (its defaultTtl) inside the transaction.
+    const resolve = async (name: string) => {
+      const open = this.openNamespaces.get(name);
+      return (open && !open.dropped ? open : await this.namespace<unknown>(name)).txTarget();
+    };
+    const tx = new Transaction<V>(this.conn, this.txTarget(), resolve);
+    let result: T;
+    try {
+      // Only the callback runs in the transaction's scope: once it settled nothing
+      // can await a transaction it starts, so later ones just queue.
+      result = await runAsTransaction(this, async () => fn(tx));
+    } catch (err) {
+      tx.discard();
+      throw err;
+    }
+    await tx.commit();
+    return result;
   }
 
   /**
@@ -260,7 +282,13 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     });
   }
 
+  /**
+   * Closes the database. Writes issued before it complete (durable per the flush
+   * policy); reads, iterators, insertMany chunks not yet sent and queued
+   * transactions reject with ERR_EMDB_CLOSED. Idempotent.
+   */
   close(): Promise<void> {
+    this.signalClose();
     return this.conn.close();
   }
 

@@ -3,7 +3,9 @@ import type { Packr } from 'msgpackr';
 import { EmdbError, ErrorCode } from './errors.js';
 import { describe, isWellFormed } from './keys.js';
 
-export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+import type { ValueEncoding } from './types.js';
+
+export type { ValueEncoding };
 export const VALUE_ENCODINGS: readonly ValueEncoding[] = ['binary', 'utf8', 'json', 'msgpack'];
 
 /**
@@ -120,7 +122,13 @@ const json: ValueCodec = {
     if (text.includes('\\ud') && LONE_SURROGATE_ESCAPE.test(text)) throw lossy();
     return text;
   },
-  decode: (u8, start, len) => JSON.parse(utf8Slice.call(u8, start, start + len)) as unknown,
+  decode: (u8, start, len) => {
+    try {
+      return JSON.parse(utf8Slice.call(u8, start, start + len)) as unknown;
+    } catch (cause) {
+      throw undecodable('json', cause);
+    }
+  },
 };
 
 /**
@@ -151,8 +159,29 @@ const msgpack: ValueCodec = {
     checkMember(value);
     return packed;
   },
-  decode: (u8, start, len) => packr().unpack(copyOut(u8, start, len)) as unknown,
+  decode: (u8, start, len) => {
+    try {
+      return packr().unpack(copyOut(u8, start, len)) as unknown;
+    } catch (cause) {
+      throw undecodable('msgpack', cause);
+    }
+  },
 };
+
+/**
+ * A stored value the codec cannot read: the value was written under another
+ * encoding (a format 1/2 file records none, so open cannot refuse the mismatch)
+ * or by another program. Every read path decodes through a codec, so this is
+ * the one place that turns a SyntaxError or a msgpackr error into an EmdbError.
+ */
+function undecodable(encoding: ValueEncoding, cause: unknown): EmdbError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new EmdbError(
+    ErrorCode.INVALID_VALUE,
+    `a stored value cannot be decoded as ${encoding} (${why}); was it written with another valueEncoding?`,
+    { cause },
+  );
+}
 
 const CODECS: Record<ValueEncoding, ValueCodec> = { binary, utf8, json, msgpack };
 

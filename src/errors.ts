@@ -15,6 +15,8 @@ export const ErrorCode = {
   ENCRYPTION_KEY_MISMATCH: 'ERR_EMDB_ENCRYPTION_KEY_MISMATCH',
   TRANSACTION_ABORTED: 'ERR_EMDB_TRANSACTION_ABORTED',
   RANGE_SCANS_DISABLED: 'ERR_EMDB_RANGE_SCANS_DISABLED',
+  /** A range iterator outlived rangeSnapshotLimit (age, or bytes of retired buffers it pins). */
+  SNAPSHOT_TOO_OLD: 'ERR_EMDB_SNAPSHOT_TOO_OLD',
   CLOSED: 'ERR_EMDB_CLOSED',
   IO: 'ERR_EMDB_IO',
 } as const;
@@ -25,17 +27,22 @@ export interface EmdbErrorOptions {
   cause?: unknown;
   /** Byte offset in the log, for corruption reports. */
   offset?: number;
+  /** Entries an interrupted insertMany wrote (and kept) before it failed. */
+  committed?: number;
 }
 
 export class EmdbError extends Error {
   readonly code: ErrorCodeValue;
   readonly offset: number | undefined;
+  /** Set on an insertMany failure: how many of its entries were committed before it stopped. */
+  committed: number | undefined;
 
   constructor(code: ErrorCodeValue, message: string, options: EmdbErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EmdbError';
     this.code = code;
     this.offset = options.offset;
+    this.committed = options.committed;
   }
 }
 

@@ -9,9 +9,11 @@ import type { ScanSource } from './protocol.js';
 import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { TxTarget } from './transaction.js';
 import { refuseUnknownOptions } from './option-names.js';
-import { PREFIX_DELETE_KIND } from './format/prefix-delete.js';
 import { Focus, Group } from './nested.js';
 import { deadlineFor, Ttl, type TtlArg } from './ttl.js';
+import { openRange, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
+import type { RangePool } from './range/pool-scan.js';
+import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
 
 export interface InsertManyOptions {
   /** One TTL for every entry of the call (default: Ttl.Default). */
@@ -44,7 +46,14 @@ export class KeySpace<V = unknown> {
 
   /** @internal How a transaction stages writes into this key space. */
   txTarget(): TxTarget<V> {
-    return { ns: this.ns, codec: this.codec, read: (key, keyLen) => this._get(key, keyLen), deadline: (ttl: unknown) => this.deadline(ttl), now: () => this.conn.view.now() };
+    return {
+      ns: this.ns,
+      codec: this.codec,
+      read: (key, keyLen) => this._get(key, keyLen),
+      has: (key) => this.conn.view.lookupOne(this.ns, this.scratch.bytes, 0, this.scratch.encode(key)),
+      deadline: (ttl: unknown) => this.deadline(ttl),
+      now: () => this.conn.view.now(),
+    };
   }
 
   /** @internal The deadline (epoch ms, 0 = none) a write made now gets for `ttl` (validated: src/ttl.ts). */
@@ -161,10 +170,21 @@ export class KeySpace<V = unknown> {
 
   /**
    * @internal The one way group and focus operations find the live entries
-   * whose key starts with `prefix`: today a scan of the whole index filtered
-   * here; the place to use the sorted index once range scans exist.
+   * whose key starts with `prefix`. With rangeScans: a prefix walk of the
+   * sorted index (cost proportional to the group, key order); without it a
+   * scan of the whole index filtered here (cost proportional to the key space).
    */
   async *scanPrefix(prefix: Uint8Array, values: boolean): AsyncGenerator<[Buffer, Buffer]> {
+    this.assertLive();
+    // A round trip to the writer after the queued writes: they are applied when it returns.
+    await this.conn.link.call({ t: 'count', ns: this.ns });
+    this.assertLive();
+    const view = this.conn.view;
+    view.sync();
+    if (view.sorted) {
+      yield* sortedEntries(this.rangeHost(), values, prefix);
+      return;
+    }
     for await (const entry of this.scanChunks(values)) {
       const key = entry[0];
       if (key.length >= prefix.length && Buffer.compare(key.subarray(0, prefix.length), prefix) === 0) yield entry;
@@ -174,7 +194,8 @@ export class KeySpace<V = unknown> {
   /** @internal Removes every key starting with `prefix` with one prefix-delete record, applied atomically by the writer. */
   removePrefix(prefix: Uint8Array): Promise<boolean> {
     this.assertLive();
-    return this.conn.link.batcher.write(PREFIX_DELETE_KIND, this.ns, prefix, prefix.length, null, 0);
+    // Format 3's PREFIX_DELETE (docs/FORMAT.md): the prefix is the record's key.
+    return this.conn.link.batcher.write(RecordKind.PREFIX_DELETE, this.ns, prefix, prefix.length, null, 0);
   }
 
   private deadlineOf(key: Key): number | undefined {
@@ -279,17 +300,36 @@ export class KeySpace<V = unknown> {
         throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
       }
       const codec = this.codec;
-      const inFlight: Promise<unknown>[] = [];
+      // Every chunk's promise is observed here at once (it never rejects): when
+      // insertMany stops early, chunks still in flight must not reject unhandled.
+      const inFlight: Promise<void>[] = [];
+      let committed = 0;
+      let failure: { error: unknown } | undefined;
       const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
       const records = new RecordBuffer(chunkCapacity);
       const spare: ArrayBuffer[] = [];
       let count = 0;
+      /** Entries framed since the last chunk left (the chunk's record count also has its TX markers). */
+      let unsent = 0;
       const sendChunk = async (): Promise<void> => {
+        // A chunk not yet sent when the database closes is not sent (ERR_EMDB_CLOSED).
+        this.assertLive();
         records.commitTx();
         const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
+        const entriesInChunk = unsent;
+        unsent = 0;
         const sent = this.conn.link.call({ t: 'write', count: n, bytes, existed: false }, payload);
-        inFlight.push(sent.then((done) => void (done.payload && done.payload.byteLength >= chunkCapacity && spare.push(done.payload))));
+        inFlight.push(
+          sent.then(
+            (done) => {
+              committed += entriesInChunk;
+              if (done.payload && done.payload.byteLength >= chunkCapacity) spare.push(done.payload);
+            },
+            (error: unknown) => void (failure ??= { error }),
+          ),
+        );
         if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
+        if (failure) throw failure.error;
       };
       const add = (entry: unknown): boolean => {
         if (!Array.isArray(entry) || entry.length < 2) {
@@ -301,16 +341,24 @@ export class KeySpace<V = unknown> {
         if (!records.inTx) records.beginTx();
         records.append(RecordKind.PUT, this.ns, key, keyLen, encoded, expiresAt);
         count++;
+        unsent++;
         return records.len >= BULK_CHUNK_BYTES;
       };
-      // A sync iterable is walked synchronously: `for await` would cost a promise per entry.
-      if (Symbol.iterator in entries) {
-        for (const entry of entries) if (add(entry)) await sendChunk();
-      } else {
-        for await (const entry of entries) if (add(entry)) await sendChunk();
+      try {
+        // A sync iterable is walked synchronously: `for await` would cost a promise per entry.
+        if (Symbol.iterator in entries) {
+          for (const entry of entries) if (add(entry)) await sendChunk();
+        } else {
+          for await (const entry of entries) if (add(entry)) await sendChunk();
+        }
+        if (records.inTx) await sendChunk();
+        await Promise.all(inFlight);
+        if (failure) throw failure.error;
+      } catch (err) {
+        // Settle what was sent before answering, so `committed` is final.
+        await Promise.all(inFlight);
+        throw withCommitted(err, committed);
       }
-      if (records.inTx) await sendChunk();
-      await Promise.all(inFlight);
       return count;
     });
   }
@@ -324,31 +372,137 @@ export class KeySpace<V = unknown> {
    * of the rebuild. Writes this thread made before calling iter() are included.
    * `break` stops it; at most one chunk read ahead is discarded.
    */
-  async *iter(): AsyncIterableIterator<[Buffer, V]> {
-    for await (const [key, value] of this.scanChunks(true)) yield [key, this.codec.decode(value, 0, value.length) as V];
+  iter(): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(this.entries());
   }
 
   /** Like iter(), keys only. */
-  async *keys(): AsyncIterableIterator<Buffer> {
+  keys(): AsyncIterableIterator<Buffer> {
+    return this.closable(this.keysOnly());
+  }
+
+  private async *entries(): AsyncGenerator<[Buffer, V]> {
+    for await (const [key, value] of this.scanChunks(true)) yield [key, this.codec.decode(value, 0, value.length) as V];
+  }
+
+  private async *keysOnly(): AsyncGenerator<Buffer> {
     for await (const [key] of this.scanChunks(false)) yield key;
+  }
+
+  // ---- range queries (rangeScans: true); the work is in src/range/ ----
+
+  /** Entries with start <= key < end in key order (bytewise); null/undefined = open end. Needs rangeScans. */
+  range(start: Key | null | undefined, end: Key | null | undefined): Promise<[Buffer, V][]> {
+    return guard(() => rangeArray<V>(this.rangeHost(), queries.halfOpen(start, end)));
+  }
+
+  /** Entries whose key starts with `prefix`, in key order. */
+  rangePrefix(prefix: Key): Promise<[Buffer, V][]> {
+    return guard(() => rangeArray<V>(this.rangeHost(), queries.prefix(prefix, undefined)));
+  }
+
+  /** [start, end), or Level bounds (gt/gte/lt/lte); reverse, limit. One snapshot, taken at this call. */
+  rangeIter(start: Key | null | undefined, end: Key | null | undefined, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]>;
+  rangeIter(opts?: RangeOptions): AsyncIterableIterator<[Buffer, V]>;
+  rangeIter(a?: unknown, b?: unknown, c?: unknown): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.rangeIter(a, b, c)));
+  }
+
+  rangePrefixIter(prefix: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.prefix(prefix, opts)));
+  }
+
+  /** Cursor from `key` (inclusive) to the end of the key space. */
+  iterFrom(key: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.from(key, opts)));
+  }
+
+  /** Cursor from just after `key` to the end of the key space. */
+  iterAfter(key: Key, opts?: RangeIterOptions): AsyncIterableIterator<[Buffer, V]> {
+    return this.closable(openRange<V>(this.rangeHost(), queries.after(key, opts)));
+  }
+
+  /** @internal What the range module needs of this key space. */
+  rangeHost(): RangeHost {
+    const pool = this.conn.pool as Partial<RangePool>;
+    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive(), ...(pool.range ? { pool: pool as RangePool } : {}) };
+  }
+
+  /**
+   * The iterator users get: once the database (or namespace) is closed, every
+   * next() rejects with ERR_EMDB_CLOSED, also when entries were already read
+   * ahead and also after it has rejected once (a bare generator would report
+   * done then), as Level iterators do.
+   */
+  private closable<T>(gen: AsyncIterator<T>): AsyncIterableIterator<T> {
+    const it: AsyncIterableIterator<T> = {
+      next: () => {
+        try {
+          this.assertLive();
+        } catch (err) {
+          // Ends the generator (no effect once it is done); it cannot fail here, the catch only marks it observed.
+          gen.return?.(undefined).catch(() => undefined);
+          return Promise.reject(err);
+        }
+        return gen.next();
+      },
+      return: (value?: unknown) => (gen.return ? gen.return(value as T) : Promise.resolve({ value: value as T, done: true as const })),
+      throw: (err?: unknown) => (gen.throw ? gen.throw(err) : Promise.reject(err)),
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
   }
 
   private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
     this.assertLive();
     // A round trip to the writer after the queued writes: they are applied when it returns.
     await this.conn.link.call({ t: 'count', ns: this.ns });
+    this.assertLive();
     const view = this.conn.view;
     view.sync();
     if (!view.index || !view.mirror) return;
+    // rangeScans: key order, from one snapshot of the sorted index (src/range/).
+    if (view.sorted) return yield* sortedEntries(this.rangeHost(), values);
     const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers] };
     const capacity = tableCapacity(source.index);
-    const reader = this.conn.pool;
-    let next = reader.scan(source, this.ns, 0, SCAN_SLOTS, values);
+    let next = this.scanAhead(source, 0, values);
     for (let from = 0; from < capacity; from += SCAN_SLOTS) {
-      const packed = await next;
+      const packed = await next.catch((err: unknown) => {
+        // The pool's threads are stopped by close(): its rejection is not an I/O failure.
+        this.assertLive();
+        throw err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `iteration read failed: ${String(err)}`, { cause: err });
+      });
+      this.assertLive();
       // Read one chunk ahead while the caller consumes this one.
-      if (from + SCAN_SLOTS < capacity) next = reader.scan(source, this.ns, from + SCAN_SLOTS, SCAN_SLOTS, values);
+      if (from + SCAN_SLOTS < capacity) next = this.scanAhead(source, from + SCAN_SLOTS, values);
       yield* unpackScan(packed);
     }
   }
+
+  /**
+   * One chunk read ahead. Marked observed at once: a caller that breaks out of
+   * the loop (or throws in it) never awaits it, and close() then stops the
+   * reader running it, which would otherwise reject unhandled.
+   */
+  private scanAhead(source: ScanSource, from: number, values: boolean): Promise<ArrayBuffer> {
+    const chunk = this.conn.pool.scan(source, this.ns, from, SCAN_SLOTS, values);
+    chunk.catch(() => undefined);
+    return chunk;
+  }
+}
+
+/**
+ * An insertMany failure that says how many entries were committed before it
+ * (chunks the writer applied). A new error: the one passed in may be the link's
+ * shared failure, rejected to every later request.
+ */
+function withCommitted(err: unknown, committed: number): unknown {
+  if (!(err instanceof EmdbError)) return err;
+  const cause: unknown = err.cause ?? err;
+  const out = new EmdbError(err.code, `insertMany stopped after committing ${committed} entries: ${err.message}`, {
+    cause,
+    committed,
+    ...(err.offset === undefined ? {} : { offset: err.offset }),
+  });
+  return out;
 }

@@ -5,21 +5,41 @@
  * (string or binary keys). `focus('a').focus('b')` is `focus('a.b')`.
  *
  * A Group is the set of keys under a prefix, as a whole: count, iterate, or
- * remove all of them with ONE prefix-delete record (format/prefix-delete.ts),
+ * remove all of them with ONE PREFIX_DELETE record (format 3, kind 9: docs/FORMAT.md),
  * which the writer applies to exactly the keys present at that point of the
  * log: crash-atomic, and small whatever the group's size.
  *
  * Iteration and counting go through KeySpace.scanPrefix, the one place that
- * finds a group's keys. Today it scans the whole index and filters (cost
- * proportional to the key space, not the group); with the sorted index of
- * `rangeScans` it becomes a range walk without any change here.
+ * finds a group's keys: with `rangeScans: true` a prefix walk of the sorted
+ * index (cost proportional to the group, keys in order); without it a scan of
+ * the whole index, filtered (cost proportional to the key space).
  */
 import { EmdbError, ErrorCode } from './errors.js';
 import { MAX_KEY_BYTES } from './format/constants.js';
 import { guard } from './guard.js';
 import { keyByteLength, type Key } from './keys.js';
-import type { KeySpace } from './keyspace.js';
 import type { TtlArg } from './ttl.js';
+
+/**
+ * What a focus needs of its key space (KeySpace implements it). An interface
+ * here rather than an import of keyspace.ts, which imports this module: no cycle.
+ */
+export interface FocusSpace<V> {
+  readonly separator: string;
+  insert(key: Key, value: V | string | Uint8Array): Promise<void>;
+  insertWithTtl(key: Key, value: V | string | Uint8Array, ttl: TtlArg): Promise<void>;
+  get(key: Key): Promise<V | undefined>;
+  getSync(key: Key): V | undefined;
+  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]>;
+  contains(key: Key): Promise<boolean>;
+  remove(key: Key): Promise<boolean>;
+  ttl(key: Key): Promise<number | undefined>;
+  expiresAt(key: Key): Promise<number | undefined>;
+  persist(key: Key): Promise<boolean>;
+  decode(value: Buffer): V;
+  scanPrefix(prefix: Uint8Array, values: boolean): AsyncGenerator<[Buffer, Buffer]>;
+  removePrefix(prefix: Uint8Array): Promise<boolean>;
+}
 
 /** Validates a focus/group prefix and returns its bytes followed by the separator. */
 export function groupPrefix(prefix: unknown, separator: string): Uint8Array {
@@ -45,7 +65,7 @@ export class Focus<V = unknown> {
 
   /** @internal */
   constructor(
-    private readonly space: KeySpace<V>,
+    private readonly space: FocusSpace<V>,
     /** The focus's prefix, without the trailing separator. */
     readonly prefix: string,
   ) {
@@ -147,7 +167,7 @@ export class Group<V = unknown> {
   private readonly focus: Focus<V>;
 
   /** @internal */
-  constructor(space: KeySpace<V>, readonly prefix: string) {
+  constructor(space: FocusSpace<V>, readonly prefix: string) {
     this.focus = new Focus<V>(space, prefix);
   }
 

@@ -3,6 +3,8 @@ import { codecFor, VALUE_ENCODINGS, type ValueCodec, type ValueEncoding } from '
 import { EmdbError, ErrorCode } from './errors.js';
 import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
+import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 import { checkDefaultTtl, checkSeparator } from './ttl.js';
 import type { FlushPolicy } from './types.js';
 
@@ -21,6 +23,8 @@ export interface OpenOptions {
   readers?: number;
   flushPolicy?: FlushPolicy;
   rangeScans?: boolean;
+  /** What one range iterator may pin (with rangeScans). */
+  rangeSnapshotLimit?: RangeSnapshotLimit;
   /** Milliseconds; plain inserts and Ttl.Default get this TTL (default: none). */
   defaultTtl?: number;
   /** Between a focus/group prefix and the key (default '.'). Not persisted: open with the same one. */
@@ -29,7 +33,17 @@ export interface OpenOptions {
   valueEncoding?: ValueEncoding;
   /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
   cacheSize?: number;
+  /**
+   * What open does with damage after the last checkpoint that a later durable
+   * mark proves was durable: 'strict' (default) refuses with
+   * ERR_EMDB_CORRUPTION and leaves the file untouched; 'salvage' cuts the log
+   * at the damage and reports it in stats().recovery (docs/FORMAT.md, "Recovery").
+   */
+  recovery?: RecoveryMode;
 }
+
+export type RecoveryMode = 'strict' | 'salvage';
+export const RECOVERY_MODES: readonly RecoveryMode[] = ['strict', 'salvage'];
 
 /**
  * Every option name Emdb.open accepts; anything else is refused (a typo must
@@ -44,11 +58,13 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'readers',
   'flushPolicy',
   'rangeScans',
+  'rangeSnapshotLimit',
   'defaultTtl',
   'separator',
   'encryption',
   'valueEncoding',
   'cacheSize',
+  'recovery',
 ];
 const GROUP_FIELDS = ['kind', 'maxWaitMs', 'maxBatch'];
 const FLUSH_KINDS = ['onEachFlush', 'group', 'writeThrough'];
@@ -61,6 +77,9 @@ export interface ResolvedOptions {
   /** ms, or undefined for none (src/ttl.ts). */
   defaultTtl: number | undefined;
   separator: string;
+  /** Set when rangeScans: true. */
+  rangeScans?: SnapshotLimits;
+  recovery?: RecoveryMode;
 }
 
 function invalid(message: string): EmdbError {
@@ -124,17 +143,16 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     const guess = typeof encoding === 'string' ? closest(encoding, VALUE_ENCODINGS) : undefined;
     throw invalid(`valueEncoding must be one of ${VALUE_ENCODINGS.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}`);
   }
-  if (options.rangeScans !== undefined && typeof options.rangeScans !== 'boolean') {
-    throw invalid('rangeScans must be a boolean');
-  }
-  if (options.rangeScans === true) {
-    throw invalid('rangeScans is not available in this version of emdb-js');
-  }
+  const rangeScans = resolveRangeScans(options.rangeScans, options.rangeSnapshotLimit);
   if (options.encryption !== undefined) {
     throw invalid('encryption is not available in this version of emdb-js');
   }
   const defaultTtl = checkDefaultTtl(options.defaultTtl);
   const separator = checkSeparator(options.separator);
+  const recovery = options.recovery ?? 'strict';
+  if (!RECOVERY_MODES.includes(recovery)) {
+    throw invalid(`recovery must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(recovery)}`);
+  }
   let path: string | null = null;
   if (inMemory) {
     if (options.path !== undefined || options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined) {
@@ -143,7 +161,16 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), defaultTtl, separator };
+  return {
+    path,
+    readers,
+    flushPolicy: validFlushPolicy(options.flushPolicy),
+    codec: codecFor(encoding),
+    recovery,
+    defaultTtl,
+    separator,
+    ...(rangeScans ? { rangeScans } : {}),
+  };
 }
 
 /**

@@ -14,6 +14,8 @@ import type { EmdbError, SerializedError } from './errors.js';
 import type { BufferSet } from './shm/shared-view.js';
 import type { ScanSource } from './shm/scan.js';
 import type { CompactReport, FlushPolicy, StatsSnapshot } from './types.js';
+import type { ValueEncoding } from './types.js';
+import type { SnapshotLimits } from './shm/sorted-writer.js';
 
 export type { BufferSet } from './shm/shared-view.js';
 export type { ScanSource } from './shm/scan.js';
@@ -26,6 +28,14 @@ export interface WriterInit {
   channelName: string;
   /** BroadcastChannel on which attached threads send requests (see core/attached.ts). */
   requestChannel: string;
+  /** rangeScans: true, with the iterator limits. */
+  rangeScans?: SnapshotLimits;
+  /** The opener's lock record: the writer re-binds the file's identity with it after create and compaction. */
+  lockRecord?: string;
+  /** Recorded in a new file (format 3) and compared with the recorded one at open. Default 'binary'. */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (docs/FORMAT.md, "Recovery"). Default 'strict'. */
+  recovery?: 'strict' | 'salvage';
 }
 
 /**
@@ -62,7 +72,8 @@ export type WriterRequest =
   | { t: 'buffers'; id: number }
   | { t: 'detach'; id: number }
   | { t: 'count'; id: number; ns: number }
-  | { t: 'namespace'; id: number; name: string; create: boolean }
+  /** `encoding`: recorded when the namespace is created (format 3), refused when it differs from the recorded one. */
+  | { t: 'namespace'; id: number; name: string; create: boolean; encoding?: ValueEncoding }
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
   | { t: 'compact'; id: number }

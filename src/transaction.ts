@@ -26,6 +26,8 @@ export interface TxTarget<V> {
   deadline(ttl: unknown): number;
   /** The database clock, to hide the transaction's own writes once their deadline passed. */
   now(): number;
+  /** Whether the key is live in the committed state, probed on this thread (no message, nothing to fail later). */
+  has(key: Key): boolean;
 }
 
 /**
@@ -54,13 +56,23 @@ export class TxKeySpace<V = unknown> {
     this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value), expiresAt);
   }
 
-  /** Resolves true when the key exists as this transaction sees it (its own writes first). */
-  async remove(key: Key): Promise<boolean> {
-    this.tx.assertActive();
-    const keyLen = keyByteLength(key);
-    const existed = (await this.lookup(key, keyLen)) !== undefined;
-    this.tx.stage(this.target.ns, key, keyLen, null, 0);
-    return existed;
+  /**
+   * Stages the removal at once (awaited or not, it is in the commit) and
+   * resolves true when the key existed as this transaction saw it just before
+   * (its own writes first; an expired one does not exist).
+   */
+  remove(key: Key): Promise<boolean> {
+    return guard(() => {
+      this.tx.assertActive();
+      const keyLen = keyByteLength(key);
+      // What the key was before this removal, taken synchronously with it: no
+      // read left in flight that could fail after the commit (an unawaited
+      // remove() would then reject unhandled, e.g. across close()).
+      const before = this.tx.staged(this.target.ns, key);
+      const existed = before ? before.value !== null && !(before.expiresAt !== 0 && before.expiresAt <= this.target.now()) : this.target.has(key);
+      this.tx.stage(this.target.ns, key, keyLen, null, 0);
+      return Promise.resolve(existed);
+    });
   }
 
   /** Reads this transaction's own writes, falling back to the database. */

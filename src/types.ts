@@ -4,6 +4,9 @@
  * in protocol.ts), though some of them travel inside one.
  */
 
+/** How values are encoded: Buffers as they are, UTF-8 strings, JSON or msgpack structures. */
+export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
+
 export type FlushPolicy =
   | { kind: 'onEachFlush' }
   | { kind: 'group'; maxWaitMs: number; maxBatch: number }
@@ -54,6 +57,12 @@ export interface StatsSnapshot {
   syncMs: number;
   /** group policy: syncs started by the follower-wait timer, because followers that were expected did not come. */
   flushTimeouts: number;
+  /**
+   * Header slots written by the automatic checkpoint since open (each with one
+   * fdatasync, not counted in `syncs`): it moves the tail hint up to the durable
+   * LSN once 16 MiB or 1 s passed (docs/FORMAT.md, "Header slots").
+   */
+  autoCheckpoints: number;
   /** ms since the epoch of the last checkpoint (persisted in the header). */
   lastCheckpointAt: number;
   /** ms since the epoch of the last compact() since open; 0 when none. */
@@ -62,6 +71,8 @@ export interface StatsSnapshot {
   recovery: RecoveryStats;
   /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
   indexSnapshot: { tail: number | null; error: string | null };
+  /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
+  sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
   /** Expiry (docs/DESIGN.md, "TTL"). `records` above excludes expired keys not yet swept. */
   ttl: TtlStats;
 }
@@ -88,6 +99,18 @@ export interface RecoveryStats {
   /** The header slot's prefix CRC verified the checkpointed bytes in one pass, so those records skipped their own CRC. */
   prefixVerified: boolean;
   durationMs: number;
+  /** Bytes cut off the end of the file at open: crash residue (torn appends, zero or garbage tails), or salvaged damage. */
+  truncatedBytes: number;
+  /** Intact records found in the cut bytes and dropped with them (never-durable writes, or records after salvaged damage). */
+  droppedRecords: number;
+  /** Offset where the cut began, or null when nothing was cut. */
+  residueAt: number | null;
+  /** Why the record at `residueAt` ended the log (e.g. 'record checksum mismatch'), or null. */
+  residueReason: string | null;
+  /** True when `recovery: 'salvage'` cut the log at damage proven durable (which a default open refuses). */
+  salvaged: boolean;
+  /** Offset of that damage when `salvaged`, else null. */
+  corruptionAt: number | null;
 }
 
 export interface CompactReport {

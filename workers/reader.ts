@@ -7,6 +7,8 @@ import { move, workerData } from 'piscina';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanTask } from '../src/protocol.js';
 import { scanSlots } from '../src/shm/scan.js';
 import { SharedView } from '../src/shm/shared-view.js';
+import { runRangeTask, type RangeTaskMessage } from '../src/range/pool-scan.js';
+import type { Chunk } from '../src/range/snapshot.js';
 
 const init = workerData as ReaderInit;
 const view = new SharedView(init.control, init.channelName, init.buffers);
@@ -14,6 +16,11 @@ const view = new SharedView(init.control, init.channelName, init.buffers);
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
 export function scan(task: ScanTask): ArrayBuffer {
   return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer;
+}
+
+/** Range scans: one chunk from the snapshot the calling thread captured (src/range/pool-scan.ts). */
+export function range(task: RangeTaskMessage): Chunk {
+  return runRangeTask(task);
 }
 
 export default function read(task: ReadTask): ArrayBuffer | null {

@@ -11,11 +11,12 @@
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
+import { identityBinder, lockBackupTarget } from '../src/lock.js';
 import { nodeFileIO } from '../src/log/file-io.js';
 import type { AttachedRequest, BufferSet, Envelope, PortMessage, WriterInit, WriterReply, WriterRequest } from '../src/protocol.js';
 import { definedOnly, envelope, unpack } from '../src/protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
-import { BackupRunner } from '../src/writer/backup.js';
+import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
@@ -63,10 +64,15 @@ const engine = new WriterEngine({
   io: nodeFileIO,
   control: init.control,
   publish: (set) => buffersChannel.postMessage(set),
+  ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
+  valueEncoding: init.valueEncoding,
+  recovery: init.recovery,
 });
 
 const backups = new BackupRunner();
 const sweeper = new Sweeper(engine);
+/** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
+const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
 
 const flusher = new GroupFlusher(
   init.flushPolicy,
@@ -108,16 +114,19 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
       return;
     case 'namespace':
-      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create) });
+      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create, req.encoding) });
       return;
     case 'dropNamespace':
       reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
       return;
-    case 'compact':
+    case 'compact': {
       flusher.drain();
-      reply({ t: 'done', id: req.id, report: engine.compact() });
+      const report = engine.compact();
+      bindIdentity();
+      reply({ t: 'done', id: req.id, report });
       sweeper.arm();
       return;
+    }
     case 'persist':
       reply({ t: 'done', id: req.id, persisted: engine.persist(req.ns, req.key) });
       return;
@@ -130,8 +139,24 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       return;
     case 'backup': {
       // The job is copied a chunk per event-loop turn; other requests are served in between.
-      const job = engine.startBackup(req.path);
-      backups.run(job, (error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
+      // It holds the target's lock throughout: no open database there, no second backup to it.
+      const target = lockBackupTarget(req.path);
+      let job: BackupJob;
+      try {
+        job = engine.startBackup(target.canonical);
+      } catch (err) {
+        target.release();
+        throw err;
+      }
+      backups.run(job, (error) => {
+        let failure = error;
+        try {
+          target.release();
+        } catch (err) {
+          failure ??= err;
+        }
+        reply(failure ? { t: 'done', id: req.id, error: serializeError(failure) } : { t: 'done', id: req.id });
+      });
       return;
     }
     case 'buffers':
@@ -146,6 +171,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       return;
     case 'close': {
       sweeper.stop();
+      clearInterval(autoCheckpoint);
       flusher.drain();
       backups.drain();
       engine.close();
@@ -172,10 +198,42 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   } catch (err) {
     reply({ t: 'done', id: req.id, error: serializeError(err) });
   }
+  scheduleMerge();
 }
+
+/** Sorted-index runs are merged one per event-loop turn, after the turn's messages (rangeScans). */
+let mergeScheduled = false;
+function scheduleMerge(): void {
+  if (mergeScheduled || !engine.sortedNeedsMerge()) return;
+  mergeScheduled = true;
+  setImmediate(() => {
+    mergeScheduled = false;
+    try {
+      if (engine.maintainSorted()) scheduleMerge();
+    } catch {
+      // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
+    }
+  });
+}
+
+/**
+ * The automatic checkpoint (docs/FORMAT.md, "Header slots"): a timer task, so
+ * it runs between requests and never inside a write's latency; unref'd, so it
+ * never keeps the process alive. A failure poisons the engine as any failed
+ * checkpoint does, and the next request reports it.
+ */
+const autoCheckpoint = setInterval(() => {
+  try {
+    engine.autoCheckpoint();
+  } catch {
+    // reported by the next write or flush (engine.failed)
+  }
+}, 250);
+autoCheckpoint.unref();
 
 try {
   engine.open();
+  bindIdentity();
   port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
   requestChannel.onmessage = (event: unknown) => {
     const { client, env } = (event as { data: AttachedRequest }).data;
@@ -185,6 +243,7 @@ try {
   // After `ready`, in a later turn: the first reads never wait for a sweep.
   setTimeout(() => sweeper.arm(), 0).unref();
 } catch (err) {
+  clearInterval(autoCheckpoint);
   replyToOpener({ t: 'openFailed', error: serializeError(err) });
   try {
     engine.close();

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { Emdb } from '../index.js';
 import { resolveDatabasePath } from '../paths.js';
+import { Progress } from './progress.js';
 
 const RECORDS = Number(process.env.EMDB_DEMO_RECORDS ?? 1_000_000);
 const KEY_BYTES = 24;
@@ -34,20 +35,10 @@ function valueOf(i: number): Buffer {
   return v;
 }
 
-function bar(done: number, total: number, startedAt: number): void {
-  if (!process.stdout.isTTY && done !== total && done % (total / 10) !== 0) return;
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  const rate = done / ((performance.now() - startedAt) / 1000);
-  const line = `  loading [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} (${Math.round(rate).toLocaleString('en-US')} rec/s)`;
-  if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
-  else console.log(line);
-}
-
-function* entries(total: number, startedAt: number): Generator<[Buffer, Buffer]> {
+function* entries(total: number, progress: Progress): Generator<[Buffer, Buffer]> {
   for (let i = 0; i < total; i++) {
     yield [keyOf(i), valueOf(i)];
-    if ((i + 1) % 50_000 === 0 || i + 1 === total) bar(i + 1, total, startedAt);
+    if ((i + 1) % 50_000 === 0 || i + 1 === total) progress.update(i + 1);
   }
 }
 
@@ -77,11 +68,12 @@ async function main(): Promise<void> {
   let loadMs = 0;
   if ((await db.len()) < RECORDS) {
     t = performance.now();
-    await db.insertMany(entries(RECORDS, t));
+    // The CLI's progress bar (cli-progress on a terminal, plain lines otherwise), on stderr.
+    const progress = new Progress({ label: '  loading', unit: 'records', total: RECORDS, quiet: false });
+    await db.insertMany(entries(RECORDS, progress));
     await db.checkpoint();
+    progress.finish();
     loadMs = performance.now() - t;
-    if (!process.stdout.isTTY) console.log('');
-    else process.stdout.write('\n');
   }
   const idx = randomIndexes(READS, RECORDS);
   const keys = Array.from(idx, keyOf);

@@ -56,7 +56,17 @@ export class Connection implements DbConnection {
       const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
-      writer = await WriterWorker.start({ path: options.path, flushPolicy: options.flushPolicy, control, channelName, requestChannel });
+      writer = await WriterWorker.start({
+        path: lock ? lock.file : options.path,
+        flushPolicy: options.flushPolicy,
+        control,
+        channelName,
+        requestChannel,
+        ...(options.rangeScans ? { rangeScans: options.rangeScans } : {}),
+        ...(lock ? { lockRecord: lock.record } : {}),
+        valueEncoding: options.codec.name,
+        recovery: options.recovery,
+      });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const link = writer.link;
       const getBuffers = async (): Promise<BufferSet> => {
@@ -95,7 +105,12 @@ export class Connection implements DbConnection {
       // A poisoned writer cannot checkpoint; the close still releases everything.
       if (!(err instanceof EmdbError && err.code === ErrorCode.CLOSED)) error = err;
     }
-    await this.pool.close();
+    try {
+      await this.pool.close();
+    } catch (err) {
+      error ??= err;
+    }
+    // Whatever failed above, the writer stops and the lock is released.
     await this.writer.terminate();
     this.view.close();
     await this.lock?.release();

@@ -5,6 +5,8 @@ import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
+import type { RangeTaskMessage } from '../range/pool-scan.js';
+import type { Chunk } from '../range/snapshot.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
 
@@ -13,6 +15,17 @@ const KEYS_PER_TASK = 2048;
 export const READER_WORKER_URL = new URL('../../workers/reader.js', import.meta.url);
 
 type Resolve = (value: Buffer | undefined) => void;
+
+/**
+ * The reader pool of each open database, by its control block: the seam through
+ * which tests reach the reader threads (they run probe tasks there) with only a
+ * public handle in hand (`db.handle().control`).
+ */
+const pools = new WeakMap<SharedArrayBuffer, ReadPool>();
+
+export function readPoolOf(control: SharedArrayBuffer): ReadPool | undefined {
+  return pools.get(control);
+}
 
 interface PendingBlock {
   buf: Buffer;
@@ -40,6 +53,8 @@ export class ReadPool implements ValueReader {
   private readonly threadCount: number;
   private block: PendingBlock | undefined;
   private scheduled = false;
+  /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
+  private closed = false;
 
   constructor(
     private readonly view: SharedView,
@@ -49,10 +64,12 @@ export class ReadPool implements ValueReader {
     this.threadCount = Math.max(1, threads || os.availableParallelism());
     // For stats(), also on attached threads; stored before any handle exists.
     view.setReaders(this.threadCount);
+    pools.set(view.control, this);
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
   started(): Promise<Piscina> {
+    if (this.closed) return Promise.reject(closedError());
     this.pool ??= import('piscina').then(
       ({ Piscina }) =>
         new Piscina({
@@ -98,7 +115,7 @@ export class ReadPool implements ValueReader {
     this.run(block, undefined).then(
       (out) => deliver(block, out),
       (err: unknown) => {
-        const e = err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+        const e = this.failure(err);
         for (const reject of block.rejects) reject(e);
       },
     );
@@ -118,12 +135,38 @@ export class ReadPool implements ValueReader {
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
     const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
-    return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    try {
+      return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
+  async range(task: RangeTaskMessage): Promise<Chunk> {
+    const pool = await this.started();
+    try {
+      return (await pool.run(task, { name: 'range' })) as Chunk;
+    } catch (err) {
+      throw this.failure(err);
+    }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.pool) await (await this.pool).destroy();
   }
+
+  /** A reader task's failure as an EmdbError: ERR_EMDB_CLOSED once close() stopped the threads. */
+  private failure(err: unknown): EmdbError {
+    if (err instanceof EmdbError) return err;
+    if (this.closed) return closedError();
+    return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
+  }
+}
+
+function closedError(): EmdbError {
+  return new EmdbError(ErrorCode.CLOSED, 'database is closed');
 }
 
 function deliver(block: PendingBlock, out: ArrayBuffer): void {

@@ -32,8 +32,12 @@ function deferred<T>(): Deferred<T> {
  * after it are refused while the ones before it were applied.
  */
 interface Segment extends Deferred<Done> {
-  /** One shared void promise per segment for insert(), resolved to undefined. */
-  settled: Promise<void>;
+  /**
+   * One shared void promise per segment for insert(), resolved to undefined.
+   * Made by the first insert() only: a segment of remove() calls alone has no
+   * caller for it, and an unobserved copy would reject unhandled on a failed write.
+   */
+  settled: Promise<void> | undefined;
   /** Byte offset where the segment ends in the batch (set when a flush cuts it). */
   end: number;
   /** The flush() calls that cut the batch here: settle with the sync of this mark. */
@@ -73,6 +77,7 @@ export class WriteBatcher {
   put(namespace: number, key: Key, keyLen: number, value: string | Uint8Array, expiresAt: number): Promise<void> {
     const segment = this.segment();
     this.records.append(RecordKind.PUT, namespace, key, keyLen, value, expiresAt);
+    segment.settled ??= segment.promise.then(() => undefined);
     if (this.records.len >= EAGER_SEND_BYTES) this.send();
     return segment.settled;
   }
@@ -124,7 +129,7 @@ export class WriteBatcher {
   private segment(): Segment {
     if (this.open) return this.open;
     const d = deferred<Done>();
-    this.open = { ...d, settled: d.promise.then(() => undefined), end: -1, durable: undefined };
+    this.open = { ...d, settled: undefined, end: -1, durable: undefined };
     if (!this.scheduled) {
       this.scheduled = true;
       // After the microtask queue drains (see port-outbox.ts): every write and flush

@@ -16,12 +16,22 @@ export const WRITER_WORKER_URL = new URL('../../workers/writer.js', import.meta.
  */
 class WorkerPortTransport implements LinkTransport {
   private readonly outbox: PortOutbox;
+  private onFail: ((err: EmdbError) => void) | undefined;
 
   constructor(private readonly worker: Worker) {
-    this.outbox = new PortOutbox((msg, transfer) => worker.postMessage(msg, transfer));
+    this.outbox = new PortOutbox((msg, transfer) => {
+      try {
+        worker.postMessage(msg, transfer);
+      } catch (err) {
+        // Posted from process.nextTick: a throw here would be an uncaught exception.
+        // The requests in it are lost, so the link fails and rejects them instead.
+        this.onFail?.(new EmdbError(ErrorCode.IO, `could not send to the writer: ${String(err)}`, { cause: err }));
+      }
+    });
   }
 
   listen(receive: (env: Envelope) => void, fail: (err: EmdbError) => void): void {
+    this.onFail = fail;
     this.worker.on('message', (msg: PortMessage) => eachEnvelope(msg, receive));
     this.worker.on('error', (err) => fail(new EmdbError(ErrorCode.IO, `writer worker crashed: ${err.message}`, { cause: err })));
     this.worker.on('exit', () => fail(new EmdbError(ErrorCode.CLOSED, 'database is closed')));
@@ -53,6 +63,7 @@ export class WriterWorker {
         const msg = unpack<WriterReply>(('batch' in first ? first.batch[0]! : first).m);
         worker.off('message', onFirst);
         worker.off('error', onError);
+        worker.off('exit', onExit);
         if (msg.t === 'ready') {
           const started = new WriterWorker(worker, new WriterLink(new WorkerPortTransport(worker)));
           worker.unref();
@@ -64,8 +75,11 @@ export class WriterWorker {
         }
       };
       const onError = (err: Error): void => reject(new EmdbError(ErrorCode.IO, `writer worker failed to start: ${err.message}`, { cause: err }));
+      // A worker that exits before saying ready (or why not) would leave open() pending forever.
+      const onExit = (code: number): void => reject(new EmdbError(ErrorCode.IO, `writer worker exited (code ${code}) before it was ready`));
       worker.on('message', onFirst);
       worker.once('error', onError);
+      worker.once('exit', onExit);
     });
   }
 

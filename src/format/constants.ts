@@ -1,12 +1,17 @@
 /**
- * Every on-disk byte offset of format version 2 (see docs/FORMAT.md).
+ * Every on-disk byte offset of format version 3 (see docs/FORMAT.md).
  * Offsets are derived from sizes so that the tables and the code cannot drift.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Versions this build opens. Version 1 has no prefix CRC in its header slots. */
-export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
 /** First version whose header slots carry the prefix CRC. */
 export const PREFIX_CRC_SINCE_VERSION = 2;
+/**
+ * First version with the value encoding in the prelude and NS_CREATE, and the
+ * DURABLE_MARK and PREFIX_DELETE record kinds.
+ */
+export const V3 = 3;
 export const PAGE_SIZE = 4096;
 
 // ---- prelude (page 0) ----
@@ -26,6 +31,15 @@ export const PRELUDE = {
   KEY_CHECK_BLOCK: 64,
   CREATED_AT: 112,
   FILE_ID: 120,
+  /** Version 3: the database's value encoding (ENCODING_ID); 0 = not recorded. */
+  VALUE_ENCODING: 136,
+  /** Version 3, reserved for encryption: record protection scheme, 0. */
+  RECORD_SCHEME: 137,
+  /** Version 3, reserved for encryption: parameter flags, 0. */
+  ENCRYPTION_FLAGS: 140,
+  /** Version 3, reserved for encryption: HKDF salt of per-file / per-generation subkeys, 0. */
+  SUBKEY_SALT: 144,
+  RESERVED_TAIL: 176,
   CRC: 252,
 } as const;
 export const PRELUDE_CRC_END = PRELUDE.CRC;
@@ -35,6 +49,9 @@ export const KEY_CHECK_NONCE_SIZE = PRELUDE.KEY_CHECK_BLOCK - PRELUDE.KEY_CHECK_
 export const KEY_CHECK_BLOCK_SIZE = PRELUDE.CREATED_AT - PRELUDE.KEY_CHECK_BLOCK;
 export const FILE_ID_SIZE = 16;
 export const PRELUDE_FLAG_ENCRYPTED = 1;
+export const SUBKEY_SALT_SIZE = PRELUDE.RESERVED_TAIL - PRELUDE.SUBKEY_SALT;
+/** KDF ids (prelude byte 21); 2 is defined from version 3. */
+export const KdfId = { RAW_KEY: 0, SCRYPT: 1, ARGON2ID: 2 } as const;
 
 // ---- header slots (pages 1 and 2) ----
 export const SLOT_A_OFFSET = PAGE_SIZE;
@@ -49,9 +66,14 @@ export const SLOT = {
   /** Version 2: bit 0 = PREFIX_CRC holds the CRC32 of log bytes [DATA_START, tail hint). */
   FLAGS: 40,
   PREFIX_CRC: 44,
+  /** Version 3, reserved for encryption: key generation of the records after the tail hint, 0. */
+  KEY_GENERATION: 48,
   CRC: 60,
+  /** Version 3, reserved for encryption: MAC of slot bytes [0, 64), outside the CRC. */
+  MAC: 64,
 } as const;
 export const SLOT_SIZE = SLOT.CRC + 4;
+export const SLOT_MAC_SIZE = 32;
 export const SLOT_FLAG_PREFIX_CRC = 1;
 
 /** First record LSN; everything before it is header pages. */
@@ -59,8 +81,17 @@ export const DATA_START = 3 * PAGE_SIZE;
 
 // ---- index snapshot sidecar (`<path>.index`, docs/FORMAT.md) ----
 export const SNAPSHOT_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x49, 0x44, 0x58, 0x0a]); // "EMDBIDX\n"
-/** 2: the body ends with the deadline section (format/deadline-snapshot.ts); a version 1 snapshot is not used. */
 export const SNAPSHOT_VERSION = 2;
+/** Snapshot versions this build reads (version 1 has no encodings in its namespace entries). */
+export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
+/**
+ * Section bits of a version 2 snapshot. SORTED_INDEX: the sorted index follows
+ * the body (format/sorted-snapshot.ts, written by an open with rangeScans).
+ * EXPIRY: the writer's deadline heap follows (format/deadline-snapshot.ts).
+ * A snapshot with a bit this build does not know is ignored.
+ */
+export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2 } as const;
+export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY;
 export const SNAPSHOT = {
   MAGIC: 0,
   VERSION: 8,
@@ -78,6 +109,8 @@ export const SNAPSHOT = {
   COUNTS: 88,
   BODY_BYTES: 92,
   BODY_CRC: 100,
+  /** Version 2: bitmap of the optional sections after the live counts. */
+  SECTIONS: 104,
   CRC: 124,
 } as const;
 export const SNAPSHOT_HEADER_SIZE = SNAPSHOT.CRC + 4;
@@ -107,13 +140,20 @@ export const RecordKind = {
   NS_CREATE: 5,
   NS_DROP: 6,
   CLEAR: 7,
+  /** Version 3: value = the durable LSN when it was written (FORMAT.md, "Durable marks"). */
+  DURABLE_MARK: 8,
+  /** Version 3: removes every key of the namespace starting with the record's key. */
+  PREFIX_DELETE: 9,
 } as const;
-export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind] | 8;
-/** Highest kind accepted; 8 is the prefix delete (format/prefix-delete.ts, PREFIX_DELETE_KIND). */
-export const MAX_RECORD_KIND: number = 8;
+export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
+/** Highest kind of versions 1 and 2 files; version 3 adds DURABLE_MARK and PREFIX_DELETE. */
+export const MAX_RECORD_KIND_V2 = RecordKind.CLEAR;
+export const MAX_RECORD_KIND = RecordKind.PREFIX_DELETE;
 
 export const RECORD_FLAG_ENCRYPTED = 1;
 export const RECORD_FLAG_IN_TX = 2;
+/** Version 3, reserved for encryption (per-batch sealing): refused by this build. */
+export const RECORD_FLAG_BATCH_SEALED = 4;
 export const RECORD_KNOWN_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_IN_TX;
 
 /** AEAD framing inside an encrypted record's payload. */
@@ -122,6 +162,14 @@ export const AEAD_TAG_SIZE = 16;
 
 export const TX_BEGIN_VALUE_SIZE = 16;
 export const TX_COMMIT_VALUE_SIZE = 8;
+export const DURABLE_MARK_VALUE_SIZE = 8;
+/** Version 3 NS_CREATE value: encoding u8 + 3 reserved bytes. */
+export const NS_CREATE_VALUE_SIZE = 4;
+export const DURABLE_MARK_SIZE = RECORD_HEADER_SIZE + DURABLE_MARK_VALUE_SIZE;
+
+/** Value encoding codes (prelude byte 136, NS_CREATE value byte 0). */
+export const ENCODING_ID = { binary: 1, utf8: 2, json: 3, msgpack: 4 } as const;
+export const ENCODING_NOT_RECORDED = 0;
 
 // ---- limits ----
 export const MAX_KEY_BYTES = 16 * 1024;

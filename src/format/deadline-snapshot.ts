@@ -2,7 +2,8 @@
  * The deadline section of the index snapshot (docs/FORMAT.md, "Index
  * snapshot"): the writer's deadline heap (log/deadlines.ts), saved at the END
  * of the snapshot body so a reopen has the upcoming expiries without walking
- * the log. Covered by the body CRC like the rest of the body.
+ * the log. Covered by the body CRC like the rest of the body; its presence is
+ * bit 1 of the snapshot's section bitmap (SnapshotSection.EXPIRY).
  *
  *   count × ( deadline u64 | lsn u64 )   epoch ms, record LSN; heap order
  *   count u64

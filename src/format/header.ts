@@ -17,6 +17,7 @@ import {
   SLOT_FLAG_PREFIX_CRC,
   SLOT_MAGIC,
   SLOT_SIZE,
+  V3,
 } from './constants.js';
 import { readU64, writeU64 } from './u64.js';
 
@@ -25,6 +26,8 @@ export interface Prelude {
   flags: number;
   createdAt: number;
   fileId: Uint8Array;
+  /** Value encoding code recorded at creation (ENCODING_ID); 0 when not recorded (versions 1 and 2). */
+  valueEncoding: number;
   /** Raw prelude bytes [0, PRELUDE_SIZE), kept for the encryption layer's fields. */
   bytes: Uint8Array;
 }
@@ -41,8 +44,11 @@ export interface HeaderSlot {
   prefixCrc: number | undefined;
 }
 
-/** The complete header region [0, DATA_START) of a new, unencrypted file. */
-export function encodeNewHeader(now: number, fileId: Uint8Array): Uint8Array {
+/**
+ * The complete header region [0, DATA_START) of a new, unencrypted file;
+ * `valueEncoding` is the ENCODING_ID code recorded for the database (0: none).
+ */
+export function encodeNewHeader(now: number, fileId: Uint8Array, valueEncoding = 0): Uint8Array {
   const buf = new Uint8Array(DATA_START);
   const dv = new DataView(buf.buffer);
   buf.set(FILE_MAGIC, PRELUDE.MAGIC);
@@ -51,6 +57,7 @@ export function encodeNewHeader(now: number, fileId: Uint8Array): Uint8Array {
   dv.setUint32(PRELUDE.DATA_START, DATA_START, true);
   writeU64(dv, PRELUDE.CREATED_AT, now);
   buf.set(fileId.subarray(0, FILE_ID_SIZE), PRELUDE.FILE_ID);
+  dv.setUint8(PRELUDE.VALUE_ENCODING, valueEncoding);
   sealPrelude(buf);
   // The CRC32 of an empty prefix is 0.
   buf.set(encodeSlot({ sequence: 0, tailHint: DATA_START, checkpointAt: now, liveKeys: 0, prefixCrc: 0 }), SLOT_A_OFFSET);
@@ -115,6 +122,8 @@ export function decodePrelude(header: Uint8Array): Prelude {
     flags: dv.getUint32(PRELUDE.FLAGS, true),
     createdAt: readU64(dv, PRELUDE.CREATED_AT),
     fileId: header.slice(PRELUDE.FILE_ID, PRELUDE.FILE_ID + FILE_ID_SIZE),
+    // Reserved (zero) before version 3; read only where it is defined.
+    valueEncoding: version >= V3 ? dv.getUint8(PRELUDE.VALUE_ENCODING) : 0,
     bytes: header.slice(0, PRELUDE.CRC + 4),
   };
 }

@@ -1,7 +1,10 @@
 import { crc32 } from '@node-rs/crc32';
 import {
   MAX_KEY_BYTES,
+  DURABLE_MARK_SIZE,
+  DURABLE_MARK_VALUE_SIZE,
   MAX_RECORD_KIND,
+  NS_CREATE_VALUE_SIZE,
   MAX_VALUE_BYTES,
   RECORD,
   RECORD_CRC_START,
@@ -44,7 +47,7 @@ export { keyOffsetIn, storedPayloadSize } from './record-fields.js';
  * `verifyCrc` false skips only the record's own CRC, for bytes a prefix CRC
  * has already verified; the structural checks still run.
  */
-export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number, verifyCrc = true): number {
+export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number, verifyCrc = true, maxKind: number = MAX_RECORD_KIND): number {
   if (end - off < RECORD_HEADER_SIZE) return RecordFault.TRUNCATED;
   if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return RecordFault.BAD_MAGIC;
   const kind = dv.getUint8(off + RECORD.KIND);
@@ -53,7 +56,7 @@ export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: n
   const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
   if (
     kind === 0 ||
-    kind > MAX_RECORD_KIND ||
+    kind > maxKind ||
     (flags & ~RECORD_KNOWN_FLAGS) !== 0 ||
     dv.getUint16(off + RECORD.RESERVED, true) !== 0 ||
     keyLen > MAX_KEY_BYTES ||
@@ -124,11 +127,71 @@ export function frameSize(dv: DataView, off: number): number {
   return RECORD_HEADER_SIZE + storedPayloadSize(dv.getUint8(off + RECORD.FLAGS), dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true));
 }
 
-/** A sealed namespace catalogue record (NS_CREATE or NS_DROP) whose key is the namespace name. */
-export function catalogueRecord(kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP, id: number, name: string): Uint8Array {
+/**
+ * A sealed namespace catalogue record (NS_CREATE or NS_DROP) whose key is the
+ * namespace name. `encoding` (format 3 NS_CREATE only) is the namespace's value
+ * encoding code; undefined writes the version 1/2 form with an empty value.
+ */
+export function catalogueRecord(
+  kind: typeof RecordKind.NS_CREATE | typeof RecordKind.NS_DROP,
+  id: number,
+  name: string,
+  encoding?: number,
+): Uint8Array {
   const keyLen = Buffer.byteLength(name, 'utf8');
-  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen);
+  const valueLen = kind === RecordKind.NS_CREATE && encoding !== undefined ? NS_CREATE_VALUE_SIZE : 0;
+  const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen + valueLen);
   Buffer.from(rec.buffer).write(name, RECORD_HEADER_SIZE, 'utf8');
-  sealRecord(rec, new DataView(rec.buffer), 0, kind, 0, id, keyLen, 0, 0);
+  // Bytes 1..3 of the NS_CREATE value are reserved zeros (the array starts zeroed).
+  if (valueLen > 0) rec[RECORD_HEADER_SIZE + keyLen] = encoding!;
+  sealRecord(rec, new DataView(rec.buffer), 0, kind, 0, id, keyLen, valueLen, 0);
   return rec;
+}
+
+/** The value encoding code an NS_CREATE record at `off` carries; 0 (not recorded) in the version 1/2 form. */
+export function nsCreateEncoding(dv: DataView, off: number): number {
+  const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+  const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+  return valueLen >= NS_CREATE_VALUE_SIZE ? dv.getUint8(off + RECORD_HEADER_SIZE + keyLen) : 0;
+}
+
+/**
+ * A sealed DURABLE_MARK (format 3): every log byte before `durableLsn` was
+ * fdatasync'ed when the batch that follows it was written (FORMAT.md, "Durable marks").
+ */
+export function durableMarkRecord(durableLsn: number): Uint8Array {
+  const rec = new Uint8Array(DURABLE_MARK_SIZE);
+  const dv = new DataView(rec.buffer);
+  writeU64(dv, RECORD_HEADER_SIZE, durableLsn);
+  sealRecord(rec, dv, 0, RecordKind.DURABLE_MARK, 0, 0, 0, DURABLE_MARK_VALUE_SIZE, 0);
+  return rec;
+}
+
+/** The durable LSN of a checked DURABLE_MARK at `off`, or -1 when the record is not a well-formed one. */
+export function readDurableMark(dv: DataView, off: number): number {
+  if (
+    dv.getUint8(off + RECORD.KIND) !== RecordKind.DURABLE_MARK ||
+    dv.getUint32(off + RECORD.KEY_LEN, true) !== 0 ||
+    dv.getUint32(off + RECORD.VALUE_LEN, true) !== DURABLE_MARK_VALUE_SIZE
+  ) {
+    return -1;
+  }
+  return readU64(dv, off + RECORD_HEADER_SIZE);
+}
+
+/** A sealed PREFIX_DELETE (format 3): removes every key of namespace `ns` that starts with `prefix`. */
+export function prefixDeleteRecord(ns: number, prefix: Uint8Array, flags = 0): Uint8Array {
+  const rec = new Uint8Array(RECORD_HEADER_SIZE + prefix.length);
+  rec.set(prefix, RECORD_HEADER_SIZE);
+  sealRecord(rec, new DataView(rec.buffer), 0, RecordKind.PREFIX_DELETE, flags, ns, prefix.length, 0, 0);
+  return rec;
+}
+
+/** The namespace and prefix of a checked plaintext PREFIX_DELETE at `off` (the prefix is a view, not a copy). */
+export function readPrefixDelete(u8: Uint8Array, dv: DataView, off: number): { namespace: number; prefix: Uint8Array } {
+  const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
+  return {
+    namespace: dv.getUint32(off + RECORD.NAMESPACE, true),
+    prefix: u8.subarray(off + RECORD_HEADER_SIZE, off + RECORD_HEADER_SIZE + keyLen),
+  };
 }

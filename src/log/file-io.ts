@@ -21,6 +21,8 @@ export interface FileIO {
   exists(file: string): boolean;
   isDirectory(file: string): boolean;
   mkdirp(dir: string): void;
+  /** Names in `dir`; optional (test doubles may lack it): only used to find orphan temp files. */
+  list?(dir: string): string[];
 }
 
 const OPEN_FLAGS = {
@@ -60,6 +62,7 @@ export const nodeFileIO: FileIO = {
     }
   },
   mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
+  list: (dir) => fs.readdirSync(dir),
 };
 
 /** Reads exactly `len` bytes (loops over short reads); returns bytes read before EOF. */

@@ -1,11 +1,11 @@
 import { RecordKind } from '../format/constants.js';
-import { frameSize } from '../format/record.js';
-import { PREFIX_DELETE_KIND, prefixMatches } from '../format/prefix-delete.js';
+import { frameSize, nsCreateEncoding } from '../format/record.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
+import type { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { DeadlineHeap } from './deadlines.js';
 
 /** The deadline heap is rebuilt from its valid entries once it holds this many more than twice the live TTL records. */
@@ -22,6 +22,8 @@ export class LogState {
   readonly namespaces = new Map<number, string>();
   /** Live keys per namespace id (len() of a namespace, without a scan). */
   readonly counts = new Map<number, number>();
+  /** Value encoding code each namespace was created with (format 3 NS_CREATE); absent = not recorded. */
+  readonly nsEncodings = new Map<number, number>();
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
@@ -35,6 +37,8 @@ export class LogState {
    * holds, so recovery replays the same state whatever the time.
    */
   now: () => number = Date.now;
+  /** The sorted index (rangeScans: true): told of every key that becomes live or stops being live. */
+  sorted: SortedIndexWriter | undefined;
 
   constructor(
     public index: IndexWriter,
@@ -60,7 +64,7 @@ export class LogState {
     const keyLen = recordKeyLen(dv, off);
     const size = frameSize(dv, off);
     const keyStart = recordKeyStart(dv, off);
-    if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR) && ns !== 0 && !this.namespaces.has(ns)) {
+    if ((kind === RecordKind.PUT || kind === RecordKind.TOMBSTONE || kind === RecordKind.CLEAR || kind === RecordKind.PREFIX_DELETE) && ns !== 0 && !this.namespaces.has(ns)) {
       // Written with the id of a namespace dropped meanwhile (a transaction staged
       // into it, an attached thread held it): never data. Compaction forgets
       // dropped ids and reuses them, so such a record must not reach the index.
@@ -72,6 +76,7 @@ export class LogState {
         if (this.index.full()) this.replaceIndex(this.index.live + 1);
         const hash = hashKey(ns, u8, keyStart, keyLen);
         const prev = this.index.upsert(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
+        this.sorted?.put(ns, u8, keyStart, keyLen, lsn);
         this.liveBytes += size;
         const expiresAt = recordExpiresAt(dv, off);
         if (expiresAt !== 0) this.addDeadline(expiresAt, lsn);
@@ -90,27 +95,33 @@ export class LogState {
         if (prev < 0) return 0;
         // A removal of a key whose deadline passed reports false (it was invisible), but still removes it.
         const visible = !this.expired(prev);
+        this.sorted?.remove(ns, u8, keyStart, keyLen);
         this.retire(prev);
         this.counts.set(ns, (this.counts.get(ns) ?? 1) - 1);
         if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
         return visible ? 1 : 0;
       }
-      case PREFIX_DELETE_KIND:
-        this.deadBytes += size;
-        return this.dropPrefix(ns, u8, keyStart, keyLen);
       case RecordKind.CLEAR:
         this.deadBytes += size;
         this.dropNamespaceKeys(ns);
         return 0;
-      case RecordKind.NS_CREATE:
+      case RecordKind.PREFIX_DELETE:
+        this.deadBytes += size;
+        return this.dropPrefixKeys(ns, u8.subarray(keyStart, keyStart + keyLen));
+      case RecordKind.NS_CREATE: {
         this.namespaces.set(ns, Buffer.from(u8.buffer, u8.byteOffset + keyStart, keyLen).toString('utf8'));
+        const encoding = nsCreateEncoding(dv, off);
+        if (encoding !== 0) this.nsEncodings.set(ns, encoding);
+        else this.nsEncodings.delete(ns);
         this.nextNamespaceId = Math.max(this.nextNamespaceId, ns + 1);
         this.liveBytes += size;
         return 0;
+      }
       case RecordKind.NS_DROP:
         this.deadBytes += size;
         this.dropNamespaceKeys(ns);
         this.namespaces.delete(ns);
+        this.nsEncodings.delete(ns);
         return 0;
       default:
         // TX_BEGIN / TX_COMMIT frame a batch; they carry no key.
@@ -136,6 +147,7 @@ export class LogState {
     this.counts.delete(ns);
     this.index.removeWhere((lsn) => {
       if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== ns) return false;
+      this.sorted?.removeRecord(this.mirror, lsn);
       this.retire(lsn);
       return true;
     });
@@ -143,21 +155,25 @@ export class LogState {
   }
 
   /**
-   * A prefix-delete record (format/prefix-delete.ts): removes every key of
-   * namespace `ns` whose bytes start with the record's key, i.e. exactly the
-   * keys present when it is applied, live or at recovery. Scans the table
-   * (cost proportional to the index, not the group; see DESIGN.md, "Nested keys").
-   * Returns how many visible keys it removed, capped at 255 for the reply byte.
+   * Deletes every key of namespace `ns` whose bytes start with `prefix` (a
+   * PREFIX_DELETE record): a scan of the index, as CLEAR does. `prefix` points
+   * into the mirror, which never changes below the applied LSN. These are
+   * exactly the keys present when the record is applied, live or at recovery.
+   * Returns how many visible (unexpired) keys it removed, capped at 255 for the reply byte.
    */
-  private dropPrefix(ns: number, u8: Uint8Array, prefixStart: number, prefixLen: number): number {
-    const prefix = u8.slice(prefixStart, prefixStart + prefixLen);
+  dropPrefixKeys(ns: number, prefix: Uint8Array): number {
     let removed = 0;
     let visible = 0;
     this.index.removeWhere((lsn) => {
-      const dv = this.mirror.dvAt(lsn);
+      const seg = segmentOf(lsn);
+      const dv = this.mirror.dv[seg]!;
       const off = segmentOffset(lsn);
       if (recordNamespace(dv, off) !== ns) return false;
-      if (!prefixMatches(this.mirror.u8[segmentOf(lsn)]!, recordKeyStart(dv, off), recordKeyLen(dv, off), prefix)) return false;
+      if (recordKeyLen(dv, off) < prefix.length) return false;
+      const keyStart = recordKeyStart(dv, off);
+      const u8 = this.mirror.u8[seg]!;
+      for (let i = 0; i < prefix.length; i++) if (u8[keyStart + i] !== prefix[i]) return false;
+      this.sorted?.removeRecord(this.mirror, lsn);
       if (!this.expired(lsn)) visible++;
       this.retire(lsn);
       removed++;

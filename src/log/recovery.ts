@@ -1,13 +1,15 @@
 import { EmdbError, ErrorCode } from '../errors.js';
 import {
   DATA_START,
+  MAX_RECORD_KIND,
   RECORD_FLAG_IN_TX,
   RECORD_HEADER_SIZE,
+  RECORD_MAGIC,
   RecordKind,
   TX_BEGIN_VALUE_SIZE,
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
-import { checkRecord, faultName, RecordFault } from '../format/record.js';
+import { checkRecord, faultName, readDurableMark, RecordFault } from '../format/record.js';
 import { recordFlags, recordKind } from '../format/record-fields.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
@@ -22,6 +24,24 @@ export interface RecoveryResult {
   residueReason: string | undefined;
   /** Records walked and applied by this replay (after `from`). */
   records: number;
+  /** Bytes after `end` that the caller cuts off (residue, or everything after salvaged damage). */
+  truncatedBytes: number;
+  /** Intact records (durable marks aside) found in those bytes and dropped with them. */
+  droppedRecords: number;
+  /**
+   * Offset of damage that durable marks proved was durable, cut because the
+   * open asked for `recovery: 'salvage'`; undefined otherwise.
+   */
+  salvagedAt: number | undefined;
+}
+
+/** How recovery treats damage after the tail hint that a durable mark proves was durable (FORMAT.md, "Recovery"). */
+export type RecoveryMode = 'strict' | 'salvage';
+
+export interface ReplayRules {
+  /** Highest record kind the file's format version defines. */
+  maxKind: number;
+  mode: RecoveryMode;
 }
 
 export interface ReplayFrom {
@@ -56,6 +76,7 @@ export function replayLog(
   fileSize: number,
   tailHint: number,
   start: ReplayFrom = { from: DATA_START, verifiedTo: DATA_START },
+  rules: ReplayRules = { maxKind: MAX_RECORD_KIND, mode: 'strict' },
 ): RecoveryResult {
   if (tailHint > fileSize) {
     throw new EmdbError(
@@ -64,7 +85,7 @@ export function replayLog(
       { offset: fileSize },
     );
   }
-  const walker = new RecordWalker(state, fileSize, start.verifiedTo);
+  const walker = new RecordWalker(state, fileSize, start.verifiedTo, rules.maxKind);
   let lsn = start.from;
   let records = 0;
   while (lsn < fileSize) {
@@ -85,7 +106,7 @@ export function replayLog(
       if (lsn < tailHint) {
         throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${faultAt}: ${fault}`, { offset: faultAt });
       }
-      return { end: lsn, residueAt: lsn, residueReason: fault, records };
+      return endAtDamage(walker, { lsn, faultAt, fault, fileSize, tailHint, records, mode: rules.mode });
     }
     if (kind === RecordKind.TX_BEGIN) {
       // Begin, body and commit: the same records the live append path applies.
@@ -101,14 +122,60 @@ export function replayLog(
     }
     lsn = next;
   }
-  return { end: lsn, residueAt: undefined, residueReason: undefined, records };
+  return { end: lsn, residueAt: undefined, residueReason: undefined, records, truncatedBytes: 0, droppedRecords: 0, salvagedAt: undefined };
 }
+
+interface Damage {
+  /** Where the failing record (or incomplete transaction) starts: the log ends here if cut. */
+  lsn: number;
+  /** Where the damage itself is, for the report. */
+  faultAt: number;
+  fault: string;
+  fileSize: number;
+  tailHint: number;
+  records: number;
+  mode: RecoveryMode;
+}
+
+/**
+ * The walk failed at or after the tail hint. Residue or corruption? Only a
+ * later intact durable mark can tell: its value is an LSN that was fdatasync'ed
+ * before it was written, so a value past the damaged record proves those bytes
+ * had been durable (unsynced pages land in any order, so a hole followed by
+ * intact records is no proof by itself).
+ */
+function endAtDamage(walker: RecordWalker, d: Damage): RecoveryResult {
+  const after = walker.scanAfter(d.lsn, d.tailHint);
+  if (after.durable > d.lsn) {
+    if (d.mode !== 'salvage') {
+      throw new EmdbError(
+        ErrorCode.CORRUPTION,
+        `corrupt log at offset ${d.faultAt}: ${d.fault}; a durable mark written later proves these bytes were durable (reopen with recovery: 'salvage' to cut the log there)`,
+        { offset: d.faultAt },
+      );
+    }
+  }
+  return {
+    end: d.lsn,
+    residueAt: d.lsn,
+    residueReason: d.fault,
+    records: d.records,
+    truncatedBytes: d.fileSize - d.lsn,
+    droppedRecords: after.records,
+    salvagedAt: after.durable > d.lsn ? d.faultAt : undefined,
+  };
+}
+
+/** The record magic as it appears in the file (little-endian), for a byte search. */
+const MAGIC_BYTES = Buffer.alloc(4);
+MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC);
 
 class RecordWalker {
   constructor(
     private readonly state: LogState,
     private readonly fileSize: number,
     private readonly verifiedTo: number,
+    private readonly maxKind: number,
   ) {}
 
   check(lsn: number): number {
@@ -117,10 +184,47 @@ class RecordWalker {
     const dv = this.state.mirror.dv[seg]!;
     const base = seg * SEGMENT_SPAN;
     const end = Math.min(this.fileSize - base, u8.length);
-    if (lsn >= this.verifiedTo) return checkRecord(u8, dv, lsn - base, end);
+    if (lsn >= this.verifiedTo) return checkRecord(u8, dv, lsn - base, end, true, this.maxKind);
     // Verified bytes: a record that claims to run past the verified prefix gets its CRC checked after all.
-    const len = checkRecord(u8, dv, lsn - base, end, false);
-    return len > 0 && lsn + len > this.verifiedTo ? checkRecord(u8, dv, lsn - base, end) : len;
+    const len = checkRecord(u8, dv, lsn - base, end, false, this.maxKind);
+    return len > 0 && lsn + len > this.verifiedTo ? checkRecord(u8, dv, lsn - base, end, true, this.maxKind) : len;
+  }
+
+  /**
+   * Scans (from, fileSize) for intact records: every occurrence of the record
+   * magic is checked (fields and CRC); an intact record is skipped whole, so
+   * records are not looked for inside it. Returns how many there are (durable
+   * marks aside) and the largest value of an intact durable mark that is
+   * consistent with its place (tail hint ≤ value ≤ its own LSN), or -1.
+   */
+  scanAfter(from: number, tailHint: number): { records: number; durable: number } {
+    let records = 0;
+    let durable = -1;
+    let at = from + 1;
+    while (at < this.fileSize) {
+      const seg = Math.floor(at / SEGMENT_SPAN);
+      const base = seg * SEGMENT_SPAN;
+      const u8 = this.state.mirror.u8[seg]!;
+      const end = Math.min(this.fileSize - base, u8.length);
+      // A record starting in this segment is whole in it (FORMAT.md, "Mirror").
+      const startsEnd = Math.min(end, SEGMENT_SPAN);
+      const hit = Buffer.from(u8.buffer, u8.byteOffset, end).indexOf(MAGIC_BYTES, at - base);
+      if (hit < 0 || hit >= startsEnd) {
+        at = base + SEGMENT_SPAN;
+        continue;
+      }
+      const lsn = base + hit;
+      const len = checkRecord(u8, this.state.mirror.dv[seg]!, hit, end, true, this.maxKind);
+      if (len < 0) {
+        at = lsn + 1;
+        continue;
+      }
+      const mark = readDurableMark(this.state.mirror.dv[seg]!, hit);
+      if (mark < 0) records++;
+      else if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
+      at = lsn + len;
+    }
+    return { records, durable };
   }
 
   kind(lsn: number): number {

@@ -14,7 +14,7 @@
  *  R3. Mirror bytes below NEXT_LSN never change (records are immutable): the
  *      writer copies a batch into the mirror and the file first, then advances
  *      NEXT_LSN past it, then publishes its index slots (R1).
- *  R4. A new buffer set is posted to every thread's buffers port BEFORE
+ *  R4. A new buffer set is posted on the buffers BroadcastChannel BEFORE
  *      GENERATION is incremented; a thread that observes a new generation finds
  *      the message already queued and takes it with receiveMessageOnPort.
  *  R5. A replaced index table is never written again and never reused.
@@ -128,3 +128,50 @@ export function segmentOf(lsn: number): number {
 export function segmentOffset(lsn: number): number {
   return lsn - Math.floor(lsn / SEGMENT_SPAN) * SEGMENT_SPAN;
 }
+
+// ---- sorted index (rangeScans: true; src/shm/sorted-*.ts, docs/FORMAT.md) ----
+/**
+ * Rules of the sorted index (single writer, any number of readers):
+ *  S1. A run (sorted, immutable) is fully written before it is published in a
+ *      buffer set (rule R4); it is never written again.
+ *  S2. The tail is append-only: the writer copies entries past the published
+ *      count, then Atomics.store(TAIL_COUNT) once per write batch (a transaction
+ *      is one batch, so it is never seen torn). Entries below a count a reader
+ *      loaded never change. A retired tail (merged into a run) is never written
+ *      again (like R5), so its last count stays a consistent state with the
+ *      runs published beside it.
+ *  S3. A reader loads TAIL_COUNT, then GENERATION: the writer bumps GENERATION
+ *      (a new mirror segment, a new run set) before it stores a count that
+ *      covers records depending on it, so a reader that sees an unchanged
+ *      generation has every buffer the entries below its count refer to.
+ */
+// Run and entry layouts are persisted byte for byte in the index snapshot, so they live in format/.
+export {
+  SORTED_ENTRY_HEADER_BYTES,
+  SORTED_RUN_HEADER_BYTES,
+  SORTED_TOMBSTONE_HI,
+  SortedEntry,
+  SortedRunHeader,
+  sortedEntryBytes,
+} from '../format/sorted-entry.js';
+export const SORTED_TAIL_HEADER_BYTES = 16;
+/** Int32 words of the tail's header; entries follow it back to back. */
+export const SortedTailHeader = {
+  /** Entries published (Atomics, rule S2). */
+  COUNT: 0,
+  /** Unique per tail, from the same counter as run ids. */
+  ID: 1,
+} as const;
+/** The tail is sorted into a run once it holds this many entries (at the end of a batch). */
+export const SORTED_TAIL_MAX_ENTRIES = 2048;
+/** Runs are merged while the newer one holds at least 1/SORTED_MERGE_RATIO of the older one's entries. */
+export const SORTED_MERGE_RATIO = 2;
+/**
+ * A tail is sorted into a run when the writer is idle once it holds
+ * SORTED_TAIL_MAX_ENTRIES; at once (in the batch's commit) past this many times that.
+ */
+export const SORTED_TAIL_HARD_FACTOR = 32;
+/** Past this many runs a commit merges at once instead of waiting for the writer to be idle. */
+export const SORTED_MAX_RUNS = 12;
+/** Virtual reservation of a growable tail buffer (one write batch must fit). */
+export const SORTED_TAIL_MAX_BYTES = 1 << 30;

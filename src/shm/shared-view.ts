@@ -5,12 +5,15 @@ import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
 import { MirrorView } from './mirror.js';
+import type { SortedManifest } from './sorted-run.js';
 
 /** The shared buffers a thread needs to probe the index and read values (broadcast by the writer, rule R4). */
 export interface BufferSet {
   generation: number;
   index: SharedArrayBuffer;
   segments: SharedArrayBuffer[];
+  /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
+  sorted?: SortedManifest;
 }
 
 /**
@@ -24,6 +27,8 @@ export class SharedView {
   generation = 0;
   index: IndexView | undefined;
   mirror: MirrorView | undefined;
+  /** The sorted index of this generation; undefined when the database was opened without rangeScans. */
+  sorted: SortedManifest | undefined;
   private readonly channel: BroadcastChannel;
 
   /** Result of the last successful lookup: the value's bytes are valueU8[valueStart, valueStart + valueLen). */
@@ -54,6 +59,7 @@ export class SharedView {
     this.generation = set.generation;
     this.index = new IndexView(set.index);
     this.mirror = new MirrorView(set.segments);
+    this.sorted = set.sorted;
   }
 
   /**

@@ -32,9 +32,24 @@ export function backupSource(state: LogState, end: number): BackupSource {
   return { mirror: state.mirror, end, prelude: state.mirror.slice(0, PRELUDE_SIZE).slice(), liveKeys: state.index.live };
 }
 
-/** The temp file of a backup to `target`; a crashed backup's orphan is removed by the next one. */
+/**
+ * The temp file of one backup to `target`: unique per backup, so two backups
+ * to one target never write (or rename) each other's file. The lock a backup
+ * holds on its target (lockBackupTarget) makes every other such file an orphan
+ * of a killed backup, removed by the next backup or open of that path.
+ */
 export function backupTempPath(target: string): string {
+  return `${target}.backup-tmp.${randomBytes(8).toString('hex')}`;
+}
+
+/** The single temp name of emdb-js 0.2 and earlier; an orphan of it is removed too. */
+function legacyTempPath(target: string): string {
   return `${target}.backup-tmp`;
+}
+
+/** True for a temp file name (any backup's) of a backup to `target`. */
+export function isBackupTempOf(target: string, candidate: string): boolean {
+  return candidate === legacyTempPath(target) || (candidate.startsWith(`${target}.backup-tmp.`) && /\.backup-tmp\.[0-9a-f]{16}$/.test(candidate) && candidate.length === target.length + 28);
 }
 
 /** Every file the database at `dbFile` owns or may create next to itself. */
@@ -46,7 +61,7 @@ function ownedBy(dbFile: string, candidate: string): boolean {
 
 /**
  * One backup in progress: the log prefix [DATA_START, end) copied from the
- * mirror into `<target>.backup-tmp` a chunk per step, then a new header (a new
+ * mirror into its own `<target>.backup-tmp.<hex>` a chunk per step, then a new header (a new
  * file id, slot A with tail hint `end` and the CRC of the copied bytes), one
  * fdatasync, a rename over `target` and a directory fsync. `target` therefore
  * holds either what it held before or the whole backup, never a part of one.
@@ -75,7 +90,7 @@ export class BackupJob {
    * is replaced atomically at the end; anything else there is refused.
    */
   static start(io: FileIO, source: BackupSource, dbFile: string | null, target: string): BackupJob {
-    if (dbFile !== null && (ownedBy(dbFile, target) || ownedBy(dbFile, backupTempPath(target)))) {
+    if (dbFile !== null && (ownedBy(dbFile, target) || isBackupTempOf(target, path.resolve(dbFile)))) {
       throw new EmdbError(ErrorCode.INVALID_CONFIG, `cannot back up the database to ${target}: that is the database's own file or one it uses`);
     }
     if (io.isDirectory(target)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `backup target ${target} is a directory`);
@@ -87,13 +102,32 @@ export class BackupJob {
     }
     try {
       mkdirDurable(io, dirOf(target));
-      if (io.exists(job.tmp)) io.unlink(job.tmp);
+      job.removeOrphans();
       job.fd = io.open(job.tmp, 'wx');
     } catch (err) {
       job.abort();
       throw err instanceof EmdbError ? err : ioError('backup', err);
     }
     return job;
+  }
+
+  /**
+   * Temp files of earlier backups to this target that were killed. The caller
+   * holds the target's lock (lockBackupTarget), so none of them is live.
+   */
+  private removeOrphans(): void {
+    const { io } = this;
+    const dir = dirOf(this.target);
+    const names = io.list ? io.list(dir) : [path.basename(legacyTempPath(this.target))];
+    for (const name of names) {
+      const file = path.join(dir, name);
+      if (isBackupTempOf(this.target, file) && io.exists(file)) io.unlink(file);
+    }
+  }
+
+  /** The temp file this backup writes. */
+  get tempPath(): string {
+    return this.tmp;
   }
 
   /** Copies the next chunk; true once every record is in the temp file. */

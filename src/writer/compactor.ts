@@ -47,7 +47,8 @@ export function buildCompacted(
     state.apply(end);
     end += bytes.length;
   };
-  for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name));
+  // The compacted log is format 3: NS_CREATE carries the encoding (0 when the old log recorded none).
+  for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));
   let kept = 0;
   old.index.forEachLive((lsn) => {
     const dv = old.mirror.dvAt(lsn);

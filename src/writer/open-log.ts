@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
-import { DATA_START } from '../format/constants.js';
+import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, V3 } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
-import { loadMirror, replayLog, type RecoveryResult } from '../log/recovery.js';
+import { loadMirror, replayLog, type RecoveryMode, type RecoveryResult } from '../log/recovery.js';
+import type { ValueEncoding } from '../types.js';
 import type { FlushPolicy, RecoveryStats } from '../types.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
+import type { SnapshotHeader } from '../format/snapshot.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -35,6 +37,35 @@ export interface OpenedLog {
   snapshotTail: number;
 }
 
+/** What the open asks of the file beyond the flush policy. */
+export interface OpenRules {
+  /** The database's value encoding: recorded in a new file, compared with a recorded one. */
+  valueEncoding: ValueEncoding;
+  recovery: RecoveryMode;
+  /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here). */
+  beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined) => void;
+}
+
+export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
+
+/** The ENCODING_ID name of a recorded code, for messages. */
+function encodingName(code: number): string {
+  return Object.entries(ENCODING_ID).find(([, c]) => c === code)?.[0] ?? `unknown encoding ${code}`;
+}
+
+/**
+ * Refuses an open whose valueEncoding differs from the one recorded at creation
+ * (format 3): reading binary values as JSON would fail on every get, or worse,
+ * succeed on some. Files that recorded none (versions 1, 2) are accepted.
+ */
+export function checkEncoding(recorded: number, requested: ValueEncoding, what: string): void {
+  if (recorded === ENCODING_NOT_RECORDED || recorded === ENCODING_ID[requested]) return;
+  throw new EmdbError(
+    ErrorCode.INVALID_CONFIG,
+    `${what} was created with valueEncoding '${encodingName(recorded)}' and cannot be opened with valueEncoding '${requested}'`,
+  );
+}
+
 /** What stats() reports about the open (an in-memory database replayed nothing). */
 export function recoveryStats(report: OpenReport | undefined): RecoveryStats {
   return {
@@ -43,14 +74,20 @@ export function recoveryStats(report: OpenReport | undefined): RecoveryStats {
     replayedFrom: report?.from ?? DATA_START,
     prefixVerified: report?.prefixVerified ?? false,
     durationMs: report?.durationMs ?? 0,
+    truncatedBytes: report?.truncatedBytes ?? 0,
+    droppedRecords: report?.droppedRecords ?? 0,
+    residueAt: report?.residueAt ?? null,
+    residueReason: report?.residueReason ?? null,
+    salvaged: report?.salvagedAt !== undefined,
+    corruptionAt: report?.salvagedAt ?? null,
   };
 }
 
 /** The state of a new in-memory database: its header pages in the mirror, no records. */
-export function newInMemoryLog(): LogState {
+export function newInMemoryLog(valueEncoding: ValueEncoding = 'binary'): LogState {
   const state = newLogState(newMirror(1 << 20), 1 << 20, 0);
   state.mirror.reserve(0, DATA_START);
-  state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16)));
+  state.mirror.write(0, encodeNewHeader(Date.now(), randomBytes(16), ENCODING_ID[valueEncoding]));
   return state;
 }
 
@@ -71,9 +108,15 @@ export function newMirror(logBytes: number): MirrorWriter {
  * file is not ours or is corrupt before its tail hint; the caller closes `fd`
  * (via `onFd`) in that case.
  */
-export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd: (fd: number) => void): OpenedLog {
+export function openLog(
+  io: FileIO,
+  file: string,
+  flushPolicy: FlushPolicy,
+  onFd: (fd: number) => void,
+  rules: OpenRules = DEFAULT_OPEN_RULES,
+): OpenedLog {
   if (io.isDirectory(file)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${file} is a directory, not a database file`);
-  if (!io.exists(file)) createLog(io, file);
+  if (!io.exists(file)) createLog(io, file, ENCODING_ID[rules.valueEncoding]);
   // A compaction that crashed before its rename left this behind; the log is intact.
   if (io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
   const fd = io.open(file, flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
@@ -89,6 +132,7 @@ export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd
   if (isEncrypted(prelude)) {
     throw new EmdbError(ErrorCode.ENCRYPTION_KEY_MISMATCH, 'database is encrypted; this build cannot open encrypted files');
   }
+  checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
   const slot = chooseSlot(header, prelude.version);
   if (slot.tailHint > size) {
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
@@ -113,9 +157,16 @@ export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   const from = useSnapshot ? snapTail : DATA_START;
-  const recovery = replayLog(state, size, slot.tailHint, { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START });
+  rules.beforeReplay?.(state, useSnapshot ? snapshot.header : undefined);
+  const recovery = replayLog(
+    state,
+    size,
+    slot.tailHint,
+    { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START },
+    { maxKind: prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: rules.recovery },
+  );
   if (recovery.end < size) {
-    // Crash residue after the last good record: cut it so appends start clean.
+    // Crash residue (or salvaged damage) after the last good record: cut it so appends start clean.
     io.ftruncate(fd, recovery.end);
   }
   // What we read may still sit only in the page cache of a crashed run.
@@ -132,14 +183,14 @@ export function openLog(io: FileIO, file: string, flushPolicy: FlushPolicy, onFd
 }
 
 /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */
-function createLog(io: FileIO, file: string): void {
+function createLog(io: FileIO, file: string, valueEncoding: number): void {
   const dir = dirOf(file);
   mkdirDurable(io, dir);
   const tmp = `${file}.creating`;
   if (io.exists(tmp)) io.unlink(tmp); // orphan of a crashed creation; never a database yet
   const fd = io.open(tmp, 'wx');
   try {
-    const header = encodeNewHeader(Date.now(), randomBytes(16));
+    const header = encodeNewHeader(Date.now(), randomBytes(16), valueEncoding);
     writeFully(io, fd, header, 0, header.length, 0);
     io.fdatasync(fd);
   } finally {

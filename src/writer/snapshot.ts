@@ -1,11 +1,12 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START, FILE_ID_SIZE, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import { decodeDeadlineSection, encodeDeadlineSection } from '../format/deadline-snapshot.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { IndexHeader, indexBytes } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
+import { hasSortedSection, writeSortedSection } from './sorted-persist.js';
 import { LogState } from '../log/log-state.js';
 
 /**
@@ -42,7 +43,12 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   // An orphan of a crashed checkpoint; the name is ours.
   if (io.exists(tmp)) io.unlink(tmp);
   const index = new Uint8Array(state.index.buffer);
-  const catalogue = encodeCatalogue({ namespaces: [...state.namespaces], counts: [...state.counts] });
+  const catalogue = encodeCatalogue({
+    namespaces: [...state.namespaces].map(([id, name]) => [id, name, state.nsEncodings.get(id) ?? 0]),
+    counts: [...state.counts],
+  });
+  // SnapshotSection.EXPIRY: the body ends with the deadline heap (format/deadline-snapshot.ts), always
+  // written (even empty) so that a snapshot without the bit is known not to carry the deadlines.
   const heap = state.deadlines.entries();
   const deadlines = encodeDeadlineSection(heap.deadlines, heap.lsns);
   const header = encodeSnapshotHeader({
@@ -59,6 +65,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length + deadlines.length,
     bodyCrc: crc32(deadlines, crc32(catalogue, crc32(index))),
+    sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY,
   });
   const fd = io.open(tmp, 'wx');
   try {
@@ -66,6 +73,8 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
     writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
     writeFully(io, fd, deadlines, 0, deadlines.length, SNAPSHOT_HEADER_SIZE + index.length + catalogue.length);
+    // rangeScans: the sorted index follows the body in its own section (format/sorted-snapshot.ts).
+    writeSortedSection(io, fd, SNAPSHOT_HEADER_SIZE + index.length + catalogue.length + deadlines.length, state, tail, prefixCrc);
     io.fdatasync(fd);
   } catch (err) {
     closeQuietly(io, fd);
@@ -105,7 +114,10 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (capacity < 2 || capacity > MAX_SNAPSHOT_CAPACITY || (capacity & (capacity - 1)) !== 0) return undefined;
     if (header.indexLive + header.indexDeleted > capacity) return undefined;
     const tableBytes = indexBytes(capacity);
-    if (header.bodyBytes !== size - SNAPSHOT_HEADER_SIZE || header.bodyBytes < tableBytes) return undefined;
+    // Bytes after the body are the sorted section (rangeScans), read on its own by sorted-persist.ts.
+    const hasSection = (header.sections & SnapshotSection.SORTED_INDEX) !== 0;
+    const bodyFits = hasSection ? header.bodyBytes <= size - SNAPSHOT_HEADER_SIZE : header.bodyBytes === size - SNAPSHOT_HEADER_SIZE;
+    if (!bodyFits || header.bodyBytes < tableBytes) return undefined;
     // Straight into the shared buffer the index will live in: no copy after the read.
     const table = new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);
@@ -115,9 +127,11 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
+    // Without the EXPIRY section (an older build wrote it) the deadlines are unknown: replay the log instead.
+    if ((header.sections & SnapshotSection.EXPIRY) === 0) return undefined;
     const deadlines = decodeDeadlineSection(catalogueBytes);
     if (!deadlines) return undefined;
-    const catalogue = decodeCatalogue(catalogueBytes.subarray(0, catalogueBytes.length - deadlines.size), header.namespaces, header.counts);
+    const catalogue = decodeCatalogue(catalogueBytes.subarray(0, catalogueBytes.length - deadlines.size), header.namespaces, header.counts, header.version);
     if (!catalogue) return undefined;
     return {
       header,
@@ -129,7 +143,10 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
         state.liveBytes = header.liveBytes;
         state.deadBytes = header.deadBytes;
         state.nextNamespaceId = header.nextNamespaceId;
-        for (const [id, name] of catalogue.namespaces) state.namespaces.set(id, name);
+        for (const [id, name, encoding] of catalogue.namespaces) {
+          state.namespaces.set(id, name);
+          if (encoding !== 0) state.nsEncodings.set(id, encoding);
+        }
         for (const [id, live] of catalogue.counts) state.counts.set(id, live);
         state.deadlines.load(deadlines.deadlines, deadlines.lsns);
         // An upper bound (stale entries included): it only delays the heap's next rebuild.

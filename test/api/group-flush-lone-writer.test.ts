@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, tempDirs } from '../helpers.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
 
 /**
  * The group policy waits for followers it expects from the last few batches.

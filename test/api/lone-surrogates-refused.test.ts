@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Emdb, rejectsWithCode } from '../helpers.js';
+import { Emdb, rejectsWithCode } from '../helpers/common.js';
 
 // Lone surrogates have no UTF-8 form: stored, they all became U+FFFD, so these were one key.
 const LONE = ['\ud800', '\udfff', 'a\udc00b', '\ud83d'];

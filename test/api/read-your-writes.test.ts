@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES, tempDirs } from '../helpers.js';
+import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
 
 interface Reply {
   t: string;

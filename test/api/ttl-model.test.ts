@@ -15,7 +15,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Emdb, Ttl } from '../../dist/src/index.js';
 import { setTestClockOffset, testClockNow } from '../../dist/src/testing.js';
-import { tempDirs } from '../helpers.js';
+import { tempDirs } from '../helpers/common.js';
 
 type Space = 'db' | 's';
 type TtlChoice = { kind: 'none' } | { kind: 'never' } | { kind: 'ms'; ms: number };

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Emdb } from '../../dist/src/index.js';
 import { advanceTestClock } from '../../dist/src/testing.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES } from '../helpers/common.js';
 
 describe('expiry on every thread', () => {
   it('an attached thread and the reader pool stop serving a record when the shared clock passes its deadline', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Emdb, Ttl } from '../../dist/src/index.js';
-import { rejectsWithCode } from '../helpers.js';
+import { rejectsWithCode } from '../helpers/common.js';
 
 describe('TTL arguments', () => {
   it('Ttl.Default and Ttl.Never are symbols', () => {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, tempDirs } from '../helpers.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
 
 /** The EmdbError a promise rejects with (the test fails if it resolves). */
 async function refusal(p: Promise<unknown>): Promise<{ code?: string; message: string }> {

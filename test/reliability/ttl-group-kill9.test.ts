@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Emdb } from '../../dist/src/index.js';
 import { setTestClockOffset } from '../../dist/src/testing.js';
-import { FIXTURES, scaled, spawnCrashChild, tempDirs } from '../helpers.js';
+import { FIXTURES, scaled, spawnCrashChild, tempDirs } from '../helpers/common.js';
 
 const CHILD = path.join(FIXTURES, 'ttl-group-child.js');
 const GROUP_SIZE = 40;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Emdb, Ttl } from '../../dist/src/index.js';
 import { setTestClockOffset } from '../../dist/src/testing.js';
-import { tempDirs } from '../helpers.js';
+import { tempDirs } from '../helpers/common.js';
 
 const DAY = 86_400_000;
 

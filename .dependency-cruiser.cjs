@@ -1,0 +1,120 @@
+/**
+ * The layer rules of docs/ARCHITECTURE.md, checked by `npm run check:layers`
+ * (part of `npm test`). Each rule names the folder it guards; when one fails,
+ * the fix is nearly always to move the code down a layer or to pass a value in,
+ * not to add an exception here.
+ *
+ * Bottom to top: errors/types/guard → format/ → shm/ → log/ → protocol →
+ * writer/ (writer thread) | core/, range/ (user threads) → API (db, keyspace,
+ * transaction, index) → cli/; workers/ are thread entry points over writer/
+ * and shm/.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import cycles, type-only imports included.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'base-imports-nothing',
+      severity: 'error',
+      comment: 'errors.ts, types.ts, guard.ts and mutants.ts (test seams read from the environment) sit under everything: they import nothing of ours.',
+      from: { path: '^src/(errors|types|guard|mutants)\\.ts$' },
+      to: { path: '^(src|workers)/' },
+    },
+    {
+      name: 'format-only-errors',
+      severity: 'error',
+      comment: 'format/ (byte layouts) imports nothing of ours but errors.ts.',
+      from: { path: '^src/format/' },
+      to: { path: '^(src|workers)/', pathNot: '^src/(format/|errors\\.ts$)' },
+    },
+    {
+      name: 'shm-below-format',
+      severity: 'error',
+      comment: 'shm/ (shared memory) imports only format/, errors.ts and mutants.ts (test seams).',
+      from: { path: '^src/shm/' },
+      to: { path: '^(src|workers)/', pathNot: '^src/(shm/|format/|errors\\.ts$|mutants\\.ts$)' },
+    },
+    {
+      name: 'log-below-shm',
+      severity: 'error',
+      comment: 'log/ (the log file and what it means) imports only shm/, format/, errors.ts and types.ts: never writer/ or anything above.',
+      from: { path: '^src/log/' },
+      to: { path: '^(src|workers)/', pathNot: '^src/(log/|shm/|format/|errors\\.ts$|types\\.ts$)' },
+    },
+    {
+      name: 'protocol-types-only',
+      severity: 'error',
+      comment: 'protocol.ts holds message types and wire constants; a reader thread loads it, so it has no runtime import (the codec is protocol-codec.ts).',
+      from: { path: '^src/protocol\\.ts$' },
+      to: { dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'leaves-stay-leaves',
+      severity: 'error',
+      comment: 'The small top-level modules (keys, encodings, options, paths, lock, port-outbox, protocol*, ttl) import only each other, format/, shm/ types and errors: never core/, writer/, log/, the API or workers/.',
+      from: { path: '^src/(keys|encodings|options|paths|lock|port-outbox|protocol|protocol-codec|ttl)\\.ts$' },
+      to: { path: '^(src/(core|writer|log|cli)/|src/(db|keyspace|transaction|index)\\.ts$|workers/)' },
+    },
+    {
+      name: 'writer-is-writer-thread-only',
+      severity: 'error',
+      comment: 'writer/ runs on the writer thread: log/, shm/, format/, protocol.ts, types.ts, errors.ts and mutants.ts (test seams) only; never core/ (user threads), the API, or the user-side helpers.',
+      from: { path: '^src/writer/' },
+      to: { path: '^(src|workers)/', pathNot: '^src/(writer/|log/|shm/|format/|protocol\\.ts$|types\\.ts$|errors\\.ts$|mutants\\.ts$)' },
+    },
+    {
+      name: 'core-not-writer-or-workers',
+      severity: 'error',
+      comment: 'core/ (user-thread machinery) never imports writer/ or workers/ (workers are started by URL) nor the API above it.',
+      from: { path: '^src/core/' },
+      to: { path: '^(workers/|src/writer/|src/cli/|src/(db|keyspace|transaction|index)\\.ts$)' },
+    },
+    {
+      name: 'range-is-user-thread',
+      comment: 'range/ (range scans) runs on user threads and, for pool-scan.ts, on reader threads: shm/, format/, errors and the small leaves only; never writer/, log/, core/, workers/, the CLI or the API.',
+      severity: 'error',
+      from: { path: '^src/range/' },
+      to: { path: '^(workers/|src/(writer|log|core|cli)/|src/(db|keyspace|transaction|index)\\.ts$)' },
+    },
+    {
+      name: 'api-not-writer',
+      severity: 'error',
+      comment: 'The API (db, keyspace, transaction, index) reaches the writer only through core/.',
+      from: { path: '^src/(db|keyspace|transaction|index)\\.ts$' },
+      to: { path: '^(workers/|src/writer/|src/log/|src/cli/)' },
+    },
+    {
+      name: 'workers-not-user-side',
+      severity: 'error',
+      comment: 'workers/ are thread entry points over writer/, log/ and shm/; they never load core/ or the API.',
+      from: { path: '^workers/' },
+      to: { path: '^src/(core/|cli/|(db|keyspace|transaction|index)\\.ts$)' },
+    },
+    {
+      name: 'reader-thread-stays-light',
+      severity: 'error',
+      comment: 'Every reader-pool thread loads workers/reader.ts: it must not pull in msgpackr or the native crc32 (start-up time of each thread).',
+      from: { path: '^workers/reader\\.ts$' },
+      to: { path: 'node_modules/(msgpackr|@node-rs/crc32)', reachable: true },
+    },
+    {
+      name: 'cli-uses-the-api',
+      severity: 'error',
+      comment: 'cli/ is a user of the package: the public API and paths.ts only, plus format/ for verify, which must walk a file Emdb.open would refuse.',
+      from: { path: '^src/cli/' },
+      to: { path: '^(src|workers)/', pathNot: '^src/((index|paths)\\.ts$|cli/|format/)' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};

@@ -1,0 +1,115 @@
+/** Maintenance: compact, backup, lock-holder, break-lock. */
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { Emdb } from '../index.js';
+import type { Command } from './command.js';
+import { assertDatabaseExists, usageError, type Context } from './context.js';
+import { Progress } from './progress.js';
+import { SECRET_HELP, secretOptions } from './secrets.js';
+
+/**
+ * compact and backup report no progress of their own; they write a temp file
+ * next to their target, so its size against the expected size is the progress.
+ */
+async function watchFile<T>(ctx: Context, label: string, file: string, total: number, quiet: boolean, work: Promise<T>): Promise<T> {
+  const progress = new Progress({ label, unit: 'bytes', total, quiet: quiet || ctx.json });
+  const poll = (): void => {
+    try {
+      progress.update(fs.statSync(file).size);
+    } catch {
+      // Not created yet, or already renamed into place.
+    }
+  };
+  const timer = setInterval(poll, 200);
+  try {
+    const result = await work;
+    progress.update(total);
+    progress.finish();
+    return result;
+  } catch (err) {
+    progress.finish('failed');
+    throw err;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const compact: Command = {
+  name: 'compact',
+  summary: 'rewrite the log with live records only',
+  args: '',
+  arity: [0, 0],
+  options: { ...secretOptions() },
+  help: `Runs db.compact(): writes the live records to PATH.compact and renames it over
+PATH atomically (a crash leaves the old file or the new one). Prints the report.
+
+${SECRET_HELP}`,
+  async run(ctx, path, _args, flags) {
+    const db = await ctx.open(path, flags);
+    const s = await db.stats();
+    const report = await watchFile(ctx, 'compact', `${nodePath.resolve(path)}.compact`, s.liveBytes, flags.quiet === true, db.compact());
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify(report)}\n`);
+    else {
+      await ctx.stdout.text(
+        `compacted ${report.bytesBefore.toLocaleString('en-US')} -> ${report.bytesAfter.toLocaleString('en-US')} bytes, ${report.keysKept.toLocaleString('en-US')} keys kept, ${report.durationMs.toFixed(0)} ms\n`,
+      );
+    }
+  },
+};
+
+const backup: Command = {
+  name: 'backup',
+  summary: 'write a consistent copy to DEST',
+  args: 'DEST',
+  arity: [1, 1],
+  options: { ...secretOptions() },
+  help: `Runs db.backupTo(DEST): a consistent copy as of the call, written to a temp
+file, synced and renamed into place. An existing emdb-js database at DEST is
+replaced; any other existing file is refused.
+
+${SECRET_HELP}`,
+  async run(ctx, path, [dest], flags) {
+    if (!dest) throw usageError('backup needs DEST');
+    const db = await ctx.open(path, flags);
+    const s = await db.stats();
+    await watchFile(ctx, 'backup', `${nodePath.resolve(dest)}.backup-tmp`, s.fileBytes, flags.quiet === true, db.backupTo(dest));
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify({ ok: true, dest, bytes: fs.statSync(dest).size })}\n`);
+    else ctx.note(`backup: ${dest} (${fs.statSync(dest).size.toLocaleString('en-US')} bytes)`);
+  },
+};
+
+const lockHolder: Command = {
+  name: 'lock-holder',
+  summary: 'show which process holds the database lock',
+  args: '',
+  arity: [0, 0],
+  options: {},
+  help: `Prints the pid, host and start time recorded in PATH.lock, or "not locked".
+Reads only; does not judge whether the holder is still alive (break-lock does).`,
+  async run(ctx, path) {
+    assertDatabaseExists(path);
+    const info = await Emdb.lockHolder(path);
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify(info ? { locked: true, ...info } : { locked: false })}\n`);
+    else await ctx.stdout.text(info ? `locked by pid ${info.pid} on ${info.hostname} since ${info.startedAt}\n` : 'not locked\n');
+  },
+};
+
+const breakLock: Command = {
+  name: 'break-lock',
+  summary: 'remove a lock whose holder is gone',
+  args: '',
+  arity: [0, 0],
+  options: {},
+  help: `Removes PATH.lock when its holder is provably gone (same host, pid dead or
+reused). A live holder's lock is refused with ERR_EMDB_LOCKED (exit 3). An open
+also recovers such a lock by itself; this is for tools that inspect the lock.`,
+  async run(ctx, path) {
+    assertDatabaseExists(path);
+    const before = await Emdb.lockHolder(path);
+    await Emdb.breakLock(path);
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify({ removed: before !== undefined })}\n`);
+    else await ctx.stdout.text(before ? `removed the lock of pid ${before.pid} on ${before.hostname}\n` : 'not locked\n');
+  },
+};
+
+export const ADMIN_COMMANDS: Command[] = [compact, backup, lockHolder, breakLock];

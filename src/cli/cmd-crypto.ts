@@ -1,0 +1,79 @@
+/**
+ * Encryption admin commands, registered only when this build of emdb-js has
+ * encryption (`Emdb.enableEncryption` exists). Offline: the database must not be
+ * open. Secrets come from files or environment variables (secrets.ts).
+ */
+import { Emdb, type EncryptionOptions } from '../index.js';
+import type { Command } from './command.js';
+import { assertDatabaseExists, usageError, type Flags } from './context.js';
+import { encryptionFromFlags, SECRET_HELP, secretOptions } from './secrets.js';
+
+interface EncryptionAdmin {
+  enableEncryption(path: string, enc: EncryptionOptions, opts?: { keepBackup?: boolean }): Promise<void>;
+  disableEncryption(path: string, enc: EncryptionOptions, opts?: { keepBackup?: boolean }): Promise<void>;
+  rotateEncryptionKey(path: string, from: EncryptionOptions, to: EncryptionOptions, opts?: { keepBackup?: boolean }): Promise<void>;
+}
+
+function admin(): EncryptionAdmin | undefined {
+  const e = Emdb as unknown as Partial<EncryptionAdmin>;
+  return typeof e.enableEncryption === 'function' && typeof e.disableEncryption === 'function' && typeof e.rotateEncryptionKey === 'function'
+    ? (e as EncryptionAdmin)
+    : undefined;
+}
+
+async function need(flags: Flags, prefix = ''): Promise<EncryptionOptions> {
+  const enc = await encryptionFromFlags(flags, prefix);
+  if (!enc) throw usageError(`give the ${prefix ? 'new ' : ''}key with --${prefix}encryption-key-file/--${prefix}encryption-key-env or --${prefix}passphrase-file/--${prefix}passphrase-env`);
+  return enc;
+}
+
+const KEEP = { 'keep-backup': { type: 'boolean' } } as const;
+const KEEP_HELP = '  --keep-backup             keep the old file as PATH.encbak (default: no copy is left)';
+
+export function cryptoCommands(): Command[] {
+  const api = admin();
+  if (!api) return [];
+  const opts = (flags: Flags) => ({ keepBackup: flags['keep-backup'] === true });
+  return [
+    {
+      name: 'encrypt',
+      summary: 'encrypt a plaintext database in place',
+      args: '',
+      arity: [0, 0],
+      options: { ...secretOptions(), ...KEEP },
+      help: `Rewrites PATH encrypted with the given key or passphrase (one atomic rename).\n${KEEP_HELP}\n\n${SECRET_HELP}`,
+      async run(ctx, path, _a, flags) {
+        assertDatabaseExists(path);
+        await api.enableEncryption(path, await need(flags), opts(flags));
+        ctx.note(`encrypt: ${path} is encrypted`);
+      },
+    },
+    {
+      name: 'decrypt',
+      summary: 'decrypt a database in place',
+      args: '',
+      arity: [0, 0],
+      options: { ...secretOptions(), ...KEEP },
+      help: `Rewrites PATH as plaintext (one atomic rename); needs its current key.\n${KEEP_HELP}\n\n${SECRET_HELP}`,
+      async run(ctx, path, _a, flags) {
+        assertDatabaseExists(path);
+        await api.disableEncryption(path, await need(flags), opts(flags));
+        ctx.note(`decrypt: ${path} is plaintext`);
+      },
+    },
+    {
+      name: 'rekey',
+      summary: 'rotate the encryption key',
+      args: '',
+      arity: [0, 0],
+      options: { ...secretOptions(), ...secretOptions('new-'), ...KEEP },
+      help: `Re-encrypts PATH from the current key (the usual flags) to a new one (the same
+flags prefixed with new-: --new-encryption-key-file, --new-passphrase-env, ...).\n${KEEP_HELP}\n\n${SECRET_HELP}`,
+      async run(ctx, path, _a, flags) {
+        assertDatabaseExists(path);
+        await api.rotateEncryptionKey(path, await need(flags), await need(flags, 'new-'), opts(flags));
+        ctx.note(`rekey: ${path} uses the new key`);
+      },
+    },
+  ];
+}

@@ -1,0 +1,158 @@
+/** Single-key commands (get, put, del) and the read-only summaries (stats, namespaces). */
+import { decodeArg, decodeKey, encodeOut, KEY_HELP, KEY_OPTIONS, keyEncoding, namespaceFlag, VALUE_OPTIONS, valueEncoding } from './bytes.js';
+import type { Command } from './command.js';
+import { notFound, type Context, type Flags } from './context.js';
+import type { Emdb, Namespace } from '../index.js';
+import { SECRET_HELP, secretOptions } from './secrets.js';
+
+type Space = Emdb<Buffer> | Namespace<Buffer>;
+
+/** The key space the --namespace flag names. Read-only commands do not create a missing namespace. */
+export async function spaceFor(db: Emdb<Buffer>, flags: Flags, create: boolean): Promise<Space> {
+  const name = namespaceFlag(flags);
+  if (name === undefined) return db;
+  if (!create && !(await db.namespaces()).includes(name)) throw notFound(`no namespace ${JSON.stringify(name)}`);
+  return db.namespace<Buffer>(name);
+}
+
+async function readStdin(ctx: Context): Promise<Buffer> {
+  if (process.stdin.isTTY) ctx.note('reading the value from stdin (end with Ctrl-D)');
+  const parts: Buffer[] = [];
+  for await (const chunk of process.stdin) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+const get: Command = {
+  name: 'get',
+  summary: 'print the value of KEY',
+  args: 'KEY',
+  arity: [1, 1],
+  options: { ...KEY_OPTIONS, ...VALUE_OPTIONS, ...secretOptions() },
+  help: `Prints the value's bytes as they are (a newline is added on a terminal), or
+hex/base64 text with --value-hex/--value-base64. Exit 2 when KEY is absent.
+
+${KEY_HELP}
+
+${SECRET_HELP}`,
+  async run(ctx, path, [keyText], flags) {
+    const key = decodeKey(keyText!, flags);
+    const db = await ctx.open(path, flags);
+    // getSync probes the shared index on this thread: no reader thread has to start for one key.
+    const value = (await spaceFor(db, flags, false)).getSync(key);
+    if (value === undefined) throw notFound('key not found');
+    const venc = valueEncoding(flags);
+    if (ctx.json) {
+      const shown = flags['value-hex'] || flags['value-base64'] ? venc : 'base64';
+      await ctx.stdout.text(`${JSON.stringify({ key: encodeOut(key, keyEncoding(flags)), value: encodeOut(value, shown), valueEncoding: shown })}\n`);
+    } else if (venc !== 'utf8') {
+      await ctx.stdout.text(`${encodeOut(value, venc)}\n`);
+    } else {
+      await ctx.stdout.bytes(value);
+      if (process.stdout.isTTY) await ctx.stdout.text('\n');
+    }
+  },
+};
+
+const put: Command = {
+  name: 'put',
+  summary: 'set KEY to VALUE (or to stdin)',
+  args: 'KEY [VALUE]',
+  arity: [1, 2],
+  options: { ...KEY_OPTIONS, ...VALUE_OPTIONS, ...secretOptions() },
+  help: `Writes KEY = VALUE and flushes it (durable when the command exits). Without
+VALUE, or with VALUE "-", the value is read from stdin (binary safe). Creates the
+database and the namespace when they do not exist.
+
+${KEY_HELP}
+
+${SECRET_HELP}`,
+  async run(ctx, path, [keyText, valueText], flags) {
+    const key = decodeKey(keyText!, flags);
+    const venc = valueEncoding(flags);
+    let value: Buffer;
+    if (valueText === undefined || valueText === '-') {
+      const raw = await readStdin(ctx);
+      value = venc === 'utf8' ? raw : decodeArg(raw.toString('utf8'), venc, 'the value on stdin');
+    } else {
+      value = decodeArg(valueText, venc, 'VALUE');
+    }
+    const db = await ctx.open(path, flags, { create: true });
+    await (await spaceFor(db, flags, true)).insert(key, value);
+    await db.flush();
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify({ ok: true, bytes: value.length })}\n`);
+  },
+};
+
+const del: Command = {
+  name: 'del',
+  summary: 'remove KEY',
+  args: 'KEY',
+  arity: [1, 1],
+  options: { ...KEY_OPTIONS, ...secretOptions() },
+  help: `Removes KEY and flushes. Exit 2 when KEY was absent.
+
+${KEY_HELP}
+
+${SECRET_HELP}`,
+  async run(ctx, path, [keyText], flags) {
+    const key = decodeKey(keyText!, flags);
+    const db = await ctx.open(path, flags);
+    const existed = await (await spaceFor(db, flags, false)).remove(key);
+    await db.flush();
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify({ removed: existed })}\n`);
+    if (!existed) throw notFound('key not found');
+  },
+};
+
+const namespaces: Command = {
+  name: 'namespaces',
+  summary: 'list namespaces and their record counts',
+  args: '',
+  arity: [0, 0],
+  options: { ...secretOptions() },
+  help: `Prints one namespace per line: its name and live record count, a tab
+between them. The default namespace is not listed. --json prints an array.
+
+${SECRET_HELP}`,
+  async run(ctx, path, _args, flags) {
+    const db = await ctx.open(path, flags);
+    const rows: { name: string; records: number }[] = [];
+    for (const name of await db.namespaces()) rows.push({ name, records: await (await db.namespace<Buffer>(name)).len() });
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify(rows)}\n`);
+    else for (const r of rows) await ctx.stdout.text(`${r.name}\t${r.records}\n`);
+  },
+};
+
+function flatten(obj: object, prefix = ''): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (v !== null && typeof v === 'object') out.push(...flatten(v as object, `${prefix}${k}.`));
+    else out.push([`${prefix}${k}`, typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(v)]);
+  }
+  return out;
+}
+
+const stats: Command = {
+  name: 'stats',
+  summary: 'print database statistics',
+  args: '',
+  arity: [0, 0],
+  options: { ...secretOptions() },
+  help: `Prints db.stats(): live records, live/dead/file bytes, namespaces, index
+capacity and load, how the open recovered, and more; --json for all of it as JSON.
+
+${SECRET_HELP}`,
+  async run(ctx, path, _args, flags) {
+    const db = await ctx.open(path, flags);
+    const s = { path, ...(await db.stats()) };
+    if (ctx.json) {
+      await ctx.stdout.text(`${JSON.stringify(s)}\n`);
+      return;
+    }
+    const rows = flatten(s);
+    const w = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) await ctx.stdout.text(`${k.padEnd(w)}  ${v}\n`);
+  },
+};
+
+export const KV_COMMANDS: Command[] = [stats, get, put, del, namespaces];

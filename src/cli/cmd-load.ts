@@ -1,0 +1,183 @@
+/**
+ * load: reads a dump (ndjson or msgpack, detected) from stdin or --in and writes
+ * it with insertMany, a run of consecutive entries of one namespace at a time:
+ * input is pulled as the writer takes it, so memory stays flat. Entries with an
+ * expiry go through insertWithTtl when the build has TTLs.
+ */
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Emdb, Namespace } from '../index.js';
+import type { Command } from './command.js';
+import { usageError, type Context } from './context.js';
+import { formatFlag } from './cmd-dump.js';
+import { readDump, type DumpEntry, type DumpItem } from './dump-format.js';
+import { Progress } from './progress.js';
+import { SECRET_HELP, secretOptions } from './secrets.js';
+
+type Space = Emdb<Buffer> | Namespace<Buffer>;
+type TtlWriter = (space: Space, key: Buffer, value: Buffer, ttlMs: number) => Promise<void>;
+
+/** insertWithTtl, when this build has TTLs. */
+function ttlWriter(db: Emdb<Buffer>): TtlWriter | undefined {
+  const probe = db as unknown as { insertWithTtl?: unknown };
+  if (typeof probe.insertWithTtl !== 'function') return undefined;
+  return (space, key, value, ttlMs) => (space as unknown as { insertWithTtl(k: Buffer, v: Buffer, t: number): Promise<void> }).insertWithTtl(key, value, ttlMs);
+}
+
+/** TTL writes in flight at once: enough to batch them in the writer, few enough to bound memory. */
+const TTL_IN_FLIGHT = 1024;
+
+interface LoadCounts {
+  records: number;
+  expired: number;
+  ttlDropped: number;
+}
+
+export async function loadStream(ctx: Context, db: Emdb<Buffer>, input: Readable, opts: { format: 'ndjson' | 'msgpack' | undefined; ignoreTtl: boolean; progress: Progress }): Promise<LoadCounts> {
+  const items = readDump(input, opts.format);
+  const first = await items.next();
+  if (first.done || first.value.kind !== 'header') throw usageError('not a valid emdb-js dump: no header');
+  const header = first.value.header;
+  if (Number.isFinite(header.records)) opts.progress.total = header.records;
+  const spaces = new Map<string | undefined, Space>([[undefined, db]]);
+  // Namespaces are created even when empty: the copy has the same namespaces as the source.
+  for (const name of header.namespaces) spaces.set(name, await db.namespace<Buffer>(name));
+  const spaceOf = async (ns: string | undefined): Promise<Space> => {
+    let s = spaces.get(ns);
+    if (!s) spaces.set(ns, (s = await db.namespace<Buffer>(ns!)));
+    return s;
+  };
+  const withTtl = ttlWriter(db);
+  const counts: LoadCounts = { records: 0, expired: 0, ttlDropped: 0 };
+  let declared: number | undefined;
+  let pending: DumpEntry | undefined;
+  const nextEntry = async (): Promise<DumpEntry | undefined> => {
+    if (ctx.stopped) return undefined;
+    let n: IteratorResult<DumpItem>;
+    try {
+      n = await items.next();
+    } catch (err) {
+      // Stopping destroys the input: what was read so far is loaded, the cut is no error.
+      if (ctx.stopped) return undefined;
+      throw err;
+    }
+    if (n.done) return undefined;
+    if (n.value.kind === 'end') {
+      declared = n.value.records;
+      // Drain the stream so readDump can refuse trailing data.
+      await items.next();
+      return undefined;
+    }
+    if (n.value.kind !== 'entry') throw usageError('not a valid emdb-js dump: a second header');
+    return n.value.entry;
+  };
+  const ttlOf = (e: DumpEntry): number | undefined => (e.x === undefined || opts.ignoreTtl ? undefined : e.x);
+  pending = await nextEntry();
+  while (pending && !ctx.stopped) {
+    const ns = pending.ns;
+    const space = await spaceOf(ns);
+    if (ttlOf(pending) === undefined) {
+      if (pending.x !== undefined) counts.ttlDropped++;
+      const head = pending;
+      pending = undefined;
+      // A run of entries of this namespace without expiry, pulled as insertMany asks.
+      const run = async function* (): AsyncGenerator<[Buffer, Buffer]> {
+        yield [head.k, head.v];
+        for (;;) {
+          const e = await nextEntry();
+          if (!e) return;
+          if (e.ns !== ns || ttlOf(e) !== undefined) {
+            pending = e;
+            return;
+          }
+          if (e.x !== undefined) counts.ttlDropped++;
+          counts.records++;
+          if ((counts.records & 4095) === 0) {
+            opts.progress.update(counts.records);
+            // Let signals be handled: the loop otherwise runs on microtasks only.
+            await new Promise((r) => setImmediate(r));
+          }
+          yield [e.k, e.v];
+        }
+      };
+      counts.records++;
+      await space.insertMany(run());
+      continue;
+    }
+    if (!withTtl) {
+      throw usageError('the dump has entries with an expiry time and this build of emdb-js has no TTLs; --ignore-ttl loads them without expiry');
+    }
+    const inFlight: Promise<void>[] = [];
+    while (pending && pending.ns === ns && ttlOf(pending) !== undefined) {
+      const remaining = pending.x! - Date.now();
+      if (remaining > 0) {
+        inFlight.push(withTtl(space, pending.k, pending.v, remaining));
+        counts.records++;
+      } else {
+        counts.expired++;
+      }
+      if (inFlight.length >= TTL_IN_FLIGHT) await Promise.all(inFlight.splice(0));
+      opts.progress.update(counts.records);
+      pending = await nextEntry();
+    }
+    await Promise.all(inFlight);
+  }
+  if (!ctx.stopped && declared !== undefined && declared !== counts.records + counts.expired) {
+    throw usageError(`the dump's end marker counts ${declared} records but it holds ${counts.records + counts.expired}`);
+  }
+  opts.progress.update(counts.records);
+  return counts;
+}
+
+export const load: Command = {
+  name: 'load',
+  summary: 'import a dump (from stdin or --in)',
+  args: '',
+  arity: [0, 0],
+  options: { ...secretOptions(), format: { type: 'string', short: 'f' }, in: { type: 'string', short: 'i' }, 'ignore-ttl': { type: 'boolean' } },
+  help: `Reads a dump made by \`emdb-js dump\` from stdin, or from FILE with --in, and
+writes every entry (creating the database and its namespaces as needed; existing
+keys are overwritten). Writes go in crash-atomic chunks of a few MiB: a load that is
+interrupted leaves a consistent database holding a prefix of the dump.
+  -f, --format F            ndjson or msgpack (default: detected from the first byte)
+  -i, --in FILE             read FILE instead of stdin
+  --ignore-ttl              load entries that carry an expiry time without one
+Entries whose expiry has passed are skipped (counted in the report).
+
+${SECRET_HELP}`,
+  async run(ctx, path, _args, flags) {
+    const format = formatFlag(flags);
+    let input: Readable = process.stdin;
+    let size: number | undefined;
+    if (typeof flags.in === 'string') {
+      try {
+        size = fs.statSync(flags.in).size;
+      } catch {
+        throw usageError(`cannot read ${flags.in}`);
+      }
+      input = fs.createReadStream(flags.in, { highWaterMark: 1 << 20 });
+    } else if (process.stdin.isTTY) {
+      throw usageError('load reads a dump from stdin or --in FILE; stdin is a terminal');
+    }
+    const db = await ctx.open(path, flags, { create: true });
+    const progress = new Progress({ label: 'load', unit: 'records', total: undefined, quiet: flags.quiet === true || ctx.json });
+    let counts: LoadCounts;
+    // A Ctrl-C while waiting for input must not wait for input that may never come.
+    const onStop = (): void => void input.destroy();
+    ctx.signal.addEventListener('abort', onStop, { once: true });
+    try {
+      counts = await loadStream(ctx, db, input, { format, ignoreTtl: flags['ignore-ttl'] === true, progress });
+      await db.flush();
+    } catch (err) {
+      progress.finish(ctx.stopReason ? `stopped by ${ctx.stopReason}` : 'failed');
+      throw err;
+    } finally {
+      input.destroy();
+    }
+    progress.finish(ctx.stopped ? `stopped by ${ctx.stopReason}` : undefined);
+    ctx.signal.throwIfAborted();
+    const summary = { records: counts.records, expiredSkipped: counts.expired, ttlDropped: counts.ttlDropped, inputBytes: size };
+    if (ctx.json) await ctx.stdout.text(`${JSON.stringify(summary)}\n`);
+    else ctx.note(`load: ${counts.records.toLocaleString('en-US')} records${counts.expired ? `, ${counts.expired} expired skipped` : ''}${counts.ttlDropped ? `, ${counts.ttlDropped} loaded without their expiry` : ''}`);
+  },
+};

@@ -1,0 +1,122 @@
+/**
+ * What every CLI command shares: exit codes, the output sink (backpressure,
+ * EPIPE), cancellation on SIGINT/SIGTERM/EPIPE, and opening the database so that
+ * whatever stops the command still closes it (the lock is released and the
+ * log is left as the last acknowledged write made it).
+ */
+import { once } from 'node:events';
+import fs from 'node:fs';
+import { Emdb, EmdbError, ErrorCode, type OpenOptions } from '../index.js';
+import { encryptionFromFlags } from './secrets.js';
+
+export { CliExit, Exit, notFound, usageError, type Flags } from './exit.js';
+import { CliExit, Exit, notFound, type Flags } from './exit.js';
+
+/** Writes to a stream, waiting for 'drain' so that a slow reader bounds our memory. */
+export class Sink {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    readonly stream: NodeJS.WritableStream,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Buffers small text writes into ~64 KiB chunks: one stream write per line costs more than the encoding. */
+  async text(s: string): Promise<void> {
+    this.pending.push(s);
+    this.pendingBytes += s.length;
+    if (this.pendingBytes >= 64 << 10) await this.flushText();
+  }
+
+  async bytes(b: Uint8Array): Promise<void> {
+    await this.flushText();
+    await this.raw(b);
+  }
+
+  async flushText(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const s = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.raw(s);
+  }
+
+  private async raw(chunk: string | Uint8Array): Promise<void> {
+    this.signal.throwIfAborted();
+    if (!this.stream.write(chunk)) await once(this.stream as NodeJS.EventEmitter, 'drain', { signal: this.signal });
+  }
+}
+
+export class Context {
+  readonly controller = new AbortController();
+  readonly signal: AbortSignal = this.controller.signal;
+  readonly stdout: Sink;
+  /** Why the command was stopped: 'SIGINT', 'SIGTERM', 'EPIPE'; undefined while running. */
+  stopReason: string | undefined;
+  private readonly dbs: Emdb<Buffer>[] = [];
+
+  constructor(readonly json: boolean) {
+    this.stdout = new Sink(process.stdout, this.signal);
+  }
+
+  get stopped(): boolean {
+    return this.signal.aborted;
+  }
+
+  stop(reason: string): void {
+    if (this.stopReason === undefined) this.stopReason = reason;
+    this.controller.abort(new CliExit(reason === 'EPIPE' ? Exit.OK : Exit.INTERRUPTED, `stopped by ${reason}`));
+  }
+
+  /** Messages for humans go to stderr, so stdout stays data only. */
+  note(message: string): void {
+    if (!this.json) process.stderr.write(`${message}\n`);
+  }
+
+  /**
+   * Opens the database at `path`. Commands that only read refuse a path with no
+   * database (exit 2) instead of creating an empty one there.
+   */
+  async open(path: string, flags: Flags, opts: { create?: boolean; extra?: OpenOptions } = {}): Promise<Emdb<Buffer>> {
+    if (!opts.create) assertDatabaseExists(path);
+    const encryption = await encryptionFromFlags(flags);
+    // One reader thread: a CLI run makes few async reads, and each thread costs start-up time.
+    const db = await Emdb.open<Buffer>(path, { readers: 1, ...(encryption ? { encryption } : {}), ...opts.extra });
+    this.dbs.push(db);
+    return db;
+  }
+
+  /** Closes every database this run opened; idempotent. */
+  async closeAll(): Promise<void> {
+    const dbs = this.dbs.splice(0);
+    for (const db of dbs) await db.close();
+  }
+}
+
+export function assertDatabaseExists(path: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch {
+    throw notFound(`no database at ${path}`);
+  }
+  if (!st.isFile()) throw notFound(`${path} is not a database file`);
+}
+
+/** The one-line hint printed under an error, where there is a next step to suggest. */
+export function hintFor(err: unknown): string | undefined {
+  if (!(err instanceof EmdbError)) return undefined;
+  switch (err.code) {
+    case ErrorCode.LOCKED:
+      return 'another process has this database open. `emdb-js lock-holder PATH` shows which; if that process is gone, `emdb-js break-lock PATH` removes its lock.';
+    case ErrorCode.CORRUPTION:
+      return '`emdb-js verify PATH` reports every damaged offset; restore from a backup, or `dump` what still reads into a new database.';
+    case ErrorCode.NOT_A_DATABASE:
+      return 'the path is not an emdb-js database; check it.';
+    case ErrorCode.ENCRYPTION_KEY_MISMATCH:
+      return 'pass the right key with --encryption-key-file/--encryption-key-env or --passphrase-file/--passphrase-env.';
+    default:
+      return undefined;
+  }
+}

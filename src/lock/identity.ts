@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EmdbError, ErrorCode, ioError } from '../errors.js';
+import { errCode } from './record.js';
+
+/**
+ * A file's identity, as opposed to its names. Two spellings of one database
+ * reach the same lock through `canonicalPath` (symlinks resolved, also a
+ * dangling last link, since the file may not exist yet); hard links, which no
+ * path resolution unifies, meet in a host-wide registry of lock records keyed
+ * by (st_dev, st_ino).
+ */
+
+const MAX_LINK_HOPS = 40;
+
+/** realpath of the deepest existing ancestor, with the missing rest appended. */
+function realDir(dir: string): string {
+  try {
+    return fs.realpathSync.native(dir);
+  } catch (err) {
+    const parent = path.dirname(dir);
+    if (errCode(err) !== 'ENOENT' || parent === dir) throw ioError(`resolving ${dir}`, err);
+    return path.join(realDir(parent), path.basename(dir));
+  }
+}
+
+/** The absolute path of the file `p` names, every symlink (also one to a missing file) followed. */
+export function canonicalPath(p: string): string {
+  let current = path.resolve(p);
+  for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
+    current = path.join(realDir(path.dirname(current)), path.basename(current));
+    let target: string;
+    try {
+      target = fs.readlinkSync(current);
+    } catch (err) {
+      // ENOENT: nothing there yet; EINVAL (UNKNOWN on Windows): not a link.
+      if (['ENOENT', 'EINVAL', 'UNKNOWN', 'ENOTDIR'].includes(errCode(err) ?? '')) return current;
+      throw ioError(`resolving ${current}`, err);
+    }
+    current = path.resolve(path.dirname(current), target);
+  }
+  throw new EmdbError(ErrorCode.INVALID_CONFIG, `${p}: more than ${MAX_LINK_HOPS} levels of symbolic links`);
+}
+
+/** `<dev>-<ino>` of the file at `file` (following links), or undefined when there is none. */
+export function identityKey(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return st.isFile() ? `${st.dev}-${st.ino}` : undefined;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return undefined;
+    throw ioError(`stat of ${file}`, err);
+  }
+}
+
+let registry: string | undefined;
+
+/**
+ * The per-user registry directory. On POSIX it is under the fixed `/tmp`, not
+ * `$TMPDIR`, so processes started with different environments still meet;
+ * mode 0700 and owned by us, else refused (another user could otherwise plant
+ * or remove our records). One registry per user: two users opening one file
+ * through hard links are not detected (README, lock section).
+ */
+export function registryDir(): string {
+  if (registry !== undefined) return registry;
+  const posix = process.platform !== 'win32';
+  const uid = posix ? process.geteuid!() : undefined;
+  const name = `emdb-js-locks-${uid ?? os.userInfo().username}`;
+  // A sandbox may forbid /tmp itself but give a private TMPDIR: then that one.
+  const bases = posix && fs.existsSync('/tmp') ? ['/tmp', os.tmpdir()] : [os.tmpdir()];
+  let lastError: unknown;
+  for (const base of [...new Set(bases)]) {
+    const dir = path.join(base, name);
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') {
+        lastError = err;
+        continue;
+      }
+    }
+    if (posix) {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new EmdbError(ErrorCode.IO, `the lock registry ${dir} is not a private directory of this user (uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}); remove it`);
+      }
+    }
+    registry = dir;
+    return dir;
+  }
+  throw ioError(`creating the lock registry ${name} under ${bases.join(' or ')}`, lastError);
+}
+
+export function identityFile(key: string): string {
+  return path.join(registryDir(), `${key}.lock`);
+}

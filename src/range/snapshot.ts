@@ -1,0 +1,230 @@
+import { EmdbError, ErrorCode } from '../errors.js';
+import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import { Ctl32, SEGMENT_SPAN, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
+import { MUTANT } from '../mutants.js';
+import { MirrorView } from '../shm/mirror.js';
+import type { SharedView } from '../shm/shared-view.js';
+import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
+
+const TWO_32 = 0x1_0000_0000;
+
+/** A range as the scan needs it. */
+export interface RangeQuery {
+  lower: Bound;
+  upper: Bound;
+  reverse: boolean;
+  limit: number;
+}
+
+/**
+ * Test seam for the model test's planted mutant: 'exclusive-end' treats an
+ * exclusive end bound as inclusive (an off-by-one the model must catch).
+ * Never set outside tests.
+ */
+export const rangeTestSeams = { mutant: process.env.EMDB_JS_RANGE_MUTANT ?? '' };
+/** A writer that keeps publishing faster than we can capture: give up rather than spin forever. */
+const MAX_CAPTURE_TRIES = 10_000;
+
+/**
+ * What one range iterator reads: the sorted runs and the tail prefix published
+ * when it was created, and the mirror of the same generation. Everything in it
+ * is immutable (rules S1–S3, R3, R5), so it needs no lock and the writer never
+ * waits for it; it only keeps those buffers alive (docs/DESIGN.md, "Range scans").
+ */
+export interface RangeSnapshot {
+  generation: number;
+  /** Newest first: the sorted tail prefix, then the runs newest to oldest. */
+  sources: SortedSource[];
+  /** Tail entries in the snapshot (rule S2). */
+  tailCount: number;
+  mirror: MirrorView;
+  manifest: SortedManifest;
+  createdAt: number;
+}
+
+/** Per thread: views of published runs, and the sorted prefix of each tail seen. */
+const runCache = new WeakMap<SharedArrayBuffer, SortedSource>();
+const tailCache = new WeakMap<SharedArrayBuffer, { count: number; src: SortedSource; end: number }>();
+
+function cachedRun(sab: SharedArrayBuffer): SortedSource {
+  let src = runCache.get(sab);
+  if (!src) runCache.set(sab, (src = runSource(sab)));
+  return src;
+}
+
+function sortedTail(tail: SharedArrayBuffer, count: number): SortedSource {
+  const prev = tailCache.get(tail);
+  if (prev && prev.count === count) return prev.src;
+  const len = tail.byteLength;
+  const u8 = new Uint8Array(tail, 0, len);
+  const dv = new DataView(tail, 0, len);
+  const next = sortTail(u8, dv, count, prev && prev.count < count ? prev : undefined);
+  tailCache.set(tail, { count, ...next });
+  return next.src;
+}
+
+/** Sorted sources of a manifest with `tailCount` tail entries: newest first. */
+export function snapshotSources(manifest: SortedManifest, tailCount: number): SortedSource[] {
+  const sources = [sortedTail(manifest.tail, tailCount)];
+  for (let i = manifest.runs.length - 1; i >= 0; i--) sources.push(cachedRun(manifest.runs[i]!));
+  return sources;
+}
+
+/** Takes a snapshot on the calling thread, with no message to the writer. */
+export function captureSnapshot(view: SharedView): RangeSnapshot {
+  for (let tries = 0; tries < MAX_CAPTURE_TRIES; tries++) {
+    view.sync();
+    const manifest = view.sorted;
+    if (!view.index || !view.mirror) break;
+    if (!manifest) throw new EmdbError(ErrorCode.RANGE_SCANS_DISABLED, 'range queries need the database opened with rangeScans: true');
+    const generation = view.generation;
+    const count = Atomics.load(new Int32Array(manifest.tail, 0, 1), SortedTailHeader.COUNT);
+    // Rule S3: an unchanged generation means we hold every buffer these entries refer to.
+    if (Atomics.load(view.ctl32, Ctl32.GENERATION) !== generation) continue;
+    return { generation, sources: snapshotSources(manifest, count), tailCount: count, mirror: view.mirror, manifest, createdAt: Date.now() };
+  }
+  throw new EmdbError(ErrorCode.IO, 'could not take a consistent snapshot of the sorted index');
+}
+
+/** One end of a range: undefined key = that end of the namespace. */
+export interface Bound {
+  key: Uint8Array | undefined;
+  exclusive: boolean;
+}
+
+export interface Chunk {
+  /** count u32, then per entry keyLen u32, valueLen u32, key, value (core/scan.ts unpackScan). */
+  packed: ArrayBuffer;
+  count: number;
+  /** The last key examined: resume strictly after it (before it, reversed). */
+  last: Uint8Array | undefined;
+  /** Nothing is left in the range. */
+  done: boolean;
+}
+
+/**
+ * Up to `max` live entries of namespace `ns` within [lower, upper], in key
+ * order (descending when `reverse`), from the snapshot: a k-way merge of its
+ * sources, the newest version of a key winning, removals and expired records
+ * skipped. Keys are compared inline; only yielded entries touch the mirror.
+ */
+export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, upper: Bound, reverse: boolean, max: number, values: boolean, now: number): Chunk {
+  const sources = snap.sources;
+  const s = sources.length;
+  const pos = new Array<number>(s);
+  for (let k = 0; k < s; k++) {
+    const src = sources[k]!;
+    pos[k] = reverse ? seek(src, ns, upper.key, upper.key === undefined || !upper.exclusive) - 1 : seek(src, ns, lower.key, lower.key !== undefined && lower.exclusive);
+  }
+  const mirror = snap.mirror;
+  const picked: number[] = [];
+  let bytes = 4;
+  let lastSrc: SortedSource | undefined;
+  let lastOff = 0;
+  let done = false;
+  const step = reverse ? -1 : 1;
+  // Sources that are equal to the current best (older versions of the same key), found in the same pass.
+  const ties = new Int32Array(s);
+  while (picked.length < max * 3) {
+    let best = -1;
+    let bestSrc: SortedSource | undefined;
+    let bestOff = 0;
+    let nTies = 0;
+    for (let k = 0; k < s; k++) {
+      const src = sources[k]!;
+      const p = pos[k]!;
+      if (p < 0 || p >= src.n) continue;
+      const off = src.offs[p]!;
+      if (bestSrc === undefined) {
+        best = k;
+        bestSrc = src;
+        bestOff = off;
+        continue;
+      }
+      const c = compareEntries(src.u8, src.dv, off, bestSrc.u8, bestSrc.dv, bestOff);
+      if (c === 0) ties[nTies++] = k;
+      else if (reverse ? c > 0 : c < 0) {
+        best = k;
+        bestSrc = src;
+        bestOff = off;
+        nTies = 0;
+      }
+    }
+    if (bestSrc === undefined || entryNs(bestSrc.dv, bestOff) !== ns || outside(bestSrc, bestOff, ns, reverse ? lower : upper, reverse)) {
+      done = true;
+      break;
+    }
+    // Sources are newest first and ties only replace on a strictly better key, so `best` is the newest version.
+    for (let t = 0; t < nTies; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
+    pos[best] = pos[best]! + step;
+    lastSrc = bestSrc;
+    lastOff = bestOff;
+    const lsn = entryLsn(bestSrc.dv, bestOff);
+    if (lsn < 0) continue;
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
+    const dv = mirror.dv[seg]!;
+    const expires = dv.getUint32(off + RECORD.EXPIRES_AT, true) + dv.getUint32(off + RECORD.EXPIRES_AT + 4, true) * TWO_32;
+    if (expires !== 0 && expires <= now && MUTANT !== 'iter-expired') continue;
+    const valueLen = values ? dv.getUint32(off + RECORD.VALUE_LEN, true) : 0;
+    picked.push(best, bestOff, lsn);
+    bytes += 8 + entryKeyLen(bestSrc.dv, bestOff) + valueLen;
+  }
+  const n = picked.length / 3;
+  const packed = new ArrayBuffer(bytes);
+  const out = new Uint8Array(packed);
+  const odv = new DataView(packed);
+  odv.setUint32(0, n, true);
+  let at = 4;
+  for (let i = 0; i < n; i++) {
+    const src = sources[picked[3 * i]!]!;
+    const eoff = picked[3 * i + 1]!;
+    const lsn = picked[3 * i + 2]!;
+    const keyLen = entryKeyLen(src.dv, eoff);
+    odv.setUint32(at, keyLen, true);
+    out.set(src.u8.subarray(eoff + SORTED_ENTRY_HEADER_BYTES, eoff + SORTED_ENTRY_HEADER_BYTES + keyLen), at + 8);
+    let valueLen = 0;
+    if (values) {
+      const seg = Math.floor(lsn / SEGMENT_SPAN);
+      const off = lsn - seg * SEGMENT_SPAN;
+      const dv = mirror.dv[seg]!;
+      valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
+      const start = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0) + keyLen;
+      mirror.cover(seg, start + valueLen);
+      out.set(mirror.u8[seg]!.subarray(start, start + valueLen), at + 8 + keyLen);
+    }
+    odv.setUint32(at + 4, valueLen, true);
+    at += 8 + keyLen + valueLen;
+  }
+  let lastKey: Uint8Array | undefined;
+  if (lastSrc) {
+    const len = entryKeyLen(lastSrc.dv, lastOff);
+    lastKey = lastSrc.u8.slice(lastOff + SORTED_ENTRY_HEADER_BYTES, lastOff + SORTED_ENTRY_HEADER_BYTES + len);
+  }
+  return { packed, count: n, last: lastKey, done };
+}
+
+/** True when the entry lies past `bound` in the direction of travel. */
+function outside(src: SortedSource, off: number, ns: number, bound: Bound, reverse: boolean): boolean {
+  if (bound.key === undefined) return false;
+  const c = compareEntryKey(src.u8, src.dv, off, ns, bound.key, 0, bound.key.length);
+  if (rangeTestSeams.mutant === 'exclusive-end' && c === 0) return false;
+  if (reverse) return c < 0 || (c === 0 && bound.exclusive);
+  return c > 0 || (c === 0 && bound.exclusive);
+}
+
+/**
+ * Bytes of shared buffers this snapshot keeps alive that the database's
+ * current generation no longer uses (retired runs and tails; after a
+ * compaction, the old mirror): what ERR_EMDB_SNAPSHOT_TOO_OLD limits.
+ */
+export function pinnedBytes(snap: RangeSnapshot, view: SharedView): number {
+  const now = view.sorted;
+  if (view.generation === snap.generation || !now) return 0;
+  const live = new Set<number>([bufferId(now.tail), ...now.runs.map(bufferId)]);
+  let bytes = 0;
+  for (const b of [snap.manifest.tail, ...snap.manifest.runs]) if (!live.has(bufferId(b))) bytes += b.byteLength;
+  if (now.epoch !== snap.manifest.epoch) for (const b of snap.mirror.buffers) bytes += b.byteLength;
+  return bytes;
+}

@@ -1,0 +1,306 @@
+import {
+  SORTED_ENTRY_HEADER_BYTES,
+  SORTED_RUN_HEADER_BYTES,
+  SORTED_TAIL_HEADER_BYTES,
+  SORTED_TOMBSTONE_HI,
+  SortedEntry,
+  SortedRunHeader,
+  sortedEntryBytes,
+} from './layout.js';
+
+const TWO_32 = 0x1_0000_0000;
+
+/** What the writer publishes of the sorted index in every buffer set (layout.ts, S1–S3). */
+export interface SortedManifest {
+  /** Immutable sorted runs, oldest first; a newer run shadows an older one. */
+  runs: SharedArrayBuffer[];
+  /** The append-only tail: entries newer than every run, in log order. */
+  tail: SharedArrayBuffer;
+  /** An iterator fails with ERR_EMDB_SNAPSHOT_TOO_OLD past these (0 = no limit). */
+  maxAgeMs: number;
+  maxPinnedBytes: number;
+  /** Compactions since open: a snapshot of an older epoch pins the mirror it was taken on. */
+  epoch: number;
+}
+
+let nextBufferId = 1;
+/** A new id for a run or tail (SortedRunHeader.ID / SortedTailHeader.ID); only the writer thread makes them. */
+export function newBufferId(): number {
+  nextBufferId = (nextBufferId + 1) >>> 0 || 1;
+  return nextBufferId;
+}
+
+export function bufferId(sab: SharedArrayBuffer): number {
+  return new DataView(sab).getUint32(4, true);
+}
+
+/**
+ * A sorted, duplicate-free sequence of entries: a run's own offset table, or
+ * the sorted positions of a tail prefix. `offs[i]` is the byte offset of the
+ * i-th entry in `u8`.
+ */
+export interface SortedSource {
+  u8: Uint8Array;
+  dv: DataView;
+  offs: Uint32Array;
+  n: number;
+}
+
+/** Views of a published run (rule S1: it never changes, so plain reads are safe). */
+export function runSource(sab: SharedArrayBuffer): SortedSource {
+  const dv = new DataView(sab);
+  const n = dv.getUint32(SortedRunHeader.COUNT * 4, true);
+  return { u8: new Uint8Array(sab), dv, offs: new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n), n };
+}
+
+export function runCount(sab: SharedArrayBuffer): number {
+  return new DataView(sab).getUint32(SortedRunHeader.COUNT * 4, true);
+}
+
+export function entryNs(dv: DataView, off: number): number {
+  return dv.getUint32(off + SortedEntry.NS, true);
+}
+
+export function entryKeyLen(dv: DataView, off: number): number {
+  return dv.getUint32(off + SortedEntry.KEY_LEN, true);
+}
+
+/** The LSN of the entry's record, or -1 for a removal. */
+export function entryLsn(dv: DataView, off: number): number {
+  const hi = dv.getUint32(off + SortedEntry.LSN_HI, true);
+  if (hi === SORTED_TOMBSTONE_HI) return -1;
+  return dv.getUint32(off + SortedEntry.LSN_LO, true) + hi * TWO_32;
+}
+
+export function entrySize(dv: DataView, off: number): number {
+  return sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
+}
+
+/** Orders two entries by (namespace, key bytes unsigned). */
+export function compareEntries(a: Uint8Array, adv: DataView, ao: number, b: Uint8Array, bdv: DataView, bo: number): number {
+  const an = adv.getUint32(ao, true);
+  const bn = bdv.getUint32(bo, true);
+  if (an !== bn) return an < bn ? -1 : 1;
+  const al = adv.getUint32(ao + SortedEntry.KEY_LEN, true);
+  const bl = bdv.getUint32(bo + SortedEntry.KEY_LEN, true);
+  const n = al < bl ? al : bl;
+  const i = ao + SORTED_ENTRY_HEADER_BYTES;
+  const j = bo + SORTED_ENTRY_HEADER_BYTES;
+  for (let k = 0; k < n; k++) {
+    const x = a[i + k]!;
+    const y = b[j + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return al - bl;
+}
+
+/** Orders an entry against (ns, key[start, start + len)). */
+export function compareEntryKey(u8: Uint8Array, dv: DataView, off: number, ns: number, key: Uint8Array, start: number, len: number): number {
+  const en = dv.getUint32(off, true);
+  if (en !== ns) return en < ns ? -1 : 1;
+  const el = dv.getUint32(off + SortedEntry.KEY_LEN, true);
+  const n = el < len ? el : len;
+  const i = off + SORTED_ENTRY_HEADER_BYTES;
+  for (let k = 0; k < n; k++) {
+    const x = u8[i + k]!;
+    const y = key[start + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return el - len;
+}
+
+/**
+ * First position whose entry is >= (ns, key) (or > when `after`). A missing key
+ * means the namespace's lowest end (or, with `after`, past its highest end).
+ */
+export function seek(src: SortedSource, ns: number, key: Uint8Array | undefined, after: boolean): number {
+  let lo = 0;
+  let hi = src.n;
+  const { u8, dv, offs } = src;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const off = offs[mid]!;
+    let c: number;
+    if (key === undefined) {
+      const en = dv.getUint32(off, true);
+      c = en < ns ? -1 : en > ns ? 1 : after ? -1 : 1;
+    } else {
+      c = compareEntryKey(u8, dv, off, ns, key, 0, key.length);
+      if (c === 0) c = after ? -1 : 1;
+    }
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Sorted, de-duplicated positions of the first `count` tail entries, the
+ * newest entry of a key winning. `prev` (the same tail at a smaller count,
+ * already sorted) is reused: only the entries after it are sorted and merged.
+ */
+export function sortTail(u8: Uint8Array, dv: DataView, count: number, prev?: { count: number; src: SortedSource; end: number }): { src: SortedSource; end: number } {
+  let off = prev ? prev.end : SORTED_TAIL_HEADER_BYTES;
+  const fresh: number[] = [];
+  for (let i = prev ? prev.count : 0; i < count; i++) {
+    fresh.push(off);
+    off += entrySize(dv, off);
+  }
+  const sorted = sortByKey(u8, dv, fresh);
+  const newer: number[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const next = sorted[i + 1];
+    if (next !== undefined && compareEntries(u8, dv, sorted[i]!, u8, dv, next) === 0) continue;
+    newer.push(sorted[i]!);
+  }
+  if (!prev || prev.src.n === 0) return { src: { u8, dv, offs: Uint32Array.from(newer), n: newer.length }, end: off };
+  const old = prev.src.offs;
+  const out = new Uint32Array(old.length + newer.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < old.length || j < newer.length) {
+    if (j >= newer.length) out[n++] = old[i++]!;
+    else if (i >= old.length) out[n++] = newer[j++]!;
+    else {
+      const c = compareEntries(u8, dv, old[i]!, u8, dv, newer[j]!);
+      if (c < 0) out[n++] = old[i++]!;
+      else if (c > 0) out[n++] = newer[j++]!;
+      else {
+        out[n++] = newer[j++]!;
+        i++;
+      }
+    }
+  }
+  return { src: { u8, dv, offs: out.subarray(0, n), n }, end: off };
+}
+
+/**
+ * Entry offsets in key order, stable (equal keys keep their order). Common
+ * case, one namespace: a native sort of (first 4 key bytes, position) packed
+ * in doubles, then only runs of equal prefixes are sorted by full key.
+ * Otherwise a comparator sort on a numeric prefix, then the keys.
+ */
+function sortByKey(u8: Uint8Array, dv: DataView, offs: number[]): number[] {
+  const n = offs.length;
+  if (n === 0) return offs;
+  const ns = dv.getUint32(offs[0]!, true);
+  let oneNs = n < 0x10_0000;
+  for (let i = 1; i < n && oneNs; i++) if (dv.getUint32(offs[i]!, true) !== ns) oneNs = false;
+  const full = (a: number, b: number): number => compareEntries(u8, dv, a, u8, dv, b);
+  if (!oneNs) {
+    const pre = new Float64Array(n);
+    for (let i = 0; i < n; i++) pre[i] = prefixOf(u8, dv, offs[i]!);
+    const order = Array.from({ length: n }, (_, i) => i);
+    order.sort((a, b) => pre[a]! - pre[b]! || full(offs[a]!, offs[b]!));
+    return order.map((i) => offs[i]!);
+  }
+  // prefix (< 2^32) * 2^20 + position (< 2^20) < 2^52: exact, and ordered by prefix, then position.
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = (prefixOf(u8, dv, offs[i]!) - ns * TWO_32) * 0x10_0000 + i;
+  packed.sort();
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = offs[packed[i]! % 0x10_0000]!;
+  // Equal prefixes: sort that stretch by full key (stable, so positions stay in order for equal keys).
+  for (let i = 0; i < n; ) {
+    const p = Math.floor(packed[i]! / 0x10_0000);
+    let j = i + 1;
+    while (j < n && Math.floor(packed[j]! / 0x10_0000) === p) j++;
+    if (j - i > 1) {
+      const group = out.slice(i, j).sort(full);
+      for (let k = i; k < j; k++) out[k] = group[k - i]!;
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** ns * 2^32 + the first four key bytes (zero-padded), big-endian: ordered like the entries (exact for ns < 2^21). */
+function prefixOf(u8: Uint8Array, dv: DataView, off: number): number {
+  const len = dv.getUint32(off + SortedEntry.KEY_LEN, true);
+  const k = off + SORTED_ENTRY_HEADER_BYTES;
+  const p = ((len > 0 ? u8[k]! : 0) * 0x100_0000 + (len > 1 ? u8[k + 1]! : 0) * 0x1_0000 + (len > 2 ? u8[k + 2]! : 0) * 0x100 + (len > 3 ? u8[k + 3]! : 0)) >>> 0;
+  const ns = dv.getUint32(off, true);
+  // Beyond 2^21 namespaces the sum would lose precision: order by namespace alone and let the full comparison decide.
+  return ns < 0x20_0000 ? ns * TWO_32 + p : ns * TWO_32;
+}
+
+/**
+ * Merges sources (newest first) into one new run: the newest entry of each key
+ * wins; removals are dropped when `dropRemovals` (the result is the oldest run,
+ * nothing below it to shadow). `relocate`, when given, maps an entry to its
+ * new LSN (-1 drops it): compaction moves every record.
+ */
+export function mergeToRun(
+  sources: SortedSource[],
+  dropRemovals: boolean,
+  relocate?: (u8: Uint8Array, dv: DataView, off: number) => number,
+): SharedArrayBuffer {
+  const s = sources.length;
+  const pos = new Array<number>(s).fill(0);
+  // Entries are 4-byte aligned in runs and tails alike, so they are copied a word at a time.
+  const words = sources.map((src) => new Int32Array(src.u8.buffer, src.u8.byteOffset, src.u8.byteLength >>> 2));
+  let upper = 0;
+  let most = 0;
+  for (const src of sources) {
+    upper += src.u8.byteLength;
+    most += src.n;
+  }
+  // Built in private memory, then copied once into an exactly sized shared buffer.
+  const tmp = new Int32Array(upper >>> 2);
+  const tdv = new DataView(tmp.buffer);
+  const offs = new Uint32Array(most);
+  let n = 0;
+  let at = 0;
+  const ties = new Int32Array(s);
+  for (;;) {
+    let best = -1;
+    let b: SortedSource | undefined;
+    let off = 0;
+    let nTies = 0;
+    for (let k = 0; k < s; k++) {
+      const src = sources[k]!;
+      if (pos[k]! >= src.n) continue;
+      const o = src.offs[pos[k]!]!;
+      if (b === undefined) {
+        best = k;
+        b = src;
+        off = o;
+        continue;
+      }
+      const c = compareEntries(src.u8, src.dv, o, b.u8, b.dv, off);
+      if (c === 0) ties[nTies++] = k;
+      else if (c < 0) {
+        best = k;
+        b = src;
+        off = o;
+        nTies = 0;
+      }
+    }
+    if (b === undefined) break;
+    // Older versions of the same key (later sources) are skipped.
+    for (let t = 0; t < nTies; t++) pos[ties[t]!]!++;
+    pos[best]!++;
+    let lsn = entryLsn(b.dv, off);
+    if (lsn >= 0 && relocate) lsn = relocate(b.u8, b.dv, off);
+    if (lsn < 0 && (dropRemovals || relocate)) continue;
+    const size = entrySize(b.dv, off);
+    const from = off >>> 2;
+    const to = at >>> 2;
+    const w = words[best]!;
+    for (let i = 0; i < size >>> 2; i++) tmp[to + i] = w[from + i]!;
+    tdv.setUint32(at + SortedEntry.LSN_LO, lsn < 0 ? 0 : lsn >>> 0, true);
+    tdv.setUint32(at + SortedEntry.LSN_HI, lsn < 0 ? SORTED_TOMBSTONE_HI : Math.floor(lsn / TWO_32), true);
+    offs[n++] = at;
+    at += size;
+  }
+  const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
+  const sab = new SharedArrayBuffer(dataStart + at);
+  const dv = new DataView(sab);
+  dv.setUint32(SortedRunHeader.COUNT * 4, n, true);
+  dv.setUint32(SortedRunHeader.ID * 4, newBufferId(), true);
+  const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
+  for (let i = 0; i < n; i++) table[i] = offs[i]! + dataStart;
+  new Uint8Array(sab, dataStart, at).set(new Uint8Array(tmp.buffer, 0, at));
+  return sab;
+}

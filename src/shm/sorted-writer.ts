@@ -1,0 +1,225 @@
+import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE, AEAD_NONCE_SIZE } from '../format/constants.js';
+import {
+  SEGMENT_SPAN,
+  SORTED_ENTRY_HEADER_BYTES,
+  SORTED_MAX_RUNS,
+  SORTED_TAIL_HARD_FACTOR,
+  SORTED_MERGE_RATIO,
+  SORTED_TAIL_HEADER_BYTES,
+  SORTED_TAIL_MAX_BYTES,
+  SORTED_TAIL_MAX_ENTRIES,
+  SORTED_TOMBSTONE_HI,
+  SortedEntry,
+  SortedTailHeader,
+  sortedEntryBytes,
+} from './layout.js';
+import type { MirrorView } from './mirror.js';
+import { mergeToRun, newBufferId, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
+
+const TWO_32 = 0x1_0000_0000;
+/**
+ * Test seam: a smaller tail (e.g. 8) makes short randomized tests go through
+ * many run flushes and merges. Read once per writer thread.
+ */
+const TAIL_MAX = Number(process.env.EMDB_JS_SORTED_TAIL_MAX) > 0 ? Number(process.env.EMDB_JS_SORTED_TAIL_MAX) : SORTED_TAIL_MAX_ENTRIES;
+
+/** Planted mutant of the crash enumeration ('drop-removals': removals never reach the sorted index). Never set outside tests. */
+export const sortedTestSeams = { mutant: '' };
+
+export interface SnapshotLimits {
+  maxAgeMs: number;
+  maxPinnedBytes: number;
+}
+
+/**
+ * Write side of the sorted index (rangeScans: true), owned by the writer
+ * thread. Every applied PUT, and every removal of a live key, is appended to
+ * the tail; `commit()` publishes the batch with one Atomics.store (rule S2).
+ * A tail that has grown past SORTED_TAIL_MAX_ENTRIES is sorted into a new run
+ * at the end of a batch, runs of similar size are merged (size-tiered, so a
+ * key is copied O(log n) times), and the new run set is published as a new
+ * buffer set (rule S1). Nothing here ever waits for a reader.
+ */
+export class SortedIndexWriter {
+  runs: SharedArrayBuffer[];
+  private counts: number[];
+  private tail!: SharedArrayBuffer;
+  private u8!: Uint8Array;
+  private dv!: DataView;
+  private i32!: Int32Array;
+  /** Write cursor and entries written (published or not). */
+  private bytes = SORTED_TAIL_HEADER_BYTES;
+  private entries = 0;
+  /** Compactions since open (SortedManifest.epoch). */
+  epoch = 0;
+
+  constructor(
+    runs: SharedArrayBuffer[],
+    readonly limits: SnapshotLimits,
+  ) {
+    this.runs = runs;
+    this.counts = runs.map(runCount);
+    this.newTail();
+  }
+
+  manifest(): SortedManifest {
+    return { runs: [...this.runs], tail: this.tail, ...this.limits, epoch: this.epoch };
+  }
+
+  /** Entries in the tail (none right after collapse()). */
+  get tailEntries(): number {
+    return this.entries;
+  }
+
+  /** Entries in runs and tail (tombstones and shadowed versions included): the index's size. */
+  get entryCount(): number {
+    return this.counts.reduce((a, b) => a + b, 0) + this.entries;
+  }
+
+  /** Bytes of the published buffers (stats, bench: bytes per key). */
+  get byteLength(): number {
+    return this.runs.reduce((a, r) => a + r.byteLength, 0) + this.bytes;
+  }
+
+  stats(): { entries: number; runs: number; bytes: number } {
+    return { entries: this.entryCount, runs: this.runs.length, bytes: this.byteLength };
+  }
+
+  put(ns: number, key: Uint8Array, start: number, len: number, lsn: number): void {
+    this.add(ns, key, start, len, lsn >>> 0, Math.floor(lsn / TWO_32));
+  }
+
+  remove(ns: number, key: Uint8Array, start: number, len: number): void {
+    if (sortedTestSeams.mutant === 'drop-removals') return;
+    this.add(ns, key, start, len, 0, SORTED_TOMBSTONE_HI);
+  }
+
+  /** Records the removal of the key of the record at `lsn` (clear / drop of its namespace). */
+  removeRecord(mirror: MirrorView, lsn: number): void {
+    const seg = Math.floor(lsn / SEGMENT_SPAN);
+    const off = lsn - seg * SEGMENT_SPAN;
+    const dv = mirror.dv[seg]!;
+    const keyStart = off + RECORD_HEADER_SIZE + ((dv.getUint8(off + RECORD.FLAGS) & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE : 0);
+    this.remove(dv.getUint32(off + RECORD.NAMESPACE, true), mirror.u8[seg]!, keyStart, dv.getUint32(off + RECORD.KEY_LEN, true));
+  }
+
+  /**
+   * End of a write batch: publishes the entries appended since the last commit
+   * (one Atomics.store, rule S2). Returns true when the run set changed, i.e.
+   * the caller must publish a new buffer set.
+   */
+  commit(): boolean {
+    Atomics.store(this.i32, SortedTailHeader.COUNT, this.entries);
+    // Sorting the tail and merging runs wait for the writer's idle time (maintain()), within bounds.
+    if (this.entries < TAIL_MAX * SORTED_TAIL_HARD_FACTOR && this.runs.length <= SORTED_MAX_RUNS) return false;
+    if (this.entries >= TAIL_MAX) this.flushTail();
+    while (this.runs.length > SORTED_MAX_RUNS) this.mergeStep();
+    return true;
+  }
+
+  /** Work for maintain(): a full tail to sort, or runs to merge. */
+  needsMaintenance(): boolean {
+    return this.entries >= TAIL_MAX || this.needsMerge();
+  }
+
+  /**
+   * One step of background work, between write batches (the caller publishes
+   * the new run set): sort a full tail into a run, else merge the two newest
+   * runs. A bulk load's writes do not wait for it.
+   */
+  maintain(): void {
+    if (this.entries >= TAIL_MAX) this.flushTail();
+    else if (this.needsMerge()) this.mergeStep();
+  }
+
+  /** True while the newest run is big enough, next to the one before it, to be merged with it (size-tiered). */
+  needsMerge(): boolean {
+    const c = this.counts;
+    return c.length >= 2 && c[c.length - 1]! * SORTED_MERGE_RATIO >= c[c.length - 2]!;
+  }
+
+  /** Sorts the (committed) tail into a new run and starts a new tail. */
+  private flushTail(): void {
+    this.pushRun(mergeToRun([sortTail(this.u8, this.dv, this.entries).src], this.runs.length === 0));
+    this.newTail();
+  }
+
+  /** Merges the two newest runs into one (removals dropped when nothing is older). */
+  mergeStep(): void {
+    const newer = this.runs.pop()!;
+    const older = this.runs.pop()!;
+    this.counts.length -= 2;
+    this.pushRun(mergeToRun([runSource(newer), runSource(older)], this.runs.length === 0));
+  }
+
+  /** Every entry merged into one run without removals: what a snapshot file persists and compaction remaps. */
+  mergedSources(): SortedSource[] {
+    const sources: SortedSource[] = [];
+    if (this.entries > 0) sources.push(sortTail(this.u8, this.dv, this.entries).src);
+    for (let i = this.runs.length - 1; i >= 0; i--) sources.push(runSource(this.runs[i]!));
+    return sources;
+  }
+
+  /** Collapses runs and tail into one run (checkpoint). True when the run set changed (publish it). */
+  collapse(): boolean {
+    if (this.runs.length === 1 && this.entries === 0) return false;
+    const run = mergeToRun(this.mergedSources(), true);
+    this.runs = [];
+    this.counts = [];
+    this.pushRun(run);
+    this.newTail();
+    return true;
+  }
+
+  /** Sorts the tail into a standalone run (no removals) and starts a new tail: a pass of a bulk build. */
+  sealTail(): SharedArrayBuffer {
+    const run = mergeToRun([sortTail(this.u8, this.dv, this.entries).src], true);
+    this.newTail();
+    return run;
+  }
+
+  private pushRun(run: SharedArrayBuffer): void {
+    this.runs.push(run);
+    this.counts.push(runCount(run));
+  }
+
+  private add(ns: number, key: Uint8Array, start: number, len: number, lo: number, hi: number): void {
+    const size = sortedEntryBytes(len);
+    if (this.bytes + size > this.u8.length) this.grow(this.bytes + size);
+    const at = this.bytes;
+    const dv = this.dv;
+    dv.setUint32(at + SortedEntry.NS, ns, true);
+    dv.setUint32(at + SortedEntry.KEY_LEN, len, true);
+    dv.setUint32(at + SortedEntry.LSN_LO, lo, true);
+    dv.setUint32(at + SortedEntry.LSN_HI, hi, true);
+    const u8 = this.u8;
+    const to = at + SORTED_ENTRY_HEADER_BYTES;
+    // Short keys: a byte loop beats creating a subarray per put.
+    if (len <= 64) for (let i = 0; i < len; i++) u8[to + i] = key[start + i]!;
+    else u8.set(key.subarray(start, start + len), to);
+    this.bytes = at + size;
+    this.entries++;
+  }
+
+  /** In place: readers see the longer buffer when they next make views of it; nothing is republished. */
+  private grow(need: number): void {
+    if (need > SORTED_TAIL_MAX_BYTES) throw new RangeError('one write batch is too large for the sorted index tail');
+    this.tail.grow(Math.min(SORTED_TAIL_MAX_BYTES, Math.max(need, this.tail.byteLength * 2)));
+    this.views();
+  }
+
+  private newTail(): void {
+    this.tail = new SharedArrayBuffer(64 << 10, { maxByteLength: SORTED_TAIL_MAX_BYTES });
+    this.bytes = SORTED_TAIL_HEADER_BYTES;
+    this.entries = 0;
+    this.views();
+    Atomics.store(this.i32, SortedTailHeader.ID, newBufferId());
+  }
+
+  private views(): void {
+    const len = this.tail.byteLength;
+    this.u8 = new Uint8Array(this.tail, 0, len);
+    this.dv = new DataView(this.tail, 0, len);
+    this.i32 = new Int32Array(this.tail, 0, SORTED_TAIL_HEADER_BYTES / 4);
+  }
+}
