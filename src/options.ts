@@ -5,6 +5,7 @@ import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
 import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
 import type { SnapshotLimits } from './shm/sorted-writer.js';
+import { checkDefaultTtl, checkSeparator } from './ttl.js';
 import type { FlushPolicy } from './types.js';
 
 export interface EncryptionOptions {
@@ -24,7 +25,10 @@ export interface OpenOptions {
   rangeScans?: boolean;
   /** What one range iterator may pin (with rangeScans). */
   rangeSnapshotLimit?: RangeSnapshotLimit;
+  /** Milliseconds; plain inserts and Ttl.Default get this TTL (default: none). */
   defaultTtl?: number;
+  /** Between a focus/group prefix and the key (default '.'). Not persisted: open with the same one. */
+  separator?: string;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
   /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
@@ -56,6 +60,7 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'rangeScans',
   'rangeSnapshotLimit',
   'defaultTtl',
+  'separator',
   'encryption',
   'valueEncoding',
   'cacheSize',
@@ -69,6 +74,9 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** ms, or undefined for none (src/ttl.ts). */
+  defaultTtl: number | undefined;
+  separator: string;
   /** Set when rangeScans: true. */
   rangeScans?: SnapshotLimits;
   recovery?: RecoveryMode;
@@ -139,9 +147,8 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (options.encryption !== undefined) {
     throw invalid('encryption is not available in this version of emdb-js');
   }
-  if (options.defaultTtl !== undefined) {
-    throw invalid('defaultTtl is not available in this version of emdb-js');
-  }
+  const defaultTtl = checkDefaultTtl(options.defaultTtl);
+  const separator = checkSeparator(options.separator);
   const recovery = options.recovery ?? 'strict';
   if (!RECOVERY_MODES.includes(recovery)) {
     throw invalid(`recovery must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(recovery)}`);
@@ -154,7 +161,16 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery, ...(rangeScans ? { rangeScans } : {}) };
+  return {
+    path,
+    readers,
+    flushPolicy: validFlushPolicy(options.flushPolicy),
+    codec: codecFor(encoding),
+    recovery,
+    defaultTtl,
+    separator,
+    ...(rangeScans ? { rangeScans } : {}),
+  };
 }
 
 /**
