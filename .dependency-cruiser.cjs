@@ -22,8 +22,8 @@ module.exports = {
     {
       name: 'base-imports-nothing',
       severity: 'error',
-      comment: 'errors.ts, types.ts and guard.ts sit under everything: they import nothing of ours.',
-      from: { path: '^src/(errors|types|guard)\\.ts$' },
+      comment: 'errors.ts, types.ts, guard.ts and mutants.ts (test seams read from the environment) sit under everything: they import nothing of ours.',
+      from: { path: '^src/(errors|types|guard|mutants)\\.ts$' },
       to: { path: '^(src|workers)/' },
     },
     {
@@ -43,9 +43,9 @@ module.exports = {
     {
       name: 'shm-below-format',
       severity: 'error',
-      comment: 'shm/ (shared memory) imports only format/ and errors.ts.',
+      comment: 'shm/ (shared memory) imports only format/, errors.ts and mutants.ts (test seams).',
       from: { path: '^src/shm/' },
-      to: { path: '^(src|workers)/', pathNot: '^src/(shm/|format/|errors\\.ts$)' },
+      to: { path: '^(src|workers)/', pathNot: '^src/(shm/|format/|errors\\.ts$|mutants\\.ts$)' },
     },
     {
       name: 'log-below-shm',
@@ -64,16 +64,16 @@ module.exports = {
     {
       name: 'leaves-stay-leaves',
       severity: 'error',
-      comment: 'The small top-level modules (keys, encodings, options, paths, lock, port-outbox, protocol*) import only each other, format/, shm/ types and errors: never core/, writer/, log/, the API or workers/.',
-      from: { path: '^src/(keys|encodings|options|paths|lock|port-outbox|protocol|protocol-codec)\\.ts$' },
+      comment: 'The small top-level modules (keys, encodings, options, paths, lock, port-outbox, protocol*, ttl) import only each other, format/, shm/ types and errors: never core/, writer/, log/, the API or workers/.',
+      from: { path: '^src/(keys|encodings|options|paths|lock|port-outbox|protocol|protocol-codec|ttl)\\.ts$' },
       to: { path: '^(src/(core|writer|log|cli)/|src/(db|keyspace|transaction|index)\\.ts$|workers/)' },
     },
     {
       name: 'writer-is-writer-thread-only',
       severity: 'error',
-      comment: 'writer/ runs on the writer thread: log/, shm/, crypto/, format/, protocol.ts, types.ts and errors.ts only; never core/ (user threads), the API, or the user-side helpers.',
+      comment: 'writer/ runs on the writer thread: log/, shm/, crypto/, format/, protocol.ts, types.ts, errors.ts and mutants.ts (test seams) only; never core/ (user threads), the API, or the user-side helpers.',
       from: { path: '^src/writer/' },
-      to: { path: '^(src|workers)/', pathNot: '^src/(writer/|log/|shm/|crypto/|format/|protocol\\.ts$|types\\.ts$|errors\\.ts$)' },
+      to: { path: '^(src|workers)/', pathNot: '^src/(writer/|log/|shm/|crypto/|format/|protocol\\.ts$|types\\.ts$|errors\\.ts$|mutants\\.ts$)' },
     },
     {
       name: 'core-not-writer-or-workers',

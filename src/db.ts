@@ -13,6 +13,7 @@ import { refuseUnknownOptions } from './option-names.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
 import type { CompactReport, EmdbHandle, Stats } from './types.js';
 import { Transaction } from './transaction.js';
+import { checkDefaultTtl } from './ttl.js';
 import { insideTransaction, runAsTransaction } from './tx-scope.js';
 
 export type { Stats };
@@ -22,6 +23,11 @@ const MAX_NAMESPACE_NAME_BYTES = 255;
 export interface NamespaceOptions {
   /** Overrides the database's valueEncoding for this namespace. */
   valueEncoding?: ValueEncoding;
+  /**
+   * ms: the TTL plain inserts and Ttl.Default get in this namespace (overrides
+   * the database's defaultTtl for this handle; not persisted, like the database's).
+   */
+  defaultTtl?: number;
 }
 
 /**
@@ -38,8 +44,9 @@ export class Namespace<V = unknown> extends KeySpace<V> {
     id: number,
     readonly name: string,
     encoding: ValueEncoding,
+    defaultTtl: number | undefined,
   ) {
-    super(conn, id, codecFor(encoding));
+    super(conn, id, codecFor(encoding), defaultTtl);
   }
 
   protected override assertLive(): void {
@@ -60,7 +67,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   private readonly openNamespaces = new Map<string, Namespace<unknown>>();
 
   private constructor(conn: DbConnection) {
-    super(conn, 0, conn.options.codec);
+    super(conn, 0, conn.options.codec, conn.options.defaultTtl);
     this.closeCalled = new Promise<void>((resolve) => (this.signalClose = resolve));
   }
 
@@ -158,13 +165,14 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       this.conn.assertOpen();
       checkNamespaceName(name);
       if (typeof options !== 'object' || options === null) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'namespace options must be an object');
-      refuseUnknownOptions(options, ['valueEncoding'], '', 'namespace option');
+      refuseUnknownOptions(options, ['valueEncoding', 'defaultTtl'], '', 'namespace option');
+      const defaultTtl = checkDefaultTtl(options.defaultTtl, 'namespace defaultTtl') ?? this.conn.options.defaultTtl;
       const encoding = options.valueEncoding ?? this.conn.options.codec.name;
       if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
       const cached = this.openNamespaces.get(name);
-      if (cached && !cached.dropped && cached.valueEncoding === encoding) return cached as Namespace<N>;
+      if (cached && !cached.dropped && cached.valueEncoding === encoding && cached.defaultTtl === defaultTtl) return cached as Namespace<N>;
       const done = await this.conn.link.call({ t: 'namespace', name, create: true, encoding });
-      const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding);
+      const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding, defaultTtl);
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;
     });
@@ -225,7 +233,12 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   }
 
   private async runTransaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
-    const tx = new Transaction<V>(this.conn, this.txTarget(), async (name) => (await this.namespace<unknown>(name)).txTarget());
+    // A namespace already open here keeps its own options (its defaultTtl) inside the transaction.
+    const resolve = async (name: string) => {
+      const open = this.openNamespaces.get(name);
+      return (open && !open.dropped ? open : await this.namespace<unknown>(name)).txTarget();
+    };
+    const tx = new Transaction<V>(this.conn, this.txTarget(), resolve);
     let result: T;
     try {
       // Only the callback runs in the transaction's scope: once it settled nothing

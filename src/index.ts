@@ -1,9 +1,11 @@
 export { Emdb, Namespace, type NamespaceOptions, type Stats } from './db.js';
-export type { KeySpace } from './keyspace.js';
+export type { KeySpace, InsertManyOptions } from './keyspace.js';
+export { Ttl, type TtlArg } from './ttl.js';
+export type { Focus, Group, FocusIterOptions } from './nested.js';
 export { EmdbError, ErrorCode, type ErrorCodeValue, type EmdbErrorOptions } from './errors.js';
 export type { OpenOptions, EncryptionOptions } from './options.js';
 export type { EncryptionAdminOptions } from './admin-crypt.js';
-export type { FlushPolicy, EmdbHandle, CompactReport, RecoveryStats, StatsSnapshot } from './types.js';
+export type { FlushPolicy, EmdbHandle, CompactReport, RecoveryStats, StatsSnapshot, TtlStats } from './types.js';
 export type { RecoveryMode } from './options.js';
 export type { ValueEncoding } from './encodings.js';
 export type { Key } from './keys.js';

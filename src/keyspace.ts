@@ -8,9 +8,17 @@ import { guard } from './guard.js';
 import type { ScanSource } from './protocol.js';
 import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { TxTarget } from './transaction.js';
+import { refuseUnknownOptions } from './option-names.js';
+import { Focus, Group } from './nested.js';
+import { deadlineFor, Ttl, type TtlArg } from './ttl.js';
 import { openRange, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
 import type { RangePool } from './range/pool-scan.js';
 import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
+
+export interface InsertManyOptions {
+  /** One TTL for every entry of the call (default: Ttl.Default). */
+  ttl?: TtlArg;
+}
 
 /** insertMany sends chunks of about this size, each one crash-atomic. */
 const BULK_CHUNK_BYTES = 4 << 20;
@@ -32,6 +40,8 @@ export class KeySpace<V = unknown> {
     protected readonly conn: DbConnection,
     protected readonly ns: number,
     protected readonly codec: ValueCodec,
+    /** ms applied by plain insert and Ttl.Default; undefined = records never expire unless asked. */
+    readonly defaultTtl: number | undefined = undefined,
   ) {}
 
   /** @internal How a transaction stages writes into this key space. */
@@ -41,7 +51,30 @@ export class KeySpace<V = unknown> {
       codec: this.codec,
       read: (key, keyLen) => this._get(key, keyLen),
       has: (key) => this.conn.view.lookupOne(this.ns, this.scratch.bytes, 0, this.scratch.encode(key)),
+      deadline: (ttl: unknown) => this.deadline(ttl),
+      now: () => this.conn.view.now(),
     };
+  }
+
+  /** @internal The deadline (epoch ms, 0 = none) a write made now gets for `ttl` (validated: src/ttl.ts). */
+  deadline(ttl: unknown): number {
+    if (ttl === Ttl.Default && this.defaultTtl === undefined) return 0;
+    return deadlineFor(ttl, this.defaultTtl, this.conn.view.now());
+  }
+
+  /** @internal The key space's id and separator, for focus/group (src/nested.ts). */
+  get nsId(): number {
+    return this.ns;
+  }
+
+  /** @internal */
+  get separator(): string {
+    return this.conn.options.separator;
+  }
+
+  /** @internal The connection, for focus/group (src/nested.ts). */
+  get connection(): DbConnection {
+    return this.conn;
   }
 
   /** The value encoding of this key space. */
@@ -59,8 +92,117 @@ export class KeySpace<V = unknown> {
       this.assertLive();
       const keyLen = keyByteLength(key);
       const encoded = this.codec.encode(value);
-      return this.conn.link.batcher.put(this.ns, key, keyLen, encoded, 0);
+      return this.conn.link.batcher.put(this.ns, key, keyLen, encoded, this.deadline(Ttl.Default));
     });
+  }
+
+  /**
+   * Inserts with a TTL: milliseconds from now, `Ttl.Default` (the key space's
+   * defaultTtl, or none) or `Ttl.Never`. The record carries an absolute
+   * deadline; once it passes the key is invisible to every read, count and
+   * iterator, and the writer's sweep removes it. A bad TTL is refused with
+   * ERR_EMDB_INVALID_CONFIG and nothing is written.
+   */
+  insertWithTtl(key: Key, value: V | string | Uint8Array, ttl: TtlArg): Promise<void> {
+    return guard(() => {
+      this.assertLive();
+      const keyLen = keyByteLength(key);
+      const expiresAt = this.deadline(ttl);
+      const encoded = this.codec.encode(value);
+      return this.conn.link.batcher.put(this.ns, key, keyLen, encoded, expiresAt);
+    });
+  }
+
+  /** Remaining milliseconds of the key's TTL; undefined when the key is missing, expired or has no TTL. */
+  ttl(key: Key): Promise<number | undefined> {
+    return guard(() => {
+      this.assertLive();
+      const at = this.deadlineOf(key);
+      return Promise.resolve(at === undefined ? undefined : Math.max(1, at - this.conn.view.now()));
+    });
+  }
+
+  /** The key's deadline in epoch milliseconds; undefined when the key is missing, expired or has no TTL. */
+  expiresAt(key: Key): Promise<number | undefined> {
+    return guard(() => {
+      this.assertLive();
+      return Promise.resolve(this.deadlineOf(key));
+    });
+  }
+
+  /**
+   * Clears the key's TTL, keeping its value. Resolves false, and writes
+   * nothing, when the key is missing, already expired or has no TTL: the
+   * writer decides when it applies the request, so an expired record is never revived.
+   */
+  persist(key: Key): Promise<boolean> {
+    return guard(async () => {
+      this.assertLive();
+      const keyLen = keyByteLength(key);
+      const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : Uint8Array.from(key);
+      if (bytes.length !== keyLen) throw new EmdbError(ErrorCode.INVALID_KEY, 'key changed while being read');
+      const done = await this.conn.link.call({ t: 'persist', ns: this.ns, key: bytes });
+      return done.persisted === true;
+    });
+  }
+
+  /**
+   * A view of the keys `prefix + separator + key` (src/nested.ts). An empty or
+   * non-string prefix is refused with ERR_EMDB_INVALID_CONFIG.
+   */
+  focus(prefix: string): Focus<V> {
+    this.assertLive();
+    return new Focus<V>(this, prefix);
+  }
+
+  /** The keys under `prefix + separator` as a whole: count(), keys(), entries(), remove() (crash-atomic). */
+  group(prefix: string): Promise<Group<V>> {
+    return guard(() => {
+      this.assertLive();
+      return Promise.resolve(new Group<V>(this, prefix));
+    });
+  }
+
+  /** @internal */
+  decode(value: Buffer): V {
+    return this.codec.decode(value, 0, value.length) as V;
+  }
+
+  /**
+   * @internal The one way group and focus operations find the live entries
+   * whose key starts with `prefix`. With rangeScans: a prefix walk of the
+   * sorted index (cost proportional to the group, key order); without it a
+   * scan of the whole index filtered here (cost proportional to the key space).
+   */
+  async *scanPrefix(prefix: Uint8Array, values: boolean): AsyncGenerator<[Buffer, Buffer]> {
+    this.assertLive();
+    // A round trip to the writer after the queued writes: they are applied when it returns.
+    await this.conn.link.call({ t: 'count', ns: this.ns });
+    this.assertLive();
+    const view = this.conn.view;
+    view.sync();
+    if (view.sorted) {
+      yield* sortedEntries(this.rangeHost(), values, prefix);
+      return;
+    }
+    for await (const entry of this.scanChunks(values)) {
+      const key = entry[0];
+      if (key.length >= prefix.length && Buffer.compare(key.subarray(0, prefix.length), prefix) === 0) yield entry;
+    }
+  }
+
+  /** @internal Removes every key starting with `prefix` with one prefix-delete record, applied atomically by the writer. */
+  removePrefix(prefix: Uint8Array): Promise<boolean> {
+    this.assertLive();
+    // Format 3's PREFIX_DELETE (docs/FORMAT.md): the prefix is the record's key.
+    return this.conn.link.batcher.write(RecordKind.PREFIX_DELETE, this.ns, prefix, prefix.length, null, 0);
+  }
+
+  private deadlineOf(key: Key): number | undefined {
+    const len = this.scratch.encode(key);
+    const view = this.conn.view;
+    if (!view.lookupOne(this.ns, this.scratch.bytes, 0, len)) return undefined;
+    return view.valueExpiresAt === 0 ? undefined : view.valueExpiresAt;
   }
 
   get(key: Key): Promise<V | undefined> {
@@ -167,9 +309,16 @@ export class KeySpace<V = unknown> {
    * transaction in the log); a stream larger than one chunk is not atomic as a
    * whole. Resolves with the number of entries written.
    */
-  insertMany(entries: Iterable<readonly [Key, V | string | Uint8Array]> | AsyncIterable<readonly [Key, V | string | Uint8Array]>): Promise<number> {
+  insertMany(
+    entries: Iterable<readonly [Key, V | string | Uint8Array]> | AsyncIterable<readonly [Key, V | string | Uint8Array]>,
+    opts: InsertManyOptions = {},
+  ): Promise<number> {
     return guard(async () => {
       this.assertLive();
+      if (typeof opts !== 'object' || opts === null) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany options must be an object');
+      refuseUnknownOptions(opts, ['ttl'], '', 'insertMany option');
+      // One deadline for the whole call, taken when it starts.
+      const expiresAt = this.deadline(opts.ttl === undefined ? Ttl.Default : opts.ttl);
       if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
         throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
       }
@@ -213,7 +362,7 @@ export class KeySpace<V = unknown> {
         const keyLen = keyByteLength(key);
         const encoded = codec.encode(entry[1]);
         if (!records.inTx) records.beginTx();
-        records.append(RecordKind.PUT, this.ns, key, keyLen, encoded, 0);
+        records.append(RecordKind.PUT, this.ns, key, keyLen, encoded, expiresAt);
         count++;
         unsent++;
         return records.len >= BULK_CHUNK_BYTES;

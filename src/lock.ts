@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EmdbError, ErrorCode, ioError } from './errors.js';
-import { canonicalPath, identityFile, identityKey } from './lock/identity.js';
+import { canonicalPath, identityFile, identityKey, registryCheck } from './lock/identity.js';
 import {
   breakStale,
   lockedError,
@@ -14,7 +14,7 @@ import {
   type Waiting,
 } from './lock/lock-file.js';
 import { removeOrphanTemps } from './lock/orphans.js';
-import { judge, newRecord, parseRecord, STALE_MS, type LockInfo, type LockRecord, type Snapshot } from './lock/record.js';
+import { judge, newRecord, parseRecord, STALE_MS, type IdentityCheck, type LockInfo, type LockRecord, type Snapshot } from './lock/record.js';
 
 export type { LockInfo };
 
@@ -71,7 +71,14 @@ function* bind(lock: HeldLock): Waiting<void> {
   const key = identityKey(lock.canonical);
   if (key === lock.key) return;
   if (key !== undefined) {
-    yield* takeLockFile(identityFile(key), lock.raw, false, lock.canonical, (message, snap) => `the same file is open under another name${otherName(snap)}: ${message}`);
+    yield* takeLockFile(
+      identityFile(key),
+      lock.raw,
+      false,
+      lock.canonical,
+      (message, snap) => `the same file is open under another name${otherName(snap)}: ${message}`,
+      registryCheck(key),
+    );
   }
   const old = lock.key;
   lock.key = key;
@@ -188,10 +195,10 @@ export function assertNotOpen(dbPath: string): void {
   const canonical = canonicalPath(dbPath);
   if (held.has(canonical)) throw lockedError(canonical, 'it is open in this process');
   const key = identityKey(canonical);
-  for (const file of [`${canonical}.lock`, ...(key === undefined ? [] : [identityFile(key)])]) {
+  for (const [file, check] of [[`${canonical}.lock`, undefined], ...(key === undefined ? [] : [[identityFile(key), registryCheck(key)] as const])] as const) {
     const snap = readSnapshot(file);
     if (!snap) continue;
-    const verdict = judge(snap);
+    const verdict = judge(snap, check);
     if (!verdict.stale) throw lockedError(canonical, verdict.message);
   }
 }
@@ -212,13 +219,13 @@ export async function lockHolder(dbPath: string): Promise<LockInfo | undefined> 
   }
 }
 
-function* breakFile(file: string, canonical: string): Waiting<void> {
+function* breakFile(file: string, canonical: string, check?: IdentityCheck): Waiting<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const snap = readSnapshot(file);
     if (!snap) return;
-    const verdict = judge(snap);
+    const verdict = judge(snap, check);
     if (!verdict.stale) throw lockedError(canonical, verdict.message);
-    if (yield* breakStale(file, canonical, snap)) return;
+    if (yield* breakStale(file, canonical, snap, check)) return;
   }
   throw lockedError(canonical, `lock file kept changing over ${MAX_ATTEMPTS} attempts`);
 }
@@ -231,6 +238,6 @@ export async function breakLock(dbPath: string): Promise<void> {
   const canonical = canonicalPath(dbPath);
   const key = identityKey(canonical);
   await runAsync(breakFile(`${canonical}.lock`, canonical));
-  if (key !== undefined) await runAsync(breakFile(identityFile(key), canonical));
+  if (key !== undefined) await runAsync(breakFile(identityFile(key), canonical, registryCheck(key)));
 }
 

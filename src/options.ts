@@ -5,6 +5,7 @@ import { closest, refuseUnknownOptions } from './option-names.js';
 import { resolveDatabasePath } from './paths.js';
 import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
 import type { SnapshotLimits } from './shm/sorted-writer.js';
+import { checkDefaultTtl, checkSeparator } from './ttl.js';
 import type { FlushPolicy } from './types.js';
 import { CIPHER_NAMES } from './crypto/aead.js';
 import type { EncryptionSpec } from './crypto/keys.js';
@@ -26,7 +27,10 @@ export interface OpenOptions {
   rangeScans?: boolean;
   /** What one range iterator may pin (with rangeScans). */
   rangeSnapshotLimit?: RangeSnapshotLimit;
+  /** Milliseconds; plain inserts and Ttl.Default get this TTL (default: none). */
   defaultTtl?: number;
+  /** Between a focus/group prefix and the key (default '.'). Not persisted: open with the same one. */
+  separator?: string;
   encryption?: EncryptionOptions;
   valueEncoding?: ValueEncoding;
   /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
@@ -58,6 +62,7 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'rangeScans',
   'rangeSnapshotLimit',
   'defaultTtl',
+  'separator',
   'encryption',
   'valueEncoding',
   'cacheSize',
@@ -71,6 +76,9 @@ export interface ResolvedOptions {
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** ms, or undefined for none (src/ttl.ts). */
+  defaultTtl: number | undefined;
+  separator: string;
   /** Set when rangeScans: true. */
   rangeScans?: SnapshotLimits;
   recovery?: RecoveryMode;
@@ -162,9 +170,8 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   const rangeScans = resolveRangeScans(options.rangeScans, options.rangeSnapshotLimit);
   const encryption = options.encryption === undefined ? undefined : validEncryption(options.encryption);
   if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
-  if (options.defaultTtl !== undefined) {
-    throw invalid('defaultTtl is not available in this version of emdb-js');
-  }
+  const defaultTtl = checkDefaultTtl(options.defaultTtl);
+  const separator = checkSeparator(options.separator);
   const recovery = options.recovery ?? 'strict';
   if (!RECOVERY_MODES.includes(recovery)) {
     throw invalid(`recovery must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(recovery)}`);
@@ -177,7 +184,17 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   } else {
     path = resolveDatabasePath(options);
   }
-  return { path, readers, flushPolicy: validFlushPolicy(options.flushPolicy), codec: codecFor(encoding), recovery, ...(rangeScans ? { rangeScans } : {}), ...(encryption ? { encryption } : {}) };
+  return {
+    path,
+    readers,
+    flushPolicy: validFlushPolicy(options.flushPolicy),
+    codec: codecFor(encoding),
+    recovery,
+    defaultTtl,
+    separator,
+    ...(rangeScans ? { rangeScans } : {}),
+    ...(encryption ? { encryption } : {}),
+  };
 }
 
 /**

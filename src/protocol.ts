@@ -83,7 +83,11 @@ export type WriterRequest =
   /** Emdb.enableEncryption / disableEncryption / rotateEncryptionKey: `to` undefined writes plaintext. */
   | { t: 'reencrypt'; id: number; to?: EncryptionSpec; keepBackup: boolean }
   | { t: 'backup'; id: number; path: string }
-  | { t: 'close'; id: number };
+  | { t: 'close'; id: number }
+  /** Clears the TTL of `key` in namespace `ns`, decided on the writer (writer/expiry.ts). */
+  | { t: 'persist'; id: number; ns: number; key: Uint8Array }
+  /** The clock moved (a test hook): re-arm the sweep for the earliest deadline. */
+  | { t: 'sweep'; id: number };
 
 // ---- writer → main/attached thread ----
 export type WriterReply =
@@ -98,6 +102,7 @@ export type WriterReply =
       nsId?: number;
       names?: string[];
       dropped?: boolean;
+      persisted?: boolean;
       report?: CompactReport;
       error?: SerializedError;
       /** Per mark of a write: the sync covering it failed (that flush rejects with this); null when it held. */

@@ -5,6 +5,7 @@ import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { guard } from './guard.js';
 import { keyByteLength, type Key } from './keys.js';
+import { Ttl, type TtlArg } from './ttl.js';
 
 interface PendingWrite {
   ns: number;
@@ -12,6 +13,8 @@ interface PendingWrite {
   keyLen: number;
   /** Encoded value, or null for a removal. */
   value: string | Uint8Array | null;
+  /** Deadline in epoch ms, 0 = none (fixed when staged). */
+  expiresAt: number;
 }
 
 /** How a transaction reaches one key space: its id, its codec and a committed-state read. */
@@ -19,6 +22,10 @@ export interface TxTarget<V> {
   ns: number;
   codec: ValueCodec;
   read(key: Key, keyLen: number): Promise<V | undefined>;
+  /** The deadline a write staged now gets for `ttl` (validates it). */
+  deadline(ttl: unknown): number;
+  /** The database clock, to hide the transaction's own writes once their deadline passed. */
+  now(): number;
   /** Whether the key is live in the committed state, probed on this thread (no message, nothing to fail later). */
   has(key: Key): boolean;
 }
@@ -37,13 +44,22 @@ export class TxKeySpace<V = unknown> {
   insert(key: Key, value: V | string | Uint8Array): void {
     this.tx.assertActive();
     const keyLen = keyByteLength(key);
-    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value));
+    const expiresAt = this.target.deadline(Ttl.Default);
+    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value), expiresAt);
+  }
+
+  /** Stages an insert with a TTL (ms, Ttl.Default or Ttl.Never); the deadline is fixed now, not at commit. */
+  insertWithTtl(key: Key, value: V | string | Uint8Array, ttl: TtlArg): void {
+    this.tx.assertActive();
+    const keyLen = keyByteLength(key);
+    const expiresAt = this.target.deadline(ttl);
+    this.tx.stage(this.target.ns, key, keyLen, this.target.codec.encode(value), expiresAt);
   }
 
   /**
    * Stages the removal at once (awaited or not, it is in the commit) and
    * resolves true when the key existed as this transaction saw it just before
-   * (its own writes first).
+   * (its own writes first; an expired one does not exist).
    */
   remove(key: Key): Promise<boolean> {
     return guard(() => {
@@ -53,8 +69,8 @@ export class TxKeySpace<V = unknown> {
       // read left in flight that could fail after the commit (an unawaited
       // remove() would then reject unhandled, e.g. across close()).
       const before = this.tx.staged(this.target.ns, key);
-      const existed = before ? before.value !== null : this.target.has(key);
-      this.tx.stage(this.target.ns, key, keyLen, null);
+      const existed = before ? before.value !== null && !(before.expiresAt !== 0 && before.expiresAt <= this.target.now()) : this.target.has(key);
+      this.tx.stage(this.target.ns, key, keyLen, null, 0);
       return Promise.resolve(existed);
     });
   }
@@ -71,6 +87,7 @@ export class TxKeySpace<V = unknown> {
     const staged = this.tx.staged(this.target.ns, key);
     if (!staged) return this.target.read(key, keyLen);
     if (staged.value === null) return Promise.resolve(undefined);
+    if (staged.expiresAt !== 0 && staged.expiresAt <= this.target.now()) return Promise.resolve(undefined);
     const bytes = typeof staged.value === 'string' ? Buffer.from(staged.value, 'utf8') : staged.value;
     return Promise.resolve(this.target.codec.decode(bytes, 0, bytes.length) as V);
   }
@@ -89,11 +106,11 @@ class TxState {
     return this.writes.get(identity(ns, key));
   }
 
-  stage(ns: number, key: Key, keyLen: number, value: string | Uint8Array | null): void {
+  stage(ns: number, key: Key, keyLen: number, value: string | Uint8Array | null, expiresAt: number): void {
     const id = identity(ns, key);
     // Re-staging moves the key to the end, so the batch keeps last-write order.
     this.writes.delete(id);
-    this.writes.set(id, { ns, key: typeof key === 'string' ? key : Uint8Array.from(key), keyLen, value: value instanceof Uint8Array ? Uint8Array.from(value) : value });
+    this.writes.set(id, { ns, key: typeof key === 'string' ? key : Uint8Array.from(key), keyLen, value: value instanceof Uint8Array ? Uint8Array.from(value) : value, expiresAt });
   }
 
   all(): IterableIterator<PendingWrite> {
@@ -145,7 +162,7 @@ export class Transaction<V = unknown> extends TxKeySpace<V> {
     const records = new RecordBuffer();
     records.beginTx();
     for (const w of this.tx.all()) {
-      records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, 0);
+      records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, w.expiresAt);
     }
     records.commitTx();
     const { payload, bytes, count } = records.take();

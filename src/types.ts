@@ -25,6 +25,9 @@ export interface EmdbHandle {
   requestChannel: string;
   valueEncoding: 'binary' | 'utf8' | 'json' | 'msgpack';
   flushPolicy: FlushPolicy;
+  /** The opener's defaultTtl (ms) and separator, so an attached thread writes as the opener does. */
+  defaultTtl?: number;
+  separator?: string;
 }
 
 /** What the writer knows for stats() (db.ts adds the thread-side counters, see Stats below). */
@@ -70,6 +73,21 @@ export interface StatsSnapshot {
   indexSnapshot: { tail: number | null; error: string | null };
   /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
   sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
+  /** Expiry (docs/DESIGN.md, "TTL"). `records` above excludes expired keys not yet swept. */
+  ttl: TtlStats;
+}
+
+export interface TtlStats {
+  /** Entries in the writer's deadline heap (live TTL records plus stale entries awaiting removal). */
+  deadlines: number;
+  /** Bytes the deadline heap holds. */
+  deadlineBytes: number;
+  /** Keys whose deadline passed that the sweep has not removed yet (invisible to every read already). */
+  expiredPending: number;
+  /** Removal records the sweep wrote since open. */
+  swept: number;
+  /** Longest single sweep batch since open (ms): the most a request could wait behind the sweep. */
+  maxSweepBatchMs: number;
 }
 
 export interface RecoveryStats {

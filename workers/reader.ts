@@ -15,7 +15,7 @@ const view = new SharedView(init.control, init.channelName, init.buffers);
 
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
 export function scan(task: ScanTask): ArrayBuffer {
-  return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, Date.now()).packed) as ArrayBuffer;
+  return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer;
 }
 
 /** Range scans: one chunk from the snapshot the calling thread captured (src/range/pool-scan.ts). */

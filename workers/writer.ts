@@ -20,6 +20,7 @@ import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
+import { Sweeper } from '../src/writer/sweeper.js';
 
 const init = workerData as WriterInit;
 const RECYCLE_MIN_BYTES = 1 << 20;
@@ -70,6 +71,7 @@ const engine = new WriterEngine({
 });
 
 const backups = new BackupRunner();
+const sweeper = new Sweeper(engine);
 /** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
 const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
 
@@ -87,6 +89,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
       if (!req.marks) {
         const existed = engine.append(batch, req.existed, req.count);
+        sweeper.poke();
         reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
         return;
       }
@@ -94,6 +97,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       engine.reserveKeys(req.count);
       const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
       applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
+      sweeper.poke();
       return;
     }
     case 'flush':
@@ -121,11 +125,19 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       const report = engine.compact();
       bindIdentity();
       reply({ t: 'done', id: req.id, report });
+      sweeper.arm();
       return;
     }
     case 'reencrypt':
       flusher.drain();
       engine.reencrypt(req.to, req.keepBackup);
+      reply({ t: 'done', id: req.id });
+      return;
+    case 'persist':
+      reply({ t: 'done', id: req.id, persisted: engine.persist(req.ns, req.key) });
+      return;
+    case 'sweep':
+      sweeper.arm();
       reply({ t: 'done', id: req.id });
       return;
     case 'namespaces':
@@ -164,6 +176,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       }
       return;
     case 'close': {
+      sweeper.stop();
       clearInterval(autoCheckpoint);
       flusher.drain();
       backups.drain();
@@ -233,6 +246,8 @@ try {
     dispatch(env, replyToAttached(client), client);
   };
   replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
+  // After `ready`, in a later turn: the first reads never wait for a sweep.
+  setTimeout(() => sweeper.arm(), 0).unref();
 } catch (err) {
   clearInterval(autoCheckpoint);
   replyToOpener({ t: 'openFailed', error: serializeError(err) });

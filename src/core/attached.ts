@@ -82,7 +82,7 @@ class InlineReader implements ValueReader {
   }
 
   scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    return Promise.resolve(scanSlots(source, namespace, from, count, values, Date.now()).packed);
+    return Promise.resolve(scanSlots(source, namespace, from, count, values, this.view.now()).packed);
   }
 
   async close(): Promise<void> {}
@@ -133,7 +133,7 @@ export class AttachedConnection implements DbConnection {
       throw err;
     }
     if (first.shared) view.offer(first.shared);
-    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding) };
+    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding), defaultTtl: handle.defaultTtl, separator: handle.separator ?? '.' };
     return new AttachedConnection(options, view, link, transport, new InlineReader(view), handle);
   }
 

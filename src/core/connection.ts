@@ -40,6 +40,8 @@ export class Connection implements DbConnection {
       requestChannel: this.requestChannel,
       valueEncoding: this.options.codec.name,
       flushPolicy: this.options.flushPolicy,
+      ...(this.options.defaultTtl !== undefined ? { defaultTtl: this.options.defaultTtl } : {}),
+      separator: this.options.separator,
     };
   }
 

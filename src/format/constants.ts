@@ -87,10 +87,11 @@ export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
 /**
  * Section bits of a version 2 snapshot. SORTED_INDEX: the sorted index follows
  * the body (format/sorted-snapshot.ts, written by an open with rangeScans).
- * EXPIRY is reserved: a snapshot with a bit this build does not know is ignored.
+ * EXPIRY: the writer's deadline heap follows (format/deadline-snapshot.ts).
+ * A snapshot with a bit this build does not know is ignored.
  */
 export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2 } as const;
-export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX;
+export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY;
 export const SNAPSHOT = {
   MAGIC: 0,
   VERSION: 8,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { errCode } from './record.js';
+import { errCode, type IdentityCheck } from './record.js';
 
 /**
  * A file's identity, as opposed to its names. Two spellings of one database
@@ -95,4 +95,22 @@ export function registryDir(): string {
 
 export function identityFile(key: string): string {
   return path.join(registryDir(), `${key}.lock`);
+}
+
+/**
+ * How a registry record filed under `key` is judged: it speaks of this file only
+ * while the path it names still has that identity (an inode is reused by the
+ * next file created once the old one is deleted).
+ */
+export function registryCheck(key: string): IdentityCheck {
+  return { key, keyOf: (file) => safeIdentityKey(file) };
+}
+
+/** identityKey, with an unreadable path counted as not this file. */
+function safeIdentityKey(file: string): string | undefined {
+  try {
+    return identityKey(file);
+  } catch {
+    return undefined;
+  }
 }

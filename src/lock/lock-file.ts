@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { errCode, judge, STALE_MS, type Snapshot } from './record.js';
+import { errCode, judge, STALE_MS, type IdentityCheck, type Snapshot } from './record.js';
 
 /**
  * Lock-file primitives. A lock file is created whole (temp file, then an
@@ -167,12 +167,12 @@ function* withBreakMutex(file: string, target: string, fn: () => void): Waiting<
  * (`observed`), re-judging under the mutex. Returns false when it changed
  * meanwhile, so the caller should look again.
  */
-export function* breakStale(file: string, target: string, observed: Snapshot): Waiting<boolean> {
+export function* breakStale(file: string, target: string, observed: Snapshot, identity?: IdentityCheck): Waiting<boolean> {
   let removed = false;
   yield* withBreakMutex(file, target, () => {
     const now = readSnapshot(file);
     if (!now || now.raw !== observed.raw || now.ino !== observed.ino || now.dev !== observed.dev) return;
-    if (!judge(now).stale) return;
+    if (!judge(now, identity).stale) return;
     unlinkIfPresent(file, 'stale lock file');
     removed = true;
   });
@@ -184,15 +184,22 @@ export function* breakStale(file: string, target: string, observed: Snapshot): W
  * ERR_EMDB_LOCKED with `conflict(message, snapshot)`. A file that already
  * holds exactly `raw` is ours (a re-bind of the same identity).
  */
-export function* takeLockFile(file: string, raw: string, durable: boolean, target: string, conflict: (message: string, snap: Snapshot) => string): Waiting<void> {
+export function* takeLockFile(
+  file: string,
+  raw: string,
+  durable: boolean,
+  target: string,
+  conflict: (message: string, snap: Snapshot) => string,
+  identity?: IdentityCheck,
+): Waiting<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (yield* createLockFile(file, raw, durable)) return;
     const snap = readSnapshot(file);
     if (!snap) continue; // released between our create and read
     if (snap.raw === raw) return;
-    const verdict = judge(snap);
+    const verdict = judge(snap, identity);
     if (!verdict.stale) throw lockedError(target, conflict(verdict.message, snap));
-    yield* breakStale(file, target, snap);
+    yield* breakStale(file, target, snap, identity);
   }
   throw lockedError(target, `gave up after ${MAX_ATTEMPTS} attempts under contention`);
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { registryDir } from './identity.js';
+import { registryCheck, registryDir } from './identity.js';
 import { breakStale, readSnapshot } from './lock-file.js';
 import { judge } from './record.js';
 
@@ -62,13 +62,14 @@ function sweepRegistry(): void {
       const isRecord = /^\d+-\d+\.lock$/.test(name);
       if (!isRecord && !/^\d+-\d+\.lock\.\d+\.[a-z0-9]+\.tmp$/.test(name)) continue;
       const snap = readSnapshot(file);
-      if (!snap || !judge(snap).stale) continue;
+      const check = isRecord ? registryCheck(name.slice(0, -'.lock'.length)) : undefined;
+      if (!snap || !judge(snap, check).stale) continue;
       if (!isRecord) {
         fs.unlinkSync(file);
         continue;
       }
       // Only the non-waiting part: when another thread holds the break mutex, it is handling this one.
-      const steps = breakStale(file, file, snap);
+      const steps = breakStale(file, file, snap, check);
       if (!steps.next().done) steps.return(false);
     } catch {
       // leave it for the next sweep

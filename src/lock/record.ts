@@ -35,6 +35,12 @@ export interface Snapshot {
   mtimeMs: number;
 }
 
+/** For a registry record: the identity key it is filed under, and how to compute a path's current key. */
+export interface IdentityCheck {
+  key: string;
+  keyOf: (file: string) => string | undefined;
+}
+
 export interface Verdict {
   stale: boolean;
   message: string;
@@ -150,13 +156,19 @@ export function describeHolder(rec: LockRecord): string {
   return `${what}pid ${rec.pid}${thread} on ${rec.hostname} since ${rec.startedAt}`;
 }
 
-export function judge(snap: Snapshot): Verdict {
+export function judge(snap: Snapshot, identity?: IdentityCheck): Verdict {
   const rec = parseRecord(snap.raw);
   if (!rec) {
     const age = Date.now() - snap.mtimeMs;
     return age > STALE_MS
       ? { stale: true, message: `unreadable lock file, ${Math.round(age / 1000)} s old` }
       : { stale: false, message: 'lock file is being written by another process' };
+  }
+  // A registry record is keyed by (st_dev, st_ino), and a deleted file's inode
+  // is reused by the next file created: a record whose file no longer has that
+  // identity (gone, or replaced) speaks of another file, whoever holds it.
+  if (identity && rec.path !== undefined && identity.keyOf(rec.path) !== identity.key) {
+    return { stale: true, message: `the registry record names ${rec.path}, which is no longer this file` };
   }
   const who = describeHolder(rec);
   // We cannot probe processes on another machine (shared/network file system).

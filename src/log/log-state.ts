@@ -1,11 +1,15 @@
 import { RecordKind } from '../format/constants.js';
 import { frameSize, nsCreateEncoding } from '../format/record.js';
-import { recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
+import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import type { SortedIndexWriter } from '../shm/sorted-writer.js';
+import { DeadlineHeap } from './deadlines.js';
+
+/** The deadline heap is rebuilt from its valid entries once it holds this many more than twice the live TTL records. */
+const HEAP_SLACK = 4096;
 
 /**
  * What the log means, kept by the writer: the shared index, the mirror, the
@@ -23,6 +27,16 @@ export class LogState {
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
+  /** Upcoming deadlines of records with a TTL (log/deadlines.ts; persisted with the index snapshot). */
+  readonly deadlines = new DeadlineHeap();
+  /** Live records carrying a TTL, expired or not (bounds the deadline heap's stale entries). */
+  ttlLive = 0;
+  /**
+   * The database clock (shm/clock.ts), set by the engine. Only results depend
+   * on it (whether a removed key counted as present), never what the index
+   * holds, so recovery replays the same state whatever the time.
+   */
+  now: () => number = Date.now;
   /** The sorted index (rangeScans: true): told of every key that becomes live or stops being live. */
   sorted: SortedIndexWriter | undefined;
 
@@ -64,23 +78,28 @@ export class LogState {
         const prev = this.index.upsert(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
         this.sorted?.put(ns, u8, keyStart, keyLen, lsn);
         this.liveBytes += size;
+        const expiresAt = recordExpiresAt(dv, off);
+        if (expiresAt !== 0) this.addDeadline(expiresAt, lsn);
         if (prev < 0) {
           this.counts.set(ns, (this.counts.get(ns) ?? 0) + 1);
           return 0;
         }
+        const visible = !this.expired(prev);
         this.retire(prev);
-        return 1;
+        return visible ? 1 : 0;
       }
       case RecordKind.TOMBSTONE: {
         const hash = hashKey(ns, u8, keyStart, keyLen);
         const prev = this.index.remove(this.mirror, ns, u8, keyStart, keyLen, hash);
         this.deadBytes += size;
         if (prev < 0) return 0;
+        // A removal of a key whose deadline passed reports false (it was invisible), but still removes it.
+        const visible = !this.expired(prev);
         this.sorted?.remove(ns, u8, keyStart, keyLen);
         this.retire(prev);
         this.counts.set(ns, (this.counts.get(ns) ?? 1) - 1);
         if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
-        return 1;
+        return visible ? 1 : 0;
       }
       case RecordKind.CLEAR:
         this.deadBytes += size;
@@ -88,8 +107,7 @@ export class LogState {
         return 0;
       case RecordKind.PREFIX_DELETE:
         this.deadBytes += size;
-        this.dropPrefixKeys(ns, u8.subarray(keyStart, keyStart + keyLen));
-        return 0;
+        return this.dropPrefixKeys(ns, u8.subarray(keyStart, keyStart + keyLen));
       case RecordKind.NS_CREATE: {
         this.namespaces.set(ns, Buffer.from(u8.buffer, u8.byteOffset + keyStart, keyLen).toString('utf8'));
         const encoding = nsCreateEncoding(dv, off);
@@ -139,10 +157,13 @@ export class LogState {
   /**
    * Deletes every key of namespace `ns` whose bytes start with `prefix` (a
    * PREFIX_DELETE record): a scan of the index, as CLEAR does. `prefix` points
-   * into the mirror, which never changes below the applied LSN.
+   * into the mirror, which never changes below the applied LSN. These are
+   * exactly the keys present when the record is applied, live or at recovery.
+   * Returns how many visible (unexpired) keys it removed, capped at 255 for the reply byte.
    */
-  dropPrefixKeys(ns: number, prefix: Uint8Array): void {
+  dropPrefixKeys(ns: number, prefix: Uint8Array): number {
     let removed = 0;
+    let visible = 0;
     this.index.removeWhere((lsn) => {
       const seg = segmentOf(lsn);
       const dv = this.mirror.dv[seg]!;
@@ -153,15 +174,58 @@ export class LogState {
       const u8 = this.mirror.u8[seg]!;
       for (let i = 0; i < prefix.length; i++) if (u8[keyStart + i] !== prefix[i]) return false;
       this.sorted?.removeRecord(this.mirror, lsn);
+      if (!this.expired(lsn)) visible++;
       this.retire(lsn);
       removed++;
       return true;
     });
     if (removed > 0) this.counts.set(ns, (this.counts.get(ns) ?? removed) - removed);
     if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+    return Math.min(visible, 255);
+  }
+
+  /** True when the record at `lsn` has a deadline that has passed by the database clock. */
+  expired(lsn: number): boolean {
+    const expiresAt = recordExpiresAt(this.mirror.dvAt(lsn), segmentOffset(lsn));
+    return expiresAt !== 0 && expiresAt <= this.now();
+  }
+
+  /** True when the index still maps the key of the record at `lsn` to that record (its deadline entry is valid). */
+  isCurrent(lsn: number): boolean {
+    const seg = segmentOf(lsn);
+    const dv = this.mirror.dv[seg]!;
+    const off = segmentOffset(lsn);
+    const ns = recordNamespace(dv, off);
+    const keyStart = recordKeyStart(dv, off);
+    const keyLen = recordKeyLen(dv, off);
+    const u8 = this.mirror.u8[seg]!;
+    return this.index.find(this.mirror, ns, u8, keyStart, keyLen, hashKey(ns, u8, keyStart, keyLen)) === lsn;
+  }
+
+  /**
+   * Keys whose deadline passed by `now` and that no sweep has removed yet, in
+   * namespace `ns` (or every namespace when `ns` is -1). Costs the number of
+   * passed deadlines (the sweep keeps that small), not the number of keys.
+   */
+  expiredCount(ns: number, now: number): number {
+    let n = 0;
+    this.deadlines.forEachPassed(now, (lsn) => {
+      if ((ns < 0 || recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns) && this.isCurrent(lsn)) n++;
+    });
+    return n;
+  }
+
+  private addDeadline(expiresAt: number, lsn: number): void {
+    this.deadlines.push(expiresAt, lsn);
+    this.ttlLive++;
+    if (this.deadlines.size > 2 * this.ttlLive + HEAP_SLACK) {
+      this.deadlines.retain((entry) => this.isCurrent(entry));
+      this.ttlLive = this.deadlines.size;
+    }
   }
 
   private retire(lsn: number): void {
+    if (recordExpiresAt(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== 0) this.ttlLive--;
     const size = this.recordSize(lsn);
     this.liveBytes -= size;
     this.deadBytes += size;

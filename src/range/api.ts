@@ -73,7 +73,7 @@ export async function rangeArray<V>(host: RangeHost, makeQuery: () => RangeQuery
   const codec = host.codec;
   for (;;) {
     const max = Math.min(POOL_CHUNK, q.limit - out.length);
-    const chunk = await pool.range(rangeTask(snap, host.ns, q, max, true));
+    const chunk = await pool.range(rangeTask(snap, host.ns, q, max, true, host.view.now()));
     for (const [key, value] of unpackScan(chunk.packed)) out.push([key, codec.decode(value, 0, value.length) as V]);
     if (chunk.done || out.length >= q.limit || !chunk.last) return out;
     if (q.reverse) q.upper = { key: chunk.last, exclusive: true };
@@ -95,9 +95,14 @@ export async function collectAll<V>(it: AsyncIterableIterator<[Buffer, V]>): Pro
 /** Values as the raw bytes the scan copied out (iter() decodes them itself). */
 const RAW: ValueCodec = { name: 'binary', encode: (v) => v as Uint8Array, decode: (u8, start, len) => (start === 0 && len === u8.length ? u8 : u8.subarray(start, start + len)) };
 
-/** iter() / keys() of a rangeScans database: every entry of the key space in key order, values raw. */
-export function* sortedEntries(host: RangeHost, values: boolean): Generator<[Buffer, Buffer]> {
-  const it = new RangeIterator<Buffer>(host.view, host.ns, values ? RAW : undefined, queries.all());
+/**
+ * iter() / keys() of a rangeScans database: every entry of the key space in key
+ * order, values raw; with `prefix`, only the keys starting with it (group/focus:
+ * cost proportional to the group). Expired records are skipped (collectRange).
+ */
+export function* sortedEntries(host: RangeHost, values: boolean, prefix?: Uint8Array): Generator<[Buffer, Buffer]> {
+  const query = prefix === undefined ? queries.all() : prefixQuery(prefix, undefined);
+  const it = new RangeIterator<Buffer>(host.view, host.ns, values ? RAW : undefined, query);
   for (let r = it.nextSync(); !r.done; r = it.nextSync()) yield [r.value[0], r.value[1] ?? EMPTY];
 }
 const EMPTY = Buffer.alloc(0);

@@ -190,7 +190,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
       const q = this.query;
       const max = Math.min(this.remaining, this.chunk);
       this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);
-      const got = collectRange(this.snap, this.ns, q.lower, q.upper, q.reverse, max, this.codec !== undefined, Date.now());
+      const got = collectRange(this.snap, this.ns, q.lower, q.upper, q.reverse, max, this.codec !== undefined, this.view.now());
       if (got.done) this.finished = true;
       else if (got.last) {
         if (q.reverse) q.upper = { key: got.last, exclusive: true };

@@ -25,7 +25,8 @@ export interface RangePool {
   range(task: RangeTaskMessage): Promise<Chunk>;
 }
 
-export function rangeTask(snap: RangeSnapshot, ns: number, q: RangeQuery, max: number, values: boolean): RangeTaskMessage {
+/** `now`: the database clock (shm/clock.ts) of the caller, so expiry is judged as on every other read path. */
+export function rangeTask(snap: RangeSnapshot, ns: number, q: RangeQuery, max: number, values: boolean, now: number): RangeTaskMessage {
   return {
     manifest: snap.manifest,
     tailCount: snap.tailCount,
@@ -36,7 +37,7 @@ export function rangeTask(snap: RangeSnapshot, ns: number, q: RangeQuery, max: n
     reverse: q.reverse,
     max,
     values,
-    now: Date.now(),
+    now,
   };
 }
 

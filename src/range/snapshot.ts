@@ -2,6 +2,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { recordExpiresAt, recordKeyStart, recordValueLen } from '../format/record-fields.js';
 import { Ctl32, segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
+import { MUTANT } from '../mutants.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
@@ -167,7 +168,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
     if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
     const expires = recordExpiresAt(dv, off);
-    if (expires !== 0 && expires <= now) continue;
+    if (expires !== 0 && expires <= now && MUTANT !== 'iter-expired') continue;
     const valueLen = values ? recordValueLen(dv, off) : 0;
     picked.push(best, bestOff, lsn);
     bytes += 8 + entryKeyLen(bestSrc.dv, bestOff) + valueLen;

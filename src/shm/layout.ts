@@ -41,8 +41,17 @@
 export const Ctl64 = {
   NEXT_LSN: 0,
   READS: 1,
+  /**
+   * CLOCK_OFFSET: milliseconds added to Date.now() by every thread's clock
+   * (shm/clock.ts), so a test moves time for the writer, the reader pool and
+   * attached threads at once. 0 in production. Written with Atomics.store by
+   * a test hook, read with Atomics.load; no other slot is ordered against it
+   * (a thread that reads the old offset once more sees time a moment earlier,
+   * exactly as if it had read the clock a moment earlier).
+   */
+  CLOCK_OFFSET: 2,
 } as const;
-export const CTL64_SLOTS = 2;
+export const CTL64_SLOTS = 3;
 /** A thread publishes its local lookup count to READS at least this often. */
 export const READS_PUBLISH_EVERY = 4096;
 /**

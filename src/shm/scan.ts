@@ -3,6 +3,9 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordV
 import { IndexView } from './index-table.js';
 import { segmentOf, segmentOffset, TAG_DELETED, TAG_EMPTY } from './layout.js';
 import { MirrorView } from './mirror.js';
+import { MUTANT } from '../mutants.js';
+
+const SKIP_EXPIRED = MUTANT !== 'iter-expired';
 
 /** What an iterator scans: one index table (never reused once replaced, rule R5) and the mirror. */
 export interface ScanSource {
@@ -33,7 +36,7 @@ export function scanSlots(source: ScanSource, ns: number, from: number, count: n
     const dv = mirror.dv[seg]!;
     if (recordNamespace(dv, off) !== ns) continue;
     const expires = recordExpiresAt(dv, off);
-    if (expires !== 0 && expires <= now) continue;
+    if (SKIP_EXPIRED && expires !== 0 && expires <= now) continue;
     const valueLen = wantValues ? recordValueLen(dv, off) : 0;
     found.push(lsn);
     bytes += 8 + recordKeyLen(dv, off) + valueLen;

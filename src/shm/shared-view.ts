@@ -1,5 +1,6 @@
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordValueLen } from '../format/record-fields.js';
+import { clockNow32 } from './clock.js';
 import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
@@ -34,6 +35,8 @@ export class SharedView {
   valueU8: Uint8Array = new Uint8Array(0);
   valueStart = 0;
   valueLen = 0;
+  /** Deadline of the last found record in epoch ms (0 = none): ttl() and expiresAt() read it. */
+  valueExpiresAt = 0;
   /** Lookups made on this thread and not yet added to the shared READS slot. */
   private unpublishedReads = 0;
 
@@ -95,6 +98,11 @@ export class SharedView {
     Atomics.add(this.ctl64, Ctl64.READS, BigInt(n));
   };
 
+  /** The database's clock (shm/clock.ts): what expiry is decided against. */
+  now(): number {
+    return clockNow32(this.ctl32);
+  }
+
   state(): number {
     return Atomics.load(this.ctl32, Ctl32.STATE);
   }
@@ -144,7 +152,8 @@ export class SharedView {
     const valueLen = recordValueLen(dv, off);
     if (!mirror.cover(seg, valueStart + valueLen)) return false;
     const expiresAt = recordExpiresAt(dv, off);
-    if (expiresAt !== 0 && expiresAt <= Date.now()) return false;
+    if (expiresAt !== 0 && expiresAt <= clockNow32(this.ctl32)) return false;
+    this.valueExpiresAt = expiresAt;
     this.valueU8 = mirror.u8[seg]!;
     this.valueStart = valueStart;
     this.valueLen = valueLen;

@@ -9,12 +9,14 @@ import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
+import { clockNow } from '../shm/clock.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
+import { persistRecord, sweepBatch } from './expiry.js';
 import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
@@ -61,6 +63,11 @@ export interface EngineOptions {
  */
 export class WriterEngine {
   private readonly ctl32: Int32Array;
+  private readonly ctl64: BigInt64Array;
+  /** Removal records written by the sweep since open (stats().ttl.swept). */
+  private swept = 0;
+  /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
+  private maxSweepMs = 0;
   /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
   private readonly lsn: LsnCounter;
   private state!: LogState;
@@ -101,6 +108,7 @@ export class WriterEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
+    this.ctl64 = new BigInt64Array(opts.control);
     this.lsn = new LsnCounter(opts.control);
     this.lsn.reset(DATA_START);
   }
@@ -110,6 +118,7 @@ export class WriterEngine {
     if (file === null) {
       this.state = newInMemoryLog(this.opts.valueEncoding);
       this.state.onIndexReplaced = () => this.publishBuffers();
+      this.state.now = this.now;
     } else {
       this.openFile(io, file);
     }
@@ -145,6 +154,7 @@ export class WriterEngine {
     this.sortedSource = log.state.sorted ? 'snapshot' : null;
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.state.now = this.now;
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
     this.slots.load(log.slot);
@@ -252,12 +262,12 @@ export class WriterEngine {
     let nextCrypt: LogCrypt | undefined;
     const fileId = randomBytes(16);
     if (this.fd < 0 || file === null) {
-      built = buildCompacted(this.state, started, fileId, () => undefined);
+      built = buildCompacted(this.state, this.now(), fileId, () => undefined);
     } else {
       const tmp = `${file}.compact`;
       // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
       nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
-      built = writeCompactedFile(io, tmp, this.state, started, fileId, nextCrypt);
+      built = writeCompactedFile(io, tmp, this.state, this.now(), fileId, nextCrypt);
       try {
         io.rename(tmp, file);
         io.fsyncDir(dirOf(file));
@@ -273,6 +283,7 @@ export class WriterEngine {
     if (oldSorted) built.state.sorted = relocateSorted(oldSorted, built.state.index, built.state.mirror);
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.state.now = this.now;
     this.lsn.reset(built.end);
     this.durableLsn = built.end;
     this.marks.reset(built.end, this.fd >= 0);
@@ -299,6 +310,9 @@ export class WriterEngine {
     };
   }
 
+  /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
+  readonly now = (): number => clockNow(this.ctl64);
+
   /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */
   sortedNeedsMerge(): boolean {
     return this.state.sorted?.needsMaintenance() === true && !this.failure;
@@ -313,9 +327,41 @@ export class WriterEngine {
     return sorted.needsMaintenance();
   }
 
-  /** Live keys in namespace `ns`. */
+  /** Live keys in namespace `ns`: exact, also while expired keys wait for the sweep. */
   count(ns: number): number {
-    return this.state.counts.get(ns) ?? 0;
+    const raw = this.state.counts.get(ns) ?? 0;
+    return raw === 0 ? 0 : raw - this.state.expiredCount(ns, this.now());
+  }
+
+  /** Clears the TTL of a live key by re-writing its value with no deadline; false (nothing written) when missing, expired or without TTL. */
+  persist(ns: number, key: Uint8Array): boolean {
+    this.assertWritable();
+    const rec = persistRecord(this.state, ns, key, this.now());
+    if (!rec) return false;
+    this.append(rec, false, 1);
+    return true;
+  }
+
+  /** The earliest deadline the sweep waits for (Infinity when none). */
+  nextDeadline(): number {
+    return this.state.deadlines.peekDeadline();
+  }
+
+  /**
+   * One bounded sweep step: removal records for at most `max` keys whose
+   * deadline passed, appended as one batch. True when more are due now.
+   */
+  sweep(max: number): boolean {
+    if (this.failure || !this.opened) return false;
+    const started = performance.now();
+    const now = this.now();
+    const { batch, count } = sweepBatch(this.state, now, max);
+    if (count > 0) {
+      this.append(batch, false, 0);
+      this.swept += count;
+    }
+    this.maxSweepMs = Math.max(this.maxSweepMs, performance.now() - started);
+    return this.state.deadlines.peekDeadline() <= now;
   }
 
   namespaceNames(): string[] {
@@ -476,7 +522,7 @@ export class WriterEngine {
     if (file === null || this.fd < 0) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'an in-memory database has no file to encrypt');
     this.flush();
     const spec = to && { ...to, cipher: to.cipher ?? this.crypt?.keys.cipher ?? 'aes-256-gcm' };
-    rewriteProtection({ io, file, fd: this.fd, state: this.state, to: spec, keepBackup });
+    rewriteProtection({ io, file, fd: this.fd, state: this.state, to: spec, keepBackup, now: this.now() });
     this.retired = true;
   }
 
@@ -496,8 +542,9 @@ export class WriterEngine {
   /** Everything but the flush policy's own counters (the flusher is not the engine's: workers/writer.ts adds them). */
   stats(): Omit<StatsSnapshot, 'flushTimeouts'> {
     const index = this.state.index;
+    const expiredPending = this.state.expiredCount(-1, this.now());
     return {
-      records: index.live,
+      records: index.live - expiredPending,
       liveBytes: this.state.liveBytes,
       deadBytes: this.state.deadBytes,
       fileBytes: this.lsn.next,
@@ -515,6 +562,7 @@ export class WriterEngine {
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
       sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
+      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs },
     };
   }
 

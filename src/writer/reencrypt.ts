@@ -48,6 +48,8 @@ export interface RekeyJob {
   state: LogState;
   to: EncryptionSpec | undefined;
   keepBackup: boolean;
+  /** The database clock: records whose deadline passed by it are dropped, as in compact(). */
+  now: number;
 }
 
 export function rewriteProtection(job: RekeyJob): void {
@@ -57,7 +59,7 @@ export function rewriteProtection(job: RekeyJob): void {
   const crypt = keys && new LogCrypt(keys, fileId, 1);
   const tmp = rekeyPath(file);
   // Writes the temp file and fdatasyncs it (removed again on failure).
-  writeCompactedFile(io, tmp, state, Date.now(), fileId, crypt, prelude);
+  writeCompactedFile(io, tmp, state, job.now, fileId, crypt, prelude);
   try {
     if (job.keepBackup) copyFile(io, job.fd, encbakPath(file));
     // The old index snapshot (a plaintext one when enabling) must not outlive the old file.

@@ -1,6 +1,7 @@
 import { crc32 } from '@node-rs/crc32';
 import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
+import { decodeDeadlineSection, encodeDeadlineSection } from '../format/deadline-snapshot.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -47,6 +48,10 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     namespaces: [...state.namespaces].map(([id, name]) => [id, name, state.nsEncodings.get(id) ?? 0]),
     counts: [...state.counts],
   });
+  // SnapshotSection.EXPIRY: the body ends with the deadline heap (format/deadline-snapshot.ts), always
+  // written (even empty) so that a snapshot without the bit is known not to carry the deadlines.
+  const heap = state.deadlines.entries();
+  const deadlines = encodeDeadlineSection(heap.deadlines, heap.lsns);
   const fields = {
     fileId,
     tail,
@@ -59,14 +64,14 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     nextNamespaceId: state.nextNamespaceId,
     namespaces: state.namespaces.size,
     counts: state.counts.size,
-    bodyBytes: index.length + catalogue.length,
-    bodyCrc: crc32(catalogue, crc32(index)),
-    sections: hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0,
+    bodyBytes: index.length + catalogue.length + deadlines.length,
+    bodyCrc: crc32(deadlines, crc32(catalogue, crc32(index))),
+    sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY,
   };
   let header = encodeSnapshotHeader(fields);
-  // Encrypted database: the body (hash tags, namespace names) is sealed; the header fields [16, 92) are its associated data.
+  // Encrypted database: the body (hash tags, namespace names, deadlines) is sealed; the header fields [16, 92) are its associated data.
   const aad = header.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES);
-  const sealed = sealer?.seal(aad, Buffer.concat([index, catalogue]));
+  const sealed = sealer?.seal(aad, Buffer.concat([index, catalogue, deadlines]));
   if (sealed) header = encodeSnapshotHeader({ ...fields, bodyBytes: sealed.sealed.length, bodyCrc: crc32(sealed.sealed) }, sealed.salt);
   const fd = io.open(tmp, 'wx');
   try {
@@ -76,9 +81,10 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     } else {
       writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
       writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
+      writeFully(io, fd, deadlines, 0, deadlines.length, SNAPSHOT_HEADER_SIZE + index.length + catalogue.length);
     }
     // rangeScans: the sorted index follows the body in its own section (format/sorted-snapshot.ts), sealed too when encrypted.
-    const bodyEnd = SNAPSHOT_HEADER_SIZE + (sealed ? sealed.sealed.length : index.length + catalogue.length);
+    const bodyEnd = SNAPSHOT_HEADER_SIZE + (sealed ? sealed.sealed.length : index.length + catalogue.length + deadlines.length);
     writeSortedSection(io, fd, bodyEnd, state, tail, prefixCrc, sealer && { sealer, aad });
     io.fdatasync(fd);
   } catch (err) {
@@ -143,7 +149,11 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     }
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
-    const catalogue = decodeCatalogue(catalogueBytes, header.namespaces, header.counts, header.version);
+    // Without the EXPIRY section (an older build wrote it) the deadlines are unknown: replay the log instead.
+    if ((header.sections & SnapshotSection.EXPIRY) === 0) return undefined;
+    const deadlines = decodeDeadlineSection(catalogueBytes);
+    if (!deadlines) return undefined;
+    const catalogue = decodeCatalogue(catalogueBytes.subarray(0, catalogueBytes.length - deadlines.size), header.namespaces, header.counts, header.version);
     if (!catalogue) return undefined;
     return {
       header,
@@ -160,6 +170,9 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
           if (encoding !== 0) state.nsEncodings.set(id, encoding);
         }
         for (const [id, live] of catalogue.counts) state.counts.set(id, live);
+        state.deadlines.load(deadlines.deadlines, deadlines.lsns);
+        // An upper bound (stale entries included): it only delays the heap's next rebuild.
+        state.ttlLive = deadlines.deadlines.length;
         return state;
       },
     };

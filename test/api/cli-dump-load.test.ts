@@ -113,6 +113,8 @@ describe('dump | load', () => {
       const back = (await run(['dump', copy, '-q'])).stdout.toString();
       const live = back.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((o) => o.k === Buffer.from('live').toString('base64'));
       expect(Math.abs(live.x - later)).toBeLessThan(5_000);
+      const plain = back.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((o) => o.k === Buffer.from('plain').toString('base64'));
+      expect(plain.x).toBeUndefined();
     } else {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/no TTLs/);

@@ -1,8 +1,8 @@
 /**
  * Index snapshot version 2 (format 3): namespace entries carry the value
  * encoding; version 1 snapshots (written by 0.2.0) still decode; a snapshot
- * announcing a section this build does not know (a persisted sorted index,
- * expiry deadlines) is ignored, so open falls back to a replay.
+ * announcing a section this build does not know is ignored, so open falls
+ * back to a replay. Bits 0 (sorted index) and 1 (expiry deadlines) are known.
  */
 import { crc32 } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
@@ -62,7 +62,9 @@ describe('index snapshot format', () => {
   it('a snapshot with a section this build does not know is not used', () => {
     const sorted = Buffer.from(encodeSnapshotHeader({ ...header, sections: SnapshotSection.SORTED_INDEX }));
     expect(decodeSnapshotHeader(sorted)?.sections).toBe(SnapshotSection.SORTED_INDEX);
-    for (const bit of [SnapshotSection.EXPIRY, 1 << 31]) {
+    const both = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY;
+    expect(decodeSnapshotHeader(Buffer.from(encodeSnapshotHeader({ ...header, sections: both })))?.sections).toBe(both);
+    for (const bit of [1 << 2, 1 << 31]) {
       const h = Buffer.from(encodeSnapshotHeader(header));
       h.writeUInt32LE(bit >>> 0, SNAPSHOT.SECTIONS);
       h.writeUInt32LE(crc32(h.subarray(0, SNAPSHOT.CRC)), SNAPSHOT.CRC);
