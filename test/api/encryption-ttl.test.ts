@@ -65,4 +65,38 @@ describe('encrypted database with TTL records', () => {
       await again.close();
     }
   });
+
+  it('compaction of an encrypted file drops expired records and keeps the others with their deadlines; so do disable and enable', async () => {
+    const file = path.join(dirs(), 'db.emdb');
+    const encryption = { key: randomBytes(32) };
+    const db = await Emdb.open<string>(file, { readers: 1, valueEncoding: 'utf8', encryption });
+    await db.insertWithTtl('soon', 'a', DAY);
+    await db.insertWithTtl('later', 'b', 7 * DAY);
+    await db.insert('never', 'c');
+    const later = await db.expiresAt('later');
+    await db.close();
+
+    // Each step reopens: the database clock is per open database.
+    const step = async (enc: { key: Uint8Array } | undefined, expectKeys: string[], compact: boolean): Promise<void> => {
+      const d = await Emdb.open<string>(file, { readers: 1, valueEncoding: 'utf8', ...(enc ? { encryption: enc } : {}) });
+      try {
+        await advanceTestClock(d, 2 * DAY);
+        if (compact) expect((await d.compact()).keysKept).toBe(expectKeys.length);
+        expect(await d.expiresAt('later')).toBe(later);
+        expect(await d.ttl('never')).toBeUndefined();
+        const keys: string[] = [];
+        for await (const [k] of d.iter()) keys.push(String(k));
+        expect(keys.sort()).toEqual(expectKeys);
+      } finally {
+        await d.close();
+      }
+    };
+    await step(encryption, ['later', 'never'], true);
+    await Emdb.disableEncryption(file, encryption);
+    await step(undefined, ['later', 'never'], false);
+    const next = { key: randomBytes(32) };
+    await Emdb.enableEncryption(file, next);
+    await step(next, ['later', 'never'], false);
+    expect(fs.readFileSync(file).includes(Buffer.from('later'))).toBe(false);
+  });
 });
