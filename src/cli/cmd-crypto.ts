@@ -30,37 +30,32 @@ async function need(flags: Flags, prefix = ''): Promise<EncryptionOptions> {
 const KEEP = { 'keep-backup': { type: 'boolean' } } as const;
 const KEEP_HELP = '  --keep-backup             keep the old file as PATH.encbak (default: no copy is left)';
 
+/** encrypt and decrypt: one key, one rewrite; they differ only in the admin call and the words. */
+function toggle(name: string, summary: string, help: string, act: (path: string, enc: EncryptionOptions, flags: Flags) => Promise<void>, done: string): Command {
+  return {
+    name,
+    summary,
+    args: '',
+    arity: [0, 0],
+    options: { ...secretOptions(), ...KEEP },
+    help: `${help}\n${KEEP_HELP}\n\n${SECRET_HELP}`,
+    async run(ctx, path, _a, flags) {
+      assertDatabaseExists(path);
+      await act(path, await need(flags), flags);
+      ctx.note(`${name}: ${path} ${done}`);
+    },
+  };
+}
+
 export function cryptoCommands(): Command[] {
   const api = admin();
   if (!api) return [];
   const opts = (flags: Flags) => ({ keepBackup: flags['keep-backup'] === true });
   return [
-    {
-      name: 'encrypt',
-      summary: 'encrypt a plaintext database in place',
-      args: '',
-      arity: [0, 0],
-      options: { ...secretOptions(), ...KEEP },
-      help: `Rewrites PATH encrypted with the given key or passphrase (one atomic rename).\n${KEEP_HELP}\n\n${SECRET_HELP}`,
-      async run(ctx, path, _a, flags) {
-        assertDatabaseExists(path);
-        await api.enableEncryption(path, await need(flags), opts(flags));
-        ctx.note(`encrypt: ${path} is encrypted`);
-      },
-    },
-    {
-      name: 'decrypt',
-      summary: 'decrypt a database in place',
-      args: '',
-      arity: [0, 0],
-      options: { ...secretOptions(), ...KEEP },
-      help: `Rewrites PATH as plaintext (one atomic rename); needs its current key.\n${KEEP_HELP}\n\n${SECRET_HELP}`,
-      async run(ctx, path, _a, flags) {
-        assertDatabaseExists(path);
-        await api.disableEncryption(path, await need(flags), opts(flags));
-        ctx.note(`decrypt: ${path} is plaintext`);
-      },
-    },
+    toggle('encrypt', 'encrypt a plaintext database in place', 'Rewrites PATH encrypted with the given key or passphrase (one atomic rename).',
+      (path, enc, flags) => api.enableEncryption(path, enc, opts(flags)), 'is encrypted'),
+    toggle('decrypt', 'decrypt a database in place', 'Rewrites PATH as plaintext (one atomic rename); needs its current key.',
+      (path, enc, flags) => api.disableEncryption(path, enc, opts(flags)), 'is plaintext'),
     {
       name: 'rekey',
       summary: 'rotate the encryption key',

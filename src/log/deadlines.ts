@@ -57,22 +57,10 @@ export class DeadlineHeap {
       this.size = Math.max(n, 0);
       return;
     }
-    const d = this.deadlines;
-    const l = this.lsns;
-    const deadline = d[n]!;
-    const lsn = l[n]!;
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && d[child + 1]! < d[child]!) child++;
-      if (d[child]! >= deadline) break;
-      d[i] = d[child]!;
-      l[i] = l[child]!;
-      i = child;
-    }
-    d[i] = deadline;
-    l[i] = lsn;
+    // The last entry moves to the root and sinks into place among the remaining n.
+    this.deadlines[0] = this.deadlines[n]!;
+    this.lsns[0] = this.lsns[n]!;
+    this.siftDown(0);
   }
 
   /**

@@ -5,7 +5,7 @@ import { Ctl32, segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES, SortedTailH
 import { MUTANT } from '../mutants.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { bufferId, compareEntries, compareEntryKey, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
+import { bufferId, compareEntryKey, mergeHead, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
 
 
 /** A range as the scan needs it. */
@@ -124,38 +124,17 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
   let done = false;
   const step = reverse ? -1 : 1;
   // Sources that are equal to the current best (older versions of the same key), found in the same pass.
-  const ties = new Int32Array(s);
+  const ties = new Int32Array(s + 1);
   while (picked.length < max * 3) {
-    let best = -1;
-    let bestSrc: SortedSource | undefined;
-    let bestOff = 0;
-    let nTies = 0;
-    for (let k = 0; k < s; k++) {
-      const src = sources[k]!;
-      const p = pos[k]!;
-      if (p < 0 || p >= src.n) continue;
-      const off = src.offs[p]!;
-      if (bestSrc === undefined) {
-        best = k;
-        bestSrc = src;
-        bestOff = off;
-        continue;
-      }
-      const c = compareEntries(src.u8, src.dv, off, bestSrc.u8, bestSrc.dv, bestOff);
-      if (c === 0) ties[nTies++] = k;
-      else if (reverse ? c > 0 : c < 0) {
-        best = k;
-        bestSrc = src;
-        bestOff = off;
-        nTies = 0;
-      }
-    }
+    const best = mergeHead(sources, pos, ties, reverse);
+    const bestSrc = best < 0 ? undefined : sources[best]!;
+    const bestOff = bestSrc ? bestSrc.offs[pos[best]!]! : 0;
     if (bestSrc === undefined || entryNs(bestSrc.dv, bestOff) !== ns || outside(bestSrc, bestOff, ns, reverse ? lower : upper, reverse)) {
       done = true;
       break;
     }
     // Sources are newest first and ties only replace on a strictly better key, so `best` is the newest version.
-    for (let t = 0; t < nTies; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
+    for (let t = 0; ties[t]! >= 0; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
     pos[best] = pos[best]! + step;
     lastSrc = bestSrc;
     lastOff = bestOff;

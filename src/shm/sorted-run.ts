@@ -226,6 +226,42 @@ function prefixOf(u8: Uint8Array, dv: DataView, off: number): number {
 }
 
 /**
+ * One step of a k-way merge: the source whose entry at `pos[k]` is the least
+ * (the greatest when `reverse`), -1 when every source is exhausted. Sources
+ * holding an equal key (older versions, as sources are newest first and only a
+ * strictly better key replaces the best) are listed in `ties` (length at least
+ * sources + 1), ended by -1.
+ */
+export function mergeHead(sources: readonly SortedSource[], pos: readonly number[], ties: Int32Array, reverse: boolean): number {
+  let best = -1;
+  let bestSrc: SortedSource | undefined;
+  let bestOff = 0;
+  let nTies = 0;
+  for (let k = 0; k < sources.length; k++) {
+    const src = sources[k]!;
+    const p = pos[k]!;
+    if (p < 0 || p >= src.n) continue;
+    const off = src.offs[p]!;
+    if (bestSrc === undefined) {
+      best = k;
+      bestSrc = src;
+      bestOff = off;
+      continue;
+    }
+    const c = compareEntries(src.u8, src.dv, off, bestSrc.u8, bestSrc.dv, bestOff);
+    if (c === 0) ties[nTies++] = k;
+    else if (reverse ? c > 0 : c < 0) {
+      best = k;
+      bestSrc = src;
+      bestOff = off;
+      nTies = 0;
+    }
+  }
+  ties[nTies] = -1;
+  return best;
+}
+
+/**
  * Merges sources (newest first) into one new run: the newest entry of each key
  * wins; removals are dropped when `dropRemovals` (the result is the oldest run,
  * nothing below it to shadow). `relocate`, when given, maps an entry to its
@@ -252,34 +288,14 @@ export function mergeToRun(
   const offs = new Uint32Array(most);
   let n = 0;
   let at = 0;
-  const ties = new Int32Array(s);
+  const ties = new Int32Array(s + 1);
   for (;;) {
-    let best = -1;
-    let b: SortedSource | undefined;
-    let off = 0;
-    let nTies = 0;
-    for (let k = 0; k < s; k++) {
-      const src = sources[k]!;
-      if (pos[k]! >= src.n) continue;
-      const o = src.offs[pos[k]!]!;
-      if (b === undefined) {
-        best = k;
-        b = src;
-        off = o;
-        continue;
-      }
-      const c = compareEntries(src.u8, src.dv, o, b.u8, b.dv, off);
-      if (c === 0) ties[nTies++] = k;
-      else if (c < 0) {
-        best = k;
-        b = src;
-        off = o;
-        nTies = 0;
-      }
-    }
-    if (b === undefined) break;
+    const best = mergeHead(sources, pos, ties, false);
+    if (best < 0) break;
+    const b = sources[best]!;
+    const off = b.offs[pos[best]!]!;
     // Older versions of the same key (later sources) are skipped.
-    for (let t = 0; t < nTies; t++) pos[ties[t]!]!++;
+    for (let t = 0; ties[t]! >= 0; t++) pos[ties[t]!]!++;
     pos[best]!++;
     let lsn = entryLsn(b.dv, off);
     if (lsn >= 0 && relocate) lsn = relocate(b.u8, b.dv, off);

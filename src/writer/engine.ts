@@ -1,24 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { rewriteProtection } from './reencrypt.js';
-import { DATA_START, ENCODING_ID, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, RecordKind, V3 } from '../format/constants.js';
-import { catalogueRecord, frameSize } from '../format/record.js';
+import { DATA_START, ENCODING_ID, FORMAT_VERSION, RecordKind, V3 } from '../format/constants.js';
+import { catalogueRecord } from '../format/record.js';
 import type { ValueEncoding } from '../types.js';
-import type { RecoveryMode } from '../log/recovery.js';
-import { dirOf, writeFully, type FileIO } from '../log/file-io.js';
+import { dirOf, type FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
-import { PrefixCrc } from '../log/prefix-crc.js';
-import type { BufferSet } from '../protocol.js';
-import { clockNow } from '../shm/clock.js';
-import { LsnCounter } from '../shm/control.js';
-import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
-import type { CompactReport, FlushPolicy, StatsSnapshot } from '../types.js';
-import { rollBackFullDisk } from './append-failure.js';
+import { Ctl32, DbState } from '../shm/layout.js';
+import type { CompactReport, StatsSnapshot } from '../types.js';
 import { backupSource, BackupJob } from './backup.js';
 import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
 import { persistRecord, sweepBatch } from './expiry.js';
-import { DurableMarks } from './durable-marks.js';
-import { HeaderSlots } from './header-slots.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, LogCrypt } from '../log/log-crypt.js';
@@ -27,7 +19,10 @@ import { snapshotPath, writeSnapshot } from './snapshot.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import { readSortedSection } from './sorted-persist.js';
 import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
-import { SortedIndexWriter, type SnapshotLimits } from '../shm/sorted-writer.js';
+import { SortedIndexWriter } from '../shm/sorted-writer.js';
+import { LogWriter } from './log-writer.js';
+
+export type { EngineOptions } from './log-writer.js';
 
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
@@ -40,62 +35,23 @@ const SNAPSHOT_EVERY = 4;
 export const AUTO_CHECKPOINT_BYTES = 16 * 1024 * 1024;
 export const AUTO_CHECKPOINT_MS = 1000;
 
-export interface EngineOptions {
-  path: string | null;
-  flushPolicy: FlushPolicy;
-  io: FileIO;
-  control: SharedArrayBuffer;
-  /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
-  publish: (set: BufferSet) => void;
-  /** Maintain the sorted index (rangeScans: true), with these iterator limits. */
-  rangeScans?: SnapshotLimits;
-  /** Recorded in a new file and checked against the recorded one (default 'binary'). */
-  valueEncoding?: ValueEncoding;
-  /** What open does with damage proven durable after the tail hint (default 'strict'). */
-  recovery?: RecoveryMode;
-  /** At-rest encryption: used at creation, checked against the file otherwise. Key material: never logged. */
-  encryption?: EncryptionSpec;
-}
-
 /**
  * The single owner of the log file. Everything here runs on the writer thread;
- * the methods are synchronous and are called in message order.
+ * the methods are synchronous and are called in message order. The append path
+ * and the file's low-level state are in LogWriter (log-writer.ts).
  */
-export class WriterEngine {
-  private readonly ctl32: Int32Array;
-  private readonly ctl64: BigInt64Array;
+export class WriterEngine extends LogWriter {
   /** Removal records written by the sweep since open (stats().ttl.swept). */
   private swept = 0;
   /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
   private maxSweepMs = 0;
-  /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
-  private readonly lsn: LsnCounter;
-  private state!: LogState;
-  private fd = -1;
-  private durableLsn = DATA_START;
-  private readonly slots = new HeaderSlots();
   /** 0 until a compaction completes in this open (not persisted). */
   private lastCompactionAt = 0;
-  private writes = 0;
-  /** fdatasyncs of the log by flush() and checkpoint() since open (group commit shares them). */
-  private syncs = 0;
-  /** Wall time spent in those fdatasyncs: with `syncs`, what one sync costs on this disk. */
-  private syncMs = 0;
   /** Header slots written by the automatic checkpoint since open (each with its own fdatasync). */
   private autoCheckpoints = 0;
-  private failure: EmdbError | undefined;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
-  /** Set by reencrypt(): the file was replaced, this engine writes nothing more. */
-  private retired = false;
-  /** Prelude version of the open file: version 1 files keep version 1 slots (no prefix CRC). */
-  private formatVersion = FORMAT_VERSION;
   private fileId: Uint8Array = randomBytes(16);
-  private prefix = new PrefixCrc();
-  /** Encrypted files: keys and key generation; records are sealed here, where their LSN is known. */
-  private crypt: LogCrypt | undefined;
-  /** DURABLE_MARKs before batches written after a sync (format 3 files). */
-  private readonly marks = new DurableMarks();
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
   private openedEnd = DATA_START;
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
@@ -105,13 +61,6 @@ export class WriterEngine {
   recovery: OpenReport | undefined;
   /** How open got the sorted index: from the snapshot's sorted section, or rebuilt from the hash index. */
   private sortedSource: 'snapshot' | 'rebuilt' | null = null;
-
-  constructor(private readonly opts: EngineOptions) {
-    this.ctl32 = new Int32Array(opts.control);
-    this.ctl64 = new BigInt64Array(opts.control);
-    this.lsn = new LsnCounter(opts.control);
-    this.lsn.reset(DATA_START);
-  }
 
   open(): void {
     const { io, path: file } = this.opts;
@@ -165,82 +114,6 @@ export class WriterEngine {
     this.durableLsn = log.report.end;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
-  }
-
-  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
-  reserveKeys(records: number): void {
-    this.state.reserveKeys(records);
-  }
-
-  /**
-   * Appends a batch of framed records (built and CRC-sealed by the producer
-   * thread) and applies them to the index. File first, index second: a reader
-   * never sees a record that failed to reach the file. Returns, per record,
-   * whether its key existed before.
-   */
-  append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
-    this.assertWritable();
-    // One rebuild sized for the whole batch instead of several doublings inside it.
-    this.state.reserveKeys(records);
-    if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
-    const lsn = this.lsn.next;
-    const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
-    const sealed = this.crypt?.records.encryptBatch(framed.bytes, lsn);
-    const batch = sealed ? sealed.mirror : framed.bytes;
-    const fileBytes = sealed ? sealed.file : batch;
-    const len = batch.length;
-    const segStart = segmentOf(lsn) * SEGMENT_SPAN;
-    let newSegment = false;
-    if (lsn + len <= segStart + SEGMENT_SPAN) {
-      newSegment = this.state.mirror.reserve(lsn, len);
-      this.state.mirror.write(lsn, batch);
-    } else {
-      // The batch crosses a segment boundary: place each record in the segment it starts in.
-      const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let off = 0; off < len; ) {
-        const size = frameSize(dv, off);
-        newSegment = this.state.mirror.reserve(lsn + off, size) || newSegment;
-        this.state.mirror.write(lsn + off, batch.subarray(off, off + size));
-        off += size;
-      }
-    }
-    if (newSegment) this.publishBuffers();
-    if (this.fd >= 0) {
-      try {
-        writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
-        if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
-      } catch (err) {
-        // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
-        if (this.crypt) this.crypt.generationDurable = false;
-        // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
-        throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
-      }
-    }
-    // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
-    const end = this.lsn.advance(len);
-    if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
-    if (framed.markBytes > 0) {
-      // Framing, not a write: no `existed` entry, not counted in `writes`.
-      this.state.apply(lsn);
-      this.marks.written(framed.value);
-    }
-    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
-    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
-    if (this.state.sorted?.commit()) this.publishBuffers();
-    return existed;
-  }
-
-  private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
-    const mirror = this.state.mirror;
-    const existed: number[] | undefined = wantExisted ? [] : undefined;
-    for (let lsn = from; lsn < to; ) {
-      const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
-      const had = this.state.apply(lsn);
-      existed?.push(had);
-      lsn += size;
-      this.writes++;
-    }
-    return existed && Uint8Array.from(existed);
   }
 
   /**
@@ -309,9 +182,6 @@ export class WriterEngine {
       durationMs: Date.now() - started,
     };
   }
-
-  /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
-  readonly now = (): number => clockNow(this.ctl64);
 
   /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */
   sortedNeedsMerge(): boolean {
@@ -399,25 +269,6 @@ export class WriterEngine {
     return true;
   }
 
-  /** True when flush() has work to do: unsynced records, or a failure it must report. */
-  needsSync(): boolean {
-    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.lsn.next);
-  }
-
-  /** Makes every appended record durable (one fdatasync unless already durable). */
-  flush(): void {
-    this.assertWritable();
-    const end = this.lsn.next;
-    if (this.fd < 0 || this.durableLsn === end) return;
-    try {
-      this.syncLog();
-    } catch (err) {
-      this.dropUnsynced();
-      throw this.fail('fdatasync', err);
-    }
-    this.durableLsn = end;
-  }
-
   /**
    * Flush, then record the durable tail (and, from format 2, the CRC of every
    * log byte before it) in the older header slot (A/B), then sync that; then
@@ -449,32 +300,6 @@ export class WriterEngine {
     this.writeSlot(true);
     this.autoCheckpoints++;
     return true;
-  }
-
-  /**
-   * Takes the next key generation and makes it durable in a header slot
-   * before any record is sealed under it, so no (subkey, nonce) pair repeats
-   * even when a cut tail's LSNs are written again (FORMAT.md, "Nonces").
-   */
-  private newKeyGeneration(crypt: LogCrypt): void {
-    crypt.records.generation++;
-    this.writeSlot();
-    crypt.generationDurable = true;
-  }
-
-  /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
-  private writeSlot(auto = false): void {
-    const now = Date.now();
-    // A version 1 file keeps version 1 slots, so older builds still read it.
-    const prefixCrc = this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined;
-    const slot = this.slots.next(this.durableLsn, this.state.index.live, prefixCrc, now);
-    try {
-      writeFully(this.opts.io, this.fd, slot.bytes, 0, slot.bytes.length, slot.at);
-      this.syncLog(!auto);
-    } catch (err) {
-      throw this.fail('checkpoint', err);
-    }
-    this.slots.written(slot.at, this.durableLsn, now);
   }
 
   /**
@@ -564,67 +389,5 @@ export class WriterEngine {
       sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
       ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs },
     };
-  }
-
-  currentBuffers(): BufferSet {
-    return {
-      generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
-      index: this.state.index.buffer,
-      segments: [...this.state.mirror.buffers],
-      ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
-    };
-  }
-
-  get failed(): EmdbError | undefined {
-    return this.failure;
-  }
-
-  private publishBuffers(): void {
-    const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
-    const sorted = this.state.sorted?.manifest();
-    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(sorted ? { sorted } : {}) });
-    Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
-  }
-
-  /**
-   * One fdatasync of the log, counted and timed for stats() (a failed one counts
-   * nothing). `counted` false: the automatic checkpoint's, which stats() reports
-   * as autoCheckpoints so `syncs` stays what flush() and checkpoint() cost.
-   */
-  private syncLog(counted = true): void {
-    const started = performance.now();
-    this.opts.io.fdatasync(this.fd);
-    if (!counted) return;
-    this.syncMs += performance.now() - started;
-    this.syncs++;
-  }
-
-  private assertWritable(): void {
-    if (this.failure) throw this.failure;
-    if (this.retired) throw new EmdbError(ErrorCode.CLOSED, 'the database was rewritten by an encryption change; reopen it');
-  }
-
-  /**
-   * After a failed fdatasync Linux marks the unsynced pages clean: they stay
-   * readable in the page cache but may never reach the disk, so a reopen would
-   * take them for durable records and later checkpoint past a hole. Cut them off
-   * the file (best effort: the fdatasync failure is the one reported).
-   */
-  private dropUnsynced(): void {
-    try {
-      this.opts.io.ftruncate(this.fd, this.durableLsn);
-    } catch {
-      // see above
-    }
-  }
-
-  /**
-   * An I/O error poisons the engine: after a failed write or fdatasync we cannot
-   * know what reached the disk, so every later write is refused until reopen.
-   */
-  private fail(op: string, err: unknown): EmdbError {
-    this.failure = ioError(op, err);
-    Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
-    return this.failure;
   }
 }

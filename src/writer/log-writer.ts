@@ -1,0 +1,261 @@
+import { EmdbError, ErrorCode, ioError } from '../errors.js';
+import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION } from '../format/constants.js';
+import { frameSize } from '../format/record.js';
+import type { ValueEncoding } from '../types.js';
+import type { RecoveryMode } from '../log/recovery.js';
+import { writeFully, type FileIO } from '../log/file-io.js';
+import type { LogState } from '../log/log-state.js';
+import { PrefixCrc } from '../log/prefix-crc.js';
+import type { BufferSet } from '../protocol.js';
+import { clockNow } from '../shm/clock.js';
+import { LsnCounter } from '../shm/control.js';
+import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import type { FlushPolicy } from '../types.js';
+import { rollBackFullDisk } from './append-failure.js';
+import { DurableMarks } from './durable-marks.js';
+import { HeaderSlots } from './header-slots.js';
+import type { EncryptionSpec } from '../crypto/keys.js';
+import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
+import type { SnapshotLimits } from '../shm/sorted-writer.js';
+
+export interface EngineOptions {
+  path: string | null;
+  flushPolicy: FlushPolicy;
+  io: FileIO;
+  control: SharedArrayBuffer;
+  /** Posts a new buffer set to every thread (rule R4); GENERATION is bumped after it returns. */
+  publish: (set: BufferSet) => void;
+  /** Maintain the sorted index (rangeScans: true), with these iterator limits. */
+  rangeScans?: SnapshotLimits;
+  /** Recorded in a new file and checked against the recorded one (default 'binary'). */
+  valueEncoding?: ValueEncoding;
+  /** What open does with damage proven durable after the tail hint (default 'strict'). */
+  recovery?: RecoveryMode;
+  /** At-rest encryption: used at creation, checked against the file otherwise. Key material: never logged. */
+  encryption?: EncryptionSpec;
+}
+
+/**
+ * The writer's hold on the log file: the append path (mirror, file, LSN
+ * counter, index, in that order), flush and the header-slot write, the
+ * buffer-set publication and the failure that poisons the engine. WriterEngine
+ * (engine.ts) adds open, checkpoints, compaction and the rest on top.
+ */
+export abstract class LogWriter {
+  protected readonly ctl32: Int32Array;
+  protected readonly ctl64: BigInt64Array;
+  /** The end of the log, in the control block (shm/control.ts): advanced here, read by any thread. */
+  protected readonly lsn: LsnCounter;
+  protected state!: LogState;
+  protected fd = -1;
+  protected durableLsn = DATA_START;
+  protected readonly slots = new HeaderSlots();
+  protected writes = 0;
+  /** fdatasyncs of the log by flush() and checkpoint() since open (group commit shares them). */
+  protected syncs = 0;
+  /** Wall time spent in those fdatasyncs: with `syncs`, what one sync costs on this disk. */
+  protected syncMs = 0;
+  protected failure: EmdbError | undefined;
+  /** Set by reencrypt(): the file was replaced, this engine writes nothing more. */
+  protected retired = false;
+  /** Prelude version of the open file: version 1 files keep version 1 slots (no prefix CRC). */
+  protected formatVersion = FORMAT_VERSION;
+  protected prefix = new PrefixCrc();
+  /** Encrypted files: keys and key generation; records are sealed here, where their LSN is known. */
+  protected crypt: LogCrypt | undefined;
+  /** DURABLE_MARKs before batches written after a sync (format 3 files). */
+  protected readonly marks = new DurableMarks();
+
+  constructor(protected readonly opts: EngineOptions) {
+    this.ctl32 = new Int32Array(opts.control);
+    this.ctl64 = new BigInt64Array(opts.control);
+    this.lsn = new LsnCounter(opts.control);
+    this.lsn.reset(DATA_START);
+  }
+
+  /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
+  readonly now = (): number => clockNow(this.ctl64);
+
+  /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
+  reserveKeys(records: number): void {
+    this.state.reserveKeys(records);
+  }
+
+  /**
+   * Appends a batch of framed records (built and CRC-sealed by the producer
+   * thread) and applies them to the index. File first, index second: a reader
+   * never sees a record that failed to reach the file. Returns, per record,
+   * whether its key existed before.
+   */
+  append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
+    this.assertWritable();
+    // One rebuild sized for the whole batch instead of several doublings inside it.
+    this.state.reserveKeys(records);
+    if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
+    const lsn = this.lsn.next;
+    const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
+    const sealed = this.crypt?.records.encryptBatch(framed.bytes, lsn);
+    const batch = sealed ? sealed.mirror : framed.bytes;
+    const fileBytes = sealed ? sealed.file : batch;
+    const len = batch.length;
+    const segStart = segmentOf(lsn) * SEGMENT_SPAN;
+    let newSegment = false;
+    if (lsn + len <= segStart + SEGMENT_SPAN) {
+      newSegment = this.state.mirror.reserve(lsn, len);
+      this.state.mirror.write(lsn, batch);
+    } else {
+      // The batch crosses a segment boundary: place each record in the segment it starts in.
+      const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let off = 0; off < len; ) {
+        const size = frameSize(dv, off);
+        newSegment = this.state.mirror.reserve(lsn + off, size) || newSegment;
+        this.state.mirror.write(lsn + off, batch.subarray(off, off + size));
+        off += size;
+      }
+    }
+    if (newSegment) this.publishBuffers();
+    if (this.fd >= 0) {
+      try {
+        writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
+        if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
+      } catch (err) {
+        // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
+        if (this.crypt) this.crypt.generationDurable = false;
+        // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
+        throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
+      }
+    }
+    // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
+    const end = this.lsn.advance(len);
+    if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
+    if (framed.markBytes > 0) {
+      // Framing, not a write: no `existed` entry, not counted in `writes`.
+      this.state.apply(lsn);
+      this.marks.written(framed.value);
+    }
+    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
+    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
+    if (this.state.sorted?.commit()) this.publishBuffers();
+    return existed;
+  }
+
+  private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
+    const mirror = this.state.mirror;
+    const existed: number[] | undefined = wantExisted ? [] : undefined;
+    for (let lsn = from; lsn < to; ) {
+      const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
+      const had = this.state.apply(lsn);
+      existed?.push(had);
+      lsn += size;
+      this.writes++;
+    }
+    return existed && Uint8Array.from(existed);
+  }
+
+  /** True when flush() has work to do: unsynced records, or a failure it must report. */
+  needsSync(): boolean {
+    return this.failure !== undefined || (this.fd >= 0 && this.durableLsn !== this.lsn.next);
+  }
+
+  /** Makes every appended record durable (one fdatasync unless already durable). */
+  flush(): void {
+    this.assertWritable();
+    const end = this.lsn.next;
+    if (this.fd < 0 || this.durableLsn === end) return;
+    try {
+      this.syncLog();
+    } catch (err) {
+      this.dropUnsynced();
+      throw this.fail('fdatasync', err);
+    }
+    this.durableLsn = end;
+  }
+
+  /**
+   * Takes the next key generation and makes it durable in a header slot
+   * before any record is sealed under it, so no (subkey, nonce) pair repeats
+   * even when a cut tail's LSNs are written again (FORMAT.md, "Nonces").
+   */
+  protected newKeyGeneration(crypt: LogCrypt): void {
+    crypt.records.generation++;
+    this.writeSlot();
+    crypt.generationDurable = true;
+  }
+
+  /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
+  protected writeSlot(auto = false): void {
+    const now = Date.now();
+    // A version 1 file keeps version 1 slots, so older builds still read it.
+    const prefixCrc = this.formatVersion >= PREFIX_CRC_SINCE_VERSION ? this.prefix.upTo(this.state.mirror, this.durableLsn) : undefined;
+    const slot = this.slots.next(this.durableLsn, this.state.index.live, prefixCrc, now);
+    try {
+      writeFully(this.opts.io, this.fd, slot.bytes, 0, slot.bytes.length, slot.at);
+      this.syncLog(!auto);
+    } catch (err) {
+      throw this.fail('checkpoint', err);
+    }
+    this.slots.written(slot.at, this.durableLsn, now);
+  }
+
+  currentBuffers(): BufferSet {
+    return {
+      generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
+      index: this.state.index.buffer,
+      segments: [...this.state.mirror.buffers],
+      ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
+    };
+  }
+
+  get failed(): EmdbError | undefined {
+    return this.failure;
+  }
+
+  protected publishBuffers(): void {
+    const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
+    const sorted = this.state.sorted?.manifest();
+    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(sorted ? { sorted } : {}) });
+    Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
+  }
+
+  /**
+   * One fdatasync of the log, counted and timed for stats() (a failed one counts
+   * nothing). `counted` false: the automatic checkpoint's, which stats() reports
+   * as autoCheckpoints so `syncs` stays what flush() and checkpoint() cost.
+   */
+  private syncLog(counted = true): void {
+    const started = performance.now();
+    this.opts.io.fdatasync(this.fd);
+    if (!counted) return;
+    this.syncMs += performance.now() - started;
+    this.syncs++;
+  }
+
+  protected assertWritable(): void {
+    if (this.failure) throw this.failure;
+    if (this.retired) throw new EmdbError(ErrorCode.CLOSED, 'the database was rewritten by an encryption change; reopen it');
+  }
+
+  /**
+   * After a failed fdatasync Linux marks the unsynced pages clean: they stay
+   * readable in the page cache but may never reach the disk, so a reopen would
+   * take them for durable records and later checkpoint past a hole. Cut them off
+   * the file (best effort: the fdatasync failure is the one reported).
+   */
+  private dropUnsynced(): void {
+    try {
+      this.opts.io.ftruncate(this.fd, this.durableLsn);
+    } catch {
+      // see above
+    }
+  }
+
+  /**
+   * An I/O error poisons the engine: after a failed write or fdatasync we cannot
+   * know what reached the disk, so every later write is refused until reopen.
+   */
+  protected fail(op: string, err: unknown): EmdbError {
+    this.failure = ioError(op, err);
+    Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
+    return this.failure;
+  }
+}
