@@ -1,12 +1,12 @@
 import { RecordBuffer } from './core/record-buffer.js';
+import { insertChunked } from './keyspace-bulk.js';
+import { afterQueuedWrites, closable, scanChunks } from './keyspace-scan.js';
 import type { DbConnection } from './core/types.js';
 import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { KeyScratch, keyByteLength, type Key } from './keys.js';
 import { guard } from './guard.js';
-import type { ScanSource } from './protocol.js';
-import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { TxTarget } from './transaction.js';
 import { refuseUnknownOptions } from './option-names.js';
 import { Focus, Group } from './nested.js';
@@ -19,13 +19,6 @@ export interface InsertManyOptions {
   /** One TTL for every entry of the call (default: Ttl.Default). */
   ttl?: TtlArg;
 }
-
-/** insertMany sends chunks of about this size, each one crash-atomic. */
-const BULK_CHUNK_BYTES = 4 << 20;
-/** Chunks in flight to the writer at once: enough to overlap encoding and writing. */
-const BULK_IN_FLIGHT = 3;
-/** Index slots per iteration chunk: a few MiB of entries at most, so memory stays flat. */
-const SCAN_SLOTS = 16_384;
 
 /**
  * The core key-value operations of one key space: the database's default
@@ -175,12 +168,7 @@ export class KeySpace<V = unknown> {
    * scan of the whole index filtered here (cost proportional to the key space).
    */
   async *scanPrefix(prefix: Uint8Array, values: boolean): AsyncGenerator<[Buffer, Buffer]> {
-    this.assertLive();
-    // A round trip to the writer after the queued writes: they are applied when it returns.
-    await this.conn.link.call({ t: 'count', ns: this.ns });
-    this.assertLive();
-    const view = this.conn.view;
-    view.sync();
+    const view = await afterQueuedWrites(this.conn, this.ns, () => this.assertLive());
     if (view.sorted) {
       yield* sortedEntries(this.rangeHost(), values, prefix);
       return;
@@ -322,67 +310,7 @@ export class KeySpace<V = unknown> {
       if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
         throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
       }
-      const codec = this.codec;
-      // Every chunk's promise is observed here at once (it never rejects): when
-      // insertMany stops early, chunks still in flight must not reject unhandled.
-      const inFlight: Promise<void>[] = [];
-      let committed = 0;
-      let failure: { error: unknown } | undefined;
-      const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
-      const records = new RecordBuffer(chunkCapacity);
-      const spare: ArrayBuffer[] = [];
-      let count = 0;
-      /** Entries framed since the last chunk left (the chunk's record count also has its TX markers). */
-      let unsent = 0;
-      const sendChunk = async (): Promise<void> => {
-        // A chunk not yet sent when the database closes is not sent (ERR_EMDB_CLOSED).
-        this.assertLive();
-        records.commitTx();
-        const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
-        const entriesInChunk = unsent;
-        unsent = 0;
-        const sent = this.conn.link.call({ t: 'write', count: n, bytes, existed: false }, payload);
-        inFlight.push(
-          sent.then(
-            (done) => {
-              committed += entriesInChunk;
-              if (done.payload && done.payload.byteLength >= chunkCapacity) spare.push(done.payload);
-            },
-            (error: unknown) => void (failure ??= { error }),
-          ),
-        );
-        if (inFlight.length >= BULK_IN_FLIGHT) await inFlight.shift();
-        if (failure) throw failure.error;
-      };
-      const add = (entry: unknown): boolean => {
-        if (!Array.isArray(entry) || entry.length < 2) {
-          throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany entries must be [key, value] pairs');
-        }
-        const key = entry[0] as Key;
-        const keyLen = keyByteLength(key);
-        const encoded = codec.encode(entry[1]);
-        if (!records.inTx) records.beginTx();
-        records.append(RecordKind.PUT, this.ns, key, keyLen, encoded, expiresAt);
-        count++;
-        unsent++;
-        return records.len >= BULK_CHUNK_BYTES;
-      };
-      try {
-        // A sync iterable is walked synchronously: `for await` would cost a promise per entry.
-        if (Symbol.iterator in entries) {
-          for (const entry of entries) if (add(entry)) await sendChunk();
-        } else {
-          for await (const entry of entries) if (add(entry)) await sendChunk();
-        }
-        if (records.inTx) await sendChunk();
-        await Promise.all(inFlight);
-        if (failure) throw failure.error;
-      } catch (err) {
-        // Settle what was sent before answering, so `committed` is final.
-        await Promise.all(inFlight);
-        throw withCommitted(err, committed);
-      }
-      return count;
+      return insertChunked(this.conn, this.ns, this.codec, entries, expiresAt, () => this.assertLive());
     });
   }
 
@@ -451,81 +379,12 @@ export class KeySpace<V = unknown> {
     return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive(), ...(pool.range ? { pool: pool as RangePool } : {}) };
   }
 
-  /**
-   * The iterator users get: once the database (or namespace) is closed, every
-   * next() rejects with ERR_EMDB_CLOSED, also when entries were already read
-   * ahead and also after it has rejected once (a bare generator would report
-   * done then), as Level iterators do.
-   */
+  /** Wraps an iterator so next() rejects once the key space is closed (keyspace-scan.ts). */
   private closable<T>(gen: AsyncIterator<T>): AsyncIterableIterator<T> {
-    const it: AsyncIterableIterator<T> = {
-      next: () => {
-        try {
-          this.assertLive();
-        } catch (err) {
-          // Ends the generator (no effect once it is done); it cannot fail here, the catch only marks it observed.
-          gen.return?.(undefined).catch(() => undefined);
-          return Promise.reject(err);
-        }
-        return gen.next();
-      },
-      return: (value?: unknown) => (gen.return ? gen.return(value as T) : Promise.resolve({ value: value as T, done: true as const })),
-      throw: (err?: unknown) => (gen.throw ? gen.throw(err) : Promise.reject(err)),
-      [Symbol.asyncIterator]: () => it,
-    };
-    return it;
+    return closable(gen, () => this.assertLive());
   }
 
-  private async *scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
-    this.assertLive();
-    // A round trip to the writer after the queued writes: they are applied when it returns.
-    await this.conn.link.call({ t: 'count', ns: this.ns });
-    this.assertLive();
-    const view = this.conn.view;
-    view.sync();
-    if (!view.index || !view.mirror) return;
-    // rangeScans: key order, from one snapshot of the sorted index (src/range/).
-    if (view.sorted) return yield* sortedEntries(this.rangeHost(), values);
-    const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers] };
-    const capacity = tableCapacity(source.index);
-    let next = this.scanAhead(source, 0, values);
-    for (let from = 0; from < capacity; from += SCAN_SLOTS) {
-      const packed = await next.catch((err: unknown) => {
-        // The pool's threads are stopped by close(): its rejection is not an I/O failure.
-        this.assertLive();
-        throw err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `iteration read failed: ${String(err)}`, { cause: err });
-      });
-      this.assertLive();
-      // Read one chunk ahead while the caller consumes this one.
-      if (from + SCAN_SLOTS < capacity) next = this.scanAhead(source, from + SCAN_SLOTS, values);
-      yield* unpackScan(packed);
-    }
+  private scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
+    return scanChunks(this.conn, this.ns, values, () => this.assertLive(), () => this.rangeHost());
   }
-
-  /**
-   * One chunk read ahead. Marked observed at once: a caller that breaks out of
-   * the loop (or throws in it) never awaits it, and close() then stops the
-   * reader running it, which would otherwise reject unhandled.
-   */
-  private scanAhead(source: ScanSource, from: number, values: boolean): Promise<ArrayBuffer> {
-    const chunk = this.conn.pool.scan(source, this.ns, from, SCAN_SLOTS, values);
-    chunk.catch(() => undefined);
-    return chunk;
-  }
-}
-
-/**
- * An insertMany failure that says how many entries were committed before it
- * (chunks the writer applied). A new error: the one passed in may be the link's
- * shared failure, rejected to every later request.
- */
-function withCommitted(err: unknown, committed: number): unknown {
-  if (!(err instanceof EmdbError)) return err;
-  const cause: unknown = err.cause ?? err;
-  const out = new EmdbError(err.code, `insertMany stopped after committing ${committed} entries: ${err.message}`, {
-    cause,
-    committed,
-    ...(err.offset === undefined ? {} : { offset: err.offset }),
-  });
-  return out;
 }

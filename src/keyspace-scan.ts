@@ -1,0 +1,83 @@
+import type { DbConnection } from './core/types.js';
+import { EmdbError, ErrorCode } from './errors.js';
+import type { ScanSource } from './protocol.js';
+import { sortedEntries, type RangeHost } from './range/api.js';
+import { tableCapacity, unpackScan } from './shm/scan.js';
+import type { SharedView } from './shm/shared-view.js';
+
+/** Index slots per iteration chunk: a few MiB of entries at most, so memory stays flat. */
+const SCAN_SLOTS = 16_384;
+
+/**
+ * The iterator users get: once the database (or namespace) is closed, every
+ * next() rejects with ERR_EMDB_CLOSED, also when entries were already read
+ * ahead and also after it has rejected once (a bare generator would report
+ * done then), as Level iterators do.
+ */
+export function closable<T>(gen: AsyncIterator<T>, assertLive: () => void): AsyncIterableIterator<T> {
+  const it: AsyncIterableIterator<T> = {
+    next: () => {
+      try {
+        assertLive();
+      } catch (err) {
+        // Ends the generator (no effect once it is done); it cannot fail here, the catch only marks it observed.
+        gen.return?.(undefined).catch(() => undefined);
+        return Promise.reject(err);
+      }
+      return gen.next();
+    },
+    return: (value?: unknown) => (gen.return ? gen.return(value as T) : Promise.resolve({ value: value as T, done: true as const })),
+    throw: (err?: unknown) => (gen.throw ? gen.throw(err) : Promise.reject(err)),
+    [Symbol.asyncIterator]: () => it,
+  };
+  return it;
+}
+
+/**
+ * The connection's view once the writes this thread queued are applied: a round
+ * trip to the writer after them, then the view brought to the current generation.
+ */
+export async function afterQueuedWrites(conn: DbConnection, ns: number, assertLive: () => void): Promise<SharedView> {
+  assertLive();
+  await conn.link.call({ t: 'count', ns });
+  assertLive();
+  const view = conn.view;
+  view.sync();
+  return view;
+}
+
+/**
+ * Every live entry of namespace `ns` (KeySpace.iter/keys and group scans without
+ * rangeScans): the index table in chunks read by the reader pool, one ahead.
+ */
+export async function* scanChunks(conn: DbConnection, ns: number, values: boolean, assertLive: () => void, rangeHost: () => RangeHost): AsyncGenerator<[Buffer, Buffer]> {
+  const view = await afterQueuedWrites(conn, ns, assertLive);
+  if (!view.index || !view.mirror) return;
+  // rangeScans: key order, from one snapshot of the sorted index (src/range/).
+  if (view.sorted) return yield* sortedEntries(rangeHost(), values);
+  const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers] };
+  const capacity = tableCapacity(source.index);
+  let next = scanAhead(conn, ns, source, 0, values);
+  for (let from = 0; from < capacity; from += SCAN_SLOTS) {
+    const packed = await next.catch((err: unknown) => {
+      // The pool's threads are stopped by close(): its rejection is not an I/O failure.
+      assertLive();
+      throw err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `iteration read failed: ${String(err)}`, { cause: err });
+    });
+    assertLive();
+    // Read one chunk ahead while the caller consumes this one.
+    if (from + SCAN_SLOTS < capacity) next = scanAhead(conn, ns, source, from + SCAN_SLOTS, values);
+    yield* unpackScan(packed);
+  }
+}
+
+/**
+ * One chunk read ahead. Marked observed at once: a caller that breaks out of
+ * the loop (or throws in it) never awaits it, and close() then stops the
+ * reader running it, which would otherwise reject unhandled.
+ */
+function scanAhead(conn: DbConnection, ns: number, source: ScanSource, from: number, values: boolean): Promise<ArrayBuffer> {
+  const chunk = conn.pool.scan(source, ns, from, SCAN_SLOTS, values);
+  chunk.catch(() => undefined);
+  return chunk;
+}
