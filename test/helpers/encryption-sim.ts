@@ -5,7 +5,7 @@ import { IndexView } from '../../dist/src/shm/index-table.js';
 import { scanSlots, unpackScan } from '../../dist/src/shm/scan.js';
 import { createControlBlock } from '../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../dist/src/writer/engine.js';
-import { DB } from './sim/engine-harness.js';
+import { DB, openOrRelease } from './sim/engine-harness.js';
 
 export function openEncrypted(io: FileIO, encryption: EncryptionSpec | undefined): WriterEngine {
   const engine = new WriterEngine({
@@ -16,17 +16,7 @@ export function openEncrypted(io: FileIO, encryption: EncryptionSpec | undefined
     publish: () => undefined,
     ...(encryption ? { encryption } : {}),
   });
-  try {
-    engine.open();
-  } catch (err) {
-    try {
-      engine.close();
-    } catch {
-      // the open failure is the one to report
-    }
-    throw err;
-  }
-  return engine;
+  return openOrRelease(engine);
 }
 
 /** Every live key → value of the default namespace, read from the shared buffers as readers do. */

@@ -36,9 +36,13 @@ export function newEngine(io: FileIO, policy: FlushPolicy, file = DB): WriterEng
   return new WriterEngine({ path: file, flushPolicy: policy, io, control: createControlBlock(), publish: () => undefined, ...rangeScans });
 }
 
-/** Opens an engine; on failure releases what open acquired (as workers/writer.ts does) and rethrows. */
+/** A new engine on `file`, opened (see openOrRelease). */
 export function openEngine(io: FileIO, policy: FlushPolicy, file = DB): WriterEngine {
-  const engine = newEngine(io, policy, file);
+  return openOrRelease(newEngine(io, policy, file));
+}
+
+/** Opens `engine`; on failure releases what open acquired (as workers/writer.ts does) and rethrows. */
+export function openOrRelease(engine: WriterEngine): WriterEngine {
   try {
     engine.open();
   } catch (err) {
