@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import * as constants from '../../dist/src/format/constants.js';
 import * as sortedEntry from '../../dist/src/format/sorted-entry.js';
+import * as sortedSnapshot from '../../dist/src/format/sorted-snapshot.js';
 import * as layout from '../../dist/src/shm/layout.js';
 
 type Pin = number | readonly number[] | Readonly<Record<string, number>>;
@@ -81,6 +82,13 @@ const sortedEntryPins = {
   SortedRunHeader: { COUNT: 0, ID: 1 },
 } satisfies Record<string, Pin>;
 
+const sortedSnapshotPins = {
+  SORTED_SECTION: { MAGIC: 0, VERSION: 8, HEADER_SIZE: 12, TAIL: 16, PREFIX_CRC: 24, RUN_BYTES: 28, RUN_CRC: 36, CRC: 44 },
+  SORTED_SECTION_HEADER_SIZE: 48,
+  SORTED_SECTION_MAGIC: [69, 77, 68, 66, 83, 82, 84, 10],
+  SORTED_SECTION_VERSION: 1,
+} satisfies Record<string, Pin>;
+
 const layoutPins = {
   BUILD_LOAD: 0.5,
   CONTROL_BYTES: 40,
@@ -122,6 +130,7 @@ function plain(v: unknown): unknown {
 const modules: [string, Record<string, unknown>, Record<string, Pin>][] = [
   ['format/constants', constants, constantsPins],
   ['format/sorted-entry', sortedEntry, sortedEntryPins],
+  ['format/sorted-snapshot', sortedSnapshot, sortedSnapshotPins],
   ['shm/layout', layout, layoutPins],
 ];
 
