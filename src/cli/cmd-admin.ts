@@ -5,7 +5,6 @@ import { Emdb } from '../index.js';
 import type { Command } from './command.js';
 import { assertDatabaseExists, usageError, type Context } from './context.js';
 import { Progress } from './progress.js';
-import { SECRET_HELP, secretOptions } from './secrets.js';
 
 /**
  * compact and backup report no progress of their own; they write a temp file
@@ -38,12 +37,9 @@ const compact: Command = {
   name: 'compact',
   summary: 'rewrite the log with live records only',
   args: '',
-  arity: [0, 0],
-  options: { ...secretOptions() },
+  groups: ['secrets'],
   help: `Runs db.compact(): writes the live records to PATH.compact and renames it over
-PATH atomically (a crash leaves the old file or the new one). Prints the report.
-
-${SECRET_HELP}`,
+PATH atomically (a crash leaves the old file or the new one). Prints the report.`,
   async run(ctx, path, _args, flags) {
     const db = await ctx.open(path, flags);
     const s = await db.stats();
@@ -61,13 +57,10 @@ const backup: Command = {
   name: 'backup',
   summary: 'write a consistent copy to DEST',
   args: 'DEST',
-  arity: [1, 1],
-  options: { ...secretOptions() },
+  groups: ['secrets'],
   help: `Runs db.backupTo(DEST): a consistent copy as of the call, written to a temp
 file, synced and renamed into place. An existing emdb-js database at DEST is
-replaced; any other existing file is refused.
-
-${SECRET_HELP}`,
+replaced; any other existing file is refused.`,
   async run(ctx, path, [dest], flags) {
     if (!dest) throw usageError('backup needs DEST');
     const db = await ctx.open(path, flags);
@@ -82,8 +75,7 @@ const lockHolder: Command = {
   name: 'lock-holder',
   summary: 'show which process holds the database lock',
   args: '',
-  arity: [0, 0],
-  options: {},
+  groups: [],
   help: `Prints the pid, host and start time recorded in PATH.lock, or "not locked".
 Reads only; does not judge whether the holder is still alive (break-lock does).`,
   async run(ctx, path) {
@@ -98,8 +90,7 @@ const breakLock: Command = {
   name: 'break-lock',
   summary: 'remove a lock whose holder is gone',
   args: '',
-  arity: [0, 0],
-  options: {},
+  groups: [],
   help: `Removes PATH.lock when its holder is provably gone (same host, pid dead or
 reused). A live holder's lock is refused with ERR_EMDB_LOCKED (exit 3). An open
 also recovers such a lock by itself; this is for tools that inspect the lock.`,

@@ -6,7 +6,7 @@
 import { Emdb, type EncryptionOptions } from '../index.js';
 import type { Command } from './command.js';
 import { assertDatabaseExists, usageError, type Flags } from './context.js';
-import { encryptionFromFlags, SECRET_HELP, secretOptions } from './secrets.js';
+import { encryptionFromFlags, secretOptions } from './secrets.js';
 
 interface EncryptionAdmin {
   enableEncryption(path: string, enc: EncryptionOptions, opts?: { keepBackup?: boolean }): Promise<void>;
@@ -36,9 +36,9 @@ function toggle(name: string, summary: string, help: string, act: (path: string,
     name,
     summary,
     args: '',
-    arity: [0, 0],
-    options: { ...secretOptions(), ...KEEP },
-    help: `${help}\n${KEEP_HELP}\n\n${SECRET_HELP}`,
+    groups: ['secrets'],
+    options: KEEP,
+    help: `${help}\n${KEEP_HELP}`,
     async run(ctx, path, _a, flags) {
       assertDatabaseExists(path);
       await act(path, await need(flags), flags);
@@ -60,10 +60,10 @@ export function cryptoCommands(): Command[] {
       name: 'rekey',
       summary: 'rotate the encryption key',
       args: '',
-      arity: [0, 0],
-      options: { ...secretOptions(), ...secretOptions('new-'), ...KEEP },
+      groups: ['secrets'],
+      options: { ...secretOptions('new-'), ...KEEP },
       help: `Re-encrypts PATH from the current key (the usual flags) to a new one (the same
-flags prefixed with new-: --new-encryption-key-file, --new-passphrase-env, ...).\n${KEEP_HELP}\n\n${SECRET_HELP}`,
+flags prefixed with new-: --new-encryption-key-file, --new-passphrase-env, ...).\n${KEEP_HELP}`,
       async run(ctx, path, _a, flags) {
         assertDatabaseExists(path);
         await api.rotateEncryptionKey(path, await need(flags), await need(flags, 'new-'), opts(flags));

@@ -9,7 +9,6 @@ import type { Command } from './command.js';
 import { Sink, usageError, type Flags } from './context.js';
 import { DUMP_VERSION, encodeEnd, encodeEntry, encodeHeader, type DumpFormat } from './dump-format.js';
 import { Progress } from './progress.js';
-import { SECRET_HELP, secretOptions } from './secrets.js';
 import { toolVersion } from './version.js';
 
 type Space = Emdb<Buffer> | Namespace<Buffer>;
@@ -35,8 +34,8 @@ export const dump: Command = {
   name: 'dump',
   summary: 'export every namespace to ndjson or msgpack',
   args: '',
-  arity: [0, 0],
-  options: { ...secretOptions(), format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, plaintext: { type: 'boolean' } },
+  groups: ['secrets'],
+  options: { format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, plaintext: { type: 'boolean' } },
   help: `Streams every entry of every namespace (keys, values, expiry times) to stdout,
 or to FILE with --out; constant memory. \`emdb-js dump A | emdb-js load B\` makes B
 hold the same namespaces, keys, values and TTLs as A.
@@ -44,9 +43,7 @@ hold the same namespaces, keys, values and TTLs as A.
                             or msgpack (msgpackr records, bytes as binary)
   -o, --out FILE            write to FILE instead of stdout
   --plaintext               needed to dump an encrypted database: the dump is not encrypted
-Progress goes to stderr. The first record is a header, the last an end marker.
-
-${SECRET_HELP}`,
+Progress goes to stderr. The first record is a header, the last an end marker.`,
   async run(ctx, path, _args, flags) {
     const format = formatFlag(flags) ?? 'ndjson';
     if (isEncryptedOpen(flags) && flags.plaintext !== true) {

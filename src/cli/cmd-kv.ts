@@ -1,9 +1,8 @@
 /** Single-key commands (get, put, del) and the read-only summaries (stats, namespaces). */
-import { decodeArg, decodeKey, encodeOut, KEY_HELP, KEY_OPTIONS, keyEncoding, namespaceFlag, VALUE_OPTIONS, valueEncoding } from './bytes.js';
+import { decodeArg, decodeKey, encodeOut, keyEncoding, namespaceFlag, valueEncoding } from './bytes.js';
 import type { Command } from './command.js';
 import { notFound, type Context, type Flags } from './context.js';
 import type { Emdb, Namespace } from '../index.js';
-import { SECRET_HELP, secretOptions } from './secrets.js';
 
 type Space = Emdb<Buffer> | Namespace<Buffer>;
 
@@ -26,14 +25,9 @@ const get: Command = {
   name: 'get',
   summary: 'print the value of KEY',
   args: 'KEY',
-  arity: [1, 1],
-  options: { ...KEY_OPTIONS, ...VALUE_OPTIONS, ...secretOptions() },
+  groups: ['keys', 'values', 'secrets'],
   help: `Prints the value's bytes as they are (a newline is added on a terminal), or
-hex/base64 text with --value-hex/--value-base64. Exit 2 when KEY is absent.
-
-${KEY_HELP}
-
-${SECRET_HELP}`,
+hex/base64 text with --value-hex/--value-base64. Exit 2 when KEY is absent.`,
   async run(ctx, path, [keyText], flags) {
     const key = decodeKey(keyText!, flags);
     const db = await ctx.open(path, flags);
@@ -57,15 +51,10 @@ const put: Command = {
   name: 'put',
   summary: 'set KEY to VALUE (or to stdin)',
   args: 'KEY [VALUE]',
-  arity: [1, 2],
-  options: { ...KEY_OPTIONS, ...VALUE_OPTIONS, ...secretOptions() },
+  groups: ['keys', 'values', 'secrets'],
   help: `Writes KEY = VALUE and flushes it (durable when the command exits). Without
 VALUE, or with VALUE "-", the value is read from stdin (binary safe). Creates the
-database and the namespace when they do not exist.
-
-${KEY_HELP}
-
-${SECRET_HELP}`,
+database and the namespace when they do not exist.`,
   async run(ctx, path, [keyText, valueText], flags) {
     const key = decodeKey(keyText!, flags);
     const venc = valueEncoding(flags);
@@ -87,13 +76,8 @@ const del: Command = {
   name: 'del',
   summary: 'remove KEY',
   args: 'KEY',
-  arity: [1, 1],
-  options: { ...KEY_OPTIONS, ...secretOptions() },
-  help: `Removes KEY and flushes. Exit 2 when KEY was absent.
-
-${KEY_HELP}
-
-${SECRET_HELP}`,
+  groups: ['keys', 'secrets'],
+  help: `Removes KEY and flushes. Exit 2 when KEY was absent.`,
   async run(ctx, path, [keyText], flags) {
     const key = decodeKey(keyText!, flags);
     const db = await ctx.open(path, flags);
@@ -108,12 +92,9 @@ const namespaces: Command = {
   name: 'namespaces',
   summary: 'list namespaces and their record counts',
   args: '',
-  arity: [0, 0],
-  options: { ...secretOptions() },
+  groups: ['secrets'],
   help: `Prints one namespace per line: its name and live record count, a tab
-between them. The default namespace is not listed. --json prints an array.
-
-${SECRET_HELP}`,
+between them. The default namespace is not listed. --json prints an array.`,
   async run(ctx, path, _args, flags) {
     const db = await ctx.open(path, flags);
     const rows: { name: string; records: number }[] = [];
@@ -136,12 +117,9 @@ const stats: Command = {
   name: 'stats',
   summary: 'print database statistics',
   args: '',
-  arity: [0, 0],
-  options: { ...secretOptions() },
+  groups: ['secrets'],
   help: `Prints db.stats(): live records, live/dead/file bytes, namespaces, index
-capacity and load, how the open recovered, and more; --json for all of it as JSON.
-
-${SECRET_HELP}`,
+capacity and load, how the open recovered, and more; --json for all of it as JSON.`,
   async run(ctx, path, _args, flags) {
     const db = await ctx.open(path, flags);
     const s = { path, ...(await db.stats()) };

@@ -12,7 +12,6 @@ import { usageError, type Context } from './context.js';
 import { formatFlag } from './cmd-dump.js';
 import { readDump, type DumpEntry, type DumpItem } from './dump-format.js';
 import { Progress } from './progress.js';
-import { SECRET_HELP, secretOptions } from './secrets.js';
 
 type Space = Emdb<Buffer> | Namespace<Buffer>;
 type TtlWriter = (space: Space, key: Buffer, value: Buffer, ttlMs: number) => Promise<void>;
@@ -133,8 +132,8 @@ export const load: Command = {
   name: 'load',
   summary: 'import a dump (from stdin or --in)',
   args: '',
-  arity: [0, 0],
-  options: { ...secretOptions(), format: { type: 'string', short: 'f' }, in: { type: 'string', short: 'i' }, 'ignore-ttl': { type: 'boolean' } },
+  groups: ['secrets'],
+  options: { format: { type: 'string', short: 'f' }, in: { type: 'string', short: 'i' }, 'ignore-ttl': { type: 'boolean' } },
   help: `Reads a dump made by \`emdb-js dump\` from stdin, or from FILE with --in, and
 writes every entry (creating the database and its namespaces as needed; existing
 keys are overwritten). Writes go in crash-atomic chunks of a few MiB: a load that is
@@ -142,9 +141,7 @@ interrupted leaves a consistent database holding a prefix of the dump.
   -f, --format F            ndjson or msgpack (default: detected from the first byte)
   -i, --in FILE             read FILE instead of stdin
   --ignore-ttl              load entries that carry an expiry time without one
-Entries whose expiry has passed are skipped (counted in the report).
-
-${SECRET_HELP}`,
+Entries whose expiry has passed are skipped (counted in the report).`,
   async run(ctx, path, _args, flags) {
     const format = formatFlag(flags);
     let input: Readable = process.stdin;

@@ -6,11 +6,10 @@
  */
 import type { Emdb, OpenOptions } from '../index.js';
 import { EmdbError, ErrorCode } from '../index.js';
-import { decodeArg, decodeKey, encodeOut, KEY_HELP, KEY_OPTIONS, keyEncoding, VALUE_OPTIONS, valueEncoding } from './bytes.js';
+import { decodeArg, decodeKey, encodeOut, keyEncoding, valueEncoding } from './bytes.js';
 import { spaceFor } from './cmd-kv.js';
 import type { Command } from './command.js';
 import { usageError, type Context, type Flags } from './context.js';
-import { SECRET_HELP, secretOptions } from './secrets.js';
 
 type Entry = [Buffer, Buffer];
 
@@ -124,11 +123,8 @@ export const scan: Command = {
   name: 'scan',
   summary: 'list entries in key order, by prefix or bounds',
   args: '',
-  arity: [0, 0],
+  groups: ['keys', 'values', 'secrets'],
   options: {
-    ...KEY_OPTIONS,
-    ...VALUE_OPTIONS,
-    ...secretOptions(),
     prefix: { type: 'string' },
     gt: { type: 'string' },
     gte: { type: 'string' },
@@ -146,11 +142,7 @@ export const scan: Command = {
   --reverse                 descending order
   --keys-only               keys only
 Uses the sorted range index when this build has range scans; otherwise it says so on
-stderr, walks every record, and sorts the matches in memory (bounded by --limit).
-
-${KEY_HELP}
-
-${SECRET_HELP}`,
+stderr, walks every record, and sorts the matches in memory (bounded by --limit).`,
   async run(ctx, path, _args, flags) {
     const bounds = parseBounds(flags);
     const db = await openForScan(ctx, path, flags);

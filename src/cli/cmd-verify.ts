@@ -5,14 +5,13 @@ import type { Command } from './command.js';
 import { assertDatabaseExists, CliExit, Exit } from './context.js';
 import { Progress } from './progress.js';
 import { walkLog } from './verify-walk.js';
-import { encryptionFromFlags, SECRET_HELP, secretOptions } from './secrets.js';
+import { encryptionFromFlags } from './secrets.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'check every record\'s CRC, read-only',
   args: '',
-  arity: [0, 0],
-  options: secretOptions(),
+  groups: ['secrets'],
   help: `Reads the file from start to end and checks the header, the framing and CRC32
 of every record, transaction framing, and the checkpointed prefix CRC. Never writes
 and takes no lock (a database open elsewhere can be verified; records it is
@@ -23,9 +22,7 @@ damage: the next open drops it, and verify reports it with its offset.
 Encrypted files: give the key (flags below) and verify also authenticates the header
 slots and every record (a wrong key exits 3 with ERR_EMDB_ENCRYPTION_KEY_MISMATCH);
 without it only the record framing and CRCs in the clear are checked, and the
-report says "not authenticated".
-
-${SECRET_HELP}`,
+report says "not authenticated".`,
   async run(ctx, path, _args, flags) {
     assertDatabaseExists(path);
     const holder = await Emdb.lockHolder(path).catch(() => undefined);

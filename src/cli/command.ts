@@ -1,21 +1,54 @@
 /** The shape of one CLI command; main.ts parses its flags and runs it. */
 import type { ParseArgsConfig } from 'node:util';
+import { KEY_HELP, KEY_OPTIONS, VALUE_OPTIONS } from './bytes.js';
 import type { Context, Flags } from './context.js';
+import { SECRET_HELP, secretOptions } from './secrets.js';
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Flags several commands take, each group declared and documented once:
+ * `keys` the key encoding and namespace flags, `values` the value encoding
+ * flags (documented with the keys' help), `secrets` the encryption key or
+ * passphrase of the database.
+ */
+export type FlagGroup = 'keys' | 'values' | 'secrets';
+
+const FLAG_GROUPS: Record<FlagGroup, { options: OptionsConfig; help?: string }> = {
+  keys: { options: KEY_OPTIONS, help: KEY_HELP },
+  values: { options: VALUE_OPTIONS },
+  secrets: { options: secretOptions(), help: SECRET_HELP },
+};
 
 export interface Command {
   name: string;
   /** One line, for the command list. */
   summary: string;
-  /** Positionals after PATH, as shown in usage: 'KEY [VALUE]'. */
+  /** Positionals after PATH, as shown in usage: 'KEY [VALUE]'; a bracketed one is optional. */
   args: string;
-  /** Minimum and maximum positionals after PATH. */
-  arity: [number, number];
-  /** The rest of `--help`: what it does, its flags, its exit codes. */
+  /** The shared flag groups it takes; their help follows its own, in this order. */
+  groups: FlagGroup[];
+  /** Its own flags, besides the groups'. */
+  options?: OptionsConfig;
+  /** The rest of `--help`: what it does, its own flags, its exit codes. */
   help: string;
-  options: OptionsConfig;
   run(ctx: Context, path: string, args: string[], flags: Flags): Promise<void>;
+}
+
+/** Every flag `cmd` accepts besides COMMON_OPTIONS. */
+export function optionsOf(cmd: Command): OptionsConfig {
+  return Object.assign({}, ...cmd.groups.map((g) => FLAG_GROUPS[g].options), cmd.options);
+}
+
+/** Its help followed by its flag groups' help. */
+export function helpOf(cmd: Command): string {
+  return [cmd.help, ...cmd.groups.map((g) => FLAG_GROUPS[g].help)].filter((h) => h !== undefined).join('\n\n');
+}
+
+/** Minimum and maximum positionals after PATH, read from `args`. */
+export function arityOf(cmd: Command): [number, number] {
+  const names = cmd.args.split(' ').filter((a) => a !== '');
+  return [names.filter((a) => !a.startsWith('[')).length, names.length];
 }
 
 /** Every command accepts these. */

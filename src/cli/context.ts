@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
-import { Emdb, EmdbError, ErrorCode, type OpenOptions } from '../index.js';
+import { Emdb, EmdbError, ErrorCode, type ErrorCodeValue, type OpenOptions } from '../index.js';
 import { encryptionFromFlags } from './secrets.js';
 
 export { CliExit, Exit, notFound, usageError, type Flags } from './exit.js';
@@ -104,19 +104,16 @@ export function assertDatabaseExists(path: string): void {
   if (!st.isFile()) throw notFound(`${path} is not a database file`);
 }
 
+/** The next step to suggest under an error with this code. */
+const HINTS: Partial<Record<ErrorCodeValue, string>> = {
+  [ErrorCode.LOCKED]:
+    'another process has this database open. `emdb-js lock-holder PATH` shows which; if that process is gone, `emdb-js break-lock PATH` removes its lock.',
+  [ErrorCode.CORRUPTION]: '`emdb-js verify PATH` reports every damaged offset; restore from a backup, or `dump` what still reads into a new database.',
+  [ErrorCode.NOT_A_DATABASE]: 'the path is not an emdb-js database; check it.',
+  [ErrorCode.ENCRYPTION_KEY_MISMATCH]: 'pass the right key with --encryption-key-file/--encryption-key-env or --passphrase-file/--passphrase-env.',
+};
+
 /** The one-line hint printed under an error, where there is a next step to suggest. */
 export function hintFor(err: unknown): string | undefined {
-  if (!(err instanceof EmdbError)) return undefined;
-  switch (err.code) {
-    case ErrorCode.LOCKED:
-      return 'another process has this database open. `emdb-js lock-holder PATH` shows which; if that process is gone, `emdb-js break-lock PATH` removes its lock.';
-    case ErrorCode.CORRUPTION:
-      return '`emdb-js verify PATH` reports every damaged offset; restore from a backup, or `dump` what still reads into a new database.';
-    case ErrorCode.NOT_A_DATABASE:
-      return 'the path is not an emdb-js database; check it.';
-    case ErrorCode.ENCRYPTION_KEY_MISMATCH:
-      return 'pass the right key with --encryption-key-file/--encryption-key-env or --passphrase-file/--passphrase-env.';
-    default:
-      return undefined;
-  }
+  return err instanceof EmdbError ? HINTS[err.code] : undefined;
 }

@@ -14,7 +14,7 @@ import { KV_COMMANDS } from './cmd-kv.js';
 import { load } from './cmd-load.js';
 import { scan } from './cmd-scan.js';
 import { verify } from './cmd-verify.js';
-import { COMMON_HELP, COMMON_OPTIONS, EXIT_HELP, type Command } from './command.js';
+import { arityOf, COMMON_HELP, COMMON_OPTIONS, EXIT_HELP, helpOf, optionsOf, type Command } from './command.js';
 import { CliExit, Context, Exit, hintFor, usageError, type Flags } from './context.js';
 import { toolVersion } from './version.js';
 
@@ -41,7 +41,7 @@ ${EXIT_HELP}
 }
 
 function commandHelp(cmd: Command): string {
-  return `Usage: ${usageLine(cmd)}\n\n${cmd.summary}.\n\n${cmd.help}\n\n${COMMON_HELP}\n\n${EXIT_HELP}\n`;
+  return `Usage: ${usageLine(cmd)}\n\n${cmd.summary}.\n\n${helpOf(cmd)}\n\n${COMMON_HELP}\n\n${EXIT_HELP}\n`;
 }
 
 interface Parsed {
@@ -69,7 +69,7 @@ function parse(argv: string[]): Parsed | undefined {
   let values: Flags;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true }) as {
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...optionsOf(cmd) }, allowPositionals: true, strict: true }) as {
       values: Flags;
       positionals: string[];
     });
@@ -82,7 +82,8 @@ function parse(argv: string[]): Parsed | undefined {
   }
   const [path, ...args] = positionals;
   if (path === undefined || path === '') throw usageError(`missing PATH\n${usageLine(cmd)}`);
-  if (args.length < cmd.arity[0] || args.length > cmd.arity[1]) throw usageError(`wrong number of arguments\n${usageLine(cmd)}`);
+  const [min, max] = arityOf(cmd);
+  if (args.length < min || args.length > max) throw usageError(`wrong number of arguments\n${usageLine(cmd)}`);
   return { cmd, path, args, flags: values };
 }
 

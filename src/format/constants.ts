@@ -2,6 +2,8 @@
  * Every on-disk byte offset of format version 3 (see docs/FORMAT.md).
  * Offsets are derived from sizes so that the tables and the code cannot drift.
  */
+import { fieldOffsets } from './field-offsets.js';
+
 export const FORMAT_VERSION = 3;
 /** Versions this build opens. Version 1 has no prefix CRC in its header slots. */
 export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, 3];
@@ -16,40 +18,34 @@ export const PAGE_SIZE = 4096;
 
 // ---- prelude (page 0) ----
 export const FILE_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x4a, 0x53, 0x0d, 0x0a]); // "EMDBJS\r\n"
-export const PRELUDE = {
-  MAGIC: 0,
-  VERSION: 8,
-  FLAGS: 12,
-  DATA_START: 16,
-  CIPHER_ID: 20,
-  KDF_ID: 21,
-  KDF_SALT: 24,
-  KDF_PARAM1: 40,
-  KDF_PARAM2: 44,
-  KDF_PARAM3: 48,
-  KEY_CHECK_NONCE: 52,
-  KEY_CHECK_BLOCK: 64,
-  CREATED_AT: 112,
-  FILE_ID: 120,
-  /** Version 3: the database's value encoding (ENCODING_ID); 0 = not recorded. */
-  VALUE_ENCODING: 136,
-  /** Version 3, reserved for encryption: record protection scheme, 0. */
-  RECORD_SCHEME: 137,
-  /** Version 3, reserved for encryption: parameter flags, 0. */
-  ENCRYPTION_FLAGS: 140,
-  /** Version 3, reserved for encryption: HKDF salt of per-file / per-generation subkeys, 0. */
-  SUBKEY_SALT: 144,
-  RESERVED_TAIL: 176,
-  CRC: 252,
-} as const;
-export const PRELUDE_CRC_END = PRELUDE.CRC;
-export const PRELUDE_SIZE = PRELUDE.CRC + 4;
-export const KDF_SALT_SIZE = PRELUDE.KDF_PARAM1 - PRELUDE.KDF_SALT;
-export const KEY_CHECK_NONCE_SIZE = PRELUDE.KEY_CHECK_BLOCK - PRELUDE.KEY_CHECK_NONCE;
-export const KEY_CHECK_BLOCK_SIZE = PRELUDE.CREATED_AT - PRELUDE.KEY_CHECK_BLOCK;
+export const KDF_SALT_SIZE = 16;
+export const KEY_CHECK_NONCE_SIZE = 12;
+/** AEAD of 32 known bytes plus its 16-byte tag. */
+export const KEY_CHECK_BLOCK_SIZE = 48;
 export const FILE_ID_SIZE = 16;
+export const SUBKEY_SALT_SIZE = 32;
+/** Field sizes in file order; each offset is the sum of the sizes before it (FORMAT.md, "Prelude"). */
+const prelude = fieldOffsets({
+  MAGIC: FILE_MAGIC.length, VERSION: 4, FLAGS: 4, DATA_START: 4,
+  CIPHER_ID: 1, KDF_ID: 1, KDF_RESERVED: 2,
+  KDF_SALT: KDF_SALT_SIZE, KDF_PARAM1: 4, KDF_PARAM2: 4, KDF_PARAM3: 4,
+  KEY_CHECK_NONCE: KEY_CHECK_NONCE_SIZE, KEY_CHECK_BLOCK: KEY_CHECK_BLOCK_SIZE,
+  CREATED_AT: 8, FILE_ID: FILE_ID_SIZE,
+  /** Version 3: the database's value encoding (ENCODING_ID); 0 = not recorded. */
+  VALUE_ENCODING: 1,
+  /** Version 3, reserved for encryption: record protection scheme, 0. */
+  RECORD_SCHEME: 1, SCHEME_RESERVED: 2,
+  /** Version 3, reserved for encryption: parameter flags, 0. */
+  ENCRYPTION_FLAGS: 4,
+  /** Version 3, reserved for encryption: HKDF salt of per-file / per-generation subkeys, 0. */
+  SUBKEY_SALT: SUBKEY_SALT_SIZE,
+  RESERVED_TAIL: 76, CRC: 4,
+});
+export const PRELUDE = prelude.offsets;
+/** The prelude's CRC covers every byte before it. */
+export const PRELUDE_CRC_END = PRELUDE.CRC;
+export const PRELUDE_SIZE = prelude.end;
 export const PRELUDE_FLAG_ENCRYPTED = 1;
-export const SUBKEY_SALT_SIZE = PRELUDE.RESERVED_TAIL - PRELUDE.SUBKEY_SALT;
 /** KDF ids (prelude byte 21); 2 is defined from version 3. */
 export const KdfId = { RAW_KEY: 0, SCRYPT: 1, ARGON2ID: 2 } as const;
 
@@ -57,23 +53,19 @@ export const KdfId = { RAW_KEY: 0, SCRYPT: 1, ARGON2ID: 2 } as const;
 export const SLOT_A_OFFSET = PAGE_SIZE;
 export const SLOT_B_OFFSET = 2 * PAGE_SIZE;
 export const SLOT_MAGIC = 0x544c5348;
-export const SLOT = {
-  MAGIC: 0,
-  SEQUENCE: 8,
-  TAIL_HINT: 16,
-  CHECKPOINT_AT: 24,
-  LIVE_KEYS: 32,
-  /** Version 2: bit 0 = PREFIX_CRC holds the CRC32 of log bytes [DATA_START, tail hint). */
-  FLAGS: 40,
-  PREFIX_CRC: 44,
-  /** Version 3, reserved for encryption: key generation of the records after the tail hint, 0. */
-  KEY_GENERATION: 48,
-  CRC: 60,
-  /** Version 3, reserved for encryption: MAC of slot bytes [0, 64), outside the CRC. */
-  MAC: 64,
-} as const;
-export const SLOT_SIZE = SLOT.CRC + 4;
 export const SLOT_MAC_SIZE = 32;
+export const SLOT = fieldOffsets({
+  MAGIC: 4, MAGIC_RESERVED: 4,
+  SEQUENCE: 8, TAIL_HINT: 8, CHECKPOINT_AT: 8, LIVE_KEYS: 8,
+  /** Version 2: bit 0 = PREFIX_CRC holds the CRC32 of log bytes [DATA_START, tail hint). */
+  FLAGS: 4, PREFIX_CRC: 4,
+  /** Version 3, reserved for encryption: key generation of the records after the tail hint, 0. */
+  KEY_GENERATION: 4, GENERATION_RESERVED: 8, CRC: 4,
+  /** Version 3, reserved for encryption: MAC of slot bytes [0, 64), outside the CRC. */
+  MAC: SLOT_MAC_SIZE,
+}).offsets;
+/** The slot proper (what its CRC and its MAC protect) ends where the MAC area begins. */
+export const SLOT_SIZE = SLOT.MAC;
 export const SLOT_FLAG_PREFIX_CRC = 1;
 
 /** First record LSN; everything before it is header pages. */
@@ -92,47 +84,30 @@ export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
  */
 export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2 } as const;
 export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY;
-export const SNAPSHOT = {
-  MAGIC: 0,
-  VERSION: 8,
-  HEADER_SIZE: 12,
-  FILE_ID: 16,
-  TAIL: 32,
-  PREFIX_CRC: 40,
-  INDEX_CAPACITY: 44,
-  INDEX_LIVE: 48,
-  INDEX_DELETED: 56,
-  LIVE_BYTES: 64,
-  DEAD_BYTES: 72,
-  NEXT_NAMESPACE_ID: 80,
-  NAMESPACES: 84,
-  COUNTS: 88,
-  BODY_BYTES: 92,
-  BODY_CRC: 100,
+const snapshot = fieldOffsets({
+  MAGIC: SNAPSHOT_MAGIC.length, VERSION: 4, HEADER_SIZE: 4, FILE_ID: FILE_ID_SIZE,
+  TAIL: 8, PREFIX_CRC: 4, INDEX_CAPACITY: 4, INDEX_LIVE: 8, INDEX_DELETED: 8,
+  LIVE_BYTES: 8, DEAD_BYTES: 8, NEXT_NAMESPACE_ID: 4, NAMESPACES: 4, COUNTS: 4,
+  BODY_BYTES: 8, BODY_CRC: 4,
   /** Version 2: bitmap of the optional sections after the live counts. */
-  SECTIONS: 104,
+  SECTIONS: 4,
   /** Encrypted databases: the 16-byte salt of this snapshot's key (reserved, 0, otherwise). */
-  SEAL_SALT: 108,
-  CRC: 124,
-} as const;
-export const SNAPSHOT_HEADER_SIZE = SNAPSHOT.CRC + 4;
+  SEAL_SALT: 16,
+  CRC: 4,
+});
+export const SNAPSHOT = snapshot.offsets;
+export const SNAPSHOT_HEADER_SIZE = snapshot.end;
 
 // ---- records ----
 export const RECORD_MAGIC = 0x52444d45;
-export const RECORD = {
-  MAGIC: 0,
-  CRC: 4,
-  KIND: 8,
-  FLAGS: 9,
-  RESERVED: 10,
-  NAMESPACE: 12,
-  KEY_LEN: 16,
-  VALUE_LEN: 20,
-  EXPIRES_AT: 24,
-} as const;
+const record = fieldOffsets({
+  MAGIC: 4, CRC: 4, KIND: 1, FLAGS: 1, RESERVED: 2,
+  NAMESPACE: 4, KEY_LEN: 4, VALUE_LEN: 4, EXPIRES_AT: 8,
+});
+export const RECORD = record.offsets;
 /** The CRC covers [CRC_START, record end): all header fields after the CRC and the payload. */
 export const RECORD_CRC_START = RECORD.KIND;
-export const RECORD_HEADER_SIZE = RECORD.EXPIRES_AT + 8;
+export const RECORD_HEADER_SIZE = record.end;
 
 export const RecordKind = {
   PUT: 1,

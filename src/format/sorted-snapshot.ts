@@ -1,4 +1,5 @@
 import { crc32 } from '@node-rs/crc32';
+import { fieldOffsets } from './field-offsets.js';
 import { SORTED_ENTRY_HEADER_BYTES, SORTED_RUN_HEADER_BYTES, SORTED_TOMBSTONE_HI, SortedEntry, SortedRunHeader, sortedEntryBytes } from './sorted-entry.js';
 import { readU64, writeU64 } from './u64.js';
 
@@ -20,21 +21,26 @@ import { readU64, writeU64 } from './u64.js';
  */
 export const SORTED_SECTION_MAGIC = Uint8Array.from([0x45, 0x4d, 0x44, 0x42, 0x53, 0x52, 0x54, 0x0a]); // "EMDBSRT\n"
 export const SORTED_SECTION_VERSION = 1;
-export const SORTED_SECTION_HEADER_SIZE = 48;
-const S = { MAGIC: 0, VERSION: 8, HEADER_SIZE: 12, TAIL: 16, PREFIX_CRC: 24, RUN_BYTES: 28, RUN_CRC: 36, CRC: 44 } as const;
+const section = fieldOffsets({
+  MAGIC: SORTED_SECTION_MAGIC.length, VERSION: 4, HEADER_SIZE: 4,
+  TAIL: 8, PREFIX_CRC: 4, RUN_BYTES: 8, RUN_CRC: 4, RESERVED: 4, CRC: 4,
+});
+/** Offsets of the section header's fields. */
+export const SORTED_SECTION = section.offsets;
+export const SORTED_SECTION_HEADER_SIZE = section.end;
 
 /** The section header for `run`, describing the log prefix [DATA_START, tail) with CRC `prefixCrc`. */
 export function encodeSortedSectionHeader(run: Uint8Array, tail: number, prefixCrc: number): Uint8Array {
   const buf = new Uint8Array(SORTED_SECTION_HEADER_SIZE);
   const dv = new DataView(buf.buffer);
-  buf.set(SORTED_SECTION_MAGIC, S.MAGIC);
-  dv.setUint32(S.VERSION, SORTED_SECTION_VERSION, true);
-  dv.setUint32(S.HEADER_SIZE, SORTED_SECTION_HEADER_SIZE, true);
-  writeU64(dv, S.TAIL, tail);
-  dv.setUint32(S.PREFIX_CRC, prefixCrc >>> 0, true);
-  writeU64(dv, S.RUN_BYTES, run.length);
-  dv.setUint32(S.RUN_CRC, crc32(run), true);
-  dv.setUint32(S.CRC, crc32(buf.subarray(0, S.CRC)), true);
+  buf.set(SORTED_SECTION_MAGIC, SORTED_SECTION.MAGIC);
+  dv.setUint32(SORTED_SECTION.VERSION, SORTED_SECTION_VERSION, true);
+  dv.setUint32(SORTED_SECTION.HEADER_SIZE, SORTED_SECTION_HEADER_SIZE, true);
+  writeU64(dv, SORTED_SECTION.TAIL, tail);
+  dv.setUint32(SORTED_SECTION.PREFIX_CRC, prefixCrc >>> 0, true);
+  writeU64(dv, SORTED_SECTION.RUN_BYTES, run.length);
+  dv.setUint32(SORTED_SECTION.RUN_CRC, crc32(run), true);
+  dv.setUint32(SORTED_SECTION.CRC, crc32(buf.subarray(0, SORTED_SECTION.CRC)), true);
   return buf;
 }
 
@@ -47,12 +53,12 @@ export interface SortedSectionHeader {
 
 export function decodeSortedSectionHeader(buf: Uint8Array): SortedSectionHeader | undefined {
   if (buf.length < SORTED_SECTION_HEADER_SIZE) return undefined;
-  for (let i = 0; i < SORTED_SECTION_MAGIC.length; i++) if (buf[S.MAGIC + i] !== SORTED_SECTION_MAGIC[i]) return undefined;
+  for (let i = 0; i < SORTED_SECTION_MAGIC.length; i++) if (buf[SORTED_SECTION.MAGIC + i] !== SORTED_SECTION_MAGIC[i]) return undefined;
   const dv = new DataView(buf.buffer, buf.byteOffset, SORTED_SECTION_HEADER_SIZE);
-  if (dv.getUint32(S.VERSION, true) !== SORTED_SECTION_VERSION) return undefined;
-  if (dv.getUint32(S.HEADER_SIZE, true) !== SORTED_SECTION_HEADER_SIZE) return undefined;
-  if (dv.getUint32(S.CRC, true) !== crc32(buf.subarray(0, S.CRC))) return undefined;
-  return { tail: readU64(dv, S.TAIL), prefixCrc: dv.getUint32(S.PREFIX_CRC, true), runBytes: readU64(dv, S.RUN_BYTES), runCrc: dv.getUint32(S.RUN_CRC, true) };
+  if (dv.getUint32(SORTED_SECTION.VERSION, true) !== SORTED_SECTION_VERSION) return undefined;
+  if (dv.getUint32(SORTED_SECTION.HEADER_SIZE, true) !== SORTED_SECTION_HEADER_SIZE) return undefined;
+  if (dv.getUint32(SORTED_SECTION.CRC, true) !== crc32(buf.subarray(0, SORTED_SECTION.CRC))) return undefined;
+  return { tail: readU64(dv, SORTED_SECTION.TAIL), prefixCrc: dv.getUint32(SORTED_SECTION.PREFIX_CRC, true), runBytes: readU64(dv, SORTED_SECTION.RUN_BYTES), runCrc: dv.getUint32(SORTED_SECTION.RUN_CRC, true) };
 }
 
 /**

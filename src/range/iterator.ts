@@ -2,7 +2,8 @@ import type { ValueCodec } from '../encodings.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { describe } from '../keys.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { captureSnapshot, collectRange, pinnedBytes, rangeTestSeams, type RangeQuery, type RangeSnapshot } from './snapshot.js';
+import { testMutant } from '../mutants.js';
+import { captureSnapshot, collectRange, pinnedBytes, type RangeQuery, type RangeSnapshot } from './snapshot.js';
 
 /** Options of the iterator methods (Level-style bounds, as in abstract-level). */
 export interface RangeOptions {
@@ -186,7 +187,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
       }
       this.checkLimits();
       // The negative control of the snapshot-isolation test: a fresh snapshot per chunk must be caught.
-      if (rangeTestSeams.mutant === 'resnapshot') this.snap = captureSnapshot(this.view);
+      if (testMutant.name === 'resnapshot') this.snap = captureSnapshot(this.view);
       const q = this.query;
       const max = Math.min(this.remaining, this.chunk);
       this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);

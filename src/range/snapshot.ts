@@ -2,7 +2,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { recordExpiresAt, recordKeyStart, recordValueLen } from '../format/record-fields.js';
 import { Ctl32, segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
-import { MUTANT } from '../mutants.js';
+import { testMutant } from '../mutants.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntryKey, mergeHead, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
@@ -16,12 +16,8 @@ export interface RangeQuery {
   limit: number;
 }
 
-/**
- * Test seam for the model test's planted mutant: 'exclusive-end' treats an
- * exclusive end bound as inclusive (an off-by-one the model must catch).
- * Never set outside tests.
- */
-export const rangeTestSeams = { mutant: process.env.EMDB_JS_RANGE_MUTANT ?? '' };
+/** Planted mutant 'iter-expired' (src/mutants.ts), read once at load. */
+const SKIP_EXPIRED = testMutant.name !== 'iter-expired';
 /** A writer that keeps publishing faster than we can capture: give up rather than spin forever. */
 const MAX_CAPTURE_TRIES = 10_000;
 
@@ -147,7 +143,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
     if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
     const expires = recordExpiresAt(dv, off);
-    if (expires !== 0 && expires <= now && MUTANT !== 'iter-expired') continue;
+    if (expires !== 0 && expires <= now && SKIP_EXPIRED) continue;
     const valueLen = values ? recordValueLen(dv, off) : 0;
     picked.push(best, bestOff, lsn);
     bytes += 8 + entryKeyLen(bestSrc.dv, bestOff) + valueLen;
@@ -190,7 +186,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
 function outside(src: SortedSource, off: number, ns: number, bound: Bound, reverse: boolean): boolean {
   if (bound.key === undefined) return false;
   const c = compareEntryKey(src.u8, src.dv, off, ns, bound.key, 0, bound.key.length);
-  if (rangeTestSeams.mutant === 'exclusive-end' && c === 0) return false;
+  if (testMutant.name === 'exclusive-end' && c === 0) return false;
   if (reverse) return c < 0 || (c === 0 && bound.exclusive);
   return c > 0 || (c === 0 && bound.exclusive);
 }

@@ -20,6 +20,12 @@
  *  R5. A replaced index table is never written again and never reused.
  */
 
+import { fieldOffsets } from '../format/field-offsets.js';
+
+/** The slot tables below count Int32 words; these turn words into bytes and 64-bit slots into words. */
+const I32_BYTES = Int32Array.BYTES_PER_ELEMENT;
+const WORDS_PER_I64 = BigInt64Array.BYTES_PER_ELEMENT / I32_BYTES;
+
 // ---- control block ----
 /**
  * Indices into the control block's BigInt64Array view.
@@ -38,9 +44,8 @@
  * load may miss each thread's not yet published lookups (fewer than
  * READS_PUBLISH_EVERY per thread, and none once the thread has yielded).
  */
-export const Ctl64 = {
-  NEXT_LSN: 0,
-  READS: 1,
+const ctl64 = fieldOffsets({
+  NEXT_LSN: 1, READS: 1,
   /**
    * CLOCK_OFFSET: milliseconds added to Date.now() by every thread's clock
    * (shm/clock.ts), so a test moves time for the writer, the reader pool and
@@ -49,9 +54,10 @@ export const Ctl64 = {
    * (a thread that reads the old offset once more sees time a moment earlier,
    * exactly as if it had read the clock a moment earlier).
    */
-  CLOCK_OFFSET: 2,
-} as const;
-export const CTL64_SLOTS = 3;
+  CLOCK_OFFSET: 1,
+});
+export const Ctl64 = ctl64.offsets;
+export const CTL64_SLOTS = ctl64.end;
 /** A thread publishes its local lookup count to READS at least this often. */
 export const READS_PUBLISH_EVERY = 4096;
 /**
@@ -59,13 +65,10 @@ export const READS_PUBLISH_EVERY = 4096;
  * READERS: reader-pool threads of the opening thread, stored once by it before
  * any handle exists (attached threads report it in stats()).
  */
-export const Ctl32 = {
-  GENERATION: CTL64_SLOTS * 2,
-  STATE: CTL64_SLOTS * 2 + 1,
-  READERS: CTL64_SLOTS * 2 + 2,
-} as const;
+const ctl32 = fieldOffsets({ GENERATION: 1, STATE: 1, READERS: 1 }, CTL64_SLOTS * WORDS_PER_I64);
+export const Ctl32 = ctl32.offsets;
 /** Rounded up to whole 8-byte words: the same buffer is also viewed as a BigInt64Array. */
-export const CONTROL_BYTES = Math.ceil(((CTL64_SLOTS * 2 + 3) * 4) / 8) * 8;
+export const CONTROL_BYTES = Math.ceil(ctl32.end / WORDS_PER_I64) * BigInt64Array.BYTES_PER_ELEMENT;
 
 export const DbState = {
   OPENING: 0,
@@ -75,24 +78,19 @@ export const DbState = {
 } as const;
 
 // ---- index table ----
-export const INDEX_HEADER_BYTES = 64;
-/** Int32 words of the index header. */
-export const IndexHeader = {
-  CAPACITY: 0,
-  MASK: 1,
-} as const;
-export const SLOT_WORDS = 4;
-export const SLOT_BYTES = SLOT_WORDS * 4;
-export const SlotWord = {
-  SEQ: 0,
-  TAG: 1,
-  LSN_LO: 2,
-  LSN_HI: 3,
-} as const;
+/** Int32 words of the index header; the rest of its 64 bytes is reserved. */
+const indexHeader = fieldOffsets({ CAPACITY: 1, MASK: 1, RESERVED: 14 });
+export const IndexHeader = indexHeader.offsets;
+export const INDEX_HEADER_BYTES = indexHeader.end * I32_BYTES;
+/** Int32 words of one slot (rule R2 says in which order they are written). */
+const slotWords = fieldOffsets({ SEQ: 1, TAG: 1, LSN_LO: 1, LSN_HI: 1 });
+export const SlotWord = slotWords.offsets;
+export const SLOT_WORDS = slotWords.end;
+export const SLOT_BYTES = SLOT_WORDS * I32_BYTES;
 export const TAG_EMPTY = 0;
 export const TAG_DELETED = 1;
 /** First word of slot i in the Int32Array view. */
-export const SLOT_BASE_WORDS = INDEX_HEADER_BYTES / 4;
+export const SLOT_BASE_WORDS = indexHeader.end;
 export const MIN_INDEX_CAPACITY = 1024;
 /** Rebuild when (live + deleted) would pass this fraction of capacity. */
 export const MAX_LOAD = 0.75;
@@ -154,14 +152,16 @@ export {
   SortedRunHeader,
   sortedEntryBytes,
 } from '../format/sorted-entry.js';
-export const SORTED_TAIL_HEADER_BYTES = 16;
 /** Int32 words of the tail's header; entries follow it back to back. */
-export const SortedTailHeader = {
+const tailHeader = fieldOffsets({
   /** Entries published (Atomics, rule S2). */
-  COUNT: 0,
+  COUNT: 1,
   /** Unique per tail, from the same counter as run ids. */
   ID: 1,
-} as const;
+  RESERVED: 2,
+});
+export const SortedTailHeader = tailHeader.offsets;
+export const SORTED_TAIL_HEADER_BYTES = tailHeader.end * I32_BYTES;
 /** The tail is sorted into a run once it holds this many entries (at the end of a batch). */
 export const SORTED_TAIL_MAX_ENTRIES = 2048;
 /** Runs are merged while the newer one holds at least 1/SORTED_MERGE_RATIO of the older one's entries. */

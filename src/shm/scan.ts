@@ -3,9 +3,9 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordV
 import { IndexView } from './index-table.js';
 import { segmentOf, segmentOffset, TAG_DELETED, TAG_EMPTY } from './layout.js';
 import { MirrorView } from './mirror.js';
-import { MUTANT } from '../mutants.js';
+import { testMutant } from '../mutants.js';
 
-const SKIP_EXPIRED = MUTANT !== 'iter-expired';
+const SKIP_EXPIRED = testMutant.name !== 'iter-expired';
 
 /** What an iterator scans: one index table (never reused once replaced, rule R5) and the mirror. */
 export interface ScanSource {

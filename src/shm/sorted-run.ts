@@ -76,27 +76,16 @@ export function entrySize(dv: DataView, off: number): number {
   return sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
 }
 
-/** Orders two entries by (namespace, key bytes unsigned). */
+/** Orders two entries by (namespace, key bytes unsigned): entry b read as the (ns, key) compareEntryKey takes. */
 export function compareEntries(a: Uint8Array, adv: DataView, ao: number, b: Uint8Array, bdv: DataView, bo: number): number {
-  const an = adv.getUint32(ao, true);
-  const bn = bdv.getUint32(bo, true);
-  if (an !== bn) return an < bn ? -1 : 1;
-  const al = adv.getUint32(ao + SortedEntry.KEY_LEN, true);
+  const bn = bdv.getUint32(bo + SortedEntry.NS, true);
   const bl = bdv.getUint32(bo + SortedEntry.KEY_LEN, true);
-  const n = al < bl ? al : bl;
-  const i = ao + SORTED_ENTRY_HEADER_BYTES;
-  const j = bo + SORTED_ENTRY_HEADER_BYTES;
-  for (let k = 0; k < n; k++) {
-    const x = a[i + k]!;
-    const y = b[j + k]!;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return al - bl;
+  return compareEntryKey(a, adv, ao, bn, b, bo + SORTED_ENTRY_HEADER_BYTES, bl);
 }
 
 /** Orders an entry against (ns, key[start, start + len)). */
 export function compareEntryKey(u8: Uint8Array, dv: DataView, off: number, ns: number, key: Uint8Array, start: number, len: number): number {
-  const en = dv.getUint32(off, true);
+  const en = dv.getUint32(off + SortedEntry.NS, true);
   if (en !== ns) return en < ns ? -1 : 1;
   const el = dv.getUint32(off + SortedEntry.KEY_LEN, true);
   const n = el < len ? el : len;

@@ -15,6 +15,7 @@ import {
   sortedEntryBytes,
 } from './layout.js';
 import type { MirrorView } from './mirror.js';
+import { testMutant } from '../mutants.js';
 import { mergeToRun, newBufferId, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -24,8 +25,6 @@ const TWO_32 = 0x1_0000_0000;
  */
 const TAIL_MAX = Number(process.env.EMDB_JS_SORTED_TAIL_MAX) > 0 ? Number(process.env.EMDB_JS_SORTED_TAIL_MAX) : SORTED_TAIL_MAX_ENTRIES;
 
-/** Planted mutant of the crash enumeration ('drop-removals': removals never reach the sorted index). Never set outside tests. */
-export const sortedTestSeams = { mutant: '' };
 
 export interface SnapshotLimits {
   maxAgeMs: number;
@@ -91,7 +90,7 @@ export class SortedIndexWriter {
   }
 
   remove(ns: number, key: Uint8Array, start: number, len: number): void {
-    if (sortedTestSeams.mutant === 'drop-removals') return;
+    if (testMutant.name === 'drop-removals') return;
     this.add(ns, key, start, len, 0, SORTED_TOMBSTONE_HI);
   }
 

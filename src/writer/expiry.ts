@@ -11,9 +11,9 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordV
 import type { LogState } from '../log/log-state.js';
 import { hashKey } from '../shm/hash.js';
 import { segmentOf, segmentOffset } from '../shm/layout.js';
-import { MUTANT } from '../mutants.js';
+import { testMutant } from '../mutants.js';
 
-const PERSIST_REVIVES = MUTANT === 'persist-revives';
+const PERSIST_REVIVES = testMutant.name === 'persist-revives';
 
 /**
  * Pops the deadlines that passed by `now`, at most `max` of them, and frames a

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rangeTestSeams } from '../../dist/src/range/snapshot.js';
+import { testMutant } from '../../dist/src/mutants.js';
 import { Emdb, tempDirs } from '../helpers/common.js';
 
 type Space = Map<string, string>; // hex key -> value
@@ -161,7 +161,7 @@ describe('range scans against a sorted-Map model', () => {
   });
   afterAll(() => {
     delete process.env.EMDB_JS_SORTED_TAIL_MAX;
-    rangeTestSeams.mutant = '';
+    testMutant.name = '';
   });
 
   const property = (seed?: number, numRuns = 12) =>
@@ -188,14 +188,14 @@ describe('range scans against a sorted-Map model', () => {
   }, 240_000);
 
   it('catches a planted off-by-one on an exclusive end bound', async () => {
-    rangeTestSeams.mutant = 'exclusive-end';
+    testMutant.name = 'exclusive-end';
     let caught = false;
     try {
       await property(undefined, 40);
     } catch {
       caught = true;
     } finally {
-      rangeTestSeams.mutant = '';
+      testMutant.name = '';
     }
     expect(caught).toBe(true);
   }, 240_000);

@@ -4,15 +4,15 @@
  * workload × every damage mode, one seed and one flush policy per run to keep
  * CI time modest. Besides the usual contract, every recovered image's sorted
  * index must equal its hash index (test/sim/sorted-check.ts). Planted mutant:
- * a sorted index that loses removals (EMDB_JS_SORTED_MUTANT=drop-removals in
- * the writer) must be reported.
+ * a sorted index that loses removals ('drop-removals', src/mutants.ts, set on
+ * this thread, where the simulated writer runs) must be reported.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { scaled } from '../helpers/common.js';
 import { enumerateCrashes } from '../helpers/sim/enumerate.js';
 import { harness } from '../helpers/sim/sorted-check.js';
 import { generateWorkload, POLICIES } from '../helpers/sim/workload.js';
-import { sortedTestSeams } from '../../dist/src/shm/sorted-writer.js';
+import { testMutant } from '../../dist/src/mutants.js';
 
 const WORKLOAD_SEED = 20261125;
 
@@ -20,7 +20,7 @@ describe('crash-point enumeration with rangeScans: the sorted index equals the h
   const workload = generateWorkload(WORKLOAD_SEED);
   afterEach(() => {
     harness.rangeScans = undefined;
-    sortedTestSeams.mutant = '';
+    testMutant.name = '';
   });
 
   for (const policy of ['onEachFlush', 'group'] as const) {
@@ -36,7 +36,7 @@ describe('crash-point enumeration with rangeScans: the sorted index equals the h
 
   it('planted mutant: a sorted index that drops removals is caught', () => {
     harness.rangeScans = { maxAgeMs: 0, maxPinnedBytes: 0 };
-    sortedTestSeams.mutant = 'drop-removals';
+    testMutant.name = 'drop-removals';
     const report = enumerateCrashes(workload, POLICIES.onEachFlush, { seeds: 1 });
     console.log(`[crash-enumeration-range] mutant: ${report.violationCount} violations, first: ${report.violations[0]}`);
     expect(report.violationCount).toBeGreaterThan(0);

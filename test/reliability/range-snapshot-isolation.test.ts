@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rangeTestSeams } from '../../dist/src/range/snapshot.js';
+import { testMutant } from '../../dist/src/mutants.js';
 import { checkScan, Ctl, preload } from '../../dist/test/fixtures/range-load.js';
 import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
 
@@ -49,7 +49,7 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
   });
   afterAll(() => {
     delete process.env.EMDB_JS_SORTED_TAIL_MAX;
-    rangeTestSeams.mutant = '';
+    testMutant.name = '';
   });
 
   async function run(steps: number, mutant: string): Promise<{ main: string[]; pool: string[]; worker: Done; writer: Done; mainScans: number }> {
@@ -64,7 +64,7 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
     const main: string[] = [];
     const pool: string[] = [];
     let mainScans = 0;
-    rangeTestSeams.mutant = mutant;
+    testMutant.name = mutant;
     try {
       while (Atomics.load(ctl, Ctl.STOP) === 0) {
         const a = await mainScan(db, ctl, 'iter', mutant !== '');
@@ -76,7 +76,7 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
         mainScans++;
       }
     } finally {
-      rangeTestSeams.mutant = '';
+      testMutant.name = '';
     }
     const [worker, w] = await Promise.all([scannerDone, writerDone]);
     await db.close();
