@@ -2,7 +2,7 @@ import { crc32 } from '@node-rs/crc32';
 import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RecordKind, SLOT_A_OFFSET } from '../format/constants.js';
 import { encodeSuccessorHeader } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
-import { recordExpiresAt, recordFlags, recordKind } from '../format/record-fields.js';
+import { recordExpiresAt, recordKind } from '../format/record-fields.js';
 import { ioError } from '../errors.js';
 import { writeFully, type FileIO } from '../log/file-io.js';
 import type { LogCrypt } from '../log/log-crypt.js';
