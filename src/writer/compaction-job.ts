@@ -13,7 +13,7 @@ import { MirrorWriter } from '../shm/mirror.js';
 import { placeRecord } from './compactor.js';
 
 /** Bytes of the new log handed to one pwrite: sequential and large, never one syscall per record. */
-const WRITE_CHUNK = 8 << 20;
+const WRITE_CHUNK = 2 << 20;
 /**
  * The temp file is synced every this many bytes while it is built (on the
  * thread pool when the file system offers it), so the sync inside the swap
@@ -21,7 +21,9 @@ const WRITE_CHUNK = 8 << 20;
  */
 const SYNC_EVERY = 64 << 20;
 /** The copy checks its time budget every this many records (performance.now() is not free). */
-const CLOCK_EVERY = 256;
+const CLOCK_EVERY = 64;
+/** Index slots the bitmap scan reads between two looks at the clock. */
+const SCAN_SLOTS = 32768;
 /** Longest run of adjacent records copied with one call. */
 const MAX_RUN = 1 << 20;
 /** Catch-up left below this many bytes is replayed inside the swap itself. */
@@ -65,6 +67,21 @@ export class CompactionJob {
   end = DATA_START;
   kept = 0;
   private readonly live: Int32Array;
+  /**
+   * The index the bitmap is being filled from, and its next slot (-1: done).
+   * The scan runs in steps too, while writes change the table: an entry
+   * superseded or removed before its slot is read is one the catch-up replays
+   * anyway, and one that stays live is read whenever its slot is. A table
+   * replaced meanwhile (grown or purged: entries move) is scanned again from
+   * slot 0; bits are only ever added, and only for records below the start.
+   */
+  private scanned: IndexWriter;
+  private scanSlot = 0;
+  private readonly mark = (lsn: number): void => {
+    if (lsn >= this.start) return;
+    const bit = Math.floor(lsn / 16);
+    this.live[Math.floor(bit / 32)]! |= 1 << (bit & 31);
+  };
   /** Adjacent live records of the old log [runFrom, runFrom + runLen) waiting to be copied together. */
   private runFrom = 0;
   private runLen = 0;
@@ -109,17 +126,14 @@ export class CompactionJob {
     mirror.reserve(0, DATA_START);
     // 32-bit words, bit (lsn >> 4): a record header is 32 bytes, so two records never share a bit.
     this.live = new Int32Array(Math.ceil(this.start / 16 / 32) + 1);
-    old.index.forEachLive((lsn) => {
-      const bit = Math.floor(lsn / 16);
-      this.live[Math.floor(bit / 32)]! |= 1 << (bit & 31);
-    });
+    this.scanned = old.index;
     // The catalogue as it is now; namespaces created or dropped later come with the catch-up.
     for (const [id, name] of old.namespaces) this.place(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));
   }
 
   /** The old log's bytes the catch-up has not replayed yet (0 once the copy is done and caught up). */
   get behind(): number {
-    return this.walk < this.start ? Infinity : this.source.end() - this.replayed;
+    return this.scanSlot >= 0 || this.walk < this.start ? Infinity : this.source.end() - this.replayed;
   }
 
   /**
@@ -129,6 +143,17 @@ export class CompactionJob {
    */
   step(deadline: number): StepResult {
     if (this.syncError !== undefined) throw ioError('compaction', this.syncError);
+    while (this.scanSlot >= 0) {
+      const index = this.source.state.index;
+      if (index !== this.scanned) {
+        this.scanned = index;
+        this.scanSlot = 0;
+      }
+      const to = this.scanSlot + SCAN_SLOTS;
+      index.forEachLive(this.mark, this.scanSlot, to);
+      this.scanSlot = to >= index.capacity ? -1 : to;
+      if (performance.now() >= deadline) return 'more';
+    }
     const old = this.source.state.mirror;
     const now = this.source.now();
     let n = 0;
@@ -191,7 +216,7 @@ export class CompactionJob {
    */
   complete(): void {
     if (this.syncError !== undefined) throw ioError('compaction', this.syncError);
-    while (this.walk < this.start) this.step(Infinity);
+    while (this.scanSlot >= 0 || this.walk < this.start) this.step(Infinity);
     const end = this.source.end();
     while (this.replayed < end) this.replayOne();
     // Ids of dropped namespaces are never handed out again.
