@@ -6,5 +6,6 @@
  * load: no cost on any path when unset.
  *   'iter-expired'    scans do not skip expired records
  *   'persist-revives' persist() re-writes an expired record without its deadline
+ *   'compaction-no-catch-up' compaction does not replay the writes made while it copied
  */
 export const MUTANT: string = (typeof process !== 'undefined' && process.env.EMDB_TEST_MUTANT) || '';

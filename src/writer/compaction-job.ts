@@ -10,6 +10,7 @@ import { LogState } from '../log/log-state.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import { MUTANT } from '../mutants.js';
 import { placeRecord } from './compactor.js';
 
 /** Bytes of the new log handed to one pwrite: sequential and large, never one syscall per record. */
@@ -31,6 +32,14 @@ export const SWAP_CATCH_UP_BYTES = 1 << 20;
 
 /** What a compaction step reports to whoever schedules it (workers/writer.ts, CompactionRunner). */
 export type StepResult = 'more' | 'wait' | 'ready';
+
+/** Sizes of the job's file I/O (tests shrink them to put many I/O calls inside one compaction). */
+export interface CompactionTuning {
+  /** Bytes handed to one pwrite (default 2 MiB). */
+  writeChunk?: number;
+  /** The temp file is synced every this many bytes while it is built (default 64 MiB). */
+  syncEvery?: number;
+}
 
 export interface CompactionSource {
   /** The live log's state: its index says which records are live, its mirror holds them. */
@@ -100,6 +109,8 @@ export class CompactionJob {
   private syncError: unknown;
   private closeAfterSync = false;
   private readonly prelude: Uint8Array;
+  private readonly writeChunk: number;
+  private readonly syncEvery: number;
   readonly deadBefore: number;
   readonly bytesBefore: number;
   readonly started = Date.now();
@@ -112,7 +123,10 @@ export class CompactionJob {
     fileId: Uint8Array,
     /** Encrypted logs: the new file's keys (its file id is a new subkey). */
     readonly crypt?: LogCrypt,
+    tuning: CompactionTuning = {},
   ) {
+    this.writeChunk = tuning.writeChunk ?? WRITE_CHUNK;
+    this.syncEvery = tuning.syncEvery ?? SYNC_EVERY;
     const old = source.state;
     this.fileId = fileId;
     this.prelude = old.mirror.slice(0, PRELUDE_SIZE).slice();
@@ -282,7 +296,7 @@ export class CompactionJob {
     const size = frameSize(dv, off);
     this.replayed += size;
     const kind = recordKind(dv, off);
-    if (kind === RecordKind.TX_BEGIN || kind === RecordKind.TX_COMMIT || kind === RecordKind.DURABLE_MARK) return;
+    if (kind === RecordKind.TX_BEGIN || kind === RecordKind.TX_COMMIT || kind === RecordKind.DURABLE_MARK || MUTANT === 'compaction-no-catch-up') return;
     this.place(old.slice(lsn, size));
   }
 
@@ -309,17 +323,17 @@ export class CompactionJob {
 
   /** Writes placed bytes to the temp file in large runs (`all`: whatever is left, however little). */
   private flushOut(all: boolean): void {
-    if (this.end - this.written < (all ? 1 : WRITE_CHUNK)) return;
+    if (this.end - this.written < (all ? 1 : this.writeChunk)) return;
     if (this.crypt) this.writePending();
     else {
       for (let at = this.written; at < this.end; ) {
-        const chunk = this.mirror.logBytes(at, Math.min(this.end - at, WRITE_CHUNK));
+        const chunk = this.mirror.logBytes(at, Math.min(this.end - at, this.writeChunk));
         this.writeFile(chunk, at);
         at += chunk.length;
       }
     }
     this.written = this.end;
-    if (this.written - this.syncedTo >= SYNC_EVERY && !this.syncing && !this.startAsyncSync()) this.syncNow();
+    if (this.written - this.syncedTo >= this.syncEvery && !this.syncing && !this.startAsyncSync()) this.syncNow();
   }
 
   private writePending(): void {

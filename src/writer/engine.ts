@@ -9,7 +9,7 @@ import type { LogState } from '../log/log-state.js';
 import { Ctl32, DbState } from '../shm/layout.js';
 import type { CompactReport, StatsSnapshot } from '../types.js';
 import { backupSource, BackupJob } from './backup.js';
-import { CompactionJob } from './compaction-job.js';
+import { CompactionJob, type CompactionTuning } from './compaction-job.js';
 import { skipReport } from './compaction-policy.js';
 import { persistRecord, sweepBatch } from './expiry.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
@@ -135,7 +135,7 @@ export class WriterEngine extends LogWriter {
    * is created here; the caller steps the job between requests, then calls
    * finishCompaction, or abortCompaction on a failure.
    */
-  beginCompaction(force: boolean): CompactionJob | CompactReport {
+  beginCompaction(force: boolean, tuning?: CompactionTuning): CompactionJob | CompactReport {
     this.assertWritable();
     const skipped = force ? undefined : skipReport(this.state, this.lsn.next, this.formatVersion, this.now());
     if (skipped) return skipped;
@@ -153,7 +153,7 @@ export class WriterEngine extends LogWriter {
         throw ioError('compaction', err);
       }
     }
-    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt);
+    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt, tuning);
   }
 
   /** Gives a compaction up: the old log was never touched; the temp file is removed (best effort; the next open removes an orphan). */
