@@ -20,7 +20,7 @@ const WRITE_CHUNK = 2 << 20;
  * thread pool when the file system offers it), so the sync inside the swap
  * only covers what was written since: the swap stays short however big the log.
  */
-const SYNC_EVERY = 64 << 20;
+const SYNC_EVERY = 16 << 20;
 /** The copy checks its time budget every this many records (performance.now() is not free). */
 const CLOCK_EVERY = 64;
 /** Index slots the bitmap scan reads between two looks at the clock. */
@@ -59,7 +59,7 @@ export type StepResult = 'more' | 'wait' | 'ready';
 export interface CompactionTuning {
   /** Bytes handed to one pwrite (default 2 MiB). */
   writeChunk?: number;
-  /** The temp file is synced every this many bytes while it is built (default 64 MiB). */
+  /** The temp file is synced every this many bytes while it is built (default 16 MiB). */
   syncEvery?: number;
 }
 
