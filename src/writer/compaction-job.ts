@@ -167,11 +167,6 @@ export class CompactionJob {
     for (const [id, name] of old.namespaces) this.place(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));
   }
 
-  /** The old log's bytes the catch-up has not replayed yet (0 once the copy is done and caught up). */
-  get behind(): number {
-    return this.scanSlot >= 0 || this.walk < this.start ? Infinity : this.source.end() - this.replayed;
-  }
-
   /**
    * Copies and replays until `deadline` (performance.now()), then writes what
    * it placed. 'ready': little enough is left for the swap; 'wait': a sync of
