@@ -11,7 +11,7 @@ import { openArguments, resolveOptions, type EncryptionOptions, type OpenOptions
 import { rewriteRequest, type EncryptionAdminOptions, type RewriteRequest } from './admin-crypt.js';
 import { refuseUnknownOptions } from './option-names.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
-import type { CompactReport, EmdbHandle, Stats } from './types.js';
+import type { CompactOptions, CompactReport, EmdbHandle, Stats } from './types.js';
 import { Transaction } from './transaction.js';
 import { checkDefaultTtl } from './ttl.js';
 import { insideTransaction, runAsTransaction } from './tx-scope.js';
@@ -276,13 +276,18 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   }
 
   /**
-   * Rewrites the log with only live records and swaps it in atomically (see
-   * WriterEngine.compact). Reads keep working throughout; writes queue behind it.
+   * Rewrites the log with only live records and swaps it in atomically
+   * (writer/compaction-job.ts). Reads and writes go on meanwhile: the copy runs
+   * in short steps between writes, then a short swap. A log with less than 20 %
+   * of its bytes to reclaim is left as it is (the report says `skipped`) unless
+   * `force` is set; logs under 4 MiB are always rewritten.
    */
-  compact(): Promise<CompactReport> {
+  compact(options: CompactOptions = {}): Promise<CompactReport> {
     return guard(async () => {
+      if (options === null || typeof options !== 'object') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'compact() options must be an object');
+      if (options.force !== undefined && typeof options.force !== 'boolean') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'compact() option force must be a boolean');
       this.conn.assertOpen();
-      const done = await this.conn.link.call({ t: 'compact' });
+      const done = await this.conn.link.call(options.force ? { t: 'compact', force: true } : { t: 'compact' });
       return done.report!;
     });
   }

@@ -13,5 +13,6 @@
  *   'exclusive-end'   a range's exclusive end bound is treated as inclusive (test thread)
  *   'resnapshot'      a range iterator takes a fresh snapshot per chunk (test thread)
  *   'drop-removals'   removals never reach the sorted index (test thread: the simulated writer)
+ *   'compaction-no-catch-up' compaction does not replay the writes made while it copied
  */
 export const testMutant = { name: (typeof process !== 'undefined' && process.env.EMDB_TEST_MUTANT) || '' };

@@ -79,7 +79,7 @@ export type WriterRequest =
   | { t: 'namespace'; id: number; name: string; create: boolean; encoding?: ValueEncoding }
   | { t: 'dropNamespace'; id: number; name: string }
   | { t: 'namespaces'; id: number }
-  | { t: 'compact'; id: number }
+  | { t: 'compact'; id: number; force?: boolean }
   /** Emdb.enableEncryption / disableEncryption / rotateEncryptionKey: `to` undefined writes plaintext. */
   | { t: 'reencrypt'; id: number; to?: EncryptionSpec; keepBackup: boolean }
   | { t: 'backup'; id: number; path: string }

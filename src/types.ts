@@ -119,6 +119,18 @@ export interface CompactReport {
   keysKept: number;
   deadBytesDropped: number;
   durationMs: number;
+  /**
+   * True when the log was not rewritten: it had less than 20 % of its bytes to
+   * reclaim (and is 4 MiB or more); `compact({ force: true })` rewrites it anyway.
+   * The sizes are then the current ones and nothing was dropped.
+   */
+  skipped: boolean;
+}
+
+/** Options of db.compact(). */
+export interface CompactOptions {
+  /** Rewrite the log even when it has little to reclaim (default false). */
+  force?: boolean;
 }
 
 /** db.stats(): the writer's snapshot plus counters kept in shared memory. */

@@ -17,6 +17,7 @@ import type { AttachedRequest, BufferSet, Envelope, PortMessage, WriterInit, Wri
 import { definedOnly, envelope, unpack } from '../src/protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
 import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
+import { CompactionRunner } from '../src/writer/compaction-runner.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
@@ -81,6 +82,15 @@ const flusher = new GroupFlusher(
   () => engine.needsSync(),
 );
 
+// The copy runs a bounded step per event-loop turn; writes are served in between (DESIGN.md, "Compaction").
+const compactions = new CompactionRunner(engine, {
+  beforeSwap: () => flusher.drain(),
+  afterSwap: () => {
+    bindIdentity();
+    sweeper.arm();
+  },
+});
+
 function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
   switch (req.t) {
     case 'write': {
@@ -120,15 +130,13 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
     case 'dropNamespace':
       reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
       return;
-    case 'compact': {
-      flusher.drain();
-      const report = engine.compact();
-      bindIdentity();
-      reply({ t: 'done', id: req.id, report });
-      sweeper.arm();
+    case 'compact':
+      compactions.start(req.force === true, (report, error) =>
+        reply(error !== undefined ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id, report: report! }),
+      );
       return;
-    }
     case 'reencrypt':
+      compactions.drain();
       flusher.drain();
       engine.reencrypt(req.to, req.keepBackup);
       reply({ t: 'done', id: req.id });
@@ -180,6 +188,7 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
       clearInterval(autoCheckpoint);
       flusher.drain();
       backups.drain();
+      compactions.drain();
       engine.close();
       reply({ t: 'done', id: req.id });
       // Attached threads learn that the database is gone instead of waiting forever.

@@ -38,14 +38,19 @@ const compact: Command = {
   summary: 'rewrite the log with live records only',
   args: '',
   groups: ['secrets'],
+  options: { force: { type: 'boolean' } },
   help: `Runs db.compact(): writes the live records to PATH.compact and renames it over
-PATH atomically (a crash leaves the old file or the new one). Prints the report.`,
+PATH atomically (a crash leaves the old file or the new one). Prints the report.
+A log with less than 20 % of its bytes to reclaim is left as it is (4 MiB and up).
+  --force                   rewrite it anyway`,
   async run(ctx, path, _args, flags) {
     const db = await ctx.open(path, flags);
     const s = await db.stats();
-    const report = await watchFile(ctx, 'compact', `${nodePath.resolve(path)}.compact`, s.liveBytes, flags.quiet === true, db.compact());
+    const report = await watchFile(ctx, 'compact', `${nodePath.resolve(path)}.compact`, s.liveBytes, flags.quiet === true, db.compact({ force: flags.force === true }));
     if (ctx.json) await ctx.stdout.text(`${JSON.stringify(report)}\n`);
-    else {
+    else if (report.skipped) {
+      await ctx.stdout.text(`not compacted: less than 20 % of ${report.bytesBefore.toLocaleString('en-US')} bytes to reclaim (--force rewrites it)\n`);
+    } else {
       await ctx.stdout.text(
         `compacted ${report.bytesBefore.toLocaleString('en-US')} -> ${report.bytesAfter.toLocaleString('en-US')} bytes, ${report.keysKept.toLocaleString('en-US')} keys kept, ${report.durationMs.toFixed(0)} ms\n`,
       );

@@ -14,6 +14,11 @@ export interface FileIO {
   read(fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number): number;
   write(fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number): number;
   fdatasync(fd: number): void;
+  /**
+   * fdatasync on the thread pool (optional): compaction syncs its temp file
+   * this way while the writer keeps serving writes. Without it, it syncs inline.
+   */
+  fdatasyncAsync?(fd: number, done: (err: Error | null) => void): void;
   ftruncate(fd: number, len: number): void;
   rename(from: string, to: string): void;
   unlink(file: string): void;
@@ -40,6 +45,7 @@ export const nodeFileIO: FileIO = {
   read: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),
   write: (fd, buf, off, len, pos) => fs.writeSync(fd, buf, off, len, pos),
   fdatasync: (fd) => fs.fdatasyncSync(fd),
+  fdatasyncAsync: (fd, done) => fs.fdatasync(fd, done),
   ftruncate: (fd, len) => fs.ftruncateSync(fd, len),
   rename: (from, to) => fs.renameSync(from, to),
   unlink: (file) => fs.unlinkSync(file),

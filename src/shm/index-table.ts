@@ -174,9 +174,10 @@ export class IndexWriter extends IndexView {
     return n;
   }
 
-  forEachLive(fn: (lsn: number, slotBase: number, tag: number) => void): void {
+  /** Calls `fn` for every live entry in slots [from, to) (default: the whole table). */
+  forEachLive(fn: (lsn: number, slotBase: number, tag: number) => void, from = 0, to = this.capacity): void {
     const i32 = this.i32;
-    for (let slot = 0; slot < this.capacity; slot++) {
+    for (let slot = from; slot < Math.min(to, this.capacity); slot++) {
       const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
       const t = i32[base + SlotWord.TAG]!;
       if (t !== TAG_EMPTY && t !== TAG_DELETED) {

@@ -24,6 +24,30 @@ export interface CompactedLog {
 }
 
 /**
+ * The mirror and file forms of a record copied to `lsn` of a new log. Encrypted
+ * (`crypt`): every record is sealed again under the new file's subkey at its new
+ * LSN (plaintext ones, from a catalogue record or an enableEncryption, are sealed
+ * first), into new arrays: sealing writes into its input, which may be a view of
+ * a mirror readers still use. Without `crypt`, a sealed record (disableEncryption)
+ * becomes its plaintext form; any other is returned as is, both forms one view.
+ */
+export function placeRecord(bytes: Uint8Array, lsn: number, crypt?: LogCrypt): { mirror: Uint8Array; file: Uint8Array } {
+  const sealed = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0;
+  if (crypt && sealed) {
+    const mirror = bytes.slice();
+    const file = new Uint8Array(mirror.length);
+    crypt.records.seal(mirror, new DataView(mirror.buffer), 0, lsn, file);
+    return { mirror, file };
+  }
+  if (crypt) return crypt.records.encryptBatch(bytes, lsn);
+  if (sealed) {
+    const plain = toPlainRecord(bytes);
+    return { mirror: plain, file: plain };
+  }
+  return { mirror: bytes, file: bytes };
+}
+
+/**
  * Builds the compacted image of a log in a new mirror: the old prelude (same
  * creation time and encryption parameters) with the current format version and
  * the new generation's `fileId`, a fresh slot A whose tail hint is the new end
@@ -46,25 +70,13 @@ export function buildCompacted(
   mirror.reserve(0, DATA_START);
   let fileCrc = 0;
   const append = (bytes: Uint8Array): void => {
-    let file = bytes;
-    const sealed = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0;
-    // Encrypted: every record is sealed again under the new file's subkey at its new LSN
-    // (plaintext ones, from a catalogue record or an enableEncryption, are sealed first).
-    if (crypt && sealed) {
-      file = new Uint8Array(bytes.length);
-      crypt.records.seal(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, end, file);
-    } else if (crypt) {
-      ({ file, mirror: bytes } = crypt.records.encryptBatch(bytes, end));
-    } else if (sealed) {
-      // disableEncryption: the plaintext form of a decrypted record.
-      file = bytes = toPlainRecord(bytes);
-    }
-    mirror.reserve(end, bytes.length);
-    mirror.write(end, bytes);
-    sink(file, end);
-    if (crypt) fileCrc = crc32(file, fileCrc);
+    const placed = placeRecord(bytes, end, crypt);
+    mirror.reserve(end, placed.mirror.length);
+    mirror.write(end, placed.mirror);
+    sink(placed.file, end);
+    if (crypt) fileCrc = crc32(placed.file, fileCrc);
     state.apply(end);
-    end += bytes.length;
+    end += placed.mirror.length;
   };
   // The compacted log is format 3: NS_CREATE carries the encoding (0 when the old log recorded none).
   for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));

@@ -9,7 +9,8 @@ import type { LogState } from '../log/log-state.js';
 import { Ctl32, DbState } from '../shm/layout.js';
 import type { CompactReport, StatsSnapshot } from '../types.js';
 import { backupSource, BackupJob } from './backup.js';
-import { buildCompacted, writeCompactedFile, type CompactedLog } from './compactor.js';
+import { CompactionJob, type CompactionTuning } from './compaction-job.js';
+import { skipReport } from './compaction-policy.js';
 import { persistRecord, sweepBatch } from './expiry.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
@@ -117,32 +118,76 @@ export class WriterEngine extends LogWriter {
   }
 
   /**
-   * Rewrites the live records into `<path>.compact`, syncs it, renames it over
-   * the log, syncs the directory, then switches every thread to the new index and
-   * mirror (a new generation; reads in flight finish on the old, still valid,
-   * buffers). Runs on the writer thread, so writes that arrive meanwhile wait in
-   * the queue and land in the new log. A failure before the rename leaves the old
-   * log untouched; a crash leaves either the old or the new file, and an orphan
-   * temp file is removed by the next open.
+   * Rewrites the log with its live records and swaps it in, all at once: the
+   * steps of an incremental compaction (beginCompaction, then finishCompaction)
+   * run back to back. The writer thread runs them interleaved with writes
+   * instead (workers/writer.ts); this form serves the in-process engine.
    */
-  compact(): CompactReport {
+  compact(force = false): CompactReport {
+    const job = this.beginCompaction(force);
+    return job instanceof CompactionJob ? this.finishCompaction(job) : job;
+  }
+
+  /**
+   * Starts a compaction of the log as it is now (writer/compaction-job.ts), or,
+   * when it has too little to reclaim and `force` is not set, returns the report
+   * of a skipped one (writer/compaction-policy.ts). The temp file `<path>.compact`
+   * is created here; the caller steps the job between requests, then calls
+   * finishCompaction, or abortCompaction on a failure.
+   */
+  beginCompaction(force: boolean, tuning?: CompactionTuning): CompactionJob | CompactReport {
     this.assertWritable();
-    const started = Date.now();
-    const bytesBefore = this.lsn.next;
-    const deadBefore = this.state.deadBytes;
+    const skipped = force ? undefined : skipReport(this.state, this.lsn.next, this.formatVersion, this.now());
+    if (skipped) return skipped;
     const { io, path: file } = this.opts;
-    let built: CompactedLog;
-    let nextCrypt: LogCrypt | undefined;
     const fileId = randomBytes(16);
-    if (this.fd < 0 || file === null) {
-      built = buildCompacted(this.state, this.now(), fileId, () => undefined);
-    } else {
+    // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
+    const nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
+    let fd = -1;
+    if (this.fd >= 0 && file !== null) {
       const tmp = `${file}.compact`;
-      // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
-      nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
-      built = writeCompactedFile(io, tmp, this.state, this.now(), fileId, nextCrypt);
       try {
-        io.rename(tmp, file);
+        if (io.exists(tmp)) io.unlink(tmp);
+        fd = io.open(tmp, 'wx');
+      } catch (err) {
+        throw ioError('compaction', err);
+      }
+    }
+    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt, tuning);
+  }
+
+  /** Gives a compaction up: the old log was never touched; the temp file is removed (best effort; the next open removes an orphan). */
+  abortCompaction(job: CompactionJob): void {
+    const { io, path: file } = this.opts;
+    try {
+      job.abort();
+      if (file !== null && this.fd >= 0 && io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
+    } catch {
+      // the compaction's own error is the one to report
+    }
+  }
+
+  /**
+   * The swap: replays what was appended since the job's last step, syncs the
+   * new log, renames it over the old one, syncs the directory, then switches
+   * every thread to the new index and mirror (a new generation; reads in flight
+   * finish on the old, still valid, buffers). Synchronous, so no write lands
+   * in between. A failure before the rename leaves the old log untouched; a
+   * crash leaves either the old or the new file, and an orphan temp file is
+   * removed by the next open.
+   */
+  finishCompaction(job: CompactionJob): CompactReport {
+    try {
+      this.assertWritable();
+      job.complete();
+    } catch (err) {
+      this.abortCompaction(job);
+      throw err;
+    }
+    const { io, path: file } = this.opts;
+    if (this.fd >= 0 && file !== null) {
+      try {
+        io.rename(`${file}.compact`, file);
         io.fsyncDir(dirOf(file));
         const next = io.open(file, this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
         io.close(this.fd);
@@ -153,33 +198,34 @@ export class WriterEngine extends LogWriter {
       }
     }
     const oldSorted = this.state.sorted;
-    if (oldSorted) built.state.sorted = relocateSorted(oldSorted, built.state.index, built.state.mirror);
-    this.state = built.state;
+    const built = job.state;
+    if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
+    this.state = built;
     this.state.onIndexReplaced = () => this.publishBuffers();
-    this.state.now = this.now;
-    this.lsn.reset(built.end);
-    this.durableLsn = built.end;
-    this.marks.reset(built.end, this.fd >= 0);
-    this.slots.compacted(built.end);
+    this.lsn.reset(job.end);
+    this.durableLsn = job.end;
+    this.marks.reset(job.end, this.fd >= 0);
+    this.slots.compacted(job.end);
     this.formatVersion = FORMAT_VERSION;
-    this.fileId = fileId;
-    if (nextCrypt) {
-      nextCrypt.generationDurable = true;
-      this.crypt = nextCrypt;
-      this.slots.seal = nextCrypt.slotBytes.bind(nextCrypt);
+    this.fileId = job.fileId;
+    if (job.crypt) {
+      job.crypt.generationDurable = true;
+      this.crypt = job.crypt;
+      this.slots.seal = job.crypt.slotBytes.bind(job.crypt);
       this.prefix = new FedPrefixCrc();
     }
-    this.prefix.reset(built.end, built.prefixCrc);
+    this.prefix.reset(job.end, job.prefixCrc);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
     this.publishBuffers();
     this.lastCompactionAt = Date.now();
     return {
-      bytesBefore,
-      bytesAfter: built.end,
-      keysKept: built.kept,
-      deadBytesDropped: deadBefore,
-      durationMs: Date.now() - started,
+      bytesBefore: job.bytesBefore,
+      bytesAfter: job.end,
+      keysKept: job.kept,
+      deadBytesDropped: job.deadBefore,
+      durationMs: Date.now() - job.started,
+      skipped: false,
     };
   }
 

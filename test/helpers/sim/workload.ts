@@ -9,6 +9,7 @@ import type { FileIO } from '../../../dist/src/log/file-io.js';
 import type { FlushPolicy } from '../../../dist/src/types.js';
 import { GroupFlusher } from '../../../dist/src/writer/group-flush.js';
 import type { WriterEngine } from '../../../dist/src/writer/engine.js';
+import { CompactionJob } from '../../../dist/src/writer/compaction-job.js';
 import { rng } from '../rng.js';
 import { applyUnit, encodeUnits, openEngine, type Del, type Put, type Unit } from './engine-harness.js';
 
@@ -20,6 +21,10 @@ export type Step =
   | { t: 'checkpoint' }
   | { t: 'reopen' }
   | { t: 'compact' }
+  /** An incremental compaction: begin (tiny I/O chunks), steps between writes, then the swap. */
+  | { t: 'compactBegin' }
+  | { t: 'compactStep' }
+  | { t: 'compactFinish' }
   | { t: 'close' };
 
 export const POLICIES = {
@@ -129,6 +134,7 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
     flusher: undefined,
   };
   const requestedAt = new Map<number, number>();
+  let job: CompactionJob | undefined;
   let nextId = 0;
   let flushError: unknown;
   const newFlusher = (engine: WriterEngine): GroupFlusher =>
@@ -184,6 +190,32 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
           engine!.compact();
           settle();
           break;
+        case 'compactBegin': {
+          const begun = engine!.beginCompaction(true, { writeChunk: 4096, syncEvery: 16384 });
+          if (!(begun instanceof CompactionJob)) throw new Error('a forced compaction was skipped');
+          job = begun;
+          break;
+        }
+        case 'compactStep':
+          if (!job) break; // its compaction failed to begin
+          // A deadline already passed: one slice of work (a scan chunk or CLOCK_EVERY records), as a busy writer gets.
+          try {
+            job!.step(-Infinity);
+          } catch (err) {
+            engine!.abortCompaction(job!);
+            job = undefined;
+            throw err;
+          }
+          break;
+        case 'compactFinish': {
+          if (!job) break;
+          const running = job;
+          job = undefined;
+          out.flusher!.drain();
+          engine!.finishCompaction(running);
+          settle();
+          break;
+        }
         case 'reopen':
         case 'close':
           if (engine) {
