@@ -2,11 +2,13 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import {
   DATA_START,
   MAX_RECORD_KIND,
+  RECORD_FLAG_BATCH_SEALED,
   RECORD_FLAG_ENCRYPTED,
   RECORD_FLAG_IN_TX,
   RECORD_HEADER_SIZE,
   RECORD_MAGIC,
   RecordKind,
+  SEAL_KIND,
   TX_BEGIN_VALUE_SIZE,
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
@@ -16,7 +18,8 @@ import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
-import type { ReplayCrypt } from './log-crypt.js';
+import { segmentedMirror, type ReplayCrypt } from './log-crypt.js';
+import type { Segmented } from '../crypto/batch-crypt.js';
 
 export interface RecoveryResult {
   /** LSN after the last complete record: where the writer appends next. */
@@ -118,11 +121,12 @@ export function replayLog(
       records++;
       for (let at = lsn + len; at < next; at += walker.check(at)) {
         state.apply(at);
-        records++;
+        if (walker.kind(at) !== SEAL_KIND) records++;
       }
     } else {
       state.apply(lsn);
-      records++;
+      // A unit opener (scheme 2) frames records and is not counted as one.
+      if (kind !== SEAL_KIND) records++;
     }
     lsn = next;
   }
@@ -175,13 +179,23 @@ const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC);
 
 class RecordWalker {
+  private readonly view: Segmented;
+
   constructor(
     private readonly state: LogState,
     private readonly fileSize: number,
     private readonly verifiedTo: number,
     private readonly maxKind: number,
     private readonly crypt: ReplayCrypt | undefined,
-  ) {}
+  ) {
+    this.view = segmentedMirror(state.mirror);
+  }
+
+  /** Fields and CRC of a sealed unit's member (ReplayCrypt checks the rest). */
+  private readonly checkMember = (lsn: number): number => {
+    const seg = segmentOf(lsn);
+    return this.checkBytes(this.state.mirror.u8[seg]!, this.state.mirror.dv[seg]!, lsn, seg * SEGMENT_SPAN);
+  };
 
   check(lsn: number): number {
     const seg = segmentOf(lsn);
@@ -192,9 +206,9 @@ class RecordWalker {
     if (this.crypt && lsn < this.crypt.plainTo) return frameSize(dv, lsn - base);
     const len = this.checkBytes(u8, dv, lsn, base);
     if (len <= 0) return len;
-    if (this.crypt) return this.crypt.open(u8, dv, lsn - base, lsn, len) ? len : RecordFault.BAD_FIELDS;
+    if (this.crypt) return this.crypt.open(this.view, u8, dv, lsn - base, lsn, len, this.fileSize, this.checkMember);
     // A plaintext file holds no sealed record.
-    return (recordFlags(dv, lsn - base) & RECORD_FLAG_ENCRYPTED) !== 0 ? RecordFault.BAD_FIELDS : len;
+    return (recordFlags(dv, lsn - base) & (RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED)) !== 0 ? RecordFault.BAD_FIELDS : len;
   }
 
   private checkBytes(u8: Uint8Array, dv: DataView, lsn: number, base: number): number {
@@ -235,7 +249,8 @@ class RecordWalker {
         continue;
       }
       const mark = readDurableMark(this.state.mirror.dv[seg]!, hit);
-      if (mark < 0) records++;
+      // A unit opener frames records; it is not one.
+      if (mark < 0 && this.kind(lsn) !== SEAL_KIND) records++;
       else if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
       at = lsn + len;
     }
@@ -264,12 +279,18 @@ class RecordWalker {
     let at = lsn + beginLen;
     const bodyEnd = at + bodyBytes;
     for (let i = 0; i < count; i++) {
+      const opened = this.skipOpeners(at);
+      if (typeof opened !== 'number') return opened;
+      at = opened;
       const len = this.check(at);
       if (len < 0) return bad(`transaction body: ${faultName(len)}`, at);
       if ((this.flags(at) & RECORD_FLAG_IN_TX) === 0) return bad('transaction body holds a record not marked as such', at);
       at += len;
       if (at > bodyEnd) return bad('transaction body longer than declared', lsn);
     }
+    const opened = this.skipOpeners(at);
+    if (typeof opened !== 'number') return opened;
+    at = opened;
     if (at !== bodyEnd) return bad('transaction body length mismatch', lsn);
     const commitLen = this.check(at);
     if (commitLen === RecordFault.TRUNCATED || commitLen < 0) return bad('transaction without an intact commit record', at);
@@ -282,6 +303,19 @@ class RecordWalker {
       return bad('transaction commit does not match its begin', at);
     }
     return at + commitLen;
+  }
+
+  /**
+   * A transaction of a scheme 2 file may span units: the opener of the next
+   * one sits inside the body (counted in bodyBytes). Opens it and steps over.
+   */
+  private skipOpeners(at: number): number | { fault: string; at: number } {
+    while (at < this.fileSize && this.crypt && this.kind(at) === SEAL_KIND && at >= this.crypt.plainTo) {
+      const len = this.check(at);
+      if (len < 0) return { fault: `transaction body: ${faultName(len)}`, at };
+      at += len;
+    }
+    return at;
   }
 
   private valueWord(lsn: number, word: number): number {
