@@ -17,7 +17,8 @@ export function storedPayloadSize(flags: number, keyLen: number, valueLen: numbe
 
 /** Offset of the key inside a record (encrypted payloads start with the nonce, unless unit-sealed, and the sealed expiry). */
 export function keyOffsetIn(flags: number): number {
-  return expiryOffsetIn(flags) + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_EXPIRY_SIZE : 0);
+  if ((flags & RECORD_FLAG_ENCRYPTED) === 0) return RECORD_HEADER_SIZE;
+  return expiryOffsetIn(flags) + AEAD_EXPIRY_SIZE;
 }
 
 /** Offset of the expiry inside a record: in the header, or (encrypted) the first payload bytes after the nonce (no nonce in a unit member). */
