@@ -2,44 +2,31 @@
  * Record scheme 2 (prelude byte 137 = 2): one AEAD per sealed unit of an
  * append batch instead of one per record (docs/FORMAT.md, "Sealed units").
  *
- * A unit at LSN L is a SEAL opener followed by its members:
- *   opener  = header(kind SEAL_KIND, flags BATCH_SEALED, value 32 bytes) ‖
- *             generation u32 ‖ member bytes u32 ‖ member count u32 ‖ 0 u32 ‖ tag(16)
- *   member  = header(flags ENCRYPTED | BATCH_SEALED [| IN_TX], expires at 0) ‖
- *             sealed(expiresAt u64 ‖ key ‖ value)
+ * A unit at LSN L is a plaintext SEAL opener followed by its sealed region:
+ *   opener = header(kind SEAL_KIND, flags BATCH_SEALED, value 32 bytes) ‖
+ *            generation u32 ‖ region bytes u32 ‖ record count u32 ‖ region CRC u32 ‖ tag(16)
+ *   region = AEAD(the unit's records exactly as producers framed them)
  * nonce = generation u32 ‖ L u64; associated data = L u64 ‖ opener bytes
- * [8, 48) ‖ every member's header bytes [8, 32); the message = the members'
- * payloads in order. Every record keeps its own CRC over its file bytes, so a
- * torn unit is told from a tampered one. The mirror form holds the members'
- * plaintext at the same offsets, so readers find key and value in place.
+ * [8, 44) (its header fields, generation, region bytes, record count). The
+ * region CRC (CRC32 of the region's file bytes) tells a torn unit from a
+ * tampered one, as a record's CRC does. An AEAD does not change lengths, so
+ * the mirror form is the file form with the region decrypted: ordinary
+ * plaintext records at their LSNs, which readers read as in an unencrypted
+ * database. Everything about a record (kind, flags, namespace, lengths,
+ * expiry, key, value) is inside the ciphertext.
  *
- * One createCipheriv per unit: that per-call setup (~5-10 µs) is what kept the
- * per-record scheme at a quarter of unencrypted bulk-load speed.
+ * One createCipheriv per unit over contiguous bytes: the per-call setup
+ * (~5-10 µs) is what kept the per-record scheme at a quarter of unencrypted
+ * bulk-load speed, and one call over the region avoids any per-record work.
  */
 import { crc32 } from '@node-rs/crc32';
-import {
-  AEAD_EXPIRY_SIZE,
-  AEAD_NONCE_SIZE,
-  AEAD_TAG_SIZE,
-  RECORD,
-  RECORD_CRC_START,
-  RECORD_FLAG_BATCH_SEALED,
-  RECORD_FLAG_ENCRYPTED,
-  RECORD_FLAG_IN_TX,
-  RECORD_HEADER_SIZE,
-  RECORD_MAGIC,
-  RecordKind,
-  SEAL_KIND,
-  SEAL_RECORD_SIZE,
-  SEAL_VALUE_SIZE,
-  TX_BEGIN_VALUE_SIZE,
-} from '../format/constants.js';
-import { frameSize, RecordFault } from '../format/record.js';
-import { readU64, writeU64 } from '../format/u64.js';
+import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE, SEAL_VALUE_SIZE, TX_BEGIN_VALUE_SIZE } from '../format/constants.js';
+import { checkRecord, frameSize, RecordFault } from '../format/record.js';
+import { writeU64 } from '../format/u64.js';
 import { nonceObserver, type RecordCrypt } from './record-crypt.js';
 
 /**
- * Member bytes after which the writer starts a new unit (a single larger
+ * Region bytes after which the writer starts a new unit (a single larger
  * record is a unit of its own). 64 KiB: large enough that the AEAD setup is
  * amortised over hundreds of small records (docs/BENCH.md), small enough that
  * a page cache reads one record by opening one bounded unit and a torn unit
@@ -48,230 +35,184 @@ import { nonceObserver, type RecordCrypt } from './record-crypt.js';
 export const UNIT_CAP = 64 * 1024;
 
 /** Opener value fields (offsets from the record start). */
-const SEAL = {
+export const SEAL = {
   GENERATION: RECORD_HEADER_SIZE,
-  MEMBER_BYTES: RECORD_HEADER_SIZE + 4,
-  MEMBER_COUNT: RECORD_HEADER_SIZE + 8,
-  RESERVED: RECORD_HEADER_SIZE + 12,
+  REGION_BYTES: RECORD_HEADER_SIZE + 4,
+  RECORD_COUNT: RECORD_HEADER_SIZE + 8,
+  REGION_CRC: RECORD_HEADER_SIZE + 12,
   TAG: RECORD_HEADER_SIZE + 16,
 } as const;
-const MEMBER_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED;
-const HEADER_AAD = RECORD_HEADER_SIZE - RECORD_CRC_START;
-const OPENER_AAD = SEAL.TAG - RECORD_CRC_START;
-
-/** A log split in segments (the shared mirror), or one buffer (`span` ≥ its length) whose byte 0 is LSN `origin`. */
-export interface Segmented {
-  u8: readonly Uint8Array[];
-  dv: readonly DataView[];
-  span: number;
-  origin?: number;
-}
+const AAD_SIZE = 8 + SEAL.REGION_CRC - RECORD_CRC_START;
 
 /** Whether the record at `off` is a unit opener (fields only; the caller checked its CRC). */
 export function isOpener(dv: DataView, off: number): boolean {
   return dv.getUint8(off + RECORD.KIND) === SEAL_KIND;
 }
 
-interface Plan {
-  size: number;
-  /** Per input record: opens a unit here (member bytes, count), or -1. */
-  opens: Map<number, { bytes: number; count: number }>;
-  /** Input offset of a TX_BEGIN → extra on-disk bytes of its body (member expiry fields, openers inside). */
-  txExtra: Map<number, number>;
+/** The opener's fields, or a fault when they are not those of an opener. */
+export function readOpener(dv: DataView, off: number): { generation: number; bytes: number; count: number; crc: number } | number {
+  if (dv.getUint8(off + RECORD.FLAGS) !== RECORD_FLAG_BATCH_SEALED || dv.getUint32(off + RECORD.VALUE_LEN, true) !== SEAL_VALUE_SIZE) return RecordFault.BAD_FIELDS;
+  if (dv.getUint32(off + RECORD.NAMESPACE, true) !== 0 || dv.getUint32(off + RECORD.KEY_LEN, true) !== 0) return RecordFault.BAD_FIELDS;
+  const bytes = dv.getUint32(off + SEAL.REGION_BYTES, true);
+  const count = dv.getUint32(off + SEAL.RECORD_COUNT, true);
+  if (count === 0 || count > bytes / RECORD_HEADER_SIZE) return RecordFault.BAD_FIELDS;
+  return { generation: dv.getUint32(off + SEAL.GENERATION, true), bytes, count, crc: dv.getUint32(off + SEAL.REGION_CRC, true) };
 }
 
-/** Where units start in a plaintext batch: at its first sealable record, every TX_BEGIN, and past UNIT_CAP. */
-function plan(plain: Uint8Array, pdv: DataView): Plan {
-  const opens = new Map<number, { bytes: number; count: number }>();
-  const txExtra = new Map<number, number>();
-  let unit: { bytes: number; count: number } | undefined;
-  let tx = -1;
-  let size = 0;
+/** A unit of a batch: the input offsets [from, to) of its records. */
+interface Unit {
+  from: number;
+  to: number;
+  count: number;
+}
+
+/**
+ * Where units start in a plaintext batch: at its first sealable record, at
+ * every TX_BEGIN (a torn transaction is then cut at a unit start), and past
+ * UNIT_CAP. Durable marks stay outside units, plaintext.
+ */
+function plan(plain: Uint8Array, pdv: DataView): Unit[] {
+  const units: Unit[] = [];
+  let unit: Unit | undefined;
   for (let off = 0; off < plain.length; ) {
     const len = frameSize(pdv, off);
     const kind = pdv.getUint8(off + RECORD.KIND);
     if (kind === RecordKind.DURABLE_MARK) {
       unit = undefined;
-      size += len;
-      off += len;
-      continue;
+    } else {
+      if (unit === undefined || kind === RecordKind.TX_BEGIN || (off + len - unit.from > UNIT_CAP && unit.count > 0)) {
+        unit = { from: off, to: off, count: 0 };
+        units.push(unit);
+      }
+      unit.to = off + len;
+      unit.count++;
     }
-    const member = len + AEAD_EXPIRY_SIZE;
-    // A transaction starts its own unit, so a torn transaction is cut at a unit start.
-    if (unit === undefined || kind === RecordKind.TX_BEGIN || (unit.bytes + member > UNIT_CAP && unit.count > 0)) {
-      unit = { bytes: 0, count: 0 };
-      opens.set(off, unit);
-      size += SEAL_RECORD_SIZE;
-      if (tx >= 0 && kind !== RecordKind.TX_BEGIN) txExtra.set(tx, txExtra.get(tx)! + SEAL_RECORD_SIZE);
-    }
-    if (kind === RecordKind.TX_BEGIN) {
-      tx = off;
-      txExtra.set(tx, 0);
-    } else if (tx >= 0 && kind !== RecordKind.TX_COMMIT) {
-      txExtra.set(tx, txExtra.get(tx)! + AEAD_EXPIRY_SIZE);
-    } else if (kind === RecordKind.TX_COMMIT) {
-      tx = -1;
-    }
-    unit.bytes += member;
-    unit.count++;
-    size += member;
     off += len;
   }
-  return { size, opens, txExtra };
+  return units;
 }
 
 export class BatchCrypt {
+  private readonly aad = new Uint8Array(AAD_SIZE);
+  private readonly aadDv = new DataView(this.aad.buffer);
+  private readonly nonceBuf = new Uint8Array(AEAD_NONCE_SIZE);
+  private readonly nonceDv = new DataView(this.nonceBuf.buffer);
+
   constructor(readonly records: RecordCrypt) {}
 
   /**
    * Turns a batch framed by a producer (plaintext records) into its file form
    * and its mirror form, the first byte at `lsn`: durable marks stay as they
-   * are, every other record becomes a member of a unit sealed under this
-   * open's generation. Runs on the writer thread, where LSNs are known.
+   * are, every other record goes into a unit sealed under this open's
+   * generation. Runs on the writer thread, where LSNs are known.
    */
   encryptBatch(plain: Uint8Array, lsn: number): { file: Uint8Array; mirror: Uint8Array } {
     const pdv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
-    const p = plan(plain, pdv);
-    const mirror = new Uint8Array(p.size);
+    const units = plan(plain, pdv);
+    const size = plain.length + units.length * SEAL_RECORD_SIZE;
+    const mirror = new Uint8Array(size);
+    const file = new Uint8Array(size);
     const mdv = new DataView(mirror.buffer);
-    const units: number[] = [];
+    /** Output offset of each unit's opener; the open transaction's TX_BEGIN and the openers inside its body. */
+    const openers: number[] = [];
     let out = 0;
+    let unitIndex = 0;
+    let txBegin = -1;
+    let txOpeners = 0;
     for (let off = 0; off < plain.length; ) {
-      const len = frameSize(pdv, off);
-      const kind = pdv.getUint8(off + RECORD.KIND);
-      if (kind === RecordKind.DURABLE_MARK) {
-        mirror.set(plain.subarray(off, off + len), out);
-        out += len;
-        off += len;
+      const unit = units[unitIndex];
+      if (unit !== undefined && unit.from === off) {
+        const kind = pdv.getUint8(off + RECORD.KIND);
+        if (txBegin >= 0 && kind !== RecordKind.TX_BEGIN) txOpeners++;
+        openers.push(out);
+        out += SEAL_RECORD_SIZE;
+        mirror.set(plain.subarray(unit.from, unit.to), out);
+        // Records of a unit are copied as framed; transaction begins learn the openers inside their body.
+        for (let r = unit.from; r < unit.to; ) {
+          const len = frameSize(pdv, r);
+          const k = pdv.getUint8(r + RECORD.KIND);
+          if (k === RecordKind.TX_BEGIN && len === RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE) {
+            if (txBegin >= 0) this.fixBody(mirror, mdv, txBegin, txOpeners);
+            txBegin = out + (r - unit.from);
+            txOpeners = 0;
+          } else if (k === RecordKind.TX_COMMIT && txBegin >= 0) {
+            this.fixBody(mirror, mdv, txBegin, txOpeners);
+            txBegin = -1;
+          }
+          r += len;
+        }
+        out += unit.to - unit.from;
+        off = unit.to;
+        unitIndex++;
         continue;
       }
-      const opens = p.opens.get(off);
-      if (opens) {
-        units.push(out);
-        writeOpener(mdv, out, this.records.generation, opens.bytes, opens.count);
-        out += SEAL_RECORD_SIZE;
-      }
-      mirror.set(plain.subarray(off, off + RECORD_HEADER_SIZE), out);
-      mdv.setUint8(out + RECORD.FLAGS, pdv.getUint8(off + RECORD.FLAGS) | MEMBER_FLAGS);
-      writeU64(mdv, out + RECORD.EXPIRES_AT, 0);
-      writeU64(mdv, out + RECORD_HEADER_SIZE, readU64(pdv, off + RECORD.EXPIRES_AT));
-      mirror.set(plain.subarray(off + RECORD_HEADER_SIZE, off + len), out + RECORD_HEADER_SIZE + AEAD_EXPIRY_SIZE);
-      const extra = p.txExtra.get(off);
-      if (kind === RecordKind.TX_BEGIN && extra !== undefined && len === RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE) {
-        const bodyBytes = out + RECORD_HEADER_SIZE + AEAD_EXPIRY_SIZE + 8;
-        mdv.setUint32(bodyBytes, mdv.getUint32(bodyBytes, true) + extra, true);
-      }
-      out += len + AEAD_EXPIRY_SIZE;
+      // A durable mark: plaintext, outside any unit.
+      const len = frameSize(pdv, off);
+      mirror.set(plain.subarray(off, off + len), out);
+      out += len;
       off += len;
     }
-    const file = mirror.slice();
-    const one: Segmented = { u8: [mirror], dv: [mdv], span: Number.MAX_SAFE_INTEGER };
-    const fileDv = new DataView(file.buffer);
-    for (const at of units) this.sealUnit(one, at, lsn + at, file, fileDv);
-    // Durable marks were framed and CRC-sealed by the writer: same bytes in both forms.
+    if (txBegin >= 0) this.fixBody(mirror, mdv, txBegin, txOpeners);
+    file.set(mirror);
+    openers.forEach((at, i) => {
+      const unit = units[i]!;
+      this.sealRegion(mirror, mdv, file, at, lsn + at, unit.to - unit.from, unit.count);
+    });
     return { file, mirror };
   }
 
-  /**
-   * Seals the mirror-form unit at `off` of `view` for LSN `lsn`: writes its
-   * file form at the same offsets of `file` (which holds a copy of the
-   * mirror-form bytes) and the tag and CRCs into both forms.
-   */
-  sealUnit(view: Segmented, off: number, lsn: number, file: Uint8Array, fileDv: DataView): void {
-    const odv = view.dv[0]!;
-    odv.setUint32(off + SEAL.GENERATION, this.records.generation, true);
-    fileDv.setUint32(off + SEAL.GENERATION, this.records.generation, true);
-    const members = memberOffsets(odv, off);
-    const { aad, payload } = gather(view, off, lsn, members);
-    const nonce = this.nonce(this.records.generation, lsn);
-    nonceObserver?.(this.records.keys.records, nonce.slice());
-    const ct = new Uint8Array(payload.length);
-    const tag = this.records.aead.seal(this.records.keys.records, nonce, aad, payload, ct);
-    let c = 0;
-    for (const m of members) {
-      const len = frameSize(odv, m);
-      const n = len - RECORD_HEADER_SIZE;
-      file.set(ct.subarray(c, c + n), m + RECORD_HEADER_SIZE);
-      c += n;
-      setCrc(odv, file, fileDv, m, len);
-    }
-    view.u8[0]!.set(tag, off + SEAL.TAG);
-    file.set(tag, off + SEAL.TAG);
-    setCrc(odv, file, fileDv, off, SEAL_RECORD_SIZE);
+  /** A TX_BEGIN's bodyBytes (value word 2) counts the openers its body holds. */
+  private fixBody(mirror: Uint8Array, mdv: DataView, begin: number, openers: number): void {
+    if (openers === 0) return;
+    const word = begin + RECORD_HEADER_SIZE + 8;
+    mdv.setUint32(word, mdv.getUint32(word, true) + openers * SEAL_RECORD_SIZE, true);
+    // The producer's CRC covered the old value: the record stays intact in both forms.
+    mdv.setUint32(begin + RECORD.CRC, crc32(mirror.subarray(begin + RECORD_CRC_START, begin + RECORD_HEADER_SIZE + TX_BEGIN_VALUE_SIZE)), true);
   }
 
   /**
-   * Authenticates the unit at `lsn` (checked by checkUnit) and decrypts its
-   * members in place into their mirror form. False when it does not
+   * Writes the opener at `at` (both forms) and seals the region after it
+   * for LSN `lsn` under this open's generation: ciphertext into `file`, tag,
+   * region CRC and opener CRC into both.
+   */
+  sealRegion(mirror: Uint8Array, mdv: DataView, file: Uint8Array, at: number, lsn: number, bytes: number, count: number): void {
+    const generation = this.records.generation;
+    writeOpener(mdv, at, generation, bytes, count);
+    const region = at + SEAL_RECORD_SIZE;
+    const nonce = this.nonce(generation, lsn);
+    nonceObserver?.(this.records.keys.records, nonce.slice());
+    const tag = this.records.aead.seal(this.records.keys.records, nonce, this.aadOf(mirror, at, lsn), mirror.subarray(region, region + bytes), file.subarray(region, region + bytes));
+    mirror.set(tag, at + SEAL.TAG);
+    mdv.setUint32(at + SEAL.REGION_CRC, crc32(file.subarray(region, region + bytes)), true);
+    mdv.setUint32(at + RECORD.CRC, crc32(mirror.subarray(at + RECORD_CRC_START, region)), true);
+    file.set(mirror.subarray(at, region), at);
+  }
+
+  /**
+   * Authenticates and decrypts the region of the opener at `lsn` (the opener
+   * is the `SEAL_RECORD_SIZE` bytes of `opener`, the region's file bytes
+   * `region`). Returns the plaintext, or undefined when it does not
    * authenticate at this position: moved, swapped, forged, or another key's.
    */
-  openUnit(view: Segmented, lsn: number, members: readonly number[]): boolean {
-    const { u8, dv, off } = at(view, lsn);
-    const generation = dv.getUint32(off + SEAL.GENERATION, true);
-    const memberOffs = members.map((m) => m - lsn);
-    const { aad, payload } = gather(view, off, lsn, memberOffs, lsn);
-    const tag = u8.subarray(off + SEAL.TAG, off + SEAL.TAG + AEAD_TAG_SIZE);
-    const plain = new Uint8Array(payload.length);
-    if (!this.records.aead.open(this.records.keys.records, this.nonce(generation, lsn), aad, payload, tag, plain)) return false;
-    let c = 0;
-    for (const m of members) {
-      const r = at(view, m);
-      const n = frameSize(r.dv, r.off) - RECORD_HEADER_SIZE;
-      r.u8.set(plain.subarray(c, c + n), r.off + RECORD_HEADER_SIZE);
-      c += n;
-    }
-    return true;
+  openRegion(opener: Uint8Array, lsn: number, region: Uint8Array): Uint8Array | undefined {
+    const dv = new DataView(opener.buffer, opener.byteOffset, opener.byteLength);
+    const plain = new Uint8Array(region.length);
+    const tag = opener.subarray(SEAL.TAG, SEAL.TAG + AEAD_TAG_SIZE);
+    const ok = this.records.aead.open(this.records.keys.records, this.nonce(dv.getUint32(SEAL.GENERATION, true), lsn), this.aadOf(opener, 0, lsn), region, tag, plain);
+    return ok ? plain : undefined;
+  }
+
+  private aadOf(u8: Uint8Array, at: number, lsn: number): Uint8Array {
+    writeU64(this.aadDv, 0, lsn);
+    this.aad.set(u8.subarray(at + RECORD_CRC_START, at + SEAL.REGION_CRC), 8);
+    return this.aad;
   }
 
   private nonce(generation: number, lsn: number): Uint8Array {
-    const nonce = new Uint8Array(AEAD_NONCE_SIZE);
-    const dv = new DataView(nonce.buffer);
-    dv.setUint32(0, generation, true);
-    writeU64(dv, 4, lsn);
-    return nonce;
+    this.nonceDv.setUint32(0, generation, true);
+    writeU64(this.nonceDv, 4, lsn);
+    return this.nonceBuf;
   }
-}
-
-/**
- * Checks the opener at `lsn` (fields and CRC already checked) and its members
- * with `checkMember` (a record check returning its length or a fault).
- * Returns the member LSNs, or a negative fault: a torn or damaged member, or
- * a unit that claims more bytes than `end`.
- */
-export function checkUnit(view: Segmented, lsn: number, end: number, checkMember: (lsn: number) => number): number[] | number {
-  const { dv, off } = at(view, lsn);
-  if (dv.getUint8(off + RECORD.FLAGS) !== RECORD_FLAG_BATCH_SEALED || dv.getUint32(off + RECORD.VALUE_LEN, true) !== SEAL_VALUE_SIZE) return RecordFault.BAD_FIELDS;
-  if (dv.getUint32(off + RECORD.NAMESPACE, true) !== 0 || dv.getUint32(off + RECORD.KEY_LEN, true) !== 0 || dv.getUint32(off + SEAL.RESERVED, true) !== 0) return RecordFault.BAD_FIELDS;
-  const bytes = dv.getUint32(off + SEAL.MEMBER_BYTES, true);
-  const count = dv.getUint32(off + SEAL.MEMBER_COUNT, true);
-  let m = lsn + SEAL_RECORD_SIZE;
-  const unitEnd = m + bytes;
-  if (count === 0 || count > bytes / RECORD_HEADER_SIZE) return RecordFault.BAD_FIELDS;
-  if (unitEnd > end) return RecordFault.TRUNCATED;
-  const members: number[] = [];
-  for (let i = 0; i < count; i++) {
-    if (m >= unitEnd) return RecordFault.BAD_FIELDS;
-    const len = checkMember(m);
-    if (len < 0) return len;
-    const r = at(view, m);
-    if ((r.dv.getUint8(r.off + RECORD.FLAGS) & ~RECORD_FLAG_IN_TX) !== MEMBER_FLAGS) return RecordFault.BAD_FIELDS;
-    const kind = r.dv.getUint8(r.off + RECORD.KIND);
-    if (kind === SEAL_KIND || kind === RecordKind.DURABLE_MARK) return RecordFault.BAD_FIELDS;
-    members.push(m);
-    m += len;
-  }
-  return m === unitEnd ? members : RecordFault.BAD_FIELDS;
-}
-
-function at(view: Segmented, lsn: number): { u8: Uint8Array; dv: DataView; off: number } {
-  const rel = lsn - (view.origin ?? 0);
-  const seg = Math.floor(rel / view.span);
-  return { u8: view.u8[seg]!, dv: view.dv[seg]!, off: rel - seg * view.span };
-}
-
-/** Bytes of the unit whose opener is at `off` of `dv`: opener and members. */
-export function unitSize(dv: DataView, off: number): number {
-  return SEAL_RECORD_SIZE + dv.getUint32(off + SEAL.MEMBER_BYTES, true);
 }
 
 function writeOpener(dv: DataView, off: number, generation: number, bytes: number, count: number): void {
@@ -280,56 +221,29 @@ function writeOpener(dv: DataView, off: number, generation: number, bytes: numbe
   dv.setUint8(off + RECORD.FLAGS, RECORD_FLAG_BATCH_SEALED);
   dv.setUint32(off + RECORD.VALUE_LEN, SEAL_VALUE_SIZE, true);
   dv.setUint32(off + SEAL.GENERATION, generation, true);
-  dv.setUint32(off + SEAL.MEMBER_BYTES, bytes, true);
-  dv.setUint32(off + SEAL.MEMBER_COUNT, count, true);
-}
-
-/** Offsets (in one buffer) of the members of the opener at `off`. */
-function memberOffsets(dv: DataView, off: number): number[] {
-  const count = dv.getUint32(off + SEAL.MEMBER_COUNT, true);
-  const out: number[] = [];
-  let m = off + SEAL_RECORD_SIZE;
-  for (let i = 0; i < count; i++) {
-    out.push(m);
-    m += frameSize(dv, m);
-  }
-  return out;
+  dv.setUint32(off + SEAL.REGION_BYTES, bytes, true);
+  dv.setUint32(off + SEAL.RECORD_COUNT, count, true);
 }
 
 /**
- * The associated data (LSN, opener fields, member headers) and the payload
- * bytes of a unit, copied together so the AEAD runs once over contiguous
- * memory. `members` are offsets relative to `base` (0: `view` is one buffer
- * and they are absolute; otherwise LSNs minus the opener's LSN `base`).
+ * Whether a decrypted region holds exactly `count` well-formed records of a
+ * unit: authenticated bytes are ours, but a region must never make the walk
+ * step outside it. No CRC pass: the AEAD already authenticated every byte.
  */
-function gather(view: Segmented, openerOff: number, lsn: number, members: readonly number[], base = 0): { aad: Uint8Array; payload: Uint8Array } {
-  const aad = new Uint8Array(8 + OPENER_AAD + members.length * HEADER_AAD);
-  const adv = new DataView(aad.buffer);
-  writeU64(adv, 0, lsn);
-  const o = base === 0 ? { u8: view.u8[0]!, off: openerOff } : at(view, base);
-  aad.set(o.u8.subarray(o.off + RECORD_CRC_START, o.off + SEAL.TAG), 8);
-  let payloadLen = 0;
-  const recs = members.map((m) => {
-    const r = base === 0 ? { u8: view.u8[0]!, dv: view.dv[0]!, off: m } : at(view, base + m);
-    const len = frameSize(r.dv, r.off);
-    payloadLen += len - RECORD_HEADER_SIZE;
-    return { r, len };
-  });
-  const payload = new Uint8Array(payloadLen);
-  let a = 8 + OPENER_AAD;
-  let p = 0;
-  for (const { r, len } of recs) {
-    aad.set(r.u8.subarray(r.off + RECORD_CRC_START, r.off + RECORD_HEADER_SIZE), a);
-    a += HEADER_AAD;
-    payload.set(r.u8.subarray(r.off + RECORD_HEADER_SIZE, r.off + len), p);
-    p += len - RECORD_HEADER_SIZE;
+export function regionWellFormed(plain: Uint8Array, count: number, maxKind: number): boolean {
+  const dv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+  let n = 0;
+  for (let off = 0; off < plain.length; n++) {
+    const len = checkRecord(plain, dv, off, plain.length, false, maxKind);
+    if (len < 0) return false;
+    const kind = dv.getUint8(off + RECORD.KIND);
+    if (kind === RecordKind.DURABLE_MARK || (dv.getUint8(off + RECORD.FLAGS) & ~RECORD_FLAG_IN_TX) !== 0) return false;
+    off += len;
   }
-  return { aad, payload };
+  return n === count;
 }
 
-/** The CRC of the file form, stored in both forms (the mirror keeps the file's CRC, as in scheme 1). */
-function setCrc(mdv: DataView, file: Uint8Array, fileDv: DataView, off: number, len: number): void {
-  const crc = crc32(file.subarray(off + RECORD_CRC_START, off + len));
-  mdv.setUint32(off + RECORD.CRC, crc, true);
-  fileDv.setUint32(off + RECORD.CRC, crc, true);
+/** Bytes of the unit whose opener is at `off` of `dv`: opener and region. */
+export function unitSize(dv: DataView, off: number): number {
+  return SEAL_RECORD_SIZE + dv.getUint32(off + SEAL.REGION_BYTES, true);
 }

@@ -19,14 +19,12 @@ import {
   AEAD_TAG_SIZE,
   RECORD,
   RECORD_CRC_START,
-  RECORD_FLAG_BATCH_SEALED,
   RECORD_FLAG_ENCRYPTED,
   RECORD_HEADER_SIZE,
   RecordKind,
   TX_BEGIN_VALUE_SIZE,
 } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
-import { expiryOffsetIn, keyOffsetIn } from '../format/record-fields.js';
 import { readU64, writeU64 } from '../format/u64.js';
 import { aeadFor, type Aead } from './aead.js';
 import type { FileKeys } from './keys.js';
@@ -162,25 +160,23 @@ export function mustBeSealed(dv: DataView, off: number): boolean {
 
 /**
  * The plaintext record (format 3, flag bit 0 clear) of a mirror-form
- * encrypted record of either scheme: expiry back in the header, key and value
- * after it, a new CRC. Used when encryption is disabled
- * (Emdb.disableEncryption) and when a scheme 2 file is compacted or rotated
- * (its records are sealed again a unit at a time).
+ * encrypted record: expiry back in the header, key and value after it, a new
+ * CRC. Used when encryption is disabled (Emdb.disableEncryption) and when a
+ * scheme 1 file is rewritten as scheme 2 (its records go into sealed units as
+ * plaintext records).
  */
 export function toPlainRecord(form: Uint8Array): Uint8Array {
   const dv = new DataView(form.buffer, form.byteOffset, form.byteLength);
-  const flags = dv.getUint8(RECORD.FLAGS);
   const keyLen = dv.getUint32(RECORD.KEY_LEN, true);
   const valueLen = dv.getUint32(RECORD.VALUE_LEN, true);
   const out = new Uint8Array(RECORD_HEADER_SIZE + keyLen + valueLen);
   const odv = new DataView(out.buffer);
   out.set(form.subarray(0, RECORD_HEADER_SIZE));
-  odv.setUint8(RECORD.FLAGS, flags & ~(RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED));
-  writeU64(odv, RECORD.EXPIRES_AT, readU64(dv, expiryOffsetIn(flags)));
-  const payload = keyOffsetIn(flags);
+  odv.setUint8(RECORD.FLAGS, dv.getUint8(RECORD.FLAGS) & ~RECORD_FLAG_ENCRYPTED);
+  writeU64(odv, RECORD.EXPIRES_AT, readU64(dv, PAYLOAD_START));
+  const payload = PAYLOAD_START + AEAD_EXPIRY_SIZE;
   out.set(form.subarray(payload, payload + keyLen + valueLen), RECORD_HEADER_SIZE);
-  // Only copied live records reach here from a scheme 2 log; a scheme 1 TX_BEGIN's body sizes shrink back.
-  if (odv.getUint8(RECORD.KIND) === RecordKind.TX_BEGIN && valueLen === TX_BEGIN_VALUE_SIZE && (flags & RECORD_FLAG_BATCH_SEALED) === 0) {
+  if (odv.getUint8(RECORD.KIND) === RecordKind.TX_BEGIN && valueLen === TX_BEGIN_VALUE_SIZE) {
     const v = RECORD_HEADER_SIZE + keyLen;
     odv.setUint32(v + 8, odv.getUint32(v + 8, true) - odv.getUint32(v + 4, true) * AEAD_OVERHEAD, true);
   }

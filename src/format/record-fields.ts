@@ -5,26 +5,23 @@
  * are those of RECORD in constants.ts. No checksum code here, so a reader
  * thread loads this without the native crc32 module.
  */
-import { AEAD_EXPIRY_SIZE, AEAD_NONCE_SIZE, AEAD_OVERHEAD, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE } from './constants.js';
+import { AEAD_EXPIRY_SIZE, AEAD_NONCE_SIZE, AEAD_OVERHEAD, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE } from './constants.js';
 import { readU64 } from './u64.js';
 
 /** Bytes the payload occupies on disk for given plaintext lengths. */
 export function storedPayloadSize(flags: number, keyLen: number, valueLen: number): number {
-  if ((flags & RECORD_FLAG_ENCRYPTED) === 0) return keyLen + valueLen;
-  // A sealed unit's member carries only its sealed expiry; nonce and tag are the unit's.
-  return keyLen + valueLen + ((flags & RECORD_FLAG_BATCH_SEALED) !== 0 ? AEAD_EXPIRY_SIZE : AEAD_OVERHEAD);
+  const aead = (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_OVERHEAD : 0;
+  return keyLen + valueLen + aead;
 }
 
-/** Offset of the key inside a record (encrypted payloads start with the nonce, unless unit-sealed, and the sealed expiry). */
+/** Offset of the key inside a record (encrypted payloads start with the nonce and the sealed expiry). */
 export function keyOffsetIn(flags: number): number {
-  if ((flags & RECORD_FLAG_ENCRYPTED) === 0) return RECORD_HEADER_SIZE;
-  return expiryOffsetIn(flags) + AEAD_EXPIRY_SIZE;
+  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? AEAD_NONCE_SIZE + AEAD_EXPIRY_SIZE : 0);
 }
 
-/** Offset of the expiry inside a record: in the header, or (encrypted) the first payload bytes after the nonce (no nonce in a unit member). */
+/** Offset of the expiry inside a record: in the header, or (encrypted) the first payload bytes after the nonce. */
 export function expiryOffsetIn(flags: number): number {
-  if ((flags & RECORD_FLAG_ENCRYPTED) === 0) return RECORD.EXPIRES_AT;
-  return RECORD_HEADER_SIZE + ((flags & RECORD_FLAG_BATCH_SEALED) !== 0 ? 0 : AEAD_NONCE_SIZE);
+  return (flags & RECORD_FLAG_ENCRYPTED) !== 0 ? RECORD_HEADER_SIZE + AEAD_NONCE_SIZE : RECORD.EXPIRES_AT;
 }
 
 export function recordKind(dv: DataView, off: number): number {

@@ -5,7 +5,7 @@
  */
 import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode } from '../errors.js';
-import { PAGE_SIZE, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, SEAL_KIND, SLOT, SLOT_A_OFFSET, SLOT_B_OFFSET, SLOT_MAC_SIZE, SLOT_SIZE } from '../format/constants.js';
+import { MAX_RECORD_KIND, PAGE_SIZE, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, SEAL_KIND, SEAL_RECORD_SIZE, SLOT, SLOT_A_OFFSET, SLOT_B_OFFSET, SLOT_MAC_SIZE, SLOT_SIZE } from '../format/constants.js';
 import { decodeSlot, encodeSlot, type HeaderSlot } from '../format/header.js';
 import { recordFlags } from '../format/record-fields.js';
 import { PrefixCrc } from './prefix-crc.js';
@@ -15,7 +15,7 @@ import { mustBeSealed, RecordCrypt } from '../crypto/record-crypt.js';
 import { snapshotSealer, type SnapshotSealer } from '../crypto/snapshot-crypt.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { checkRecord, frameSize, RecordFault } from '../format/record.js';
-import { BatchCrypt, checkUnit, isOpener, type Segmented } from '../crypto/batch-crypt.js';
+import { BatchCrypt, isOpener, readOpener, regionWellFormed } from '../crypto/batch-crypt.js';
 import { RECORD_SCHEME_SEALED_UNITS } from '../crypto/keys.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 
@@ -67,18 +67,13 @@ export function highestGeneration(header: Uint8Array, version: number, accept: (
   return gen;
 }
 
-/** The mirror as a Segmented view (crypto/batch-crypt.ts). */
-export function segmentedMirror(mirror: MirrorView): Segmented {
-  return { u8: mirror.u8, dv: mirror.dv, span: SEGMENT_SPAN };
-}
-
 /**
  * Recovery's view of the records it walks (log/recovery.ts): every record it
  * checks passes through `open` once, in LSN order, which decrypts it in place
  * (a record that fails authentication is corruption, wherever it is: its CRC
  * passed, so it is not a torn write) and folds its file bytes into the prefix
  * CRC the writer continues from. In a scheme 2 file the record is a unit
- * opener, and the whole unit is checked, fed and decrypted at once.
+ * opener, and its whole region is checked, fed and decrypted at once.
  */
 export class ReplayCrypt {
   /** Records below this LSN are already decrypted in the mirror. */
@@ -95,53 +90,89 @@ export class ReplayCrypt {
   }
 
   /**
-   * Returns the length to step over (a whole unit for an opener), or a fault:
-   * BAD_FIELDS when the record's protection does not match the file's (a
-   * plaintext record in an encrypted file, a unit member outside its unit),
-   * or a torn or damaged member of a unit (the unit is then residue or
-   * corruption as a whole). `checkMember` checks a member's fields and CRC.
+   * Returns the record's length, or a fault: BAD_FIELDS when its protection
+   * does not match the file's (a plaintext record in an encrypted file, the
+   * reverse, a unit opener in a scheme 1 file); for a unit opener, a torn or
+   * damaged region (the unit is then residue or corruption as a whole).
+   * `verifiedTo`: bytes before it matched the slot's prefix CRC.
    */
-  open(view: Segmented, u8: Uint8Array, dv: DataView, off: number, lsn: number, len: number, end: number, checkMember: (lsn: number) => number): number {
+  open(mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
+    const u8 = mirror.u8[segmentOf(lsn)]!;
+    const dv = mirror.dv[segmentOf(lsn)]!;
+    const off = segmentOffset(lsn);
     const flags = recordFlags(dv, off);
     const batch = this.crypt?.batch;
-    if (batch && isOpener(dv, off)) return this.openUnit(batch, view, lsn, end, checkMember);
+    if (batch && isOpener(dv, off)) return this.openUnit(batch, mirror, lsn, len, end, verifiedTo);
     if ((flags & RECORD_FLAG_BATCH_SEALED) !== 0) return RecordFault.BAD_FIELDS;
     const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
     const must = this.crypt !== undefined && mustBeSealed(dv, off);
-    if (sealed !== must || (batch && sealed)) return RecordFault.BAD_FIELDS;
+    // A scheme 2 file holds durable marks and units, nothing else at the top level.
+    if (sealed !== must || (batch && must)) return RecordFault.BAD_FIELDS;
     if (lsn === this.prefix.lsn) this.prefix.feed(u8.subarray(off, off + len));
     if (sealed && !this.crypt!.records.openInPlace(u8, dv, off, lsn)) throw authFailure(lsn);
     this.plainTo = lsn + len;
     return len;
   }
 
-  private openUnit(batch: BatchCrypt, view: Segmented, lsn: number, end: number, checkMember: (lsn: number) => number): number {
-    const members = checkUnit(view, lsn, end, checkMember);
-    if (typeof members === 'number') return members;
-    const unitEnd = members.length > 0 ? members.at(-1)! + frameSizeAt(view, members.at(-1)!) : lsn;
+  private openUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
+    const opened = openUnitBytes(mirror, lsn, end, verifiedTo);
+    if (typeof opened === 'number') return opened;
     if (lsn === this.prefix.lsn) {
-      for (const r of [lsn, ...members]) this.prefix.feed(bytesAt(view, r));
+      this.prefix.feed(opened.opener);
+      this.prefix.feed(opened.region);
     }
-    if (!batch.openUnit(view, lsn, members)) throw authFailure(lsn);
-    this.plainTo = unitEnd;
-    // The opener alone: the walker steps through the members, already decrypted (below plainTo).
-    return frameSizeAt(view, lsn);
+    decryptUnit(batch, mirror, lsn, opened, MAX_RECORD_KIND);
+    this.plainTo = lsn + len + opened.region.length;
+    // The opener alone: the walker steps through the unit's records, already plaintext (below plainTo).
+    return len;
   }
+}
+
+interface UnitBytes {
+  opener: Uint8Array;
+  region: Uint8Array;
+  count: number;
+}
+
+/** The opener at `lsn` and its region's file bytes, checked (region CRC unless verified), or a fault. */
+function openUnitBytes(mirror: MirrorView, lsn: number, end: number, verifiedTo: number): UnitBytes | number {
+  const seg = segmentOf(lsn);
+  const off = segmentOffset(lsn);
+  const fields = readOpener(mirror.dv[seg]!, off);
+  if (typeof fields === 'number') return fields;
+  const from = lsn + SEAL_RECORD_SIZE;
+  if (from + fields.bytes > end) return RecordFault.TRUNCATED;
+  const region = logRange(mirror, from, fields.bytes);
+  // Bytes the prefix CRC verified need no CRC of their own; the AEAD authenticates them either way.
+  if (from + fields.bytes > verifiedTo && crc32(region) !== fields.crc) return RecordFault.BAD_CRC;
+  return { opener: mirror.u8[seg]!.subarray(off, off + SEAL_RECORD_SIZE), region, count: fields.count };
+}
+
+/** Authenticates a unit's region and writes its plaintext records into the mirror; corruption (with the unit's offset) otherwise. */
+function decryptUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, unit: UnitBytes, maxKind: number): void {
+  const plain = batch.openRegion(unit.opener, lsn, unit.region);
+  if (!plain) throw authFailure(lsn);
+  if (!regionWellFormed(plain, unit.count, maxKind)) {
+    throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: sealed unit holds malformed records`, { offset: lsn });
+  }
+  mirror.write(lsn + SEAL_RECORD_SIZE, plain);
+}
+
+/** The log bytes [from, from + len): a view when they lie in one segment's span, else a copy. */
+function logRange(mirror: MirrorView, from: number, len: number): Uint8Array {
+  const first = mirror.logBytes(from, len);
+  if (first.length === len) return first;
+  const parts = [first];
+  for (let at = from + first.length; at < from + len; ) {
+    const next = mirror.logBytes(at, from + len - at);
+    parts.push(next);
+    at += next.length;
+  }
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 function authFailure(lsn: number): EmdbError {
   return new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication (tampered, moved, or sealed under another key)`, { offset: lsn });
-}
-
-function frameSizeAt(view: Segmented, lsn: number): number {
-  const seg = Math.floor(lsn / view.span);
-  return frameSize(view.dv[seg]!, lsn - seg * view.span);
-}
-
-function bytesAt(view: Segmented, lsn: number): Uint8Array {
-  const seg = Math.floor(lsn / view.span);
-  const off = lsn - seg * view.span;
-  return view.u8[seg]!.subarray(off, off + frameSize(view.dv[seg]!, off));
 }
 
 /**
@@ -183,27 +214,25 @@ export class FedPrefixCrc extends PrefixCrc {
  * with its offset): the CRC proves the bytes are the ones written.
  */
 export function decryptPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number, to: number): void {
-  const view = segmentedMirror(mirror);
   const bad = (lsn: number): EmdbError => new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
-  // CRC32 is no defence against a deliberate edit: lengths are bounded here and every sealed record authenticated.
-  const fields = (lsn: number): number => {
-    const seg = segmentOf(lsn);
-    return checkRecord(mirror.u8[seg]!, mirror.dv[seg]!, segmentOffset(lsn), Math.min(mirror.u8[seg]!.length, to - seg * SEGMENT_SPAN), false, SEAL_KIND);
-  };
   for (let lsn = from; lsn < to; ) {
-    const dv = mirror.dv[segmentOf(lsn)]!;
+    const seg = segmentOf(lsn);
+    const u8 = mirror.u8[seg]!;
+    const dv = mirror.dv[seg]!;
     const off = segmentOffset(lsn);
-    const len = fields(lsn);
+    // CRC32 is no defence against a deliberate edit: lengths are bounded here and every sealed record authenticated.
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, crypt.batch ? SEAL_KIND : MAX_RECORD_KIND);
     if (len < 0) throw bad(lsn);
     if (crypt.batch && isOpener(dv, off)) {
-      const members = checkUnit(view, lsn, to, fields);
-      if (typeof members === 'number' || !crypt.batch.openUnit(view, lsn, members)) throw bad(lsn);
-      lsn = members.length > 0 ? members.at(-1)! + frameSizeAt(view, members.at(-1)!) : lsn + len;
+      // The prefix CRC matched these bytes: no region CRC, one AEAD per unit.
+      const unit = openUnitBytes(mirror, lsn, to, to);
+      if (typeof unit === 'number') throw bad(lsn);
+      decryptUnit(crypt.batch, mirror, lsn, unit, MAX_RECORD_KIND);
+      lsn += len + unit.region.length;
       continue;
     }
-    const flags = recordFlags(dv, off);
-    const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
-    if ((flags & RECORD_FLAG_BATCH_SEALED) !== 0 || (crypt.batch && sealed) || sealed !== mustBeSealed(dv, off) || (sealed && !crypt.records.openInPlace(mirror.u8[segmentOf(lsn)]!, dv, off, lsn))) {
+    const sealed = (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) !== 0;
+    if ((recordFlags(dv, off) & RECORD_FLAG_BATCH_SEALED) !== 0 || (crypt.batch && mustBeSealed(dv, off)) || sealed !== mustBeSealed(dv, off) || (sealed && !crypt.records.openInPlace(u8, dv, off, lsn))) {
       throw bad(lsn);
     }
     lsn += len;
@@ -211,24 +240,17 @@ export function decryptPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: numbe
 }
 
 /**
- * The file form of the mirror-form unit at `lsn` of `mirror`, sealed again at
- * the same LSN under `crypt`'s file subkey and generation (a backup: its own
- * file id, so its own key). Returns it; its length is the unit's.
+ * The file form of the mirror-form unit at `lsn` of `mirror` (opener and
+ * plaintext records), sealed again at the same LSN under `crypt`'s file
+ * subkey and generation (a backup: its own file id, so its own key).
  */
 export function resealUnit(mirror: MirrorView, crypt: LogCrypt, lsn: number): Uint8Array {
-  const view = segmentedMirror(mirror);
-  const parts = [bytesAt(view, lsn)];
-  const opener = new DataView(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength);
-  // Member count (opener value word 2), already authenticated when the unit entered the mirror.
-  const count = opener.getUint32(32 + 8, true);
-  let at = lsn + parts[0]!.length;
-  for (let i = 0; i < count; i++) {
-    const b = bytesAt(view, at);
-    parts.push(b);
-    at += b.length;
-  }
-  const form = new Uint8Array(Buffer.concat(parts));
-  const file = form.slice();
-  crypt.batch!.sealUnit({ u8: [form], dv: [new DataView(form.buffer)], span: Number.MAX_SAFE_INTEGER }, 0, lsn, file, new DataView(file.buffer));
+  const seg = segmentOf(lsn);
+  const fields = readOpener(mirror.dv[seg]!, segmentOffset(lsn));
+  if (typeof fields === 'number') throw new RangeError(`no unit opener at ${lsn}`);
+  const form = new Uint8Array(SEAL_RECORD_SIZE + fields.bytes);
+  form.set(logRange(mirror, lsn + SEAL_RECORD_SIZE, fields.bytes), SEAL_RECORD_SIZE);
+  const file = new Uint8Array(form.length);
+  crypt.batch!.sealRegion(form, new DataView(form.buffer), file, 0, lsn, fields.bytes, fields.count);
   return file;
 }

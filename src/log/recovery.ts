@@ -13,13 +13,13 @@ import {
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
 import { checkRecord, faultName, frameSize, readDurableMark, RecordFault } from '../format/record.js';
+import { readOpener } from '../crypto/batch-crypt.js';
 import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
-import { segmentedMirror, type ReplayCrypt } from './log-crypt.js';
-import type { Segmented } from '../crypto/batch-crypt.js';
+import type { ReplayCrypt } from './log-crypt.js';
 
 export interface RecoveryResult {
   /** LSN after the last complete record: where the writer appends next. */
@@ -179,23 +179,13 @@ const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC);
 
 class RecordWalker {
-  private readonly view: Segmented;
-
   constructor(
     private readonly state: LogState,
     private readonly fileSize: number,
     private readonly verifiedTo: number,
     private readonly maxKind: number,
     private readonly crypt: ReplayCrypt | undefined,
-  ) {
-    this.view = segmentedMirror(state.mirror);
-  }
-
-  /** Fields and CRC of a sealed unit's member (ReplayCrypt checks the rest). */
-  private readonly checkMember = (lsn: number): number => {
-    const seg = segmentOf(lsn);
-    return this.checkBytes(this.state.mirror.u8[seg]!, this.state.mirror.dv[seg]!, lsn, seg * SEGMENT_SPAN);
-  };
+  ) {}
 
   check(lsn: number): number {
     const seg = segmentOf(lsn);
@@ -206,7 +196,7 @@ class RecordWalker {
     if (this.crypt && lsn < this.crypt.plainTo) return frameSize(dv, lsn - base);
     const len = this.checkBytes(u8, dv, lsn, base);
     if (len <= 0) return len;
-    if (this.crypt) return this.crypt.open(this.view, u8, dv, lsn - base, lsn, len, this.fileSize, this.checkMember);
+    if (this.crypt) return this.crypt.open(this.state.mirror, lsn, len, this.fileSize, this.verifiedTo);
     // A plaintext file holds no sealed record.
     return (recordFlags(dv, lsn - base) & (RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED)) !== 0 ? RecordFault.BAD_FIELDS : len;
   }
@@ -249,9 +239,19 @@ class RecordWalker {
         continue;
       }
       const mark = readDurableMark(this.state.mirror.dv[seg]!, hit);
-      // A unit opener frames records; it is not one.
-      if (mark < 0 && this.kind(lsn) !== SEAL_KIND) records++;
-      else if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
+      // A unit opener (encrypted, scheme 2) frames the records it counts; its region is ciphertext, never scanned.
+      if (mark >= 0) {
+        if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
+      } else if (this.kind(lsn) === SEAL_KIND && this.crypt) {
+        const unit = readOpener(this.state.mirror.dv[seg]!, hit);
+        if (typeof unit !== 'number' && lsn + len + unit.bytes <= this.fileSize) {
+          records += unit.count;
+          at = lsn + len + unit.bytes;
+          continue;
+        }
+      } else {
+        records++;
+      }
       at = lsn + len;
     }
     return { records, durable };
