@@ -240,6 +240,41 @@ export function decryptPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: numbe
 }
 
 /**
+ * Scheme 2, reopen with an index snapshot: the prefix CRC of the file bytes
+ * [from, to) and their decryption in one pass, unit by unit (each unit's
+ * bytes are CRC'd while in cache, then decrypted). True when the CRC equals
+ * `expected` and every unit authenticated: the prefix is then plaintext in
+ * the mirror. False otherwise, with the mirror possibly partly decrypted: the
+ * caller reloads it and takes the two-pass path, which reports what is wrong.
+ */
+export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number, to: number, expected: number): boolean {
+  const batch = crypt.batch!;
+  let crc = 0;
+  for (let lsn = from; lsn < to; ) {
+    const seg = segmentOf(lsn);
+    const u8 = mirror.u8[seg]!;
+    const dv = mirror.dv[seg]!;
+    const off = segmentOffset(lsn);
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, SEAL_KIND);
+    if (len < 0) return false;
+    if (!isOpener(dv, off)) {
+      if (mustBeSealed(dv, off) || recordFlags(dv, off) !== 0) return false;
+      crc = crc32(u8.subarray(off, off + len), crc);
+      lsn += len;
+      continue;
+    }
+    const unit = openUnitBytes(mirror, lsn, to, to);
+    if (typeof unit === 'number') return false;
+    crc = crc32(unit.region, crc32(unit.opener, crc));
+    const plain = batch.openRegion(unit.opener, lsn, unit.region);
+    if (!plain || !regionWellFormed(plain, unit.count, MAX_RECORD_KIND)) return false;
+    mirror.write(lsn + SEAL_RECORD_SIZE, plain);
+    lsn += len + unit.region.length;
+  }
+  return crc === expected;
+}
+
+/**
  * The file form of the mirror-form unit at `lsn` of `mirror` (opener and
  * plaintext records), sealed again at the same LSN under `crypt`'s file
  * subkey and generation (a backup: its own file id, so its own key).
