@@ -79,6 +79,9 @@ export class ReplayCrypt {
   /** Records below this LSN are already decrypted in the mirror. */
   plainTo: number;
   readonly prefix: FedPrefixCrc;
+  /** Scheme 2: the units opened, ascending (opener LSN, end), so a cut never lands inside one. */
+  private readonly openers: number[] = [];
+  private readonly unitEnds: number[] = [];
 
   constructor(
     private readonly crypt: LogCrypt | undefined,
@@ -114,6 +117,22 @@ export class ReplayCrypt {
     return len;
   }
 
+  /**
+   * Where the log must end if it is cut at `lsn`: the opener of the unit
+   * holding `lsn` (a transaction found incomplete starts inside its first
+   * unit), so a kept unit is always whole and authenticates again.
+   */
+  cutPoint(lsn: number): number {
+    let lo = 0;
+    let hi = this.openers.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.openers[mid]! <= lsn) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return hi >= 0 && lsn > this.openers[hi]! && lsn < this.unitEnds[hi]! ? this.openers[hi]! : lsn;
+  }
+
   private openUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
     const opened = openUnitBytes(mirror, lsn, end, verifiedTo);
     if (typeof opened === 'number') return opened;
@@ -123,6 +142,8 @@ export class ReplayCrypt {
     }
     decryptUnit(batch, mirror, lsn, opened, MAX_RECORD_KIND);
     this.plainTo = lsn + len + opened.region.length;
+    this.openers.push(lsn);
+    this.unitEnds.push(this.plainTo);
     // The opener alone: the walker steps through the unit's records, already plaintext (below plainTo).
     return len;
   }

@@ -110,6 +110,8 @@ export function replayLog(
       else ({ fault, at: faultAt } = tx);
     }
     if (fault) {
+      // Encrypted scheme 2: a cut lands on a unit's opener, never inside the unit.
+      lsn = rules.crypt?.cutPoint(lsn) ?? lsn;
       if (lsn < tailHint) {
         throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${faultAt}: ${fault}`, { offset: faultAt });
       }
