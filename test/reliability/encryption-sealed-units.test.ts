@@ -194,10 +194,16 @@ describe('sealed units (record scheme 2)', () => {
 
   it('no (subkey, nonce) pair repeats through crashes that cut tails, reopen, compaction and rotation', () => {
     const pairs = new Set<string>();
+    const lsns = new Set<string>();
     let seals = 0;
+    let lsnReused = 0;
     observeNonces((key, nonce) => {
       seals++;
       pairs.add(`${Buffer.from(key).toString('hex')}:${Buffer.from(nonce).toString('hex')}`);
+      // The same unit LSN under the same subkey again: only a new generation keeps the nonce fresh.
+      const lsn = `${Buffer.from(key).toString('hex')}:${Buffer.from(nonce.subarray(4)).toString('hex')}`;
+      if (lsns.has(lsn)) lsnReused++;
+      lsns.add(lsn);
     });
     let sim = new SimFS();
     let spec: typeof K | typeof K2 = K;
@@ -220,6 +226,7 @@ describe('sealed units (record scheme 2)', () => {
       sim = sim.crash(CRASH_MODES[round % CRASH_MODES.length]!, round);
     }
     expect(seals).toBeGreaterThan(20);
+    expect(lsnReused).toBeGreaterThan(0);
     expect(pairs.size).toBe(seals);
   });
 
