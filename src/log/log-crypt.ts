@@ -14,7 +14,7 @@ import type { DbKeys } from '../crypto/keys.js';
 import { mustBeSealed, RecordCrypt } from '../crypto/record-crypt.js';
 import { snapshotSealer, type SnapshotSealer } from '../crypto/snapshot-crypt.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
-import { checkRecord, frameSize, RecordFault } from '../format/record.js';
+import { checkRecord, RecordFault } from '../format/record.js';
 import { BatchCrypt, isOpener, readOpener, regionWellFormed } from '../crypto/batch-crypt.js';
 import { RECORD_SCHEME_SEALED_UNITS } from '../crypto/keys.js';
 import type { MirrorWriter } from '../shm/mirror.js';
