@@ -196,10 +196,8 @@ export class BatchCrypt {
    */
   openRegion(opener: Uint8Array, lsn: number, region: Uint8Array): Uint8Array | undefined {
     const dv = new DataView(opener.buffer, opener.byteOffset, opener.byteLength);
-    const plain = new Uint8Array(region.length);
     const tag = opener.subarray(SEAL.TAG, SEAL.TAG + AEAD_TAG_SIZE);
-    const ok = this.records.aead.open(this.records.keys.records, this.nonce(dv.getUint32(SEAL.GENERATION, true), lsn), this.aadOf(opener, 0, lsn), region, tag, plain);
-    return ok ? plain : undefined;
+    return this.records.aead.openAlloc(this.records.keys.records, this.nonce(dv.getUint32(SEAL.GENERATION, true), lsn), this.aadOf(opener, 0, lsn), region, tag);
   }
 
   private aadOf(u8: Uint8Array, at: number, lsn: number): Uint8Array {
