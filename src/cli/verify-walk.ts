@@ -17,11 +17,12 @@
 import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
 import { EmdbError, ErrorCode } from '../index.js';
-import { DATA_START, RECORD, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind } from '../format/constants.js';
+import { DATA_START, MAX_RECORD_KIND, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE } from '../format/constants.js';
 import { chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
 import { keyOffsetIn } from '../format/record-fields.js';
-import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
+import { DbKeys, RECORD_SCHEME_SEALED_UNITS, type EncryptionSpec } from '../crypto/keys.js';
+import { readOpener, regionWellFormed, unitSize, type BatchCrypt } from '../crypto/batch-crypt.js';
 import { mustBeSealed } from '../crypto/record-crypt.js';
 import { LogCrypt } from '../log/log-crypt.js';
 
@@ -120,6 +121,9 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     /** Records still expected in the open transaction, and where it began; -1: none open. */
     let txLeft = -1;
     let txAt = 0;
+    /** Scheme 2: members below this LSN were checked, folded into the prefix CRC and decrypted with their unit. */
+    let plainTo = DATA_START;
+    const maxKind = prelude.bytes[PRELUDE.RECORD_SCHEME] === RECORD_SCHEME_SEALED_UNITS ? SEAL_KIND : MAX_RECORD_KIND;
     const fault = (at: number, reason: string): void => {
       // A fault inside a transaction that straddles nothing checkpointed is residue from its begin.
       const from = txLeft >= 0 ? txAt : at;
@@ -128,11 +132,11 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     };
     while (lsn < fileBytes) {
       let at = w.ensure(lsn, RECORD_HEADER_SIZE);
-      let len = checkRecord(w.buf, w.dv, at, w.end - w.start, false);
+      let len = checkRecord(w.buf, w.dv, at, w.end - w.start, false, maxKind);
       if (len > 0) {
-        // Structure passed: make the whole record resident, then check its CRC.
-        at = w.ensure(lsn, frameSize(w.dv, at));
-        len = checkRecord(w.buf, w.dv, at, w.end - w.start);
+        // Structure passed: make the whole record resident (a unit opener: its whole unit), then check its CRC.
+        at = w.ensure(lsn, w.buf[at + RECORD.KIND] === SEAL_KIND ? Math.min(unitSize(w.dv, at), fileBytes - lsn) : frameSize(w.dv, at));
+        len = checkRecord(w.buf, w.dv, at, w.end - w.start, true, maxKind);
       }
       if (len < 0) {
         fault(lsn, faultName(len));
@@ -141,12 +145,34 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
       const kind = w.buf[at + RECORD.KIND]!;
       const flags = w.buf[at + RECORD.FLAGS]!;
       const inTx = (flags & RECORD_FLAG_IN_TX) !== 0;
+      if (kind === SEAL_KIND) {
+        const unit = verifyUnit(w, at, lsn, fileBytes, crypt?.batch, prefix);
+        if (typeof unit === 'string') {
+          if (unit.startsWith('unit fails')) report.damage = { offset: lsn, reason: unit };
+          else fault(lsn, unit);
+          break;
+        }
+        if (lsn + unit.bytes <= slot.tailHint) prefix = unit.crc;
+        report.byKind.SEAL_UNIT = (report.byKind.SEAL_UNIT ?? 0) + 1;
+        if (crypt) {
+          // Its records, decrypted in the window, are walked next (their own CRCs checked).
+          plainTo = lsn + unit.bytes;
+          lsn += len;
+        } else {
+          // Without the key the region is ciphertext: its CRC is all that can be checked.
+          report.records += unit.count;
+          lsn += unit.bytes;
+          if (txLeft < 0) report.end = lsn;
+        }
+        onProgress(lsn);
+        continue;
+      }
       // The prefix CRC covers the bytes on disk: fold them in before any decryption.
-      if (lsn + len <= slot.tailHint) prefix = crc32(w.buf.subarray(at, at + len), prefix);
-      if (crypt) {
+      if (lsn >= plainTo && lsn + len <= slot.tailHint) prefix = crc32(w.buf.subarray(at, at + len), prefix);
+      if (crypt && lsn >= plainTo) {
         const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
         // The window is our own copy: decrypt in place, then read the framing from the plaintext.
-        const why = sealed !== mustBeSealed(w.dv, at) ? 'record protection does not match the file (plaintext record in an encrypted file, or the reverse)'
+        const why = sealed !== mustBeSealed(w.dv, at) || (flags & RECORD_FLAG_BATCH_SEALED) !== 0 || (crypt.batch && mustBeSealed(w.dv, at)) ? 'record protection does not match the file (plaintext record in an encrypted file, or the reverse)'
           : sealed && !crypt.records.openInPlace(w.buf, w.dv, at, lsn) ? 'record fails authentication (tampered, moved, or sealed under another key)' : undefined;
         if (why) {
           report.damage = { offset: lsn, reason: why };
@@ -193,4 +219,28 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Checks the sealed unit (scheme 2) whose opener is at `at` of the window
+ * (resident whole): its region CRC, then, with the key, its authentication,
+ * decrypting the region in place (the window is our own copy) so the walk
+ * goes on through its records. Returns the unit's size and `prefix` with the
+ * unit's file bytes folded in (before decryption), or why it is bad.
+ */
+function verifyUnit(w: Window, at: number, lsn: number, fileBytes: number, batch: BatchCrypt | undefined, prefix: number): { bytes: number; crc: number; count: number } | string {
+  const fields = readOpener(w.dv, at);
+  if (typeof fields === 'number') return `sealed unit: ${faultName(fields)}`;
+  const bytes = SEAL_RECORD_SIZE + fields.bytes;
+  if (lsn + bytes > fileBytes) return 'sealed unit: truncated';
+  const region = w.buf.subarray(at + SEAL_RECORD_SIZE, at + bytes);
+  if (crc32(region) !== fields.crc) return 'sealed unit: bad CRC';
+  const crc = crc32(w.buf.subarray(at, at + bytes), prefix);
+  if (batch) {
+    const plain = batch.openRegion(w.buf.subarray(at, at + SEAL_RECORD_SIZE), lsn, region);
+    if (!plain) return 'unit fails authentication (tampered, moved, or sealed under another key)';
+    if (!regionWellFormed(plain, fields.count, MAX_RECORD_KIND)) return 'unit fails authentication: malformed records inside';
+    region.set(plain);
+  }
+  return { bytes, crc, count: fields.count };
 }

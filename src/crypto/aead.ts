@@ -26,6 +26,8 @@ export interface Aead {
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): Uint8Array;
   /** Decrypts `ct` into `out` (same length); false when the tag does not authenticate. */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
+  /** `open` into a buffer of its own (no zeroed buffer and copy for a caller that copies anyway); undefined when it does not authenticate. */
+  openAlloc(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Uint8Array | undefined;
 }
 
 function nodeAlgo(cipher: CipherName): CipherGCMTypes | 'chacha20-poly1305' {
@@ -59,6 +61,18 @@ export function nodeAead(cipher: CipherName): Aead {
         return false;
       }
     },
+    openAlloc(key, nonce, aad, ct, tag) {
+      const d = createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+      d.setAAD(aad);
+      d.setAuthTag(tag);
+      const head = d.update(ct);
+      try {
+        const tail = d.final();
+        return tail.length > 0 ? Buffer.concat([head, tail]) : head;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
@@ -80,6 +94,10 @@ export function nobleAead(cipher: CipherName): Aead {
       } catch {
         return false;
       }
+    },
+    openAlloc(key, nonce, aad, ct, tag) {
+      const out = new Uint8Array(ct.length);
+      return this.open(key, nonce, aad, ct, tag, out) ? out : undefined;
     },
   };
 }

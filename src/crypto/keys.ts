@@ -23,6 +23,13 @@ export interface EncryptionSpec {
 export const ARGON2_DEFAULTS = { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 } as const;
 /** Prelude byte 137: per-record AEAD, nonce = key generation ‖ LSN, LSN in the associated data. */
 export const RECORD_SCHEME_PER_RECORD = 1;
+/** Prelude byte 137: sealed units, one AEAD per unit of an append batch (crypto/batch-crypt.ts); what new files use. */
+export const RECORD_SCHEME_SEALED_UNITS = 2;
+/** The scheme `DbKeys.create` writes; a test switches it to make a scheme 1 file (compatibility tests). */
+let newFileScheme = RECORD_SCHEME_SEALED_UNITS;
+export function setNewFileScheme(scheme: 1 | 2): void {
+  newFileScheme = scheme;
+}
 const KEY_CHECK_PLAIN = new TextEncoder().encode('emdb-js key check, format 3.....');
 const enc = new TextEncoder();
 
@@ -30,6 +37,8 @@ const enc = new TextEncoder();
 export class DbKeys {
   readonly checkKey: Uint8Array;
   readonly macKey: Uint8Array;
+  /** Record scheme of the prelude (byte 137): 1 per-record AEAD, 2 sealed units. */
+  scheme = RECORD_SCHEME_SEALED_UNITS;
   private constructor(
     private readonly master: Uint8Array,
     private readonly subkeySalt: Uint8Array,
@@ -102,6 +111,12 @@ export class DbKeys {
       out,
     );
     if (!ok || !timingSafeEqual(out, KEY_CHECK_PLAIN)) throw mismatch('wrong encryption key or passphrase');
+    // Checked after the key check, which authenticates byte 137: a damaged byte is corruption above, not this.
+    const scheme = prelude[PRELUDE.RECORD_SCHEME]!;
+    if (scheme !== RECORD_SCHEME_PER_RECORD && scheme !== RECORD_SCHEME_SEALED_UNITS) {
+      throw new EmdbError(ErrorCode.UNSUPPORTED_VERSION, `the database uses record protection scheme ${scheme}, which this build does not know`);
+    }
+    keys.scheme = scheme;
     return keys;
   }
 
@@ -128,10 +143,11 @@ export class DbKeys {
       prelude[PRELUDE.KDF_ID] = KdfId.RAW_KEY;
       master = spec.key!;
     }
-    prelude[PRELUDE.RECORD_SCHEME] = RECORD_SCHEME_PER_RECORD;
+    prelude[PRELUDE.RECORD_SCHEME] = newFileScheme;
     const subkeySalt = randomBytes(SUBKEY_SALT_SIZE);
     prelude.set(subkeySalt, PRELUDE.SUBKEY_SALT);
     const keys = new DbKeys(master, subkeySalt, cipher);
+    keys.scheme = newFileScheme;
     // One encryption under the key check subkey per prelude: a random nonce is safe for a single use.
     const nonce = randomBytes(NONCE_SIZE);
     prelude.set(nonce, PRELUDE.KEY_CHECK_NONCE);

@@ -39,7 +39,7 @@ export function observeNonces(fn: ((key: Uint8Array, nonce: Uint8Array) => void)
 }
 
 export class RecordCrypt {
-  private readonly aead: Aead;
+  readonly aead: Aead;
   private readonly nonce = new Uint8Array(AEAD_NONCE_SIZE);
   private readonly nonceDv = new DataView(this.nonce.buffer);
   private readonly aad = new Uint8Array(AAD_SIZE);
@@ -161,7 +161,9 @@ export function mustBeSealed(dv: DataView, off: number): boolean {
 /**
  * The plaintext record (format 3, flag bit 0 clear) of a mirror-form
  * encrypted record: expiry back in the header, key and value after it, a new
- * CRC. Used only when encryption is disabled (Emdb.disableEncryption).
+ * CRC. Used when encryption is disabled (Emdb.disableEncryption) and when a
+ * scheme 1 file is rewritten as scheme 2 (its records go into sealed units as
+ * plaintext records).
  */
 export function toPlainRecord(form: Uint8Array): Uint8Array {
   const dv = new DataView(form.buffer, form.byteOffset, form.byteLength);

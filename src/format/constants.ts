@@ -129,9 +129,18 @@ export const MAX_RECORD_KIND = RecordKind.PREFIX_DELETE;
 
 export const RECORD_FLAG_ENCRYPTED = 1;
 export const RECORD_FLAG_IN_TX = 2;
-/** Version 3, reserved for encryption (per-batch sealing): refused by this build. */
+/**
+ * Version 3, record scheme 2 (prelude byte 137): the record belongs to a sealed
+ * unit. With bit 0 a member (payload expiresAt ‖ key ‖ value, sealed by its
+ * unit), alone the unit's SEAL opener (FORMAT.md, "Sealed units").
+ */
 export const RECORD_FLAG_BATCH_SEALED = 4;
-export const RECORD_KNOWN_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_IN_TX;
+export const RECORD_KNOWN_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_IN_TX | RECORD_FLAG_BATCH_SEALED;
+/** Record scheme 2 only: the opener of a sealed unit (not a RecordKind: no other file holds it). */
+export const SEAL_KIND = 10;
+/** SEAL value: generation u32, member bytes u32, member count u32, reserved u32, tag(16). */
+export const SEAL_VALUE_SIZE = 32;
+export const SEAL_RECORD_SIZE = 32 + SEAL_VALUE_SIZE;
 
 /** AEAD framing inside an encrypted record's payload. */
 export const AEAD_NONCE_SIZE = 12;

@@ -5,7 +5,7 @@
  */
 import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode } from '../errors.js';
-import { PAGE_SIZE, RECORD_FLAG_ENCRYPTED, SLOT, SLOT_A_OFFSET, SLOT_B_OFFSET, SLOT_MAC_SIZE, SLOT_SIZE } from '../format/constants.js';
+import { MAX_RECORD_KIND, PAGE_SIZE, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, SEAL_KIND, SEAL_RECORD_SIZE, SLOT, SLOT_A_OFFSET, SLOT_B_OFFSET, SLOT_MAC_SIZE, SLOT_SIZE } from '../format/constants.js';
 import { decodeSlot, encodeSlot, type HeaderSlot } from '../format/header.js';
 import { recordFlags } from '../format/record-fields.js';
 import { PrefixCrc } from './prefix-crc.js';
@@ -13,8 +13,10 @@ import type { MirrorView } from '../shm/mirror.js';
 import type { DbKeys } from '../crypto/keys.js';
 import { mustBeSealed, RecordCrypt } from '../crypto/record-crypt.js';
 import { snapshotSealer, type SnapshotSealer } from '../crypto/snapshot-crypt.js';
-import { segmentOf, segmentOffset } from '../shm/layout.js';
-import { frameSize } from '../format/record.js';
+import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import { checkRecord, RecordFault } from '../format/record.js';
+import { BatchCrypt, isOpener, readOpener, regionWellFormed } from '../crypto/batch-crypt.js';
+import { RECORD_SCHEME_SEALED_UNITS } from '../crypto/keys.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 
 /** Bytes of a header slot write in an encrypted file: the slot and its MAC. */
@@ -23,6 +25,8 @@ export const SEALED_SLOT_SIZE = SLOT.MAC + SLOT_MAC_SIZE;
 export class LogCrypt {
   readonly records: RecordCrypt;
   readonly snapshot: SnapshotSealer;
+  /** Record scheme 2 (new files): records are sealed a unit at a time; undefined for a scheme 1 file. */
+  readonly batch: BatchCrypt | undefined;
   /** False until this open's generation is durable in a header slot: nothing is sealed before that. */
   generationDurable = false;
 
@@ -33,6 +37,12 @@ export class LogCrypt {
   ) {
     this.records = new RecordCrypt(keys.forFile(fileId), generation);
     this.snapshot = snapshotSealer(this.records.keys);
+    this.batch = keys.scheme === RECORD_SCHEME_SEALED_UNITS ? new BatchCrypt(this.records) : undefined;
+  }
+
+  /** The file form and mirror form of a producer-framed batch appended at `lsn`, under the file's scheme. */
+  sealBatch(plain: Uint8Array, lsn: number): { file: Uint8Array; mirror: Uint8Array } {
+    return this.batch ? this.batch.encryptBatch(plain, lsn) : this.records.encryptBatch(plain, lsn);
   }
 
   /** A header slot write: the slot (with the key generation) then its keyed MAC. */
@@ -62,15 +72,19 @@ export function highestGeneration(header: Uint8Array, version: number, accept: (
  * checks passes through `open` once, in LSN order, which decrypts it in place
  * (a record that fails authentication is corruption, wherever it is: its CRC
  * passed, so it is not a torn write) and folds its file bytes into the prefix
- * CRC the writer continues from.
+ * CRC the writer continues from. In a scheme 2 file the record is a unit
+ * opener, and its whole region is checked, fed and decrypted at once.
  */
 export class ReplayCrypt {
   /** Records below this LSN are already decrypted in the mirror. */
   plainTo: number;
   readonly prefix: FedPrefixCrc;
+  /** Scheme 2: the units opened, ascending (opener LSN, end), so a cut never lands inside one. */
+  private readonly openers: number[] = [];
+  private readonly unitEnds: number[] = [];
 
   constructor(
-    private readonly records: RecordCrypt | undefined,
+    private readonly crypt: LogCrypt | undefined,
     prefix: { lsn: number; crc: number },
   ) {
     this.plainTo = 0;
@@ -78,18 +92,108 @@ export class ReplayCrypt {
     this.prefix.reset(prefix.lsn, prefix.crc);
   }
 
-  /** Returns false when the record's protection does not match the file's (a plaintext record in an encrypted file, or the reverse). */
-  open(u8: Uint8Array, dv: DataView, off: number, lsn: number, len: number): boolean {
-    const sealed = (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) !== 0;
-    const must = this.records !== undefined && mustBeSealed(dv, off);
-    if (sealed !== must) return false;
+  /**
+   * Returns the record's length, or a fault: BAD_FIELDS when its protection
+   * does not match the file's (a plaintext record in an encrypted file, the
+   * reverse, a unit opener in a scheme 1 file); for a unit opener, a torn or
+   * damaged region (the unit is then residue or corruption as a whole).
+   * `verifiedTo`: bytes before it matched the slot's prefix CRC.
+   */
+  open(mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
+    const u8 = mirror.u8[segmentOf(lsn)]!;
+    const dv = mirror.dv[segmentOf(lsn)]!;
+    const off = segmentOffset(lsn);
+    const flags = recordFlags(dv, off);
+    const batch = this.crypt?.batch;
+    if (batch && isOpener(dv, off)) return this.openUnit(batch, mirror, lsn, len, end, verifiedTo);
+    if ((flags & RECORD_FLAG_BATCH_SEALED) !== 0) return RecordFault.BAD_FIELDS;
+    const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
+    const must = this.crypt !== undefined && mustBeSealed(dv, off);
+    // A scheme 2 file holds durable marks and units, nothing else at the top level.
+    if (sealed !== must || (batch && must)) return RecordFault.BAD_FIELDS;
     if (lsn === this.prefix.lsn) this.prefix.feed(u8.subarray(off, off + len));
-    if (sealed && !this.records!.openInPlace(u8, dv, off, lsn)) {
-      throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication (tampered, moved, or sealed under another key)`, { offset: lsn });
-    }
+    if (sealed && !this.crypt!.records.openInPlace(u8, dv, off, lsn)) throw authFailure(lsn);
     this.plainTo = lsn + len;
-    return true;
+    return len;
   }
+
+  /**
+   * Where the log must end if it is cut at `lsn`: the opener of the unit
+   * holding `lsn` (a transaction found incomplete starts inside its first
+   * unit), so a kept unit is always whole and authenticates again.
+   */
+  cutPoint(lsn: number): number {
+    let lo = 0;
+    let hi = this.openers.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.openers[mid]! <= lsn) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return hi >= 0 && lsn > this.openers[hi]! && lsn < this.unitEnds[hi]! ? this.openers[hi]! : lsn;
+  }
+
+  private openUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
+    const opened = openUnitBytes(mirror, lsn, end, verifiedTo);
+    if (typeof opened === 'number') return opened;
+    if (lsn === this.prefix.lsn) {
+      this.prefix.feed(opened.opener);
+      this.prefix.feed(opened.region);
+    }
+    decryptUnit(batch, mirror, lsn, opened, MAX_RECORD_KIND);
+    this.plainTo = lsn + len + opened.region.length;
+    this.openers.push(lsn);
+    this.unitEnds.push(this.plainTo);
+    // The opener alone: the walker steps through the unit's records, already plaintext (below plainTo).
+    return len;
+  }
+}
+
+interface UnitBytes {
+  opener: Uint8Array;
+  region: Uint8Array;
+  count: number;
+}
+
+/** The opener at `lsn` and its region's file bytes, checked (region CRC unless verified), or a fault. */
+function openUnitBytes(mirror: MirrorView, lsn: number, end: number, verifiedTo: number): UnitBytes | number {
+  const seg = segmentOf(lsn);
+  const off = segmentOffset(lsn);
+  const fields = readOpener(mirror.dv[seg]!, off);
+  if (typeof fields === 'number') return fields;
+  const from = lsn + SEAL_RECORD_SIZE;
+  if (from + fields.bytes > end) return RecordFault.TRUNCATED;
+  const region = logRange(mirror, from, fields.bytes);
+  // Bytes the prefix CRC verified need no CRC of their own; the AEAD authenticates them either way.
+  if (from + fields.bytes > verifiedTo && crc32(region) !== fields.crc) return RecordFault.BAD_CRC;
+  return { opener: mirror.u8[seg]!.subarray(off, off + SEAL_RECORD_SIZE), region, count: fields.count };
+}
+
+/** Authenticates a unit's region and writes its plaintext records into the mirror; corruption (with the unit's offset) otherwise. */
+function decryptUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, unit: UnitBytes, maxKind: number): void {
+  const plain = batch.openRegion(unit.opener, lsn, unit.region);
+  if (!plain) throw authFailure(lsn);
+  if (!regionWellFormed(plain, unit.count, maxKind)) {
+    throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: sealed unit holds malformed records`, { offset: lsn });
+  }
+  mirror.write(lsn + SEAL_RECORD_SIZE, plain);
+}
+
+/** The log bytes [from, from + len): a view when they lie in one segment's span, else a copy. */
+function logRange(mirror: MirrorView, from: number, len: number): Uint8Array {
+  const first = mirror.logBytes(from, len);
+  if (first.length === len) return first;
+  const parts = [first];
+  for (let at = from + first.length; at < from + len; ) {
+    const next = mirror.logBytes(at, from + len - at);
+    parts.push(next);
+    at += next.length;
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+function authFailure(lsn: number): EmdbError {
+  return new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication (tampered, moved, or sealed under another key)`, { offset: lsn });
 }
 
 /**
@@ -130,18 +234,80 @@ export class FedPrefixCrc extends PrefixCrc {
  * A record that fails authentication there is corruption (ERR_EMDB_CORRUPTION
  * with its offset): the CRC proves the bytes are the ones written.
  */
-export function decryptPrefix(mirror: MirrorWriter, records: RecordCrypt, from: number, to: number): void {
+export function decryptPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number, to: number): void {
+  const bad = (lsn: number): EmdbError => new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
   for (let lsn = from; lsn < to; ) {
     const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
     const u8 = mirror.u8[seg]!;
     const dv = mirror.dv[seg]!;
-    const len = frameSize(dv, off);
-    const sealed = (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) !== 0;
+    const off = segmentOffset(lsn);
     // CRC32 is no defence against a deliberate edit: lengths are bounded here and every sealed record authenticated.
-    if (lsn + len > to || off + len > u8.length || sealed !== mustBeSealed(dv, off) || (sealed && !records.openInPlace(u8, dv, off, lsn))) {
-      throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, crypt.batch ? SEAL_KIND : MAX_RECORD_KIND);
+    if (len < 0) throw bad(lsn);
+    if (crypt.batch && isOpener(dv, off)) {
+      // The prefix CRC matched these bytes: no region CRC, one AEAD per unit.
+      const unit = openUnitBytes(mirror, lsn, to, to);
+      if (typeof unit === 'number') throw bad(lsn);
+      decryptUnit(crypt.batch, mirror, lsn, unit, MAX_RECORD_KIND);
+      lsn += len + unit.region.length;
+      continue;
+    }
+    const sealed = (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) !== 0;
+    if ((recordFlags(dv, off) & RECORD_FLAG_BATCH_SEALED) !== 0 || (crypt.batch && mustBeSealed(dv, off)) || sealed !== mustBeSealed(dv, off) || (sealed && !crypt.records.openInPlace(u8, dv, off, lsn))) {
+      throw bad(lsn);
     }
     lsn += len;
   }
+}
+
+/**
+ * Scheme 2, reopen with an index snapshot: the prefix CRC of the file bytes
+ * [from, to) and their decryption in one pass, unit by unit (each unit's
+ * bytes are CRC'd while in cache, then decrypted). True when the CRC equals
+ * `expected` and every unit authenticated: the prefix is then plaintext in
+ * the mirror. False otherwise, with the mirror possibly partly decrypted: the
+ * caller reloads it and takes the two-pass path, which reports what is wrong.
+ */
+export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number, to: number, expected: number): boolean {
+  const batch = crypt.batch!;
+  let crc = 0;
+  for (let lsn = from; lsn < to; ) {
+    const seg = segmentOf(lsn);
+    const u8 = mirror.u8[seg]!;
+    const dv = mirror.dv[seg]!;
+    const off = segmentOffset(lsn);
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, SEAL_KIND);
+    if (len < 0) return false;
+    if (!isOpener(dv, off)) {
+      if (mustBeSealed(dv, off) || recordFlags(dv, off) !== 0) return false;
+      crc = crc32(u8.subarray(off, off + len), crc);
+      lsn += len;
+      continue;
+    }
+    const unit = openUnitBytes(mirror, lsn, to, to);
+    if (typeof unit === 'number') return false;
+    crc = crc32(unit.region, crc32(unit.opener, crc));
+    // No structure check of the records: the tag proves our writer framed them, and the prefix is not walked (the snapshot indexes it).
+    const plain = batch.openRegion(unit.opener, lsn, unit.region);
+    if (!plain) return false;
+    mirror.write(lsn + SEAL_RECORD_SIZE, plain);
+    lsn += len + unit.region.length;
+  }
+  return crc === expected;
+}
+
+/**
+ * The file form of the mirror-form unit at `lsn` of `mirror` (opener and
+ * plaintext records), sealed again at the same LSN under `crypt`'s file
+ * subkey and generation (a backup: its own file id, so its own key).
+ */
+export function resealUnit(mirror: MirrorView, crypt: LogCrypt, lsn: number): Uint8Array {
+  const seg = segmentOf(lsn);
+  const fields = readOpener(mirror.dv[seg]!, segmentOffset(lsn));
+  if (typeof fields === 'number') throw new RangeError(`no unit opener at ${lsn}`);
+  const form = new Uint8Array(SEAL_RECORD_SIZE + fields.bytes);
+  form.set(logRange(mirror, lsn + SEAL_RECORD_SIZE, fields.bytes), SEAL_RECORD_SIZE);
+  const file = new Uint8Array(form.length);
+  crypt.batch!.sealRegion(form, new DataView(form.buffer), file, 0, lsn, fields.bytes, fields.count);
+  return file;
 }

@@ -1,4 +1,4 @@
-import { RecordKind } from '../format/constants.js';
+import { RecordKind, SEAL_KIND } from '../format/constants.js';
 import { frameSize, nsCreateEncoding } from '../format/record.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
@@ -123,6 +123,10 @@ export class LogState {
         this.namespaces.delete(ns);
         this.nsEncodings.delete(ns);
         return 0;
+      case SEAL_KIND:
+        // The opener of a sealed unit (encrypted, scheme 2): framing, -1 so the writer reports no result for it.
+        this.deadBytes += size;
+        return -1;
       default:
         // TX_BEGIN / TX_COMMIT frame a batch; they carry no key.
         this.deadBytes += size;

@@ -2,15 +2,18 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import {
   DATA_START,
   MAX_RECORD_KIND,
+  RECORD_FLAG_BATCH_SEALED,
   RECORD_FLAG_ENCRYPTED,
   RECORD_FLAG_IN_TX,
   RECORD_HEADER_SIZE,
   RECORD_MAGIC,
   RecordKind,
+  SEAL_KIND,
   TX_BEGIN_VALUE_SIZE,
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
 import { checkRecord, faultName, frameSize, readDurableMark, RecordFault } from '../format/record.js';
+import { readOpener } from '../crypto/batch-crypt.js';
 import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
@@ -107,6 +110,8 @@ export function replayLog(
       else ({ fault, at: faultAt } = tx);
     }
     if (fault) {
+      // Encrypted scheme 2: a cut lands on a unit's opener, never inside the unit.
+      lsn = rules.crypt?.cutPoint(lsn) ?? lsn;
       if (lsn < tailHint) {
         throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${faultAt}: ${fault}`, { offset: faultAt });
       }
@@ -118,11 +123,12 @@ export function replayLog(
       records++;
       for (let at = lsn + len; at < next; at += walker.check(at)) {
         state.apply(at);
-        records++;
+        if (walker.kind(at) !== SEAL_KIND) records++;
       }
     } else {
       state.apply(lsn);
-      records++;
+      // A unit opener (scheme 2) frames records and is not counted as one.
+      if (kind !== SEAL_KIND) records++;
     }
     lsn = next;
   }
@@ -192,9 +198,9 @@ class RecordWalker {
     if (this.crypt && lsn < this.crypt.plainTo) return frameSize(dv, lsn - base);
     const len = this.checkBytes(u8, dv, lsn, base);
     if (len <= 0) return len;
-    if (this.crypt) return this.crypt.open(u8, dv, lsn - base, lsn, len) ? len : RecordFault.BAD_FIELDS;
+    if (this.crypt) return this.crypt.open(this.state.mirror, lsn, len, this.fileSize, this.verifiedTo);
     // A plaintext file holds no sealed record.
-    return (recordFlags(dv, lsn - base) & RECORD_FLAG_ENCRYPTED) !== 0 ? RecordFault.BAD_FIELDS : len;
+    return (recordFlags(dv, lsn - base) & (RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED)) !== 0 ? RecordFault.BAD_FIELDS : len;
   }
 
   private checkBytes(u8: Uint8Array, dv: DataView, lsn: number, base: number): number {
@@ -235,8 +241,19 @@ class RecordWalker {
         continue;
       }
       const mark = readDurableMark(this.state.mirror.dv[seg]!, hit);
-      if (mark < 0) records++;
-      else if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
+      // A unit opener (encrypted, scheme 2) frames the records it counts; its region is ciphertext, never scanned.
+      if (mark >= 0) {
+        if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
+      } else if (this.kind(lsn) === SEAL_KIND && this.crypt) {
+        const unit = readOpener(this.state.mirror.dv[seg]!, hit);
+        if (typeof unit !== 'number' && lsn + len + unit.bytes <= this.fileSize) {
+          records += unit.count;
+          at = lsn + len + unit.bytes;
+          continue;
+        }
+      } else {
+        records++;
+      }
       at = lsn + len;
     }
     return { records, durable };
@@ -264,12 +281,18 @@ class RecordWalker {
     let at = lsn + beginLen;
     const bodyEnd = at + bodyBytes;
     for (let i = 0; i < count; i++) {
+      const opened = this.skipOpeners(at);
+      if (typeof opened !== 'number') return opened;
+      at = opened;
       const len = this.check(at);
       if (len < 0) return bad(`transaction body: ${faultName(len)}`, at);
       if ((this.flags(at) & RECORD_FLAG_IN_TX) === 0) return bad('transaction body holds a record not marked as such', at);
       at += len;
       if (at > bodyEnd) return bad('transaction body longer than declared', lsn);
     }
+    const opened = this.skipOpeners(at);
+    if (typeof opened !== 'number') return opened;
+    at = opened;
     if (at !== bodyEnd) return bad('transaction body length mismatch', lsn);
     const commitLen = this.check(at);
     if (commitLen === RecordFault.TRUNCATED || commitLen < 0) return bad('transaction without an intact commit record', at);
@@ -282,6 +305,19 @@ class RecordWalker {
       return bad('transaction commit does not match its begin', at);
     }
     return at + commitLen;
+  }
+
+  /**
+   * A transaction of a scheme 2 file may span units: the opener of the next
+   * one sits inside the body (counted in bodyBytes). Opens it and steps over.
+   */
+  private skipOpeners(at: number): number | { fault: string; at: number } {
+    while (at < this.fileSize && this.crypt && this.kind(at) === SEAL_KIND && at >= this.crypt.plainTo) {
+      const len = this.check(at);
+      if (len < 0) return { fault: `transaction body: ${faultName(len)}`, at };
+      at += len;
+    }
+    return at;
   }
 
   private valueWord(lsn: number, word: number): number {

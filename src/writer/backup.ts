@@ -5,7 +5,8 @@ import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { DATA_START, FILE_MAGIC, PRELUDE_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, SLOT_A_OFFSET } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import { segmentOffset } from '../shm/layout.js';
-import { LogCrypt } from '../log/log-crypt.js';
+import { LogCrypt, resealUnit } from '../log/log-crypt.js';
+import { isOpener } from '../crypto/batch-crypt.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
@@ -176,6 +177,13 @@ export class BackupJob {
       const len = frameSize(dv, segmentOffset(at));
       const off = segmentOffset(at);
       const form = new Uint8Array(dv.buffer, dv.byteOffset + off, len).slice();
+      if (sealer.batch && isOpener(dv, off)) {
+        // Scheme 2: the whole unit, sealed again at the same LSN.
+        const unit = resealUnit(this.source.mirror, sealer, at);
+        parts.push(unit);
+        at += unit.length;
+        continue;
+      }
       if ((form[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0) {
         const file = new Uint8Array(len);
         sealer.records.seal(form, new DataView(form.buffer), 0, at, file);

@@ -1,5 +1,5 @@
 import { crc32 } from '@node-rs/crc32';
-import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RecordKind, SLOT_A_OFFSET } from '../format/constants.js';
+import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RecordKind, SEAL_KIND, SLOT_A_OFFSET } from '../format/constants.js';
 import { encodeSuccessorHeader } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
 import { recordExpiresAt, recordFlags, recordKind } from '../format/record-fields.js';
@@ -12,6 +12,7 @@ import { capacityFor, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layo
 import { MirrorWriter } from '../shm/mirror.js';
 import { testMutant } from '../mutants.js';
 import { placeRecord } from './compactor.js';
+import { toPlainRecord } from '../crypto/record-crypt.js';
 
 /** Bytes of the new log handed to one pwrite: sequential and large, never one syscall per record. */
 const WRITE_CHUNK = 2 << 20;
@@ -27,6 +28,8 @@ const CLOCK_EVERY = 64;
 const SCAN_SLOTS = 32768;
 /** Longest run of adjacent records copied with one call. */
 const MAX_RUN = 1 << 20;
+/** Sealed-unit logs: plaintext gathered before one sealing call (split into units of UNIT_CAP). */
+const GATHER_BYTES = 1 << 20;
 /** Catch-up left below this many bytes is replayed inside the swap itself. */
 export const SWAP_CATCH_UP_BYTES = 1 << 20;
 
@@ -127,6 +130,9 @@ export class CompactionJob {
   /** Encrypted logs: file forms of records not yet written (they differ from the mirror's). */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** Sealed-unit logs: plaintext records placed but not yet sealed (their LSNs follow the units before them). */
+  private gathered: Uint8Array[] = [];
+  private gatheredBytes = 0;
   private syncing: Promise<void> | undefined;
   private syncError: unknown;
   private closeAfterSync = false;
@@ -313,7 +319,8 @@ export class CompactionJob {
     const size = frameSize(dv, off);
     this.replayed += size;
     const kind = recordKind(dv, off);
-    if (kind === RecordKind.TX_BEGIN || kind === RecordKind.TX_COMMIT || kind === RecordKind.DURABLE_MARK || testMutant.name === 'compaction-no-catch-up') return;
+    // A unit's opener is not a record of its own: its records follow it in plaintext (mirror form) and are replayed one by one.
+    if (kind === RecordKind.TX_BEGIN || kind === RecordKind.TX_COMMIT || kind === RecordKind.DURABLE_MARK || kind === SEAL_KIND || testMutant.name === 'compaction-no-catch-up') return;
     this.place(old.slice(lsn, size));
   }
 
@@ -327,6 +334,14 @@ export class CompactionJob {
       dv.setUint8(RECORD.FLAGS, flags & ~RECORD_FLAG_IN_TX);
       dv.setUint32(RECORD.CRC, crc32(bytes.subarray(RECORD_CRC_START)), true);
     }
+    if (this.crypt?.batch) {
+      // Sealed units (scheme 2): plaintext records gathered, then sealed many per AEAD call (sealGathered).
+      const plain = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(bytes) : bytes.slice();
+      this.gathered.push(plain);
+      this.gatheredBytes += plain.length;
+      if (this.gatheredBytes >= GATHER_BYTES) this.sealGathered();
+      return;
+    }
     const placed = placeRecord(bytes, this.end, this.crypt);
     this.mirror.reserve(this.end, placed.mirror.length);
     this.mirror.write(this.end, placed.mirror);
@@ -338,8 +353,33 @@ export class CompactionJob {
     this.end += placed.mirror.length;
   }
 
+  /**
+   * Seals the gathered plaintext records at the new log's end (units and their
+   * openers, crypto/batch-crypt.ts) and places them record by record, so each
+   * sits whole in the mirror segment it starts in; openers apply as nothing.
+   */
+  private sealGathered(): void {
+    if (this.gathered.length === 0) return;
+    const sealed = this.crypt!.batch!.encryptBatch(Buffer.concat(this.gathered), this.end);
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.pending.push(sealed.file);
+    this.pendingBytes += sealed.file.length;
+    const bytes = sealed.mirror;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let off = 0; off < bytes.length; ) {
+      const size = frameSize(dv, off);
+      this.mirror.reserve(this.end, size);
+      this.mirror.write(this.end, bytes.subarray(off, off + size));
+      this.state.apply(this.end);
+      this.end += size;
+      off += size;
+    }
+  }
+
   /** Writes placed bytes to the temp file in large runs (`all`: whatever is left, however little). */
   private flushOut(all: boolean): void {
+    if (all) this.sealGathered();
     if (this.end - this.written < (all ? 1 : this.writeChunk)) return;
     if (this.crypt) this.writePending();
     else {

@@ -14,6 +14,9 @@ import { LogState } from '../log/log-state.js';
 import type { LogCrypt } from '../log/log-crypt.js';
 import { toPlainRecord } from '../crypto/record-crypt.js';
 
+/** Plaintext bytes a scheme 2 compaction seals per call (split into units of UNIT_CAP). */
+const COMPACT_BATCH_BYTES = 1 << 20;
+
 export interface CompactedLog {
   state: LogState;
   /** Bytes of the new log (header pages + live records). */
@@ -69,14 +72,41 @@ export function buildCompacted(
   let end = DATA_START;
   mirror.reserve(0, DATA_START);
   let fileCrc = 0;
+  /** Places records (mirror form) at `end` record by record, so each sits whole in the segment it starts in. */
+  const place = (bytes: Uint8Array, file: Uint8Array): void => {
+    sink(file, end);
+    if (crypt) fileCrc = crc32(file, fileCrc);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let off = 0; off < bytes.length; ) {
+      const size = frameSize(dv, off);
+      mirror.reserve(end, size);
+      mirror.write(end, bytes.subarray(off, off + size));
+      state.apply(end);
+      end += size;
+      off += size;
+    }
+  };
+  // Scheme 2: plaintext records gathered and sealed a batch at a time (units of UNIT_CAP inside it).
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const sealed = crypt!.batch!.encryptBatch(Buffer.concat(pending), end);
+    pending = [];
+    pendingBytes = 0;
+    place(sealed.mirror, sealed.file);
+  };
   const append = (bytes: Uint8Array): void => {
+    if (crypt?.batch) {
+      // Either scheme's records (a rotation converts a scheme 1 file), in their plaintext form.
+      const plain = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(bytes) : bytes;
+      pending.push(plain);
+      pendingBytes += plain.length;
+      if (pendingBytes >= COMPACT_BATCH_BYTES) flush();
+      return;
+    }
     const placed = placeRecord(bytes, end, crypt);
-    mirror.reserve(end, placed.mirror.length);
-    mirror.write(end, placed.mirror);
-    sink(placed.file, end);
-    if (crypt) fileCrc = crc32(placed.file, fileCrc);
-    state.apply(end);
-    end += placed.mirror.length;
+    place(placed.mirror, placed.file);
   };
   // The compacted log is format 3: NS_CREATE carries the encoding (0 when the old log recorded none).
   for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));
@@ -97,6 +127,7 @@ export function buildCompacted(
     append(copy);
     kept++;
   });
+  if (crypt?.batch) flush();
   // Ids of dropped namespaces are never handed out again.
   state.nextNamespaceId = Math.max(state.nextNamespaceId, old.nextNamespaceId);
   const prefixCrc = crypt ? fileCrc : logCrc(mirror, DATA_START, end, 0);

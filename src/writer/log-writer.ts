@@ -94,7 +94,7 @@ export abstract class LogWriter {
     if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
     const lsn = this.lsn.next;
     const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
-    const sealed = this.crypt?.records.encryptBatch(framed.bytes, lsn);
+    const sealed = this.crypt?.sealBatch(framed.bytes, lsn);
     const batch = sealed ? sealed.mirror : framed.bytes;
     const fileBytes = sealed ? sealed.file : batch;
     const len = batch.length;
@@ -145,8 +145,10 @@ export abstract class LogWriter {
     for (let lsn = from; lsn < to; ) {
       const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
       const had = this.state.apply(lsn);
-      existed?.push(had);
       lsn += size;
+      // A sealed unit's opener (encrypted, scheme 2) frames records: no result, not a write.
+      if (had < 0) continue;
+      existed?.push(had);
       this.writes++;
     }
     return existed && Uint8Array.from(existed);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
-import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, V3 } from '../format/constants.js';
+import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, SEAL_KIND, V3 } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
@@ -15,7 +15,7 @@ import { readSnapshot } from './snapshot.js';
 import { rekeyPath } from './reencrypt.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
 import { encodeNewEncryptedHeader } from '../log/header-crypt.js';
-import { decryptPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../log/log-crypt.js';
+import { decryptPrefix, fusedPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../log/log-crypt.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 
@@ -155,7 +155,10 @@ export function openLog(
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const snapTail = snapshot?.header.tail ?? DATA_START;
-  const crcAtSnap = logCrc(mirror, DATA_START, snapTail, 0);
+  // Encrypted (scheme 2) with a snapshot: CRC and decryption of its prefix in one pass; on a mismatch, reread and check as below.
+  const fused = crypt?.batch && snapshot ? fusedPrefix(mirror, crypt, DATA_START, snapTail, snapshot.header.prefixCrc) : undefined;
+  if (fused === false) loadMirror(mirror, io, fd, size);
+  const crcAtSnap = fused ? snapshot!.header.prefixCrc : logCrc(mirror, DATA_START, snapTail, 0);
   const useSnapshot = snapshot !== undefined && crcAtSnap === snapshot.header.prefixCrc;
   let prefix = { lsn: snapTail, crc: crcAtSnap };
   let prefixVerified = false;
@@ -167,17 +170,17 @@ export function openLog(
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   // The records the snapshot stands for are not walked: decrypt them into the mirror now, after the CRC passes above.
-  if (crypt && useSnapshot) decryptPrefix(mirror, crypt.records, DATA_START, snapTail);
+  if (crypt && useSnapshot && !fused) decryptPrefix(mirror, crypt, DATA_START, snapTail);
   const from = useSnapshot ? snapTail : DATA_START;
   // Encrypted: every record is decrypted once, here, into the mirror; the prefix CRC goes on over the file bytes.
-  const replayCrypt = crypt ? new ReplayCrypt(crypt.records, prefix) : undefined;
+  const replayCrypt = crypt ? new ReplayCrypt(crypt, prefix) : undefined;
   rules.beforeReplay?.(state, useSnapshot ? snapshot.header : undefined, crypt?.snapshot);
   const recovery = replayLog(
     state,
     size,
     slot.tailHint,
     { from, verifiedTo: prefixVerified ? slot.tailHint : DATA_START },
-    { maxKind: prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: rules.recovery, crypt: replayCrypt },
+    { maxKind: crypt?.batch ? SEAL_KIND : prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: rules.recovery, crypt: replayCrypt },
   );
   // The walk may have checked (and fed) records past the end it kept: a transaction without its commit.
   if (replayCrypt) prefix = { lsn: recovery.end, crc: replayCrypt.prefix.upTo(mirror, recovery.end) };

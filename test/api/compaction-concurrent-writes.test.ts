@@ -10,14 +10,14 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb } from 'emdb-js';
+import { Emdb, type OpenOptions } from 'emdb-js';
 import { tempDirs } from '../helpers/common.js';
 
 const KEYS = 60_000;
 
-async function compactWhileWriting(file: string): Promise<{ problems: string[]; during: number }> {
+async function compactWhileWriting(file: string, extra: OpenOptions = {}): Promise<{ problems: string[]; during: number }> {
   const model = new Map<string, string>();
-  let db = await Emdb.open(file, { readers: 1 });
+  let db = await Emdb.open(file, { readers: 1, ...extra });
   const entries = Array.from({ length: KEYS }, (_, i) => [`k${i}`, `v${i}:`.padEnd(120, 'x')] as [string, string]);
   await db.insertMany(entries);
   for (const [k, v] of entries) model.set(k, v);
@@ -67,7 +67,7 @@ async function compactWhileWriting(file: string): Promise<{ problems: string[]; 
   };
   await check('after compaction');
   await db.close();
-  db = await Emdb.open(file, { readers: 1 });
+  db = await Emdb.open(file, { readers: 1, ...extra });
   await check('after reopen');
   await db.close();
   return { problems: problems.slice(0, 5), during };
@@ -78,6 +78,12 @@ describe('compaction with concurrent writes', () => {
 
   it('every write acknowledged during compaction is there after it and after reopen; writes were not stalled', async () => {
     const { problems, during } = await compactWhileWriting(path.join(newDir(), 'w.emdb'));
+    expect(problems).toEqual([]);
+    expect(during).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('the same on an encrypted database: the writes made meanwhile are sealed into new units of the new file', async () => {
+    const { problems, during } = await compactWhileWriting(path.join(newDir(), 'e.emdb'), { encryption: { key: new Uint8Array(32).fill(7) } });
     expect(problems).toEqual([]);
     expect(during).toBeGreaterThan(0);
   }, 120_000);
