@@ -45,6 +45,9 @@ export class WriterEngine extends LogWriter {
   private swept = 0;
   /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
   private maxSweepMs = 0;
+  /** When the sweep's current run (batches until nothing is due) began, 0 between runs; and how long the last one took. */
+  private sweepRunFrom = 0;
+  private lastSweepMs = 0;
   /** 0 until a compaction completes in this open (not persisted). */
   private lastCompactionAt = 0;
   /** Header slots written by the automatic checkpoint since open (each with its own fdatasync). */
@@ -68,6 +71,7 @@ export class WriterEngine extends LogWriter {
       this.state = newInMemoryLog(this.opts.valueEncoding);
       this.state.onIndexReplaced = () => this.publishBuffers();
       this.state.now = this.now;
+      this.state.incrementalPurge = true;
     } else {
       this.openFile(io, file);
     }
@@ -104,6 +108,7 @@ export class WriterEngine extends LogWriter {
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.state.now = this.now;
+    this.state.incrementalPurge = true;
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
     this.slots.load(log.slot);
@@ -157,6 +162,7 @@ export class WriterEngine extends LogWriter {
     this.state = built.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.state.now = this.now;
+    this.state.incrementalPurge = true;
     this.lsn.reset(built.end);
     this.durableLsn = built.end;
     this.marks.reset(built.end, this.fd >= 0);
@@ -197,6 +203,16 @@ export class WriterEngine extends LogWriter {
     return sorted.needsMaintenance();
   }
 
+  /** A tombstone purge of the index is under way (workers/writer.ts steps it between requests). */
+  indexPurging(): boolean {
+    return this.state.purging && !this.failure;
+  }
+
+  /** One step of the purge, about `budgetMs` of copying (log-state.ts stepPurge); true when more remain. */
+  purgeIndex(budgetMs: number): boolean {
+    return !this.failure && this.state.stepPurge(budgetMs);
+  }
+
   /** Live keys in namespace `ns`: exact, also while expired keys wait for the sweep. */
   count(ns: number): number {
     const raw = this.state.counts.get(ns) ?? 0;
@@ -219,19 +235,24 @@ export class WriterEngine extends LogWriter {
 
   /**
    * One bounded sweep step: removal records for at most `max` keys whose
-   * deadline passed, appended as one batch. True when more are due now.
+   * deadline passed, gathered for at most `budgetMs`, appended as one batch.
+   * True when more are due now.
    */
-  sweep(max: number): boolean {
+  sweep(max: number, budgetMs: number): boolean {
     if (this.failure || !this.opened) return false;
     const started = performance.now();
+    if (this.sweepRunFrom === 0) this.sweepRunFrom = started;
     const now = this.now();
-    const { batch, count } = sweepBatch(this.state, now, max);
+    const { batch, count } = sweepBatch(this.state, now, max, started + budgetMs);
     if (count > 0) {
       this.append(batch, false, 0);
       this.swept += count;
     }
-    this.maxSweepMs = Math.max(this.maxSweepMs, performance.now() - started);
-    return this.state.deadlines.peekDeadline() <= now;
+    const ended = performance.now();
+    this.maxSweepMs = Math.max(this.maxSweepMs, ended - started);
+    const more = this.state.deadlines.peekDeadline() <= now;
+    if (!more) [this.lastSweepMs, this.sweepRunFrom] = [ended - this.sweepRunFrom, 0];
+    return more;
   }
 
   namespaceNames(): string[] {
@@ -387,7 +408,7 @@ export class WriterEngine extends LogWriter {
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
       sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
-      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs },
+      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs, lastSweepMs: this.lastSweepMs },
     };
   }
 }

@@ -1,22 +1,28 @@
 /**
  * Active expiry on the writer thread: one unref'd timer set for the earliest
- * deadline; when it fires, removal records are written in bounded batches
- * (SWEEP_BATCH keys each), one batch per event-loop turn, so requests that
- * arrive meanwhile are served between batches and no write waits behind more
- * than one batch. Timers are unref'd: a sweep never keeps the process alive.
- * Nothing runs at open before the first turn, so reopening a database full of
- * expired records serves reads at once (reads never go through the writer, and
- * they already skip expired records).
+ * deadline; when it fires, removal records are written in bounded batches,
+ * one batch per event-loop turn, so requests that arrive meanwhile are served
+ * between batches. A batch is bounded by count (SWEEP_BATCH keys) and by time
+ * (SWEEP_BUDGET_MS gathering them; appending costs about as much again), so a
+ * request waits behind at most one short batch whatever the machine's speed.
+ * The index purge the removals cause runs in steps of its own between
+ * requests (log-state.ts stepPurge), never inside a batch. Timers are
+ * unref'd: a sweep never keeps the process alive. Nothing runs at open before
+ * the first turn, so reopening a database full of expired records serves
+ * reads at once (reads never go through the writer, and they already skip
+ * expired records).
  */
 export const SWEEP_BATCH = 1000;
+/** Time a batch may spend choosing its keys, ms (DESIGN.md, "TTL": a write waits at most ~2x this behind one). */
+export const SWEEP_BUDGET_MS = 4;
 /** setTimeout's ceiling; a later deadline re-arms when this fires. */
 const MAX_DELAY = 2 ** 31 - 1;
 
 export interface Sweepable {
   now(): number;
   nextDeadline(): number;
-  /** One batch; true when more are due now. */
-  sweep(max: number): boolean;
+  /** One batch of at most `max` keys gathered for at most `budgetMs`; true when more are due now. */
+  sweep(max: number, budgetMs: number): boolean;
 }
 
 export class Sweeper {
@@ -25,7 +31,11 @@ export class Sweeper {
   private armedFor = Infinity;
   private stopped = false;
 
-  constructor(private readonly target: Sweepable) {}
+  /** `afterBatch`: runs after each batch (the writer schedules the index purge a batch may have started). */
+  constructor(
+    private readonly target: Sweepable,
+    private readonly afterBatch: () => void = () => undefined,
+  ) {}
 
   /** After a write: re-arms only when a new deadline is earlier than the armed one (O(1)). */
   poke(): void {
@@ -60,11 +70,12 @@ export class Sweeper {
     if (this.stopped) return;
     let more = false;
     try {
-      more = this.target.sweep(SWEEP_BATCH);
+      more = this.target.sweep(SWEEP_BATCH, SWEEP_BUDGET_MS);
     } catch {
       // A failed append poisoned the engine, which reports it to the next request; expired keys stay invisible.
       return;
     }
+    this.afterBatch();
     if (more) {
       // Yield a turn so queued requests run before the next batch.
       this.armedFor = -Infinity;
