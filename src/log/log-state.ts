@@ -160,12 +160,12 @@ export class LogState {
   /**
    * Copies the purge's next slots for about `budgetMs`; when the copy is
    * complete, the new table replaces the index (published by onIndexReplaced).
-   * True when more steps are needed.
+   * True when more steps are needed. `chunk`: slots copied between clock reads (tests take small ones).
    */
-  stepPurge(budgetMs: number): boolean {
+  stepPurge(budgetMs: number, chunk?: number): boolean {
     const purge = this.purge;
     if (!purge) return false;
-    if (!purge.step(budgetMs)) return true;
+    if (!purge.step(budgetMs, chunk)) return true;
     this.purge = undefined;
     this.index = purge.to;
     this.onIndexReplaced?.();

@@ -42,11 +42,6 @@ export class IndexRebuild {
     return this.cursor >= this.from.capacity;
   }
 
-  /** Fraction of `from` copied (diagnostics). */
-  get progress(): number {
-    return this.cursor / this.from.capacity;
-  }
-
   /** True when the finished table would still be under the load limit with `more` new keys. */
   fits(more: number): boolean {
     return this.from.live + this.to.deleted + more <= this.to.capacity * MAX_LOAD;
@@ -63,24 +58,17 @@ export class IndexRebuild {
   }
 
   /**
-   * Copies slots until `budgetMs` has passed (at least CLOCK_EVERY slots, so it
-   * always progresses) or the table is done. True when done.
+   * Copies slots, `chunk` at a time, until `budgetMs` has passed (at least one
+   * chunk, so it always progresses) or the table is done. True when done.
    */
-  step(budgetMs: number): boolean {
+  step(budgetMs: number, chunk = CLOCK_EVERY): boolean {
     const until = performance.now() + budgetMs;
     const end = this.from.capacity;
     do {
-      const next = Math.min(end, this.cursor + CLOCK_EVERY);
+      const next = Math.min(end, this.cursor + chunk);
       this.from.copyLiveInto(this.to, this.cursor, next);
       this.cursor = next;
     } while (this.cursor < end && performance.now() < until);
     return this.done;
-  }
-
-  /** Copies what is left in one go (a caller that cannot wait for the steps). */
-  finish(): void {
-    const end = this.from.capacity;
-    this.from.copyLiveInto(this.to, this.cursor, end);
-    this.cursor = end;
   }
 }
