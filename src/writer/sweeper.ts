@@ -16,8 +16,8 @@
 export const SWEEP_BATCH = 1000;
 /** Time a batch may spend choosing its keys, ms (DESIGN.md, "TTL": a write waits at most ~2x this behind one). */
 export const SWEEP_BUDGET_MS = 4;
-/** The smallest adaptive batch (see Sweeper.batch): a run always progresses. */
-const MIN_BATCH = 32;
+/** The smallest adaptive batch (see Sweeper.batch): on a loaded machine every batch looks slow, and the run must keep its pace. */
+const MIN_BATCH = 250;
 /** setTimeout's ceiling; a later deadline re-arms when this fires. */
 const MAX_DELAY = 2 ** 31 - 1;
 
