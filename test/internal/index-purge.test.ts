@@ -112,7 +112,7 @@ describe('index purge in steps', () => {
       { numRuns: 40, endOnFailure: true },
     );
     // The property exercised purges, not only writes.
-    expect(swaps).toBeGreaterThan(20);
+    expect(swaps).toBeGreaterThan(5);
   });
 
   it('starts a purge instead of rebuilding inside the removal, and publishes only the finished table', () => {
