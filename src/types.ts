@@ -88,6 +88,8 @@ export interface TtlStats {
   swept: number;
   /** Longest single sweep batch since open (ms): the most a request could wait behind the sweep. */
   maxSweepBatchMs: number;
+  /** Wall time of the last sweep run that emptied the backlog (first batch to last, the turns yielded between them included), ms; 0 before the first. */
+  lastSweepMs: number;
 }
 
 export interface RecoveryStats {

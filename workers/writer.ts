@@ -72,7 +72,8 @@ const engine = new WriterEngine({
 });
 
 const backups = new BackupRunner();
-const sweeper = new Sweeper(engine);
+// A sweep batch can start an index purge: its steps are scheduled like the merges.
+const sweeper = new Sweeper(engine, () => scheduleMerge());
 /** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
 const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
 
@@ -216,18 +217,32 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   scheduleMerge();
 }
 
-/** Sorted-index runs are merged one per event-loop turn, after the turn's messages (rangeScans). */
+/** Index purge copy per event-loop turn, ms: a request waits behind at most one step (DESIGN.md, "The shared index"). */
+const PURGE_STEP_MS = 4;
+
+/**
+ * Background work on the shared indexes, one step per event-loop turn, after
+ * the turn's messages: a tombstone purge of the hash index (a bounded copy)
+ * and sorted-index merges (rangeScans).
+ */
 let mergeScheduled = false;
 function scheduleMerge(): void {
-  if (mergeScheduled || !engine.sortedNeedsMerge()) return;
+  if (mergeScheduled || !(engine.indexPurging() || engine.sortedNeedsMerge())) return;
   mergeScheduled = true;
   setImmediate(() => {
     mergeScheduled = false;
+    let more = false;
     try {
-      if (engine.maintainSorted()) scheduleMerge();
+      more = engine.purgeIndex(PURGE_STEP_MS);
+    } catch {
+      // Nothing but memory is touched; the next request's write supersedes or retries the purge.
+    }
+    try {
+      more = engine.maintainSorted() || more;
     } catch {
       // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
     }
+    if (more) scheduleMerge();
   });
 }
 

@@ -2,6 +2,7 @@ import { RecordKind, SEAL_KIND } from '../format/constants.js';
 import { frameSize, nsCreateEncoding } from '../format/record.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
+import { IndexRebuild } from '../shm/index-rebuild.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
@@ -39,6 +40,15 @@ export class LogState {
   now: () => number = Date.now;
   /** The sorted index (rangeScans: true): told of every key that becomes live or stops being live. */
   sorted: SortedIndexWriter | undefined;
+  /**
+   * Purge tombstones a step at a time (stepPurge, called by the writer between
+   * requests) instead of in one rebuild inside the write that crossed the
+   * threshold. Off during recovery and compaction, where nothing waits and
+   * nobody would call stepPurge: the engine turns it on once the state is live.
+   */
+  incrementalPurge = false;
+  /** The tombstone purge under way (shm/index-rebuild.ts), if any. */
+  private purge: IndexRebuild | undefined;
 
   constructor(
     public index: IndexWriter,
@@ -74,8 +84,11 @@ export class LogState {
     switch (kind) {
       case RecordKind.PUT: {
         if (this.index.full()) this.replaceIndex(this.index.live + 1);
+        // A purge whose table this key would overfill starts again, sized for the keys there are now.
+        else if (this.purge && !this.purge.fits(1)) this.purge = IndexRebuild.start(this.index, this.index.live + 1);
         const hash = hashKey(ns, u8, keyStart, keyLen);
         const prev = this.index.upsert(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
+        this.purge?.upserted(this.mirror, ns, u8, keyStart, keyLen, hash, lsn);
         this.sorted?.put(ns, u8, keyStart, keyLen, lsn);
         this.liveBytes += size;
         const expiresAt = recordExpiresAt(dv, off);
@@ -93,12 +106,13 @@ export class LogState {
         const prev = this.index.remove(this.mirror, ns, u8, keyStart, keyLen, hash);
         this.deadBytes += size;
         if (prev < 0) return 0;
+        this.purge?.removed(this.mirror, ns, u8, keyStart, keyLen, hash);
         // A removal of a key whose deadline passed reports false (it was invisible), but still removes it.
         const visible = !this.expired(prev);
         this.sorted?.remove(ns, u8, keyStart, keyLen);
         this.retire(prev);
         this.counts.set(ns, (this.counts.get(ns) ?? 1) - 1);
-        if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+        this.purgeIfDue();
         return visible ? 1 : 0;
       }
       case RecordKind.CLEAR:
@@ -137,7 +151,29 @@ export class LogState {
   /** Grows the index ahead of `more` inserts (a bulk batch), if they would not fit. */
   reserveKeys(more: number): void {
     const index = this.index;
-    if (more > 0 && index.live + index.deleted + more > index.capacity * MAX_LOAD) this.replaceIndex(index.live + more);
+    if (more <= 0) return;
+    if (index.live + index.deleted + more > index.capacity * MAX_LOAD) this.replaceIndex(index.live + more);
+    else if (this.purge && !this.purge.fits(more)) this.purge = IndexRebuild.start(index, index.live + more);
+  }
+
+  /** True while a tombstone purge is under way (the writer calls stepPurge between requests). */
+  get purging(): boolean {
+    return this.purge !== undefined;
+  }
+
+  /**
+   * Copies the purge's next slots for about `budgetMs`; when the copy is
+   * complete, the new table replaces the index (published by onIndexReplaced).
+   * True when more steps are needed. `chunk`: slots copied between clock reads (tests take small ones).
+   */
+  stepPurge(budgetMs: number, chunk?: number): boolean {
+    const purge = this.purge;
+    if (!purge) return false;
+    if (!purge.step(budgetMs, chunk)) return true;
+    this.purge = undefined;
+    this.index = purge.to;
+    this.onIndexReplaced?.();
+    return false;
   }
 
   /** The namespace id of `name`, or -1. */
@@ -149,13 +185,15 @@ export class LogState {
   /** Deletes every key of a namespace (clear / drop). */
   dropNamespaceKeys(ns: number): void {
     this.counts.delete(ns);
+    // It deletes in every slot anyway; a purge under way would have to repeat each of them: start it afresh after.
+    this.purge = undefined;
     this.index.removeWhere((lsn) => {
       if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== ns) return false;
       this.sorted?.removeRecord(this.mirror, lsn);
       this.retire(lsn);
       return true;
     });
-    if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+    this.purgeIfDue();
   }
 
   /**
@@ -168,6 +206,7 @@ export class LogState {
   dropPrefixKeys(ns: number, prefix: Uint8Array): number {
     let removed = 0;
     let visible = 0;
+    this.purge = undefined;
     this.index.removeWhere((lsn) => {
       const seg = segmentOf(lsn);
       const dv = this.mirror.dv[seg]!;
@@ -184,7 +223,7 @@ export class LogState {
       return true;
     });
     if (removed > 0) this.counts.set(ns, (this.counts.get(ns) ?? removed) - removed);
-    if (this.index.deleted > this.index.capacity / 4) this.replaceIndex(this.index.live);
+    this.purgeIfDue();
     return Math.min(visible, 255);
   }
 
@@ -235,7 +274,16 @@ export class LogState {
     this.deadBytes += size;
   }
 
+  /** Tombstones past a quarter of the table: purge them (a rebuild without them, sized for the live keys). */
+  private purgeIfDue(): void {
+    if (this.purge || this.index.deleted <= this.index.capacity / 4) return;
+    if (this.incrementalPurge) this.purge = IndexRebuild.start(this.index, this.index.live);
+    else this.replaceIndex(this.index.live);
+  }
+
+  /** A synchronous rebuild (growth, or a purge during recovery); it supersedes a purge under way. */
   private replaceIndex(minLive: number): void {
+    this.purge = undefined;
     this.index = this.index.rebuild(minLive);
     this.onIndexReplaced?.();
   }

@@ -87,6 +87,8 @@ export class IndexView {
 export class IndexWriter extends IndexView {
   live = 0;
   deleted = 0;
+  /** Slot written by the last upsert() or successful remove() (an incremental rebuild mirrors the write when that slot was already copied). */
+  lastSlot = -1;
 
   static allocate(capacity: number): IndexWriter {
     if (capacity < 2 || (capacity & (capacity - 1)) !== 0) throw new RangeError('capacity must be a power of two');
@@ -121,6 +123,7 @@ export class IndexWriter extends IndexView {
         const old = lsnOf(i32[base + SlotWord.LSN_LO]!, i32[base + SlotWord.LSN_HI]!);
         if (mirror.keyEquals(old, namespace, key, start, len)) {
           this.publish(base, tag, lsn);
+          this.lastSlot = slot;
           return old;
         }
       }
@@ -133,6 +136,7 @@ export class IndexWriter extends IndexView {
       if (i32[reuse + SlotWord.TAG] !== TAG_EMPTY) throw new EmdbError(ErrorCode.IO, 'index table is full');
     }
     this.publish(reuse, tag, lsn);
+    this.lastSlot = (reuse - SLOT_BASE_WORDS) / SLOT_WORDS;
     this.live++;
     return -1;
   }
@@ -150,6 +154,7 @@ export class IndexWriter extends IndexView {
         const old = lsnOf(i32[base + SlotWord.LSN_LO]!, i32[base + SlotWord.LSN_HI]!);
         if (mirror.keyEquals(old, namespace, key, start, len)) {
           this.publish(base, TAG_DELETED, 0);
+          this.lastSlot = slot;
           this.live--;
           this.deleted++;
           return old;
@@ -188,27 +193,41 @@ export class IndexWriter extends IndexView {
 
   /**
    * A new table holding every live entry, sized for `minLive` keys at ≤ 50% load.
-   * Entries are distinct, so no key comparison is needed; tags are full hashes,
-   * so the home slot is recomputed from the tag.
+   * Synchronous, O(capacity): growth, and recovery (no other request waits on it);
+   * the live writer purges tombstones incrementally (index-rebuild.ts).
    */
   rebuild(minLive: number): IndexWriter {
     const next = IndexWriter.allocate(capacityFor(Math.max(minLive, this.live + 1)));
+    this.copyLiveInto(next, 0, this.capacity);
+    return next;
+  }
+
+  /**
+   * Copies the live entries of slots [from, to) into `next`, an unpublished
+   * table that holds none of them yet (so no key comparison is needed; tags are
+   * full hashes, so the home slot is recomputed from the tag). Plain stores:
+   * no thread sees `next` before it is published (R4). Returns how many.
+   */
+  copyLiveInto(next: IndexWriter, from: number, to: number): number {
     const src = this.i32;
     const dst = next.i32;
-    // Inline loop, no callbacks: this runs over every slot on each growth step.
-    for (let slot = 0; slot < this.capacity; slot++) {
-      const from = SLOT_BASE_WORDS + slot * SLOT_WORDS;
-      const tag = src[from + SlotWord.TAG]!;
+    const mask = next.mask;
+    let copied = 0;
+    // Inline loop, no callbacks: this runs over every slot of the table.
+    for (let slot = from; slot < to; slot++) {
+      const at = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      const tag = src[at + SlotWord.TAG]!;
       if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
-      let to = tag & next.mask;
-      while (dst[SLOT_BASE_WORDS + to * SLOT_WORDS + SlotWord.TAG] !== TAG_EMPTY) to = (to + 1) & next.mask;
-      const b = SLOT_BASE_WORDS + to * SLOT_WORDS;
+      let dest = tag & mask;
+      while (dst[SLOT_BASE_WORDS + dest * SLOT_WORDS + SlotWord.TAG] !== TAG_EMPTY) dest = (dest + 1) & mask;
+      const b = SLOT_BASE_WORDS + dest * SLOT_WORDS;
       dst[b + SlotWord.TAG] = tag;
-      dst[b + SlotWord.LSN_LO] = src[from + SlotWord.LSN_LO]!;
-      dst[b + SlotWord.LSN_HI] = src[from + SlotWord.LSN_HI]!;
+      dst[b + SlotWord.LSN_LO] = src[at + SlotWord.LSN_LO]!;
+      dst[b + SlotWord.LSN_HI] = src[at + SlotWord.LSN_HI]!;
+      copied++;
     }
-    next.live = this.live;
-    return next;
+    next.live += copied;
+    return copied;
   }
 
   /** Rule R2: odd sequence, fields, even sequence. */

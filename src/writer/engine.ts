@@ -46,6 +46,9 @@ export class WriterEngine extends LogWriter {
   private swept = 0;
   /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
   private maxSweepMs = 0;
+  /** When the sweep's current run (batches until nothing is due) began, 0 between runs; and how long the last one took. */
+  private sweepRunFrom = 0;
+  private lastSweepMs = 0;
   /** 0 until a compaction completes in this open (not persisted). */
   private lastCompactionAt = 0;
   /** Header slots written by the automatic checkpoint since open (each with its own fdatasync). */
@@ -69,6 +72,7 @@ export class WriterEngine extends LogWriter {
       this.state = newInMemoryLog(this.opts.valueEncoding);
       this.state.onIndexReplaced = () => this.publishBuffers();
       this.state.now = this.now;
+      this.state.incrementalPurge = true;
     } else {
       this.openFile(io, file);
     }
@@ -105,6 +109,7 @@ export class WriterEngine extends LogWriter {
     this.state = log.state;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.state.now = this.now;
+    this.state.incrementalPurge = true;
     this.formatVersion = log.prelude.version;
     this.fileId = log.prelude.fileId;
     this.slots.load(log.slot);
@@ -202,6 +207,8 @@ export class WriterEngine extends LogWriter {
     if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
     this.state = built;
     this.state.onIndexReplaced = () => this.publishBuffers();
+    this.state.now = this.now;
+    this.state.incrementalPurge = true;
     this.lsn.reset(job.end);
     this.durableLsn = job.end;
     this.marks.reset(job.end, this.fd >= 0);
@@ -243,6 +250,16 @@ export class WriterEngine extends LogWriter {
     return sorted.needsMaintenance();
   }
 
+  /** A tombstone purge of the index is under way (workers/writer.ts steps it between requests). */
+  indexPurging(): boolean {
+    return this.state.purging && !this.failure;
+  }
+
+  /** One step of the purge, about `budgetMs` of copying (log-state.ts stepPurge); true when more remain. */
+  purgeIndex(budgetMs: number): boolean {
+    return !this.failure && this.state.stepPurge(budgetMs);
+  }
+
   /** Live keys in namespace `ns`: exact, also while expired keys wait for the sweep. */
   count(ns: number): number {
     const raw = this.state.counts.get(ns) ?? 0;
@@ -265,19 +282,24 @@ export class WriterEngine extends LogWriter {
 
   /**
    * One bounded sweep step: removal records for at most `max` keys whose
-   * deadline passed, appended as one batch. True when more are due now.
+   * deadline passed, gathered for at most `budgetMs`, appended as one batch.
+   * True when more are due now.
    */
-  sweep(max: number): boolean {
+  sweep(max: number, budgetMs: number): boolean {
     if (this.failure || !this.opened) return false;
     const started = performance.now();
+    if (this.sweepRunFrom === 0) this.sweepRunFrom = started;
     const now = this.now();
-    const { batch, count } = sweepBatch(this.state, now, max);
+    const { batch, count } = sweepBatch(this.state, now, max, started + budgetMs);
     if (count > 0) {
       this.append(batch, false, 0);
       this.swept += count;
     }
-    this.maxSweepMs = Math.max(this.maxSweepMs, performance.now() - started);
-    return this.state.deadlines.peekDeadline() <= now;
+    const ended = performance.now();
+    this.maxSweepMs = Math.max(this.maxSweepMs, ended - started);
+    const more = this.state.deadlines.peekDeadline() <= now;
+    if (!more) [this.lastSweepMs, this.sweepRunFrom] = [ended - this.sweepRunFrom, 0];
+    return more;
   }
 
   namespaceNames(): string[] {
@@ -433,7 +455,7 @@ export class WriterEngine extends LogWriter {
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
       sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
-      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs },
+      ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs, lastSweepMs: this.lastSweepMs },
     };
   }
 }
