@@ -15,7 +15,9 @@
  * rounds is printed, so a busy machine moves the rates but less the ratios.
  * Then random reads on 1, 2 and 4 threads (threaded-reads.ts) for emdb-js and lmdb-js.
  *
- *   node dist/bench/get-sync.js [--records 1000000] [--reads 500000] [--rounds 5] [--threads 1,2,4]
+ *   node dist/bench/get-sync.js [--records 1000000] [--reads 500000] [--rounds 5] [--threads 1,2,4] [--skip-keys]
+ * --threads 0 skips the thread rows. The default size holds 2 M records in each
+ * store plus 3 M key objects: about 2 GiB of RAM.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
