@@ -100,8 +100,12 @@ function preadRate(dir: string, fileBytes: number, reads: number): number {
   return (reads / ms) * 1000;
 }
 
-/** 150-byte copies from random offsets of shared memory into fresh Buffers, per second. */
-function memcpyRate(copies: number): number {
+/**
+ * 150-byte copies from random offsets of shared memory into fresh Buffers, per
+ * second: the cost floor of a read that returns an owned copy of a value held in
+ * shared memory (bench/get-sync.ts measures it beside getSync in one process).
+ */
+export function memcpyRate(copies: number): number {
   const sab = new SharedArrayBuffer(64 * MiB);
   const src = new Uint8Array(sab);
   fillRandom(mulberry32(9), src.subarray(0, MiB));

@@ -43,7 +43,11 @@ export class KeySpace<V = unknown> {
       ns: this.ns,
       codec: this.codec,
       read: (key, keyLen) => this._get(key, keyLen),
-      has: (key) => this.conn.view.lookupOne(this.ns, this.scratch.bytes, 0, this.scratch.encode(key)),
+      has: (key) => {
+        // encode() first: it decides where the key's bytes are (scratch or the caller's array).
+        const len = this.scratch.encode(key);
+        return this.conn.view.lookupOne(this.ns, this.scratch.bytes, 0, len);
+      },
       deadline: (ttl: unknown) => this.deadline(ttl),
       now: () => this.conn.view.now(),
     };

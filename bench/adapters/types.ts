@@ -47,6 +47,12 @@ export interface StoreAdapter {
   /** Ends the nosync phase: waits until fire-and-forget writes are applied (visible). */
   settleWrites(): Promise<void>;
   getSync(key: Uint8Array): Uint8Array | undefined;
+  /**
+   * The store's fastest sync read when it is not getSync: the bytes may be valid
+   * only until the next call (lmdb-js getBinaryFast). The sync read phases use it
+   * when present, so emdb-js is compared with each peer's best read.
+   */
+  getSyncFast?(key: Uint8Array): Uint8Array | undefined;
   getAsync(key: Uint8Array): Promise<Uint8Array | undefined>;
   getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   /** Removes the keys (the store's idiomatic path for many deletes), durable at the end. */

@@ -65,15 +65,41 @@ export class IndexView {
     }
   }
 
-  /** LSN of the live record for (namespace, key), or -1. */
+  /**
+   * LSN of the live record for (namespace, key), or -1.
+   *
+   * The seqlock read of readSlot is inlined for the common case, and a slot
+   * whose tag is not ours is left after two loads instead of five (rule R2a in
+   * layout.ts): SEQ then TAG, and only a slot carrying our tag goes on to the
+   * LSN words and the closing SEQ load. Atomics.load is a builtin call on Node 20
+   * (~12 ns each, docs/DESIGN.md "getSync hit path"), so the loads are the cost.
+   */
   find(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
+    const i32 = this.i32;
+    const mask = this.mask;
     const tag = tagOf(hash);
-    let slot = tag & this.mask;
+    let slot = tag & mask;
     for (let probes = 0; probes < this.capacity; probes++) {
-      const t = this.readSlot(slot);
+      const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
+      const s1 = Atomics.load(i32, base + SlotWord.SEQ);
+      const t = Atomics.load(i32, base + SlotWord.TAG);
       if (t === TAG_EMPTY) return -1;
-      if (t === tag && mirror.keyEquals(this.slotLsn, namespace, key, start, len)) return this.slotLsn;
-      slot = (slot + 1) & this.mask;
+      if (t === tag) {
+        // R2: the three words between two equal, even SEQ loads are one snapshot.
+        const lo = Atomics.load(i32, base + SlotWord.LSN_LO);
+        const hi = Atomics.load(i32, base + SlotWord.LSN_HI);
+        let lsn: number;
+        if ((s1 & 1) === 0 && Atomics.load(i32, base + SlotWord.SEQ) === s1) {
+          lsn = lsnOf(lo, hi);
+        } else {
+          // The writer was changing this slot: the retrying read decides.
+          const again = this.readSlot(slot);
+          if (again === TAG_EMPTY) return -1;
+          lsn = again === tag ? this.slotLsn : -1;
+        }
+        if (lsn >= 0 && mirror.keyEquals(lsn, namespace, key, start, len)) return lsn;
+      }
+      slot = (slot + 1) & mask;
     }
     return -1;
   }

@@ -11,6 +11,13 @@
  *      Reader: load seq (retry while odd) → load the three words → load seq; equal
  *      means a consistent snapshot. Every slot access is an Atomics op, so this is
  *      correct under the JS memory model, not just on x86.
+ *  R2a. A probe may leave a slot on one Atomics.load of TAG alone (after the SEQ
+ *      load, before the LSN words) when the tag is EMPTY or not the one it looks
+ *      for: an aligned Int32 Atomics.load is one value at one point of the total
+ *      order, a slot whose TAG differs from the key's tag does not hold the key at
+ *      that point, and a slot never returns to EMPTY in a published table (R5,
+ *      deletion writes DELETED). Only the LSN needs the snapshot of R2, because it
+ *      is two words and an in-place update of a key keeps its tag.
  *  R3. Mirror bytes below NEXT_LSN never change (records are immutable): the
  *      writer copies a batch into the mirror and the file first, then advances
  *      NEXT_LSN past it, then publishes its index slots (R1).

@@ -67,8 +67,16 @@ export class MirrorView {
     if (!this.cover(seg, k + len)) return false;
     const u8 = this.u8[seg]!;
     for (let i = 0; i < len; i++, k++) if (u8[k] !== bytes[start + i]) return false;
+    this.keyEnd = k;
     return true;
   }
+
+  /**
+   * Offset in its segment just past the key of the last record keyEquals
+   * matched: where the value starts. A field, so a lookup does not read the
+   * header's flags and key length a second time.
+   */
+  keyEnd = 0;
 
   /** The view of the segment holding the record at `lsn` (read it at segmentOffset(lsn)). */
   dvAt(lsn: number): DataView {

@@ -1,5 +1,5 @@
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { recordExpiresAt, recordKeyLen, recordKeyStart, recordValueLen } from '../format/record-fields.js';
+import { recordExpiresAt, recordValueLen } from '../format/record-fields.js';
 import { clockNow32 } from './clock.js';
 import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
@@ -146,9 +146,9 @@ export class SharedView {
     if (lsn < 0) return false;
     const seg = segmentOf(lsn);
     const off = segmentOffset(lsn);
-    // keyEquals covered the header and key; the value follows them.
+    // keyEquals covered the header and key and left where the key ends; the value follows it.
     const dv = mirror.dv[seg]!;
-    const valueStart = recordKeyStart(dv, off) + recordKeyLen(dv, off);
+    const valueStart = mirror.keyEnd;
     const valueLen = recordValueLen(dv, off);
     if (!mirror.cover(seg, valueStart + valueLen)) return false;
     const expiresAt = recordExpiresAt(dv, off);
