@@ -120,8 +120,8 @@ export abstract class LogWriter {
     if (newSegment) this.publishBuffers();
     if (this.fd >= 0) {
       try {
-        writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         this.prealloc.grow(this.fd, lsn, len);
+        writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
       } catch (err) {
         // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.

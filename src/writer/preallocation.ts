@@ -66,27 +66,31 @@ export class Preallocation {
   }
 
   /**
-   * Called after `len` bytes of log were written at `at`: when that write grew
-   * the file, zero-fills the next step past it. Throws what the write throws
-   * (the caller handles it exactly as a failed record write: the file is cut
-   * back to the log end on a full disk, the engine is poisoned otherwise).
+   * Called before `len` bytes of log are written at `at`: when that write
+   * would grow the file, zero-fills from the file end to a step past it first,
+   * so the record bytes land in allocated space. Zeros before records: a
+   * failed zero write leaves no record byte in the file, exactly like a failed
+   * record write. Throws what the write throws (the caller handles it as a
+   * failed record write: cut back to the log end on a full disk, poisoned
+   * otherwise).
    */
   grow(fd: number, at: number, len: number): void {
     const end = at + len;
     const size = this.sizeOf(fd);
     if (end <= size) return;
-    this.allocated = end;
-    if (len > PREALLOC_MAX_APPEND || end < this.pausedUntil) return;
     const step = preallocStep(end);
-    if (!this.roomFor(step)) return;
-    const target = end + step;
-    zeros ??= new Uint8Array(ZERO_CHUNK);
-    for (let pos = end; pos < target; ) {
-      const n = Math.min(ZERO_CHUNK, target - pos);
-      writeFully(this.io, fd, zeros, 0, n, pos);
-      pos += n;
-      this.allocated = pos;
+    if (len <= PREALLOC_MAX_APPEND && end >= this.pausedUntil && this.roomFor(step)) {
+      zeros ??= new Uint8Array(ZERO_CHUNK);
+      const target = end + step;
+      for (let pos = size; pos < target; ) {
+        const n = Math.min(ZERO_CHUNK, target - pos);
+        writeFully(this.io, fd, zeros, 0, n, pos);
+        pos += n;
+        this.allocated = pos;
+      }
     }
+    // The record write extends the file to `end` itself when no zeros were written.
+    this.allocated = Math.max(this.allocated, end);
   }
 
   /**
