@@ -13,6 +13,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { BENCH_GROUP_POLICY, loadEmdb, type EmdbLike, type FlushPolicy } from './adapters/emdb-js.js';
 import { intArg, isMain, log, mkTempDir, parseArgs, removeDir } from './util.js';
 import { freshEntries, mulberry32 } from './workload.js';
+import { durableSingle, type DurableSingle } from './durable-single.js';
 
 export interface LatencyStats {
   medianUs: number;
@@ -97,6 +98,8 @@ export interface DurableLatency {
   attached: RoundTrips | { error: string };
   /** One producer on the opening thread, each durable write awaited, per flush policy. */
   perPolicy?: PolicyLatency[];
+  /** Durable single writes against the fdatasync limit and better-sqlite3, in one run (durable-single.ts). */
+  single?: DurableSingle | { error: string };
 }
 
 const POLICIES: [string, FlushPolicy][] = [
@@ -130,7 +133,9 @@ export async function durableLatency(iterations: number): Promise<DurableLatency
           await pdb.close();
         }
       }
-      return { appendSync, mainThread, attached, perPolicy };
+      log('durable latency: single writes vs the fdatasync limit and better-sqlite3 ...');
+      const single = await durableSingle(Math.max(iterations, 500), 5).catch((err: unknown) => ({ error: String(err) }));
+      return { appendSync, mainThread, attached, perPolicy, single };
     } finally {
       await db.close();
     }

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Emdb } from '../src/index.js';
-import { nobleAead, nodeAead, type CipherName } from '../src/crypto/aead.js';
+import { nodeAead, type CipherName } from '../src/crypto/aead.js';
+import { nobleAead } from '../src/crypto/noble-aead.js';
 import { keyAt, localKeys, makeKeys, valueFor } from './workload.js';
 
 const recordsArg = process.argv.indexOf('--records');

@@ -3,7 +3,8 @@
  * report is against this box on this day:
  *  - pread rate: 174-byte random reads (fs.readSync) from a page-cached 200 MB file
  *  - memcpy rate: 150-byte values copied out of a SharedArrayBuffer into new Buffers
- *  - fdatasync rate: 200-byte append + fdatasync, 500 iterations
+ *  - fdatasync limit: 200-byte write into allocated (zero-written) space + fdatasync,
+ *    no size change, 500 iterations (and, for information, the same appended)
  *  - sequential write bandwidth: 256 MB in 1 MiB writes + fsync
  * Run alone: node dist/bench/limits.js [--quick]
  */
@@ -49,7 +50,7 @@ function sequentialWrite(dir: string, bytes: number): number {
   return (bytes / ms) * 1000;
 }
 
-/** 200-byte appends each followed by fdatasync, per second. */
+/** For information: 200-byte appends each followed by fdatasync, per second (the file grows). */
 function fdatasyncRate(dir: string, iterations: number): number {
   const file = path.join(dir, 'sync.log');
   const record = Buffer.alloc(APPEND_BYTES, 0xab);
@@ -64,7 +65,7 @@ function fdatasyncRate(dir: string, iterations: number): number {
   return (iterations / ms) * 1000;
 }
 
-/** 200-byte overwrites inside a preallocated file, each followed by fdatasync, per second. */
+/** The fdatasync limit: 200-byte writes inside a zero-written file, each followed by fdatasync, per second. */
 function fdatasyncOverwriteRate(dir: string, iterations: number): number {
   const file = path.join(dir, 'sync-overwrite.log');
   const record = Buffer.alloc(APPEND_BYTES, 0xcd);
@@ -148,8 +149,8 @@ export function measureLimits(quick: boolean): MachineLimits {
       notes: [
         `pread: ${sizes.preads.toLocaleString('en-US')} × ${PREAD_BYTES} B from a page-cached ${sizes.preadFileBytes / MiB} MiB file (fs.readSync)`,
         `memcpy: ${sizes.copies.toLocaleString('en-US')} × ${VALUE_BYTES} B out of a SharedArrayBuffer into new Buffers`,
-        `fdatasync: ${sizes.syncs} × ${APPEND_BYTES} B append + fdatasync (file grows: metadata is synced too)`,
-        `fdatasync (overwrite, info only): ${sizes.syncs} × ${APPEND_BYTES} B written inside a preallocated file + fdatasync`,
+        `fdatasync (append, info only): ${sizes.syncs} × ${APPEND_BYTES} B append + fdatasync (file grows: its size is synced too)`,
+        `fdatasync limit: ${sizes.syncs} × ${APPEND_BYTES} B written into allocated space (zeros written first) + fdatasync, no size change`,
         `sequential write: ${sizes.seqBytes / MiB} MiB in 1 MiB writes + fsync`,
         `temp dir: ${os.tmpdir()}`,
       ],

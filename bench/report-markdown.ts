@@ -103,8 +103,8 @@ function renderLimits(run: BenchRun): string {
     '|---|--:|',
     `| 174-byte random pread (page cache) | ${formatRate(l.preadPerSec)} |`,
     `| 150-byte copy out of a SharedArrayBuffer | ${formatRate(l.memcpyPerSec)} |`,
-    `| 200-byte append + fdatasync | ${formatRate(l.fdatasyncPerSec)} (${formatMs(1000 / l.fdatasyncPerSec)} each) |`,
-    `| 200-byte overwrite + fdatasync (info) | ${formatRate(l.fdatasyncOverwritePerSec)} (${formatMs(1000 / l.fdatasyncOverwritePerSec)} each) |`,
+    `| 200-byte append + fdatasync (info: the file grows) | ${formatRate(l.fdatasyncPerSec)} (${formatMs(1000 / l.fdatasyncPerSec)} each) |`,
+    `| 200-byte write into allocated space + fdatasync (the fdatasync limit) | ${formatRate(l.fdatasyncOverwritePerSec)} (${formatMs(1000 / l.fdatasyncOverwritePerSec)} each) |`,
     `| sequential write + fsync | ${formatBytes(l.seqWriteBytesPerSec)}/s |`,
     '',
     ...l.notes.map((n) => `- ${n}`),
@@ -124,10 +124,13 @@ function renderGroupCommit(run: BenchRun): string {
   const lines = [
     `Group commit — ${g.producers} producers × ${g.writesEach} writes, each write durable before the next; producers: ${g.mode}; ` +
       `${rounds} interleaved round${rounds === 1 ? '' : 's'} per policy, median (speedup: median of the per-round ratios). ` +
-      `**group / onEachFlush: ${g.speedup.toFixed(2)}×.**`,
+      `**group / onEachFlush: ${g.speedup.toFixed(2)}×.**` +
+      (g.ceilingWritesPerSec
+        ? ` Physical ceiling measured in the run (${g.producers} × 200 B per fdatasync into allocated space): ${formatRate(g.ceilingWritesPerSec)} writes/s (rounds: ${(g.ceilingRoundsWritesPerSec ?? []).map((r) => formatRate(r)).join(', ')}).`
+        : ''),
     '',
-    '| producer loop | flushPolicy | writes/s | rounds (writes/s) | fdatasyncs | writes per sync | mean fdatasync | CPU per write | vs onEachFlush |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| producer loop | flushPolicy | writes/s | rounds (writes/s) | fdatasyncs | writes per sync | mean fdatasync | CPU per write | vs onEachFlush | vs ceiling |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   const total = g.producers * g.writesEach;
   for (const p of g.policies) {
@@ -135,7 +138,7 @@ function renderGroupCommit(run: BenchRun): string {
     const ratio = p.vsOnEachFlush ?? (p.policy.startsWith('group') ? g.speedup : p.policy === 'onEachFlush' ? 1 : undefined);
     lines.push(
       `| ${SHAPE_TEXT[p.shape ?? ''] ?? 'write, then flush'} | ${p.policy} | ${formatRate(p.writesPerSec)} | ${(p.roundsWritesPerSec ?? []).map((r) => formatRate(r)).join(', ') || '—'} | ` +
-        `${p.syncs?.toLocaleString('en-US') ?? '—'} | ${perSync} | ${p.syncUs === undefined ? '—' : `${Math.round(p.syncUs)} µs`} | ${p.cpuUsPerWrite === undefined ? '—' : `${Math.round(p.cpuUsPerWrite)} µs`} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} |`,
+        `${p.syncs?.toLocaleString('en-US') ?? '—'} | ${perSync} | ${p.syncUs === undefined ? '—' : `${Math.round(p.syncUs)} µs`} | ${p.cpuUsPerWrite === undefined ? '—' : `${Math.round(p.cpuUsPerWrite)} µs`} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} | ${p.vsCeiling === undefined ? '—' : `${p.vsCeiling.toFixed(2)}×`} |`,
     );
   }
   const ceilings = groupCommitCeilings(g);
@@ -192,6 +195,28 @@ function renderDurableLatency(run: BenchRun): string {
           ...d.perPolicy.map((p) => `| ${p.policy} | ${us(p.insertThenFlush)} | ${us(p.insertWithFlush)} |`),
         ]
       : []),
+    ...(d.single ? ['', renderSingle(d.single)] : []),
+  ].join('\n');
+}
+
+/** Durable single writes against the fdatasync limit and better-sqlite3 (durable-single.ts). */
+function renderSingle(s: NonNullable<DurableLatency['single']>): string {
+  if ('error' in s) return `Durable single writes: not measured (${s.error}).`;
+  const rate = (x: number | null): string => (x === null ? 'n/a' : `${Math.round(x).toLocaleString('en-US')}/s`);
+  const ratio = (x: number | null): string => (x === null ? 'n/a' : `${x.toFixed(2)}×`);
+  return [
+    `Durable single writes, ${s.iterations} per contender in ${s.rounds} interleaved rounds (medians; \`node dist/bench/durable-single.js\`):`,
+    '',
+    '| contender | writes/s | vs the limit |',
+    '|---|--:|--:|',
+    `| 200 B write into allocated space + fdatasync (the limit) | ${rate(s.limitPerSec)} | 1.00× |`,
+    `| 200 B append + fdatasync (file grows) | ${rate(s.growPerSec)} | ${ratio(s.ratios.growVsLimit)} |`,
+    `| 200 B write into fallocated space + fdatasync | ${rate(s.fallocatedPerSec)} | ${ratio(s.ratios.fallocatedVsLimit)} |`,
+    `| emdb-js onEachFlush, await insert then await flush | ${rate(s.emdbPerSec)} | ${ratio(s.ratios.emdbVsLimit)} |`,
+    `| emdb-js onEachFlush, insert + flush in one tick | ${rate(s.emdbSameTickPerSec)} | ${ratio(s.emdbSameTickPerSec / s.limitPerSec)} |`,
+    `| better-sqlite3 (WAL, synchronous=FULL) | ${rate(s.betterSqlite3PerSec)} | ${ratio(s.betterSqlite3PerSec === null ? null : s.betterSqlite3PerSec / s.limitPerSec)} |`,
+    '',
+    `emdb-js vs better-sqlite3: ${ratio(s.ratios.emdbVsBetterSqlite3)}; emdb-js's own fdatasync: ${s.emdbSyncMsPerFlush} ms per flush.`,
   ].join('\n');
 }
 

@@ -24,9 +24,9 @@ export interface MachineLimits {
   preadPerSec: number;
   /** 150-byte copies per second out of a SharedArrayBuffer into new Buffers. */
   memcpyPerSec: number;
-  /** 200-byte append + fdatasync per second. */
+  /** For information: 200-byte append + fdatasync per second (the file grows: its size is synced too). */
   fdatasyncPerSec: number;
-  /** For information: 200-byte overwrite of preallocated space + fdatasync per second (no size change). */
+  /** The fdatasync limit of the durable rows: 200-byte write into allocated space + fdatasync per second (no size change). */
   fdatasyncOverwritePerSec: number;
   /** Sequential write bandwidth including a final fsync, bytes per second. */
   seqWriteBytesPerSec: number;
@@ -54,6 +54,8 @@ export interface GroupCommitPolicyResult {
   roundsWritesPerSec?: number[];
   /** Median over rounds of this policy's writes/s over onEachFlush's in the same round and shape. */
   vsOnEachFlush?: number;
+  /** Median over rounds of this policy's writes/s over the physical ceiling measured in the same round. */
+  vsCeiling?: number;
 }
 
 export type GroupCommitResult =
@@ -67,6 +69,13 @@ export type GroupCommitResult =
       /** group over onEachFlush writes/s, median of the per-round ratios, first shape. */
       speedup: number;
       speedupByShape?: Record<string, number>;
+      /**
+       * The physical ceiling, measured in the run (once per round, next to the
+       * policies): `producers` × 200 B written into allocated space, one
+       * fdatasync, repeated: producers writes per group sync, writes/s (median of rounds).
+       */
+      ceilingWritesPerSec?: number;
+      ceilingRoundsWritesPerSec?: number[];
     }
   | { kind: 'na'; reason: string };
 
@@ -102,7 +111,7 @@ export interface PhaseDef {
 }
 
 const seqWriteMs = (bytes: number, l: MachineLimits): number => (bytes / l.seqWriteBytesPerSec) * 1000;
-const syncMs = (n: number, l: MachineLimits): number => (n / l.fdatasyncPerSec) * 1000;
+const syncMs = (n: number, l: MachineLimits): number => (n / (l.fdatasyncOverwritePerSec || l.fdatasyncPerSec)) * 1000;
 
 export function phaseDefs(scale: Scale): PhaseDef[] {
   const defs: PhaseDef[] = [

@@ -14,5 +14,6 @@
  *   'resnapshot'      a range iterator takes a fresh snapshot per chunk (test thread)
  *   'drop-removals'   removals never reach the sorted index (test thread: the simulated writer)
  *   'compaction-no-catch-up' compaction does not replay the writes made while it copied
+ *   'purge-loses-writes' the stepwise index purge drops writes to slots it already copied (at load, writer)
  */
 export const testMutant = { name: (typeof process !== 'undefined' && process.env.EMDB_TEST_MUTANT) || '' };

@@ -3,11 +3,11 @@
  * available from @noble/ciphers (the reference implementation we test against)
  * and from node:crypto (OpenSSL), which the hot paths use because it is several
  * times faster (docs/BENCH.md, "Encryption"); test/internal/crypto-backends
- * proves the two produce byte-identical output.
+ * proves the two produce byte-identical output. The @noble backend lives in
+ * noble-aead.ts, so no thread pays for loading it at start-up (it is the
+ * reference for tests and the encryption bench, never used by the database).
  */
 import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto';
-import { gcm } from '@noble/ciphers/aes.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 
 export type CipherName = 'aes-256-gcm' | 'chacha20-poly1305';
 export const CIPHER_NAMES: readonly CipherName[] = ['aes-256-gcm', 'chacha20-poly1305'];
@@ -72,32 +72,6 @@ export function nodeAead(cipher: CipherName): Aead {
       } catch {
         return undefined;
       }
-    },
-  };
-}
-
-export function nobleAead(cipher: CipherName): Aead {
-  const make = cipher === 'aes-256-gcm' ? gcm : chacha20poly1305;
-  return {
-    seal(key, nonce, aad, plain, out) {
-      const sealed = make(key, nonce, aad).encrypt(plain);
-      out.set(sealed.subarray(0, plain.length));
-      return sealed.slice(plain.length);
-    },
-    open(key, nonce, aad, ct, tag, out) {
-      const joined = new Uint8Array(ct.length + tag.length);
-      joined.set(ct);
-      joined.set(tag, ct.length);
-      try {
-        out.set(make(key, nonce, aad).decrypt(joined));
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    openAlloc(key, nonce, aad, ct, tag) {
-      const out = new Uint8Array(ct.length);
-      return this.open(key, nonce, aad, ct, tag, out) ? out : undefined;
     },
   };
 }

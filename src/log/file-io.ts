@@ -28,6 +28,8 @@ export interface FileIO {
   mkdirp(dir: string): void;
   /** Names in `dir`; optional (test doubles may lack it): only used to find orphan temp files. */
   list?(dir: string): string[];
+  /** Bytes an unprivileged writer may still use on the file system of `file`; optional (test doubles may lack it): only sizes preallocation. */
+  freeBytes?(file: string): number;
 }
 
 const OPEN_FLAGS = {
@@ -69,6 +71,10 @@ export const nodeFileIO: FileIO = {
   },
   mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
   list: (dir) => fs.readdirSync(dir),
+  freeBytes: (file) => {
+    const s = fs.statfsSync(file);
+    return s.bavail * s.bsize;
+  },
 };
 
 /** Reads exactly `len` bytes (loops over short reads); returns bytes read before EOF. */

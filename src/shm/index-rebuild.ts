@@ -14,13 +14,13 @@
  * publishes it (rule R4) and never writes `from` again (R5). Until then no
  * thread but the writer knows `to`, so building it needs no seqlock.
  */
-import { MUTANT } from '../mutants.js';
+import { testMutant } from '../mutants.js';
 import { IndexWriter } from './index-table.js';
 import { capacityFor, MAX_LOAD } from './layout.js';
 import type { MirrorView } from './mirror.js';
 
 /** Planted defect (test/api/index-growth-purge.test.ts): writes to copied slots are not repeated in the new table. */
-const LOSES_WRITES = MUTANT === 'purge-loses-writes';
+const LOSES_WRITES = testMutant.name === 'purge-loses-writes';
 /** Slots copied between two clock reads: small enough to keep a step near its budget. */
 const CLOCK_EVERY = 8192;
 

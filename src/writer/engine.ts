@@ -197,6 +197,7 @@ export class WriterEngine extends LogWriter {
         const next = io.open(file, this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
         io.close(this.fd);
         this.fd = next;
+        this.prealloc.reset();
       } catch (err) {
         // Whether the rename is durable is unknown now: refuse writes until reopen.
         throw this.fail('compaction rename', err);
@@ -414,6 +415,7 @@ export class WriterEngine extends LogWriter {
     const { io, path: file } = this.opts;
     if (file === null || this.fd < 0) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'an in-memory database has no file to encrypt');
     this.flush();
+    this.trimPreallocation();
     const spec = to && { ...to, cipher: to.cipher ?? this.crypt?.keys.cipher ?? 'aes-256-gcm' };
     rewriteProtection({ io, file, fd: this.fd, state: this.state, to: spec, keepBackup, now: this.now() });
     this.retired = true;
@@ -422,6 +424,8 @@ export class WriterEngine extends LogWriter {
   /** Checkpoints (when opened and healthy) and releases the file. */
   close(): void {
     try {
+      // Trimmed first: the checkpoint's fdatasync then makes the new size durable too.
+      if (this.opened) this.trimPreallocation();
       if (this.opened && !this.failure && !this.retired) this.checkpoint(true);
     } finally {
       if (this.fd >= 0) {

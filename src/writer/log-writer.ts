@@ -14,6 +14,7 @@ import type { FlushPolicy } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
+import { Preallocation } from './preallocation.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
@@ -65,12 +66,15 @@ export abstract class LogWriter {
   protected crypt: LogCrypt | undefined;
   /** DURABLE_MARKs before batches written after a sync (format 3 files). */
   protected readonly marks = new DurableMarks();
+  /** Zeros written ahead of the log, so a durable append does not change the file size. */
+  protected readonly prealloc: Preallocation;
 
   constructor(protected readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
     this.ctl64 = new BigInt64Array(opts.control);
     this.lsn = new LsnCounter(opts.control);
     this.lsn.reset(DATA_START);
+    this.prealloc = new Preallocation(opts.io, opts.path);
   }
 
   /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
@@ -116,13 +120,16 @@ export abstract class LogWriter {
     if (newSegment) this.publishBuffers();
     if (this.fd >= 0) {
       try {
+        this.prealloc.grow(this.fd, lsn, len);
         writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
       } catch (err) {
         // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
         if (this.crypt) this.crypt.generationDurable = false;
         // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
-        throw rollBackFullDisk(this.opts.io, this.fd, lsn, err) ?? this.fail('write', err);
+        const full = rollBackFullDisk(this.opts.io, this.fd, lsn, err);
+        this.prealloc.truncated(lsn, full !== undefined);
+        throw full ?? this.fail('write', err);
       }
     }
     // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
@@ -232,6 +239,22 @@ export abstract class LogWriter {
     this.syncs++;
   }
 
+  /**
+   * Cuts the preallocated zeros so the file is the log (close, and before the
+   * file is copied or rewritten: tools and users read the file size). An I/O
+   * error here is reported like a failed checkpoint; the zeros it may leave
+   * are valid file content that the next open cuts.
+   */
+  protected trimPreallocation(): void {
+    if (this.fd < 0 || this.failure || this.retired) return;
+    try {
+      this.prealloc.trim(this.fd, this.lsn.next);
+    } catch (err) {
+      this.prealloc.reset();
+      throw this.fail('trim', err);
+    }
+  }
+
   protected assertWritable(): void {
     if (this.failure) throw this.failure;
     if (this.retired) throw new EmdbError(ErrorCode.CLOSED, 'the database was rewritten by an encryption change; reopen it');
@@ -245,6 +268,7 @@ export abstract class LogWriter {
    */
   private dropUnsynced(): void {
     try {
+      this.prealloc.truncated(this.durableLsn);
       this.opts.io.ftruncate(this.fd, this.durableLsn);
     } catch {
       // see above

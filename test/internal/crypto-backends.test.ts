@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nobleAead, nodeAead } from '../../dist/src/crypto/aead.js';
+import { nodeAead } from '../../dist/src/crypto/aead.js';
+import { nobleAead } from '../../dist/src/crypto/noble-aead.js';
 
 describe('AEAD backends', () => {
   for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {

@@ -123,7 +123,8 @@ describe('crash residue after the last record', () => {
     expect(await db.remove('key-3'.padEnd(5 + 39, '.'))).toBe(true);
     model.delete('key-3'.padEnd(5 + 39, '.'));
     await db.flush();
-    base = fs.readFileSync(file);
+    // The log as a crash now would leave it, without the zeros preallocated past it (a residue case of its own below).
+    base = fs.readFileSync(file).subarray(0, (await db.stats()).fileBytes);
     await db.close();
     expect(activeTailHint(base)).toBeLessThan(base.length);
   });

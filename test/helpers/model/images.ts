@@ -77,7 +77,8 @@ export async function buildImages(dir: string): Promise<ImageSpec[]> {
   });
   await db.insert('last', 'the last record');
   await db.flush();
-  const open = specOf('open', fs.readFileSync(file), await apiState(db));
+  // Images taken while open are the log: the zeros preallocated past it are not part of it (recovery cuts them).
+  const open = specOf('open', fs.readFileSync(file).subarray(0, (await db.stats()).fileBytes), await apiState(db));
   await db.close();
   const closed = specOf('closed', fs.readFileSync(file), open.states[open.states.length - 1]!);
 
@@ -89,7 +90,7 @@ export async function buildImages(dir: string): Promise<ImageSpec[]> {
   await again.checkpoint();
   await again.insert('post-checkpoint', 'tail');
   await again.flush();
-  const compacted = specOf('compacted', fs.readFileSync(file), await apiState(again));
+  const compacted = specOf('compacted', fs.readFileSync(file).subarray(0, (await again.stats()).fileBytes), await apiState(again));
   await again.close();
   fs.rmSync(file, { force: true });
 
