@@ -38,6 +38,9 @@ export interface Recovered {
 export function recoverCopy(file: string, keys: readonly string[], opts: { rangeScans?: boolean } = {}): Recovered {
   const copy = `${file}.check-${process.pid}`;
   fs.copyFileSync(file, copy);
+  // With rangeScans the index snapshot comes along, so recovery also takes the path that loads its sorted section and replays after it.
+  const snapshot = `${file}.index`;
+  if (opts.rangeScans && fs.existsSync(snapshot)) fs.copyFileSync(snapshot, `${copy}.index`);
   const crashedSize = fs.statSync(copy).size;
   // The copy is thrown away: skip its syncs, which would stall this thread (and the other lane's kill timers).
   const fds = new Set<number>();
@@ -47,6 +50,11 @@ export function recoverCopy(file: string, keys: readonly string[], opts: { range
       const fd = nodeFileIO.open(f, flags);
       fds.add(fd);
       return fd;
+    },
+    // Open closes what it only read (the snapshot): only what it keeps is closed at the end.
+    close: (fd) => {
+      fds.delete(fd);
+      nodeFileIO.close(fd);
     },
     fdatasync: () => undefined,
     fsyncDir: () => undefined,
@@ -75,6 +83,7 @@ export function recoverCopy(file: string, keys: readonly string[], opts: { range
   } finally {
     for (const fd of fds) nodeFileIO.close(fd);
     fs.rmSync(copy, { force: true });
+    fs.rmSync(`${copy}.index`, { force: true });
   }
 }
 

@@ -374,11 +374,17 @@ describe('kill -9 loop across flush policies', () => {
   }, scaled(1_200_000));
 
   it('negative control: the sorted-index check flags a recovered sorted index that lost removals', async () => {
-    // A crashed image whose log holds removals of live keys after the last snapshot, so recovery replays them.
+    // A crashed image: a clean close wrote a snapshot with its sorted section, then a child's puts and
+    // removals after it were cut by a kill, so recovery loads that section and replays the rest into it.
     const file = path.join(dir, 'sorted-control.emdb');
+    const db = await Emdb.open(file, { readers: 1, rangeScans: true });
+    await db.insertMany(KEYS.map((k) => [k, Buffer.from(`v-${k}`)]));
+    await db.close();
     const run = await runAndKill(file, 0x5017, CHILD_OPS, 'onEachFlush', { at: 'acks', acks: 300, ms: 0, largeShare: 0 }, true);
     expect(run.killed && run.lastAck >= 299).toBe(true);
-    expect(recoverCopy(file, KEYS, { rangeScans: true }).sortedProblems).toEqual([]);
+    const clean = recoverCopy(file, KEYS, { rangeScans: true });
+    expect(clean.sortedFrom).toBe('snapshot');
+    expect(clean.sortedProblems).toEqual([]);
     sortedTestSeams.mutant = 'drop-removals';
     try {
       expect(recoverCopy(file, KEYS, { rangeScans: true }).sortedProblems.length).toBeGreaterThan(0);
