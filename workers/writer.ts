@@ -207,19 +207,40 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   scheduleMerge();
 }
 
-/** Sorted-index runs are merged one per event-loop turn, after the turn's messages (rangeScans). */
+/**
+ * Sorted-index upkeep (rangeScans: a tail sort or a run merge) runs one step per
+ * event-loop turn, once no request has arrived for SORTED_QUIET_MS: during a
+ * stream of writes (a bulk load's chunks) it would compete with them for the
+ * cores and delay the next chunk behind a merge, and deferred it also sorts
+ * bigger tails into fewer runs (fewer merge levels). The sorted index's own
+ * bounds (tail size, run count) still force the work inside a commit.
+ */
+const SORTED_QUIET_MS = 4;
 let mergeScheduled = false;
+let lastRequestAt = 0;
 function scheduleMerge(): void {
+  lastRequestAt = performance.now();
   if (mergeScheduled || !engine.sortedNeedsMerge()) return;
   mergeScheduled = true;
-  setImmediate(() => {
-    mergeScheduled = false;
-    try {
-      if (engine.maintainSorted()) scheduleMerge();
-    } catch {
-      // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
+  // Unref'd: upkeep alone never keeps the writer alive (it is optional work; close collapses the index anyway).
+  setTimeout(mergeWhenQuiet, SORTED_QUIET_MS).unref();
+}
+function mergeWhenQuiet(): void {
+  const quietFor = performance.now() - lastRequestAt;
+  if (quietFor < SORTED_QUIET_MS) {
+    setTimeout(mergeWhenQuiet, SORTED_QUIET_MS - quietFor).unref();
+    return;
+  }
+  mergeScheduled = false;
+  try {
+    // More to do: the next step after this turn's messages, as long as it stays quiet.
+    if (engine.maintainSorted()) {
+      mergeScheduled = true;
+      setImmediate(mergeWhenQuiet);
     }
-  });
+  } catch {
+    // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
+  }
 }
 
 /**
