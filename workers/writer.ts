@@ -204,38 +204,45 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   } catch (err) {
     reply({ t: 'done', id: req.id, error: serializeError(err) });
   }
-  scheduleMerge();
+  scheduleMerge(req.t === 'write');
 }
 
 /**
  * Sorted-index upkeep (rangeScans: a tail sort or a run merge) runs one step per
- * event-loop turn, once no request has arrived for SORTED_QUIET_MS: during a
+ * event-loop turn, once no write has arrived for SORTED_QUIET_MS: during a
  * stream of writes (a bulk load's chunks) it would compete with them for the
  * cores and delay the next chunk behind a merge, and deferred it also sorts
- * bigger tails into fewer runs (fewer merge levels). The sorted index's own
- * bounds (tail size, run count) still force the work inside a commit.
+ * bigger tails into fewer runs (fewer merge levels). Under writes that never
+ * pause, a step still runs every SORTED_MAX_DEFER_MS, and the sorted index's
+ * own bounds (tail size, run count) force the work inside a commit.
  */
 const SORTED_QUIET_MS = 4;
+const SORTED_MAX_DEFER_MS = 100;
 let mergeScheduled = false;
-let lastRequestAt = 0;
-function scheduleMerge(): void {
-  lastRequestAt = performance.now();
+let lastWriteAt = 0;
+/** When the pending step was first wanted (or the previous step ran). */
+let deferredSince = 0;
+function scheduleMerge(wrote: boolean): void {
+  if (wrote) lastWriteAt = performance.now();
   if (mergeScheduled || !engine.sortedNeedsMerge()) return;
   mergeScheduled = true;
-  // Unref'd: upkeep alone never keeps the writer alive (it is optional work; close collapses the index anyway).
+  deferredSince = performance.now();
+  // Unref'd: upkeep alone never keeps the writer alive (optional work; a checkpoint collapses the index anyway).
   setTimeout(mergeWhenQuiet, SORTED_QUIET_MS).unref();
 }
 function mergeWhenQuiet(): void {
-  const quietFor = performance.now() - lastRequestAt;
-  if (quietFor < SORTED_QUIET_MS) {
-    setTimeout(mergeWhenQuiet, SORTED_QUIET_MS - quietFor).unref();
+  const now = performance.now();
+  const wait = Math.min(SORTED_QUIET_MS - (now - lastWriteAt), SORTED_MAX_DEFER_MS - (now - deferredSince));
+  if (wait > 0) {
+    setTimeout(mergeWhenQuiet, wait).unref();
     return;
   }
   mergeScheduled = false;
   try {
-    // More to do: the next step after this turn's messages, as long as it stays quiet.
+    // More to do: the next step after this turn's messages, on the same terms.
     if (engine.maintainSorted()) {
       mergeScheduled = true;
+      deferredSince = performance.now();
       setImmediate(mergeWhenQuiet);
     }
   } catch {
