@@ -204,50 +204,22 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
   } catch (err) {
     reply({ t: 'done', id: req.id, error: serializeError(err) });
   }
-  scheduleMerge(req.t === 'write');
+  scheduleMerge();
 }
 
-/**
- * Sorted-index upkeep (rangeScans: a tail sort or a run merge) runs one step per
- * event-loop turn, once no write has arrived for SORTED_QUIET_MS: during a
- * stream of writes (a bulk load's chunks) it would compete with them for the
- * cores and delay the next chunk behind a merge, and deferred it also sorts
- * bigger tails into fewer runs (fewer merge levels). Under writes that never
- * pause, a step still runs every SORTED_MAX_DEFER_MS, and the sorted index's
- * own bounds (tail size, run count) force the work inside a commit.
- */
-const SORTED_QUIET_MS = 4;
-const SORTED_MAX_DEFER_MS = 100;
+/** Sorted-index runs are merged one per event-loop turn, after the turn's messages (rangeScans). */
 let mergeScheduled = false;
-let lastWriteAt = 0;
-/** When the pending step was first wanted (or the previous step ran). */
-let deferredSince = 0;
-function scheduleMerge(wrote: boolean): void {
-  if (wrote) lastWriteAt = performance.now();
+function scheduleMerge(): void {
   if (mergeScheduled || !engine.sortedNeedsMerge()) return;
   mergeScheduled = true;
-  deferredSince = performance.now();
-  // Unref'd: upkeep alone never keeps the writer alive (optional work; a checkpoint collapses the index anyway).
-  setTimeout(mergeWhenQuiet, SORTED_QUIET_MS).unref();
-}
-function mergeWhenQuiet(): void {
-  const now = performance.now();
-  const wait = Math.min(SORTED_QUIET_MS - (now - lastWriteAt), SORTED_MAX_DEFER_MS - (now - deferredSince));
-  if (wait > 0) {
-    setTimeout(mergeWhenQuiet, wait).unref();
-    return;
-  }
-  mergeScheduled = false;
-  try {
-    // More to do: the next step after this turn's messages, on the same terms.
-    if (engine.maintainSorted()) {
-      mergeScheduled = true;
-      deferredSince = performance.now();
-      setImmediate(mergeWhenQuiet);
+  setImmediate(() => {
+    mergeScheduled = false;
+    try {
+      if (engine.maintainSorted()) scheduleMerge();
+    } catch {
+      // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
     }
-  } catch {
-    // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
-  }
+  });
 }
 
 /**
