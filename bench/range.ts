@@ -7,6 +7,7 @@
  *   - reopen after a clean close: Emdb.open + first getSync
  *   - range reads: 2,000 × rangeIter(random start, ∞, { limit: 100 }) (on only),
  *     with lmdb's getRange and classic-level's iterator on the same keys when installed
+ *     (wall and process CPU time; lmdb's reads run on this thread as emdb-js's do)
  *   - bytes per key of the sorted index (stats().sortedIndex.bytes / records)
  * Usage: node dist/bench/range.js [--records 100000] [--rounds 3]  (JSON on stdout)
  */
@@ -126,14 +127,18 @@ for (let round = 0; round < ROUNDS; round++) {
     note(`reopen.${tag}.cpu`, cpuMs(cpu));
     if (on) {
       t = performance.now();
+      cpu = process.cpuUsage();
       let n = 0;
       for (const s of starts) for await (const _ of db.rangeIter(s, null, { limit: RANGE_LEN })) n++;
       note('rangeReads.emdb-js', performance.now() - t);
+      note('rangeReads.emdb-js.cpu', cpuMs(cpu));
       if (n < (RANGES * RANGE_LEN) / 2) throw new Error(`range reads returned only ${n} entries`);
       for (const peer of peers) {
         const t1 = performance.now();
+        const cpu1 = process.cpuUsage();
         await peer.ranges();
         note(`rangeReads.${peer.name}`, performance.now() - t1);
+        note(`rangeReads.${peer.name}.cpu`, cpuMs(cpu1));
       }
     }
     await db.close();
@@ -164,6 +169,8 @@ console.log(
         reopenOnVsOff: Math.round((out['reopen.on']! / out['reopen.off']!) * 100) / 100,
         rangeVsLmdb: out['rangeReads.lmdb'] ? Math.round((out['rangeReads.lmdb'] / out['rangeReads.emdb-js']!) * 100) / 100 : null,
         rangeVsClassicLevel: out['rangeReads.classic-level'] ? Math.round((out['rangeReads.classic-level'] / out['rangeReads.emdb-js']!) * 100) / 100 : null,
+        // CPU time of the process (all threads) during each store's range reads: steadier than wall time on a loaded machine.
+        rangeVsLmdbCpu: out['rangeReads.lmdb.cpu'] ? Math.round((out['rangeReads.lmdb.cpu'] / out['rangeReads.emdb-js.cpu']!) * 100) / 100 : null,
       },
       sortedIndexBytesPerKey: Math.round(bytesPerKey * 10) / 10,
     },

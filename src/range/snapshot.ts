@@ -99,10 +99,42 @@ export interface Chunk {
 }
 
 /**
+ * Per-thread scratch of collectRange (which never yields, so one call at a
+ * time): the candidates of a batch (source, entry offset, LSN), grown on demand.
+ */
+let candSrc = new Int32Array(128);
+let candOff = new Float64Array(128);
+let candLsn = new Float64Array(128);
+/** Where the value of a picked entry starts in its mirror segment, and its length. */
+let candVal = new Float64Array(128);
+let candLen = new Int32Array(128);
+/** The touch pass's sum, stored so that the compiler keeps its loads. */
+export const touchSink = { sum: 0 };
+
+function ensureScratch(n: number): void {
+  if (candSrc.length >= n) return;
+  const size = Math.max(n, candSrc.length * 2);
+  // The picked entries of the current call are kept.
+  const grow = <T extends Int32Array | Float64Array>(a: T, b: T): T => (b.set(a), b);
+  candSrc = grow(candSrc, new Int32Array(size));
+  candOff = grow(candOff, new Float64Array(size));
+  candLsn = grow(candLsn, new Float64Array(size));
+  candVal = grow(candVal, new Float64Array(size));
+  candLen = grow(candLen, new Int32Array(size));
+}
+
+/**
  * Up to `max` live entries of namespace `ns` within [lower, upper], in key
  * order (descending when `reverse`), from the snapshot: a k-way merge of its
  * sources, the newest version of a key winning, removals and expired records
  * skipped. Keys are compared inline; only yielded entries touch the mirror.
+ *
+ * Why in passes: the records of consecutive keys lie anywhere in the log, so
+ * the first read of each is a cache (and TLB) miss. The merge first picks a
+ * batch of candidates without touching the log, then one tight loop reads a
+ * byte of each record (independent loads, so the CPU overlaps their misses
+ * instead of waiting for them one entry at a time), and only then are the
+ * records checked and copied, from cache.
  */
 export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, upper: Bound, reverse: boolean, max: number, values: boolean, now: number): Chunk {
   const sources = snap.sources;
@@ -113,7 +145,8 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     pos[k] = reverse ? seek(src, ns, upper.key, upper.key === undefined || !upper.exclusive) - 1 : seek(src, ns, lower.key, lower.key !== undefined && lower.exclusive);
   }
   const mirror = snap.mirror;
-  const picked: number[] = [];
+  // Picked entries (live, in order) are compacted at the front of the scratch arrays.
+  let n = 0;
   let bytes = 4;
   let lastSrc: SortedSource | undefined;
   let lastOff = 0;
@@ -121,57 +154,88 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
   const step = reverse ? -1 : 1;
   // Sources that are equal to the current best (older versions of the same key), found in the same pass.
   const ties = new Int32Array(s + 1);
-  while (picked.length < max * 3) {
-    const best = mergeHead(sources, pos, ties, reverse);
-    const bestSrc = best < 0 ? undefined : sources[best]!;
-    const bestOff = bestSrc ? bestSrc.offs[pos[best]!]! : 0;
-    if (bestSrc === undefined || entryNs(bestSrc.dv, bestOff) !== ns || outside(bestSrc, bestOff, ns, reverse ? lower : upper, reverse)) {
-      done = true;
-      break;
+  const batch = Math.min(max, 1024);
+  while (n < max && !done) {
+    ensureScratch(n + batch);
+    // Pass 1: the merge, up to a batch of candidates (removals skipped), log untouched.
+    const first = n;
+    let c = n;
+    const want = Math.min(max, n + batch);
+    while (c < want) {
+      const best = mergeHead(sources, pos, ties, reverse);
+      const bestSrc = best < 0 ? undefined : sources[best]!;
+      const bestOff = bestSrc ? bestSrc.offs[pos[best]!]! : 0;
+      if (bestSrc === undefined || entryNs(bestSrc.dv, bestOff) !== ns || outside(bestSrc, bestOff, ns, reverse ? lower : upper, reverse)) {
+        done = true;
+        break;
+      }
+      // Sources are newest first and ties only replace on a strictly better key, so `best` is the newest version.
+      for (let t = 0; ties[t]! >= 0; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
+      pos[best] = pos[best]! + step;
+      lastSrc = bestSrc;
+      lastOff = bestOff;
+      const lsn = entryLsn(bestSrc.dv, bestOff);
+      if (lsn < 0) continue;
+      candSrc[c] = best;
+      candOff[c] = bestOff;
+      candLsn[c] = lsn;
+      c++;
     }
-    // Sources are newest first and ties only replace on a strictly better key, so `best` is the newest version.
-    for (let t = 0; ties[t]! >= 0; t++) pos[ties[t]!] = pos[ties[t]!]! + step;
-    pos[best] = pos[best]! + step;
-    lastSrc = bestSrc;
-    lastOff = bestOff;
-    const lsn = entryLsn(bestSrc.dv, bestOff);
-    if (lsn < 0) continue;
-    const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
-    if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
-    const dv = mirror.dv[seg]!;
-    // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
-    if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
-    const expires = recordExpiresAt(dv, off);
-    if (expires !== 0 && expires <= now && SKIP_EXPIRED) continue;
-    const valueLen = values ? recordValueLen(dv, off) : 0;
-    picked.push(best, bestOff, lsn);
-    bytes += 8 + entryKeyLen(bestSrc.dv, bestOff) + valueLen;
+    // Pass 2: touch each record's header (the loads do not depend on each other).
+    let sum = 0;
+    for (let i = first; i < c; i++) {
+      const lsn = candLsn[i]!;
+      const u8 = mirror.u8[segmentOf(lsn)];
+      const off = segmentOffset(lsn);
+      if (u8 !== undefined && off < u8.length) sum += u8[off]!;
+    }
+    touchSink.sum = sum;
+    // Pass 3: checks and sizes, from cache; survivors are compacted in place.
+    for (let i = first; i < c; i++) {
+      const lsn = candLsn[i]!;
+      const seg = segmentOf(lsn);
+      const off = segmentOffset(lsn);
+      if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
+      const dv = mirror.dv[seg]!;
+      // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
+      if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
+      const expires = recordExpiresAt(dv, off);
+      if (expires !== 0 && expires <= now && SKIP_EXPIRED) continue;
+      const keyLen = entryKeyLen(sources[candSrc[i]!]!.dv, candOff[i]!);
+      let valueLen = 0;
+      if (values) {
+        valueLen = recordValueLen(dv, off);
+        const start = recordKeyStart(dv, off);
+        if (!mirror.cover(seg, start + keyLen + valueLen)) continue;
+        candVal[n] = start;
+      }
+      bytes += 8 + keyLen + valueLen;
+      candSrc[n] = candSrc[i]!;
+      candOff[n] = candOff[i]!;
+      candLsn[n] = lsn;
+      candLen[n] = valueLen;
+      n++;
+    }
   }
-  const n = picked.length / 3;
   const packed = new ArrayBuffer(bytes);
   const out = new Uint8Array(packed);
   const odv = new DataView(packed);
   odv.setUint32(0, n, true);
   let at = 4;
   for (let i = 0; i < n; i++) {
-    const src = sources[picked[3 * i]!]!;
-    const eoff = picked[3 * i + 1]!;
-    const lsn = picked[3 * i + 2]!;
+    const src = sources[candSrc[i]!]!;
+    const eoff = candOff[i]!;
     const keyLen = entryKeyLen(src.dv, eoff);
+    const valueLen = candLen[i]!;
     odv.setUint32(at, keyLen, true);
-    out.set(src.u8.subarray(eoff + SORTED_ENTRY_HEADER_BYTES, eoff + SORTED_ENTRY_HEADER_BYTES + keyLen), at + 8);
-    let valueLen = 0;
-    if (values) {
-      const seg = segmentOf(lsn);
-      const off = segmentOffset(lsn);
-      const dv = mirror.dv[seg]!;
-      valueLen = recordValueLen(dv, off);
-      const start = recordKeyStart(dv, off) + keyLen;
-      mirror.cover(seg, start + valueLen);
-      out.set(mirror.u8[seg]!.subarray(start, start + valueLen), at + 8 + keyLen);
-    }
     odv.setUint32(at + 4, valueLen, true);
+    if (values) {
+      // The record holds the key and then the value: one copy of both (the mirror's key equals the entry's).
+      const start = candVal[i]!;
+      out.set(mirror.u8[segmentOf(candLsn[i]!)]!.subarray(start, start + keyLen + valueLen), at + 8);
+    } else {
+      out.set(src.u8.subarray(eoff + SORTED_ENTRY_HEADER_BYTES, eoff + SORTED_ENTRY_HEADER_BYTES + keyLen), at + 8);
+    }
     at += 8 + keyLen + valueLen;
   }
   let lastKey: Uint8Array | undefined;

@@ -10,6 +10,7 @@ import { nodeFileIO, type FileIO } from '../../dist/src/log/file-io.js';
 import { createControlBlock, SharedView } from '../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../dist/src/writer/engine.js';
 import { applyOp, parseValue, type CrashOp } from './crash-ops.js';
+import { sortedProblems } from './sim/sorted-check.js';
 
 export interface Recovered {
   /** Served value per key (latin1), for the keys asked about. */
@@ -18,6 +19,15 @@ export interface Recovered {
   live: number;
   /** Bytes of crash residue recovery cut off the end (a torn tail). */
   residue: number;
+  /**
+   * With `rangeScans`: how the recovered sorted index differs from the hash
+   * index (keys out of order, a removed key still listed, a live key or a value
+   * missing); empty when they agree. `keys` must then name every key the
+   * workload can write.
+   */
+  sortedProblems: string[];
+  /** With `rangeScans`: where recovery got the sorted index (the snapshot's sorted section, or a rebuild). */
+  sortedFrom: string | null;
 }
 
 /**
@@ -25,9 +35,12 @@ export interface Recovered {
  * child to recover itself) and reads `keys` from the recovered shared state.
  * Throws what open throws (e.g. ERR_EMDB_CORRUPTION).
  */
-export function recoverCopy(file: string, keys: readonly string[]): Recovered {
+export function recoverCopy(file: string, keys: readonly string[], opts: { rangeScans?: boolean } = {}): Recovered {
   const copy = `${file}.check-${process.pid}`;
   fs.copyFileSync(file, copy);
+  // With rangeScans the index snapshot comes along, so recovery also takes the path that loads its sorted section and replays after it.
+  const snapshot = `${file}.index`;
+  if (opts.rangeScans && fs.existsSync(snapshot)) fs.copyFileSync(snapshot, `${copy}.index`);
   const crashedSize = fs.statSync(copy).size;
   // The copy is thrown away: skip its syncs, which would stall this thread (and the other lane's kill timers).
   const fds = new Set<number>();
@@ -38,14 +51,22 @@ export function recoverCopy(file: string, keys: readonly string[]): Recovered {
       fds.add(fd);
       return fd;
     },
+    // Open closes what it only read (the snapshot): only what it keeps is closed at the end.
+    close: (fd) => {
+      fds.delete(fd);
+      nodeFileIO.close(fd);
+    },
     fdatasync: () => undefined,
     fsyncDir: () => undefined,
   };
-  const engine = new WriterEngine({ path: copy, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined });
+  const rangeScans = opts.rangeScans ? { rangeScans: { maxAgeMs: 0, maxPinnedBytes: 0 } } : {};
+  const engine = new WriterEngine({ path: copy, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined, ...rangeScans });
   try {
     engine.open();
-    const view = new SharedView(createControlBlock(), `emdb-check:${randomUUID()}`, engine.currentBuffers());
+    const set = engine.currentBuffers();
+    const view = new SharedView(createControlBlock(), `emdb-check:${randomUUID()}`, set);
     const values = new Map<string, string>();
+    let sorted: string[] = [];
     try {
       for (const key of keys) {
         const bytes = Buffer.from(key);
@@ -53,14 +74,16 @@ export function recoverCopy(file: string, keys: readonly string[]): Recovered {
           values.set(key, Buffer.from(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen)).toString('latin1'));
         }
       }
+      if (opts.rangeScans) sorted = sortedProblems(set, view.mirror!, values);
     } finally {
       view.close();
     }
     const stats = engine.stats();
-    return { values, live: stats.records, residue: crashedSize - stats.fileBytes };
+    return { values, live: stats.records, residue: crashedSize - stats.fileBytes, sortedProblems: sorted, sortedFrom: stats.sortedIndex?.loadedFrom ?? null };
   } finally {
     for (const fd of fds) nodeFileIO.close(fd);
     fs.rmSync(copy, { force: true });
+    fs.rmSync(`${copy}.index`, { force: true });
   }
 }
 

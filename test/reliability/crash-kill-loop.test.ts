@@ -21,7 +21,11 @@
  *    through the public API once per file cycle) survives the next kill and reopen.
  * The check recovers a copy with the writer's own open code on this thread, so
  * the original stays a crashed image for the next child to recover (and be
- * killed in). Each lane/policy file starts afresh every FRESH_EVERY kills, so
+ * killed in). The loop runs twice: without the sorted index, and with
+ * `rangeScans: true` in the children, the check's recovery and the public
+ * reopens, where every recovered sorted index must also equal the hash index
+ * (every live key, in strictly increasing byte order, with the served value;
+ * no removed key) and the public reopen's range scan must list the model. Each lane/policy file starts afresh every FRESH_EVERY kills, so
  * recovery of both short and long logs is hit. Three children run at a time
  * (two cores: while one child waits on a sync or a timer, the others run).
  */
@@ -31,6 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judge, recoverCopy } from '../helpers/crash-check.js';
 import { allKeys, applyOp, makeOps, rng, type CrashOp } from '../helpers/crash-ops.js';
 import { Emdb, FIXTURES, rmrf, scaled, spawnCrashChild, tmpDir } from '../helpers/common.js';
+import { sortedTestSeams } from '../../dist/src/shm/sorted-writer.js';
 
 const CHILD = path.join(FIXTURES, 'writer-child.js');
 const POLICIES = ['onEachFlush', 'group', 'writeThrough'] as const;
@@ -43,6 +48,12 @@ const FLUSH_POLICY = { onEachFlush: { kind: 'onEachFlush' }, group: { kind: 'gro
 // crash-transactions and the 21 of crash-kill9, 1,006 kills per `npm test`.
 // `npm run test:torture` runs 10× as many.
 const KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_KILLS ?? 295));
+/** The rangeScans variant: fewer kills (it exercises the same write path plus the sorted index). */
+const RANGE_KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_RANGE_KILLS ?? 90));
+const VARIANTS = [
+  { rangeScans: false, kills: KILLS_PER_POLICY, tag: '[kill-loop]', title: '' },
+  { rangeScans: true, kills: RANGE_KILLS_PER_POLICY, tag: '[kill-loop range]', title: ' with rangeScans (sorted index = hash index after every recovery)' },
+] as const;
 const LANES = Number(process.env.EMDB_KILL_LOOP_LANES ?? 3);
 const FRESH_EVERY = 20;
 /** Once per fresh-file cycle, half-way, the parent reopens through the public API. */
@@ -86,9 +97,10 @@ interface ChildRun {
 }
 
 /** Spawns the child and SIGKILLs it per `plan`; resolves once it is gone and its pipe drained. */
-function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan): Promise<ChildRun> {
+function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan, rangeScans: boolean): Promise<ChildRun> {
   const started = performance.now();
-  const child = spawnCrashChild(CHILD, [file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare)]);
+  const args = [file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare)];
+  const child = spawnCrashChild(CHILD, rangeScans ? [...args, 'range'] : args);
   const run: ChildRun = { lastAck: -1, lastDurable: -1, phase: 'startup', error: undefined, killed: false, startMs: undefined, openMs: undefined };
   let openingAt = 0;
   let acks = 0;
@@ -152,6 +164,9 @@ interface Tally {
   publicReopens: number;
   fresh: number;
   valuesChecked: number;
+  /** rangeScans: recovered sorted indexes compared with the hash index, and how many were loaded from a snapshot section. */
+  sortedChecked: number;
+  sortedFromSnapshot: number;
   /** Kills that found a flush resolved before the promise of an op issued ahead of it. */
   flushFirst: number;
   /** Violations by kind: lost acknowledged, corrupt, partial insertMany, … */
@@ -170,6 +185,8 @@ const newTally = (): Tally => ({
   publicReopens: 0,
   fresh: 0,
   valuesChecked: 0,
+  sortedChecked: 0,
+  sortedFromSnapshot: 0,
   flushFirst: 0,
   bad: {},
 });
@@ -192,7 +209,8 @@ describe('kill -9 loop across flush policies', () => {
   });
   afterAll(() => rmrf(dir));
 
-  it(`${KILLS_PER_POLICY} kills per policy: no acknowledged write lost, nothing corrupt served, chunks whole`, async () => {
+  for (const { rangeScans, kills: KILLS, tag, title } of VARIANTS)
+  it(`${KILLS} kills per policy${title}: no acknowledged write lost, nothing corrupt served, chunks whole`, async () => {
     const tallies = Object.fromEntries(POLICIES.map((p) => [p, newTally()])) as Record<Policy, Tally>;
     const violations: string[] = [];
     const opens: number[] = [];
@@ -201,8 +219,8 @@ describe('kill -9 loop across flush policies', () => {
 
     async function lane(laneNo: number): Promise<void> {
       const r = rng(BASE_SEED + laneNo);
-      const slots = POLICIES.map((policy): Slot => ({ policy, file: path.join(dir, `${policy}-${laneNo}.emdb`), state: new Map(), kills: 0, crashed: false }));
-      const rounds = (KILLS_PER_POLICY * POLICIES.length) / LANES;
+      const slots = POLICIES.map((policy): Slot => ({ policy, file: path.join(dir, `${policy}-${laneNo}${rangeScans ? '-range' : ''}.emdb`), state: new Map(), kills: 0, crashed: false }));
+      const rounds = (KILLS * POLICIES.length) / LANES;
       for (let round = 0; round < rounds; round++) {
         const slot = slots[round % POLICIES.length]!;
         const tally = tallies[slot.policy];
@@ -227,7 +245,7 @@ describe('kill -9 loop across flush policies', () => {
                   : { at: 'acks', acks: 1 + Math.floor(r() * 200), ms: Math.floor(r() * 3), largeShare: LARGE_SHARE };
         const ctx = `${slot.policy} lane ${laneNo} kill ${slot.kills} (seed ${seed}, flushEvery ${flushEvery}, plan ${JSON.stringify(plan)})`;
         const wasCrashed = slot.crashed;
-        const run = await runAndKill(slot.file, seed, flushEvery, slot.policy, plan);
+        const run = await runAndKill(slot.file, seed, flushEvery, slot.policy, plan, rangeScans);
         slot.kills++;
         if (run.openMs !== undefined) opens.push(run.openMs);
         if (run.startMs !== undefined) starts.push(run.startMs);
@@ -260,7 +278,7 @@ describe('kill -9 loop across flush policies', () => {
         const ops = makeOps(seed, opsFor(plan), plan.largeShare);
         let recovered;
         try {
-          recovered = recoverCopy(slot.file, KEYS);
+          recovered = recoverCopy(slot.file, KEYS, { rangeScans });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           violations.push(`${ctx}: recovery failed: ${e.code} ${e.message}`);
@@ -275,11 +293,20 @@ describe('kill -9 loop across flush policies', () => {
           break;
         }
         if (recovered.live !== recovered.values.size) violations.push(`${ctx}: writer counts ${recovered.live} live keys, ${recovered.values.size} found`);
+        if (rangeScans) {
+          tally.sortedChecked++;
+          if (recovered.sortedFrom === 'snapshot') tally.sortedFromSnapshot++;
+          if (recovered.sortedProblems.length > 0) {
+            tally.bad['sorted index'] = (tally.bad['sorted index'] ?? 0) + 1;
+            violations.push(`${ctx}: sorted index (${recovered.sortedFrom}) differs from the hash index: ${recovered.sortedProblems.join('; ')}`);
+            break;
+          }
+        }
         slot.state = recovered.values;
 
         if (slot.kills % FRESH_EVERY === PUBLIC_REOPEN_AT) {
           // The public path now and then: open the crashed image itself, read, append, close.
-          const db = await Emdb.open(slot.file, { readers: 1, flushPolicy: FLUSH_POLICY[slot.policy] });
+          const db = await Emdb.open(slot.file, { readers: 1, flushPolicy: FLUSH_POLICY[slot.policy], rangeScans });
           try {
             const viaGet = await db.getMany(KEYS);
             KEYS.forEach((k, i) => {
@@ -293,6 +320,12 @@ describe('kill -9 loop across flush policies', () => {
               applyOp(slot.state, op);
             }
             if ((await db.len()) !== slot.state.size) violations.push(`${ctx}: len() after parent appends`);
+            if (rangeScans) {
+              // The public scan of the reopened image (after the appends): the model, in byte order.
+              const scanned = (await db.range(null, null)).map(([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`);
+              const model = [...slot.state].sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'))).map(([k, v]) => `${k}=${v}`);
+              if (scanned.length !== model.length || scanned.some((e, i) => e !== model[i])) violations.push(`${ctx}: public range scan after reopen differs from the model (${scanned.length} vs ${model.length} entries)`);
+            }
           } finally {
             await db.close();
           }
@@ -313,16 +346,17 @@ describe('kill -9 loop across flush policies', () => {
     const lockTemps = fs.readdirSync(dir).filter((n) => /\.lock\.\d+\.[a-z0-9]+\.tmp$/.test(n)).length;
     console.log(
       [
-        `[kill-loop] ${total} kills in ${seconds.toFixed(1)} s (${LANES} children at a time; this process: ${((parentCpu.user + parentCpu.system) / 1e6).toFixed(1)} s CPU for spawning, checking and public reopens), ${violations.length} violations; ${lockTemps} orphan lock temp files left by the last kills`,
-        ...violations.slice(0, 20).map((v) => `[kill-loop] VIOLATION ${v}`),
+        `${tag} ${total} kills in ${seconds.toFixed(1)} s (${LANES} children at a time; this process: ${((parentCpu.user + parentCpu.system) / 1e6).toFixed(1)} s CPU for spawning, checking and public reopens), ${violations.length} violations; ${lockTemps} orphan lock temp files left by the last kills`,
+        ...violations.slice(0, 20).map((v) => `${tag} VIOLATION ${v}`),
         ...POLICIES.map((p) => {
           const t = tallies[p];
           const bad = (kind: string) => t.bad[kind] ?? 0;
           return (
-            `[kill-loop] ${p}: ${t.kills} kills (${t.startupKills} during process start-up, ${t.openKills} during Emdb.open of which ${t.crashedImageOpenKills} on a crashed image, ${t.runningKills} while writing); ` +
+            `${tag} ${p}: ${t.kills} kills (${t.startupKills} during process start-up, ${t.openKills} during Emdb.open of which ${t.crashedImageOpenKills} on a crashed image, ${t.runningKills} while writing); ` +
             `${t.acked} ops acknowledged, ${t.ackedDurable} acknowledged durable; lost ${bad('lost acknowledged')}, corrupt served ${bad('corrupt')}, partial insertMany ${bad('partial insertMany')}, unexplained ${bad('unexplained')}; ` +
             `${t.valuesChecked} served values checked; ${t.tornTails} recoveries cut a torn tail; ${t.publicReopens} public reopens with appends; ${t.fresh} fresh files; ` +
-            `${t.flushFirst} kills caught a flush resolved ahead of an earlier op's promise`
+            `${t.flushFirst} kills caught a flush resolved ahead of an earlier op's promise` +
+            (rangeScans ? `; ${t.sortedChecked} recovered sorted indexes equal to the hash index (${t.sortedFromSnapshot} loaded from a snapshot section), sorted mismatches ${bad('sorted index')}` : '')
           );
         }),
       ].join('\n'),
@@ -333,10 +367,31 @@ describe('kill -9 loop across flush policies', () => {
       // The plans must have produced kills in every phase, and real work under every policy.
       expect(t.startupKills, p).toBeGreaterThan(0);
       expect(t.crashedImageOpenKills, p).toBeGreaterThan(0);
-      expect(t.runningKills, p).toBeGreaterThan(KILLS_PER_POLICY / 3);
+      expect(t.runningKills, p).toBeGreaterThan(KILLS / 3);
+      if (rangeScans) expect(t.sortedChecked, p).toBeGreaterThan(KILLS / 2);
       expect(t.ackedDurable, p).toBeGreaterThan(0);
     }
   }, scaled(1_200_000));
+
+  it('negative control: the sorted-index check flags a recovered sorted index that lost removals', async () => {
+    // A crashed image: a clean close wrote a snapshot with its sorted section, then a child's puts and
+    // removals after it were cut by a kill, so recovery loads that section and replays the rest into it.
+    const file = path.join(dir, 'sorted-control.emdb');
+    const db = await Emdb.open(file, { readers: 1, rangeScans: true });
+    await db.insertMany(KEYS.map((k) => [k, Buffer.from(`v-${k}`)]));
+    await db.close();
+    const run = await runAndKill(file, 0x5017, CHILD_OPS, 'onEachFlush', { at: 'acks', acks: 300, ms: 0, largeShare: 0 }, true);
+    expect(run.killed && run.lastAck >= 299).toBe(true);
+    const clean = recoverCopy(file, KEYS, { rangeScans: true });
+    expect(clean.sortedFrom).toBe('snapshot');
+    expect(clean.sortedProblems).toEqual([]);
+    sortedTestSeams.mutant = 'drop-removals';
+    try {
+      expect(recoverCopy(file, KEYS, { rangeScans: true }).sortedProblems.length).toBeGreaterThan(0);
+    } finally {
+      sortedTestSeams.mutant = '';
+    }
+  });
 
   it('negative control: the judge flags a lost acknowledged op, a corrupt value and a partial insertMany chunk', () => {
     const ops = makeOps(0xc0de, 400, LARGE_SHARE);

@@ -16,6 +16,11 @@ export const harness: { rangeScans: SnapshotLimits | undefined } = { rangeScans:
 /** Problems found comparing the sorted index of `set` with `state` (the hash index's view of namespace 0). */
 export function checkSorted(set: BufferSet, mirror: MirrorView, state: Map<string, string>): string[] {
   if (!harness.rangeScans) return [];
+  return sortedProblems(set, mirror, state);
+}
+
+/** The comparison itself (the kill loop calls it on every image it recovers with rangeScans). */
+export function sortedProblems(set: BufferSet, mirror: MirrorView, state: ReadonlyMap<string, string>): string[] {
   const manifest = set.sorted;
   if (!manifest) return ['opened with rangeScans but no sorted index was published'];
   const tailCount = Atomics.load(new Int32Array(manifest.tail, 0, 1), 0);
