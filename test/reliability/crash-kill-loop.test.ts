@@ -35,7 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judge, recoverCopy } from '../helpers/crash-check.js';
 import { allKeys, applyOp, makeOps, rng, type CrashOp } from '../helpers/crash-ops.js';
 import { Emdb, FIXTURES, rmrf, scaled, spawnCrashChild, tmpDir } from '../helpers/common.js';
-import { sortedTestSeams } from '../../dist/src/shm/sorted-writer.js';
+import { testMutant } from '../../dist/src/mutants.js';
 
 const CHILD = path.join(FIXTURES, 'writer-child.js');
 const POLICIES = ['onEachFlush', 'group', 'writeThrough'] as const;
@@ -385,11 +385,11 @@ describe('kill -9 loop across flush policies', () => {
     const clean = recoverCopy(file, KEYS, { rangeScans: true });
     expect(clean.sortedFrom).toBe('snapshot');
     expect(clean.sortedProblems).toEqual([]);
-    sortedTestSeams.mutant = 'drop-removals';
+    testMutant.name = 'drop-removals';
     try {
       expect(recoverCopy(file, KEYS, { rangeScans: true }).sortedProblems.length).toBeGreaterThan(0);
     } finally {
-      sortedTestSeams.mutant = '';
+      testMutant.name = '';
     }
   });
 
