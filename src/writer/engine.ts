@@ -1,27 +1,24 @@
-import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { rewriteProtection } from './reencrypt.js';
-import { DATA_START, ENCODING_ID, FORMAT_VERSION, RecordKind, V3 } from '../format/constants.js';
+import { DATA_START, ENCODING_ID, RecordKind, V3 } from '../format/constants.js';
 import { catalogueRecord } from '../format/record.js';
 import type { ValueEncoding } from '../types.js';
-import { dirOf, type FileIO } from '../log/file-io.js';
+import type { FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
 import { Ctl32, DbState } from '../shm/layout.js';
-import type { CompactReport, StatsSnapshot } from '../types.js';
+import type { StatsSnapshot } from '../types.js';
 import { backupSource, BackupJob } from './backup.js';
-import { CompactionJob, type CompactionTuning } from './compaction-job.js';
-import { skipReport } from './compaction-policy.js';
 import { persistRecord, sweepBatch } from './expiry.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
-import { FedPrefixCrc, LogCrypt } from '../log/log-crypt.js';
+import { FedPrefixCrc } from '../log/log-crypt.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 import { snapshotPath, writeSnapshot } from './snapshot.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import { readSortedSection } from './sorted-persist.js';
-import { buildSorted, relocateSorted } from '../shm/sorted-build.js';
+import { buildSorted } from '../shm/sorted-build.js';
 import { SortedIndexWriter } from '../shm/sorted-writer.js';
-import { LogWriter } from './log-writer.js';
+import { CompactingWriter } from './compacting-writer.js';
 
 export type { EngineOptions } from './log-writer.js';
 
@@ -41,7 +38,7 @@ export const AUTO_CHECKPOINT_MS = 1000;
  * the methods are synchronous and are called in message order. The append path
  * and the file's low-level state are in LogWriter (log-writer.ts).
  */
-export class WriterEngine extends LogWriter {
+export class WriterEngine extends CompactingWriter {
   /** Removal records written by the sweep since open (stats().ttl.swept). */
   private swept = 0;
   /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
@@ -49,17 +46,12 @@ export class WriterEngine extends LogWriter {
   /** When the sweep's current run (batches until nothing is due) began, 0 between runs; and how long the last one took. */
   private sweepRunFrom = 0;
   private lastSweepMs = 0;
-  /** 0 until a compaction completes in this open (not persisted). */
-  private lastCompactionAt = 0;
   /** Header slots written by the automatic checkpoint since open (each with its own fdatasync). */
   private autoCheckpoints = 0;
   /** Set only once open() completed: a refused or half-opened file is never written. */
   private opened = false;
-  private fileId: Uint8Array = randomBytes(16);
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
   private openedEnd = DATA_START;
-  /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
-  private snapshotTail = -1;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
   private snapshotError: string | undefined;
   recovery: OpenReport | undefined;
@@ -120,121 +112,6 @@ export class WriterEngine extends LogWriter {
     this.durableLsn = log.report.end;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
-  }
-
-  /**
-   * Rewrites the log with its live records and swaps it in, all at once: the
-   * steps of an incremental compaction (beginCompaction, then finishCompaction)
-   * run back to back. The writer thread runs them interleaved with writes
-   * instead (workers/writer.ts); this form serves the in-process engine.
-   */
-  compact(force = false): CompactReport {
-    const job = this.beginCompaction(force);
-    return job instanceof CompactionJob ? this.finishCompaction(job) : job;
-  }
-
-  /**
-   * Starts a compaction of the log as it is now (writer/compaction-job.ts), or,
-   * when it has too little to reclaim and `force` is not set, returns the report
-   * of a skipped one (writer/compaction-policy.ts). The temp file `<path>.compact`
-   * is created here; the caller steps the job between requests, then calls
-   * finishCompaction, or abortCompaction on a failure.
-   */
-  beginCompaction(force: boolean, tuning?: CompactionTuning): CompactionJob | CompactReport {
-    this.assertWritable();
-    const skipped = force ? undefined : skipReport(this.state, this.lsn.next, this.formatVersion, this.now());
-    if (skipped) return skipped;
-    const { io, path: file } = this.opts;
-    const fileId = randomBytes(16);
-    // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
-    const nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
-    let fd = -1;
-    if (this.fd >= 0 && file !== null) {
-      const tmp = `${file}.compact`;
-      try {
-        if (io.exists(tmp)) io.unlink(tmp);
-        fd = io.open(tmp, 'wx');
-      } catch (err) {
-        throw ioError('compaction', err);
-      }
-    }
-    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt, tuning);
-  }
-
-  /** Gives a compaction up: the old log was never touched; the temp file is removed (best effort; the next open removes an orphan). */
-  abortCompaction(job: CompactionJob): void {
-    const { io, path: file } = this.opts;
-    try {
-      job.abort();
-      if (file !== null && this.fd >= 0 && io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
-    } catch {
-      // the compaction's own error is the one to report
-    }
-  }
-
-  /**
-   * The swap: replays what was appended since the job's last step, syncs the
-   * new log, renames it over the old one, syncs the directory, then switches
-   * every thread to the new index and mirror (a new generation; reads in flight
-   * finish on the old, still valid, buffers). Synchronous, so no write lands
-   * in between. A failure before the rename leaves the old log untouched; a
-   * crash leaves either the old or the new file, and an orphan temp file is
-   * removed by the next open.
-   */
-  finishCompaction(job: CompactionJob): CompactReport {
-    try {
-      this.assertWritable();
-      job.complete();
-    } catch (err) {
-      this.abortCompaction(job);
-      throw err;
-    }
-    const { io, path: file } = this.opts;
-    if (this.fd >= 0 && file !== null) {
-      try {
-        io.rename(`${file}.compact`, file);
-        io.fsyncDir(dirOf(file));
-        const next = io.open(file, this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
-        io.close(this.fd);
-        this.fd = next;
-        this.prealloc.reset();
-      } catch (err) {
-        // Whether the rename is durable is unknown now: refuse writes until reopen.
-        throw this.fail('compaction rename', err);
-      }
-    }
-    const oldSorted = this.state.sorted;
-    const built = job.state;
-    if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
-    this.state = built;
-    this.state.onIndexReplaced = () => this.publishBuffers();
-    this.state.now = this.now;
-    this.state.incrementalPurge = true;
-    this.lsn.reset(job.end);
-    this.durableLsn = job.end;
-    this.marks.reset(job.end, this.fd >= 0);
-    this.slots.compacted(job.end);
-    this.formatVersion = FORMAT_VERSION;
-    this.fileId = job.fileId;
-    if (job.crypt) {
-      job.crypt.generationDurable = true;
-      this.crypt = job.crypt;
-      this.slots.seal = job.crypt.slotBytes.bind(job.crypt);
-      this.prefix = new FedPrefixCrc();
-    }
-    this.prefix.reset(job.end, job.prefixCrc);
-    // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
-    this.snapshotTail = -1;
-    this.publishBuffers();
-    this.lastCompactionAt = Date.now();
-    return {
-      bytesBefore: job.bytesBefore,
-      bytesAfter: job.end,
-      keysKept: job.kept,
-      deadBytesDropped: job.deadBefore,
-      durationMs: Date.now() - job.started,
-      skipped: false,
-    };
   }
 
   /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { ioError } from '../errors.js';
+import { FORMAT_VERSION } from '../format/constants.js';
+import { dirOf } from '../log/file-io.js';
+import { FedPrefixCrc, LogCrypt } from '../log/log-crypt.js';
+import { relocateSorted } from '../shm/sorted-build.js';
+import type { CompactReport } from '../types.js';
+import { CompactionJob, type CompactionTuning } from './compaction-job.js';
+import { skipReport } from './compaction-policy.js';
+import { LogWriter } from './log-writer.js';
+
+/**
+ * The compaction half of the writer engine (WriterEngine extends it): starting
+ * an incremental compaction, giving it up, and the swap that switches the log,
+ * the index and the mirror to the compacted generation. The job itself (scan,
+ * copy, catch-up) is writer/compaction-job.ts; workers/writer.ts steps it
+ * between requests (writer/compaction-runner.ts).
+ */
+export abstract class CompactingWriter extends LogWriter {
+  /** 0 until a compaction completes in this open (not persisted). */
+  protected lastCompactionAt = 0;
+  protected fileId: Uint8Array = randomBytes(16);
+  /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
+  protected snapshotTail = -1;
+
+  /**
+   * Rewrites the log with its live records and swaps it in, all at once: the
+   * steps of an incremental compaction (beginCompaction, then finishCompaction)
+   * run back to back. The writer thread runs them interleaved with writes
+   * instead (workers/writer.ts); this form serves the in-process engine.
+   */
+  compact(force = false): CompactReport {
+    const job = this.beginCompaction(force);
+    return job instanceof CompactionJob ? this.finishCompaction(job) : job;
+  }
+
+  /**
+   * Starts a compaction of the log as it is now (writer/compaction-job.ts), or,
+   * when it has too little to reclaim and `force` is not set, returns the report
+   * of a skipped one (writer/compaction-policy.ts). The temp file `<path>.compact`
+   * is created here; the caller steps the job between requests, then calls
+   * finishCompaction, or abortCompaction on a failure.
+   */
+  beginCompaction(force: boolean, tuning?: CompactionTuning): CompactionJob | CompactReport {
+    this.assertWritable();
+    const skipped = force ? undefined : skipReport(this.state, this.lsn.next, this.formatVersion, this.now());
+    if (skipped) return skipped;
+    const { io, path: file } = this.opts;
+    const fileId = randomBytes(16);
+    // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
+    const nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
+    let fd = -1;
+    if (this.fd >= 0 && file !== null) {
+      const tmp = `${file}.compact`;
+      try {
+        if (io.exists(tmp)) io.unlink(tmp);
+        fd = io.open(tmp, 'wx');
+      } catch (err) {
+        throw ioError('compaction', err);
+      }
+    }
+    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt, tuning);
+  }
+
+  /** Gives a compaction up: the old log was never touched; the temp file is removed (best effort; the next open removes an orphan). */
+  abortCompaction(job: CompactionJob): void {
+    const { io, path: file } = this.opts;
+    try {
+      job.abort();
+      if (file !== null && this.fd >= 0 && io.exists(`${file}.compact`)) io.unlink(`${file}.compact`);
+    } catch {
+      // the compaction's own error is the one to report
+    }
+  }
+
+  /**
+   * The swap: replays what was appended since the job's last step, syncs the
+   * new log, renames it over the old one, syncs the directory, then switches
+   * every thread to the new index and mirror (a new generation; reads in flight
+   * finish on the old, still valid, buffers). Synchronous, so no write lands
+   * in between. A failure before the rename leaves the old log untouched; a
+   * crash leaves either the old or the new file, and an orphan temp file is
+   * removed by the next open.
+   */
+  finishCompaction(job: CompactionJob): CompactReport {
+    try {
+      this.assertWritable();
+      job.complete();
+    } catch (err) {
+      this.abortCompaction(job);
+      throw err;
+    }
+    const { io, path: file } = this.opts;
+    if (this.fd >= 0 && file !== null) {
+      try {
+        io.rename(`${file}.compact`, file);
+        io.fsyncDir(dirOf(file));
+        const next = io.open(file, this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
+        io.close(this.fd);
+        this.fd = next;
+        this.prealloc.reset();
+      } catch (err) {
+        // Whether the rename is durable is unknown now: refuse writes until reopen.
+        throw this.fail('compaction rename', err);
+      }
+    }
+    const oldSorted = this.state.sorted;
+    const built = job.state;
+    if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
+    this.state = built;
+    this.state.onIndexReplaced = () => this.publishBuffers();
+    this.state.now = this.now;
+    this.state.incrementalPurge = true;
+    this.lsn.reset(job.end);
+    this.durableLsn = job.end;
+    this.marks.reset(job.end, this.fd >= 0);
+    this.slots.compacted(job.end);
+    this.formatVersion = FORMAT_VERSION;
+    this.fileId = job.fileId;
+    if (job.crypt) {
+      job.crypt.generationDurable = true;
+      this.crypt = job.crypt;
+      this.slots.seal = job.crypt.slotBytes.bind(job.crypt);
+      this.prefix = new FedPrefixCrc();
+    }
+    this.prefix.reset(job.end, job.prefixCrc);
+    // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
+    this.snapshotTail = -1;
+    this.publishBuffers();
+    this.lastCompactionAt = Date.now();
+    return {
+      bytesBefore: job.bytesBefore,
+      bytesAfter: job.end,
+      keysKept: job.kept,
+      deadBytesDropped: job.deadBefore,
+      durationMs: Date.now() - job.started,
+      skipped: false,
+    };
+  }
+}
