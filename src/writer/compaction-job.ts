@@ -3,8 +3,7 @@ import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_ENCRYPT
 import { encodeSuccessorHeader } from '../format/header.js';
 import { catalogueRecord, frameSize } from '../format/record.js';
 import { recordExpiresAt, recordFlags, recordKind } from '../format/record-fields.js';
-import { ioError } from '../errors.js';
-import { writeFully, type FileIO } from '../log/file-io.js';
+import type { FileIO } from '../log/file-io.js';
 import type { LogCrypt } from '../log/log-crypt.js';
 import { LogState } from '../log/log-state.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -12,6 +11,7 @@ import { capacityFor, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layo
 import { MirrorWriter } from '../shm/mirror.js';
 import { testMutant } from '../mutants.js';
 import { placeRecord } from './compactor.js';
+import { CompactionFile } from './compaction-file.js';
 import { toPlainRecord } from '../crypto/record-crypt.js';
 
 /** Bytes of the new log handed to one pwrite: sequential and large, never one syscall per record. */
@@ -123,36 +123,31 @@ export class CompactionJob {
   private walk = DATA_START;
   private readonly start: number;
   private replayed: number;
-  /** New-log bytes [DATA_START, written) are in the temp file; fileCrc covers them. */
-  private written = DATA_START;
-  private fileCrc = 0;
-  private syncedTo = DATA_START;
   /** Encrypted logs: file forms of records not yet written (they differ from the mirror's). */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   /** Sealed-unit logs: plaintext records placed but not yet sealed (their LSNs follow the units before them). */
   private gathered: Uint8Array[] = [];
   private gatheredBytes = 0;
-  private syncing: Promise<void> | undefined;
-  private syncError: unknown;
-  private closeAfterSync = false;
   private readonly prelude: Uint8Array;
   private readonly writeChunk: number;
   private readonly syncEvery: number;
   readonly deadBefore: number;
   readonly bytesBefore: number;
   readonly started = Date.now();
+  private readonly out: CompactionFile;
 
   constructor(
     private readonly source: CompactionSource,
-    private readonly io: FileIO | undefined,
+    io: FileIO | undefined,
     /** The temp file's descriptor (-1: in-memory database, no file). */
-    private fd: number,
+    fd: number,
     fileId: Uint8Array,
     /** Encrypted logs: the new file's keys (its file id is a new subkey). */
     readonly crypt?: LogCrypt,
     tuning: CompactionTuning = {},
   ) {
+    this.out = new CompactionFile(io, fd);
     this.writeChunk = tuning.writeChunk ?? WRITE_CHUNK;
     this.syncEvery = tuning.syncEvery ?? SYNC_EVERY;
     const old = source.state;
@@ -179,7 +174,7 @@ export class CompactionJob {
    * the temp file runs on the thread pool and must end before the swap.
    */
   step(deadline: number): StepResult {
-    if (this.syncError !== undefined) throw ioError('compaction', this.syncError);
+    this.out.throwIfFailed();
     while (this.scanSlot >= 0) {
       const index = this.source.state.index;
       if (index !== this.scanned) {
@@ -234,16 +229,16 @@ export class CompactionJob {
       }
     }
     this.flushOut(false);
-    if (this.syncing) return 'wait';
+    if (this.out.syncRunning) return 'wait';
     if (this.source.end() - this.replayed > SWAP_CATCH_UP_BYTES) return 'more';
     // Sync the bulk on the thread pool first, so the swap's own sync is short.
-    if (this.written - this.syncedTo > SWAP_CATCH_UP_BYTES && this.startAsyncSync()) return 'wait';
+    if (this.out.unsynced > SWAP_CATCH_UP_BYTES && this.out.startAsyncSync()) return 'wait';
     return 'ready';
   }
 
   /** Waits for the running thread-pool sync, if any (the runner resumes stepping after it). */
   waitForSync(): Promise<void> {
-    return this.syncing ?? Promise.resolve();
+    return this.out.waitForSync();
   }
 
   /**
@@ -252,7 +247,7 @@ export class CompactionJob {
    * it), syncs and closes the temp file. Synchronous: no write can come in between.
    */
   complete(): void {
-    if (this.syncError !== undefined) throw ioError('compaction', this.syncError);
+    this.out.throwIfFailed();
     while (this.scanSlot >= 0 || this.walk < this.start) this.step(Infinity);
     const end = this.source.end();
     while (this.replayed < end) this.replayOne();
@@ -264,24 +259,17 @@ export class CompactionJob {
     const header = encodeSuccessorHeader(this.prelude, this.fileId, slot);
     if (this.crypt) header.set(this.crypt.slotBytes(slot), SLOT_A_OFFSET);
     this.mirror.write(0, header);
-    if (this.fd < 0 || !this.io) return;
-    try {
-      writeFully(this.io, this.fd, header, 0, header.length, 0);
-      this.io.fdatasync(this.fd);
-    } catch (err) {
-      throw ioError('compaction', err);
-    }
-    this.closeFd();
+    this.out.finish(header);
   }
 
   /** CRC32 of the new log's bytes [DATA_START, end) as written to the file (slot A's prefix CRC). */
   get prefixCrc(): number {
-    return this.fileCrc;
+    return this.out.crc;
   }
 
   /** Gives up: closes the temp file (after a running sync) and leaves its removal to the caller. */
   abort(): void {
-    this.closeFd();
+    this.out.close();
   }
 
   /** Copies the pending run of adjacent live records of the old log and applies each. */
@@ -380,17 +368,13 @@ export class CompactionJob {
   /** Writes placed bytes to the temp file in large runs (`all`: whatever is left, however little). */
   private flushOut(all: boolean): void {
     if (all) this.sealGathered();
-    if (this.end - this.written < (all ? 1 : this.writeChunk)) return;
+    const out = this.out;
+    if (this.end - out.written < (all ? 1 : this.writeChunk)) return;
     if (this.crypt) this.writePending();
     else {
-      for (let at = this.written; at < this.end; ) {
-        const chunk = this.mirror.logBytes(at, Math.min(this.end - at, this.writeChunk));
-        this.writeFile(chunk, at);
-        at += chunk.length;
-      }
+      while (out.written < this.end) out.write(this.mirror.logBytes(out.written, Math.min(this.end - out.written, this.writeChunk)));
     }
-    this.written = this.end;
-    if (this.written - this.syncedTo >= this.syncEvery && !this.syncing && !this.startAsyncSync()) this.syncNow();
+    if (out.unsynced >= this.syncEvery && !out.syncRunning && !out.startAsyncSync()) out.syncNow();
   }
 
   private writePending(): void {
@@ -402,55 +386,6 @@ export class CompactionJob {
     }
     this.pending = [];
     this.pendingBytes = 0;
-    this.writeFile(run, this.written);
-  }
-
-  private writeFile(bytes: Uint8Array, at: number): void {
-    this.fileCrc = crc32(bytes, this.fileCrc);
-    if (this.fd < 0 || !this.io) return;
-    try {
-      writeFully(this.io, this.fd, bytes, 0, bytes.length, at);
-    } catch (err) {
-      throw ioError('compaction', err);
-    }
-  }
-
-  /** A sync of the temp file on the thread pool, when the file system offers one; false otherwise. */
-  private startAsyncSync(): boolean {
-    if (this.fd < 0 || !this.io?.fdatasyncAsync) return false;
-    const upTo = this.written;
-    const fd = this.fd;
-    this.syncing = new Promise<void>((resolve) => {
-      this.io!.fdatasyncAsync!(fd, (err) => {
-        if (err) this.syncError ??= err;
-        else this.syncedTo = Math.max(this.syncedTo, upTo);
-        this.syncing = undefined;
-        if (this.closeAfterSync) this.closeFd();
-        resolve();
-      });
-    });
-    return true;
-  }
-
-  private syncNow(): void {
-    if (this.fd < 0 || !this.io) return;
-    try {
-      this.io.fdatasync(this.fd);
-    } catch (err) {
-      throw ioError('compaction', err);
-    }
-    this.syncedTo = this.written;
-  }
-
-  /** A descriptor a thread-pool sync still uses is closed when that sync ends (its number could be reused meanwhile). */
-  private closeFd(): void {
-    if (this.fd < 0 || !this.io) return;
-    if (this.syncing) {
-      this.closeAfterSync = true;
-      return;
-    }
-    const fd = this.fd;
-    this.fd = -1;
-    this.io.close(fd);
+    this.out.write(run);
   }
 }
