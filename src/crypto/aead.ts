@@ -34,6 +34,20 @@ function nodeAlgo(cipher: CipherName): CipherGCMTypes | 'chacha20-poly1305' {
   return cipher === 'aes-256-gcm' ? 'aes-256-gcm' : 'chacha20-poly1305';
 }
 
+/** The plaintext of `ct` when `tag` authenticates it, else undefined (nothing of an unauthenticated plaintext escapes). */
+function nodeOpen(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Buffer | undefined {
+  const d = createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+  d.setAAD(aad);
+  d.setAuthTag(tag);
+  const head = d.update(ct);
+  try {
+    const tail = d.final();
+    return tail.length > 0 ? Buffer.concat([head, tail]) : head;
+  } catch {
+    return undefined;
+  }
+}
+
 export function nodeAead(cipher: CipherName): Aead {
   const algo = nodeAlgo(cipher);
   return {
@@ -48,30 +62,13 @@ export function nodeAead(cipher: CipherName): Aead {
       return c.getAuthTag();
     },
     open(key, nonce, aad, ct, tag, out) {
-      const d = createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
-      d.setAAD(aad);
-      d.setAuthTag(tag);
-      const head = d.update(ct);
-      try {
-        const tail = d.final();
-        out.set(head, 0);
-        if (tail.length > 0) out.set(tail, head.length);
-        return true;
-      } catch {
-        return false;
-      }
+      const plain = nodeOpen(algo, key, nonce, aad, ct, tag);
+      if (plain === undefined) return false;
+      out.set(plain, 0);
+      return true;
     },
     openAlloc(key, nonce, aad, ct, tag) {
-      const d = createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
-      d.setAAD(aad);
-      d.setAuthTag(tag);
-      const head = d.update(ct);
-      try {
-        const tail = d.final();
-        return tail.length > 0 ? Buffer.concat([head, tail]) : head;
-      } catch {
-        return undefined;
-      }
+      return nodeOpen(algo, key, nonce, aad, ct, tag);
     },
   };
 }
