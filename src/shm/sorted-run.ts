@@ -261,51 +261,90 @@ export function mergeToRun(
   dropRemovals: boolean,
   relocate?: (u8: Uint8Array, dv: DataView, off: number) => number,
 ): SharedArrayBuffer {
-  const s = sources.length;
-  const pos = new Array<number>(s).fill(0);
-  // Entries are 4-byte aligned in runs and tails alike, so they are copied a word at a time.
-  const words = sources.map((src) => new Int32Array(src.u8.buffer, src.u8.byteOffset, src.u8.byteLength >>> 2));
-  let upper = 0;
-  let most = 0;
-  for (const src of sources) {
-    upper += src.u8.byteLength;
-    most += src.n;
+  const merger = new RunMerger(sources, dropRemovals, relocate);
+  merger.step(Infinity);
+  return merger.result();
+}
+
+/** The merge checks the clock every this many entries. */
+const CLOCK_EVERY_ENTRIES = 1024;
+
+/**
+ * mergeToRun in steps (sorted-writer.ts merges large runs between write
+ * requests): the sources are immutable runs, so a merge can stop after any
+ * entry and go on later; the result is built in private memory and exists for
+ * readers only once result() has copied it into a shared buffer.
+ */
+export class RunMerger {
+  private readonly pos: number[];
+  /** Entries are 4-byte aligned in runs and tails alike, so they are copied a word at a time. */
+  private readonly words: Int32Array[];
+  private readonly tmp: Int32Array;
+  private readonly tdv: DataView;
+  private readonly offs: Uint32Array;
+  private readonly ties: Int32Array;
+  private n = 0;
+  private at = 0;
+
+  constructor(
+    private readonly sources: SortedSource[],
+    private readonly dropRemovals: boolean,
+    private readonly relocate?: (u8: Uint8Array, dv: DataView, off: number) => number,
+  ) {
+    this.pos = new Array<number>(sources.length).fill(0);
+    this.words = sources.map((src) => new Int32Array(src.u8.buffer, src.u8.byteOffset, src.u8.byteLength >>> 2));
+    let upper = 0;
+    let most = 0;
+    for (const src of sources) {
+      upper += src.u8.byteLength;
+      most += src.n;
+    }
+    this.tmp = new Int32Array(upper >>> 2);
+    this.tdv = new DataView(this.tmp.buffer);
+    this.offs = new Uint32Array(most);
+    this.ties = new Int32Array(sources.length + 1);
   }
-  // Built in private memory, then copied once into an exactly sized shared buffer.
-  const tmp = new Int32Array(upper >>> 2);
-  const tdv = new DataView(tmp.buffer);
-  const offs = new Uint32Array(most);
-  let n = 0;
-  let at = 0;
-  const ties = new Int32Array(s + 1);
-  for (;;) {
-    const best = mergeHead(sources, pos, ties, false);
-    if (best < 0) break;
-    const b = sources[best]!;
-    const off = b.offs[pos[best]!]!;
-    // Older versions of the same key (later sources) are skipped.
-    for (let t = 0; ties[t]! >= 0; t++) pos[ties[t]!]!++;
-    pos[best]!++;
-    let lsn = entryLsn(b.dv, off);
-    if (lsn >= 0 && relocate) lsn = relocate(b.u8, b.dv, off);
-    if (lsn < 0 && (dropRemovals || relocate)) continue;
-    const size = entrySize(b.dv, off);
-    const from = off >>> 2;
-    const to = at >>> 2;
-    const w = words[best]!;
-    for (let i = 0; i < size >>> 2; i++) tmp[to + i] = w[from + i]!;
-    tdv.setUint32(at + SortedEntry.LSN_LO, lsn < 0 ? 0 : lsn >>> 0, true);
-    tdv.setUint32(at + SortedEntry.LSN_HI, lsn < 0 ? SORTED_TOMBSTONE_HI : Math.floor(lsn / TWO_32), true);
-    offs[n++] = at;
-    at += size;
+
+  /** Merges until every source is consumed (true) or `deadline` (performance.now()) has passed (false). */
+  step(deadline: number): boolean {
+    const { sources, pos, ties, words, tmp, tdv, offs, relocate, dropRemovals } = this;
+    for (let k = 1; ; k++) {
+      const best = mergeHead(sources, pos, ties, false);
+      if (best < 0) return true;
+      const b = sources[best]!;
+      const off = b.offs[pos[best]!]!;
+      // Older versions of the same key (later sources) are skipped.
+      for (let t = 0; ties[t]! >= 0; t++) pos[ties[t]!]!++;
+      pos[best]!++;
+      let lsn = entryLsn(b.dv, off);
+      if (lsn >= 0 && relocate) lsn = relocate(b.u8, b.dv, off);
+      if (lsn >= 0 || !(dropRemovals || relocate)) {
+        const size = entrySize(b.dv, off);
+        const at = this.at;
+        const from = off >>> 2;
+        const to = at >>> 2;
+        const w = words[best]!;
+        for (let i = 0; i < size >>> 2; i++) tmp[to + i] = w[from + i]!;
+        tdv.setUint32(at + SortedEntry.LSN_LO, lsn < 0 ? 0 : lsn >>> 0, true);
+        tdv.setUint32(at + SortedEntry.LSN_HI, lsn < 0 ? SORTED_TOMBSTONE_HI : Math.floor(lsn / TWO_32), true);
+        offs[this.n++] = at;
+        this.at = at + size;
+      }
+      if (k % CLOCK_EVERY_ENTRIES === 0 && performance.now() >= deadline) return false;
+    }
   }
-  const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
-  const sab = new SharedArrayBuffer(dataStart + at);
-  const dv = new DataView(sab);
-  dv.setUint32(SortedRunHeader.COUNT * 4, n, true);
-  dv.setUint32(SortedRunHeader.ID * 4, newBufferId(), true);
-  const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
-  for (let i = 0; i < n; i++) table[i] = offs[i]! + dataStart;
-  new Uint8Array(sab, dataStart, at).set(new Uint8Array(tmp.buffer, 0, at));
-  return sab;
+
+  /** The merged run, in an exactly sized shared buffer (after step() returned true). */
+  result(): SharedArrayBuffer {
+    const { n, at, offs } = this;
+    const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
+    const sab = new SharedArrayBuffer(dataStart + at);
+    const dv = new DataView(sab);
+    dv.setUint32(SortedRunHeader.COUNT * 4, n, true);
+    dv.setUint32(SortedRunHeader.ID * 4, newBufferId(), true);
+    const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
+    for (let i = 0; i < n; i++) table[i] = offs[i]! + dataStart;
+    new Uint8Array(sab, dataStart, at).set(new Uint8Array(this.tmp.buffer, 0, at));
+    return sab;
+  }
 }

@@ -16,7 +16,7 @@ import {
 } from './layout.js';
 import type { MirrorView } from './mirror.js';
 import { testMutant } from '../mutants.js';
-import { mergeToRun, newBufferId, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
+import { mergeToRun, newBufferId, RunMerger, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
 
 const TWO_32 = 0x1_0000_0000;
 /**
@@ -24,6 +24,12 @@ const TWO_32 = 0x1_0000_0000;
  * many run flushes and merges. Read once per writer thread.
  */
 const TAIL_MAX = Number(process.env.EMDB_JS_SORTED_TAIL_MAX) > 0 ? Number(process.env.EMDB_JS_SORTED_TAIL_MAX) : SORTED_TAIL_MAX_ENTRIES;
+/**
+ * Longest step of a background merge, ms (the writer serves requests between
+ * steps). Test seam: EMDB_JS_SORTED_MERGE_STEP_MS = 0 makes every step merge
+ * about a thousand entries, so short tests go through merges in many steps.
+ */
+const MERGE_STEP_CAP_MS = process.env.EMDB_JS_SORTED_MERGE_STEP_MS !== undefined ? Number(process.env.EMDB_JS_SORTED_MERGE_STEP_MS) : 4;
 
 
 export interface SnapshotLimits {
@@ -52,6 +58,13 @@ export class SortedIndexWriter {
   private entries = 0;
   /** Compactions since open (SortedManifest.epoch). */
   epoch = 0;
+  /**
+   * The merge of two adjacent runs under way in steps (maintain()): the runs
+   * stay published and read until the merged run replaces both at once. New
+   * runs only ever go on top of them, so they stay adjacent, and whether
+   * `older` is the oldest run (removals dropped) cannot change meanwhile.
+   */
+  private merging: { older: SharedArrayBuffer; newer: SharedArrayBuffer; merger: RunMerger } | undefined;
 
   constructor(
     runs: SharedArrayBuffer[],
@@ -119,17 +132,39 @@ export class SortedIndexWriter {
 
   /** Work for maintain(): a full tail to sort, or runs to merge. */
   needsMaintenance(): boolean {
-    return this.entries >= TAIL_MAX || this.needsMerge();
+    return this.merging !== undefined || this.entries >= TAIL_MAX || this.needsMerge();
   }
 
   /**
-   * One step of background work, between write batches (the caller publishes
-   * the new run set): sort a full tail into a run, else merge the two newest
-   * runs. A bulk load's writes do not wait for it.
+   * One step of background work, between write batches: sort a full tail
+   * into a run, else go on merging two runs until `deadline`
+   * (performance.now()), so no write waits behind a whole merge of large runs.
+   * True when the run set changed (the caller publishes it).
    */
-  maintain(): void {
-    if (this.entries >= TAIL_MAX) this.flushTail();
-    else if (this.needsMerge()) this.mergeStep();
+  maintain(deadline = Infinity): boolean {
+    if (this.entries >= TAIL_MAX) {
+      this.flushTail();
+      return true;
+    }
+    if (this.merging === undefined && this.needsMerge()) {
+      const newer = this.runs[this.runs.length - 1]!;
+      const older = this.runs[this.runs.length - 2]!;
+      this.merging = { older, newer, merger: new RunMerger([runSource(newer), runSource(older)], this.runs.length === 2) };
+    }
+    return this.merging !== undefined && this.continueMerge(deadline);
+  }
+
+  /** Steps the merge under way; when it is done, its run replaces the two it merged. */
+  private continueMerge(deadline: number): boolean {
+    const job = this.merging!;
+    if (!job.merger.step(Math.min(deadline, performance.now() + MERGE_STEP_CAP_MS))) return false;
+    this.merging = undefined;
+    const at = this.runs.indexOf(job.older);
+    if (at < 0 || this.runs[at + 1] !== job.newer) return false;
+    const run = job.merger.result();
+    this.runs.splice(at, 2, run);
+    this.counts.splice(at, 2, runCount(run));
+    return true;
   }
 
   /** True while the newest run is big enough, next to the one before it, to be merged with it (size-tiered). */
@@ -146,6 +181,10 @@ export class SortedIndexWriter {
 
   /** Merges the two newest runs into one (removals dropped when nothing is older). */
   mergeStep(): void {
+    if (this.merging) {
+      this.continueMerge(Infinity);
+      return;
+    }
     const newer = this.runs.pop()!;
     const older = this.runs.pop()!;
     this.counts.length -= 2;
@@ -164,6 +203,8 @@ export class SortedIndexWriter {
   collapse(): boolean {
     if (this.runs.length === 1 && this.entries === 0) return false;
     const run = mergeToRun(this.mergedSources(), true);
+    // A merge under way covered runs this one replaces.
+    this.merging = undefined;
     this.runs = [];
     this.counts = [];
     this.pushRun(run);

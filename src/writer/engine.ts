@@ -119,12 +119,11 @@ export class WriterEngine extends CompactingWriter {
     return this.state.sorted?.needsMaintenance() === true && !this.failure;
   }
 
-  /** One step of sorted-index upkeep (tail sort or merge), published as a new buffer set (rule S1); true when more remain. */
+  /** One step of sorted-index upkeep (a tail sort, or a merge step of at most a few ms), a changed run set published as a new buffer set (rule S1); true when more remain. */
   maintainSorted(): boolean {
     const sorted = this.state.sorted;
     if (!sorted?.needsMaintenance()) return false;
-    sorted.maintain();
-    this.publishBuffers();
+    if (sorted.maintain()) this.publishBuffers();
     return sorted.needsMaintenance();
   }
 

@@ -46,9 +46,12 @@ describe('range iterators read one snapshot under concurrent writes, growth and 
   const newDir = tempDirs();
   beforeAll(() => {
     process.env.EMDB_JS_SORTED_TAIL_MAX = '64';
+    // Merges of more than ~1,000 entries then take several steps, with reads and writes between them.
+    process.env.EMDB_JS_SORTED_MERGE_STEP_MS = '0';
   });
   afterAll(() => {
     delete process.env.EMDB_JS_SORTED_TAIL_MAX;
+    delete process.env.EMDB_JS_SORTED_MERGE_STEP_MS;
     testMutant.name = '';
   });
 
