@@ -146,12 +146,14 @@ export class SortedIndexWriter {
       this.flushTail();
       return true;
     }
-    if (this.merging === undefined && this.needsMerge()) {
-      const newer = this.runs[this.runs.length - 1]!;
-      const older = this.runs[this.runs.length - 2]!;
-      this.merging = { older, newer, merger: new RunMerger([runSource(newer), runSource(older)], this.runs.length === 2) };
+    if (this.merging === undefined) {
+      const i = this.pickPair(true);
+      if (i < 0) return false;
+      const older = this.runs[i]!;
+      const newer = this.runs[i + 1]!;
+      this.merging = { older, newer, merger: new RunMerger([runSource(newer), runSource(older)], i === 0) };
     }
-    return this.merging !== undefined && this.continueMerge(deadline);
+    return this.continueMerge(deadline);
   }
 
   /** Steps the merge under way; when it is done, its run replaces the two it merged. */
@@ -167,10 +169,32 @@ export class SortedIndexWriter {
     return true;
   }
 
-  /** True while the newest run is big enough, next to the one before it, to be merged with it (size-tiered). */
+  /** True while two adjacent runs are of similar size (the newer holds at least 1/SORTED_MERGE_RATIO of the older). */
   needsMerge(): boolean {
+    return this.pickPair(true) >= 0;
+  }
+
+  /**
+   * The adjacent runs i (older) and i + 1 (newer) that cost least to merge
+   * (fewest entries), leaving out the two a merge under way holds; with
+   * `tiering`, only a pair of similar size (size-tiered: a key is copied
+   * O(log n) times). -1 when there is none. Any adjacent pair may merge: the
+   * merged run takes their place, so newer runs still shadow older ones.
+   */
+  private pickPair(tiering: boolean): number {
     const c = this.counts;
-    return c.length >= 2 && c[c.length - 1]! * SORTED_MERGE_RATIO >= c[c.length - 2]!;
+    const job = this.merging;
+    let best = -1;
+    let cost = Infinity;
+    for (let i = 0; i + 1 < c.length; i++) {
+      if (job && (this.runs[i] === job.newer || this.runs[i + 1] === job.older || this.runs[i] === job.older)) continue;
+      if (tiering && c[i + 1]! * SORTED_MERGE_RATIO < c[i]!) continue;
+      if (c[i]! + c[i + 1]! < cost) {
+        cost = c[i]! + c[i + 1]!;
+        best = i;
+      }
+    }
+    return best;
   }
 
   /** Sorts the (committed) tail into a new run and starts a new tail. */
@@ -179,16 +203,21 @@ export class SortedIndexWriter {
     this.newTail();
   }
 
-  /** Merges the two newest runs into one (removals dropped when nothing is older). */
+  /**
+   * Removes one run now, inside a write batch (too many runs for readers to
+   * merge cheaply): merges the cheapest adjacent pair (removals dropped when
+   * nothing is older), or, when only the pair of the merge under way is left,
+   * finishes that merge.
+   */
   mergeStep(): void {
-    if (this.merging) {
+    const i = this.pickPair(false);
+    if (i < 0) {
       this.continueMerge(Infinity);
       return;
     }
-    const newer = this.runs.pop()!;
-    const older = this.runs.pop()!;
-    this.counts.length -= 2;
-    this.pushRun(mergeToRun([runSource(newer), runSource(older)], this.runs.length === 0));
+    const run = mergeToRun([runSource(this.runs[i + 1]!), runSource(this.runs[i]!)], i === 0);
+    this.runs.splice(i, 2, run);
+    this.counts.splice(i, 2, runCount(run));
   }
 
   /** Every entry merged into one run without removals: what a snapshot file persists and compaction remaps. */
