@@ -20,7 +20,7 @@ import { scaled } from '../helpers/common.js';
 import { DB } from '../helpers/sim/engine-harness.js';
 import type { Put, Unit } from '../helpers/sim/engine-harness.js';
 import { enumerateCrashes } from '../helpers/sim/enumerate.js';
-import { overrideIO, SimFS } from '../helpers/sim/sim-fs.js';
+import { SimFS, withoutCompactTempSync } from '../helpers/sim/sim-fs.js';
 import { POLICIES, runWorkload, workloadOf, type Step } from '../helpers/sim/workload.js';
 
 const SEEDS = scaled(2);
@@ -87,17 +87,7 @@ describe('incremental compaction with writes between its steps, on the simulated
   it('planted mutant: the temp file never synced is caught', () => {
     const report = enumerateCrashes(workload, POLICIES.onEachFlush, {
       seeds: SEEDS,
-      wrap: (sim) => {
-        const tempFds = new Set<number>();
-        return overrideIO(sim, {
-          open: (file, flags) => {
-            const fd = sim.open(file, flags);
-            if (file.endsWith('.compact')) tempFds.add(fd);
-            return fd;
-          },
-          fdatasync: (fd) => (tempFds.has(fd) ? undefined : sim.fdatasync(fd)),
-        });
-      },
+      wrap: withoutCompactTempSync,
     });
     console.log(`[crash-enumeration-compaction-concurrent] MUTANT no temp fdatasync: ${report.statesChecked} states checked, ${report.violationCount} violations; first: ${report.violations[0]}`);
     expect(report.violationCount).toBeGreaterThan(0);

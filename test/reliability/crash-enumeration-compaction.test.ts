@@ -24,7 +24,7 @@ import { EmdbError, ErrorCode, scaled } from '../helpers/common.js';
 import { DATA_START } from '../helpers/log-image.js';
 import { DB, diffStates, encodeUnits, openEngine, readBack, type Put, type Unit } from '../helpers/sim/engine-harness.js';
 import { enumerateCrashes } from '../helpers/sim/enumerate.js';
-import { overrideIO, SimFS, type FaultCode } from '../helpers/sim/sim-fs.js';
+import { SimFS, withoutCompactTempSync, type FaultCode } from '../helpers/sim/sim-fs.js';
 import { POLICIES, runWorkload, workloadOf, type Step } from '../helpers/sim/workload.js';
 
 const SEEDS = scaled(3);
@@ -122,17 +122,7 @@ describe('compaction on the simulated file system', () => {
   it('planted mutant: compaction without syncing its temp file is caught', () => {
     const report = enumerateCrashes(workload, policy, {
       seeds: SEEDS,
-      wrap: (sim) => {
-        const tempFds = new Set<number>();
-        return overrideIO(sim, {
-          open: (file, flags) => {
-            const fd = sim.open(file, flags);
-            if (file.endsWith('.compact')) tempFds.add(fd);
-            return fd;
-          },
-          fdatasync: (fd) => (tempFds.has(fd) ? undefined : sim.fdatasync(fd)),
-        });
-      },
+      wrap: withoutCompactTempSync,
     });
     console.log(`[crash-enumeration-compaction] MUTANT no temp fdatasync: ${report.statesChecked} states checked, ${report.violationCount} violations; first: ${report.violations[0]}`);
     expect(report.violationCount).toBeGreaterThan(0);

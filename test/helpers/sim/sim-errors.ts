@@ -39,3 +39,16 @@ export function overrideIO(io: FileIO, overrides: Partial<FileIO>): FileIO {
   for (const m of FILE_IO_METHODS) out[m] = overrides[m] ?? (io[m] as (...a: unknown[]) => unknown).bind(io);
   return out as unknown as FileIO;
 }
+
+/** Planted mutant of the compaction suites: the temp file `<path>.compact` is never synced (its fdatasyncs do nothing). */
+export function withoutCompactTempSync(sim: FileIO): FileIO {
+  const tempFds = new Set<number>();
+  return overrideIO(sim, {
+    open: (file, flags) => {
+      const fd = sim.open(file, flags);
+      if (file.endsWith('.compact')) tempFds.add(fd);
+      return fd;
+    },
+    fdatasync: (fd) => (tempFds.has(fd) ? undefined : sim.fdatasync(fd)),
+  });
+}

@@ -26,7 +26,7 @@ import { applyOp, Bytes, type FileOp } from './bytes.js';
 import { crashContent, randInt, type CrashMode } from './crash-image.js';
 import { fsError, PowerCut } from './sim-errors.js';
 
-export { overrideIO, PowerCut } from './sim-errors.js';
+export { overrideIO, PowerCut, withoutCompactTempSync } from './sim-errors.js';
 
 export type FaultCode = 'EIO' | 'ENOSPC' | 'EROFS';
 
