@@ -76,6 +76,14 @@ function expectCorruptionAt(sim: SimFS, offset: number): void {
   expect(sha(sim.readFile(DB))).toBe(before);
 }
 
+/** A simulated file system holding `bytes` as the database file (a copy of an image to reopen or damage). */
+function imageFs(bytes: Uint8Array): SimFS {
+  const fs = new SimFS();
+  fs.mkdirp('/data/app');
+  fs.writeFile(DB, bytes);
+  return fs;
+}
+
 describe('sealed units (record scheme 2)', () => {
   it('new encrypted files are scheme 2: prelude byte 137 = 2, records inside units, nothing of them in the clear', () => {
     const { sim, model } = build(3, 50);
@@ -105,9 +113,7 @@ describe('sealed units (record scheme 2)', () => {
             dv.setUint32(u.lsn + 44, crc32(bytes.subarray(u.lsn + SEAL_RECORD_SIZE, u.lsn + u.size)), true);
             dv.setUint32(u.lsn + 4, crc32(bytes.subarray(u.lsn + 8, u.lsn + SEAL_RECORD_SIZE)), true);
           }
-          const copy = new SimFS();
-          copy.mkdirp('/data/app');
-          copy.writeFile(DB, bytes);
+          const copy = imageFs(bytes);
           if (snapshot) copy.writeFile(`${DB}.index`, sim.readFile(`${DB}.index`)!);
           expectCorruptionAt(copy, u.lsn);
         }
@@ -124,9 +130,7 @@ describe('sealed units (record scheme 2)', () => {
     const ua = bytes.slice(a.lsn, a.lsn + a.size);
     bytes.set(bytes.subarray(b.lsn, b.lsn + b.size), a.lsn);
     bytes.set(ua, b.lsn);
-    const copy = new SimFS();
-    copy.mkdirp('/data/app');
-    copy.writeFile(DB, bytes);
+    const copy = imageFs(bytes);
     expectCorruptionAt(copy, a.lsn);
   });
 
@@ -141,9 +145,7 @@ describe('sealed units (record scheme 2)', () => {
     const file = sim.readFile(DB)!;
     const last = units(file).at(-1)!;
     for (const cut of [last.lsn + 10, last.lsn + SEAL_RECORD_SIZE + 7, last.lsn + last.size - 1]) {
-      const copy = new SimFS();
-      copy.mkdirp('/data/app');
-      copy.writeFile(DB, file.slice(0, cut));
+      const copy = imageFs(file.slice(0, cut));
       const r = openEncrypted(copy, K);
       expect(r.recovery!.residueAt).toBe(last.lsn);
       expect(r.recovery!.droppedRecords).toBe(0);
@@ -153,9 +155,7 @@ describe('sealed units (record scheme 2)', () => {
     // Garbage instead of missing bytes: a region whose CRC fails is residue as well.
     const garbage = file.slice();
     garbage[last.lsn + SEAL_RECORD_SIZE + 5]! ^= 0xff;
-    const copy = new SimFS();
-    copy.mkdirp('/data/app');
-    copy.writeFile(DB, garbage);
+    const copy = imageFs(garbage);
     const r = openEncrypted(copy, K);
     expect(r.recovery!.residueAt).toBe(last.lsn);
     expect(contents(r)).toEqual(kept);
