@@ -9,6 +9,11 @@
  * transaction, index) → cli/; workers/ are thread entry points over writer/
  * and shm/.
  */
+/** The public API's modules (db, keyspace and its parts, transaction, index), as a path pattern. */
+const API = 'src/(db|keyspace|keyspace-[a-z]+|transaction|index)\\.ts$';
+/** What only the writer thread and the thread entry points may load. */
+const WRITER_SIDE = 'workers/|src/(writer|log|core|cli)/';
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -66,7 +71,7 @@ module.exports = {
       severity: 'error',
       comment: 'The small top-level modules (keys, encodings, options, paths, lock, port-outbox, protocol*, ttl) import only each other, format/, shm/ types and errors: never core/, writer/, log/, the API or workers/.',
       from: { path: '^src/(keys|encodings|options|paths|lock|port-outbox|protocol|protocol-codec|ttl)\\.ts$' },
-      to: { path: '^(src/(core|writer|log|cli)/|src/(db|keyspace|keyspace-[a-z]+|transaction|index)\\.ts$|workers/)' },
+      to: { path: `^(${WRITER_SIDE}|${API})` },
     },
     {
       name: 'writer-is-writer-thread-only',
@@ -80,27 +85,27 @@ module.exports = {
       severity: 'error',
       comment: 'core/ (user-thread machinery) never imports writer/ or workers/ (workers are started by URL) nor the API above it.',
       from: { path: '^src/core/' },
-      to: { path: '^(workers/|src/writer/|src/cli/|src/(db|keyspace|keyspace-[a-z]+|transaction|index)\\.ts$)' },
+      to: { path: `^(workers/|src/writer/|src/cli/|${API})` },
     },
     {
       name: 'range-is-user-thread',
       comment: 'range/ (range scans) runs on user threads and, for pool-scan.ts, on reader threads: shm/, format/, errors and the small leaves only; never writer/, log/, core/, workers/, the CLI or the API.',
       severity: 'error',
       from: { path: '^src/range/' },
-      to: { path: '^(workers/|src/(writer|log|core|cli)/|src/(db|keyspace|keyspace-[a-z]+|transaction|index)\\.ts$)' },
+      to: { path: `^(${WRITER_SIDE}|${API})` },
     },
     {
       name: 'level-is-an-api-user',
       comment: 'level/ (the abstract-level adapter) sits on the API and the range snapshots: never writer/, log/, core/, workers/ or the CLI.',
       severity: 'error',
       from: { path: '^src/level/' },
-      to: { path: '^(workers/|src/(writer|log|core|cli)/)' },
+      to: { path: `^(${WRITER_SIDE})` },
     },
     {
       name: 'api-not-writer',
       severity: 'error',
       comment: 'The API (db, keyspace, transaction, index) reaches the writer only through core/.',
-      from: { path: '^src/(db|keyspace|keyspace-[a-z]+|transaction|index)\\.ts$' },
+      from: { path: `^${API}` },
       to: { path: '^(workers/|src/writer/|src/log/|src/cli/)' },
     },
     {
@@ -108,7 +113,7 @@ module.exports = {
       severity: 'error',
       comment: 'workers/ are thread entry points over writer/, log/ and shm/; they never load core/ or the API.',
       from: { path: '^workers/' },
-      to: { path: '^src/(core/|cli/|(db|keyspace|keyspace-[a-z]+|transaction|index)\\.ts$)' },
+      to: { path: `^(src/(core|cli)/|${API})` },
     },
     {
       name: 'reader-thread-stays-light',
