@@ -285,6 +285,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   compact(options: CompactOptions = {}): Promise<CompactReport> {
     return guard(async () => {
       if (options === null || typeof options !== 'object') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'compact() options must be an object');
+      refuseUnknownOptions(options, ['force'], '', 'compact() option');
       if (options.force !== undefined && typeof options.force !== 'boolean') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'compact() option force must be a boolean');
       this.conn.assertOpen();
       const done = await this.conn.link.call(options.force ? { t: 'compact', force: true } : { t: 'compact' });

@@ -71,4 +71,13 @@ describe('compaction threshold', () => {
       await db.close();
     }
   });
+
+  it('refuses a misspelled option instead of ignoring it (a typo would silently skip a forced rewrite)', async () => {
+    const db = await Emdb.openInMemory({ readers: 1 });
+    try {
+      await expect(db.compact({ forse: true } as never)).rejects.toMatchObject({ code: 'ERR_EMDB_INVALID_CONFIG', message: expect.stringContaining('did you mean force?') });
+    } finally {
+      await db.close();
+    }
+  });
 });
