@@ -191,7 +191,8 @@ describe('range scans against a sorted-Map model', () => {
     testMutant.name = 'exclusive-end';
     let caught = false;
     try {
-      await property(undefined, 40);
+      // Seeded so a catch never depends on the luck of the draw (random seeds are for 'matches the model').
+      await property(20261202, 40);
     } catch {
       caught = true;
     } finally {

@@ -228,7 +228,15 @@ describe('TTL and nested keys against a model', () => {
       try {
         // The shortest failing case first (it must fail), then the random search must find one too.
         await expect(runOps(dir, ops)).rejects.toThrow();
-        const found = await fc.check(fc.asyncProperty(fc.array(mutantOpArb, { minLength: 1, maxLength: 10 }), (o) => runOps(dir, o)), { numRuns: 100, endOnFailure: true });
+        // A fixed seed keeps the search reproducible; the budget is generous because
+        // persist-revives needs put-with-TTL, enough clock and persist on one key in
+        // one space (measured over 25 seeds: found after 2–90 runs, mean 35, so 100
+        // random-seed runs missed it about one CI run in twenty).
+        const found = await fc.check(fc.asyncProperty(fc.array(mutantOpArb, { minLength: 1, maxLength: 10 }), (o) => runOps(dir, o)), {
+          numRuns: 400,
+          endOnFailure: true,
+          seed: 20261202,
+        });
         expect(found.failed).toBe(true);
       } finally {
         delete process.env.EMDB_TEST_MUTANT;
