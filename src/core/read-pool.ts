@@ -12,7 +12,7 @@ import { workerExecArgv } from './worker-argv.js';
 
 /** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
 const KEYS_PER_TASK = 2048;
-export const READER_WORKER_URL = new URL('../../workers/reader.js', import.meta.url);
+export const READER_WORKER_URL = new URL('../../workers/reader-entry.cjs', import.meta.url);
 
 type Resolve = (value: Buffer | undefined) => void;
 
