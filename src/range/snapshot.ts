@@ -75,8 +75,12 @@ export function captureSnapshot(view: SharedView): RangeSnapshot {
     if (!manifest) throw new EmdbError(ErrorCode.RANGE_SCANS_DISABLED, 'range queries need the database opened with rangeScans: true');
     const generation = view.generation;
     const count = Atomics.load(new Int32Array(manifest.tail, 0, 1), SortedTailHeader.COUNT);
-    // Rule S3: an unchanged generation means we hold every buffer these entries refer to.
-    if (Atomics.load(view.ctl32, Ctl32.GENERATION) !== generation) continue;
+    // Rule S3: no newer generation published means we hold every buffer these entries
+    // refer to. The view may be one ahead of GENERATION: the writer posts a set before it
+    // stores its number (rule R4), so between the two the set we received is already the
+    // newest. Demanding equality there spun until the writer thread ran again, and a
+    // writer descheduled at that point (a loaded machine) made the capture fail.
+    if (Atomics.load(view.ctl32, Ctl32.GENERATION) > generation) continue;
     return { generation, sources: snapshotSources(manifest, count), tailCount: count, mirror: view.mirror, manifest, createdAt: Date.now() };
   }
   throw new EmdbError(ErrorCode.IO, 'could not take a consistent snapshot of the sorted index');

@@ -149,6 +149,9 @@ export function segmentOffset(lsn: number): number {
  *      (a new mirror segment, a new run set) before it stores a count that
  *      covers records depending on it, so a reader that sees an unchanged
  *      generation has every buffer the entries below its count refer to.
+ *      "Unchanged" means not newer than the set the reader holds: by R4 the
+ *      reader may hold the set GENERATION is about to name (posted, number not
+ *      yet stored), which is the newest there is.
  */
 // Run and entry layouts are persisted byte for byte in the index snapshot, so they live in format/.
 export {
