@@ -13,8 +13,15 @@ import {
 } from './layout.js';
 import { lsnHi, lsnLo, lsnOf, type MirrorView } from './mirror.js';
 
-/** A writer stalled mid-slot for this many reads has died; never spin forever. */
-const MAX_SEQLOCK_SPINS = 10_000_000;
+/**
+ * A writer holds a slot's seqlock for four stores. One that held it for this long
+ * has died: fail instead of spinning forever. Time, not a spin count: on a loaded
+ * machine a live writer can be descheduled mid-slot for tens of milliseconds,
+ * which a fixed count of spins (~0.1 s) could mistake for death.
+ */
+const DEAD_WRITER_MS = 1_000;
+/** Spins between two clock reads while a slot stays locked (a power of two). */
+const SPINS_PER_CLOCK_READ = 1 << 20;
 
 /** Reads that had to retry a slot because the writer was changing it (diagnostics). */
 export const seqlockStats = { retries: 0 };
@@ -47,6 +54,7 @@ export class IndexView {
     const i32 = this.i32;
     const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
     let spins = 0;
+    let lockedSince = -1;
     for (;;) {
       const s1 = Atomics.load(i32, base + SlotWord.SEQ);
       if ((s1 & 1) === 0) {
@@ -59,8 +67,10 @@ export class IndexView {
         }
       }
       seqlockStats.retries++;
-      if (++spins > MAX_SEQLOCK_SPINS) {
-        throw new EmdbError(ErrorCode.IO, 'index slot left locked by a dead writer');
+      if ((++spins & (SPINS_PER_CLOCK_READ - 1)) === 0) {
+        const now = performance.now();
+        if (lockedSince < 0) lockedSince = now;
+        else if (now - lockedSince > DEAD_WRITER_MS) throw new EmdbError(ErrorCode.IO, 'index slot left locked by a dead writer');
       }
     }
   }
