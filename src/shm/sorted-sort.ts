@@ -27,6 +27,34 @@ const STEP = 3;
  * (long shared prefixes and already ordered keys cost a scan per pass).
  */
 export function sortedUnique(u8: Uint8Array, dv: DataView, offs: Uint32Array): Uint32Array {
+  return drain(sortedUniqueSteps(u8, dv, offs, UNBOUNDED));
+}
+
+/**
+ * A deadline (performance.now()) shared with a stepped job: the writer sorts a
+ * large tail between requests, and a step ends at the first check past it
+ * (every STEP_CHECK entries of a pass; a native sort is never cut).
+ */
+export interface StepBudget {
+  deadline: number;
+}
+const UNBOUNDED: StepBudget = { deadline: Infinity };
+/** Entries handled between two looks at the clock. */
+const STEP_CHECK = 1024;
+
+function due(budget: StepBudget, i: number): boolean {
+  return (i & (STEP_CHECK - 1)) === STEP_CHECK - 1 && budget.deadline !== Infinity && performance.now() >= budget.deadline;
+}
+
+export function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** sortedUnique in steps: yields whenever `budget.deadline` has passed. */
+export function* sortedUniqueSteps(u8: Uint8Array, dv: DataView, offs: Uint32Array, budget: StepBudget): Generator<void, Uint32Array> {
   const n = offs.length;
   if (n < 2) return offs.slice();
   const order = offs.slice();
@@ -37,6 +65,7 @@ export function sortedUnique(u8: Uint8Array, dv: DataView, offs: Uint32Array): U
   // Groups to refine: [lo, hi, depth in key bytes], as a stack.
   const stack: number[] = [];
   sortByNamespace(dv, order, packed, tmp, stack);
+  let done = 0;
   while (stack.length > 0) {
     const depth = stack.pop()!;
     const hi = stack.pop()!;
@@ -49,9 +78,11 @@ export function sortedUnique(u8: Uint8Array, dv: DataView, offs: Uint32Array): U
       if (first < 0) first = v;
       else if (v !== first) same = false;
       packed[i] = v * POS + i;
+      if (due(budget, i)) yield;
     }
     if (!same) {
       const p = packed.subarray(0, m).sort();
+      if (m >= STEP_CHECK && budget.deadline !== Infinity && performance.now() >= budget.deadline) yield;
       for (let i = 0; i < m; i++) tmp[i] = order[lo + (p[i]! % POS)]!;
       order.set(tmp.subarray(0, m), lo);
     }
@@ -65,6 +96,12 @@ export function sortedUnique(u8: Uint8Array, dv: DataView, offs: Uint32Array): U
         else for (let k = lo + i; k < lo + j - 1; k++) dup[k] = 1;
       }
       i = j;
+    }
+    // Most groups are small: the clock is read once per STEP_CHECK entries' worth of them.
+    done += m;
+    if (done >= STEP_CHECK) {
+      done = 0;
+      if (budget.deadline !== Infinity && performance.now() >= budget.deadline) yield;
     }
   }
   let kept = 0;
@@ -125,6 +162,19 @@ function sortByNamespace(dv: DataView, order: Uint32Array, packed: Float64Array,
  * a word at a time (entries are 4-byte aligned in runs and tails alike).
  */
 export function runOfSource(u8: Uint8Array, dv: DataView, offs: Uint32Array, count: number, dropRemovals: boolean, id: number): SharedArrayBuffer {
+  return drain(runOfSourceSteps(u8, dv, offs, count, dropRemovals, () => id, UNBOUNDED));
+}
+
+/** runOfSource in steps (the run's id is taken when it is complete, as RunMerger.result() does). */
+export function* runOfSourceSteps(
+  u8: Uint8Array,
+  dv: DataView,
+  offs: Uint32Array,
+  count: number,
+  dropRemovals: boolean,
+  newId: () => number,
+  budget: StepBudget,
+): Generator<void, SharedArrayBuffer> {
   let n = 0;
   let bytes = 0;
   const keep = dropRemovals ? new Uint32Array(count) : offs;
@@ -136,13 +186,13 @@ export function runOfSource(u8: Uint8Array, dv: DataView, offs: Uint32Array, cou
     }
     n++;
     bytes += SORTED_ENTRY_HEADER_BYTES + ((dv.getUint32(off + SortedEntry.KEY_LEN, true) + 3) & ~3);
+    if (due(budget, i)) yield;
   }
   const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
   const sab = new SharedArrayBuffer(dataStart + bytes);
   const out = new Int32Array(sab);
   const header = new DataView(sab);
   header.setUint32(SortedRunHeader.COUNT * 4, n, true);
-  header.setUint32(SortedRunHeader.ID * 4, id, true);
   const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
   const words = new Int32Array(u8.buffer, u8.byteOffset, u8.byteLength >>> 2);
   let at = dataStart;
@@ -154,6 +204,8 @@ export function runOfSource(u8: Uint8Array, dv: DataView, offs: Uint32Array, cou
     const to = at >>> 2;
     for (let w = 0; w < size >>> 2; w++) out[to + w] = words[from + w]!;
     at += size;
+    if (due(budget, i)) yield;
   }
+  header.setUint32(SortedRunHeader.ID * 4, newId(), true);
   return sab;
 }
