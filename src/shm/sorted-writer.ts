@@ -102,8 +102,8 @@ export class SortedIndexWriter {
     return this.runs.reduce((a, r) => a + r.byteLength, 0) + this.bytes;
   }
 
-  stats(): { entries: number; runs: number; bytes: number } {
-    return { entries: this.entryCount, runs: this.runs.length, bytes: this.byteLength };
+  stats(): { entries: number; runs: number; tail: number; bytes: number } {
+    return { entries: this.entryCount, runs: this.runs.length, tail: this.entries, bytes: this.byteLength };
   }
 
   put(ns: number, key: Uint8Array, start: number, len: number, lsn: number): void {
