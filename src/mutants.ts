@@ -13,6 +13,7 @@
  *   'exclusive-end'   a range's exclusive end bound is treated as inclusive (test thread)
  *   'resnapshot'      a range iterator takes a fresh snapshot per chunk (test thread)
  *   'drop-removals'   removals never reach the sorted index (test thread: the simulated writer)
+ *   'tail-job-drops-rest' a tail sorted in steps is replaced by an empty tail, losing the entries appended meanwhile (test thread)
  *   'compaction-no-catch-up' compaction does not replay the writes made while it copied
  *   'purge-loses-writes' the stepwise index purge drops writes to slots it already copied (at load, writer)
  */

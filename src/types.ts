@@ -71,8 +71,11 @@ export interface StatsSnapshot {
   recovery: RecoveryStats;
   /** The index snapshot (`<path>.index`) as of the last checkpoint: the log tail it covers, or why it could not be written. */
   indexSnapshot: { tail: number | null; error: string | null };
-  /** The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs, bytes of shared memory. */
-  sortedIndex: { entries: number; runs: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
+  /**
+   * The sorted index (rangeScans: true), else null: entries (removals and shadowed versions included), runs,
+   * `tail` entries not yet sorted into a run (the writer sorts them in its idle time), bytes of shared memory.
+   */
+  sortedIndex: { entries: number; runs: number; tail: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
   /** Expiry (docs/DESIGN.md, "TTL"). `records` above excludes expired keys not yet swept. */
   ttl: TtlStats;
 }

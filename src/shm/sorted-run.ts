@@ -7,6 +7,7 @@ import {
   SortedRunHeader,
   sortedEntryBytes,
 } from './layout.js';
+import { runOfSource, sortedUnique } from './sorted-sort.js';
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -130,19 +131,14 @@ export function seek(src: SortedSource, ns: number, key: Uint8Array | undefined,
  */
 export function sortTail(u8: Uint8Array, dv: DataView, count: number, prev?: { count: number; src: SortedSource; end: number }): { src: SortedSource; end: number } {
   let off = prev ? prev.end : SORTED_TAIL_HEADER_BYTES;
-  const fresh: number[] = [];
-  for (let i = prev ? prev.count : 0; i < count; i++) {
-    fresh.push(off);
-    off += entrySize(dv, off);
+  const from = prev ? prev.count : 0;
+  const fresh = new Uint32Array(count - from);
+  for (let i = 0; i < fresh.length; i++) {
+    fresh[i] = off;
+    off += sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
   }
-  const sorted = sortByKey(u8, dv, fresh);
-  const newer: number[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    const next = sorted[i + 1];
-    if (next !== undefined && compareEntries(u8, dv, sorted[i]!, u8, dv, next) === 0) continue;
-    newer.push(sorted[i]!);
-  }
-  if (!prev || prev.src.n === 0) return { src: { u8, dv, offs: Uint32Array.from(newer), n: newer.length }, end: off };
+  const newer = sortedUnique(u8, dv, fresh);
+  if (!prev || prev.src.n === 0) return { src: { u8, dv, offs: newer, n: newer.length }, end: off };
   const old = prev.src.offs;
   const out = new Uint32Array(old.length + newer.length);
   let i = 0;
@@ -162,56 +158,6 @@ export function sortTail(u8: Uint8Array, dv: DataView, count: number, prev?: { c
     }
   }
   return { src: { u8, dv, offs: out.subarray(0, n), n }, end: off };
-}
-
-/**
- * Entry offsets in key order, stable (equal keys keep their order). Common
- * case, one namespace: a native sort of (first 4 key bytes, position) packed
- * in doubles, then only runs of equal prefixes are sorted by full key.
- * Otherwise a comparator sort on a numeric prefix, then the keys.
- */
-function sortByKey(u8: Uint8Array, dv: DataView, offs: number[]): number[] {
-  const n = offs.length;
-  if (n === 0) return offs;
-  const ns = dv.getUint32(offs[0]!, true);
-  let oneNs = n < 0x10_0000;
-  for (let i = 1; i < n && oneNs; i++) if (dv.getUint32(offs[i]!, true) !== ns) oneNs = false;
-  const full = (a: number, b: number): number => compareEntries(u8, dv, a, u8, dv, b);
-  if (!oneNs) {
-    const pre = new Float64Array(n);
-    for (let i = 0; i < n; i++) pre[i] = prefixOf(u8, dv, offs[i]!);
-    const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((a, b) => pre[a]! - pre[b]! || full(offs[a]!, offs[b]!));
-    return order.map((i) => offs[i]!);
-  }
-  // prefix (< 2^32) * 2^20 + position (< 2^20) < 2^52: exact, and ordered by prefix, then position.
-  const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) packed[i] = (prefixOf(u8, dv, offs[i]!) - ns * TWO_32) * 0x10_0000 + i;
-  packed.sort();
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) out[i] = offs[packed[i]! % 0x10_0000]!;
-  // Equal prefixes: sort that stretch by full key (stable, so positions stay in order for equal keys).
-  for (let i = 0; i < n; ) {
-    const p = Math.floor(packed[i]! / 0x10_0000);
-    let j = i + 1;
-    while (j < n && Math.floor(packed[j]! / 0x10_0000) === p) j++;
-    if (j - i > 1) {
-      const group = out.slice(i, j).sort(full);
-      for (let k = i; k < j; k++) out[k] = group[k - i]!;
-    }
-    i = j;
-  }
-  return out;
-}
-
-/** ns * 2^32 + the first four key bytes (zero-padded), big-endian: ordered like the entries (exact for ns < 2^21). */
-function prefixOf(u8: Uint8Array, dv: DataView, off: number): number {
-  const len = dv.getUint32(off + SortedEntry.KEY_LEN, true);
-  const k = off + SORTED_ENTRY_HEADER_BYTES;
-  const p = ((len > 0 ? u8[k]! : 0) * 0x100_0000 + (len > 1 ? u8[k + 1]! : 0) * 0x1_0000 + (len > 2 ? u8[k + 2]! : 0) * 0x100 + (len > 3 ? u8[k + 3]! : 0)) >>> 0;
-  const ns = dv.getUint32(off, true);
-  // Beyond 2^21 namespaces the sum would lose precision: order by namespace alone and let the full comparison decide.
-  return ns < 0x20_0000 ? ns * TWO_32 + p : ns * TWO_32;
 }
 
 /**
@@ -261,6 +207,9 @@ export function mergeToRun(
   dropRemovals: boolean,
   relocate?: (u8: Uint8Array, dv: DataView, off: number) => number,
 ): SharedArrayBuffer {
+  // One source (a sorted tail becoming a run): nothing to merge, a straight copy.
+  const only = sources.length === 1 && !relocate ? sources[0]! : undefined;
+  if (only) return runOfSource(only.u8, only.dv, only.offs, only.n, dropRemovals, newBufferId());
   const merger = new RunMerger(sources, dropRemovals, relocate);
   merger.step(Infinity);
   return merger.result();

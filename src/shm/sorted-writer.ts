@@ -17,6 +17,7 @@ import {
 import type { MirrorView } from './mirror.js';
 import { testMutant } from '../mutants.js';
 import { mergeToRun, newBufferId, RunMerger, runCount, runSource, sortTail, type SortedManifest, type SortedSource } from './sorted-run.js';
+import { TailSortJob } from './sorted-tail-job.js';
 
 const TWO_32 = 0x1_0000_0000;
 /**
@@ -65,6 +66,13 @@ export class SortedIndexWriter {
    * `older` is the oldest run (removals dropped) cannot change meanwhile.
    */
   private merging: { older: SharedArrayBuffer; newer: SharedArrayBuffer; merger: RunMerger } | undefined;
+  /**
+   * The current tail's first entries being sorted into a run in steps
+   * (maintain()); dropped whenever the tail is replaced another way.
+   */
+  private tailJob: TailSortJob | undefined;
+  /** Alternates maintain() between a tail job and a merge when both wait. */
+  private mergeTurn = false;
 
   constructor(
     runs: SharedArrayBuffer[],
@@ -94,8 +102,8 @@ export class SortedIndexWriter {
     return this.runs.reduce((a, r) => a + r.byteLength, 0) + this.bytes;
   }
 
-  stats(): { entries: number; runs: number; bytes: number } {
-    return { entries: this.entryCount, runs: this.runs.length, bytes: this.byteLength };
+  stats(): { entries: number; runs: number; tail: number; bytes: number } {
+    return { entries: this.entryCount, runs: this.runs.length, tail: this.entries, bytes: this.byteLength };
   }
 
   put(ns: number, key: Uint8Array, start: number, len: number, lsn: number): void {
@@ -123,8 +131,10 @@ export class SortedIndexWriter {
    */
   commit(): boolean {
     Atomics.store(this.i32, SortedTailHeader.COUNT, this.entries);
-    // Sorting the tail and merging runs wait for the writer's idle time (maintain()), within bounds.
-    if (this.entries < TAIL_MAX * SORTED_TAIL_HARD_FACTOR && this.runs.length <= SORTED_MAX_RUNS) return false;
+    // Sorting the tail and merging runs wait for the writer's idle time (maintain()), within bounds:
+    // entries a tail sort under way covers count as sorted, since readers get them as a run soon.
+    const unsorted = this.entries - (this.tailJob?.count ?? 0);
+    if (unsorted < TAIL_MAX * SORTED_TAIL_HARD_FACTOR && this.runs.length <= SORTED_MAX_RUNS) return false;
     if (this.entries >= TAIL_MAX) this.flushTail();
     while (this.runs.length > SORTED_MAX_RUNS) this.mergeStep();
     return true;
@@ -132,18 +142,30 @@ export class SortedIndexWriter {
 
   /** Work for maintain(): a full tail to sort, or runs to merge. */
   needsMaintenance(): boolean {
-    return this.merging !== undefined || this.entries >= TAIL_MAX || this.needsMerge();
+    return this.tailJob !== undefined || this.merging !== undefined || this.entries >= TAIL_MAX || this.needsMerge();
   }
 
   /**
-   * One step of background work, between write batches: sort a full tail
-   * into a run, else go on merging two runs until `deadline`
-   * (performance.now()), so no write waits behind a whole merge of large runs.
-   * True when the run set changed (the caller publishes it).
+   * One step of background work, between write batches: go on sorting a full
+   * tail into a run, or merging two runs, until `deadline` (performance.now())
+   * or a few ms, so no write waits behind a whole sort of a bulk-loaded tail
+   * or a whole merge of large runs. True when the run set changed (the caller
+   * publishes it).
    */
   maintain(deadline = Infinity): boolean {
-    if (this.entries >= TAIL_MAX) {
-      this.flushTail();
+    let tailStep = this.tailJob !== undefined || this.entries >= TAIL_MAX;
+    if (tailStep && (this.merging !== undefined || this.needsMerge())) {
+      // Under steady writes a tail job is nearly always under way: merges take every other step,
+      // or runs would pile up past SORTED_MAX_RUNS and every commit would merge at once.
+      this.mergeTurn = !this.mergeTurn;
+      tailStep = !this.mergeTurn;
+    }
+    if (tailStep) {
+      // Removals are dropped only from the oldest run; no run appears meanwhile without dropping the job.
+      const job = (this.tailJob ??= new TailSortJob(this.u8, this.dv, this.entries, this.runs.length === 0));
+      const run = job.step(Math.min(deadline, performance.now() + MERGE_STEP_CAP_MS));
+      if (run === undefined) return false;
+      this.publishTailRun(job, run);
       return true;
     }
     if (this.merging === undefined) {
@@ -248,6 +270,27 @@ export class SortedIndexWriter {
     return run;
   }
 
+  /**
+   * A finished tail job's run goes on top, and a new tail takes the entries
+   * appended since the job started, published up to the old tail's published
+   * count (rule S2), so readers see the same entries, only sorted.
+   */
+  private publishTailRun(job: TailSortJob, run: SharedArrayBuffer): void {
+    const old = this.u8;
+    const oldEnd = this.bytes;
+    const rest = this.entries - job.count;
+    const published = Atomics.load(this.i32, SortedTailHeader.COUNT) - job.count;
+    this.pushRun(run);
+    this.newTail();
+    if (rest === 0 || testMutant.name === 'tail-job-drops-rest') return;
+    const need = SORTED_TAIL_HEADER_BYTES + oldEnd - job.end;
+    if (need > this.u8.length) this.grow(need);
+    this.u8.set(old.subarray(job.end, oldEnd), SORTED_TAIL_HEADER_BYTES);
+    this.bytes = need;
+    this.entries = rest;
+    Atomics.store(this.i32, SortedTailHeader.COUNT, published);
+  }
+
   private pushRun(run: SharedArrayBuffer): void {
     this.runs.push(run);
     this.counts.push(runCount(run));
@@ -279,6 +322,7 @@ export class SortedIndexWriter {
   }
 
   private newTail(): void {
+    this.tailJob = undefined;
     this.tail = new SharedArrayBuffer(64 << 10, { maxByteLength: SORTED_TAIL_MAX_BYTES });
     this.bytes = SORTED_TAIL_HEADER_BYTES;
     this.entries = 0;
