@@ -6,8 +6,12 @@ import { eachEnvelope, PortOutbox } from '../port-outbox.js';
 import { workerExecArgv } from './worker-argv.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';
 
-/** Resolves the compiled writer worker next to this module (dist/src/core → dist/workers). */
-export const WRITER_WORKER_URL = new URL('../../workers/writer.js', import.meta.url);
+/**
+ * The writer thread's entry: workers/writer.ts bundled into one file by the
+ * build (rolldown.config.mjs), so each open's new isolate loads one module
+ * instead of ~70 (dist/src/core → dist/workers).
+ */
+export const WRITER_WORKER_URL = new URL('../../workers/writer.bundle.js', import.meta.url);
 
 /**
  * The opening thread's transport: the writer worker's own port. Requests of one
