@@ -7,7 +7,7 @@ import {
   SortedRunHeader,
   sortedEntryBytes,
 } from './layout.js';
-import { runOfSource, sortedUnique } from './sorted-sort.js';
+import { allocateRun, runOfSource, setRunId, sortedUnique } from './sorted-sort.js';
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -135,7 +135,7 @@ export function sortTail(u8: Uint8Array, dv: DataView, count: number, prev?: { c
   const fresh = new Uint32Array(count - from);
   for (let i = 0; i < fresh.length; i++) {
     fresh[i] = off;
-    off += sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
+    off += entrySize(dv, off);
   }
   const newer = sortedUnique(u8, dv, fresh);
   if (!prev || prev.src.n === 0) return { src: { u8, dv, offs: newer, n: newer.length }, end: off };
@@ -286,14 +286,10 @@ export class RunMerger {
   /** The merged run, in an exactly sized shared buffer (after step() returned true). */
   result(): SharedArrayBuffer {
     const { n, at, offs } = this;
-    const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
-    const sab = new SharedArrayBuffer(dataStart + at);
-    const dv = new DataView(sab);
-    dv.setUint32(SortedRunHeader.COUNT * 4, n, true);
-    dv.setUint32(SortedRunHeader.ID * 4, newBufferId(), true);
-    const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
+    const { sab, table, dataStart } = allocateRun(n, at);
     for (let i = 0; i < n; i++) table[i] = offs[i]! + dataStart;
     new Uint8Array(sab, dataStart, at).set(new Uint8Array(this.tmp.buffer, 0, at));
+    setRunId(sab, newBufferId());
     return sab;
   }
 }

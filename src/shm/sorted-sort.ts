@@ -1,4 +1,4 @@
-import { SORTED_ENTRY_HEADER_BYTES, SORTED_TOMBSTONE_HI, SortedEntry, SortedRunHeader, SORTED_RUN_HEADER_BYTES } from './layout.js';
+import { SORTED_ENTRY_HEADER_BYTES, SORTED_TOMBSTONE_HI, SortedEntry, SortedRunHeader, SORTED_RUN_HEADER_BYTES, sortedEntryBytes } from './layout.js';
 
 /**
  * Sorting a tail's entries and building a run from one sorted source: the
@@ -42,8 +42,13 @@ const UNBOUNDED: StepBudget = { deadline: Infinity };
 /** Entries handled between two looks at the clock. */
 const STEP_CHECK = 1024;
 
+function pastDeadline(budget: StepBudget): boolean {
+  return budget.deadline !== Infinity && performance.now() >= budget.deadline;
+}
+
+/** pastDeadline, looked at once every STEP_CHECK entries of a loop over `i`. */
 function due(budget: StepBudget, i: number): boolean {
-  return (i & (STEP_CHECK - 1)) === STEP_CHECK - 1 && budget.deadline !== Infinity && performance.now() >= budget.deadline;
+  return (i & (STEP_CHECK - 1)) === STEP_CHECK - 1 && pastDeadline(budget);
 }
 
 export function drain<T>(steps: Generator<void, T>): T {
@@ -82,7 +87,7 @@ export function* sortedUniqueSteps(u8: Uint8Array, dv: DataView, offs: Uint32Arr
     }
     if (!same) {
       const p = packed.subarray(0, m).sort();
-      if (m >= STEP_CHECK && budget.deadline !== Infinity && performance.now() >= budget.deadline) yield;
+      if (m >= STEP_CHECK && pastDeadline(budget)) yield;
       for (let i = 0; i < m; i++) tmp[i] = order[lo + (p[i]! % POS)]!;
       order.set(tmp.subarray(0, m), lo);
     }
@@ -101,7 +106,7 @@ export function* sortedUniqueSteps(u8: Uint8Array, dv: DataView, offs: Uint32Arr
     done += m;
     if (done >= STEP_CHECK) {
       done = 0;
-      if (budget.deadline !== Infinity && performance.now() >= budget.deadline) yield;
+      if (pastDeadline(budget)) yield;
     }
   }
   let kept = 0;
@@ -185,20 +190,16 @@ export function* runOfSourceSteps(
       keep[n] = off;
     }
     n++;
-    bytes += SORTED_ENTRY_HEADER_BYTES + ((dv.getUint32(off + SortedEntry.KEY_LEN, true) + 3) & ~3);
+    bytes += sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
     if (due(budget, i)) yield;
   }
-  const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
-  const sab = new SharedArrayBuffer(dataStart + bytes);
+  const { sab, table, dataStart } = allocateRun(n, bytes);
   const out = new Int32Array(sab);
-  const header = new DataView(sab);
-  header.setUint32(SortedRunHeader.COUNT * 4, n, true);
-  const table = new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n);
   const words = new Int32Array(u8.buffer, u8.byteOffset, u8.byteLength >>> 2);
   let at = dataStart;
   for (let i = 0; i < n; i++) {
     const off = keep[i]!;
-    const size = SORTED_ENTRY_HEADER_BYTES + ((dv.getUint32(off + SortedEntry.KEY_LEN, true) + 3) & ~3);
+    const size = sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
     table[i] = at;
     const from = off >>> 2;
     const to = at >>> 2;
@@ -206,6 +207,22 @@ export function* runOfSourceSteps(
     at += size;
     if (due(budget, i)) yield;
   }
-  header.setUint32(SortedRunHeader.ID * 4, newId(), true);
+  setRunId(sab, newId());
   return sab;
+}
+
+/**
+ * An exactly sized shared buffer for a run of `n` entries taking `dataBytes`:
+ * its count written, its offset table (`table`, entries start at `dataStart`)
+ * for the caller to fill. The id is set last (setRunId), once the run is complete.
+ */
+export function allocateRun(n: number, dataBytes: number): { sab: SharedArrayBuffer; table: Uint32Array; dataStart: number } {
+  const dataStart = SORTED_RUN_HEADER_BYTES + n * 4;
+  const sab = new SharedArrayBuffer(dataStart + dataBytes);
+  new DataView(sab).setUint32(SortedRunHeader.COUNT * 4, n, true);
+  return { sab, table: new Uint32Array(sab, SORTED_RUN_HEADER_BYTES, n), dataStart };
+}
+
+export function setRunId(sab: SharedArrayBuffer, id: number): void {
+  new DataView(sab).setUint32(SortedRunHeader.ID * 4, id, true);
 }

@@ -1,5 +1,5 @@
-import { SORTED_TAIL_HEADER_BYTES, SortedEntry, sortedEntryBytes } from './layout.js';
-import { newBufferId } from './sorted-run.js';
+import { SORTED_TAIL_HEADER_BYTES } from './layout.js';
+import { entrySize, newBufferId } from './sorted-run.js';
 import { runOfSourceSteps, sortedUniqueSteps, type StepBudget } from './sorted-sort.js';
 
 /**
@@ -30,7 +30,7 @@ export class TailSortJob {
     let off = SORTED_TAIL_HEADER_BYTES;
     for (let i = 0; i < count; i++) {
       offs[i] = off;
-      off += sortedEntryBytes(dv.getUint32(off + SortedEntry.KEY_LEN, true));
+      off += entrySize(dv, off);
     }
     this.end = off;
     this.steps = TailSortJob.work(u8, dv, offs, dropRemovals, this.budget);
