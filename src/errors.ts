@@ -98,3 +98,25 @@ export function ioError(op: string, cause: unknown): EmdbError {
     cause,
   });
 }
+
+/**
+ * Structured clone (a piscina task's thrown error) keeps an Error's message
+ * but not its own properties: a reader thread throws an EmdbError as a plain
+ * Error carrying the serialized error in its message, and the opening thread
+ * turns it back (fromThreadError) so the code and offset survive the hop.
+ */
+const THREAD_ERROR_PREFIX = 'EMDB_THREAD_ERROR:';
+
+export function toThreadError(err: unknown): unknown {
+  return err instanceof EmdbError ? new Error(THREAD_ERROR_PREFIX + JSON.stringify(serializeError(err))) : err;
+}
+
+export function fromThreadError(err: unknown): EmdbError | undefined {
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string' || !message.startsWith(THREAD_ERROR_PREFIX)) return undefined;
+  try {
+    return deserializeError(JSON.parse(message.slice(THREAD_ERROR_PREFIX.length)) as SerializedError);
+  } catch {
+    return undefined;
+  }
+}

@@ -16,5 +16,6 @@
  *   'tail-job-drops-rest' a tail sorted in steps is replaced by an empty tail, losing the entries appended meanwhile (test thread)
  *   'compaction-no-catch-up' compaction does not replay the writes made while it copied
  *   'purge-loses-writes' the stepwise index purge drops writes to slots it already copied (at load, writer)
+ *   'lazy-no-page-check' a lazily loaded log page is used without checking it against its CRC (where it acts)
  */
 export const testMutant = { name: (typeof process !== 'undefined' && process.env.EMDB_TEST_MUTANT) || '' };

@@ -116,6 +116,14 @@ export interface RecoveryStats {
   salvaged: boolean;
   /** Offset of that damage when `salvaged`, else null. */
   corruptionAt: number | null;
+  /**
+   * Pages (64 KiB) of the log that this open left on disk: a reopen after a
+   * clean close of a log of at least 32 MiB reads the header and the index
+   * snapshot only, and loads each page when it is first read (or in the
+   * background), checking it against the snapshot's page checksums. 0 when the
+   * open read the whole log.
+   */
+  lazyPages: number;
 }
 
 export interface CompactReport {

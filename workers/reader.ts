@@ -5,6 +5,7 @@
  */
 import { move, workerData } from 'piscina';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanTask } from '../src/protocol.js';
+import { toThreadError } from '../src/errors.js';
 import { scanSlots } from '../src/shm/scan.js';
 import { SharedView } from '../src/shm/shared-view.js';
 import { runRangeTask, type RangeTaskMessage } from '../src/range/pool-scan.js';
@@ -15,15 +16,32 @@ const view = new SharedView(init.control, init.channelName, init.buffers);
 
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
 export function scan(task: ScanTask): ArrayBuffer {
-  return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer;
+  try {
+    return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer;
+  } catch (err) {
+    throw toThreadError(err);
+  }
 }
 
 /** Range scans: one chunk from the snapshot the calling thread captured (src/range/pool-scan.ts). */
 export function range(task: RangeTaskMessage): Chunk {
-  return runRangeTask(task);
+  try {
+    return runRangeTask(task);
+  } catch (err) {
+    throw toThreadError(err);
+  }
 }
 
 export default function read(task: ReadTask): ArrayBuffer | null {
+  try {
+    return readBlock(task);
+  } catch (err) {
+    // A damaged page of a lazily opened log: ERR_EMDB_CORRUPTION with its offset, across the thread hop.
+    throw toThreadError(err);
+  }
+}
+
+function readBlock(task: ReadTask): ArrayBuffer | null {
   if (task.shared) view.offer(task.shared);
   // A reader started after a buffer set was published cannot catch up alone: ask for it.
   if (!view.sync()) return null;

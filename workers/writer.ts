@@ -207,9 +207,17 @@ function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Rep
   }
 }
 
+/**
+ * Requests that read records already in the log (a write reads the record it
+ * replaces): a lazily opened log loads its remaining pages first, so nothing
+ * on the writer thread ever meets a page that is not in memory.
+ */
+const READS_OLD_RECORDS: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
+
 function dispatch(env: Envelope, reply: Reply, client?: string): void {
   const req = unpack<WriterRequest>(env.m);
   try {
+    if (READS_OLD_RECORDS.has(req.t) && engine.warming()) engine.warmAll();
     handle(req, env.payload, reply, client);
   } catch (err) {
     reply({ t: 'done', id: req.id, error: serializeError(err) });
@@ -219,6 +227,8 @@ function dispatch(env: Envelope, reply: Reply, client?: string): void {
 
 /** Index purge copy per event-loop turn, ms: a request waits behind at most one step (DESIGN.md, "The shared index"). */
 const PURGE_STEP_MS = 4;
+/** Lazily opened log: page loading per event-loop turn, ms (DESIGN.md, "Lazy log pages"). */
+const WARM_STEP_MS = 4;
 
 /**
  * Background work on the shared indexes, one step per event-loop turn, after
@@ -227,13 +237,18 @@ const PURGE_STEP_MS = 4;
  */
 let mergeScheduled = false;
 function scheduleMerge(): void {
-  if (mergeScheduled || !(engine.indexPurging() || engine.sortedNeedsMerge())) return;
+  if (mergeScheduled || !(engine.warming() || engine.indexPurging() || engine.sortedNeedsMerge())) return;
   mergeScheduled = true;
   setImmediate(() => {
     mergeScheduled = false;
     let more = false;
     try {
-      more = engine.purgeIndex(PURGE_STEP_MS);
+      more = engine.warmStep(WARM_STEP_MS);
+    } catch {
+      // A damaged page poisoned the engine: writes report it, reads of that page fail on their own.
+    }
+    try {
+      more = engine.purgeIndex(PURGE_STEP_MS) || more;
     } catch {
       // Nothing but memory is touched; the next request's write supersedes or retries the purge.
     }
@@ -270,8 +285,9 @@ try {
     dispatch(env, replyToAttached(client), client);
   };
   replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
-  // After `ready`, in a later turn: the first reads never wait for a sweep.
+  // After `ready`, in a later turn: the first reads never wait for a sweep or for page warming.
   setTimeout(() => sweeper.arm(), 0).unref();
+  setTimeout(() => scheduleMerge(), 0).unref();
 } catch (err) {
   clearInterval(autoCheckpoint);
   replyToOpener({ t: 'openFailed', error: serializeError(err) });

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Piscina } from 'piscina';
-import { EmdbError, ErrorCode } from '../errors.js';
+import { EmdbError, ErrorCode, fromThreadError } from '../errors.js';
 import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
@@ -160,6 +160,9 @@ export class ReadPool implements ValueReader {
   /** A reader task's failure as an EmdbError: ERR_EMDB_CLOSED once close() stopped the threads. */
   private failure(err: unknown): EmdbError {
     if (err instanceof EmdbError) return err;
+    // A reader thread's EmdbError (a damaged page of a lazily opened log) keeps its code and offset.
+    const fromThread = fromThreadError(err);
+    if (fromThread) return fromThread;
     if (this.closed) return closedError();
     return new EmdbError(ErrorCode.IO, `reader failed: ${String(err)}`, { cause: err });
   }
@@ -198,5 +201,6 @@ function grow(block: PendingBlock, extra: number): void {
 
 function currentSet(view: SharedView): BufferSet | undefined {
   if (!view.index || !view.mirror) return undefined;
-  return { generation: view.generation, index: view.index.buffer, segments: [...view.mirror.buffers] };
+  const lazy = view.mirror.lazy;
+  return { generation: view.generation, index: view.index.buffer, segments: [...view.mirror.buffers], ...(lazy ? { lazy } : {}) };
 }

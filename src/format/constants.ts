@@ -80,10 +80,16 @@ export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
  * Section bits of a version 2 snapshot. SORTED_INDEX: the sorted index follows
  * the body (format/sorted-snapshot.ts, written by an open with rangeScans).
  * EXPIRY: the writer's deadline heap follows (format/deadline-snapshot.ts).
+ * PAGE_CRCS: the CRC of the log prefix at every log page boundary ends the body
+ * (format/page-crcs.ts): a reopen loads the log's pages when they are first read
+ * and checks each against it (docs/DESIGN.md, "Lazy log pages").
  * A snapshot with a bit this build does not know is ignored.
  */
-export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2 } as const;
-export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY;
+export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2, PAGE_CRCS: 4 } as const;
+export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY | SnapshotSection.PAGE_CRCS;
+/** log2 of the log page a lazily opened log is loaded and checked by (64 KiB; recorded in the page CRC section). */
+export const LOG_PAGE_SHIFT = 16;
+export const LOG_PAGE_BYTES = 2 ** LOG_PAGE_SHIFT;
 const snapshot = fieldOffsets({
   MAGIC: SNAPSHOT_MAGIC.length, VERSION: 4, HEADER_SIZE: 4, FILE_ID: FILE_ID_SIZE,
   TAIL: 8, PREFIX_CRC: 4, INDEX_CAPACITY: 4, INDEX_LIVE: 8, INDEX_DELETED: 8,

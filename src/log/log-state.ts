@@ -253,6 +253,8 @@ export class LogState {
   expiredCount(ns: number, now: number): number {
     let n = 0;
     this.deadlines.forEachPassed(now, (lsn) => {
+      // stats() and count() do not wait for a lazily opened log to be loaded: load just these records.
+      this.mirror.ensureRecord(lsn);
       if ((ns < 0 || recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns) && this.isCurrent(lsn)) n++;
     });
     return n;

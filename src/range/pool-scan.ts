@@ -1,3 +1,4 @@
+import type { LazySpec } from '../shm/lazy-pages.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SortedManifest } from '../shm/sorted-run.js';
 import { collectRange, snapshotSources, type Bound, type Chunk, type RangeQuery, type RangeSnapshot } from './snapshot.js';
@@ -11,6 +12,7 @@ export interface RangeTaskMessage {
   manifest: SortedManifest;
   tailCount: number;
   segments: SharedArrayBuffer[];
+  lazy?: LazySpec;
   ns: number;
   lower: Bound;
   upper: Bound;
@@ -31,6 +33,7 @@ export function rangeTask(snap: RangeSnapshot, ns: number, q: RangeQuery, max: n
     manifest: snap.manifest,
     tailCount: snap.tailCount,
     segments: [...snap.mirror.buffers],
+    ...(snap.mirror.lazy ? { lazy: snap.mirror.lazy } : {}),
     ns,
     lower: q.lower,
     upper: q.upper,
@@ -47,7 +50,7 @@ export function runRangeTask(task: RangeTaskMessage): Chunk {
     generation: -1,
     sources: snapshotSources(task.manifest, task.tailCount),
     tailCount: task.tailCount,
-    mirror: new MirrorView(task.segments),
+    mirror: new MirrorView(task.segments, task.lazy),
     manifest: task.manifest,
     createdAt: task.now,
   };

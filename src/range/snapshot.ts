@@ -189,6 +189,8 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     let sum = 0;
     for (let i = first; i < c; i++) {
       const lsn = candLsn[i]!;
+      // A lazily opened log: pages of the records about to be read are loaded first (shm/lazy-pages.ts).
+      if (mirror.pages !== undefined) mirror.ensureRecord(lsn);
       const u8 = mirror.u8[segmentOf(lsn)];
       const off = segmentOffset(lsn);
       if (u8 !== undefined && off < u8.length) sum += u8[off]!;

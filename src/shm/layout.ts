@@ -185,3 +185,41 @@ export const SORTED_TAIL_HARD_FACTOR = 32;
 export const SORTED_MAX_RUNS = 12;
 /** Virtual reservation of a growable tail buffer (one write batch must fit). */
 export const SORTED_TAIL_MAX_BYTES = 1 << 30;
+
+// ---- lazily loaded log pages (a reopen from a matching snapshot; src/shm/lazy-pages.ts) ----
+/**
+ * Rules of a lazily opened log (docs/DESIGN.md, "Lazy log pages"). The mirror
+ * segments are grown to the file's size at open but only the header and the
+ * bytes after the snapshot's tail are read; page p of [DATA_START, tail) is read
+ * by whichever thread first needs it, with pread on the shared descriptor.
+ *  L1. Bytes below the tail never change on disk or in the mirror while the
+ *      generation lives (R3), so every loader of a page writes the same bytes:
+ *      two threads may load one page at once, and a plain write racing a read
+ *      of the same value returns that value. No claim is needed.
+ *  L2. A loader writes the page into the mirror, checks it against the page
+ *      CRCs (format/page-crcs.ts), then compareExchange(state, ABSENT,
+ *      RESIDENT); the winner subtracts 1 from LEFT. A reader uses a page's
+ *      bytes only after an Atomics.load of its state returned RESIDENT, which
+ *      orders the loader's writes before its reads. A page that fails the check
+ *      stays ABSENT (its bytes are never used) and the read fails with
+ *      ERR_EMDB_CORRUPTION at the page.
+ *  L3. The descriptor: a loader adds 1 to IN_FLIGHT, then loads FD, preads,
+ *      and subtracts 1. The writer stores FD = -1 only once LEFT is 0, and
+ *      closes the descriptor only after a later load of IN_FLIGHT returns 0. All
+ *      four are sequentially consistent Atomics, so either the loader saw the
+ *      old FD and the writer sees its IN_FLIGHT (and waits), or the loader saw
+ *      -1, when every page is RESIDENT: no pread ever reaches a closed, reused
+ *      descriptor number.
+ *  L4. Pages at and after the page holding the tail are the writer's: read at
+ *      open (the part after the tail) or appended, never lazy.
+ */
+const lazyWords = fieldOffsets({ FD: 1, IN_FLIGHT: 1, LEFT: 1, RESERVED: 1 });
+export const LazyWord = lazyWords.offsets;
+/** Page p's state word is LAZY_STATE_BASE + p; the page CRC table (Uint32, pages + 1 entries) follows the states. */
+export const LAZY_STATE_BASE = lazyWords.end;
+export const PageState = { ABSENT: 0, RESIDENT: 1 } as const;
+
+/** Int32 words of a lazy-pages block for `pages` pages: header, states, then pages + 1 CRCs. */
+export function lazyWordsFor(pages: number): number {
+  return LAZY_STATE_BASE + pages + pages + 1;
+}

@@ -1,5 +1,6 @@
 import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
-import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
+import { recordFlags, recordKeyLen, recordKeyStart, recordNamespace, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
+import { LazyPages, type LazySpec, type ReadAt } from './lazy-pages.js';
 import { TWO_32 } from '../format/u64.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from './layout.js';
 
@@ -18,12 +19,40 @@ export const SEGMENT_MAX_BYTES = SEGMENT_SPAN + MAX_RECORD_BYTES;
 export class MirrorView {
   readonly u8: Uint8Array[] = [];
   readonly dv: DataView[] = [];
+  /** A lazily opened log: pages of [DATA_START, tail) are loaded on first use (lazy-pages.ts); undefined once a generation is wholly in memory. */
+  pages: LazyPages | undefined;
 
-  constructor(readonly buffers: readonly SharedArrayBuffer[]) {
+  constructor(
+    readonly buffers: readonly SharedArrayBuffer[],
+    lazy?: LazySpec,
+    read?: ReadAt,
+  ) {
     for (const sab of buffers) {
       this.u8.push(new Uint8Array(sab, 0, sab.byteLength));
       this.dv.push(new DataView(sab, 0, sab.byteLength));
     }
+    if (lazy) this.pages = new LazyPages(lazy, buffers, read);
+  }
+
+  /** What another thread needs to build the same view's page loader (copy it next to `buffers`). */
+  get lazy(): LazySpec | undefined {
+    return this.pages?.spec;
+  }
+
+  /**
+   * Makes the whole record at `lsn` resident: its header first (the record's
+   * size is in it), then the rest. Every reader of a record that the index (or
+   * a sorted run) points to calls it before reading the record's bytes.
+   */
+  ensureRecord(lsn: number): void {
+    const pages = this.pages;
+    if (pages === undefined || lsn >= pages.lazyEnd) return;
+    pages.ensure(lsn, RECORD_HEADER_SIZE);
+    const seg = segmentOf(lsn);
+    const off = segmentOffset(lsn);
+    this.cover(seg, off + RECORD_HEADER_SIZE);
+    const dv = this.dv[seg]!;
+    pages.ensure(lsn, RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, off), recordKeyLen(dv, off), recordValueLen(dv, off)));
   }
 
   /** Makes the views of `seg` cover at least `end` bytes, if the buffer has them. */
@@ -47,6 +76,7 @@ export class MirrorView {
     const seg = segmentOf(lsn);
     const off = segmentOffset(lsn);
     const end = off + Math.min(maxLen, SEGMENT_SPAN - off);
+    this.pages?.ensure(lsn, end - off);
     this.cover(seg, end);
     return this.u8[seg]!.subarray(off, end);
   }
@@ -57,6 +87,7 @@ export class MirrorView {
    * a plain byte loop is safe here.
    */
   keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
+    if (this.pages !== undefined) this.ensureRecord(lsn);
     const seg = segmentOf(lsn);
     const off = segmentOffset(lsn);
     if (!this.cover(seg, off + RECORD_HEADER_SIZE)) return false;
@@ -103,6 +134,11 @@ export function lsnOf(lo: number, hi: number): number {
 export class MirrorWriter extends MirrorView {
   constructor(buffers: SharedArrayBuffer[]) {
     super(buffers);
+  }
+
+  /** Grows the segments to hold the log bytes [0, size) (and each segment's overflow) without writing them: a lazily opened log. */
+  extendTo(size: number): void {
+    for (let start = 0; start < size; start += SEGMENT_SPAN) this.reserve(start, Math.min(size, start + SEGMENT_MAX_BYTES) - start);
   }
 
   static create(initialBytes: number): SharedArrayBuffer[] {

@@ -2,6 +2,7 @@ import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordValueLen } from '../format/record-fields.js';
 import { IndexView } from './index-table.js';
 import { segmentOf, segmentOffset, TAG_DELETED, TAG_EMPTY } from './layout.js';
+import type { LazySpec } from './lazy-pages.js';
 import { MirrorView } from './mirror.js';
 import { testMutant } from '../mutants.js';
 
@@ -11,6 +12,7 @@ const SKIP_EXPIRED = testMutant.name !== 'iter-expired';
 export interface ScanSource {
   index: SharedArrayBuffer;
   segments: SharedArrayBuffer[];
+  lazy?: LazySpec;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface ScanSource {
  */
 export function scanSlots(source: ScanSource, ns: number, from: number, count: number, wantValues: boolean, now: number): { packed: ArrayBuffer; next: number } {
   const index = new IndexView(source.index);
-  const mirror = new MirrorView(source.segments);
+  const mirror = new MirrorView(source.segments, source.lazy);
   const end = Math.min(index.capacity, from + count);
   const found: number[] = [];
   let bytes = 4;
@@ -30,6 +32,7 @@ export function scanSlots(source: ScanSource, ns: number, from: number, count: n
     const tag = index.readSlot(slot);
     if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
     const lsn = index.slotLsn;
+    mirror.ensureRecord(lsn);
     const seg = segmentOf(lsn);
     const off = segmentOffset(lsn);
     if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;

@@ -4,6 +4,7 @@ import { clockNow32 } from './clock.js';
 import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
+import type { LazySpec } from './lazy-pages.js';
 import { MirrorView } from './mirror.js';
 import type { SortedManifest } from './sorted-run.js';
 
@@ -12,6 +13,8 @@ export interface BufferSet {
   generation: number;
   index: SharedArrayBuffer;
   segments: SharedArrayBuffer[];
+  /** A lazily opened log's page loader (shm/lazy-pages.ts); absent once the generation is wholly in memory. */
+  lazy?: LazySpec;
   /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
   sorted?: SortedManifest;
 }
@@ -58,7 +61,7 @@ export class SharedView {
     if (set.generation <= this.generation) return;
     this.generation = set.generation;
     this.index = new IndexView(set.index);
-    this.mirror = new MirrorView(set.segments);
+    this.mirror = new MirrorView(set.segments, set.lazy);
     this.sorted = set.sorted;
   }
 

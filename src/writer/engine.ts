@@ -19,6 +19,8 @@ import { readSortedSection } from './sorted-persist.js';
 import { buildSorted } from '../shm/sorted-build.js';
 import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
+import { LazyWarmer } from '../shm/lazy-pages.js';
+import { lazyOpenMinBytes } from './lazy-open.js';
 
 export type { EngineOptions } from './log-writer.js';
 
@@ -52,9 +54,13 @@ export class WriterEngine extends CompactingWriter {
   private opened = false;
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
   private openedEnd = DATA_START;
+  /** The snapshot on disk has page CRCs; a last close rewrites one without them (an older build's), so the next open can be lazy. */
+  private snapshotHasPages = false;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
   private snapshotError: string | undefined;
   recovery: OpenReport | undefined;
+  /** A lazily opened log: loads the pages nobody read yet, then retires the descriptor (shm/lazy-pages.ts). */
+  private warmer: LazyWarmer | undefined;
   /** How open got the sorted index: from the snapshot's sorted section, or rebuilt from the hash index. */
   private sortedSource: 'snapshot' | 'rebuilt' | null = null;
 
@@ -70,6 +76,8 @@ export class WriterEngine extends CompactingWriter {
     }
     if (this.opts.rangeScans) {
       this.sortedSource ??= 'rebuilt';
+      // Rebuilding the sorted index reads every live key.
+      if (!this.state.sorted) this.warmAll();
       this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
       // Publishes what the replay appended to a loaded sorted index.
       this.state.sorted.commit();
@@ -106,12 +114,50 @@ export class WriterEngine extends CompactingWriter {
     this.fileId = log.prelude.fileId;
     this.slots.load(log.slot);
     this.recovery = log.report;
-    this.prefix.reset(log.prefix.lsn, log.prefix.crc);
+    this.prefix.reset(log.prefix.lsn, log.prefix.crc, log.prefix.pages);
+    if (this.state.mirror.pages) this.warmer = new LazyWarmer(this.state.mirror.pages, (fd) => this.opts.io.close(fd));
     this.snapshotTail = log.snapshotTail;
+    this.snapshotHasPages = log.snapshotHasPages;
     this.lsn.reset(log.report.end);
     this.durableLsn = log.report.end;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
+  }
+
+  /** A lazily opened log still has pages on disk (workers/writer.ts runs warmStep() when idle). */
+  warming(): boolean {
+    return this.warmer !== undefined;
+  }
+
+  /**
+   * Loads pages nobody has read yet for about `budgetMs`; true when more
+   * remain. Once all are in memory the descriptor is closed and a new buffer set
+   * without the page loader is published, so reads stop checking pages.
+   * A damaged page poisons the engine (writes are refused with
+   * ERR_EMDB_CORRUPTION, the file is never written again) and is thrown.
+   */
+  warmStep(budgetMs: number): boolean {
+    const warmer = this.warmer;
+    if (!warmer) return false;
+    let more: boolean;
+    try {
+      more = warmer.step(budgetMs);
+    } catch (err) {
+      this.failure ??= err instanceof EmdbError ? err : ioError('load of a log page', err);
+      this.warmer = undefined;
+      throw err;
+    }
+    if (more) return true;
+    this.warmer = undefined;
+    this.state.mirror.pages = undefined;
+    this.publishBuffers();
+    return false;
+  }
+
+  /** Every page in memory before work that reads old records (writes, compaction, backup, the sweep). */
+  warmAll(): void {
+    if (this.failure && this.failure.code === ErrorCode.CORRUPTION) throw this.failure;
+    this.warmStep(Infinity);
   }
 
   /** The sorted index has a full tail to sort or runs to merge (workers/writer.ts runs maintainSorted() when idle). */
@@ -164,6 +210,7 @@ export class WriterEngine extends CompactingWriter {
    */
   sweep(max: number, budgetMs: number): boolean {
     if (this.failure || !this.opened) return false;
+    this.warmAll();
     const started = performance.now();
     if (this.sweepRunFrom === 0) this.sweepRunFrom = started;
     const now = this.now();
@@ -227,7 +274,8 @@ export class WriterEngine extends CompactingWriter {
     if (this.fd < 0) return;
     if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
-    if (behind > 0 && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
+    const upgrade = final && !this.snapshotHasPages && !this.crypt && this.durableLsn >= lazyOpenMinBytes();
+    if ((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
 
   /**
@@ -262,13 +310,14 @@ export class WriterEngine extends CompactingWriter {
       const crc = this.prefix.upTo(this.state.mirror, end);
       // The sorted index is persisted as one run: collapse it (readers get the merged run too).
       if (this.state.sorted?.collapse()) this.publishBuffers();
-      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot);
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot, this.crypt ? undefined : this.prefix.pageCrcs(this.state.mirror));
     } catch (err) {
       const error = ioError('index snapshot', err);
       this.snapshotError = error.message;
       throw error;
     }
     this.snapshotTail = end;
+    this.snapshotHasPages = !this.crypt;
     this.snapshotError = undefined;
   }
 
@@ -300,6 +349,7 @@ export class WriterEngine extends CompactingWriter {
   /** Checkpoints (when opened and healthy) and releases the file. */
   close(): void {
     try {
+      this.warmer?.retire(true);
       // Trimmed first: the checkpoint's fdatasync then makes the new size durable too.
       if (this.opened) this.trimPreallocation();
       if (this.opened && !this.failure && !this.retired) this.checkpoint(true);

@@ -211,6 +211,7 @@ export abstract class LogWriter {
       generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
       index: this.state.index.buffer,
       segments: [...this.state.mirror.buffers],
+      ...(this.state.mirror.lazy ? { lazy: this.state.mirror.lazy } : {}),
       ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
     };
   }
@@ -222,7 +223,8 @@ export abstract class LogWriter {
   protected publishBuffers(): void {
     const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
     const sorted = this.state.sorted?.manifest();
-    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(sorted ? { sorted } : {}) });
+    const lazy = this.state.mirror.lazy;
+    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(lazy ? { lazy } : {}), ...(sorted ? { sorted } : {}) });
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 

@@ -3,7 +3,8 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, SEAL_KIND, V3 } from '../format/constants.js';
 import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
-import { logCrc } from '../log/prefix-crc.js';
+import { logCrc, startPages } from '../log/prefix-crc.js';
+import { canOpenLazily, lazyOpenMinBytes, openLazily } from './lazy-open.js';
 import { loadMirror, replayLog, type RecoveryMode, type RecoveryResult } from '../log/recovery.js';
 import type { ValueEncoding } from '../types.js';
 import type { FlushPolicy, RecoveryStats } from '../types.js';
@@ -27,6 +28,8 @@ export interface OpenReport extends RecoveryResult {
   from: number;
   /** The slot's prefix CRC matched, so records before the tail hint skipped their own CRC. */
   prefixVerified: boolean;
+  /** Pages of the log left on disk at open, loaded and checked when first read (0: the whole log was read). */
+  lazyPages?: number;
   durationMs: number;
 }
 
@@ -36,10 +39,12 @@ export interface OpenedLog {
   slot: ChosenSlot;
   state: LogState;
   report: OpenReport;
-  /** The CRC of the log bytes [DATA_START, prefix.lsn), as far as open hashed them. */
-  prefix: { lsn: number; crc: number };
+  /** The CRC of the log bytes [DATA_START, prefix.lsn), as far as open hashed them, and at each page boundary before it (plaintext). */
+  prefix: { lsn: number; crc: number; pages?: number[] };
   /** Tail covered by the snapshot on disk when it was used, else -1. */
   snapshotTail: number;
+  /** The snapshot used has page CRCs (a later open of the same log may be lazy). */
+  snapshotHasPages: boolean;
   /** Encrypted files: keys, file subkeys and the highest key generation on disk. */
   crypt?: LogCrypt;
 }
@@ -53,6 +58,8 @@ export interface OpenRules {
   encryption?: EncryptionSpec;
   /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here; `sealer` opens its section in an encrypted file). */
   beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined, sealer: SnapshotSealer | undefined) => void;
+  /** Logs at least this large may open lazily (lazy-open.ts); default LAZY_OPEN_MIN_BYTES or EMDB_LAZY_OPEN_MIN_BYTES. */
+  lazyMinBytes?: number;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -89,6 +96,7 @@ export function recoveryStats(report: OpenReport | undefined): RecoveryStats {
     residueReason: report?.residueReason ?? null,
     salvaged: report?.salvagedAt !== undefined,
     corruptionAt: report?.salvagedAt ?? null,
+    lazyPages: report?.lazyPages ?? 0,
   };
 }
 
@@ -149,21 +157,40 @@ export function openLog(
   }
   const started = performance.now();
   const mirror = newMirror(Math.max(size, DATA_START));
+  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
+  if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, rules.lazyMinBytes ?? lazyOpenMinBytes())) {
+    openLazily(io, file, mirror, header, size, snapshot);
+    const state = snapshot.state(mirror);
+    rules.beforeReplay?.(state, snapshot.header, undefined);
+    const tail = snapshot.header.tail;
+    const recovery: RecoveryResult = { end: tail, records: 0, truncatedBytes: 0, droppedRecords: 0, residueAt: undefined, residueReason: undefined, salvagedAt: undefined };
+    return {
+      fd,
+      prelude,
+      slot,
+      state,
+      report: { ...recovery, mode: 'snapshot', from: tail, prefixVerified: false, lazyPages: mirror.pages!.pages, durationMs: performance.now() - started },
+      prefix: { lsn: tail, crc: snapshot.header.prefixCrc, pages: Array.from(snapshot.pages.crcs) },
+      snapshotTail: tail,
+      snapshotHasPages: true,
+    };
+  }
   loadMirror(mirror, io, fd, size);
 
   // One streaming CRC pass: up to the snapshot's tail (does the snapshot describe
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
-  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const snapTail = snapshot?.header.tail ?? DATA_START;
   // Encrypted (scheme 2) with a snapshot: CRC and decryption of its prefix in one pass; on a mismatch, reread and check as below.
   const fused = crypt?.batch && snapshot ? fusedPrefix(mirror, crypt, DATA_START, snapTail, snapshot.header.prefixCrc) : undefined;
   if (fused === false) loadMirror(mirror, io, fd, size);
-  const crcAtSnap = fused ? snapshot!.header.prefixCrc : logCrc(mirror, DATA_START, snapTail, 0);
+  // Plaintext: the CRC at every page boundary is recorded on the way, for the next snapshot's page CRCs.
+  const pages = fused ? undefined : startPages();
+  const crcAtSnap = fused ? snapshot!.header.prefixCrc : logCrc(mirror, DATA_START, snapTail, 0, pages);
   const useSnapshot = snapshot !== undefined && crcAtSnap === snapshot.header.prefixCrc;
-  let prefix = { lsn: snapTail, crc: crcAtSnap };
+  let prefix: OpenedLog['prefix'] = { lsn: snapTail, crc: crcAtSnap, ...(pages ? { pages } : {}) };
   let prefixVerified = false;
   if (slot.prefixCrc !== undefined) {
-    prefix = { lsn: slot.tailHint, crc: logCrc(mirror, snapTail, slot.tailHint, crcAtSnap) };
+    prefix = { lsn: slot.tailHint, crc: logCrc(mirror, snapTail, slot.tailHint, crcAtSnap, pages), ...(pages ? { pages } : {}) };
     // A mismatch means damage before the tail hint: the per-record walk finds and reports it.
     prefixVerified = prefix.crc === slot.prefixCrc && slot.tailHint > DATA_START;
   }
@@ -198,6 +225,7 @@ export function openLog(
     report: { ...recovery, mode: useSnapshot ? 'snapshot' : 'full', from, prefixVerified, durationMs: performance.now() - started },
     prefix,
     snapshotTail: useSnapshot ? snapTail : -1,
+    snapshotHasPages: useSnapshot && snapshot.pages !== undefined,
     crypt,
   };
 }

@@ -2,6 +2,7 @@ import { crc32 } from '@node-rs/crc32';
 import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 import { decodeDeadlineSection, encodeDeadlineSection } from '../format/deadline-snapshot.js';
+import { decodePageCrcSection, encodePageCrcSection, type PageCrcs } from '../format/page-crcs.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -27,6 +28,8 @@ const MAX_SNAPSHOT_CAPACITY = 2 ** 30;
 
 export interface LoadedSnapshot {
   header: SnapshotHeader;
+  /** The log's page CRCs up to the tail (section PAGE_CRCS), when the snapshot has them: a reopen may then load the log lazily. */
+  pages: PageCrcs | undefined;
   /** Builds the LogState over `mirror`; call only after the prefix CRC matched. */
   state(mirror: MirrorWriter): LogState;
 }
@@ -38,7 +41,7 @@ export interface LoadedSnapshot {
  * I/O errors after removing the temp file; the log is not involved, so the
  * caller decides (a checkpoint carries on without a new snapshot).
  */
-export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileId: Uint8Array, tail: number, prefixCrc: number, sealer?: SnapshotSealer): void {
+export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileId: Uint8Array, tail: number, prefixCrc: number, sealer?: SnapshotSealer, pages?: PageCrcs): void {
   const target = snapshotPath(dbFile);
   const tmp = `${target}.tmp`;
   // An orphan of a crashed checkpoint; the name is ours.
@@ -51,7 +54,8 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   // SnapshotSection.EXPIRY: the body ends with the deadline heap (format/deadline-snapshot.ts), always
   // written (even empty) so that a snapshot without the bit is known not to carry the deadlines.
   const heap = state.deadlines.entries();
-  const deadlines = encodeDeadlineSection(heap.deadlines, heap.lsns);
+  // SnapshotSection.PAGE_CRCS (plaintext logs): the page CRCs end the body, after the deadlines.
+  const deadlines = concat(encodeDeadlineSection(heap.deadlines, heap.lsns), pages && !sealer ? encodePageCrcSection(pages) : undefined);
   const fields = {
     fileId,
     tail,
@@ -66,7 +70,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length + deadlines.length,
     bodyCrc: crc32(deadlines, crc32(catalogue, crc32(index))),
-    sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY,
+    sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY | (pages && !sealer ? SnapshotSection.PAGE_CRCS : 0),
   };
   let header = encodeSnapshotHeader(fields);
   // Encrypted database: the body (hash tags, namespace names, deadlines) is sealed; the header fields [16, 92) are its associated data.
@@ -151,12 +155,19 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
     // Without the EXPIRY section (an older build wrote it) the deadlines are unknown: replay the log instead.
     if ((header.sections & SnapshotSection.EXPIRY) === 0) return undefined;
+    let pages: ReturnType<typeof decodePageCrcSection>;
+    if ((header.sections & SnapshotSection.PAGE_CRCS) !== 0) {
+      pages = decodePageCrcSection(catalogueBytes);
+      if (!pages) return undefined;
+      catalogueBytes = catalogueBytes.subarray(0, catalogueBytes.length - pages.size);
+    }
     const deadlines = decodeDeadlineSection(catalogueBytes);
     if (!deadlines) return undefined;
     const catalogue = decodeCatalogue(catalogueBytes.subarray(0, catalogueBytes.length - deadlines.size), header.namespaces, header.counts, header.version);
     if (!catalogue) return undefined;
     return {
       header,
+      pages: pages && { pageShift: pages.pageShift, crcs: pages.crcs },
       state(mirror: MirrorWriter): LogState {
         const index = new IndexWriter(table);
         index.live = header.indexLive;
@@ -182,6 +193,14 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
   } finally {
     if (fd >= 0) closeQuietly(io, fd);
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array | undefined): Uint8Array {
+  if (!b) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function sameId(a: Uint8Array, b: Uint8Array): boolean {
