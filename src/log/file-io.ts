@@ -30,6 +30,13 @@ export interface FileIO {
   list?(dir: string): string[];
   /** Bytes an unprivileged writer may still use on the file system of `file`; optional (test doubles may lack it): only sizes preallocation. */
   freeBytes?(file: string): number;
+  /**
+   * True when a descriptor this returns can be read by other threads with
+   * fs.readSync (real descriptors: threads share the process's table). A lazily
+   * opened log needs it (shm/lazy-pages.ts); a simulated file system opens
+   * every log whole instead.
+   */
+  sharedDescriptors?: boolean;
 }
 
 const OPEN_FLAGS = {
@@ -41,6 +48,7 @@ const OPEN_FLAGS = {
 } as const;
 
 export const nodeFileIO: FileIO = {
+  sharedDescriptors: true,
   open: (file, flags) => fs.openSync(file, OPEN_FLAGS[flags], 0o644),
   close: (fd) => fs.closeSync(fd),
   size: (fd) => fs.fstatSync(fd).size,

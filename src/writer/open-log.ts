@@ -158,7 +158,8 @@ export function openLog(
   const started = performance.now();
   const mirror = newMirror(Math.max(size, DATA_START));
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
-  if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, rules.lazyMinBytes ?? lazyOpenMinBytes())) {
+  const lazyMin = io.sharedDescriptors === true ? (rules.lazyMinBytes ?? lazyOpenMinBytes()) : Infinity;
+  if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
     openLazily(io, file, mirror, header, size, snapshot);
     const state = snapshot.state(mirror);
     rules.beforeReplay?.(state, snapshot.header, undefined);

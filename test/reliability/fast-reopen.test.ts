@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from '@node-rs/crc32';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordKind } from '../../dist/src/format/constants.js';
 import { logCrc } from '../../dist/src/log/prefix-crc.js';
 import { MirrorWriter } from '../../dist/src/shm/mirror.js';
@@ -45,6 +45,15 @@ import { failureOf, normalized, openAndRead, resealSlots, run, sha, workload, ty
 
 describe('reopen from the index snapshot', () => {
   const newDir = tempDirs('emdb-fast-reopen-');
+  // These cases are about the open that reads and checks the whole log (prefix CRC, damage as an open error):
+  // the lazy open a parametrised run forces on small logs (npm run test:lazy) has its own suite, lazy-open.test.ts.
+  const lazyMin = process.env.EMDB_LAZY_OPEN_MIN_BYTES;
+  beforeAll(() => {
+    delete process.env.EMDB_LAZY_OPEN_MIN_BYTES;
+  });
+  afterAll(() => {
+    if (lazyMin !== undefined) process.env.EMDB_LAZY_OPEN_MIN_BYTES = lazyMin;
+  });
 
   /** A database after `ops`, checkpointed by a clean close (snapshot written). */
   function closedDatabase(dir: string, name: string, seed: number, n: number): { file: string; model: Model } {
