@@ -5,8 +5,9 @@ import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
-import type { RangeTaskMessage } from '../range/pool-scan.js';
+import { runRangeTask, type RangeTaskMessage } from '../range/pool-scan.js';
 import type { Chunk } from '../range/snapshot.js';
+import { InlineReader } from './inline-reader.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
 
@@ -41,6 +42,12 @@ interface PendingBlock {
  * of N gets costs N / 2048 task round trips, spread over the readers.
  * Values come back in one private buffer per task; the Buffers handed to callers
  * are views into it (never into shared memory).
+ *
+ * Until the pool has a thread ready, reads are answered on this thread instead
+ * (InlineReader: the shared index probed as getSync does, values copied out):
+ * a reader thread takes ~50-70 ms to start (an isolate, piscina, the reader
+ * module), and the first get() after open waited that long for a lookup that
+ * takes microseconds here.
  */
 export class ReadPool implements ValueReader {
   /**
@@ -55,6 +62,11 @@ export class ReadPool implements ValueReader {
   private scheduled = false;
   /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
   private closed = false;
+  /** Serves reads until `ready`: the pool is started then, and a first task round trip says a thread is up. */
+  private readonly inline: InlineReader;
+  private warming: Promise<void> | undefined;
+  /** A reader thread has answered a task: reads go to the pool from now on. */
+  ready = false;
 
   constructor(
     private readonly view: SharedView,
@@ -65,6 +77,36 @@ export class ReadPool implements ValueReader {
     // For stats(), also on attached threads; stored before any handle exists.
     view.setReaders(this.threadCount);
     pools.set(view.control, this);
+    this.inline = new InlineReader(view);
+  }
+
+  /**
+   * Starts the pool (once) and resolves when a reader thread has answered an
+   * empty task, i.e. is running; reads made until then were answered inline. A
+   * failed start is not hidden: `ready` is set anyway, so the next read goes to
+   * the pool and rejects with its error as before.
+   */
+  whenReady(): Promise<void> {
+    this.warming ??= this.started()
+      .then((pool) => {
+        const keys = new ArrayBuffer(0);
+        return pool.run({ count: 0, keys, keyBytes: 0 } satisfies ReadTask, { transferList: [keys] });
+      })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.ready = true;
+      });
+    return this.warming;
+  }
+
+  /** True when this read is answered on this thread: the pool is not ready yet (and is started now). */
+  private servesInline(): boolean {
+    if (this.ready) return false;
+    void this.whenReady();
+    return true;
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
@@ -86,6 +128,7 @@ export class ReadPool implements ValueReader {
   }
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
+    if (this.servesInline()) return this.closed ? Promise.reject(closedError()) : this.inline.lookup(namespace, key, keyLen);
     let block = this.block;
     if (!block || block.resolves.length >= KEYS_PER_TASK) {
       if (block) this.dispatch(block);
@@ -133,6 +176,10 @@ export class ReadPool implements ValueReader {
   }
 
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
+    if (this.servesInline()) {
+      if (this.closed) throw closedError();
+      return this.inline.scan(source, namespace, from, count, values);
+    }
     const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
     try {
@@ -144,6 +191,10 @@ export class ReadPool implements ValueReader {
 
   /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
   async range(task: RangeTaskMessage): Promise<Chunk> {
+    if (this.servesInline()) {
+      if (this.closed) throw closedError();
+      return runRangeTask(task);
+    }
     const pool = await this.started();
     try {
       return (await pool.run(task, { name: 'range' })) as Chunk;
