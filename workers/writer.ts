@@ -9,7 +9,7 @@
  * ways. Only the writer and that client hold a link, so a request wakes the
  * writer alone and a reply wakes its client alone.
  */
-import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
+import { BroadcastChannel, parentPort } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
 import { identityBinder, lockBackupTarget } from '../src/lock.js';
 import { nodeFileIO } from '../src/log/file-io.js';
@@ -23,9 +23,21 @@ import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
 import { Sweeper } from '../src/writer/sweeper.js';
 
-const init = workerData as WriterInit;
-const RECYCLE_MIN_BYTES = 1 << 20;
 const port = parentPort!;
+/**
+ * The opener starts this thread before it holds the database's lock, so that
+ * this start-up overlaps it (core/writer-worker.ts, SpawnedWriter); the init
+ * is its first message. When the lock is refused it says `cancel` instead: the
+ * port is closed and, nothing else being open yet, the thread ends.
+ */
+const init = await new Promise<WriterInit>((resolve) => {
+  // The shape of core/writer-worker.ts's WriterStart (this side may not import the user side).
+  port.once('message', (msg: { init: WriterInit } | { cancel: true }) => {
+    if ('init' in msg) resolve(msg.init);
+    else port.close();
+  });
+});
+const RECYCLE_MIN_BYTES = 1 << 20;
 const buffersChannel = new BroadcastChannel(init.channelName);
 const requestChannel = new BroadcastChannel(init.requestChannel);
 const links = new Map<string, { channel: BroadcastChannel; reply: Reply }>();
