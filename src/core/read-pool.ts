@@ -13,6 +13,14 @@ import { workerExecArgv } from './worker-argv.js';
 
 /** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
 const KEYS_PER_TASK = 2048;
+/**
+ * How long after the first async read the pool starts, ms, unless reads keep
+ * coming (INLINE_LOOKUPS_BEFORE_START keys, or any scan): a process that reads
+ * a key or two, writes and exits (a CLI, a job) is done before that and never
+ * pays ~30 ms of reader threads starting beside its write and its close.
+ */
+const POOL_START_DELAY_MS = 20;
+const INLINE_LOOKUPS_BEFORE_START = KEYS_PER_TASK;
 export const READER_WORKER_URL = new URL('../../workers/reader-entry.cjs', import.meta.url);
 
 type Resolve = (value: Buffer | undefined) => void;
@@ -65,6 +73,8 @@ export class ReadPool implements ValueReader {
   /** Serves reads until `ready`: the pool is started then, and a first task round trip says a thread is up. */
   private readonly inline: InlineReader;
   private warming: Promise<void> | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private inlineLookups = 0;
   /** A reader thread has answered a task: reads go to the pool from now on. */
   ready = false;
 
@@ -102,10 +112,21 @@ export class ReadPool implements ValueReader {
     return this.warming;
   }
 
-  /** True when this read is answered on this thread: the pool is not ready yet (and is started now). */
-  private servesInline(): boolean {
+  /**
+   * True when this read is answered on this thread: the pool is not ready yet.
+   * The pool is started now for bulk reads (`bulk`, or many keys so far), else
+   * a little later (POOL_START_DELAY_MS), on an unref'ed timer.
+   */
+  private servesInline(bulk: boolean): boolean {
     if (this.ready) return false;
-    void this.whenReady();
+    if (this.warming) return true;
+    if (bulk || ++this.inlineLookups >= INLINE_LOOKUPS_BEFORE_START) {
+      clearTimeout(this.startTimer);
+      void this.whenReady();
+    } else if (!this.startTimer && !this.closed) {
+      this.startTimer = setTimeout(() => void this.whenReady(), POOL_START_DELAY_MS);
+      this.startTimer.unref();
+    }
     return true;
   }
 
@@ -128,7 +149,7 @@ export class ReadPool implements ValueReader {
   }
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
-    if (this.servesInline()) return this.closed ? Promise.reject(closedError()) : this.inline.lookup(namespace, key, keyLen);
+    if (this.servesInline(false)) return this.closed ? Promise.reject(closedError()) : this.inline.lookup(namespace, key, keyLen);
     let block = this.block;
     if (!block || block.resolves.length >= KEYS_PER_TASK) {
       if (block) this.dispatch(block);
@@ -176,7 +197,7 @@ export class ReadPool implements ValueReader {
   }
 
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    if (this.servesInline()) {
+    if (this.servesInline(true)) {
       if (this.closed) throw closedError();
       return this.inline.scan(source, namespace, from, count, values);
     }
@@ -191,7 +212,7 @@ export class ReadPool implements ValueReader {
 
   /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
   async range(task: RangeTaskMessage): Promise<Chunk> {
-    if (this.servesInline()) {
+    if (this.servesInline(true)) {
       if (this.closed) throw closedError();
       return runRangeTask(task);
     }
@@ -205,6 +226,7 @@ export class ReadPool implements ValueReader {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.startTimer);
     if (this.pool) await (await this.pool).destroy();
   }
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readPoolOf } from '../../dist/src/core/read-pool.js';
 import { Emdb, ErrorCode, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
@@ -33,9 +33,8 @@ describe('async reads before the reader pool is ready', () => {
       expect(immediateRan).toBe(false);
       expect(value?.toString()).toBe('v7');
       expect(await db.get('absent')).toBeUndefined();
-      // The first read started the pool; reads go there once a thread answered.
-      await pool.whenReady();
-      expect(pool.ready).toBe(true);
+      // The first read starts the pool (a little later, on its own); reads go there once a thread answered.
+      await vi.waitFor(() => expect(pool.ready).toBe(true), { timeout: 20_000, interval: 10 });
       expect((await db.get('k7'))?.toString()).toBe('v7');
     } finally {
       await db.close();
@@ -55,8 +54,9 @@ describe('async reads before the reader pool is ready', () => {
         range: (await db.range('k1', 'k2')).map(([k]) => k.toString()),
         stats: (await db.stats()).reads,
       });
-      const inline = await read();
+      // getMany's lookups are all made in this tick, long before a reader thread can be up: inline.
       expect(pool.ready).toBe(false);
+      const inline = await read();
       await pool.whenReady();
       const pooled = await read();
       expect(pooled.many).toEqual(inline.many);
@@ -82,11 +82,11 @@ describe('async reads before the reader pool is ready', () => {
     await db.insert('a', Buffer.from('1'));
     expect((await db.get('a'))?.toString()).toBe('1');
     expect(pool.ready).toBe(false);
-    // The pool is starting now; close must not wait forever nor throw.
+    // Close while the pool starts: it must neither hang nor throw, and the warm-up settles.
+    const warming = pool.whenReady();
     await db.close();
     await rejectsWithCode(() => db.get('a'), ErrorCode.CLOSED);
-    // The warm-up task the close dropped settles; it does not hang.
-    await pool.whenReady();
+    await warming;
   });
 });
 
