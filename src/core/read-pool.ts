@@ -5,7 +5,7 @@ import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
-import { runRangeTask, type RangeTaskMessage } from '../range/pool-scan.js';
+import type { RangeTaskMessage } from '../range/pool-scan.js';
 import type { Chunk } from '../range/snapshot.js';
 import { InlineReader } from './inline-reader.js';
 import type { ValueReader } from './types.js';
@@ -14,13 +14,18 @@ import { workerExecArgv } from './worker-argv.js';
 /** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
 const KEYS_PER_TASK = 2048;
 /**
- * How long after the first async read the pool starts, ms, unless reads keep
- * coming (INLINE_LOOKUPS_BEFORE_START keys, or any scan): a process that reads
- * a key or two, writes and exits (a CLI, a job) is done before that and never
- * pays ~30 ms of reader threads starting beside its write and its close.
+ * How long after the first async get the pool starts, ms, unless reads keep
+ * coming: a process that reads a key or two, writes and exits (a CLI, a job)
+ * is done before that and never pays ~30 ms of reader threads starting beside
+ * its write and its close.
  */
 const POOL_START_DELAY_MS = 20;
-const INLINE_LOOKUPS_BEFORE_START = KEYS_PER_TASK;
+/**
+ * Lookups answered on this thread before the pool is ready, at most: about a
+ * millisecond of probing. Past it (a bulk read) the pool starts at once and
+ * the rest wait for it, off this thread, in parallel, as before.
+ */
+const INLINE_LOOKUPS = KEYS_PER_TASK;
 export const READER_WORKER_URL = new URL('../../workers/reader-entry.cjs', import.meta.url);
 
 type Resolve = (value: Buffer | undefined) => void;
@@ -51,11 +56,12 @@ interface PendingBlock {
  * Values come back in one private buffer per task; the Buffers handed to callers
  * are views into it (never into shared memory).
  *
- * Until the pool has a thread ready, reads are answered on this thread instead
- * (InlineReader: the shared index probed as getSync does, values copied out):
- * a reader thread takes ~50-70 ms to start (an isolate, piscina, the reader
- * module), and the first get() after open waited that long for a lookup that
- * takes microseconds here.
+ * Until the pool has a thread ready, gets are answered on this thread instead
+ * (InlineReader: the shared index probed as getSync does, values copied out;
+ * up to INLINE_LOOKUPS keys): a reader thread takes ~50-70 ms to start (an
+ * isolate, piscina, the reader module), and the first get() after open waited
+ * that long for a lookup that takes microseconds here. Scans and ranges
+ * always go to the pool (bulk work, and they start it).
  */
 export class ReadPool implements ValueReader {
   /**
@@ -74,7 +80,7 @@ export class ReadPool implements ValueReader {
   private readonly inline: InlineReader;
   private warming: Promise<void> | undefined;
   private startTimer: NodeJS.Timeout | undefined;
-  private inlineLookups = 0;
+  private inlineLeft = INLINE_LOOKUPS;
   /** A reader thread has answered a task: reads go to the pool from now on. */
   ready = false;
 
@@ -113,21 +119,23 @@ export class ReadPool implements ValueReader {
   }
 
   /**
-   * True when this read is answered on this thread: the pool is not ready yet.
-   * The pool is started now for bulk reads (`bulk`, or many keys so far), else
-   * a little later (POOL_START_DELAY_MS), on an unref'ed timer.
+   * True when this lookup is answered on this thread: the pool is not ready
+   * and the inline budget is not spent. The pool starts a little later
+   * (POOL_START_DELAY_MS, on an unref'ed timer), or at once for a bulk read.
    */
-  private servesInline(bulk: boolean): boolean {
+  private servesInline(): boolean {
     if (this.ready) return false;
-    if (this.warming) return true;
-    if (bulk || ++this.inlineLookups >= INLINE_LOOKUPS_BEFORE_START) {
-      clearTimeout(this.startTimer);
-      void this.whenReady();
-    } else if (!this.startTimer && !this.closed) {
-      this.startTimer = setTimeout(() => void this.whenReady(), POOL_START_DELAY_MS);
-      this.startTimer.unref();
+    if (this.inlineLeft > 0 && !this.closed) {
+      this.inlineLeft--;
+      if (!this.startTimer && !this.warming) {
+        this.startTimer = setTimeout(() => void this.whenReady(), POOL_START_DELAY_MS);
+        this.startTimer.unref();
+      }
+      return true;
     }
-    return true;
+    clearTimeout(this.startTimer);
+    void this.whenReady();
+    return false;
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
@@ -149,7 +157,7 @@ export class ReadPool implements ValueReader {
   }
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
-    if (this.servesInline(false)) return this.closed ? Promise.reject(closedError()) : this.inline.lookup(namespace, key, keyLen);
+    if (this.servesInline()) return this.inline.lookup(namespace, key, keyLen);
     let block = this.block;
     if (!block || block.resolves.length >= KEYS_PER_TASK) {
       if (block) this.dispatch(block);
@@ -197,10 +205,6 @@ export class ReadPool implements ValueReader {
   }
 
   async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    if (this.servesInline(true)) {
-      if (this.closed) throw closedError();
-      return this.inline.scan(source, namespace, from, count, values);
-    }
     const task: ScanTask = { scan: source, namespace, from, count, values };
     const pool = await this.started();
     try {
@@ -212,10 +216,6 @@ export class ReadPool implements ValueReader {
 
   /** One chunk of a range scan (src/range/pool-scan.ts) on a reader thread. */
   async range(task: RangeTaskMessage): Promise<Chunk> {
-    if (this.servesInline(true)) {
-      if (this.closed) throw closedError();
-      return runRangeTask(task);
-    }
     const pool = await this.started();
     try {
       return (await pool.run(task, { name: 'range' })) as Chunk;
