@@ -65,10 +65,10 @@ interface PendingBlock {
  */
 export class ReadPool implements ValueReader {
   /**
-   * The pool starts on the first async read or scan, not at open: a process that
-   * only writes (a loader, a CLI, a short-lived job) never pays the reader threads'
-   * start-up (an isolate and its module loading each), and open returns sooner.
-   * piscina itself is imported then too.
+   * The pool starts on the first scan or range, or shortly after the first get
+   * (servesInline), not at open: a process that only writes (a loader, a CLI, a
+   * short-lived job) never pays the reader threads' start-up (an isolate and its
+   * module loading each), and open returns sooner. piscina itself is imported then too.
    */
   private pool: Promise<Piscina> | undefined;
   private readonly threadCount: number;
@@ -76,7 +76,7 @@ export class ReadPool implements ValueReader {
   private scheduled = false;
   /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
   private closed = false;
-  /** Serves reads until `ready`: the pool is started then, and a first task round trip says a thread is up. */
+  /** Answers gets until `ready` (a first task came back from a reader thread), within its budget `inlineLeft`. */
   private readonly inline: InlineReader;
   private warming: Promise<void> | undefined;
   private startTimer: NodeJS.Timeout | undefined;
