@@ -21,7 +21,7 @@ import type { EncryptionSpec } from './crypto/keys.js';
 export type { BufferSet } from './shm/shared-view.js';
 export type { ScanSource } from './shm/scan.js';
 
-/** The writer worker's workerData. */
+/** The writer worker's init: its first message (the thread is started before the lock is taken, src/core/writer-worker.ts). */
 export interface WriterInit {
   path: string | null;
   flushPolicy: FlushPolicy;

@@ -9,7 +9,7 @@
  * ways. Only the writer and that client hold a link, so a request wakes the
  * writer alone and a reply wakes its client alone.
  */
-import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
+import { BroadcastChannel, parentPort } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
 import { identityBinder, lockBackupTarget } from '../src/lock.js';
 import { nodeFileIO } from '../src/log/file-io.js';
@@ -23,280 +23,295 @@ import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
 import { Sweeper } from '../src/writer/sweeper.js';
 
-const init = workerData as WriterInit;
-const RECYCLE_MIN_BYTES = 1 << 20;
 const port = parentPort!;
-const buffersChannel = new BroadcastChannel(init.channelName);
-const requestChannel = new BroadcastChannel(init.requestChannel);
-const links = new Map<string, { channel: BroadcastChannel; reply: Reply }>();
+/**
+ * The opener starts this thread before it holds the database's lock, so that
+ * this start-up overlaps it (core/writer-worker.ts, SpawnedWriter); the init
+ * is its first message. When the lock is refused it says `cancel` instead: the
+ * port is closed and, nothing else being open yet, the thread ends. (The
+ * message has the shape of core/writer-worker.ts's WriterStart; this side may
+ * not import the user side.)
+ */
+port.once('message', (msg: { init: WriterInit } | { cancel: true }) => {
+  if ('init' in msg) serve(msg.init);
+  else port.close();
+});
 
-type Reply = (msg: WriterReply, shared?: BufferSet, payload?: ArrayBuffer) => void;
+/** Everything the writer does, from its init on (a function, not module code: the bundle is CommonJS, see rolldown.config.mjs). */
+function serve(init: WriterInit): void {
+  const RECYCLE_MIN_BYTES = 1 << 20;
+  const buffersChannel = new BroadcastChannel(init.channelName);
+  const requestChannel = new BroadcastChannel(init.requestChannel);
+  const links = new Map<string, { channel: BroadcastChannel; reply: Reply }>();
 
-// Replies made in one turn (a batch's flushes answered by one sync) leave in one message.
-const openerOutbox = new PortOutbox((msg, transfer) => port.postMessage(msg, transfer));
-const replyToOpener: Reply = (msg, shared, payload) => {
-  const { env, transfer } = envelope(msg, payload, shared);
-  openerOutbox.push(env, transfer);
-};
+  type Reply = (msg: WriterReply, shared?: BufferSet, payload?: ArrayBuffer) => void;
 
-/** Posts pending replies, then closes the opener's port (a reply still queued would be lost). */
-function closePort(): void {
-  openerOutbox.flush();
-  port.close();
-}
+  // Replies made in one turn (a batch's flushes answered by one sync) leave in one message.
+  const openerOutbox = new PortOutbox((msg, transfer) => port.postMessage(msg, transfer));
+  const replyToOpener: Reply = (msg, shared, payload) => {
+    const { env, transfer } = envelope(msg, payload, shared);
+    openerOutbox.push(env, transfer);
+  };
 
-/** How to answer an attached client: its link, opened on its first request. */
-function replyToAttached(client: string): Reply {
-  let link = links.get(client);
-  if (!link) {
-    const channel = new BroadcastChannel(`${init.requestChannel}:${client}`);
-    // BroadcastChannel cannot transfer; buffers are cloned, and batch buffers are not sent back.
-    const reply: Reply = (msg, shared) => channel.postMessage(envelope(msg, undefined, shared).env);
-    channel.onmessage = (event: unknown) => dispatch((event as { data: Envelope }).data, reply, client);
-    link = { channel, reply };
-    links.set(client, link);
+  /** Posts pending replies, then closes the opener's port (a reply still queued would be lost). */
+  function closePort(): void {
+    openerOutbox.flush();
+    port.close();
   }
-  return link.reply;
-}
 
-const engine = new WriterEngine({
-  path: init.path,
-  flushPolicy: init.flushPolicy,
-  io: nodeFileIO,
-  control: init.control,
-  publish: (set) => buffersChannel.postMessage(set),
-  ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
-  valueEncoding: init.valueEncoding,
-  recovery: init.recovery,
-  ...(init.encryption ? { encryption: init.encryption } : {}),
-});
+  /** How to answer an attached client: its link, opened on its first request. */
+  function replyToAttached(client: string): Reply {
+    let link = links.get(client);
+    if (!link) {
+      const channel = new BroadcastChannel(`${init.requestChannel}:${client}`);
+      // BroadcastChannel cannot transfer; buffers are cloned, and batch buffers are not sent back.
+      const reply: Reply = (msg, shared) => channel.postMessage(envelope(msg, undefined, shared).env);
+      channel.onmessage = (event: unknown) => dispatch((event as { data: Envelope }).data, reply, client);
+      link = { channel, reply };
+      links.set(client, link);
+    }
+    return link.reply;
+  }
 
-const backups = new BackupRunner();
-// A sweep batch can start an index purge: its steps are scheduled like the merges.
-const sweeper = new Sweeper(engine, () => scheduleMerge());
-/** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
-const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
+  const engine = new WriterEngine({
+    path: init.path,
+    flushPolicy: init.flushPolicy,
+    io: nodeFileIO,
+    control: init.control,
+    publish: (set) => buffersChannel.postMessage(set),
+    ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
+    valueEncoding: init.valueEncoding,
+    recovery: init.recovery,
+    ...(init.encryption ? { encryption: init.encryption } : {}),
+  });
 
-const flusher = new GroupFlusher(
-  init.flushPolicy,
-  () => engine.flush(),
-  () => engine.needsSync(),
-);
+  const backups = new BackupRunner();
+  // A sweep batch can start an index purge: its steps are scheduled like the merges.
+  const sweeper = new Sweeper(engine, () => scheduleMerge());
+  /** Keeps the opener's lock on the file's identity (its inode changes on create and compaction). */
+  const bindIdentity = init.lockRecord === undefined ? () => undefined : identityBinder(init.lockRecord);
 
-// The copy runs a bounded step per event-loop turn; writes are served in between (DESIGN.md, "Compaction").
-const compactions = new CompactionRunner(engine, {
-  beforeSwap: () => flusher.drain(),
-  afterSwap: () => {
-    bindIdentity();
-    sweeper.arm();
-  },
-});
+  const flusher = new GroupFlusher(
+    init.flushPolicy,
+    () => engine.flush(),
+    () => engine.needsSync(),
+  );
 
-function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
-  switch (req.t) {
-    case 'write': {
-      const batch = new Uint8Array(payload!, 0, req.bytes);
-      // Large batch buffers go back to the producer, which reuses their mapped pages.
-      const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
-      if (!req.marks) {
-        const existed = engine.append(batch, req.existed, req.count);
+  // The copy runs a bounded step per event-loop turn; writes are served in between (DESIGN.md, "Compaction").
+  const compactions = new CompactionRunner(engine, {
+    beforeSwap: () => flusher.drain(),
+    afterSwap: () => {
+      bindIdentity();
+      sweeper.arm();
+    },
+  });
+
+  function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
+    switch (req.t) {
+      case 'write': {
+        const batch = new Uint8Array(payload!, 0, req.bytes);
+        // Large batch buffers go back to the producer, which reuses their mapped pages.
+        const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;
+        if (!req.marks) {
+          const existed = engine.append(batch, req.existed, req.count);
+          sweeper.poke();
+          reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
+          return;
+        }
+        // Applied now; the one reply waits for the marks' syncs and says how each went.
+        engine.reserveKeys(req.count);
+        const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
+        applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
         sweeper.poke();
-        reply(existed ? { t: 'done', id: req.id, existed } : { t: 'done', id: req.id }, undefined, back);
         return;
       }
-      // Applied now; the one reply waits for the marks' syncs and says how each went.
-      engine.reserveKeys(req.count);
-      const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
-      applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
-      sweeper.poke();
-      return;
-    }
-    case 'flush':
-      flusher.request((error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
-      return;
-    case 'checkpoint':
-      flusher.drain();
-      engine.checkpoint();
-      reply({ t: 'done', id: req.id });
-      return;
-    case 'stats':
-      reply({ t: 'done', id: req.id, stats: { ...engine.stats(), flushTimeouts: flusher.timeouts } });
-      return;
-    case 'count':
-      reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
-      return;
-    case 'namespace':
-      reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create, req.encoding) });
-      return;
-    case 'dropNamespace':
-      reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
-      return;
-    case 'compact':
-      compactions.start(req.force === true, (report, error) =>
-        reply(error !== undefined ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id, report: report! }),
-      );
-      return;
-    case 'reencrypt':
-      compactions.drain();
-      flusher.drain();
-      engine.reencrypt(req.to, req.keepBackup);
-      reply({ t: 'done', id: req.id });
-      return;
-    case 'persist':
-      reply({ t: 'done', id: req.id, persisted: engine.persist(req.ns, req.key) });
-      return;
-    case 'sweep':
-      sweeper.arm();
-      reply({ t: 'done', id: req.id });
-      return;
-    case 'namespaces':
-      reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
-      return;
-    case 'backup': {
-      // The job is copied a chunk per event-loop turn; other requests are served in between.
-      // It holds the target's lock throughout: no open database there, no second backup to it.
-      const target = lockBackupTarget(req.path);
-      let job: BackupJob;
-      try {
-        job = engine.startBackup(target.canonical);
-      } catch (err) {
-        target.release();
-        throw err;
-      }
-      backups.run(job, (error) => {
-        let failure = error;
+      case 'flush':
+        flusher.request((error) => reply(error ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id }));
+        return;
+      case 'checkpoint':
+        flusher.drain();
+        engine.checkpoint();
+        reply({ t: 'done', id: req.id });
+        return;
+      case 'stats':
+        reply({ t: 'done', id: req.id, stats: { ...engine.stats(), flushTimeouts: flusher.timeouts } });
+        return;
+      case 'count':
+        reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
+        return;
+      case 'namespace':
+        reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create, req.encoding) });
+        return;
+      case 'dropNamespace':
+        reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
+        return;
+      case 'compact':
+        compactions.start(req.force === true, (report, error) =>
+          reply(error !== undefined ? { t: 'done', id: req.id, error: serializeError(error) } : { t: 'done', id: req.id, report: report! }),
+        );
+        return;
+      case 'reencrypt':
+        compactions.drain();
+        flusher.drain();
+        engine.reencrypt(req.to, req.keepBackup);
+        reply({ t: 'done', id: req.id });
+        return;
+      case 'persist':
+        reply({ t: 'done', id: req.id, persisted: engine.persist(req.ns, req.key) });
+        return;
+      case 'sweep':
+        sweeper.arm();
+        reply({ t: 'done', id: req.id });
+        return;
+      case 'namespaces':
+        reply({ t: 'done', id: req.id, names: engine.namespaceNames() });
+        return;
+      case 'backup': {
+        // The job is copied a chunk per event-loop turn; other requests are served in between.
+        // It holds the target's lock throughout: no open database there, no second backup to it.
+        const target = lockBackupTarget(req.path);
+        let job: BackupJob;
         try {
-          target.release();
+          job = engine.startBackup(target.canonical);
         } catch (err) {
-          failure ??= err;
+          target.release();
+          throw err;
         }
-        reply(failure ? { t: 'done', id: req.id, error: serializeError(failure) } : { t: 'done', id: req.id });
-      });
-      return;
-    }
-    case 'buffers':
-      reply({ t: 'done', id: req.id }, engine.currentBuffers());
-      return;
-    case 'detach':
-      reply({ t: 'done', id: req.id });
-      if (client !== undefined) {
-        links.get(client)?.channel.close();
-        links.delete(client);
+        backups.run(job, (error) => {
+          let failure = error;
+          try {
+            target.release();
+          } catch (err) {
+            failure ??= err;
+          }
+          reply(failure ? { t: 'done', id: req.id, error: serializeError(failure) } : { t: 'done', id: req.id });
+        });
+        return;
       }
-      return;
-    case 'close': {
-      sweeper.stop();
-      clearInterval(autoCheckpoint);
-      flusher.drain();
-      backups.drain();
-      compactions.drain();
-      engine.close();
-      reply({ t: 'done', id: req.id });
-      // Attached threads learn that the database is gone instead of waiting forever.
-      const closed = serializeError(new EmdbError(ErrorCode.CLOSED, 'database is closed'));
-      for (const { channel } of links.values()) {
-        channel.postMessage(envelope({ t: 'failed', error: closed }).env);
-        channel.close();
+      case 'buffers':
+        reply({ t: 'done', id: req.id }, engine.currentBuffers());
+        return;
+      case 'detach':
+        reply({ t: 'done', id: req.id });
+        if (client !== undefined) {
+          links.get(client)?.channel.close();
+          links.delete(client);
+        }
+        return;
+      case 'close': {
+        sweeper.stop();
+        clearInterval(autoCheckpoint);
+        flusher.drain();
+        backups.drain();
+        compactions.drain();
+        engine.close();
+        reply({ t: 'done', id: req.id });
+        // Attached threads learn that the database is gone instead of waiting forever.
+        const closed = serializeError(new EmdbError(ErrorCode.CLOSED, 'database is closed'));
+        for (const { channel } of links.values()) {
+          channel.postMessage(envelope({ t: 'failed', error: closed }).env);
+          channel.close();
+        }
+        links.clear();
+        requestChannel.close();
+        buffersChannel.close();
+        closePort();
+        return;
       }
-      links.clear();
-      requestChannel.close();
-      buffersChannel.close();
-      closePort();
-      return;
     }
   }
-}
 
-/**
- * Requests that read records already in the log (a write reads the record it
- * replaces): a lazily opened log loads its remaining pages first, so nothing
- * on the writer thread ever meets a page that is not in memory.
- */
-const READS_OLD_RECORDS: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
+  /**
+   * Requests that read records already in the log (a write reads the record it
+   * replaces): a lazily opened log loads its remaining pages first, so nothing
+   * on the writer thread ever meets a page that is not in memory.
+   */
+  const READS_OLD_RECORDS: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
 
-function dispatch(env: Envelope, reply: Reply, client?: string): void {
-  const req = unpack<WriterRequest>(env.m);
+  function dispatch(env: Envelope, reply: Reply, client?: string): void {
+    const req = unpack<WriterRequest>(env.m);
+    try {
+      if (READS_OLD_RECORDS.has(req.t) && engine.warming()) engine.warmAll();
+      handle(req, env.payload, reply, client);
+    } catch (err) {
+      reply({ t: 'done', id: req.id, error: serializeError(err) });
+    }
+    scheduleMerge();
+  }
+
+  /** Index purge copy per event-loop turn, ms: a request waits behind at most one step (DESIGN.md, "The shared index"). */
+  const PURGE_STEP_MS = 4;
+  /** Lazily opened log: page loading per event-loop turn, ms (DESIGN.md, "Lazy log pages"). */
+  const WARM_STEP_MS = 4;
+
+  /**
+   * Background work on the shared indexes, one step per event-loop turn, after
+   * the turn's messages: a tombstone purge of the hash index (a bounded copy)
+   * and sorted-index merges (rangeScans).
+   */
+  let mergeScheduled = false;
+  function scheduleMerge(): void {
+    if (mergeScheduled || !(engine.warming() || engine.indexPurging() || engine.sortedNeedsMerge())) return;
+    mergeScheduled = true;
+    setImmediate(() => {
+      mergeScheduled = false;
+      let more = false;
+      try {
+        more = engine.warmStep(WARM_STEP_MS);
+      } catch {
+        // A damaged page poisoned the engine: writes report it, reads of that page fail on their own.
+      }
+      try {
+        more = engine.purgeIndex(PURGE_STEP_MS) || more;
+      } catch {
+        // Nothing but memory is touched; the next request's write supersedes or retries the purge.
+      }
+      try {
+        more = engine.maintainSorted() || more;
+      } catch {
+        // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
+      }
+      if (more) scheduleMerge();
+    });
+  }
+
+  /**
+   * The automatic checkpoint (docs/FORMAT.md, "Header slots"): a timer task, so
+   * it runs between requests and never inside a write's latency; unref'd, so it
+   * never keeps the process alive. A failure poisons the engine as any failed
+   * checkpoint does, and the next request reports it.
+   */
+  const autoCheckpoint = setInterval(() => {
+    try {
+      engine.autoCheckpoint();
+    } catch {
+      // reported by the next write or flush (engine.failed)
+    }
+  }, 250);
+  autoCheckpoint.unref();
+
   try {
-    if (READS_OLD_RECORDS.has(req.t) && engine.warming()) engine.warmAll();
-    handle(req, env.payload, reply, client);
+    engine.open();
+    bindIdentity();
+    port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
+    requestChannel.onmessage = (event: unknown) => {
+      const { client, env } = (event as { data: AttachedRequest }).data;
+      dispatch(env, replyToAttached(client), client);
+    };
+    replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
+    // After `ready`, in a later turn: the first reads never wait for a sweep or for page warming.
+    setTimeout(() => sweeper.arm(), 0).unref();
+    setTimeout(() => scheduleMerge(), 0).unref();
   } catch (err) {
-    reply({ t: 'done', id: req.id, error: serializeError(err) });
-  }
-  scheduleMerge();
-}
-
-/** Index purge copy per event-loop turn, ms: a request waits behind at most one step (DESIGN.md, "The shared index"). */
-const PURGE_STEP_MS = 4;
-/** Lazily opened log: page loading per event-loop turn, ms (DESIGN.md, "Lazy log pages"). */
-const WARM_STEP_MS = 4;
-
-/**
- * Background work on the shared indexes, one step per event-loop turn, after
- * the turn's messages: a tombstone purge of the hash index (a bounded copy)
- * and sorted-index merges (rangeScans).
- */
-let mergeScheduled = false;
-function scheduleMerge(): void {
-  if (mergeScheduled || !(engine.warming() || engine.indexPurging() || engine.sortedNeedsMerge())) return;
-  mergeScheduled = true;
-  setImmediate(() => {
-    mergeScheduled = false;
-    let more = false;
+    clearInterval(autoCheckpoint);
+    replyToOpener({ t: 'openFailed', error: serializeError(err) });
     try {
-      more = engine.warmStep(WARM_STEP_MS);
+      engine.close();
     } catch {
-      // A damaged page poisoned the engine: writes report it, reads of that page fail on their own.
+      // the open failure is what the caller needs to see
     }
-    try {
-      more = engine.purgeIndex(PURGE_STEP_MS) || more;
-    } catch {
-      // Nothing but memory is touched; the next request's write supersedes or retries the purge.
-    }
-    try {
-      more = engine.maintainSorted() || more;
-    } catch {
-      // A merge only reorganizes immutable runs; the next commit or checkpoint retries.
-    }
-    if (more) scheduleMerge();
-  });
-}
-
-/**
- * The automatic checkpoint (docs/FORMAT.md, "Header slots"): a timer task, so
- * it runs between requests and never inside a write's latency; unref'd, so it
- * never keeps the process alive. A failure poisons the engine as any failed
- * checkpoint does, and the next request reports it.
- */
-const autoCheckpoint = setInterval(() => {
-  try {
-    engine.autoCheckpoint();
-  } catch {
-    // reported by the next write or flush (engine.failed)
+    requestChannel.close();
+    buffersChannel.close();
+    closePort();
   }
-}, 250);
-autoCheckpoint.unref();
-
-try {
-  engine.open();
-  bindIdentity();
-  port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
-  requestChannel.onmessage = (event: unknown) => {
-    const { client, env } = (event as { data: AttachedRequest }).data;
-    dispatch(env, replyToAttached(client), client);
-  };
-  replyToOpener({ t: 'ready', generation: engine.currentBuffers().generation });
-  // After `ready`, in a later turn: the first reads never wait for a sweep or for page warming.
-  setTimeout(() => sweeper.arm(), 0).unref();
-  setTimeout(() => scheduleMerge(), 0).unref();
-} catch (err) {
-  clearInterval(autoCheckpoint);
-  replyToOpener({ t: 'openFailed', error: serializeError(err) });
-  try {
-    engine.close();
-  } catch {
-    // the open failure is what the caller needs to see
-  }
-  requestChannel.close();
-  buffersChannel.close();
-  closePort();
 }

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { codecFor } from '../encodings.js';
 import { EmdbError, ErrorCode } from '../errors.js';
-import { KeyScratch, type Key } from '../keys.js';
 import type { ResolvedOptions } from '../options.js';
-import type { AttachedRequest, Done, Envelope, ScanSource } from '../protocol.js';
+import type { AttachedRequest, Done, Envelope } from '../protocol.js';
 import { DbState } from '../shm/layout.js';
-import { scanSlots } from '../shm/scan.js';
 import { SharedView } from '../shm/shared-view.js';
 import type { EmdbHandle } from '../types.js';
+import { InlineReader } from './inline-reader.js';
 import type { DbConnection, ValueReader } from './types.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';
 
@@ -61,31 +60,6 @@ class ChannelTransport implements LinkTransport {
   close(): void {
     this.channel.close();
   }
-}
-
-/**
- * Async reads on an attached thread: it is already a worker thread, so it probes
- * the shared index itself instead of hopping to the reader pool.
- */
-class InlineReader implements ValueReader {
-  private readonly scratch = new KeyScratch();
-
-  constructor(private readonly view: SharedView) {}
-
-  lookup(namespace: number, key: Key, _keyLen: number): Promise<Buffer | undefined> {
-    const view = this.view;
-    const len = this.scratch.encode(key);
-    if (!view.lookupOne(namespace, this.scratch.bytes, 0, len)) return Promise.resolve(undefined);
-    const out = Buffer.allocUnsafe(view.valueLen);
-    out.set(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen));
-    return Promise.resolve(out);
-  }
-
-  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    return Promise.resolve(scanSlots(source, namespace, from, count, values, this.view.now()).packed);
-  }
-
-  async close(): Promise<void> {}
 }
 
 export function isHandle(h: unknown): h is EmdbHandle {

@@ -8,7 +8,7 @@ import type { EmdbHandle } from '../types.js';
 import { ReadPool } from './read-pool.js';
 import type { DbConnection } from './types.js';
 import type { WriterLink } from './writer-link.js';
-import { WriterWorker } from './writer-worker.js';
+import { SpawnedWriter, type WriterWorker } from './writer-worker.js';
 
 /**
  * Everything one open database owns on the thread that opened it: the lock, the
@@ -46,7 +46,15 @@ export class Connection implements DbConnection {
   }
 
   static async open(options: ResolvedOptions): Promise<Connection> {
-    const lock = options.path === null ? undefined : await acquireLock(options.path);
+    // The writer thread starts first: its start-up overlaps taking the lock (it waits for its init).
+    const spawned = new SpawnedWriter();
+    let lock: LockHandle | undefined;
+    try {
+      lock = options.path === null ? undefined : await acquireLock(options.path);
+    } catch (err) {
+      spawned.cancel();
+      throw err;
+    }
     let view: SharedView | undefined;
     let writer: WriterWorker | undefined;
     try {
@@ -56,7 +64,7 @@ export class Connection implements DbConnection {
       const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).
       view = new SharedView(control, channelName);
-      writer = await WriterWorker.start({
+      writer = await spawned.start({
         path: lock ? lock.file : options.path,
         flushPolicy: options.flushPolicy,
         control,

@@ -7,11 +7,25 @@ import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderI
 import type { SharedView } from '../shm/shared-view.js';
 import type { RangeTaskMessage } from '../range/pool-scan.js';
 import type { Chunk } from '../range/snapshot.js';
+import { InlineReader } from './inline-reader.js';
 import type { ValueReader } from './types.js';
 import { workerExecArgv } from './worker-argv.js';
 
 /** Keys per task: big enough to amortise a task round trip, small enough to spread over readers. */
 const KEYS_PER_TASK = 2048;
+/**
+ * How long after the first async get the pool starts, ms, unless reads keep
+ * coming: a process that reads a key or two, writes and exits (a CLI, a job)
+ * is done before that and never pays ~30 ms of reader threads starting beside
+ * its write and its close.
+ */
+const POOL_START_DELAY_MS = 20;
+/**
+ * Lookups answered on this thread before the pool is ready, at most: about a
+ * millisecond of probing. Past it (a bulk read) the pool starts at once and
+ * the rest wait for it, off this thread, in parallel, as before.
+ */
+const INLINE_LOOKUPS = KEYS_PER_TASK;
 export const READER_WORKER_URL = new URL('../../workers/reader-entry.cjs', import.meta.url);
 
 type Resolve = (value: Buffer | undefined) => void;
@@ -41,13 +55,20 @@ interface PendingBlock {
  * of N gets costs N / 2048 task round trips, spread over the readers.
  * Values come back in one private buffer per task; the Buffers handed to callers
  * are views into it (never into shared memory).
+ *
+ * Until the pool has a thread ready, gets are answered on this thread instead
+ * (InlineReader: the shared index probed as getSync does, values copied out;
+ * up to INLINE_LOOKUPS keys): a reader thread takes ~50-70 ms to start (an
+ * isolate, piscina, the reader module), and the first get() after open waited
+ * that long for a lookup that takes microseconds here. Scans and ranges
+ * always go to the pool (bulk work, and they start it).
  */
 export class ReadPool implements ValueReader {
   /**
-   * The pool starts on the first async read or scan, not at open: a process that
-   * only writes (a loader, a CLI, a short-lived job) never pays the reader threads'
-   * start-up (an isolate and its module loading each), and open returns sooner.
-   * piscina itself is imported then too.
+   * The pool starts on the first scan or range, or shortly after the first get
+   * (servesInline), not at open: a process that only writes (a loader, a CLI, a
+   * short-lived job) never pays the reader threads' start-up (an isolate and its
+   * module loading each), and open returns sooner. piscina itself is imported then too.
    */
   private pool: Promise<Piscina> | undefined;
   private readonly threadCount: number;
@@ -55,6 +76,13 @@ export class ReadPool implements ValueReader {
   private scheduled = false;
   /** Set by close(): tasks the stopped threads drop reject with ERR_EMDB_CLOSED, not piscina's plain Error. */
   private closed = false;
+  /** Answers gets until `ready` (a first task came back from a reader thread), within its budget `inlineLeft`. */
+  private readonly inline: InlineReader;
+  private warming: Promise<void> | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private inlineLeft = INLINE_LOOKUPS;
+  /** A reader thread has answered a task: reads go to the pool from now on. */
+  ready = false;
 
   constructor(
     private readonly view: SharedView,
@@ -65,6 +93,49 @@ export class ReadPool implements ValueReader {
     // For stats(), also on attached threads; stored before any handle exists.
     view.setReaders(this.threadCount);
     pools.set(view.control, this);
+    this.inline = new InlineReader(view);
+  }
+
+  /**
+   * Starts the pool (once) and resolves when a reader thread has answered an
+   * empty task, i.e. is running; reads made until then were answered inline. A
+   * failed start is not hidden: `ready` is set anyway, so the next read goes to
+   * the pool and rejects with its error as before.
+   */
+  whenReady(): Promise<void> {
+    this.warming ??= this.started()
+      .then((pool) => {
+        const keys = new ArrayBuffer(0);
+        return pool.run({ count: 0, keys, keyBytes: 0 } satisfies ReadTask, { transferList: [keys] });
+      })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.ready = true;
+      });
+    return this.warming;
+  }
+
+  /**
+   * True when this lookup is answered on this thread: the pool is not ready
+   * and the inline budget is not spent. The pool starts a little later
+   * (POOL_START_DELAY_MS, on an unref'ed timer), or at once for a bulk read.
+   */
+  private servesInline(): boolean {
+    if (this.ready) return false;
+    if (this.inlineLeft > 0 && !this.closed) {
+      this.inlineLeft--;
+      if (!this.startTimer && !this.warming) {
+        this.startTimer = setTimeout(() => void this.whenReady(), POOL_START_DELAY_MS);
+        this.startTimer.unref();
+      }
+      return true;
+    }
+    clearTimeout(this.startTimer);
+    void this.whenReady();
+    return false;
   }
 
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
@@ -86,6 +157,7 @@ export class ReadPool implements ValueReader {
   }
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
+    if (this.servesInline()) return this.inline.lookup(namespace, key, keyLen);
     let block = this.block;
     if (!block || block.resolves.length >= KEYS_PER_TASK) {
       if (block) this.dispatch(block);
@@ -154,6 +226,7 @@ export class ReadPool implements ValueReader {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.startTimer);
     if (this.pool) await (await this.pool).destroy();
   }
 

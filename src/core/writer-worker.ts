@@ -7,11 +7,11 @@ import { workerExecArgv } from './worker-argv.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';
 
 /**
- * The writer thread's entry: workers/writer.ts bundled into one file by the
- * build (rolldown.config.mjs), so each open's new isolate loads one module
- * instead of ~70 (dist/src/core → dist/workers).
+ * The writer thread's entry: workers/writer.ts bundled into one CommonJS file
+ * by the build (rolldown.config.mjs), so each open's new isolate loads one
+ * module instead of ~70 (dist/src/core → dist/workers).
  */
-export const WRITER_WORKER_URL = new URL('../../workers/writer.bundle.js', import.meta.url);
+export const WRITER_WORKER_URL = new URL('../../workers/writer.bundle.cjs', import.meta.url);
 
 /**
  * The opening thread's transport: the writer worker's own port. Requests of one
@@ -51,17 +51,23 @@ class WorkerPortTransport implements LinkTransport {
   }
 }
 
-/** The writer worker of a database opened on this thread, and this thread's link to it. */
-export class WriterWorker {
-  private constructor(
-    private readonly worker: Worker,
-    readonly link: WriterLink,
-  ) {}
+/** How the opener tells a spawned writer what to open, or that it has nothing to do (its lock was refused). */
+export type WriterStart = { init: WriterInit } | { cancel: true };
 
-  /** Starts the worker; resolves once it has opened the log (`ready`), rejects with why it could not. */
-  static start(init: WriterInit): Promise<WriterWorker> {
-    const worker = new Worker(WRITER_WORKER_URL, { workerData: init, execArgv: workerExecArgv() });
-    return new Promise((resolve, reject) => {
+/**
+ * A writer thread started before the opener knows everything it needs (the
+ * lock comes first): the thread's start-up (an isolate, the bundle, its
+ * packages; ~40 ms here) runs while the opening thread takes the lock, and
+ * `start` then hands it the init. Until then the thread waits for that
+ * message and holds nothing.
+ */
+export class SpawnedWriter {
+  private readonly worker: Worker;
+  private readonly ready: Promise<WriterWorker>;
+
+  constructor() {
+    const worker = (this.worker = new Worker(WRITER_WORKER_URL, { execArgv: workerExecArgv() }));
+    this.ready = new Promise((resolve, reject) => {
       const onFirst = (first: PortMessage): void => {
         // Nothing is sent to the opener before `ready` (or `openFailed`): it comes alone.
         const msg = unpack<WriterReply>(('batch' in first ? first.batch[0]! : first).m);
@@ -85,7 +91,29 @@ export class WriterWorker {
       worker.once('error', onError);
       worker.once('exit', onExit);
     });
+    // A failure while the opener still takes the lock is reported by start(), or dropped by cancel().
+    this.ready.catch(() => undefined);
   }
+
+  /** Sends the init; resolves once the writer has opened the log (`ready`), rejects with why it could not. */
+  start(init: WriterInit): Promise<WriterWorker> {
+    this.worker.postMessage({ init } satisfies WriterStart);
+    return this.ready;
+  }
+
+  /** The open failed before start(): the thread closes its port and ends by itself, and no longer keeps the process alive. */
+  cancel(): void {
+    this.worker.postMessage({ cancel: true } satisfies WriterStart);
+    this.worker.unref();
+  }
+}
+
+/** The writer worker of a database opened on this thread, and this thread's link to it. */
+export class WriterWorker {
+  constructor(
+    private readonly worker: Worker,
+    readonly link: WriterLink,
+  ) {}
 
   /** Stops the worker outright (after close, or when open fails half-way). */
   async terminate(): Promise<void> {
