@@ -56,6 +56,20 @@ function liveRecordAfter(buf: Buffer, model: Map<string, Buffer>, from: number):
   return records[i]!;
 }
 
+/** A closed database with one flipped bit in the last value byte of a live record on page 2. */
+async function damagedDatabase(dir: string): Promise<{ file: string; model: Map<string, Buffer>; key: string; at: number }> {
+  const file = path.join(dir, 'db.emdb');
+  const model = await build(file, 6000);
+  const buf = fs.readFileSync(file);
+  const rec = liveRecordAfter(buf, model, 2 * PAGE + 64);
+  const key = buf.toString('utf8', rec.start + HEADER, rec.start + HEADER + rec.keyLen);
+  const at = rec.end - 1;
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.from([buf[at]! ^ 0x40]), 0, 1, at);
+  fs.closeSync(fd);
+  return { file, model, key, at };
+}
+
 function sha(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
@@ -185,16 +199,7 @@ describe('lazy reopen', () => {
   });
 
   it('a damaged byte in a page left on disk: the open succeeds, reads of that page and writes fail with ERR_EMDB_CORRUPTION, the file is untouched', async () => {
-    const file = path.join(newDir(), 'db.emdb');
-    const model = await build(file, 6000);
-    const buf = fs.readFileSync(file);
-    // A value byte of a live record on page 2.
-    const rec = liveRecordAfter(buf, model, 2 * PAGE + 64);
-    const key = buf.toString('utf8', rec.start + HEADER, rec.start + HEADER + rec.keyLen);
-    const at = rec.end - 1;
-    const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.from([buf[at]! ^ 0x40]), 0, 1, at);
-    fs.closeSync(fd);
+    const { file, model, key, at } = await damagedDatabase(newDir());
     const before = sha(file);
 
     const db = await Emdb.open<Buffer>(file);
@@ -228,14 +233,7 @@ describe('lazy reopen', () => {
   });
 
   it('catches a planted mutant that uses a loaded page without its check', async () => {
-    const file = path.join(newDir(), 'db.emdb');
-    const model = await build(file, 6000);
-    const buf = fs.readFileSync(file);
-    const rec = liveRecordAfter(buf, model, 2 * PAGE + 64);
-    const key = buf.toString('utf8', rec.start + HEADER, rec.start + HEADER + rec.keyLen);
-    const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.from([buf[rec.end - 1]! ^ 0x40]), 0, 1, rec.end - 1);
-    fs.closeSync(fd);
+    const { file, model, key } = await damagedDatabase(newDir());
     testMutant.name = 'lazy-no-page-check';
     try {
       const db = await Emdb.open<Buffer>(file);
