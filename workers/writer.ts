@@ -222,16 +222,16 @@ function serve(init: WriterInit): void {
   }
 
   /**
-   * Requests that read records already in the log (a write reads the record it
-   * replaces): a lazily opened log loads its remaining pages first, so nothing
-   * on the writer thread ever meets a page that is not in memory.
+   * Requests that read the whole log: a lazily opened log loads its remaining
+   * pages first, in one go (every append does too: LogWriter.append). Single
+   * records that stats() and count() read are loaded where they are read.
    */
-  const READS_OLD_RECORDS: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
+  const READS_WHOLE_LOG: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
 
   function dispatch(env: Envelope, reply: Reply, client?: string): void {
     const req = unpack<WriterRequest>(env.m);
     try {
-      if (READS_OLD_RECORDS.has(req.t) && engine.warming()) engine.warmAll();
+      if (READS_WHOLE_LOG.has(req.t) && engine.warming()) engine.warmAll();
       handle(req, env.payload, reply, client);
     } catch (err) {
       reply({ t: 'done', id: req.id, error: serializeError(err) });
@@ -251,13 +251,13 @@ function serve(init: WriterInit): void {
    */
   let mergeScheduled = false;
   function scheduleMerge(): void {
-    if (mergeScheduled || !(engine.warming() || engine.indexPurging() || engine.sortedNeedsMerge())) return;
+    if (mergeScheduled || !(engine.warmsInBackground() || engine.indexPurging() || engine.sortedNeedsMerge())) return;
     mergeScheduled = true;
     setImmediate(() => {
       mergeScheduled = false;
       let more = false;
       try {
-        more = engine.warmStep(WARM_STEP_MS);
+        if (engine.warmsInBackground()) more = engine.warmStep(WARM_STEP_MS);
       } catch {
         // A damaged page poisoned the engine: writes report it, reads of that page fail on their own.
       }

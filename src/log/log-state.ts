@@ -16,6 +16,9 @@ const HEAP_SLACK = 4096;
  * What the log means, kept by the writer: the shared index, the mirror, the
  * namespace catalogue and byte accounting. Recovery and live appends both go
  * through `apply`, so a reopened database is the same state as before the crash.
+ * Every read of a record that was in the log before this write (the one a key
+ * replaces, a deadline's, a dropped namespace's) goes through
+ * `mirror.ensureRecord` first: a lazily opened log may not have loaded it yet.
  */
 export class LogState {
   liveBytes = 0;
@@ -57,6 +60,7 @@ export class LogState {
 
   /** Size in bytes of the record at `lsn` (already in the mirror). */
   recordSize(lsn: number): number {
+    this.mirror.ensureRecord(lsn);
     return frameSize(this.mirror.dvAt(lsn), segmentOffset(lsn));
   }
 
@@ -188,6 +192,7 @@ export class LogState {
     // It deletes in every slot anyway; a purge under way would have to repeat each of them: start it afresh after.
     this.purge = undefined;
     this.index.removeWhere((lsn) => {
+      this.mirror.ensureRecord(lsn);
       if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== ns) return false;
       this.sorted?.removeRecord(this.mirror, lsn);
       this.retire(lsn);
@@ -208,6 +213,7 @@ export class LogState {
     let visible = 0;
     this.purge = undefined;
     this.index.removeWhere((lsn) => {
+      this.mirror.ensureRecord(lsn);
       const seg = segmentOf(lsn);
       const dv = this.mirror.dv[seg]!;
       const off = segmentOffset(lsn);
@@ -229,12 +235,14 @@ export class LogState {
 
   /** True when the record at `lsn` has a deadline that has passed by the database clock. */
   expired(lsn: number): boolean {
+    this.mirror.ensureRecord(lsn);
     const expiresAt = recordExpiresAt(this.mirror.dvAt(lsn), segmentOffset(lsn));
     return expiresAt !== 0 && expiresAt <= this.now();
   }
 
   /** True when the index still maps the key of the record at `lsn` to that record (its deadline entry is valid). */
   isCurrent(lsn: number): boolean {
+    this.mirror.ensureRecord(lsn);
     const seg = segmentOf(lsn);
     const dv = this.mirror.dv[seg]!;
     const off = segmentOffset(lsn);
@@ -253,8 +261,6 @@ export class LogState {
   expiredCount(ns: number, now: number): number {
     let n = 0;
     this.deadlines.forEachPassed(now, (lsn) => {
-      // stats() and count() do not wait for a lazily opened log to be loaded: load just these records.
-      this.mirror.ensureRecord(lsn);
       if ((ns < 0 || recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns) && this.isCurrent(lsn)) n++;
     });
     return n;
@@ -270,6 +276,7 @@ export class LogState {
   }
 
   private retire(lsn: number): void {
+    this.mirror.ensureRecord(lsn);
     if (recordExpiresAt(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== 0) this.ttlLive--;
     const size = this.recordSize(lsn);
     this.liveBytes -= size;

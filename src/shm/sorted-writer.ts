@@ -117,6 +117,7 @@ export class SortedIndexWriter {
 
   /** Records the removal of the key of the record at `lsn` (clear / drop of its namespace). */
   removeRecord(mirror: MirrorView, lsn: number): void {
+    mirror.ensureRecord(lsn);
     const seg = segmentOf(lsn);
     const off = segmentOffset(lsn);
     const dv = mirror.dv[seg]!;

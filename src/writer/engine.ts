@@ -20,7 +20,7 @@ import { buildSorted } from '../shm/sorted-build.js';
 import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
-import { lazyOpenMinBytes } from './lazy-open.js';
+import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
 
 export type { EngineOptions } from './log-writer.js';
 
@@ -129,6 +129,11 @@ export class WriterEngine extends CompactingWriter {
     return this.warmer !== undefined;
   }
 
+  /** Whether idle turns load the pages nobody read (EMDB_LAZY_WARM=0 turns it off: the test suites then meet absent pages everywhere). */
+  warmsInBackground(): boolean {
+    return this.warmer !== undefined && lazyWarmInBackground();
+  }
+
   /**
    * Loads pages nobody has read yet for about `budgetMs`; true when more
    * remain. Once all are in memory the descriptor is closed and a new buffer set
@@ -154,7 +159,11 @@ export class WriterEngine extends CompactingWriter {
     return false;
   }
 
-  /** Every page in memory before work that reads old records (writes, compaction, backup, the sweep). */
+  protected override loadWholeLog(): void {
+    if (this.warmer) this.warmAll();
+  }
+
+  /** Every page in memory before work that reads the whole log or appends (compaction, backup, every write, the sorted index build). */
   warmAll(): void {
     if (this.failure && this.failure.code === ErrorCode.CORRUPTION) throw this.failure;
     this.warmStep(Infinity);
@@ -210,7 +219,6 @@ export class WriterEngine extends CompactingWriter {
    */
   sweep(max: number, budgetMs: number): boolean {
     if (this.failure || !this.opened) return false;
-    this.warmAll();
     const started = performance.now();
     if (this.sweepRunFrom === 0) this.sweepRunFrom = started;
     const now = this.now();

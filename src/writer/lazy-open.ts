@@ -2,8 +2,10 @@ import { LOG_PAGE_BYTES, LOG_PAGE_SHIFT } from '../format/constants.js';
 import type { ChosenSlot } from '../format/header.js';
 import { readFully, type FileIO } from '../log/file-io.js';
 import { EmdbError, ErrorCode } from '../errors.js';
+import { logCrc } from '../log/prefix-crc.js';
+import { SEGMENT_SPAN, segmentOf } from '../shm/layout.js';
 import { LazyPages } from '../shm/lazy-pages.js';
-import type { MirrorWriter } from '../shm/mirror.js';
+import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
 import type { LoadedSnapshot } from './snapshot.js';
 
 /**
@@ -20,21 +22,27 @@ export function lazyOpenMinBytes(): number {
   return Number.isFinite(n) && n >= 0 ? n : LAZY_OPEN_MIN_BYTES;
 }
 
+/** False when EMDB_LAZY_WARM=0: the writer then loads pages only where it reads them (a test setting). */
+export function lazyWarmInBackground(): boolean {
+  return typeof process === 'undefined' || process.env.EMDB_LAZY_WARM !== '0';
+}
+
 /**
  * Whether this open may leave the log's pages on disk until they are read: a
- * plaintext log whose last checkpoint wrote the snapshot (same tail, same
- * prefix CRC: the snapshot describes exactly the checkpointed bytes), with
- * the page CRCs to check each page against, and nothing after the tail (a
- * clean close; after a crash the whole log is read and checked as before).
+ * plaintext log with a snapshot that carries page CRCs, a header slot at or
+ * after the snapshot's tail with a prefix CRC (the snapshot is then checked
+ * against the slot before it is trusted: openLazily), and `recovery: 'strict'`.
+ * After a clean close the slot and the snapshot have the same tail; after a
+ * crash the bytes past the snapshot's tail are read and replayed as usual.
  */
 export function canOpenLazily(snapshot: LoadedSnapshot | undefined, slot: ChosenSlot, size: number, strict: boolean, encrypted: boolean, minBytes: number): snapshot is LoadedSnapshot & { pages: NonNullable<LoadedSnapshot['pages']> } {
   if (!snapshot?.pages || encrypted || !strict || size < minBytes) return false;
   const { header, pages } = snapshot;
   return (
     slot.prefixCrc !== undefined &&
-    slot.tailHint === header.tail &&
-    slot.prefixCrc === header.prefixCrc &&
-    size === header.tail &&
+    slot.tailHint >= header.tail &&
+    size >= slot.tailHint &&
+    (slot.tailHint > header.tail || slot.prefixCrc === header.prefixCrc) &&
     pages.pageShift === LOG_PAGE_SHIFT &&
     pages.crcs.length === Math.floor(header.tail / LOG_PAGE_BYTES) + 1
   );
@@ -43,12 +51,31 @@ export function canOpenLazily(snapshot: LoadedSnapshot | undefined, slot: Chosen
 /**
  * Prepares `mirror` for a lazily opened log of `size` bytes: segments grown to
  * the file (untouched memory costs nothing until a page is loaded), the header
- * pages copied in, and a page loader over a read-only descriptor of its own,
- * which the writer closes once every page is resident (rule L3).
+ * pages copied in, the bytes after the snapshot's tail read (a crash's
+ * records, to replay), and a page loader over a read-only descriptor of its
+ * own, which the writer closes once every page is resident (rule L3).
+ * Returns the prefix CRC state at the slot's tail hint, or undefined when the
+ * snapshot does not chain to the slot (CRC of the snapshot's prefix continued
+ * over [tail, tail hint) differs from the slot's): the caller then reads and
+ * checks the whole log as before.
  */
-export function openLazily(io: FileIO, file: string, mirror: MirrorWriter, header: Uint8Array, size: number, snapshot: LoadedSnapshot & { pages: NonNullable<LoadedSnapshot['pages']> }): void {
+export function openLazily(
+  io: FileIO,
+  file: string,
+  logFd: number,
+  mirror: MirrorWriter,
+  header: Uint8Array,
+  size: number,
+  slot: ChosenSlot,
+  snapshot: LoadedSnapshot & { pages: NonNullable<LoadedSnapshot['pages']> },
+): { lsn: number; crc: number; pages: number[] } | undefined {
+  const tail = snapshot.header.tail;
   mirror.extendTo(size);
   mirror.write(0, header);
+  loadRange(mirror, io, logFd, tail, size);
+  const pages = Array.from(snapshot.pages.crcs);
+  const crc = logCrc(mirror, tail, slot.tailHint, snapshot.header.prefixCrc, pages);
+  if (crc !== slot.prefixCrc) return undefined;
   const fd = io.open(file, 'r');
   try {
     // The file is the one whose header we read: the descriptor must see the same bytes.
@@ -60,6 +87,19 @@ export function openLazily(io: FileIO, file: string, mirror: MirrorWriter, heade
     io.close(fd);
     throw err;
   }
-  const spec = LazyPages.create(snapshot.header.tail, snapshot.header.prefixCrc, snapshot.pages.crcs, fd);
+  const spec = LazyPages.create(tail, snapshot.header.prefixCrc, snapshot.pages.crcs, fd);
   mirror.pages = new LazyPages(spec, mirror.buffers, io.read.bind(io));
+  return { lsn: slot.tailHint, crc, pages };
+}
+
+/** Reads the log bytes [from, to) into every segment that mirrors them (as loadMirror does for the whole log). */
+function loadRange(mirror: MirrorWriter, io: FileIO, fd: number, from: number, to: number): void {
+  for (let seg = Math.max(0, segmentOf(from) - 1); seg * SEGMENT_SPAN < to; seg++) {
+    const start = Math.max(from, seg * SEGMENT_SPAN);
+    const stop = Math.min(to, seg * SEGMENT_SPAN + SEGMENT_MAX_BYTES);
+    if (stop <= start) continue;
+    const len = stop - start;
+    const got = readFully(io, fd, new Uint8Array(mirror.buffers[seg]!, start - seg * SEGMENT_SPAN, len), 0, len, start);
+    if (got !== len) throw new EmdbError(ErrorCode.IO, `short read while loading the log (${got} of ${len} bytes)`);
+  }
 }

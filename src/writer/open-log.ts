@@ -160,21 +160,27 @@ export function openLog(
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const lazyMin = io.sharedDescriptors === true ? (rules.lazyMinBytes ?? lazyOpenMinBytes()) : Infinity;
   if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
-    openLazily(io, file, mirror, header, size, snapshot);
-    const state = snapshot.state(mirror);
-    rules.beforeReplay?.(state, snapshot.header, undefined);
-    const tail = snapshot.header.tail;
-    const recovery: RecoveryResult = { end: tail, records: 0, truncatedBytes: 0, droppedRecords: 0, residueAt: undefined, residueReason: undefined, salvagedAt: undefined };
-    return {
-      fd,
-      prelude,
-      slot,
-      state,
-      report: { ...recovery, mode: 'snapshot', from: tail, prefixVerified: false, lazyPages: mirror.pages!.pages, durationMs: performance.now() - started },
-      prefix: { lsn: tail, crc: snapshot.header.prefixCrc, pages: Array.from(snapshot.pages.crcs) },
-      snapshotTail: tail,
-      snapshotHasPages: true,
-    };
+    const prefix = openLazily(io, file, fd, mirror, header, size, slot, snapshot);
+    if (prefix) {
+      const state = snapshot.state(mirror);
+      rules.beforeReplay?.(state, snapshot.header, undefined);
+      const tail = snapshot.header.tail;
+      // Only the records after the snapshot are walked (a crash left some): the bytes up to the tail hint were
+      // matched by the slot's prefix CRC, those after it are checked one by one, and residue is cut as below.
+      const recovery = replayLog(state, size, slot.tailHint, { from: tail, verifiedTo: slot.tailHint }, { maxKind: prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2, mode: 'strict' });
+      if (recovery.end < size) io.ftruncate(fd, recovery.end);
+      if (size > tail) io.fdatasync(fd);
+      return {
+        fd,
+        prelude,
+        slot,
+        state,
+        report: { ...recovery, mode: 'snapshot', from: tail, prefixVerified: slot.tailHint > tail, lazyPages: mirror.pages?.pages ?? 0, durationMs: performance.now() - started },
+        prefix,
+        snapshotTail: tail,
+        snapshotHasPages: true,
+      };
+    }
   }
   loadMirror(mirror, io, fd, size);
 

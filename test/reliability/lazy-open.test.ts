@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testMutant } from '../../dist/src/mutants.js';
@@ -250,14 +252,50 @@ describe('lazy reopen', () => {
     }
   });
 
-  it('a file longer than its checkpoint (a crash after the close, preallocated zeros) is read and checked whole, as before', async () => {
+  it('after a crash past the snapshot: the pages before it stay on disk and only the records after it are replayed', async () => {
+    const file = path.join(newDir(), 'db.emdb');
+    const model = await build(file, 6000);
+    const entry = pathToFileURL(path.resolve(FIXTURES, '..', '..', 'src', 'index.js')).href;
+    // Overwrites of old keys (their records are on pages the reopen has not loaded) and new keys, made durable,
+    // an automatic checkpoint (a header slot past the snapshot), then kill -9: no close, no new snapshot.
+    const child = `
+      const { Emdb } = await import(${JSON.stringify(entry)});
+      const db = await Emdb.open(${JSON.stringify(file)});
+      for (let i = 0; i < 6000; i += 13) await db.insert('key-' + String(i).padStart(6, '0'), Buffer.from('after-' + i));
+      for (let i = 0; i < 200; i++) await db.insert('new-' + i, Buffer.from('n' + i));
+      await db.remove('key-000001');
+      await db.flush();
+      await new Promise((r) => setTimeout(r, 1500));
+      process.kill(process.pid, 'SIGKILL');`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', child], { env: { ...process.env, EMDB_LAZY_OPEN_MIN_BYTES: '0' }, encoding: 'utf8' });
+    expect(run.signal, run.stderr).toBe('SIGKILL');
+    for (let i = 0; i < 6000; i += 13) {
+      model.set(`key-${String(i).padStart(6, '0')}`, Buffer.from(`after-${i}`));
+    }
+    for (let i = 0; i < 200; i++) model.set(`new-${i}`, Buffer.from(`n${i}`));
+    model.delete('key-000001');
+    const db = await Emdb.open<Buffer>(file);
+    try {
+      const stats = await db.stats();
+      expect(stats.recovery.lazyPages).toBeGreaterThan(0);
+      expect(stats.recovery.recordsReplayed).toBeGreaterThan(0);
+      for (const [k, v] of model) expect(db.getSync(k), k).toEqual(v);
+      expect(await db.len()).toBe(model.size);
+      await db.insert('after-reopen', Buffer.from('x'));
+      await db.flush();
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('zeros past the checkpoint (a crash after preallocating): the pages stay on disk and the zeros are cut as residue', async () => {
     const file = path.join(newDir(), 'db.emdb');
     const model = await build(file, 3000);
     fs.appendFileSync(file, Buffer.alloc(PAGE));
     const db = await Emdb.open<Buffer>(file);
     try {
       const stats = await db.stats();
-      expect(stats.recovery.lazyPages).toBe(0);
+      expect(stats.recovery.lazyPages).toBeGreaterThan(0);
       expect(stats.recovery.truncatedBytes).toBe(PAGE);
       for (const [k, v] of model) expect(db.getSync(k)).toEqual(v);
     } finally {
