@@ -101,13 +101,16 @@ async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Prom
 
 describe('lazy reopen', () => {
   const newDir = tempDirs('emdb-lazy-open-');
-  const saved = process.env.EMDB_LAZY_OPEN_MIN_BYTES;
+  // Lazy opens of these small logs, with the background warm-up on (npm run test:lazy turns it off for the other suites).
+  const saved = { min: process.env.EMDB_LAZY_OPEN_MIN_BYTES, warm: process.env.EMDB_LAZY_WARM };
   beforeAll(() => {
     process.env.EMDB_LAZY_OPEN_MIN_BYTES = '0';
+    delete process.env.EMDB_LAZY_WARM;
   });
   afterAll(() => {
-    if (saved === undefined) delete process.env.EMDB_LAZY_OPEN_MIN_BYTES;
-    else process.env.EMDB_LAZY_OPEN_MIN_BYTES = saved;
+    if (saved.min === undefined) delete process.env.EMDB_LAZY_OPEN_MIN_BYTES;
+    else process.env.EMDB_LAZY_OPEN_MIN_BYTES = saved.min;
+    if (saved.warm !== undefined) process.env.EMDB_LAZY_WARM = saved.warm;
   });
 
   it('leaves the pages on disk and reads every key through getSync, get, getMany, iter, rangeIter and an attached thread', async () => {
