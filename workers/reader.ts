@@ -16,27 +16,23 @@ const view = new SharedView(init.control, init.channelName, init.buffers);
 
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
 export function scan(task: ScanTask): ArrayBuffer {
-  try {
-    return move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer;
-  } catch (err) {
-    throw toThreadError(err);
-  }
+  return acrossTheHop(() => move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer);
 }
 
 /** Range scans: one chunk from the snapshot the calling thread captured (src/range/pool-scan.ts). */
 export function range(task: RangeTaskMessage): Chunk {
-  try {
-    return runRangeTask(task);
-  } catch (err) {
-    throw toThreadError(err);
-  }
+  return acrossTheHop(() => runRangeTask(task));
 }
 
 export default function read(task: ReadTask): ArrayBuffer | null {
+  return acrossTheHop(() => readBlock(task));
+}
+
+/** Runs a task so that an EmdbError it throws (a damaged page of a lazily opened log) keeps its code and offset on the calling thread. */
+function acrossTheHop<T>(task: () => T): T {
   try {
-    return readBlock(task);
+    return task();
   } catch (err) {
-    // A damaged page of a lazily opened log: ERR_EMDB_CORRUPTION with its offset, across the thread hop.
     throw toThreadError(err);
   }
 }

@@ -61,13 +61,20 @@ export interface ReplayFrom {
   verifiedTo: number;
 }
 
-/** Reads the whole log into the mirror, segment by segment (FORMAT.md, "Mirror"). */
-export function loadMirror(mirror: MirrorWriter, io: FileIO, fd: number, fileSize: number): void {
-  for (let start = 0; start < fileSize; start += SEGMENT_SPAN) {
-    const len = Math.min(fileSize, start + SEGMENT_MAX_BYTES) - start;
-    mirror.reserve(start, len);
-    const seg = mirror.u8[start / SEGMENT_SPAN]!;
-    const got = readFully(io, fd, seg, 0, len, start);
+/**
+ * Reads the log bytes [from, fileSize) into the mirror (the whole log by
+ * default), segment by segment, into every segment that mirrors them: its
+ * own, and the previous one's overflow area (FORMAT.md, "Mirror").
+ */
+export function loadMirror(mirror: MirrorWriter, io: FileIO, fd: number, fileSize: number, from = 0): void {
+  for (let seg = Math.max(0, Math.floor(from / SEGMENT_SPAN) - 1); seg * SEGMENT_SPAN < fileSize; seg++) {
+    const base = seg * SEGMENT_SPAN;
+    const start = Math.max(from, base);
+    const end = Math.min(fileSize, base + SEGMENT_MAX_BYTES);
+    if (end <= start) continue;
+    mirror.reserve(base, end - base);
+    const len = end - start;
+    const got = readFully(io, fd, mirror.u8[seg]!, start - base, len, start);
     if (got !== len) throw new EmdbError(ErrorCode.IO, `short read while loading the log (${got} of ${len} bytes)`);
   }
 }

@@ -161,11 +161,6 @@ export class LazyWarmer {
     this.fd = Atomics.load(pages.words, LazyWord.FD);
   }
 
-  /** True while pages are absent or the descriptor is still open. */
-  get active(): boolean {
-    return this.fd >= 0;
-  }
-
   /** Loads absent pages for about `budgetMs` (Infinity: all); true when work remains. Throws what a page load throws. */
   step(budgetMs: number): boolean {
     const stop = performance.now() + budgetMs;

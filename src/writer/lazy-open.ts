@@ -3,9 +3,9 @@ import type { ChosenSlot } from '../format/header.js';
 import { readFully, type FileIO } from '../log/file-io.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { logCrc } from '../log/prefix-crc.js';
-import { SEGMENT_SPAN, segmentOf } from '../shm/layout.js';
+import { loadMirror } from '../log/recovery.js';
 import { LazyPages } from '../shm/lazy-pages.js';
-import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
+import type { MirrorWriter } from '../shm/mirror.js';
 import type { LoadedSnapshot } from './snapshot.js';
 
 /**
@@ -72,7 +72,7 @@ export function openLazily(
   const tail = snapshot.header.tail;
   mirror.extendTo(size);
   mirror.write(0, header);
-  loadRange(mirror, io, logFd, tail, size);
+  loadMirror(mirror, io, logFd, size, tail);
   const pages = Array.from(snapshot.pages.crcs);
   const crc = logCrc(mirror, tail, slot.tailHint, snapshot.header.prefixCrc, pages);
   if (crc !== slot.prefixCrc) return undefined;
@@ -90,16 +90,4 @@ export function openLazily(
   const spec = LazyPages.create(tail, snapshot.header.prefixCrc, snapshot.pages.crcs, fd);
   mirror.pages = new LazyPages(spec, mirror.buffers, io.read.bind(io));
   return { lsn: slot.tailHint, crc, pages };
-}
-
-/** Reads the log bytes [from, to) into every segment that mirrors them (as loadMirror does for the whole log). */
-function loadRange(mirror: MirrorWriter, io: FileIO, fd: number, from: number, to: number): void {
-  for (let seg = Math.max(0, segmentOf(from) - 1); seg * SEGMENT_SPAN < to; seg++) {
-    const start = Math.max(from, seg * SEGMENT_SPAN);
-    const stop = Math.min(to, seg * SEGMENT_SPAN + SEGMENT_MAX_BYTES);
-    if (stop <= start) continue;
-    const len = stop - start;
-    const got = readFully(io, fd, new Uint8Array(mirror.buffers[seg]!, start - seg * SEGMENT_SPAN, len), 0, len, start);
-    if (got !== len) throw new EmdbError(ErrorCode.IO, `short read while loading the log (${got} of ${len} bytes)`);
-  }
 }

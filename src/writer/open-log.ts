@@ -58,8 +58,6 @@ export interface OpenRules {
   encryption?: EncryptionSpec;
   /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here; `sealer` opens its section in an encrypted file). */
   beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined, sealer: SnapshotSealer | undefined) => void;
-  /** Logs at least this large may open lazily (lazy-open.ts); default LAZY_OPEN_MIN_BYTES or EMDB_LAZY_OPEN_MIN_BYTES. */
-  lazyMinBytes?: number;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -158,7 +156,7 @@ export function openLog(
   const started = performance.now();
   const mirror = newMirror(Math.max(size, DATA_START));
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
-  const lazyMin = io.sharedDescriptors === true ? (rules.lazyMinBytes ?? lazyOpenMinBytes()) : Infinity;
+  const lazyMin = io.sharedDescriptors === true ? lazyOpenMinBytes() : Infinity;
   if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
     const prefix = openLazily(io, file, fd, mirror, header, size, slot, snapshot);
     if (prefix) {

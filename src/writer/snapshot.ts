@@ -55,7 +55,8 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   // written (even empty) so that a snapshot without the bit is known not to carry the deadlines.
   const heap = state.deadlines.entries();
   // SnapshotSection.PAGE_CRCS (plaintext logs): the page CRCs end the body, after the deadlines.
-  const deadlines = concat(encodeDeadlineSection(heap.deadlines, heap.lsns), pages && !sealer ? encodePageCrcSection(pages) : undefined);
+  const deadlineSection = encodeDeadlineSection(heap.deadlines, heap.lsns);
+  const deadlines = pages && !sealer ? Buffer.concat([deadlineSection, encodePageCrcSection(pages)]) : deadlineSection;
   const fields = {
     fileId,
     tail,
@@ -193,14 +194,6 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
   } finally {
     if (fd >= 0) closeQuietly(io, fd);
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array | undefined): Uint8Array {
-  if (!b) return a;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function sameId(a: Uint8Array, b: Uint8Array): boolean {
