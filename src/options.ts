@@ -171,6 +171,11 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   const encryption = options.encryption === undefined ? undefined : validEncryption(options.encryption);
   if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
   const defaultTtl = checkDefaultTtl(options.defaultTtl);
+  // Accepted and not yet used (the whole log is kept in shared memory), but never garbage: a later build sizes a cache by it.
+  const cacheSize = options.cacheSize;
+  if (cacheSize !== undefined && (typeof cacheSize !== 'number' || !Number.isSafeInteger(cacheSize) || cacheSize < 0)) {
+    throw invalid('cacheSize must be a whole number of bytes, 0 or more');
+  }
   const separator = checkSeparator(options.separator);
   const recovery = options.recovery ?? 'strict';
   if (!RECOVERY_MODES.includes(recovery)) {

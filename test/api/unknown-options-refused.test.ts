@@ -61,6 +61,12 @@ describe('misspelled and unknown options are refused, naming the option', () => 
     expect((await refusal(Emdb.openInMemory(null as never))).code).toBe('ERR_EMDB_INVALID_CONFIG');
   });
 
+  it.each([[-1], ['64MB'], [Number.NaN], [1.5]])('cacheSize %s is refused (a whole number of bytes is accepted)', async (bad) => {
+    const err = await refusal(Emdb.openInMemory({ cacheSize: bad as never }));
+    expect(err.code).toBe('ERR_EMDB_INVALID_CONFIG');
+    expect(err.message).toContain('cacheSize');
+  });
+
   it('Emdb.open() with no argument still opens the default database, and known options still work', async () => {
     const home = newDir();
     const saved = process.env.XDG_DATA_HOME;
