@@ -253,17 +253,17 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   }
 
   /**
-   * Makes every write issued before it durable, per the flush policy. Writes
-   * still queued in this tick travel with the flush in one message (insert +
-   * flush in the same tick cost one round trip to the writer; so do the writes
-   * and flushes of many async producers in one tick).
+   * Makes every write this thread issued before it durable, per the flush
+   * policy. Writes still queued in this tick travel with the flush in one
+   * message (insert + flush in the same tick cost one round trip to the writer;
+   * so do the writes and flushes of many async producers in one tick), and a
+   * thread that writes then flushes in turn gets its writes synced with them
+   * (core/flush-ahead.ts), so its flush() needs no message at all.
    */
   flush(): Promise<void> {
     return guard(async () => {
       this.conn.assertOpen();
-      const carried = this.conn.link.batcher.markDurable();
-      if (carried) await carried;
-      else await this.conn.link.call({ t: 'flush' });
+      await this.conn.link.flush();
     });
   }
 

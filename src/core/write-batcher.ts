@@ -2,6 +2,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { RecordKind, type RecordKindValue } from '../format/constants.js';
 import type { Key } from '../keys.js';
 import type { Done, RequestBody } from '../protocol.js';
+import type { FlushAhead } from './flush-ahead.js';
 import { RecordBuffer } from './record-buffer.js';
 
 /** Posts a request to the writer as is (the link's, without sending the batch first: this is the batch). */
@@ -63,7 +64,10 @@ export class WriteBatcher {
   private open: Segment | undefined;
   private scheduled = false;
 
-  constructor(private readonly post: PostRequest) {}
+  constructor(
+    private readonly post: PostRequest,
+    private readonly ahead: FlushAhead,
+  ) {}
 
   /** Queues a record; resolves with the key's prior existence once applied. */
   write(kind: RecordKindValue, namespace: number, key: Key | null, keyLen: number, value: string | Uint8Array | null, expiresAt: number): Promise<boolean> {
@@ -90,10 +94,17 @@ export class WriteBatcher {
     this.cut = [];
     this.open = undefined;
     const { payload, bytes, count } = this.records.take();
-    if (open) open.end = bytes;
+    const markAhead = this.ahead.sending();
+    if (open) {
+      open.end = bytes;
+      if (markAhead) open.durable = deferred<void>();
+    }
     const segments = open ? [...cut, open] : cut;
-    const marks = cut.map((s) => s.end);
+    // Every cut segment has a mark, and only the last segment may lack one: mark i is segment i (settle()).
+    const marks = segments.filter((s) => s.durable !== undefined).map((s) => s.end);
     const sent = this.post(marks.length > 0 ? { t: 'write', count, bytes, existed: true, marks } : { t: 'write', count, bytes, existed: true }, payload);
+    const last = segments[segments.length - 1]!;
+    if (last.durable) this.ahead.cover(last.durable.promise);
     sent.then(
       (done) => settle(segments, done),
       (err: unknown) => {
@@ -117,13 +128,24 @@ export class WriteBatcher {
       open.end = this.records.len;
       open.durable = deferred<void>();
       this.cut.push(open);
+      this.ahead.carried();
       return open.durable.promise;
     }
     // Two flushes with no write between them share the mark.
     const last = this.cut[this.cut.length - 1];
     if (!last) return undefined;
     last.durable ??= deferred<void>();
+    this.ahead.carried();
     return last.durable.promise;
+  }
+
+  /**
+   * flush() with nothing queued: the outcome of the flush mark that already
+   * covers every write this thread sent (flush-ahead.ts), or undefined when the
+   * caller must send a flush message.
+   */
+  flushed(): Promise<void> | undefined {
+    return this.ahead.flushed();
   }
 
   private segment(): Segment {

@@ -1,6 +1,7 @@
 import { deserializeError, type EmdbError } from '../errors.js';
 import type { Done, Envelope, RequestBody, WriterReply, WriterRequest } from '../protocol.js';
 import { envelope, unpack } from '../protocol-codec.js';
+import { FlushAhead } from './flush-ahead.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /**
@@ -39,8 +40,10 @@ export class WriterLink {
   /** Set once the transport failed or the writer said the database is gone: every later request rejects with it. */
   failure: EmdbError | undefined;
 
+  private readonly ahead = new FlushAhead();
+
   constructor(private readonly transport: LinkTransport) {
-    this.batcher = new WriteBatcher((body, payload) => this.post(body, payload));
+    this.batcher = new WriteBatcher((body, payload) => this.post(body, payload), this.ahead);
     transport.listen(
       (env) => this.receive(env),
       (err) => this.fail(err),
@@ -50,7 +53,31 @@ export class WriterLink {
   /** Sends the writes queued so far, then `body`; resolves with its reply. */
   call(body: RequestBody, payload?: ArrayBuffer): Promise<Done> {
     this.batcher.send();
-    return this.post(body, payload);
+    if (body.t !== 'write' || body.marks !== undefined) {
+      this.ahead.forget();
+      return this.post(body, payload);
+    }
+    // A bulk chunk or a transaction commit: one batch to flush-ahead.ts like the batcher's.
+    if (!this.ahead.sending()) return this.post(body, payload);
+    const sent = this.post({ ...body, marks: [body.bytes] }, payload);
+    this.ahead.cover(
+      sent.then((done) => {
+        const syncError = done.syncErrors?.[0];
+        if (syncError) throw syncError;
+      }),
+    );
+    return sent;
+  }
+
+  /**
+   * flush(): joins writes still queued in this tick (their batch carries the
+   * mark), or waits for the mark a flush-ahead batch already carries
+   * (flush-ahead.ts), or sends a flush message.
+   */
+  async flush(): Promise<void> {
+    const covered = this.batcher.markDurable() ?? this.batcher.flushed();
+    if (covered) await covered;
+    else await this.call({ t: 'flush' });
   }
 
   /** Rejects every pending and later request with `err` (the first failure wins). */
