@@ -27,14 +27,14 @@ export interface EmdbErrorOptions {
   cause?: unknown;
   /** Byte offset in the log, for corruption reports. */
   offset?: number;
-  /** Entries an interrupted insertMany wrote (and kept) before it failed. */
+  /** Entries (keys) an interrupted insertMany (removeMany) wrote (and kept) before it failed. */
   committed?: number;
 }
 
 export class EmdbError extends Error {
   readonly code: ErrorCodeValue;
   readonly offset: number | undefined;
-  /** Set on an insertMany failure: how many of its entries were committed before it stopped. */
+  /** Set on an insertMany or removeMany failure: how many of its entries (keys) were committed before it stopped. */
   committed: number | undefined;
 
   constructor(code: ErrorCodeValue, message: string, options: EmdbErrorOptions = {}) {

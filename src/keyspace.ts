@@ -1,5 +1,5 @@
 import { RecordBuffer } from './core/record-buffer.js';
-import { insertChunked } from './keyspace-bulk.js';
+import { insertChunked, isBulkSource, removeChunked } from './keyspace-bulk.js';
 import { afterQueuedWrites, closable, scanChunks } from './keyspace-scan.js';
 import type { DbConnection } from './core/types.js';
 import type { ValueCodec } from './encodings.js';
@@ -311,10 +311,26 @@ export class KeySpace<V = unknown> {
       refuseUnknownOptions(opts, ['ttl'], '', 'insertMany option');
       // One deadline for the whole call, taken when it starts.
       const expiresAt = this.deadline(opts.ttl === undefined ? Ttl.Default : opts.ttl);
-      if (entries === null || typeof entries !== 'object' || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
-        throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
-      }
+      if (!isBulkSource(entries)) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'insertMany takes an iterable of [key, value] pairs');
       return insertChunked(this.conn, this.ns, this.codec, entries, expiresAt, () => this.assertLive());
+    });
+  }
+
+  /**
+   * Bulk removal: one tombstone per key, in crash-atomic chunks like
+   * insertMany's (a source larger than one chunk is not atomic as a whole).
+   * Resolves with the number of keys that existed: a missing or expired key
+   * counts 0 (remove() resolves false for it), a key given twice counts once.
+   * Keys are validated as remove() does, before their chunk is sent. A call
+   * that stops part-way (an invalid key, a refused chunk, close()) rejects
+   * with an EmdbError whose `committed` is the number of keys in the chunks
+   * applied before it stopped (removed or not: those removals are kept).
+   */
+  removeMany(keys: Iterable<Key> | AsyncIterable<Key>): Promise<number> {
+    return guard(() => {
+      this.assertLive();
+      if (!isBulkSource(keys)) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'removeMany takes an iterable of keys, not one key');
+      return removeChunked(this.conn, this.ns, keys, () => this.assertLive());
     });
   }
 

@@ -28,6 +28,7 @@ export interface EmdbLike {
   getSync(key: Uint8Array | string): Buffer | undefined;
   getMany(keys: Iterable<Uint8Array | string>): Promise<(Buffer | undefined)[]>;
   remove(key: Uint8Array | string): Promise<boolean>;
+  removeMany?(keys: Iterable<Uint8Array | string>): Promise<number>;
   flush(): Promise<void>;
   checkpoint?(): Promise<void>;
   compact?(): Promise<unknown>;
@@ -124,9 +125,11 @@ export class EmdbAdapter implements StoreAdapter {
   }
 
   async removeMany(keys: readonly Uint8Array[], window: number): Promise<void> {
-    // No batch delete in the API yet: pipelined individual removes, one flush at the end.
+    // The bulk removal (crash-atomic chunks of tombstones), one flush at the end; a build
+    // without it falls back to pipelined individual removes.
     const db = this.e;
-    await pipelined(keys.length, window, (i) => db.remove(keys[i]!));
+    if (typeof db.removeMany === 'function') await db.removeMany(keys);
+    else await pipelined(keys.length, window, (i) => db.remove(keys[i]!));
     await db.flush();
   }
 

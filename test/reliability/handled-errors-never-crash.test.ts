@@ -6,7 +6,7 @@
  * where an unhandled rejection kills the process, so a clean exit code is the
  * assertion; the child's printed outcome then checks the close() contract:
  * writes issued before close() complete, work not yet sent rejects with
- * ERR_EMDB_CLOSED, insertMany says how many entries it committed.
+ * ERR_EMDB_CLOSED, insertMany (removeMany) says how many entries (keys) it committed.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -98,6 +98,18 @@ describe.skipIf(TMPFS_SKIP !== undefined)('disk full (real size-limited tmpfs) n
     expect(load.code).toBe('ERR_EMDB_IO');
     expect(load.cause).toBe('ENOSPC');
     expect(r.len).toBe(load.committed);
+    expect(r.close).toBe('ok');
+  });
+
+  it('disk full during removeMany: ERR_EMDB_IO with the ENOSPC cause and `committed`, no chunk rejects unhandled, exactly the committed keys are gone', async () => {
+    const mount = mountTmpfs(32 << 20);
+    mounts.push(mount);
+    const r = await cleanRun('removeManyDiskFull', mount.dir);
+    const removal = r.removal as Outcome;
+    expect(removal.code).toBe('ERR_EMDB_IO');
+    expect(removal.cause).toBe('ENOSPC');
+    expect(removal.committed).toBeLessThan(100_000);
+    expect(r.len).toBe(100_000 - removal.committed!);
     expect(r.close).toBe('ok');
   });
 
