@@ -96,7 +96,7 @@ export abstract class CompactingWriter extends LogWriter {
         io.rename(`${file}.compact`, file);
         io.fsyncDir(dirOf(file));
         const next = io.open(file, this.opts.flushPolicy.kind === 'writeThrough' ? 'r+dsync' : 'r+');
-        this.writeback.close(this.fd);
+        io.close(this.fd);
         this.fd = next;
         this.prealloc.reset();
       } catch (err) {

@@ -363,7 +363,7 @@ export class WriterEngine extends CompactingWriter {
       if (this.opened && !this.failure && !this.retired) this.checkpoint(true);
     } finally {
       if (this.fd >= 0) {
-        this.writeback.close(this.fd);
+        this.opts.io.close(this.fd);
         this.fd = -1;
       }
       Atomics.store(this.ctl32, Ctl32.STATE, DbState.CLOSED);

@@ -15,7 +15,6 @@ import { rollBackFullDisk } from './append-failure.js';
 import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
 import { Preallocation } from './preallocation.js';
-import { Writeback } from './writeback.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
@@ -69,8 +68,6 @@ export abstract class LogWriter {
   protected readonly marks = new DurableMarks();
   /** Zeros written ahead of the log, so a durable append does not change the file size. */
   protected readonly prealloc: Preallocation;
-  /** Thread-pool syncs during bulk appends (writeback.ts); closes the log descriptor. */
-  protected readonly writeback: Writeback;
 
   constructor(protected readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -78,12 +75,6 @@ export abstract class LogWriter {
     this.lsn = new LsnCounter(opts.control);
     this.lsn.reset(DATA_START);
     this.prealloc = new Preallocation(opts.io, opts.path);
-    this.writeback = new Writeback(opts.io, (fd, err) => {
-      // The same handling as a failed flush(); a sync of a log already replaced concerns nobody.
-      if (fd !== this.fd || this.failure) return;
-      this.dropUnsynced();
-      this.fail('fdatasync', err);
-    });
   }
 
   /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
@@ -135,7 +126,6 @@ export abstract class LogWriter {
         this.prealloc.grow(this.fd, lsn, len);
         writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
-        if (this.opts.flushPolicy.kind !== 'writeThrough') this.writeback.appended(this.fd, len, lsn + len);
       } catch (err) {
         // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
         if (this.crypt) this.crypt.generationDurable = false;
