@@ -9,7 +9,7 @@
  * ways. Only the writer and that client hold a link, so a request wakes the
  * writer alone and a reply wakes its client alone.
  */
-import { BroadcastChannel, parentPort } from 'node:worker_threads';
+import { BroadcastChannel, parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EmdbError, ErrorCode, serializeError } from '../src/errors.js';
 import { identityBinder, lockBackupTarget } from '../src/lock.js';
 import { nodeFileIO } from '../src/log/file-io.js';
@@ -20,6 +20,7 @@ import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { CompactionRunner } from '../src/writer/compaction-runner.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
+import { Linger, lingerMicros } from '../src/writer/linger.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
 import { Sweeper } from '../src/writer/sweeper.js';
 
@@ -228,8 +229,22 @@ function serve(init: WriterInit): void {
    */
   const READS_WHOLE_LOG: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
 
+  const lingering = new Linger(init.flushPolicy.kind, lingerMicros());
+  /**
+   * Polls the opener's port for LINGER_US after answering a durable request
+   * (writer/linger.ts): runs in a nextTick queued after the dispatch, so the
+   * outbox's reply (queued during the dispatch) has been posted already.
+   */
+  function linger(): void {
+    const got = lingering.poll(() => receiveMessageOnPort(port as unknown as MessagePort));
+    if (!got) return;
+    eachEnvelope(got.message as PortMessage, (env) => dispatch(env, replyToOpener));
+    if (lingering.again()) process.nextTick(linger);
+  }
+
   function dispatch(env: Envelope, reply: Reply, client?: string): void {
     const req = unpack<WriterRequest>(env.m);
+    lingering.saw(req);
     try {
       if (READS_WHOLE_LOG.has(req.t) && engine.warming()) engine.warmAll();
       handle(req, env.payload, reply, client);
@@ -293,7 +308,10 @@ function serve(init: WriterInit): void {
   try {
     engine.open();
     bindIdentity();
-    port.on('message', (msg: PortMessage) => eachEnvelope(msg, (env) => dispatch(env, replyToOpener)));
+    port.on('message', (msg: PortMessage) => {
+      eachEnvelope(msg, (env) => dispatch(env, replyToOpener));
+      if (lingering.due()) process.nextTick(linger);
+    });
     requestChannel.onmessage = (event: unknown) => {
       const { client, env } = (event as { data: AttachedRequest }).data;
       dispatch(env, replyToAttached(client), client);
