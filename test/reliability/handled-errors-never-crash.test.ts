@@ -90,27 +90,27 @@ describe.skipIf(TMPFS_SKIP !== undefined)('disk full (real size-limited tmpfs) n
   const mounts: Mount[] = [];
   afterEach(() => mounts.splice(0).forEach((m) => m.unmount()));
 
-  it('disk full during insertMany: ERR_EMDB_IO with the ENOSPC cause and `committed`, no chunk rejects unhandled, the committed entries are readable', async () => {
-    const mount = mountTmpfs(8 << 20);
+  /** Runs `scenario` on a tmpfs of `bytes`: its `field` outcome is ERR_EMDB_IO caused by ENOSPC, and the database closes cleanly. */
+  async function diskFull(bytes: number, scenario: string, field: string): Promise<{ r: Awaited<ReturnType<typeof cleanRun>>; outcome: Outcome }> {
+    const mount = mountTmpfs(bytes);
     mounts.push(mount);
-    const r = await cleanRun('insertManyDiskFull', mount.dir);
-    const load = r.load as Outcome;
-    expect(load.code).toBe('ERR_EMDB_IO');
-    expect(load.cause).toBe('ENOSPC');
-    expect(r.len).toBe(load.committed);
+    const r = await cleanRun(scenario, mount.dir);
+    const outcome = r[field] as Outcome;
+    expect(outcome.code).toBe('ERR_EMDB_IO');
+    expect(outcome.cause).toBe('ENOSPC');
     expect(r.close).toBe('ok');
+    return { r, outcome };
+  }
+
+  it('disk full during insertMany: ERR_EMDB_IO with the ENOSPC cause and `committed`, no chunk rejects unhandled, the committed entries are readable', async () => {
+    const { r, outcome } = await diskFull(8 << 20, 'insertManyDiskFull', 'load');
+    expect(r.len).toBe(outcome.committed);
   });
 
   it('disk full during removeMany: ERR_EMDB_IO with the ENOSPC cause and `committed`, no chunk rejects unhandled, exactly the committed keys are gone', async () => {
-    const mount = mountTmpfs(32 << 20);
-    mounts.push(mount);
-    const r = await cleanRun('removeManyDiskFull', mount.dir);
-    const removal = r.removal as Outcome;
-    expect(removal.code).toBe('ERR_EMDB_IO');
-    expect(removal.cause).toBe('ENOSPC');
-    expect(removal.committed).toBeLessThan(100_000);
-    expect(r.len).toBe(100_000 - removal.committed!);
-    expect(r.close).toBe('ok');
+    const { r, outcome } = await diskFull(32 << 20, 'removeManyDiskFull', 'removal');
+    expect(outcome.committed).toBeLessThan(100_000);
+    expect(r.len).toBe(100_000 - outcome.committed!);
   });
 
   it('disk full on a tick with only remove() calls: each remove rejects with ERR_EMDB_IO, nothing rejects unhandled, nothing was removed', async () => {
