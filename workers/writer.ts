@@ -20,6 +20,7 @@ import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { CompactionRunner } from '../src/writer/compaction-runner.js';
 import { WriterEngine } from '../src/writer/engine.js';
 import { GroupFlusher, type FlushDone } from '../src/writer/group-flush.js';
+import { idleSnapshotDue, idleSnapshotMinBytes } from '../src/writer/idle-snapshot.js';
 import { Linger, lingerMicros } from '../src/writer/linger.js';
 import { applyMarkedWrite } from '../src/writer/marked-write.js';
 import { Sweeper } from '../src/writer/sweeper.js';
@@ -242,8 +243,12 @@ function serve(init: WriterInit): void {
     if (lingering.again()) process.nextTick(linger);
   }
 
+  /** When the last request arrived (performance.now()): the idle snapshot waits for quiet. */
+  let lastRequestAt = performance.now();
+
   function dispatch(env: Envelope, reply: Reply, client?: string): void {
     const req = unpack<WriterRequest>(env.m);
+    lastRequestAt = performance.now();
     lingering.saw(req);
     try {
       if (READS_WHOLE_LOG.has(req.t) && engine.warming()) engine.warmAll();
@@ -296,11 +301,18 @@ function serve(init: WriterInit): void {
    * never keeps the process alive. A failure poisons the engine as any failed
    * checkpoint does, and the next request reports it.
    */
+  const snapshotMinBytes = idleSnapshotMinBytes();
   const autoCheckpoint = setInterval(() => {
     try {
-      engine.autoCheckpoint();
+      const [behind, indexBytes] = engine.snapshotLag();
+      if (idleSnapshotDue(behind, indexBytes, performance.now() - lastRequestAt, snapshotMinBytes) && !compactions.running && backups.active === 0) {
+        flusher.drain();
+        engine.checkpoint();
+      } else {
+        engine.autoCheckpoint();
+      }
     } catch {
-      // reported by the next write or flush (engine.failed)
+      // reported by the next write or flush (engine.failed); a failed snapshot leaves the previous one valid
     }
   }, 250);
   autoCheckpoint.unref();

@@ -286,12 +286,18 @@ export class WriterEngine extends CompactingWriter {
     if ((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
 
+  /** Log bytes past the last index snapshot and the index's size (0, 0 when no snapshot can be written): idle-snapshot.ts. */
+  snapshotLag(): [behind: number, indexBytes: number] {
+    if (!this.opened || this.fd < 0 || this.failure || this.retired) return [0, 0];
+    return [this.lsn.next - Math.max(0, this.snapshotTail), this.state.index.buffer.byteLength];
+  }
+
   /**
-   * The automatic checkpoint (called by the writer thread's timer, between
-   * requests): a header-slot write that moves the tail hint up to the durable
-   * LSN once AUTO_CHECKPOINT_BYTES or AUTO_CHECKPOINT_MS have passed. It syncs
-   * no record the flush policy has not synced, and skips the index snapshot.
-   * Returns whether it wrote a slot.
+   * The automatic checkpoint (the writer thread's timer, between requests): a
+   * header-slot write that moves the tail hint up to the durable LSN once
+   * AUTO_CHECKPOINT_BYTES or AUTO_CHECKPOINT_MS have passed. It syncs no record
+   * the flush policy has not synced, and skips the index snapshot (the idle
+   * snapshot is checkpoint()). Returns whether it wrote a slot.
    */
   autoCheckpoint(now = Date.now()): boolean {
     if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return false;
