@@ -2,11 +2,10 @@ import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { rewriteProtection } from './reencrypt.js';
 import { DATA_START, ENCODING_ID, RecordKind, V3 } from '../format/constants.js';
 import { catalogueRecord } from '../format/record.js';
-import type { ValueEncoding } from '../types.js';
 import type { FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
 import { Ctl32, DbState } from '../shm/layout.js';
-import type { StatsSnapshot } from '../types.js';
+import type { StatsSnapshot, ValueEncoding } from '../types.js';
 import { backupSource, BackupJob } from './backup.js';
 import { persistRecord, sweepBatch } from './expiry.js';
 import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport } from './open-log.js';
@@ -27,10 +26,8 @@ export type { EngineOptions } from './log-writer.js';
 /** A checkpoint rewrites the index snapshot once the log grew by 1/4 of the table's bytes (DESIGN.md, "Reopen"). */
 const SNAPSHOT_EVERY = 4;
 /**
- * The automatic checkpoint (a header-slot write, FORMAT.md "Header slots")
- * advances the tail hint once this much was made durable past it, or once this
- * long has passed: it bounds the window in which damage cannot be told from
- * crash residue by the prefix CRC.
+ * The automatic checkpoint (a header-slot write, FORMAT.md "Header slots") advances the tail hint once this much was made
+ * durable past it, or once this long has passed: it bounds the window in which damage cannot be told from crash residue.
  */
 export const AUTO_CHECKPOINT_BYTES = 16 * 1024 * 1024;
 export const AUTO_CHECKPOINT_MS = 1000;
@@ -41,9 +38,8 @@ export const AUTO_CHECKPOINT_MS = 1000;
  * and the file's low-level state are in LogWriter (log-writer.ts).
  */
 export class WriterEngine extends CompactingWriter {
-  /** Removal records written by the sweep since open (stats().ttl.swept). */
+  /** Removal records written by the sweep since open (stats().ttl.swept), and its longest batch, ms. */
   private swept = 0;
-  /** Longest single sweep batch since open, ms: the most any request waited behind the sweep. */
   private maxSweepMs = 0;
   /** When the sweep's current run (batches until nothing is due) began, 0 between runs; and how long the last one took. */
   private sweepRunFrom = 0;
@@ -286,18 +282,17 @@ export class WriterEngine extends CompactingWriter {
     if ((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
   }
 
-  /** Log bytes past the last index snapshot and the index's size (0, 0 when no snapshot can be written): idle-snapshot.ts. */
+  /** Log bytes past the last index snapshot and the index's size; [0, 0] when nothing was written since open (idle-snapshot.ts). */
   snapshotLag(): [behind: number, indexBytes: number] {
-    if (!this.opened || this.fd < 0 || this.failure || this.retired) return [0, 0];
+    if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return [0, 0];
     return [this.lsn.next - Math.max(0, this.snapshotTail), this.state.index.buffer.byteLength];
   }
 
   /**
-   * The automatic checkpoint (the writer thread's timer, between requests): a
-   * header-slot write that moves the tail hint up to the durable LSN once
-   * AUTO_CHECKPOINT_BYTES or AUTO_CHECKPOINT_MS have passed. It syncs no record
-   * the flush policy has not synced, and skips the index snapshot (the idle
-   * snapshot is checkpoint()). Returns whether it wrote a slot.
+   * The automatic checkpoint (the writer's timer, between requests): a header-slot
+   * write moving the tail hint up to the durable LSN once AUTO_CHECKPOINT_BYTES or
+   * AUTO_CHECKPOINT_MS have passed; it syncs nothing the flush policy has not
+   * synced and skips the index snapshot. Returns whether it wrote a slot.
    */
   autoCheckpoint(now = Date.now()): boolean {
     if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return false;
