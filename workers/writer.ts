@@ -232,7 +232,7 @@ function serve(init: WriterInit): void {
 
   const lingering = new Linger(init.flushPolicy.kind, lingerMicros());
   /**
-   * Polls the opener's port for LINGER_US after answering a durable request
+   * Polls the opener's port for LINGER_MICROS after answering a durable request
    * (writer/linger.ts): runs in a nextTick queued after the dispatch, so the
    * outbox's reply (queued during the dispatch) has been posted already.
    */
@@ -249,7 +249,8 @@ function serve(init: WriterInit): void {
   function dispatch(env: Envelope, reply: Reply, client?: string): void {
     const req = unpack<WriterRequest>(env.m);
     lastRequestAt = performance.now();
-    lingering.saw(req);
+    // Only the opener's requests: the poll reads the opener's port alone.
+    if (client === undefined) lingering.saw(req);
     try {
       if (READS_WHOLE_LOG.has(req.t) && engine.warming()) engine.warmAll();
       handle(req, env.payload, reply, client);
