@@ -55,8 +55,7 @@ export async function* scanChunks(conn: DbConnection, ns: number, values: boolea
   if (!view.index || !view.mirror) return;
   // rangeScans: key order, from one snapshot of the sorted index (src/range/).
   if (view.sorted) return yield* sortedEntries(rangeHost(), values);
-  const lazy = view.mirror.lazy;
-  const source: ScanSource = { index: view.index.buffer, segments: [...view.mirror.buffers], ...(lazy ? { lazy } : {}) };
+  const source: ScanSource = { index: view.index.buffer, ...view.mirror.shareable() };
   const capacity = tableCapacity(source.index);
   let next = scanAhead(conn, ns, source, 0, values);
   for (let from = 0; from < capacity; from += SCAN_SLOTS) {

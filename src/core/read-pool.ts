@@ -274,6 +274,5 @@ function grow(block: PendingBlock, extra: number): void {
 
 function currentSet(view: SharedView): BufferSet | undefined {
   if (!view.index || !view.mirror) return undefined;
-  const lazy = view.mirror.lazy;
-  return { generation: view.generation, index: view.index.buffer, segments: [...view.mirror.buffers], ...(lazy ? { lazy } : {}) };
+  return { generation: view.generation, index: view.index.buffer, ...view.mirror.shareable() };
 }

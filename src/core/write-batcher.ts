@@ -139,15 +139,6 @@ export class WriteBatcher {
     return last.durable.promise;
   }
 
-  /**
-   * flush() with nothing queued: the outcome of the flush mark that already
-   * covers every write this thread sent (flush-ahead.ts), or undefined when the
-   * caller must send a flush message.
-   */
-  flushed(): Promise<void> | undefined {
-    return this.ahead.flushed();
-  }
-
   private segment(): Segment {
     if (this.open) return this.open;
     const d = deferred<Done>();

@@ -75,7 +75,7 @@ export class WriterLink {
    * (flush-ahead.ts), or sends a flush message.
    */
   async flush(): Promise<void> {
-    const covered = this.batcher.markDurable() ?? this.batcher.flushed();
+    const covered = this.batcher.markDurable() ?? this.ahead.flushed();
     if (covered) await covered;
     else await this.call({ t: 'flush' });
   }

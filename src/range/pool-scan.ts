@@ -32,8 +32,7 @@ export function rangeTask(snap: RangeSnapshot, ns: number, q: RangeQuery, max: n
   return {
     manifest: snap.manifest,
     tailCount: snap.tailCount,
-    segments: [...snap.mirror.buffers],
-    ...(snap.mirror.lazy ? { lazy: snap.mirror.lazy } : {}),
+    ...snap.mirror.shareable(),
     ns,
     lower: q.lower,
     upper: q.upper,

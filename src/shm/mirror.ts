@@ -34,9 +34,10 @@ export class MirrorView {
     if (lazy) this.pages = new LazyPages(lazy, buffers, read);
   }
 
-  /** What another thread needs to build the same view's page loader (copy it next to `buffers`). */
-  get lazy(): LazySpec | undefined {
-    return this.pages?.spec;
+  /** What another thread needs to build the same view: the segments and, for a lazily opened log, its page loader. */
+  shareable(): { segments: SharedArrayBuffer[]; lazy?: LazySpec } {
+    const lazy = this.pages?.spec;
+    return lazy ? { segments: [...this.buffers], lazy } : { segments: [...this.buffers] };
   }
 
   /**

@@ -209,14 +209,9 @@ export abstract class LogWriter {
     this.slots.written(slot.at, this.durableLsn, now);
   }
 
-  currentBuffers(): BufferSet {
-    return {
-      generation: Atomics.load(this.ctl32, Ctl32.GENERATION),
-      index: this.state.index.buffer,
-      segments: [...this.state.mirror.buffers],
-      ...(this.state.mirror.lazy ? { lazy: this.state.mirror.lazy } : {}),
-      ...(this.state.sorted ? { sorted: this.state.sorted.manifest() } : {}),
-    };
+  currentBuffers(generation = Atomics.load(this.ctl32, Ctl32.GENERATION)): BufferSet {
+    const sorted = this.state.sorted?.manifest();
+    return { generation, index: this.state.index.buffer, ...this.state.mirror.shareable(), ...(sorted ? { sorted } : {}) };
   }
 
   get failed(): EmdbError | undefined {
@@ -225,9 +220,7 @@ export abstract class LogWriter {
 
   protected publishBuffers(): void {
     const generation = Atomics.load(this.ctl32, Ctl32.GENERATION) + 1;
-    const sorted = this.state.sorted?.manifest();
-    const lazy = this.state.mirror.lazy;
-    this.opts.publish({ generation, index: this.state.index.buffer, segments: [...this.state.mirror.buffers], ...(lazy ? { lazy } : {}), ...(sorted ? { sorted } : {}) });
+    this.opts.publish(this.currentBuffers(generation));
     Atomics.store(this.ctl32, Ctl32.GENERATION, generation);
   }
 
