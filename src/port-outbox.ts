@@ -7,8 +7,7 @@ import type { Envelope, PortMessage } from './protocol.js';
  * one wake-up of the writer instead of eight, and the writer's eight replies,
  * made in one turn, come back the same way. Nothing is merged: the receiver
  * handles each envelope as if it had come alone, in order (eachEnvelope), so a
- * flush still covers exactly the requests sent before it, and each flush still
- * pays its own fdatasync under onEachFlush.
+ * flush still covers exactly the requests sent before it.
  *
  * The batch leaves in process.nextTick: Node runs a tick's nextTick queue only
  * after the microtask queue has drained, so every promise continuation of the

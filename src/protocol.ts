@@ -107,9 +107,6 @@ export type WriterReply =
       error?: SerializedError;
       /** Per mark of a write: the sync covering it failed (that flush rejects with this); null when it held. */
       syncErrors?: (SerializedError | null)[];
-      /** A write refused part-way (after a failed sync poisoned the engine): bytes applied, and why the rest was not. */
-      appliedBytes?: number;
-      writeError?: SerializedError;
     }
   | { t: 'failed'; error: SerializedError };
 
@@ -119,20 +116,18 @@ export type RequestBody = WriterRequest extends infer R ? (R extends { id: numbe
 type DoneReply = Extract<WriterReply, { t: 'done' }>;
 
 /** What a write with flush marks answers (writer/marked-write.ts): the write-related fields of a reply. */
-export type MarkedWriteOutcome = Pick<DoneReply, 'existed' | 'syncErrors' | 'appliedBytes' | 'writeError'>;
+export type MarkedWriteOutcome = Pick<DoneReply, 'existed' | 'syncErrors'>;
 
 /**
  * A successful reply as the requesting thread sees it: the reply's fields with
  * its errors revived, plus the envelope's side-cars (a write batch's buffer,
  * handed back for reuse; a buffer set).
  */
-export type Done = Omit<DoneReply, 't' | 'id' | 'error' | 'syncErrors' | 'writeError'> & {
+export type Done = Omit<DoneReply, 't' | 'id' | 'error' | 'syncErrors'> & {
   payload?: ArrayBuffer;
   shared?: BufferSet;
   /** Per mark of a write (see WriteBatcher): the sync that failed, if it did. */
   syncErrors?: (EmdbError | undefined)[];
-  /** A write refused part-way: the error for the bytes not applied. */
-  writeError?: EmdbError;
 };
 
 // ---- opening thread → reader pool (piscina tasks) ----

@@ -123,7 +123,7 @@ function serve(init: WriterInit): void {
         // Applied now; the one reply waits for the marks' syncs and says how each went.
         engine.reserveKeys(req.count);
         const steps = { append: (bytes: Uint8Array) => engine.append(bytes, req.existed), requestFlush: (done: FlushDone) => flusher.request(done) };
-        applyMarkedWrite(batch, req.marks, init.flushPolicy.kind, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
+        applyMarkedWrite(batch, req.marks, steps, (outcome) => reply({ t: 'done', id: req.id, ...definedOnly(outcome) }, undefined, back));
         sweeper.poke();
         return;
       }

@@ -1,4 +1,3 @@
-import { EmdbError, ErrorCode } from '../errors.js';
 import { RecordKind, type RecordKindValue } from '../format/constants.js';
 import type { Key } from '../keys.js';
 import type { Done, RequestBody } from '../protocol.js';
@@ -52,7 +51,7 @@ interface Segment extends Deferred<Done> {
  * the batch there, and the writer makes everything up to the mark durable
  * under the flush policy before it answers that flush. So eight async
  * producers that each write and flush in the same tick send one message with
- * eight marks: onEachFlush still pays a sync per mark, group pays one for all.
+ * eight marks, and every policy answers them with one sync (writer/marked-write.ts).
  * Order is preserved: batches are sent in call order on one link, and every
  * other request sends the queued batch ahead of itself (WriterLink.call).
  */
@@ -157,20 +156,12 @@ export class WriteBatcher {
 }
 
 /**
- * Settles each segment by the writer's answer: applied segments resolve (a
- * write that was refused part-way rejects the rest with its error), and each
+ * Settles each segment by the writer's answer: the batch was applied whole (a
+ * refused batch is an error reply, which rejects every segment), and each
  * mark's flush gets its sync's outcome.
  */
 function settle(segments: readonly Segment[], done: Done): void {
-  const applied = done.appliedBytes ?? Infinity;
   segments.forEach((s, i) => {
-    if (s.end > applied) {
-      // Made only when needed: an Error captures a stack, ~10 µs a write otherwise.
-      const refused = done.writeError ?? new EmdbError(ErrorCode.IO, 'write was not applied');
-      s.reject(refused);
-      s.durable?.reject(refused);
-      return;
-    }
     s.resolve(done);
     const syncError = done.syncErrors?.[i];
     if (syncError) s.durable?.reject(syncError);

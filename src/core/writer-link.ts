@@ -117,11 +117,10 @@ export class WriterLink {
 
 /** A successful reply as callers see it: the packed fields, errors revived, plus the envelope's side-cars. */
 function doneOf(msg: Extract<WriterReply, { t: 'done' }>, env: Envelope): Done {
-  const { t: _t, id: _id, error: _error, syncErrors, writeError, ...fields } = msg;
+  const { t: _t, id: _id, error: _error, syncErrors, ...fields } = msg;
   const done: Done = fields;
   if (env.shared) done.shared = env.shared;
   if (env.payload) done.payload = env.payload;
   if (syncErrors) done.syncErrors = syncErrors.map((e) => (e ? deserializeError(e) : undefined));
-  if (writeError) done.writeError = deserializeError(writeError);
   return done;
 }

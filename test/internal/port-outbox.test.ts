@@ -1,9 +1,7 @@
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eachEnvelope, PortOutbox } from '../../dist/src/port-outbox.js';
 import type { PortMessage, WriterRequest } from '../../dist/src/protocol.js';
 import { envelope, unpack } from '../../dist/src/protocol-codec.js';
-import { Emdb, tempDirs } from '../helpers/common.js';
 
 function collector(): { posts: PortMessage[]; outbox: PortOutbox } {
   const posts: PortMessage[] = [];
@@ -48,20 +46,5 @@ describe('port outbox: one postMessage per tick', () => {
     expect(posts.map(ids)).toEqual([[1], [2]]);
     await new Promise((r) => setImmediate(r));
     expect(posts).toHaveLength(2);
-  });
-
-  const dir = tempDirs('emdb-outbox-');
-  it('same-tick durable writes from one thread keep their per-policy sync count (8 syncs under onEachFlush, 1 under group)', async () => {
-    for (const [flushPolicy, syncs] of [
-      [{ kind: 'onEachFlush' }, 8],
-      [{ kind: 'group', maxWaitMs: 50, maxBatch: 8 }, 1],
-    ] as const) {
-      const db = await Emdb.open(path.join(dir(), `${flushPolicy.kind}.emdb`), { flushPolicy, readers: 1 });
-      await db.flush();
-      const before = (await db.stats()).syncs;
-      await Promise.all(Array.from({ length: 8 }, (_, i) => Promise.all([db.insert(`k${i}`, `v${i}`), db.flush()])));
-      expect((await db.stats()).syncs - before, flushPolicy.kind).toBe(syncs);
-      await db.close();
-    }
   });
 });
