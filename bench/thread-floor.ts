@@ -25,7 +25,9 @@
  * most 8 / (sync + hop), so 0.8× the ceiling needs hop ≤ sync / 4.
  *
  * Contenders take turns in rounds; each rate is the median of its rounds.
- *   node dist/bench/thread-floor.js [--writes 1000] [--rounds 5]
+ * --warmup N: each contender first makes N untimed writes (its JIT warm: a
+ * process that has been serving for a while), default 0 (the first writes after open).
+ *   node dist/bench/thread-floor.js [--writes 1000] [--rounds 5] [--warmup 0]
  */
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -256,16 +258,17 @@ const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length
 export interface ThreadFloor {
   writes: number;
   rounds: number;
+  warmup: number;
   loadAverage: number[];
   /** Writes per second, median of the rounds, by contender. */
   rates: Record<string, number>;
   roundRates: Record<string, number[]>;
 }
 
-export async function threadFloor(writes: number, rounds: number): Promise<ThreadFloor> {
+export async function threadFloor(writes: number, rounds: number, warmup = 0): Promise<ThreadFloor> {
   const dir = mkTempDir('emdb-bench-floor-');
   const per = Math.max(PRODUCERS, Math.floor(writes / rounds));
-  const span = per * rounds * WRITE_BYTES * PRODUCERS + (1 << 20);
+  const span = (per * rounds + warmup) * 4 * WRITE_BYTES + (1 << 20);
   const file = (name: string): string => {
     const f = path.join(dir, `${name}.bin`);
     zeroFilled(f, span);
@@ -283,11 +286,15 @@ export async function threadFloor(writes: number, rounds: number): Promise<Threa
     ] as const) {
       all.push(bareWriter(name, file(name.replace(/\W+/g, '-')), mode, linger));
     }
-    const sqlite = betterSqlite3(dir, per * rounds);
+    const sqlite = betterSqlite3(dir, per * rounds + warmup);
     if (sqlite) all.push(sqlite);
-    all.push(...(await emdbContenders(dir, per * rounds * PRODUCERS)));
+    all.push(...(await emdbContenders(dir, (per * rounds + warmup) * 4)));
     all.push(inThread('group ceiling (8 writes per in-thread fdatasync)', file('ceiling'), PRODUCERS));
     all.push(bareWriter('bare writer thread, group of 8 async producers, port + linger', file('group'), 'group', 100));
+    if (warmup > 0) {
+      log(`thread floor: ${warmup} untimed writes per contender ...`);
+      for (const c of all) await c.run(warmup);
+    }
     const roundRates: Record<string, number[]> = Object.fromEntries(all.map((c) => [c.name, []]));
     for (let r = 0; r < rounds; r++) {
       log(`thread floor: round ${r + 1} of ${rounds} (${per} writes per contender) ...`);
@@ -299,7 +306,7 @@ export async function threadFloor(writes: number, rounds: number): Promise<Threa
       }
     }
     const rates = Object.fromEntries(Object.entries(roundRates).map(([k, v]) => [k, Math.round(median(v))]));
-    return { writes: per * rounds, rounds, loadAverage, rates, roundRates: Object.fromEntries(Object.entries(roundRates).map(([k, v]) => [k, v.map(Math.round)])) };
+    return { writes: per * rounds, rounds, warmup, loadAverage, rates, roundRates: Object.fromEntries(Object.entries(roundRates).map(([k, v]) => [k, v.map(Math.round)])) };
   } finally {
     for (const c of all) await c.close();
     removeDir(dir);
@@ -311,7 +318,7 @@ function report(r: ThreadFloor): string {
   const ceiling = r.rates['group ceiling (8 writes per in-thread fdatasync)']!;
   const sqlite = r.rates['better-sqlite3'];
   const lines = [
-    `${r.writes} writes per contender in ${r.rounds} interleaved rounds (group rows: 4× as many), load average ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
+    `${r.writes} writes per contender in ${r.rounds} interleaved rounds (group rows: 4× as many) after ${r.warmup} untimed ones, load average ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
     '',
     '| contender | writes/s | µs per write | vs limit (single) or ceiling (group) | vs better-sqlite3 | rounds |',
     '|---|--:|--:|--:|--:|--|',
@@ -326,6 +333,6 @@ function report(r: ThreadFloor): string {
 
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
-  const result = await threadFloor(intArg(args, 'writes', 1000), intArg(args, 'rounds', 5));
+  const result = await threadFloor(intArg(args, 'writes', 1000), intArg(args, 'rounds', 5), intArg(args, 'warmup', 0));
   process.stdout.write(`${report(result)}\n`, () => process.exit(0));
 }
