@@ -9,6 +9,8 @@ import { keyByteLength, type Key } from './keys.js';
 const BULK_CHUNK_BYTES = 4 << 20;
 /** Chunks in flight to the writer at once: enough to overlap encoding and writing. */
 const BULK_IN_FLIGHT = 3;
+/** First buffer of a bulk call; it doubles as records are framed. */
+const FIRST_CHUNK_BYTES = 64 << 10;
 
 /** What one bulk call frames per item of its source, and what it asks of the writer. */
 interface BulkJob<T> {
@@ -89,7 +91,10 @@ async function writeChunked<T>(conn: DbConnection, items: Iterable<T> | AsyncIte
   let existed = 0;
   let failure: { error: unknown } | undefined;
   const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
-  const records = new RecordBuffer(chunkCapacity);
+  // Starts small and doubles (RecordBuffer.ensure) up to a chunk: a call of a
+  // thousand records must not map and fault in two 4 MiB buffers (a durable
+  // batch of 1,000 spent more on that than on framing its records).
+  const records = new RecordBuffer(FIRST_CHUNK_BYTES, chunkCapacity);
   const spare: ArrayBuffer[] = [];
   let count = 0;
   /** Items framed since the last chunk left (the chunk's record count also has its TX markers). */
@@ -98,7 +103,9 @@ async function writeChunked<T>(conn: DbConnection, items: Iterable<T> | AsyncIte
     // A chunk not yet sent when the database closes is not sent (ERR_EMDB_CLOSED).
     assertLive();
     records.commitTx();
-    const { payload, bytes, count: n } = records.take(spare.pop() ?? chunkCapacity);
+    // The next buffer: one the writer handed back, or one sized to this chunk (take's default).
+    const full = records.len >= BULK_CHUNK_BYTES;
+    const { payload, bytes, count: n } = records.take(spare.pop() ?? (full ? chunkCapacity : undefined));
     const itemsInChunk = unsent;
     unsent = 0;
     const sent = conn.link.call({ t: 'write', count: n, bytes, existed: job.existed }, payload);

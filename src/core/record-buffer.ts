@@ -21,7 +21,14 @@ export class RecordBuffer {
   private txCount = 0;
   private static txIds = (Math.random() * 0xffffffff) >>> 0;
 
-  constructor(capacity = MIN_CAPACITY) {
+  /**
+   * `growTo`: doubling stops there (a bulk chunk's size, so a chunk that starts
+   * small never ends in a buffer twice its size); a record that needs more still gets it.
+   */
+  constructor(
+    capacity = MIN_CAPACITY,
+    private readonly growTo = Infinity,
+  ) {
     this.buf = Buffer.allocUnsafeSlow(Math.max(capacity, MIN_CAPACITY));
     this.u8 = new Uint8Array(this.buf.buffer, 0, this.buf.length);
     this.dv = new DataView(this.buf.buffer, 0, this.buf.length);
@@ -115,7 +122,7 @@ export class RecordBuffer {
 
   private ensure(extra: number): void {
     if (this.len + extra <= this.buf.length) return;
-    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.len + extra));
+    const grown = Buffer.allocUnsafeSlow(Math.max(Math.min(this.buf.length * 2, this.growTo), this.len + extra));
     this.buf.copy(grown, 0, 0, this.len);
     this.replace(grown);
   }
