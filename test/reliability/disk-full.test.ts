@@ -19,6 +19,8 @@ import { RecordKind } from '../../dist/src/format/constants.js';
 import { nodeFileIO, type FileIO } from '../../dist/src/log/file-io.js';
 import { createControlBlock } from '../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../dist/src/writer/engine.js';
+import { GroupFlusher } from '../../dist/src/writer/group-flush.js';
+import { applyMarkedWrite, type MarkedWriteOutcome } from '../../dist/src/writer/marked-write.js';
 import { Emdb, rejectsWithCode, tempDirs } from '../helpers/common.js';
 import { walkRecords } from '../helpers/log-image.js';
 import {
@@ -380,6 +382,35 @@ describe('write and fsync failures through the FileIO seam (in-process writer en
     reopened.append(batchOf([['c', '3']]).bytes, false, 1);
     reopened.flush();
     expect(reopened.stats().records).toBe(2);
+    reopened.close();
+  });
+
+  it('a failed fdatasync under a batch with several flush marks (onEachFlush shares one sync) fails every mark, none durable', () => {
+    const file = path.join(newDir(), 'marks.emdb');
+    const io = faultyIO();
+    const engine = openEngine(file, io);
+    // The writer thread's wiring: the flusher syncs through the engine, marked writes append then request per mark.
+    const flusher = new GroupFlusher({ kind: 'onEachFlush' }, () => engine.flush(), () => engine.needsSync());
+    const steps = { append: (bytes: Uint8Array) => engine.append(bytes, false), requestFlush: (done: (e?: unknown) => void) => flusher.request(done) };
+    const ok = batchOf([['a', '1'], ['b', '2'], ['c', '3']]);
+    let outcome: MarkedWriteOutcome | undefined;
+    applyMarkedWrite(ok.bytes, [ok.bytes.length], steps, (o) => (outcome = o));
+    expect(outcome?.syncErrors).toBeUndefined();
+    const durable = engine.stats().durableLsn;
+
+    const batch = batchOf([['d', '4'], ['e', '5'], ['f', '6']]);
+    const third = batch.bytes.length / 3; // equal-sized records: a mark after each
+    io.failSync = sysError('EIO');
+    outcome = undefined;
+    applyMarkedWrite(batch.bytes, [third, 2 * third, batch.bytes.length], steps, (o) => (outcome = o));
+    io.failSync = undefined;
+    expect(outcome?.syncErrors).toHaveLength(3);
+    for (const e of outcome!.syncErrors!) expect(e, 'every mark of the batch fails, also after the device recovered').toMatchObject({ code: 'ERR_EMDB_IO' });
+    expect(engine.stats().durableLsn, 'nothing of the batch became durable').toBe(durable);
+    expect(() => engine.append(batchOf([['g', '7']]).bytes, false, 1)).toThrow(expect.objectContaining({ code: 'ERR_EMDB_IO' }));
+    engine.close();
+    const reopened = openEngine(file, nodeFileIO);
+    expect(reopened.stats().records, 'the reopen sees what was synced before the failure').toBe(3);
     reopened.close();
   });
 });
