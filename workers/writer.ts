@@ -225,10 +225,11 @@ function serve(init: WriterInit): void {
 
   /**
    * Requests that read the whole log: a lazily opened log loads its remaining
-   * pages first, in one go (every append does too: LogWriter.append). Single
-   * records that stats() and count() read are loaded where they are read.
+   * pages first, in one go. A write loads only the pages of the records it
+   * replaces, before the file is touched (LogWriter.append, writer/lazy-prefetch.ts);
+   * single records that stats() and count() read are loaded where they are read.
    */
-  const READS_WHOLE_LOG: ReadonlySet<WriterRequest['t']> = new Set(['write', 'dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
+  const READS_WHOLE_LOG: ReadonlySet<WriterRequest['t']> = new Set(['dropNamespace', 'compact', 'reencrypt', 'persist', 'backup']);
 
   const lingering = new Linger(init.flushPolicy.kind, lingerMicros());
   /**

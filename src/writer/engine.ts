@@ -20,6 +20,7 @@ import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
+import { prefetchReplaced } from './lazy-prefetch.js';
 
 export type { EngineOptions } from './log-writer.js';
 
@@ -155,11 +156,20 @@ export class WriterEngine extends CompactingWriter {
     return false;
   }
 
-  protected override loadWholeLog(): void {
-    if (this.warmer) this.warmAll();
+  protected override loadReplaced(batch: Uint8Array): void {
+    if (!this.warmer) return;
+    let loaded: boolean;
+    try {
+      loaded = prefetchReplaced(this.state, batch);
+    } catch (err) {
+      // As in warmStep: a damaged page refuses every later write, and the file is never written again.
+      this.failure ??= err instanceof EmdbError ? err : ioError('load of a log page', err);
+      throw err;
+    }
+    if (!loaded) this.warmAll();
   }
 
-  /** Every page in memory before work that reads the whole log or appends (compaction, backup, every write, the sorted index build). */
+  /** Every page in memory before work that reads the whole log (compaction, backup, a namespace drop, the sorted index build). */
   warmAll(): void {
     if (this.failure && this.failure.code === ErrorCode.CORRUPTION) throw this.failure;
     this.warmStep(Infinity);

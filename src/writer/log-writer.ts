@@ -93,9 +93,9 @@ export abstract class LogWriter {
    */
   append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
-    // Before the file is touched: applying the batch may read any older record, and a damaged page found
-    // after the bytes reached the file would leave a write both refused and in the log.
-    this.loadWholeLog();
+    // Before the file is touched: applying the batch reads older records (the ones its keys replace), and a
+    // damaged page found after the bytes reached the file would leave a write both refused and in the log.
+    this.loadReplaced(input);
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
     if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
@@ -253,8 +253,8 @@ export abstract class LogWriter {
     }
   }
 
-  /** A lazily opened log loads every page still on disk (WriterEngine); nothing to do otherwise. */
-  protected loadWholeLog(): void {}
+  /** A lazily opened log loads the pages of the records `batch` replaces (WriterEngine); nothing to do otherwise. */
+  protected loadReplaced(_batch: Uint8Array): void {}
 
   protected assertWritable(): void {
     if (this.failure) throw this.failure;
