@@ -265,6 +265,13 @@ function serve(init: WriterInit): void {
   const PURGE_STEP_MS = 4;
   /** Lazily opened log: page loading per event-loop turn, ms (DESIGN.md, "Lazy log pages"). */
   const WARM_STEP_MS = 4;
+  /**
+   * The same while requests keep coming (one within RECENT_REQUEST_MS): a write
+   * that arrives during a step waits for it, so a producer writing in a loop
+   * right after a reopen would otherwise pay a whole step per write.
+   */
+  const WARM_STEP_BUSY_MS = 0.5;
+  const RECENT_REQUEST_MS = 20;
 
   /**
    * Background work on the shared indexes, one step per event-loop turn, after
@@ -279,7 +286,7 @@ function serve(init: WriterInit): void {
       mergeScheduled = false;
       let more = false;
       try {
-        if (engine.warmsInBackground()) more = engine.warmStep(WARM_STEP_MS);
+        if (engine.warmsInBackground()) more = engine.warmStep(performance.now() - lastRequestAt < RECENT_REQUEST_MS ? WARM_STEP_BUSY_MS : WARM_STEP_MS);
       } catch {
         // A damaged page poisoned the engine: writes report it, reads of that page fail on their own.
       }
