@@ -203,6 +203,7 @@ function serve(init: WriterInit): void {
       case 'close': {
         sweeper.stop();
         clearInterval(autoCheckpoint);
+        if (warmTimer) clearTimeout(warmTimer);
         flusher.drain();
         backups.drain();
         compactions.drain();
@@ -266,12 +267,31 @@ function serve(init: WriterInit): void {
   /** Lazily opened log: page loading per event-loop turn, ms (DESIGN.md, "Lazy log pages"). */
   const WARM_STEP_MS = 4;
   /**
-   * The same while requests keep coming (one within RECENT_REQUEST_MS): a write
-   * that arrives during a step waits for it, so a producer writing in a loop
-   * right after a reopen would otherwise pay a whole step per write.
+   * While requests keep coming the warm-up gives way: a request that arrives
+   * during a step waits for it, so a producer writing in a loop right after a
+   * reopen would pay a step per write. No step within WARM_QUIET_MS of the last
+   * request (a timer looks again), steps of WARM_STEP_BUSY_MS within
+   * RECENT_REQUEST_MS. The pages a write needs are loaded by the write itself
+   * (writer/lazy-prefetch.ts) and those a read needs by the read, so a
+   * deferred warm-up only keeps the page loader around for longer.
    */
+  const WARM_QUIET_MS = 2;
   const WARM_STEP_BUSY_MS = 0.5;
   const RECENT_REQUEST_MS = 20;
+  let warmTimer: NodeJS.Timeout | undefined;
+
+  /** One warm-up step as the request rate allows; true when pages remain. */
+  function warmWhenQuiet(): boolean {
+    const quietFor = performance.now() - lastRequestAt;
+    if (quietFor < WARM_QUIET_MS) {
+      warmTimer ??= setTimeout(() => {
+        warmTimer = undefined;
+        scheduleMerge();
+      }, WARM_QUIET_MS).unref();
+      return false;
+    }
+    return engine.warmStep(quietFor < RECENT_REQUEST_MS ? WARM_STEP_BUSY_MS : WARM_STEP_MS);
+  }
 
   /**
    * Background work on the shared indexes, one step per event-loop turn, after
@@ -286,7 +306,7 @@ function serve(init: WriterInit): void {
       mergeScheduled = false;
       let more = false;
       try {
-        if (engine.warmsInBackground()) more = engine.warmStep(performance.now() - lastRequestAt < RECENT_REQUEST_MS ? WARM_STEP_BUSY_MS : WARM_STEP_MS);
+        if (engine.warmsInBackground()) more = warmWhenQuiet();
       } catch {
         // A damaged page poisoned the engine: writes report it, reads of that page fail on their own.
       }
@@ -343,6 +363,7 @@ function serve(init: WriterInit): void {
     setTimeout(() => scheduleMerge(), 0).unref();
   } catch (err) {
     clearInterval(autoCheckpoint);
+    if (warmTimer) clearTimeout(warmTimer);
     replyToOpener({ t: 'openFailed', error: serializeError(err) });
     try {
       engine.close();
