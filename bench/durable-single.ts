@@ -92,27 +92,38 @@ function fallocated(dir: string, iterations: number): Contender | null {
   }
 }
 
-function betterSqlite3(dir: string, iterations: number): Contender | null {
+/**
+ * better-sqlite3 set up for durable single writes (WAL, synchronous=FULL, one
+ * autocommitted INSERT OR REPLACE per write), or null when the peer is not
+ * installed. Shared with thread-floor.ts.
+ */
+export function sqliteDurableInserter(file: string, who: string): { insert: (key: Uint8Array, value: Uint8Array) => void; close: () => void } | null {
   let Database: typeof DatabaseType;
   try {
     const peers = createRequire(new URL('../../bench/peers/package.json', import.meta.url));
     Database = peers('better-sqlite3') as typeof DatabaseType;
   } catch (err) {
-    log(`durable single: better-sqlite3 not installed (npm run bench:install): ${errorMessage(err)}`);
+    log(`${who}: better-sqlite3 not installed (npm run bench:install): ${errorMessage(err)}`);
     return null;
   }
-  const db = new Database(path.join(dir, 'single.sqlite'));
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID');
-  const insert = db.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
+  const stmt = db.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
+  return { insert: (key, value) => void stmt.run(key, value), close: () => void db.close() };
+}
+
+function betterSqlite3(dir: string, iterations: number): Contender | null {
+  const sqlite = sqliteDurableInserter(path.join(dir, 'single.sqlite'), 'durable single');
+  if (!sqlite) return null;
   const entries = freshEntries(mulberry32(5), iterations);
   return {
     name: 'better-sqlite3',
     run(from, n) {
-      for (let i = from; i < from + n; i++) insert.run(...entries[i]!);
+      for (let i = from; i < from + n; i++) sqlite.insert(...entries[i]!);
     },
-    close: () => void db.close(),
+    close: sqlite.close,
   };
 }
 

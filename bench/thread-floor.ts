@@ -29,14 +29,13 @@
  * process that has been serving for a while), default 0 (the first writes after open).
  *   node dist/bench/thread-floor.js [--writes 1000] [--rounds 5] [--warmup 0]
  */
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type DatabaseType from 'better-sqlite3';
 import { loadEmdb } from './adapters/emdb-js.js';
-import { errorMessage, intArg, isMain, log, mkTempDir, parseArgs, removeDir } from './util.js';
+import { sqliteDurableInserter } from './durable-single.js';
+import { intArg, isMain, log, mkTempDir, parseArgs, removeDir } from './util.js';
 import { freshEntries, mulberry32 } from './workload.js';
 
 const WRITE_BYTES = 200;
@@ -194,27 +193,16 @@ function bareWriter(name: string, file: string, mode: 'port' | 'group' | 'atomic
 }
 
 function betterSqlite3(dir: string, writes: number): Contender | null {
-  let Database: typeof DatabaseType;
-  try {
-    const peers = createRequire(new URL('../../bench/peers/package.json', import.meta.url));
-    Database = peers('better-sqlite3') as typeof DatabaseType;
-  } catch (err) {
-    log(`thread floor: better-sqlite3 not installed (npm run bench:install): ${errorMessage(err)}`);
-    return null;
-  }
-  const db = new Database(path.join(dir, 'floor.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID');
-  const insert = db.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
+  const sqlite = sqliteDurableInserter(path.join(dir, 'floor.sqlite'), 'thread floor');
+  if (!sqlite) return null;
   const entries = freshEntries(mulberry32(5), writes);
   let at = 0;
   return {
     name: 'better-sqlite3',
     run(n) {
-      for (let i = 0; i < n; i++) insert.run(...entries[at++]!);
+      for (let i = 0; i < n; i++) sqlite.insert(...entries[at++]!);
     },
-    close: () => void db.close(),
+    close: sqlite.close,
   };
 }
 
