@@ -3,6 +3,7 @@ import { frameSize } from '../format/record.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import type { LogState } from '../log/log-state.js';
 import { hashKey } from '../shm/hash.js';
+import { MAX_LOAD } from '../shm/layout.js';
 
 /** Record kinds whose apply reads no older record but the one its key replaces (LogState.apply). */
 const KEYED: ReadonlySet<number> = new Set([RecordKind.PUT, RecordKind.TOMBSTONE]);
@@ -17,12 +18,22 @@ const READS_NOTHING: ReadonlySet<number> = new Set([RecordKind.TX_BEGIN, RecordK
  * a removal those are the records its index probe compares keys with, the
  * record it replaces among them: the same probe the apply makes, with the same
  * table (the batch's own records are appended after the lazy bytes, always
- * resident). Returns false when the batch has a record whose apply may read
- * records that no key names (a clear, a prefix delete, a namespace drop; a TTL,
- * whose deadline bookkeeping may re-read others): the caller then loads every page.
+ * resident). The probes must walk the same tables the apply will: the caller
+ * has sized the index for the batch (reserveKeys) before calling, and a batch
+ * during a tombstone purge (whose new table a put also probes, in another
+ * order) or with more puts than the table has room for (a rebuild inside the
+ * apply) is not prefetched. Returns false for those, and when the batch has a
+ * record whose apply may read records that no key names (a clear, a prefix
+ * delete, a namespace drop; a TTL, whose deadline bookkeeping may re-read
+ * others): the caller then loads every page.
  */
 export function prefetchReplaced(state: LogState, batch: Uint8Array): boolean {
   const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const index = state.index;
+  if (state.purging) return false;
+  let puts = 0;
+  for (let off = 0; off < batch.length; off += frameSize(dv, off)) if (recordKind(dv, off) === RecordKind.PUT) puts++;
+  if (index.live + index.deleted + puts > index.capacity * MAX_LOAD) return false;
   for (let off = 0; off < batch.length; off += frameSize(dv, off)) {
     const kind = recordKind(dv, off);
     if (READS_NOTHING.has(kind)) continue;
@@ -31,7 +42,7 @@ export function prefetchReplaced(state: LogState, batch: Uint8Array): boolean {
     const start = recordKeyStart(dv, off);
     const len = recordKeyLen(dv, off);
     // find() loads each candidate record's pages (MirrorView.keyEquals → ensureRecord), the replaced one included.
-    state.index.find(state.mirror, ns, batch, start, len, hashKey(ns, batch, start, len));
+    index.find(state.mirror, ns, batch, start, len, hashKey(ns, batch, start, len));
   }
   return true;
 }

@@ -93,11 +93,12 @@ export abstract class LogWriter {
    */
   append(input: Uint8Array, wantExisted = true, records = 0): Uint8Array | undefined {
     this.assertWritable();
-    // Before the file is touched: applying the batch reads older records (the ones its keys replace), and a
-    // damaged page found after the bytes reached the file would leave a write both refused and in the log.
-    this.loadReplaced(input);
     // One rebuild sized for the whole batch instead of several doublings inside it.
     this.state.reserveKeys(records);
+    // Before the file is touched (and after the table the apply will probe is final): applying the batch reads
+    // older records (the ones its keys replace), and a damaged page found after the bytes reached the file
+    // would leave a write both refused and in the log.
+    this.loadReplaced(input);
     if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
     const lsn = this.lsn.next;
     const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
