@@ -128,7 +128,8 @@ export function replayLog(
       // Begin, body and commit: the same records the live append path applies.
       state.apply(lsn);
       records++;
-      for (let at = lsn + len; at < next; at += walker.check(at)) {
+      // checkTransaction has checked every body record (and opened sealed units): step by their stored lengths.
+      for (let at = lsn + len; at < next; at += walker.length(at)) {
         state.apply(at);
         if (walker.kind(at) !== SEAL_KIND) records++;
       }
@@ -264,6 +265,11 @@ class RecordWalker {
       at = lsn + len;
     }
     return { records, durable };
+  }
+
+  /** The length of a record already checked (its header fields are trusted). */
+  length(lsn: number): number {
+    return frameSize(this.state.mirror.dvAt(lsn), segmentOffset(lsn));
   }
 
   kind(lsn: number): number {
