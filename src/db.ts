@@ -37,6 +37,8 @@ export interface NamespaceOptions {
  */
 export class Namespace<V = unknown> extends KeySpace<V> {
   dropped = false;
+  /** @internal The value encoding the namespace recorded at creation (undefined: none recorded); the command line dumps it. */
+  recordedEncoding: ValueEncoding | undefined;
 
   /** @internal */
   constructor(
@@ -167,12 +169,16 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       if (typeof options !== 'object' || options === null) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'namespace options must be an object');
       refuseUnknownOptions(options, ['valueEncoding', 'defaultTtl'], '', 'namespace option');
       const defaultTtl = checkDefaultTtl(options.defaultTtl, 'namespace defaultTtl') ?? this.conn.options.defaultTtl;
-      const encoding = options.valueEncoding ?? this.conn.options.codec.name;
-      if (!VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
+      const raw = this.conn.options.raw;
+      // Raw (the command line): stored bytes whatever was recorded; an encoding given is still what a new namespace records.
+      const encoding = options.valueEncoding ?? (raw ? undefined : this.conn.options.codec.name);
+      if (encoding !== undefined && !VALUE_ENCODINGS.includes(encoding)) throw new EmdbError(ErrorCode.INVALID_CONFIG, `unknown valueEncoding ${String(encoding)}`);
+      const codecName = raw ? 'binary' : encoding!;
       const cached = this.openNamespaces.get(name);
-      if (cached && !cached.dropped && cached.valueEncoding === encoding && cached.defaultTtl === defaultTtl) return cached as Namespace<N>;
-      const done = await this.conn.link.call({ t: 'namespace', name, create: true, encoding });
-      const ns = new Namespace<N>(this.conn, done.nsId!, name, encoding, defaultTtl);
+      if (cached && !cached.dropped && cached.valueEncoding === codecName && cached.defaultTtl === defaultTtl && !raw) return cached as Namespace<N>;
+      const done = await this.conn.link.call({ t: 'namespace', name, create: true, ...(encoding !== undefined ? { encoding } : {}) });
+      const ns = new Namespace<N>(this.conn, done.nsId!, name, codecName, defaultTtl);
+      ns.recordedEncoding = done.nsEncoding;
       this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;
     });

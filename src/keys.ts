@@ -28,6 +28,18 @@ export function keyByteLength(key: unknown): number {
   return len;
 }
 
+/**
+ * The keys of a getMany call as an array. A string or a Uint8Array is iterable
+ * but is one key, not a list of them: refused like anything not iterable
+ * (ERR_EMDB_INVALID_CONFIG), as insertMany and removeMany refuse them.
+ */
+export function keyList<K>(keys: Iterable<K>, method: string): K[] {
+  if (typeof keys !== 'object' || keys === null || ArrayBuffer.isView(keys) || !(Symbol.iterator in keys)) {
+    throw new EmdbError(ErrorCode.INVALID_CONFIG, `${method} takes an iterable (e.g. an array) of keys, not ${describe(keys)}`);
+  }
+  return [...keys];
+}
+
 export function checkValueLength(len: number): void {
   if (len > MAX_VALUE_BYTES) {
     throw new EmdbError(ErrorCode.VALUE_TOO_LARGE, `value is ${len} bytes; the limit is ${MAX_VALUE_BYTES}`);

@@ -5,7 +5,7 @@ import type { DbConnection } from './core/types.js';
 import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
-import { KeyScratch, keyByteLength, type Key } from './keys.js';
+import { KeyScratch, keyByteLength, keyList, type Key } from './keys.js';
 import { guard } from './guard.js';
 import type { TxTarget } from './transaction.js';
 import { refuseUnknownOptions } from './option-names.js';
@@ -228,7 +228,7 @@ export class KeySpace<V = unknown> {
   getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
     return guard(() => {
       this.assertLive();
-      const list = [...keys];
+      const list = keyList(keys, 'getMany');
       const lens = list.map((k) => keyByteLength(k));
       return Promise.all(list.map((k, i) => this._get(k, lens[i]!)));
     });
@@ -396,7 +396,9 @@ export class KeySpace<V = unknown> {
   /** @internal What the range module needs of this key space. */
   rangeHost(): RangeHost {
     const pool = this.conn.pool as Partial<RangePool>;
-    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive: () => this.assertLive(), ...(pool.range ? { pool: pool as RangePool } : {}) };
+    const assertLive = (): void => this.assertLive();
+    const settle = this.conn.link.quiet() ? {} : { settle: () => afterQueuedWrites(this.conn, this.ns, assertLive) };
+    return { view: this.conn.view, ns: this.ns, codec: this.codec, assertLive, ...(pool.range ? { pool: pool as RangePool } : {}), ...settle };
   }
 
   /** Wraps an iterator so next() rejects once the key space is closed (keyspace-scan.ts). */

@@ -17,7 +17,7 @@
 import { EmdbError, ErrorCode } from './errors.js';
 import { MAX_KEY_BYTES } from './format/constants.js';
 import { guard } from './guard.js';
-import { keyByteLength, type Key } from './keys.js';
+import { keyByteLength, keyList, type Key } from './keys.js';
 import type { TtlArg } from './ttl.js';
 
 /**
@@ -100,7 +100,7 @@ export class Focus<V = unknown> {
   }
 
   getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
-    return guard(() => this.space.getMany([...keys].map((k) => this.keyFor(k))));
+    return guard(() => this.space.getMany(keyList(keys, 'getMany').map((k) => this.keyFor(k))));
   }
 
   contains(key: Key): Promise<boolean> {

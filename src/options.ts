@@ -71,11 +71,23 @@ const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
 const GROUP_FIELDS = ['kind', 'maxWaitMs', 'maxBatch'];
 const FLUSH_KINDS = ['onEachFlush', 'group', 'writeThrough'];
 
+/**
+ * @internal The command line's open option (never a user's): values are read
+ * and written as the stored bytes whatever encoding the database and its
+ * namespaces recorded; `valueEncoding`, when given, is what a new database or
+ * namespace records and what an existing one must have recorded.
+ */
+export const RAW_VALUES = Symbol('emdb-js raw values');
+
 export interface ResolvedOptions {
   path: string | null;
   readers: number;
   flushPolicy: FlushPolicy;
   codec: ValueCodec;
+  /** The encoding the writer checks against the recorded one (and records on creation); undefined: accept any (RAW_VALUES). */
+  storedEncoding: ValueEncoding | undefined;
+  /** RAW_VALUES: every key space reads and writes stored bytes (codec 'binary'). */
+  raw: boolean;
   /** ms, or undefined for none (src/ttl.ts). */
   defaultTtl: number | undefined;
   separator: string;
@@ -162,6 +174,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (typeof readers !== 'number' || !Number.isInteger(readers) || readers < 1 || readers > 256) {
     throw invalid('readers must be an integer in [1, 256]');
   }
+  const raw = (options as { [RAW_VALUES]?: unknown })[RAW_VALUES] === true;
   const encoding = options.valueEncoding ?? 'binary';
   if (!VALUE_ENCODINGS.includes(encoding)) {
     const guess = typeof encoding === 'string' ? closest(encoding, VALUE_ENCODINGS) : undefined;
@@ -193,7 +206,9 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     path,
     readers,
     flushPolicy: validFlushPolicy(options.flushPolicy),
-    codec: codecFor(encoding),
+    codec: codecFor(raw ? 'binary' : encoding),
+    storedEncoding: raw ? options.valueEncoding : encoding,
+    raw,
     recovery,
     defaultTtl,
     separator,

@@ -35,6 +35,8 @@ export interface WriterInit {
   lockRecord?: string;
   /** Recorded in a new file (format 3) and compared with the recorded one at open. Default 'binary'. */
   valueEncoding?: ValueEncoding;
+  /** The command line's raw open: an existing database is not checked against valueEncoding (options.ts, RAW_VALUES). */
+  anyEncoding?: boolean;
   /** What open does with damage proven durable after the tail hint (docs/FORMAT.md, "Recovery"). Default 'strict'. */
   recovery?: 'strict' | 'salvage';
   /** At-rest encryption (key material: the writer derives the keys, off the opener's thread). */
@@ -100,6 +102,8 @@ export type WriterReply =
       stats?: StatsSnapshot;
       count?: number;
       nsId?: number;
+      /** The namespace's recorded value encoding (format 3); absent when none was recorded. */
+      nsEncoding?: ValueEncoding;
       names?: string[];
       dropped?: boolean;
       persisted?: boolean;

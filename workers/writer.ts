@@ -83,6 +83,7 @@ function serve(init: WriterInit): void {
     publish: (set) => buffersChannel.postMessage(set),
     ...(init.rangeScans ? { rangeScans: init.rangeScans } : {}),
     valueEncoding: init.valueEncoding,
+    ...(init.anyEncoding ? { anyEncoding: true } : {}),
     recovery: init.recovery,
     ...(init.encryption ? { encryption: init.encryption } : {}),
   });
@@ -95,9 +96,31 @@ function serve(init: WriterInit): void {
 
   const flusher = new GroupFlusher(
     init.flushPolicy,
-    () => engine.flush(),
+    () => {
+      engine.flush();
+      checkpointAfterSync();
+    },
     () => engine.needsSync(),
   );
+  /**
+   * The automatic checkpoint a large sync made due (engine.autoCheckpointDue):
+   * run after the sync's replies are posted (setImmediate), or before the next
+   * request if one comes first (dispatch; the linger poll can pick one up
+   * before the immediate runs), so every later request sees the moved tail hint.
+   */
+  let slotSoon: NodeJS.Immediate | undefined;
+  function checkpointAfterSync(): void {
+    if (slotSoon === undefined && engine.autoCheckpointDue()) slotSoon = setImmediate(checkpointNow);
+  }
+  function checkpointNow(): void {
+    if (slotSoon !== undefined) clearImmediate(slotSoon);
+    slotSoon = undefined;
+    try {
+      engine.autoCheckpoint();
+    } catch {
+      // reported by the next write or flush (engine.failed), as for the timer's checkpoint
+    }
+  }
 
   // The copy runs a bounded step per event-loop turn; writes are served in between (DESIGN.md, "Compaction").
   const compactions = new CompactionRunner(engine, {
@@ -141,9 +164,12 @@ function serve(init: WriterInit): void {
       case 'count':
         reply({ t: 'done', id: req.id, count: engine.count(req.ns) });
         return;
-      case 'namespace':
-        reply({ t: 'done', id: req.id, nsId: engine.namespace(req.name, req.create, req.encoding) });
+      case 'namespace': {
+        const nsId = engine.namespace(req.name, req.create, req.encoding);
+        const nsEncoding = engine.namespaceEncoding(nsId);
+        reply({ t: 'done', id: req.id, nsId, ...(nsEncoding ? { nsEncoding } : {}) });
         return;
+      }
       case 'dropNamespace':
         reply({ t: 'done', id: req.id, dropped: engine.dropNamespace(req.name) });
         return;
@@ -203,6 +229,7 @@ function serve(init: WriterInit): void {
       case 'close': {
         sweeper.stop();
         clearInterval(autoCheckpoint);
+        if (slotSoon !== undefined) clearImmediate(slotSoon);
         if (warmTimer) clearTimeout(warmTimer);
         flusher.drain();
         backups.drain();
@@ -251,6 +278,7 @@ function serve(init: WriterInit): void {
   function dispatch(env: Envelope, reply: Reply, client?: string): void {
     const req = unpack<WriterRequest>(env.m);
     lastRequestAt = performance.now();
+    if (slotSoon !== undefined) checkpointNow();
     // Only the opener's requests: the poll reads the opener's port alone.
     if (client === undefined) lingering.saw(req);
     try {

@@ -4,7 +4,9 @@
  */
 import fs from 'node:fs';
 import { once } from 'node:events';
+import { recordedEncoding } from '../admin-crypt.js';
 import type { Emdb, Namespace } from '../index.js';
+import type { ValueEncoding } from '../types.js';
 import type { Command } from './command.js';
 import { Sink, usageError, type Flags } from './context.js';
 import { DUMP_VERSION, encodeEnd, encodeEntry, encodeHeader, type DumpFormat } from './dump-format.js';
@@ -55,14 +57,22 @@ Progress goes to stderr. The first record is a header, the last an end marker.`,
     const sink = out ? new Sink(out, ctx.signal) : ctx.stdout;
     const names = await db.namespaces();
     const total = (await db.stats()).records;
-    const header = { emdbDump: DUMP_VERSION, format, tool: 'emdb-js', toolVersion: toolVersion(), createdAt: new Date().toISOString(), namespaces: names, records: total };
+    const spaces: [string | undefined, Space][] = [[undefined, db]];
+    // What each recorded, so load recreates the database and its namespaces with the same value encodings.
+    const valueEncodings: Record<string, ValueEncoding> = {};
+    const recorded = recordedEncoding(path);
+    if (recorded !== undefined) valueEncodings[''] = recorded;
+    for (const name of names) {
+      const ns = await db.namespace<Buffer>(name);
+      if (ns.recordedEncoding !== undefined) valueEncodings[name] = ns.recordedEncoding;
+      spaces.push([name, ns]);
+    }
+    const header = { emdbDump: DUMP_VERSION, format, tool: 'emdb-js', toolVersion: toolVersion(), createdAt: new Date().toISOString(), namespaces: names, records: total, valueEncodings };
     const progress = new Progress({ label: 'dump', unit: 'records', total, quiet: flags.quiet === true || ctx.json });
     let records = 0;
     const write = (chunk: string | Buffer): Promise<void> => (typeof chunk === 'string' ? sink.text(chunk) : sink.bytes(chunk));
     try {
       await write(encodeHeader(header));
-      const spaces: [string | undefined, Space][] = [[undefined, db]];
-      for (const name of names) spaces.push([name, await db.namespace<Buffer>(name)]);
       for (const [ns, space] of spaces) {
         const expiry = expiryReader(space);
         for await (const [k, v] of space.iter()) {

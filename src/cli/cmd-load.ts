@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Emdb, Namespace } from '../index.js';
+import type { ValueEncoding } from '../types.js';
 import type { Command } from './command.js';
 import { usageError, type Context } from './context.js';
 import { formatFlag } from './cmd-dump.js';
@@ -32,18 +33,32 @@ interface LoadCounts {
   ttlDropped: number;
 }
 
-export async function loadStream(ctx: Context, db: Emdb<Buffer>, input: Readable, opts: { format: 'ndjson' | 'msgpack' | undefined; ignoreTtl: boolean; progress: Progress }): Promise<LoadCounts> {
+/**
+ * Loads a dump into the database `open` opens once the dump's header is read:
+ * with the value encoding the source database recorded, so a new database
+ * records the same one and an existing one with another is refused
+ * (ERR_EMDB_INVALID_CONFIG) instead of receiving bytes of another encoding.
+ */
+export async function loadStream(
+  ctx: Context,
+  open: (valueEncoding: ValueEncoding | undefined) => Promise<Emdb<Buffer>>,
+  input: Readable,
+  opts: { format: 'ndjson' | 'msgpack' | undefined; ignoreTtl: boolean; progress: Progress },
+): Promise<LoadCounts> {
   const items = readDump(input, opts.format);
   const first = await items.next();
   if (first.done || first.value.kind !== 'header') throw usageError('not a valid emdb-js dump: no header');
   const header = first.value.header;
   if (Number.isFinite(header.records)) opts.progress.total = header.records;
+  const encodings = header.valueEncodings ?? {};
+  const db = await open(encodings['']);
+  const nsOptions = (name: string): { valueEncoding?: ValueEncoding } => (encodings[name] !== undefined ? { valueEncoding: encodings[name] } : {});
   const spaces = new Map<string | undefined, Space>([[undefined, db]]);
   // Namespaces are created even when empty: the copy has the same namespaces as the source.
-  for (const name of header.namespaces) spaces.set(name, await db.namespace<Buffer>(name));
+  for (const name of header.namespaces) spaces.set(name, await db.namespace<Buffer>(name, nsOptions(name)));
   const spaceOf = async (ns: string | undefined): Promise<Space> => {
     let s = spaces.get(ns);
-    if (!s) spaces.set(ns, (s = await db.namespace<Buffer>(ns!)));
+    if (!s) spaces.set(ns, (s = await db.namespace<Buffer>(ns!, nsOptions(ns!))));
     return s;
   };
   const withTtl = ttlWriter(db);
@@ -156,15 +171,17 @@ Entries whose expiry has passed are skipped (counted in the report).`,
     } else if (process.stdin.isTTY) {
       throw usageError('load reads a dump from stdin or --in FILE; stdin is a terminal');
     }
-    const db = await ctx.open(path, flags, { create: true });
+    let db: Emdb<Buffer> | undefined;
+    const open = async (valueEncoding: ValueEncoding | undefined): Promise<Emdb<Buffer>> =>
+      (db = await ctx.open(path, flags, { create: true, ...(valueEncoding ? { extra: { valueEncoding } } : {}) }));
     const progress = new Progress({ label: 'load', unit: 'records', total: undefined, quiet: flags.quiet === true || ctx.json });
     let counts: LoadCounts;
     // A Ctrl-C while waiting for input must not wait for input that may never come.
     const onStop = (): void => void input.destroy();
     ctx.signal.addEventListener('abort', onStop, { once: true });
     try {
-      counts = await loadStream(ctx, db, input, { format, ignoreTtl: flags['ignore-ttl'] === true, progress });
-      await db.flush();
+      counts = await loadStream(ctx, open, input, { format, ignoreTtl: flags['ignore-ttl'] === true, progress });
+      await db?.flush();
     } catch (err) {
       progress.finish(ctx.stopReason ? `stopped by ${ctx.stopReason}` : 'failed');
       throw err;

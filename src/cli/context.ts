@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { Emdb, EmdbError, ErrorCode, type ErrorCodeValue, type OpenOptions } from '../index.js';
+import { RAW_VALUES } from '../options.js';
 import { encryptionFromFlags } from './secrets.js';
 
 export { CliExit, Exit, notFound, usageError, type Flags } from './exit.js';
@@ -82,7 +83,10 @@ export class Context {
     if (!opts.create) assertDatabaseExists(path);
     const encryption = await encryptionFromFlags(flags);
     // One reader thread: a CLI run makes few async reads, and each thread costs start-up time.
-    const db = await Emdb.open<Buffer>(path, { readers: 1, ...(encryption ? { encryption } : {}), ...opts.extra });
+    // Raw values: the stored bytes whatever encoding the database and its namespaces recorded (a
+    // database made with valueEncoding 'utf8' or a 'json' namespace is read and dumped like any other).
+    const options = { readers: 1, ...(encryption ? { encryption } : {}), ...opts.extra, [RAW_VALUES]: true };
+    const db = await Emdb.open<Buffer>(path, options);
     this.dbs.push(db);
     return db;
   }

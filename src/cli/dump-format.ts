@@ -1,7 +1,8 @@
 /**
  * The dump file formats (README, "Command line"). Both are a stream of records:
  *
- *   header  { emdbDump: 1, format, tool, toolVersion, createdAt, namespaces, records }
+ *   header  { emdbDump: 1, format, tool, toolVersion, createdAt, namespaces, records, valueEncodings? }
+ *           valueEncodings: { '': database's, name: namespace's } as recorded (values are the stored bytes)
  *   entry   { ns?, k, v, x? }   ns: namespace name (absent: default namespace);
  *                               k, v: key and value bytes; x: expiry, epoch ms
  *   trailer { end: true, records }
@@ -13,6 +14,8 @@
 import { createInterface } from 'node:readline';
 import { Packr, UnpackrStream } from 'msgpackr';
 import { Readable } from 'node:stream';
+import { VALUE_ENCODINGS } from '../encodings.js';
+import type { ValueEncoding } from '../types.js';
 import { usageError } from './context.js';
 
 export const DUMP_VERSION = 1;
@@ -27,6 +30,8 @@ export interface DumpHeader {
   namespaces: string[];
   /** Live records when the dump started (progress total; the trailer has the exact count). */
   records: number;
+  /** Value encodings recorded by the source: '' for the database, else the namespace's name; absent where none was recorded. */
+  valueEncodings?: Record<string, ValueEncoding>;
 }
 
 export interface DumpEntry {
@@ -81,6 +86,10 @@ function classify(o: unknown, first: boolean, where: string): DumpItem {
   if (first) {
     if (r.emdbDump !== DUMP_VERSION) throw bad(where, `unknown dump version ${JSON.stringify(r.emdbDump)} (this build reads ${DUMP_VERSION})`);
     if (!Array.isArray(r.namespaces) || !r.namespaces.every((n) => typeof n === 'string')) throw bad(where, 'header has no namespace list');
+    const encodings = r.valueEncodings;
+    if (encodings !== undefined && (encodings === null || typeof encodings !== 'object' || !Object.values(encodings).every((e) => VALUE_ENCODINGS.includes(e as ValueEncoding)))) {
+      throw bad(where, `header has an unknown value encoding (known: ${VALUE_ENCODINGS.join(', ')})`);
+    }
     return { kind: 'header', header: r as unknown as DumpHeader };
   }
   if (r.end === true) return { kind: 'end', records: Number(r.records) };

@@ -107,7 +107,7 @@ export class AttachedConnection implements DbConnection {
       throw err;
     }
     if (first.shared) view.offer(first.shared);
-    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding), defaultTtl: handle.defaultTtl, separator: handle.separator ?? '.' };
+    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding), storedEncoding: handle.valueEncoding, raw: false, defaultTtl: handle.defaultTtl, separator: handle.separator ?? '.' };
     return new AttachedConnection(options, view, link, transport, new InlineReader(view), handle);
   }
 

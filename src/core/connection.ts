@@ -72,7 +72,7 @@ export class Connection implements DbConnection {
         requestChannel,
         ...(options.rangeScans ? { rangeScans: options.rangeScans } : {}),
         ...(lock ? { lockRecord: lock.record } : {}),
-        valueEncoding: options.codec.name,
+        ...(options.storedEncoding ? { valueEncoding: options.storedEncoding } : { anyEncoding: true }),
         recovery: options.recovery,
         ...(options.encryption ? { encryption: options.encryption } : {}),
       });

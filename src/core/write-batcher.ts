@@ -68,6 +68,11 @@ export class WriteBatcher {
     private readonly ahead: FlushAhead,
   ) {}
 
+  /** True when no write is queued in this tick. */
+  empty(): boolean {
+    return this.cut.length === 0 && this.open === undefined;
+  }
+
   /** Queues a record; resolves with the key's prior existence once applied. */
   write(kind: RecordKindValue, namespace: number, key: Key | null, keyLen: number, value: string | Uint8Array | null, expiresAt: number): Promise<boolean> {
     const segment = this.segment();

@@ -80,6 +80,11 @@ export class WriterLink {
     else await this.call({ t: 'flush' });
   }
 
+  /** True when nothing this link sent is unanswered and no write is queued: every write it made is applied. */
+  quiet(): boolean {
+    return this.pending.size === 0 && this.batcher.empty();
+  }
+
   /** Rejects every pending and later request with `err` (the first failure wins). */
   fail(err: EmdbError): void {
     this.failure ??= err;

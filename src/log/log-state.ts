@@ -1,4 +1,4 @@
-import { RecordKind, SEAL_KIND } from '../format/constants.js';
+import { NS_CREATE_VALUE_SIZE, RecordKind, SEAL_KIND } from '../format/constants.js';
 import { frameSize, nsCreateEncoding } from '../format/record.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
@@ -28,6 +28,8 @@ export class LogState {
   readonly counts = new Map<number, number>();
   /** Value encoding code each namespace was created with (format 3 NS_CREATE); absent = not recorded. */
   readonly nsEncodings = new Map<number, number>();
+  /** Bytes of each namespace's NS_CREATE record applied since open: counted live until the namespace is dropped. */
+  private readonly nsCreateBytes = new Map<number, number>();
   nextNamespaceId = 1;
   /** Called after the index was replaced by a bigger or purged table (publish it). */
   onIndexReplaced: (() => void) | undefined;
@@ -133,14 +135,23 @@ export class LogState {
         else this.nsEncodings.delete(ns);
         this.nextNamespaceId = Math.max(this.nextNamespaceId, ns + 1);
         this.liveBytes += size;
+        this.nsCreateBytes.set(ns, size);
         return 0;
       }
-      case RecordKind.NS_DROP:
+      case RecordKind.NS_DROP: {
         this.deadBytes += size;
+        // The catalogue record that created it is dead now too (compaction drops it). Created before the
+        // snapshot this open started from: its size is not known here, so the format 3 form's (the drop's
+        // own size, same name and sealing, plus the create's encoding field).
+        const created = Math.min(this.liveBytes, this.nsCreateBytes.get(ns) ?? size + NS_CREATE_VALUE_SIZE);
+        this.nsCreateBytes.delete(ns);
+        this.liveBytes -= created;
+        this.deadBytes += created;
         this.dropNamespaceKeys(ns);
         this.namespaces.delete(ns);
         this.nsEncodings.delete(ns);
         return 0;
+      }
       case SEAL_KIND:
         // The opener of a sealed unit (encrypted, scheme 2): framing, -1 so the writer reports no result for it.
         this.deadBytes += size;

@@ -17,6 +17,12 @@ export interface RangeHost {
   assertLive(): void;
   /** The reader pool of the opening thread; absent on an attached thread, which scans itself. */
   pool?: RangePool;
+  /**
+   * Present when this thread has writes queued or unanswered: resolves once
+   * they are applied. The snapshot is taken after it, so an iterator includes
+   * the writes its thread made before creating it (README, "What a read sees").
+   */
+  settle?: () => Promise<unknown>;
 }
 
 /** An iterator whose first next() rejects: an iterator method never throws synchronously. */
@@ -35,14 +41,42 @@ function failed<T>(err: unknown): AsyncIterableIterator<T> {
   };
 }
 
-/** Opens an iterator on a snapshot taken now; validation and capture errors surface at the first next(). */
+/**
+ * Opens an iterator on a snapshot taken now, or, when this thread's own writes
+ * are still in flight, as soon as they are applied; validation and capture
+ * errors surface at the first next().
+ */
 export function openRange<V>(host: RangeHost, makeQuery: () => RangeQuery): AsyncIterableIterator<[Buffer, V]> {
   try {
     host.assertLive();
-    return new RangeIterator<V>(host.view, host.ns, host.codec, makeQuery());
+    const query = makeQuery();
+    const settle = host.settle;
+    if (!settle) return new RangeIterator<V>(host.view, host.ns, host.codec, query);
+    return afterSettled(
+      settle().then(() => {
+        host.assertLive();
+        return new RangeIterator<V>(host.view, host.ns, host.codec, query);
+      }),
+    );
   } catch (err) {
     return failed(err);
   }
+}
+
+/** An iterator that starts once `ready` gives it the real one; a failure reaches the first next(), never unobserved. */
+function afterSettled<T>(ready: Promise<AsyncIterableIterator<T>>): AsyncIterableIterator<T> {
+  ready.catch(() => undefined);
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => ready.then((it) => it.next()),
+    return: () =>
+      ready.then(
+        (it) => it.return?.() ?? { value: undefined, done: true },
+        () => ({ value: undefined, done: true }),
+      ),
+  };
 }
 
 /** Keys only: values are not copied out of the mirror. */
@@ -62,8 +96,15 @@ export function openKeys(host: RangeHost, query: RangeQuery): AsyncIterableItera
  * thread hands the scan to its reader pool a chunk at a time (the main thread
  * only decodes), an attached thread scans on its own.
  */
-export async function rangeArray<V>(host: RangeHost, makeQuery: () => RangeQuery): Promise<[Buffer, V][]> {
+export async function rangeArray<V>(withSettle: RangeHost, makeQuery: () => RangeQuery): Promise<[Buffer, V][]> {
+  const { settle, ...host } = withSettle;
   host.assertLive();
+  if (settle) {
+    // The query is validated before the wait, as without one.
+    makeQuery();
+    await settle();
+    host.assertLive();
+  }
   const pool = host.pool;
   if (!pool) return collectAll(openRange<V>(host, makeQuery));
   const q = makeQuery();

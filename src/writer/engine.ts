@@ -93,6 +93,7 @@ export class WriterEngine extends CompactingWriter {
     });
     const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
       valueEncoding: this.opts.valueEncoding ?? 'binary',
+      ...(this.opts.anyEncoding ? { anyEncoding: true } : {}),
       recovery: this.opts.recovery ?? 'strict',
       encryption: this.opts.encryption,
       ...(attachSorted ? { beforeReplay: attachSorted } : {}),
@@ -267,6 +268,12 @@ export class WriterEngine extends CompactingWriter {
     return id;
   }
 
+  /** The value encoding namespace `id` recorded at creation, or undefined (none recorded, or no such namespace). */
+  namespaceEncoding(id: number): ValueEncoding | undefined {
+    const code = this.state.nsEncodings.get(id);
+    return (Object.keys(ENCODING_ID) as ValueEncoding[]).find((name) => ENCODING_ID[name] === code);
+  }
+
   /** Drops namespace `name` and its keys (an NS_DROP record). False when absent. */
   dropNamespace(name: string): boolean {
     const id = this.state.namespaceId(name);
@@ -304,6 +311,17 @@ export class WriterEngine extends CompactingWriter {
    * AUTO_CHECKPOINT_MS have passed; it syncs nothing the flush policy has not
    * synced and skips the index snapshot. Returns whether it wrote a slot.
    */
+  /**
+   * True when a sync left AUTO_CHECKPOINT_BYTES or more durable past the tail
+   * hint: the writer then runs autoCheckpoint() right after the sync's replies
+   * instead of at its next timer tick, so a process that dies right after a
+   * large durable load reopens with those bytes checked by the prefix CRC
+   * (one streaming pass) rather than record by record.
+   */
+  autoCheckpointDue(): boolean {
+    return this.opened && this.fd >= 0 && !this.failure && !this.retired && this.durableLsn - this.slots.tailHint >= AUTO_CHECKPOINT_BYTES;
+  }
+
   autoCheckpoint(now = Date.now()): boolean {
     if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return false;
     const tail = this.slots.tailHint;

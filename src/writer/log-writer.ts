@@ -30,6 +30,8 @@ export interface EngineOptions {
   rangeScans?: SnapshotLimits;
   /** Recorded in a new file and checked against the recorded one (default 'binary'). */
   valueEncoding?: ValueEncoding;
+  /** An existing database is not checked against valueEncoding (the command line's raw open). */
+  anyEncoding?: boolean;
   /** What open does with damage proven durable after the tail hint (default 'strict'). */
   recovery?: RecoveryMode;
   /** At-rest encryption: used at creation, checked against the file otherwise. Key material: never logged. */

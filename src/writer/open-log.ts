@@ -53,6 +53,8 @@ export interface OpenedLog {
 export interface OpenRules {
   /** The database's value encoding: recorded in a new file, compared with a recorded one. */
   valueEncoding: ValueEncoding;
+  /** Accept any recorded encoding (the command line's raw open); a new file still records valueEncoding. */
+  anyEncoding?: boolean;
   recovery: RecoveryMode;
   /** Encryption asked for by the opener: used at creation, checked against the file otherwise. */
   encryption?: EncryptionSpec;
@@ -147,7 +149,7 @@ export function openLog(
     throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${size} bytes) to be an emdb-js database`);
   }
   const prelude = decodePrelude(header);
-  checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
+  if (!rules.anyEncoding) checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
   const crypt = openCrypt(header, prelude, rules.encryption, created);
   const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
   if (slot.tailHint > size) {
