@@ -48,7 +48,7 @@ export function rewriteRequest(
 }
 
 /** The value encoding recorded in the prelude, so the open that precedes the rewrite is not refused for it. */
-export function recordedEncoding(file: string): ValueEncoding {
+function recordedEncoding(file: string): ValueEncoding {
   const head = Buffer.alloc(PRELUDE.VALUE_ENCODING + 1);
   const fd = fs.openSync(file, 'r');
   try {

@@ -72,12 +72,14 @@ const GROUP_FIELDS = ['kind', 'maxWaitMs', 'maxBatch'];
 const FLUSH_KINDS = ['onEachFlush', 'group', 'writeThrough'];
 
 /**
- * @internal The command line's open option (never a user's): values are read
+ * @internal The command line's open option (not for users: undocumented, and a
+ * registry symbol only so that src/cli/, a user of the public API, can name it
+ * without importing this module). Values are read
  * and written as the stored bytes whatever encoding the database and its
  * namespaces recorded; `valueEncoding`, when given, is what a new database or
  * namespace records and what an existing one must have recorded.
  */
-export const RAW_VALUES = Symbol('emdb-js raw values');
+export const RAW_VALUES = Symbol.for('emdb-js.rawValues');
 
 export interface ResolvedOptions {
   path: string | null;

@@ -4,11 +4,9 @@
  */
 import fs from 'node:fs';
 import { once } from 'node:events';
-import { recordedEncoding } from '../admin-crypt.js';
-import type { Emdb, Namespace } from '../index.js';
-import type { ValueEncoding } from '../types.js';
+import type { Emdb, Namespace, ValueEncoding } from '../index.js';
 import type { Command } from './command.js';
-import { Sink, usageError, type Flags } from './context.js';
+import { recordedEncoding, Sink, usageError, type Flags } from './context.js';
 import { DUMP_VERSION, encodeEnd, encodeEntry, encodeHeader, type DumpFormat } from './dump-format.js';
 import { Progress } from './progress.js';
 import { toolVersion } from './version.js';

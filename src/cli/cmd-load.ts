@@ -6,8 +6,7 @@
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { Emdb, Namespace } from '../index.js';
-import type { ValueEncoding } from '../types.js';
+import type { Emdb, Namespace, ValueEncoding } from '../index.js';
 import type { Command } from './command.js';
 import { usageError, type Context } from './context.js';
 import { formatFlag } from './cmd-dump.js';

@@ -6,8 +6,9 @@
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
-import { Emdb, EmdbError, ErrorCode, type ErrorCodeValue, type OpenOptions } from '../index.js';
-import { RAW_VALUES } from '../options.js';
+import { DATA_START } from '../format/constants.js';
+import { decodePrelude, encodingNameOf } from '../format/header.js';
+import { Emdb, EmdbError, ErrorCode, type ErrorCodeValue, type OpenOptions, type ValueEncoding } from '../index.js';
 import { encryptionFromFlags } from './secrets.js';
 
 export { CliExit, Exit, notFound, usageError, type Flags } from './exit.js';
@@ -96,6 +97,24 @@ export class Context {
     const dbs = this.dbs.splice(0);
     for (const db of dbs) await db.close();
   }
+}
+
+/** The open option that makes every value the stored bytes (src/options.ts, RAW_VALUES): the CLI is a byte-level tool. */
+const RAW_VALUES = Symbol.for('emdb-js.rawValues');
+
+/**
+ * The value encoding the database at `path` recorded at creation (its
+ * prelude), undefined for a file of format 1 or 2, which records none.
+ */
+export function recordedEncoding(path: string): ValueEncoding | undefined {
+  const header = Buffer.alloc(DATA_START);
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.readSync(fd, header, 0, DATA_START, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return encodingNameOf(decodePrelude(header).valueEncoding);
 }
 
 export function assertDatabaseExists(path: string): void {

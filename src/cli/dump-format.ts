@@ -14,11 +14,12 @@
 import { createInterface } from 'node:readline';
 import { Packr, UnpackrStream } from 'msgpackr';
 import { Readable } from 'node:stream';
-import { VALUE_ENCODINGS } from '../encodings.js';
-import type { ValueEncoding } from '../types.js';
+import { ENCODING_ID } from '../format/constants.js';
+import type { ValueEncoding } from '../index.js';
 import { usageError } from './context.js';
 
 export const DUMP_VERSION = 1;
+const VALUE_ENCODINGS = Object.keys(ENCODING_ID) as ValueEncoding[];
 export type DumpFormat = 'ndjson' | 'msgpack';
 
 export interface DumpHeader {

@@ -2,6 +2,7 @@ import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode } from '../errors.js';
 import {
   DATA_START,
+  ENCODING_ID,
   FILE_ID_SIZE,
   FILE_MAGIC,
   FORMAT_VERSION,
@@ -129,6 +130,11 @@ export function decodePrelude(header: Uint8Array): Prelude {
     valueEncoding: version >= V3 ? dv.getUint8(PRELUDE.VALUE_ENCODING) : 0,
     bytes: header.slice(0, PRELUDE.CRC + 4),
   };
+}
+
+/** The name of a recorded value-encoding code (ENCODING_ID); undefined for 0 (none recorded, versions 1 and 2) or an unknown code. */
+export function encodingNameOf(code: number): keyof typeof ENCODING_ID | undefined {
+  return (Object.keys(ENCODING_ID) as (keyof typeof ENCODING_ID)[]).find((name) => ENCODING_ID[name] === code);
 }
 
 export function isEncrypted(prelude: Prelude): boolean {

@@ -1,6 +1,7 @@
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { rewriteProtection } from './reencrypt.js';
 import { DATA_START, ENCODING_ID, RecordKind, V3 } from '../format/constants.js';
+import { encodingNameOf } from '../format/header.js';
 import { catalogueRecord } from '../format/record.js';
 import type { FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
@@ -270,8 +271,7 @@ export class WriterEngine extends CompactingWriter {
 
   /** The value encoding namespace `id` recorded at creation, or undefined (none recorded, or no such namespace). */
   namespaceEncoding(id: number): ValueEncoding | undefined {
-    const code = this.state.nsEncodings.get(id);
-    return (Object.keys(ENCODING_ID) as ValueEncoding[]).find((name) => ENCODING_ID[name] === code);
+    return encodingNameOf(this.state.nsEncodings.get(id) ?? 0);
   }
 
   /** Drops namespace `name` and its keys (an NS_DROP record). False when absent. */

@@ -86,7 +86,7 @@ describe('the CLI on databases with value encodings', () => {
     const dumpFile = path.join(dir, 'refuse.ndjson');
     expect((await run(['dump', src, '--out', dumpFile])).code).toBe(0);
     const target = path.join(dir, 'json-target.emdb');
-    const db = await Emdb.open(target, { valueEncoding: 'json', readers: 1 });
+    const db = await Emdb.open<unknown>(target, { valueEncoding: 'json', readers: 1 });
     await db.insert('x', { keep: true });
     await db.close();
     const before = fs.readFileSync(target);
