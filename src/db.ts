@@ -214,8 +214,9 @@ export class Emdb<V = unknown> extends KeySpace<V> {
    * a running transaction's reads. A transaction started from inside another one
    * of this database (its callback, or anything it awaits) is refused with
    * ERR_EMDB_TRANSACTION_ABORTED: it would wait for the outer one forever. Use
-   * the outer `tx` instead. Transactions still queued when close() is called
-   * reject with ERR_EMDB_CLOSED.
+   * the outer `tx` instead. Transactions still queued when close() is called,
+   * and one whose callback is still running then, reject with ERR_EMDB_CLOSED
+   * and commit nothing.
    */
   transaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T): Promise<T> {
     return guard(() => {

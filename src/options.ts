@@ -6,7 +6,7 @@ import { resolveDatabasePath } from './paths.js';
 import { resolveRangeScans, type RangeSnapshotLimit } from './range/options.js';
 import type { SnapshotLimits } from './shm/sorted-writer.js';
 import { checkDefaultTtl, checkSeparator } from './ttl.js';
-import type { FlushPolicy } from './types.js';
+import type { FlushPolicy, FlushPolicyOption } from './types.js';
 import { CIPHER_NAMES } from './crypto/aead.js';
 import type { EncryptionSpec } from './crypto/keys.js';
 
@@ -23,7 +23,7 @@ export interface OpenOptions {
   dataRoot?: string;
   /** Reader worker threads (default: available parallelism). */
   readers?: number;
-  flushPolicy?: FlushPolicy;
+  flushPolicy?: FlushPolicyOption;
   rangeScans?: boolean;
   /** What one range iterator may pin (with rangeScans). */
   rangeSnapshotLimit?: RangeSnapshotLimit;

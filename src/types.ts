@@ -13,6 +13,12 @@ export type FlushPolicy =
   | { kind: 'writeThrough' };
 
 /**
+ * The `flushPolicy` open option: a FlushPolicy whose `group` fields may be
+ * left out (`maxWaitMs` defaults to 1 ms, `maxBatch` to the number of CPUs).
+ */
+export type FlushPolicyOption = { kind: 'onEachFlush' } | { kind: 'group'; maxWaitMs?: number; maxBatch?: number } | { kind: 'writeThrough' };
+
+/**
  * A structured-cloneable description of an open database, for Emdb.attach() in
  * another worker thread: shared buffers and channel names, no ports.
  */
