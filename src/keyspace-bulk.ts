@@ -155,7 +155,18 @@ async function writeChunked<T>(conn: DbConnection, items: Iterable<T> | AsyncIte
  * link's shared failure, rejected to every later request.
  */
 function withCommitted(err: unknown, committed: number, name: string): unknown {
-  if (!(err instanceof EmdbError)) return err;
+  if (!(err instanceof EmdbError)) {
+    // The caller's own failure (its entries' iterator threw): passed through as it is, with `committed`
+    // added, since the chunks before it were written. A frozen or primitive value is passed through bare.
+    if (typeof err === 'object' && err !== null) {
+      try {
+        Object.defineProperty(err, 'committed', { value: committed, enumerable: true, configurable: true, writable: true });
+      } catch {
+        // not extensible: nothing to add it to
+      }
+    }
+    return err;
+  }
   const cause: unknown = err.cause ?? err;
   const out = new EmdbError(err.code, `${name} stopped after committing ${committed} entries: ${err.message}`, {
     cause,

@@ -2,6 +2,7 @@ import type { DbConnection } from './core/types.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import type { ScanSource } from './protocol.js';
 import { sortedEntries, type RangeHost } from './range/api.js';
+import { eventLoopTurn, YIELD_EVERY } from './range/iterator.js';
 import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { SharedView } from './shm/shared-view.js';
 
@@ -47,6 +48,19 @@ export async function afterQueuedWrites(conn: DbConnection, ns: number, assertLi
 }
 
 /**
+ * A synchronous walk (the sorted index) handed out by an async generator: one
+ * turn of the event loop every YIELD_EVERY entries, so a long `for await`
+ * does not hold off timers, I/O and write replies until it ends.
+ */
+export async function* withTurns<T>(entries: Iterable<T>): AsyncGenerator<T> {
+  let n = 0;
+  for (const entry of entries) {
+    yield entry;
+    if (++n % YIELD_EVERY === 0) await eventLoopTurn();
+  }
+}
+
+/**
  * Every live entry of namespace `ns` (KeySpace.iter/keys and group scans without
  * rangeScans): the index table in chunks read by the reader pool, one ahead.
  */
@@ -54,7 +68,7 @@ export async function* scanChunks(conn: DbConnection, ns: number, values: boolea
   const view = await afterQueuedWrites(conn, ns, assertLive);
   if (!view.index || !view.mirror) return;
   // rangeScans: key order, from one snapshot of the sorted index (src/range/).
-  if (view.sorted) return yield* sortedEntries(rangeHost(), values);
+  if (view.sorted) return yield* withTurns(sortedEntries(rangeHost(), values));
   const source: ScanSource = { index: view.index.buffer, ...view.mirror.shareable() };
   const capacity = tableCapacity(source.index);
   let next = scanAhead(conn, ns, source, 0, values);

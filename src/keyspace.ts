@@ -1,6 +1,6 @@
 import { RecordBuffer } from './core/record-buffer.js';
 import { insertChunked, isBulkSource, removeChunked } from './keyspace-bulk.js';
-import { afterQueuedWrites, closable, scanChunks } from './keyspace-scan.js';
+import { afterQueuedWrites, closable, scanChunks, withTurns } from './keyspace-scan.js';
 import type { DbConnection } from './core/types.js';
 import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
@@ -174,7 +174,7 @@ export class KeySpace<V = unknown> {
   async *scanPrefix(prefix: Uint8Array, values: boolean): AsyncGenerator<[Buffer, Buffer]> {
     const view = await afterQueuedWrites(this.conn, this.ns, () => this.assertLive());
     if (view.sorted) {
-      yield* sortedEntries(this.rangeHost(), values, prefix);
+      yield* withTurns(sortedEntries(this.rangeHost(), values, prefix));
       return;
     }
     for await (const entry of this.scanChunks(values)) {
@@ -402,7 +402,8 @@ export class KeySpace<V = unknown> {
   }
 
   /** Wraps an iterator so next() rejects once the key space is closed (keyspace-scan.ts). */
-  private closable<T>(gen: AsyncIterator<T>): AsyncIterableIterator<T> {
+  /** @internal Also what focus/group iterators are wrapped in (src/nested.ts). */
+  closable<T>(gen: AsyncIterator<T>): AsyncIterableIterator<T> {
     return closable(gen, () => this.assertLive());
   }
 

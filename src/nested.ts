@@ -39,6 +39,8 @@ export interface FocusSpace<V> {
   decode(value: Buffer): V;
   scanPrefix(prefix: Uint8Array, values: boolean): AsyncGenerator<[Buffer, Buffer]>;
   removePrefix(prefix: Uint8Array): Promise<boolean>;
+  /** Wraps an iterator so that next() rejects with ERR_EMDB_CLOSED once the key space is closed or dropped. */
+  closable<T>(gen: AsyncIterator<T>): AsyncIterableIterator<T>;
 }
 
 /** Validates a focus/group prefix and returns its bytes followed by the separator. */
@@ -129,16 +131,32 @@ export class Focus<V = unknown> {
     return new Focus<V>(this.space, this.headString + sub);
   }
 
-  /** Live entries under the focus, unsorted; keys relative to the focus unless `{ fullKeys: true }`. */
-  async *entries(opts: FocusIterOptions = {}): AsyncIterableIterator<[Buffer, V]> {
+  /**
+   * Live entries under the focus, unsorted; keys relative to the focus unless
+   * `{ fullKeys: true }`. After close() (or a drop of the namespace) next()
+   * rejects with ERR_EMDB_CLOSED, also with entries read ahead, as iter() does.
+   */
+  entries(opts: FocusIterOptions = {}): AsyncIterableIterator<[Buffer, V]> {
     const strip = opts.fullKeys === true ? 0 : this.head.length;
-    for await (const [key, value] of this.space.scanPrefix(this.head, true)) yield [key.subarray(strip), this.space.decode(value)];
+    const space = this.space;
+    const head = this.head;
+    return space.closable(
+      (async function* (): AsyncGenerator<[Buffer, V]> {
+        for await (const [key, value] of space.scanPrefix(head, true)) yield [key.subarray(strip), space.decode(value)];
+      })(),
+    );
   }
 
-  /** Live keys under the focus; relative unless `{ fullKeys: true }`. */
-  async *keys(opts: FocusIterOptions = {}): AsyncIterableIterator<Buffer> {
+  /** Live keys under the focus; relative unless `{ fullKeys: true }`. Closed like entries(). */
+  keys(opts: FocusIterOptions = {}): AsyncIterableIterator<Buffer> {
     const strip = opts.fullKeys === true ? 0 : this.head.length;
-    for await (const [key] of this.space.scanPrefix(this.head, false)) yield key.subarray(strip);
+    const space = this.space;
+    const head = this.head;
+    return space.closable(
+      (async function* (): AsyncGenerator<Buffer> {
+        for await (const [key] of space.scanPrefix(head, false)) yield key.subarray(strip);
+      })(),
+    );
   }
 
   /** Live keys under the focus (a scan; see the module comment). */

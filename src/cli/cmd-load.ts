@@ -85,7 +85,22 @@ export async function loadStream(
     return n.value.entry;
   };
   const ttlOf = (e: DumpEntry): number | undefined => (e.x === undefined || opts.ignoreTtl ? undefined : e.x);
-  pending = await nextEntry();
+  /**
+   * Why the input stopped early (cut short, a bad record): held until what came
+   * before it is written, since README promises a cut dump loads what came
+   * before the cut. insertMany would drop the chunk it was framing if its
+   * source threw, so the source ends normally and this is thrown after.
+   */
+  let cut: { error: unknown } | undefined;
+  const nextOrCut = async (): Promise<DumpEntry | undefined> => {
+    try {
+      return await nextEntry();
+    } catch (error) {
+      cut = { error };
+      return undefined;
+    }
+  };
+  pending = await nextOrCut();
   while (pending && !ctx.stopped) {
     const ns = pending.ns;
     const space = await spaceOf(ns);
@@ -97,7 +112,7 @@ export async function loadStream(
       const run = async function* (): AsyncGenerator<[Buffer, Buffer]> {
         yield [head.k, head.v];
         for (;;) {
-          const e = await nextEntry();
+          const e = await nextOrCut();
           if (!e) return;
           if (e.ns !== ns || ttlOf(e) !== undefined) {
             pending = e;
@@ -131,9 +146,13 @@ export async function loadStream(
       }
       if (inFlight.length >= TTL_IN_FLIGHT) await Promise.all(inFlight.splice(0));
       opts.progress.update(counts.records);
-      pending = await nextEntry();
+      pending = await nextOrCut();
     }
     await Promise.all(inFlight);
+  }
+  if (cut) {
+    opts.progress.update(counts.records);
+    throw cut.error;
   }
   if (!ctx.stopped && declared !== undefined && declared !== counts.records + counts.expired) {
     throw usageError(`the dump's end marker counts ${declared} records but it holds ${counts.records + counts.expired}`);

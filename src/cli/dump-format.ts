@@ -11,7 +11,7 @@
  * objects msgpackr-encoded back to back, k and v as binary. A stream without
  * its trailer was cut short, and load says so.
  */
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { Packr, UnpackrStream } from 'msgpackr';
 import { Readable } from 'node:stream';
 import { ENCODING_ID } from '../format/constants.js';
@@ -127,21 +127,56 @@ export async function* readDump(input: Readable, format: DumpFormat | undefined)
   if (!ended) throw bad(`after record ${index}`, 'the stream ends without its end marker (cut short?)');
 }
 
+/**
+ * One JSON value per line. Split here rather than through readline over a
+ * stream: a read error then reaches the caller as a rejection, and a caller
+ * that stops early (a bad record) leaves no stream behind to fail later with
+ * an unhandled 'error' event.
+ */
 async function* parseLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
-  const rl = createInterface({ input: Readable.from(chunks), crlfDelay: Infinity });
+  const decoder = new StringDecoder('utf8');
+  let tail = '';
   let n = 0;
-  for await (const line of rl) {
+  const parse = (raw: string): unknown => {
     n++;
-    if (line.length === 0) continue;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.length === 0) return SKIP;
     try {
-      yield JSON.parse(line);
+      return JSON.parse(line) as unknown;
     } catch {
       throw bad(`line ${n}`, 'not JSON');
     }
+  };
+  for await (const chunk of chunks) {
+    const text = tail + decoder.write(chunk);
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      const o = parse(text.slice(start, nl));
+      start = nl + 1;
+      if (o !== SKIP) yield o;
+    }
+    tail = text.slice(start);
+  }
+  tail += decoder.end();
+  if (tail.length > 0) {
+    const o = parse(tail);
+    if (o !== SKIP) yield o;
   }
 }
+const SKIP = Symbol('empty line');
 
 async function* decodeMsgpack(chunks: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
-  const stream = Readable.from(chunks).pipe(new UnpackrStream({ useRecords: false }));
-  for await (const o of stream) yield o;
+  const source = Readable.from(chunks);
+  const stream = new UnpackrStream({ useRecords: false });
+  // A read error fails the iteration below; after the caller stopped early (a bad record), the
+  // late 'premature close' of the source has nobody to reach: both listeners keep it from
+  // becoming an unhandled 'error' event that would kill the process.
+  source.on('error', (err) => stream.destroy(err));
+  stream.on('error', () => undefined);
+  source.pipe(stream);
+  try {
+    for await (const o of stream) yield o;
+  } finally {
+    source.destroy();
+  }
 }

@@ -74,11 +74,26 @@ export function procStartOf(pid: number): number | undefined {
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: the process exists but belongs to another user.
     return errCode(err) === 'EPERM';
   }
+  // A killed process whose parent has not reaped it yet (a zombie, state Z, or X while it is
+  // being reaped) still answers signal 0, but it holds no file and never runs again: its lock is stale.
+  return !isZombie(pid);
+}
+
+/** True when /proc says `pid` has exited and waits to be reaped; false when it cannot tell (no /proc). */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // Field 3, after comm (which may contain spaces and ')').
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state === 'Z' || state === 'X';
 }
 
 let self: { tid: number; tidStart: number } | null | undefined;

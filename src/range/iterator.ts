@@ -3,6 +3,14 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { describe } from '../keys.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { testMutant } from '../mutants.js';
+
+/** Entries an async iterator hands out between two turns of the event loop (see RangeIterator.next). */
+export const YIELD_EVERY = 4096;
+
+/** Resolves after one turn of the event loop (timers and I/O callbacks run meanwhile). */
+export function eventLoopTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 import { captureSnapshot, collectRange, pinnedBytes, type RangeQuery, type RangeSnapshot } from './snapshot.js';
 
 /** Options of the iterator methods (Level-style bounds, as in abstract-level). */
@@ -151,12 +159,18 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
   }
 
   next(): Promise<IteratorResult<[Buffer, V]>> {
+    // The scan never waits, so a `for await` over it would run on microtasks alone and hold off
+    // every timer, I/O callback and write reply until it ends: every YIELD_EVERY entries, one turn.
+    if (++this.served % YIELD_EVERY === 0) return eventLoopTurn().then(() => this.nextSync());
     try {
       return Promise.resolve(this.nextSync());
     } catch (err) {
       return Promise.reject(err);
     }
   }
+
+  /** Entries handed out by next(), for its turns of the event loop. */
+  private served = 0;
 
   /** The next entry, synchronously (the scan never waits for anything). */
   nextSync(): IteratorResult<[Buffer, V]> {
