@@ -1,8 +1,9 @@
 /** Single-key commands (get, put, del) and the read-only summaries (stats, namespaces). */
 import { decodeArg, decodeKey, encodeOut, keyEncoding, namespaceFlag, valueEncoding } from './bytes.js';
 import type { Command } from './command.js';
-import { notFound, type Context, type Flags } from './context.js';
-import type { Emdb, Namespace } from '../index.js';
+import { unpack } from 'msgpackr';
+import { notFound, recordedEncoding, usageError, type Context, type Flags } from './context.js';
+import type { Emdb, Namespace, ValueEncoding } from '../index.js';
 
 type Space = Emdb<Buffer> | Namespace<Buffer>;
 
@@ -12,6 +13,38 @@ export async function spaceFor(db: Emdb<Buffer>, flags: Flags, create: boolean):
   if (name === undefined) return db;
   if (!create && !(await db.namespaces()).includes(name)) throw notFound(`no namespace ${JSON.stringify(name)}`);
   return db.namespace<Buffer>(name);
+}
+
+/**
+ * Refuses (exit 1) a value the database or namespace could not read back under
+ * the value encoding it recorded: `put` stores bytes as given, and a 'json'
+ * namespace holding text that is not JSON would fail every later read of it.
+ */
+function checkStorable(value: Buffer, encoding: ValueEncoding | undefined): void {
+  const refuse = (what: string): never => {
+    throw usageError(`the value is not ${what}, and this ${encoding} database (or namespace) stores ${what} values`);
+  };
+  if (encoding === 'utf8' || encoding === 'json') {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(value);
+    } catch {
+      return refuse(encoding === 'utf8' ? 'UTF-8 text' : 'JSON');
+    }
+    if (encoding === 'json') {
+      try {
+        JSON.parse(text);
+      } catch {
+        refuse('JSON');
+      }
+    }
+  } else if (encoding === 'msgpack') {
+    try {
+      unpack(value);
+    } catch {
+      refuse('msgpack');
+    }
+  }
 }
 
 async function readStdin(ctx: Context): Promise<Buffer> {
@@ -66,7 +99,11 @@ database and the namespace when they do not exist.`,
       value = decodeArg(valueText, venc, 'VALUE');
     }
     const db = await ctx.open(path, flags, { create: true });
-    await (await spaceFor(db, flags, true)).insert(key, value);
+    const space = await spaceFor(db, flags, true);
+    // The CLI writes stored bytes: bytes the database could not decode later are refused here.
+    const recorded = space === db ? recordedEncoding(path) : (space as Namespace<Buffer>).recordedEncoding;
+    checkStorable(value, recorded);
+    await space.insert(key, value);
     await db.flush();
     if (ctx.json) await ctx.stdout.text(`${JSON.stringify({ ok: true, bytes: value.length })}\n`);
   },

@@ -62,6 +62,28 @@ describe('the CLI on databases with value encodings', () => {
     }
   });
 
+  it('put refuses a value the database or namespace could not read back (exit 1), and stores one it can', async () => {
+    const copy = path.join(dir, 'put-check.emdb');
+    fs.copyFileSync(src, copy);
+    const before = fs.readFileSync(copy);
+    const notJson = await run(['put', copy, 'bad', '{not json', '-n', 'j']);
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toContain('not JSON');
+    const notUtf8 = await run(['put', copy, 'bad', 'ff', '--value-hex']);
+    expect(notUtf8.code).toBe(1);
+    const notMsgpack = await run(['put', copy, 'bad', 'd9056162', '--value-hex', '-n', 'm']);
+    expect(notMsgpack.code).toBe(1);
+    expect(fs.readFileSync(copy).equals(before)).toBe(true);
+    const ok = await run(['put', copy, 'good', '{"x":1}', '-n', 'j']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const db = await Emdb.open<unknown>(copy, { valueEncoding: 'utf8', readers: 1 });
+    try {
+      expect((await db.namespace<unknown>('j', { valueEncoding: 'json' })).getSync('good')).toEqual({ x: 1 });
+    } finally {
+      await db.close();
+    }
+  });
+
   for (const format of ['ndjson', 'msgpack']) {
     it(`dump | load (${format}) makes a copy that opens with the source's encodings and holds the same values`, async () => {
       const dumpFile = path.join(dir, `d.${format}`);
