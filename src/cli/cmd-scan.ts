@@ -112,7 +112,7 @@ function parseBounds(flags: Flags): Bounds {
   const k = (name: string): Buffer | undefined => (typeof flags[name] === 'string' ? decodeKey(flags[name] as string, flags, `--${name}`) : undefined);
   const limitText = flags.limit;
   const limit = limitText === undefined ? -1 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < -1) throw usageError('--limit is an integer >= 0 (or -1 for no limit)');
+  if (!Number.isInteger(limit) || limit < -1) throw usageError('--limit is an integer >= 0 (or --limit=-1 for no limit)');
   if (flags.gt !== undefined && flags.gte !== undefined) throw usageError('--gt and --gte exclude each other');
   if (flags.lt !== undefined && flags.lte !== undefined) throw usageError('--lt and --lte exclude each other');
   const prefix = typeof flags.prefix === 'string' ? decodeArg(flags.prefix, keyEncoding(flags), '--prefix') : undefined;
