@@ -58,6 +58,7 @@ export function resolveDatabasePath(opts: PathOptions): string {
     }
     if (typeof opts.path !== 'string' || opts.path === '') throw invalid('path must be a non-empty string');
     if (opts.path.includes('\0')) throw invalid('path must not contain NUL characters');
+    refuseDirectoryForm(opts.path, 'path');
     return path.resolve(opts.path);
   }
   const appName = checkName('appName', opts.appName ?? DEFAULT_APP_NAME);
@@ -74,5 +75,17 @@ export function resolveDatabasePath(opts: PathOptions): string {
 export function resolveBackupTarget(target: unknown): string {
   if (typeof target !== 'string' || target === '') throw invalid('backupTo takes a non-empty path string');
   if (target.includes('\0')) throw invalid('backup path must not contain NUL characters');
+  refuseDirectoryForm(target, 'backup path');
   return path.resolve(target);
+}
+
+/**
+ * A database is one file: a path written as a directory ('data/', 'data/.')
+ * would be resolved to a file named 'data', which is not what its writer
+ * meant; refused instead (name the file inside the directory).
+ */
+function refuseDirectoryForm(p: string, what: string): void {
+  if (p.endsWith('/') || p.endsWith(path.sep) || p === '.' || p === '..' || p.endsWith('/.') || p.endsWith('/..')) {
+    throw invalid(`${what} ${JSON.stringify(p)} names a directory; give the database file's path inside it (e.g. ${JSON.stringify(path.join(p, 'app.emdb'))})`);
+  }
 }

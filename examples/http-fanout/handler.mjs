@@ -18,7 +18,9 @@ export function makeHandler(lookup) {
       else res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': value.length }).end(value);
     };
     const fail = (err) => {
-      res.writeHead(500).end(String(err?.code ?? err));
+      // A key the database refuses (empty, too long, a lone surrogate) is the client's error, not the server's.
+      const badKey = err?.code === 'ERR_EMDB_INVALID_KEY' || err?.code === 'ERR_EMDB_KEY_TOO_LARGE';
+      res.writeHead(badKey ? 400 : 500).end(String(err?.code ?? err));
     };
     try {
       const v = lookup(key);
