@@ -11,7 +11,7 @@ import type { TxTarget } from './transaction.js';
 import { refuseUnknownOptions } from './option-names.js';
 import { Focus, Group } from './nested.js';
 import { deadlineFor, Ttl, type TtlArg } from './ttl.js';
-import { openRange, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
+import { openRange, openRangeKeys, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
 import type { RangePool } from './range/pool-scan.js';
 import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
 
@@ -344,12 +344,28 @@ export class KeySpace<V = unknown> {
    * `break` stops it; at most one chunk read ahead is discarded.
    */
   iter(): AsyncIterableIterator<[Buffer, V]> {
+    // rangeScans: one snapshot of the sorted index, taken at this call (after this thread's writes in flight).
+    if (this.sortedNow()) return this.closable(openRange<V>(this.rangeHost(), queries.all));
     return this.closable(this.entries());
   }
 
   /** Like iter(), keys only. */
   keys(): AsyncIterableIterator<Buffer> {
+    if (this.sortedNow()) return this.closable(openRangeKeys(this.rangeHost(), queries.all));
     return this.closable(this.keysOnly());
+  }
+
+  /** True when this database keeps the sorted index (rangeScans), i.e. iter() can be a snapshot taken now. */
+  private sortedNow(): boolean {
+    try {
+      this.assertLive();
+    } catch {
+      // The closable wrapper reports it at the first next().
+      return false;
+    }
+    const view = this.conn.view;
+    view.sync();
+    return view.sorted !== undefined;
   }
 
   private async *entries(): AsyncGenerator<[Buffer, V]> {

@@ -47,15 +47,31 @@ function failed<T>(err: unknown): AsyncIterableIterator<T> {
  * errors surface at the first next().
  */
 export function openRange<V>(host: RangeHost, makeQuery: () => RangeQuery): AsyncIterableIterator<[Buffer, V]> {
+  return openWith<V>(host, makeQuery, host.codec);
+}
+
+/** openRange without values (keys(): nothing is copied out of the mirror but the keys). */
+export function openRangeKeys(host: RangeHost, makeQuery: () => RangeQuery): AsyncIterableIterator<Buffer> {
+  const it = openWith<undefined>(host, makeQuery, undefined);
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => it.next().then((r) => (r.done ? r : { value: r.value[0], done: false })),
+    return: () => (it.return ? it.return() : Promise.resolve({ value: undefined, done: true as const })).then(() => ({ value: undefined, done: true as const })),
+  };
+}
+
+function openWith<V>(host: RangeHost, makeQuery: () => RangeQuery, codec: ValueCodec | undefined): AsyncIterableIterator<[Buffer, V]> {
   try {
     host.assertLive();
     const query = makeQuery();
     const settle = host.settle;
-    if (!settle) return new RangeIterator<V>(host.view, host.ns, host.codec, query);
+    if (!settle) return new RangeIterator<V>(host.view, host.ns, codec, query);
     return afterSettled(
       settle().then(() => {
         host.assertLive();
-        return new RangeIterator<V>(host.view, host.ns, host.codec, query);
+        return new RangeIterator<V>(host.view, host.ns, codec, query);
       }),
     );
   } catch (err) {
