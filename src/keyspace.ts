@@ -335,13 +335,15 @@ export class KeySpace<V = unknown> {
   }
 
   /**
-   * Streams every live entry, unsorted, in chunks read by the reader pool (or by
-   * this thread when attached). It walks the index table as it was when the
-   * iteration started: every key that stays live during the whole iteration is
-   * yielded exactly once; a key written or removed meanwhile may or may not be
-   * seen, and if the table is rebuilt meanwhile, values are those of the moment
-   * of the rebuild. Writes this thread made before calling iter() are included.
-   * `break` stops it; at most one chunk read ahead is discarded.
+   * Streams every live entry. With `rangeScans: true`: in key order, from one
+   * snapshot of the sorted index taken at this call (later writes and removals
+   * do not show). Without it: unsorted, in chunks read by the reader pool (or by
+   * this thread when attached), walking the live index table: every key that
+   * stays live during the whole iteration is yielded exactly once; a key written
+   * or removed meanwhile may or may not be seen, and if the table is rebuilt
+   * meanwhile, values are those of the moment of the rebuild. Either way, writes
+   * this thread made before calling iter() are included. `break` stops it; at
+   * most one chunk read ahead is discarded.
    */
   iter(): AsyncIterableIterator<[Buffer, V]> {
     // rangeScans: one snapshot of the sorted index, taken at this call (after this thread's writes in flight).
