@@ -9,16 +9,10 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, tempDirs } from '../helpers/common.js';
+import { collect as drain, Emdb, tempDirs } from '../helpers/common.js';
 
 const N = 5_000;
 const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
-
-async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 describe('iter() and keys() with rangeScans are a snapshot taken at the call', () => {
   const newDir = tempDirs('emdb-iter-snap-');

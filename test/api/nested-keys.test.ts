@@ -2,13 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Emdb } from '../../dist/src/index.js';
 import { advanceTestClock } from '../../dist/src/testing.js';
-import { rejectsWithCode, tempDirs } from '../helpers/common.js';
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
+import { collect, rejectsWithCode, tempDirs } from '../helpers/common.js';
 
 describe('focus and group', () => {
   const dirs = tempDirs('emdb-nested-');

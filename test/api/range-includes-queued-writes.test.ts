@@ -9,14 +9,12 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Emdb, tempDirs } from '../helpers/common.js';
+import { collect as collectAll, Emdb, tempDirs } from '../helpers/common.js';
 
 const keysOf = (entries: [Buffer, unknown][]): string[] => entries.map(([k]) => k.toString());
 
 async function collect<T>(it: AsyncIterable<[Buffer, T]>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const [k] of it) out.push(k.toString());
-  return out;
+  return (await collectAll(it)).map(([k]) => k.toString());
 }
 
 describe('range scans include the writes this thread queued before the call', () => {

@@ -72,3 +72,10 @@ export function spawnCrashChild(script: string, args: readonly string[]): ChildP
     env: { ...process.env, UV_USE_IO_URING: '0' },
   });
 }
+
+/** Every item of an async iterable, in order. */
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
