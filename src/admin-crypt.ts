@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import { EmdbError, ErrorCode } from './errors.js';
-import { ENCODING_ID, PRELUDE } from './format/constants.js';
+import { PRELUDE } from './format/constants.js';
+import { encodingNameOf } from './format/header.js';
 import type { ValueEncoding } from './encodings.js';
 import { isPlainObject, validEncryption, type EncryptionOptions } from './options.js';
 import { refuseUnknownOptions } from './option-names.js';
@@ -56,7 +57,5 @@ function recordedEncoding(file: string): ValueEncoding {
   } finally {
     fs.closeSync(fd);
   }
-  const code = head[PRELUDE.VALUE_ENCODING];
-  const found = Object.entries(ENCODING_ID).find(([, c]) => c === code);
-  return (found?.[0] as ValueEncoding | undefined) ?? 'binary';
+  return encodingNameOf(head[PRELUDE.VALUE_ENCODING]!) ?? 'binary';
 }

@@ -1,7 +1,6 @@
 import type { DbConnection } from './core/types.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import type { ScanSource } from './protocol.js';
-import { sortedEntries, type RangeHost } from './range/api.js';
 import { eventLoopTurn, YIELD_EVERY } from './range/iterator.js';
 import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { SharedView } from './shm/shared-view.js';
@@ -62,13 +61,12 @@ export async function* withTurns<T>(entries: Iterable<T>): AsyncGenerator<T> {
 
 /**
  * Every live entry of namespace `ns` (KeySpace.iter/keys and group scans without
- * rangeScans): the index table in chunks read by the reader pool, one ahead.
+ * rangeScans; with it they read the sorted index, src/range/): the index table
+ * in chunks read by the reader pool, one ahead.
  */
-export async function* scanChunks(conn: DbConnection, ns: number, values: boolean, assertLive: () => void, rangeHost: () => RangeHost): AsyncGenerator<[Buffer, Buffer]> {
+export async function* scanChunks(conn: DbConnection, ns: number, values: boolean, assertLive: () => void): AsyncGenerator<[Buffer, Buffer]> {
   const view = await afterQueuedWrites(conn, ns, assertLive);
   if (!view.index || !view.mirror) return;
-  // rangeScans: key order, from one snapshot of the sorted index (src/range/).
-  if (view.sorted) return yield* withTurns(sortedEntries(rangeHost(), values));
   const source: ScanSource = { index: view.index.buffer, ...view.mirror.shareable() };
   const capacity = tableCapacity(source.index);
   let next = scanAhead(conn, ns, source, 0, values);

@@ -426,6 +426,6 @@ export class KeySpace<V = unknown> {
   }
 
   private scanChunks(values: boolean): AsyncGenerator<[Buffer, Buffer]> {
-    return scanChunks(this.conn, this.ns, values, () => this.assertLive(), () => this.rangeHost());
+    return scanChunks(this.conn, this.ns, values, () => this.assertLive());
   }
 }

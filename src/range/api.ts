@@ -153,12 +153,12 @@ export async function collectAll<V>(it: AsyncIterableIterator<[Buffer, V]>): Pro
 const RAW: ValueCodec = { name: 'binary', encode: (v) => v as Uint8Array, decode: (u8, start, len) => (start === 0 && len === u8.length ? u8 : u8.subarray(start, start + len)) };
 
 /**
- * iter() / keys() of a rangeScans database: every entry of the key space in key
- * order, values raw; with `prefix`, only the keys starting with it (group/focus:
- * cost proportional to the group). Expired records are skipped (collectRange).
+ * Focus and group scans of a rangeScans database: the keys starting with
+ * `prefix` in key order, values raw (cost proportional to the group). Expired
+ * records are skipped (collectRange).
  */
-export function* sortedEntries(host: RangeHost, values: boolean, prefix?: Uint8Array): Generator<[Buffer, Buffer]> {
-  const query = prefix === undefined ? queries.all() : prefixQuery(prefix, undefined);
+export function* sortedEntries(host: RangeHost, values: boolean, prefix: Uint8Array): Generator<[Buffer, Buffer]> {
+  const query = prefixQuery(prefix, undefined);
   const it = new RangeIterator<Buffer>(host.view, host.ns, values ? RAW : undefined, query);
   for (let r = it.nextSync(); !r.done; r = it.nextSync()) yield [r.value[0], r.value[1] ?? EMPTY];
 }

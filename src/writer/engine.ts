@@ -301,16 +301,15 @@ export class WriterEngine extends CompactingWriter {
 
   /** Log bytes past the last index snapshot and the index's size; [0, 0] when nothing was written since open (idle-snapshot.ts). */
   snapshotLag(): [behind: number, indexBytes: number] {
-    if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return [0, 0];
+    if (!this.checkpointable()) return [0, 0];
     return [this.lsn.next - Math.max(0, this.snapshotTail), this.state.index.buffer.byteLength];
   }
 
-  /**
-   * The automatic checkpoint (the writer's timer, between requests): a header-slot
-   * write moving the tail hint up to the durable LSN once AUTO_CHECKPOINT_BYTES or
-   * AUTO_CHECKPOINT_MS have passed; it syncs nothing the flush policy has not
-   * synced and skips the index snapshot. Returns whether it wrote a slot.
-   */
+  /** Open, writable, not retired, and appended to since open: the automatic checkpoints may run. */
+  private checkpointable(): boolean {
+    return this.opened && this.fd >= 0 && !this.failure && !this.retired && this.lsn.next !== this.openedEnd;
+  }
+
   /**
    * True when a sync left AUTO_CHECKPOINT_BYTES or more durable past the tail
    * hint: the writer then runs autoCheckpoint() right after the sync's replies
@@ -319,11 +318,17 @@ export class WriterEngine extends CompactingWriter {
    * (one streaming pass) rather than record by record.
    */
   autoCheckpointDue(): boolean {
-    return this.opened && this.fd >= 0 && !this.failure && !this.retired && this.durableLsn - this.slots.tailHint >= AUTO_CHECKPOINT_BYTES;
+    return this.checkpointable() && this.durableLsn - this.slots.tailHint >= AUTO_CHECKPOINT_BYTES;
   }
 
+  /**
+   * The automatic checkpoint (the writer's timer, between requests): a header-slot
+   * write moving the tail hint up to the durable LSN once AUTO_CHECKPOINT_BYTES or
+   * AUTO_CHECKPOINT_MS have passed; it syncs nothing the flush policy has not
+   * synced and skips the index snapshot. Returns whether it wrote a slot.
+   */
   autoCheckpoint(now = Date.now()): boolean {
-    if (!this.opened || this.fd < 0 || this.failure || this.retired || this.lsn.next === this.openedEnd) return false;
+    if (!this.checkpointable()) return false;
     const tail = this.slots.tailHint;
     if (this.durableLsn <= tail) return false;
     if (this.durableLsn - tail < AUTO_CHECKPOINT_BYTES && now - this.slots.checkpointAt < AUTO_CHECKPOINT_MS) return false;

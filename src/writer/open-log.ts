@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, SEAL_KIND, V3 } from '../format/constants.js';
-import { chooseSlot, decodePrelude, encodeNewHeader, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
+import { chooseSlot, decodePrelude, encodeNewHeader, encodingNameOf, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc, startPages } from '../log/prefix-crc.js';
 import { canOpenLazily, lazyOpenMinBytes, openLazily } from './lazy-open.js';
@@ -66,7 +66,7 @@ export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery
 
 /** The ENCODING_ID name of a recorded code, for messages. */
 function encodingName(code: number): string {
-  return Object.entries(ENCODING_ID).find(([, c]) => c === code)?.[0] ?? `unknown encoding ${code}`;
+  return encodingNameOf(code) ?? `unknown encoding ${code}`;
 }
 
 /**
