@@ -36,7 +36,7 @@ export interface NamespaceOptions {
  * many small namespaces cost nothing per namespace. Persisted in the log's catalogue.
  */
 export class Namespace<V = unknown> extends KeySpace<V> {
-  dropped = false;
+  private droppedHere = false;
   /** @internal The value encoding the namespace recorded at creation (undefined: none recorded); the command line dumps it. */
   recordedEncoding: ValueEncoding | undefined;
 
@@ -49,6 +49,20 @@ export class Namespace<V = unknown> extends KeySpace<V> {
     defaultTtl: number | undefined,
   ) {
     super(conn, id, codecFor(encoding), defaultTtl);
+  }
+
+  /**
+   * True once the namespace was dropped, by this thread or any other: every
+   * call then rejects with ERR_EMDB_CLOSED (a namespace created again under
+   * the same name is a new one: `db.namespace(name)` returns it).
+   */
+  get dropped(): boolean {
+    return this.droppedHere || this.conn.view.namespaceDropped(this.ns);
+  }
+
+  /** @internal dropNamespace on this thread. */
+  markDropped(): void {
+    this.droppedHere = true;
   }
 
   protected override assertLive(): void {
@@ -200,7 +214,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       checkNamespaceName(name);
       const done = await this.conn.link.call({ t: 'dropNamespace', name });
       const open = this.openNamespaces.get(name);
-      if (open) open.dropped = true;
+      open?.markDropped();
       this.openNamespaces.delete(name);
       return done.dropped === true;
     });

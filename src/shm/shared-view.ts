@@ -17,6 +17,13 @@ export interface BufferSet {
   lazy?: LazySpec;
   /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
   sorted?: SortedManifest;
+  /**
+   * Ids of every namespace dropped since the database was opened (ids are not
+   * reused while it is open). A drop posts a new set before it replies, so a
+   * thread that holds a Namespace handle learns of a drop made on another
+   * thread at its next call (R4), not only the thread that dropped it.
+   */
+  droppedNs?: number[];
 }
 
 /**
@@ -32,6 +39,8 @@ export class SharedView {
   mirror: MirrorView | undefined;
   /** The sorted index of this generation; undefined when the database was opened without rangeScans. */
   sorted: SortedManifest | undefined;
+  /** Namespaces dropped since open, by any thread (BufferSet.droppedNs). */
+  private droppedNs: ReadonlySet<number> = new Set();
   private readonly channel: BroadcastChannel;
 
   /** Result of the last successful lookup: the value's bytes are valueU8[valueStart, valueStart + valueLen). */
@@ -63,6 +72,18 @@ export class SharedView {
     this.index = new IndexView(set.index);
     this.mirror = new MirrorView(set.segments, set.lazy);
     this.sorted = set.sorted;
+    if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
+  }
+
+  /**
+   * True when namespace `id` was dropped, on any thread, before this call (its
+   * drop posted a set before replying, R4). The default namespace (0) is never
+   * dropped.
+   */
+  namespaceDropped(id: number): boolean {
+    if (id === 0) return false;
+    this.sync();
+    return this.droppedNs.has(id);
   }
 
   /**

@@ -279,6 +279,9 @@ export class WriterEngine extends CompactingWriter {
     const id = this.state.namespaceId(name);
     if (id < 0) return false;
     this.append(catalogueRecord(RecordKind.NS_DROP, id, name), false);
+    // Before the reply: a handle to this namespace on any thread sees the drop at its next call.
+    this.droppedNamespaces.push(id);
+    this.publishBuffers();
     return true;
   }
 
