@@ -109,6 +109,8 @@ export type WriterReply =
       persisted?: boolean;
       report?: CompactReport;
       error?: SerializedError;
+      /** close: the log closed durably but the index snapshot could not be written (why); the next open replays the log. */
+      snapshotFailed?: string;
       /** Per mark of a write: the sync covering it failed (that flush rejects with this); null when it held. */
       syncErrors?: (SerializedError | null)[];
     }

@@ -234,8 +234,8 @@ function serve(init: WriterInit): void {
         flusher.drain();
         backups.drain();
         compactions.drain();
-        engine.close();
-        reply({ t: 'done', id: req.id });
+        const snapshotFailed = engine.close()?.message;
+        reply({ t: 'done', id: req.id, ...(snapshotFailed ? { snapshotFailed } : {}) });
         // Attached threads learn that the database is gone instead of waiting forever.
         const closed = serializeError(new EmdbError(ErrorCode.CLOSED, 'database is closed'));
         for (const { channel } of links.values()) {

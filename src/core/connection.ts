@@ -8,6 +8,9 @@ import type { EmdbHandle } from '../types.js';
 import { ReadPool } from './read-pool.js';
 import type { DbConnection } from './types.js';
 import type { WriterLink } from './writer-link.js';
+
+/** process.emitWarning code of a close whose index snapshot could not be written (README, "Durability"). */
+const SNAPSHOT_WARNING = 'EMDB_INDEX_SNAPSHOT_FAILED';
 import { SpawnedWriter, type WriterWorker } from './writer-worker.js';
 
 /**
@@ -109,7 +112,11 @@ export class Connection implements DbConnection {
   private async shutdown(): Promise<void> {
     let error: unknown;
     try {
-      await this.link.call({ t: 'close' });
+      const done = await this.link.call({ t: 'close' });
+      // Not an error of close(): every acknowledged write is durable and the file closed; only the next open is slower.
+      if (done.snapshotFailed) {
+        process.emitWarning(`emdb-js: ${this.options.path} was closed, but its index snapshot could not be written (${done.snapshotFailed}); the next open rebuilds the index from the log`, { code: SNAPSHOT_WARNING });
+      }
     } catch (err) {
       // A poisoned writer cannot checkpoint; the close still releases everything.
       if (!(err instanceof EmdbError && err.code === ErrorCode.CLOSED)) error = err;

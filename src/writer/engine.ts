@@ -56,6 +56,7 @@ export class WriterEngine extends CompactingWriter {
   private snapshotHasPages = false;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
   private snapshotError: string | undefined;
+  private snapshotFailure: EmdbError | undefined;
   recovery: OpenReport | undefined;
   /** A lazily opened log: loads the pages nobody read yet, then retires the descriptor (shm/lazy-pages.ts). */
   private warmer: LazyWarmer | undefined;
@@ -291,15 +292,22 @@ export class WriterEngine extends CompactingWriter {
    * refresh the index snapshot so the next open replays only what follows. A
    * checkpoint skips the snapshot while the records since the last one are
    * cheaper to replay than the snapshot is to write (`final`: the last close
-   * always writes it).
+   * always writes it). `snapshotOptional` (close): a snapshot that cannot be
+   * written (a full disk) is left out rather than thrown: the log is durable
+   * without it and only the next open is slower; snapshotError keeps why.
    */
-  checkpoint(final = false): void {
+  checkpoint(final = false, snapshotOptional = false): void {
     this.flush();
     if (this.fd < 0) return;
     if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     const upgrade = final && !this.snapshotHasPages && !this.crypt && this.durableLsn >= lazyOpenMinBytes();
-    if ((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY)) this.saveSnapshot();
+    if (!((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY))) return;
+    try {
+      this.saveSnapshot();
+    } catch (err) {
+      if (!snapshotOptional) throw err;
+    }
   }
 
   /** Log bytes past the last index snapshot and the index's size; [0, 0] when nothing was written since open (idle-snapshot.ts). */
@@ -359,11 +367,13 @@ export class WriterEngine extends CompactingWriter {
     } catch (err) {
       const error = ioError('index snapshot', err);
       this.snapshotError = error.message;
+      this.snapshotFailure = error;
       throw error;
     }
     this.snapshotTail = end;
     this.snapshotHasPages = !this.crypt;
     this.snapshotError = undefined;
+    this.snapshotFailure = undefined;
   }
 
   /**
@@ -392,12 +402,17 @@ export class WriterEngine extends CompactingWriter {
   }
 
   /** Checkpoints (when opened and healthy) and releases the file. */
-  close(): void {
+  /** Returns the error that kept the index snapshot from being written, when one did: the close itself succeeded. */
+  close(): EmdbError | undefined {
     try {
       this.warmer?.retire(true);
       // Trimmed first: the checkpoint's fdatasync then makes the new size durable too.
       if (this.opened) this.trimPreallocation();
-      if (this.opened && !this.failure && !this.retired) this.checkpoint(true);
+      if (this.opened && !this.failure && !this.retired) {
+        this.checkpoint(true, true);
+        return this.snapshotFailure;
+      }
+      return undefined;
     } finally {
       if (this.fd >= 0) {
         this.opts.io.close(this.fd);

@@ -223,8 +223,11 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
             out.engine = out.flusher = undefined;
             // A refusing engine closes without its checkpoint: nothing new becomes durable.
             const healthy = engine.failed === undefined;
-            engine.close();
+            // A snapshot that could not be written does not fail the close (the log is durable): the public
+            // close() reports it as a process warning, so the workload sees it as the error it surfaces as.
+            const snapshotFailure = engine.close();
             if (healthy) settle();
+            if (snapshotFailure) throw snapshotFailure;
           }
           if (step.t === 'reopen') open();
           break;
