@@ -128,12 +128,12 @@ export class Emdb<V = unknown> extends KeySpace<V> {
 
   /** Who holds the database's lock ({ pid, hostname, startedAt }), or undefined. Offline admin. */
   static lockHolder(path: string): Promise<LockInfo | undefined> {
-    return guard(() => lockHolder(resolveDatabasePath({ path })));
+    return guard(() => lockHolder(resolveDatabasePath({ path: adminPath(path, 'lockHolder') })));
   }
 
   /** Removes a lock whose holder is provably gone; a live holder's lock is refused with ERR_EMDB_LOCKED. */
   static breakLock(path: string): Promise<void> {
-    return guard(() => breakLock(resolveDatabasePath({ path })));
+    return guard(() => breakLock(resolveDatabasePath({ path: adminPath(path, 'breakLock') })));
   }
 
   /**
@@ -361,6 +361,16 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The path of lockHolder/breakLock, which name one database: `undefined` (an
+ * unset variable, `Emdb.breakLock(process.env.DB_PATH)`) is refused, not taken
+ * for the default database as an open with no path is.
+ */
+function adminPath(path: unknown, what: string): string {
+  if (typeof path !== 'string') throw new EmdbError(ErrorCode.INVALID_CONFIG, `${what} takes the database's path (a string), got ${path === null ? 'null' : typeof path}`);
+  return path;
 }
 
 function checkNamespaceName(name: unknown): asserts name is string {
