@@ -40,9 +40,9 @@ export interface EmdbHandle {
 export interface StatsSnapshot {
   /** Live keys, every namespace. */
   records: number;
-  /** Bytes of live records (and of the namespace catalogue) in the log. */
+  /** Bytes of live records (and of the namespace catalogue) in the log; records whose TTL passed are not live. */
   liveBytes: number;
-  /** Bytes of superseded, removed and framing records: what compaction would drop. */
+  /** Bytes of superseded, removed, expired (swept or not yet) and framing records: what compaction would drop. */
   deadBytes: number;
   /** Size of the log (its end offset). */
   fileBytes: number;

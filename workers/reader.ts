@@ -7,12 +7,15 @@ import { move, workerData } from 'piscina';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanTask } from '../src/protocol.js';
 import { toThreadError } from '../src/errors.js';
 import { scanSlots } from '../src/shm/scan.js';
+import { collectNow } from '../src/shm/collect-garbage.js';
 import { SharedView } from '../src/shm/shared-view.js';
 import { runRangeTask, type RangeTaskMessage } from '../src/range/pool-scan.js';
 import type { Chunk } from '../src/range/snapshot.js';
 
 const init = workerData as ReaderInit;
 const view = new SharedView(init.control, init.channelName, init.buffers);
+/** The log epoch (BufferSet.logEpoch) this thread last read: a change means a compaction dropped a generation. */
+let lastEpoch = view.logEpoch;
 
 /** Iteration: one chunk of index slots, from the table the iterator captured. */
 export function scan(task: ScanTask): ArrayBuffer {
@@ -39,6 +42,11 @@ function acrossTheHop<T>(task: () => T): T {
 
 function readBlock(task: ReadTask): ArrayBuffer | null {
   if (task.shared) view.offer(task.shared);
+  // A compaction replaced the mirror and index: the old ones are garbage in this small heap (collect-garbage.ts).
+  if (view.logEpoch !== lastEpoch) {
+    lastEpoch = view.logEpoch;
+    collectNow();
+  }
   // A reader started after a buffer set was published cannot catch up alone: ask for it.
   if (!view.sync()) return null;
   const keys = new Uint8Array(task.keys, 0, task.keyBytes);

@@ -16,6 +16,7 @@ import { nodeFileIO } from '../src/log/file-io.js';
 import type { AttachedRequest, BufferSet, Envelope, PortMessage, WriterInit, WriterReply, WriterRequest } from '../src/protocol.js';
 import { definedOnly, envelope, unpack } from '../src/protocol-codec.js';
 import { eachEnvelope, PortOutbox } from '../src/port-outbox.js';
+import { collectDroppedBuffers } from '../src/shm/collect-garbage.js';
 import { BackupRunner, type BackupJob } from '../src/writer/backup.js';
 import { CompactionRunner } from '../src/writer/compaction-runner.js';
 import { WriterEngine } from '../src/writer/engine.js';
@@ -128,6 +129,8 @@ function serve(init: WriterInit): void {
     afterSwap: () => {
       bindIdentity();
       sweeper.arm();
+      // The old generation's mirror and index are garbage now; this heap would not collect them for a long time.
+      collectDroppedBuffers();
     },
   });
 

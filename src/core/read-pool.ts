@@ -274,5 +274,5 @@ function grow(block: PendingBlock, extra: number): void {
 
 function currentSet(view: SharedView): BufferSet | undefined {
   if (!view.index || !view.mirror) return undefined;
-  return { generation: view.generation, index: view.index.buffer, ...view.mirror.shareable() };
+  return { generation: view.generation, logEpoch: view.logEpoch, index: view.index.buffer, ...view.mirror.shareable() };
 }

@@ -272,9 +272,26 @@ export class LogState {
   expiredCount(ns: number, now: number): number {
     let n = 0;
     this.deadlines.forEachPassed(now, (lsn) => {
+      if (ns >= 0) this.mirror.ensureRecord(lsn);
       if ((ns < 0 || recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns) && this.isCurrent(lsn)) n++;
     });
     return n;
+  }
+
+  /**
+   * The keys whose deadline passed by `now` that no sweep has removed yet, and
+   * their records' bytes: invisible to every read, so stats() counts them as
+   * dead and a compaction drops them (one pass over the passed deadlines).
+   */
+  expiredPending(now: number): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    this.deadlines.forEachPassed(now, (lsn) => {
+      if (!this.isCurrent(lsn)) return;
+      count++;
+      bytes += this.recordSize(lsn);
+    });
+    return { count, bytes };
   }
 
   private addDeadline(expiresAt: number, lsn: number): void {

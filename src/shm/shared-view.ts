@@ -17,6 +17,8 @@ export interface BufferSet {
   lazy?: LazySpec;
   /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
   sorted?: SortedManifest;
+  /** Changes when a compaction replaced the log's mirror and index: the previous ones are garbage once dropped. */
+  logEpoch?: number;
   /**
    * Ids of every namespace dropped since the database was opened (ids are not
    * reused while it is open). A drop posts a new set before it replies, so a
@@ -35,6 +37,8 @@ export class SharedView {
   readonly ctl32: Int32Array;
   readonly ctl64: BigInt64Array;
   generation = 0;
+  /** BufferSet.logEpoch of the set this view holds. */
+  logEpoch = 0;
   index: IndexView | undefined;
   mirror: MirrorView | undefined;
   /** The sorted index of this generation; undefined when the database was opened without rangeScans. */
@@ -72,6 +76,7 @@ export class SharedView {
     this.index = new IndexView(set.index);
     this.mirror = new MirrorView(set.segments, set.lazy);
     this.sorted = set.sorted;
+    this.logEpoch = set.logEpoch ?? 0;
     if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
   }
 

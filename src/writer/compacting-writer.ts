@@ -108,6 +108,7 @@ export abstract class CompactingWriter extends LogWriter {
     const built = job.state;
     if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
     this.state = built;
+    this.logEpoch++;
     this.state.onIndexReplaced = () => this.publishBuffers();
     this.state.now = this.now;
     this.state.incrementalPurge = true;

@@ -1,3 +1,4 @@
+import { reclaimableBytes } from './compaction-policy.js';
 import { crc32 } from '@node-rs/crc32';
 import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RecordKind, SEAL_KIND, SLOT_A_OFFSET } from '../format/constants.js';
 import { encodeSuccessorHeader } from '../format/header.js';
@@ -153,7 +154,8 @@ export class CompactionJob {
     const old = source.state;
     this.fileId = fileId;
     this.prelude = old.mirror.slice(0, PRELUDE_SIZE).slice();
-    this.deadBefore = old.deadBytes;
+    // Expired records not yet swept are dropped too (they are not copied): part of what the report says it dropped.
+    this.deadBefore = reclaimableBytes(old, source.now());
     this.start = this.bytesBefore = source.end();
     this.replayed = this.start;
     const mirror = new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));

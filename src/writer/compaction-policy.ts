@@ -18,11 +18,7 @@ export const COMPACT_ALWAYS_BELOW_BYTES = 4 << 20;
  * removed yet (the sweep keeps those few, so counting them is cheap).
  */
 export function reclaimableBytes(state: LogState, now: number): number {
-  let expired = 0;
-  state.deadlines.forEachPassed(now, (lsn) => {
-    if (state.isCurrent(lsn)) expired += state.recordSize(lsn);
-  });
-  return state.deadBytes + expired;
+  return state.deadBytes + state.expiredPending(now).bytes;
 }
 
 /**

@@ -425,11 +425,12 @@ export class WriterEngine extends CompactingWriter {
   /** Everything but the flush policy's own counters (the flusher is not the engine's: workers/writer.ts adds them). */
   stats(): Omit<StatsSnapshot, 'flushTimeouts'> {
     const index = this.state.index;
-    const expiredPending = this.state.expiredCount(-1, this.now());
+    const { count: expiredPending, bytes: expiredBytes } = this.state.expiredPending(this.now());
     return {
       records: index.live - expiredPending,
-      liveBytes: this.state.liveBytes,
-      deadBytes: this.state.deadBytes,
+      // Expired records the sweep has not reached yet are dead already: no read sees them, compaction drops them.
+      liveBytes: this.state.liveBytes - expiredBytes,
+      deadBytes: this.state.deadBytes + expiredBytes,
       fileBytes: this.lsn.next,
       namespaces: this.state.namespaces.size,
       indexCapacity: index.capacity,

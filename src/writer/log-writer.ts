@@ -68,6 +68,8 @@ export abstract class LogWriter {
   protected crypt: LogCrypt | undefined;
   /** DURABLE_MARKs before batches written after a sync (format 3 files). */
   protected readonly marks = new DurableMarks();
+  /** Bumped when the log's mirror and index are replaced by a compaction's (BufferSet.logEpoch). */
+  protected logEpoch = 0;
   /** Namespaces dropped since open: every buffer set carries them (BufferSet.droppedNs). */
   protected readonly droppedNamespaces: number[] = [];
   /** Zeros written ahead of the log, so a durable append does not change the file size. */
@@ -217,7 +219,7 @@ export abstract class LogWriter {
   currentBuffers(generation = Atomics.load(this.ctl32, Ctl32.GENERATION)): BufferSet {
     const sorted = this.state.sorted?.manifest();
     const dropped = this.droppedNamespaces.length > 0 ? { droppedNs: [...this.droppedNamespaces] } : {};
-    return { generation, index: this.state.index.buffer, ...this.state.mirror.shareable(), ...(sorted ? { sorted } : {}), ...dropped };
+    return { generation, logEpoch: this.logEpoch, index: this.state.index.buffer, ...this.state.mirror.shareable(), ...(sorted ? { sorted } : {}), ...dropped };
   }
 
   get failed(): EmdbError | undefined {

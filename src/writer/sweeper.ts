@@ -7,8 +7,9 @@
  * waits behind at most one short batch whatever the machine's speed or the
  * indexes' cost.
  * The index purge the removals cause runs in steps of its own between
- * requests (log-state.ts stepPurge), never inside a batch. Timers are
- * unref'd: a sweep never keeps the process alive. Nothing runs at open before
+ * requests (log-state.ts stepPurge), never inside a batch. The timer is
+ * unref'd; the turns of a run are not (see run), and the writer thread is
+ * unref'd, so a sweep never keeps the process alive. Nothing runs at open before
  * the first turn, so reopening a database full of expired records serves
  * reads at once (reads never go through the writer, and they already skip
  * expired records).
@@ -99,9 +100,11 @@ export class Sweeper {
     this.afterBatch();
     if (more) {
       // Yield a turn: setImmediate runs after the loop's poll phase, so requests queued meanwhile go first.
+      // Not unref'd: an unref'd immediate lets the poll phase block until some other event, so an idle
+      // writer swept one batch per wake-up of an unrelated timer (~5 a second). The writer thread is
+      // unref'd itself, so this keeps no process alive; the run ends when the backlog does.
       this.armedFor = -Infinity;
       this.next = setImmediate(this.run);
-      this.next.unref();
     } else {
       this.arm();
     }
