@@ -17,7 +17,8 @@ of every record, transaction framing, and the checkpointed prefix CRC. Never wri
 and takes no lock (a database open elsewhere can be verified; records it is
 appending right now may show as an incomplete tail).
 Exit 0 when intact; 3 with ERR_EMDB_CORRUPTION and the byte offset of the first
-damage otherwise. An incomplete tail after the last checkpoint is crash residue, not
+damage otherwise (a file cut inside its 12 KiB header area: where it ends). The
+prefix CRC is checked over every checkpointed byte even past the first damage. An incomplete tail after the last checkpoint is crash residue, not
 damage: the next open drops it, and verify reports it with its offset.
 Encrypted files: give the key (flags below) and verify also authenticates the header
 slots and every record (a wrong key exits 3 with ERR_EMDB_ENCRYPTION_KEY_MISMATCH);

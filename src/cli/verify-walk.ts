@@ -18,7 +18,7 @@ import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
 import { EmdbError, ErrorCode } from '../index.js';
 import { DATA_START, MAX_RECORD_KIND, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE } from '../format/constants.js';
-import { chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
+import { assertWholeHeader, chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
 import { keyOffsetIn } from '../format/record-fields.js';
 import { DbKeys, RECORD_SCHEME_SEALED_UNITS, type EncryptionSpec } from '../crypto/keys.js';
@@ -93,7 +93,10 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
   try {
     const fileBytes = fs.fstatSync(fd).size;
     const header = Buffer.alloc(DATA_START);
-    fs.readSync(fd, header, 0, DATA_START, 0);
+    let got = 0;
+    for (let n = -1; n !== 0 && got < DATA_START; got += n) n = fs.readSync(fd, header, got, DATA_START - got, got);
+    // A file cut inside the header area would otherwise read as zeros there: an empty slot, a log of nothing, "ok".
+    assertWholeHeader(header, got, path);
     // Both throw EmdbError (not a database, unsupported version, corrupt header) with an offset.
     const prelude = decodePrelude(header);
     const encrypted = isEncrypted(prelude);
