@@ -4,8 +4,15 @@ import { Emdb } from '../index.js';
 import type { Command } from './command.js';
 import { assertDatabaseExists, CliExit, Exit } from './context.js';
 import { Progress } from './progress.js';
-import { walkLog } from './verify-walk.js';
+import { walkLog, type WalkReport } from './verify-walk.js';
 import { encryptionFromFlags } from './secrets.js';
+
+const PREFIX_CRC_TEXT: Record<WalkReport['prefixCrc'], string> = {
+  ok: 'ok',
+  mismatch: 'MISMATCH (the checkpointed bytes changed)',
+  absent: 'absent (format 1)',
+  unchecked: 'not checked (the file ends before the checkpointed tail)',
+};
 
 export const verify: Command = {
   name: 'verify',
@@ -54,7 +61,7 @@ report says "not authenticated".`,
         `file          ${path} (${report.fileBytes.toLocaleString('en-US')} bytes, format ${report.formatVersion}${report.encrypted ? (report.authenticated ? ', encrypted, authenticated' : ', encrypted, not authenticated: give the key to check it') : ''})`,
         `records       ${report.records.toLocaleString('en-US')} (${Object.entries(report.byKind).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ') || 'none'})`,
         `transactions  ${report.transactions.toLocaleString('en-US')}`,
-        `checkpoint    tail ${report.tailHint.toLocaleString('en-US')}, prefix CRC ${report.prefixCrc}`,
+        `checkpoint    tail ${report.tailHint.toLocaleString('en-US')}, prefix CRC ${PREFIX_CRC_TEXT[report.prefixCrc]}`,
         `valid up to   ${report.end.toLocaleString('en-US')}`,
       ];
       if (report.residue) lines.push(`tail residue  ${report.residue.bytes} bytes at offset ${report.residue.offset} (${report.residue.reason}); the next open drops it`);

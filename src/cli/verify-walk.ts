@@ -39,8 +39,13 @@ export interface WalkReport {
   transactions: number;
   /** Where valid records end. */
   end: number;
-  /** 'ok', 'mismatch', or 'absent' (format 1 slots carry none). */
-  prefixCrc: 'ok' | 'mismatch' | 'absent';
+  /**
+   * The checkpointed prefix CRC, computed over every byte of [DATA_START, tail
+   * hint) even when the walk stopped at damage: 'ok', 'mismatch', 'absent'
+   * (format 1 slots carry none), or 'unchecked' when the file ends before the
+   * tail hint (the bytes it covers are not all there).
+   */
+  prefixCrc: 'ok' | 'mismatch' | 'absent' | 'unchecked';
   /** First damage before the tail hint: the file is corrupt. */
   damage: { offset: number; reason: string } | undefined;
   /** Incomplete tail after the tail hint: crash residue, dropped by the next open. */
@@ -120,6 +125,8 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     };
     const w = new Window(fd, fileBytes);
     let prefix = 0;
+    /** Where the bytes folded into `prefix` end. */
+    let prefixTo = DATA_START;
     let lsn = DATA_START;
     /** Records still expected in the open transaction, and where it began; -1: none open. */
     let txLeft = -1;
@@ -155,7 +162,10 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
           else fault(lsn, unit);
           break;
         }
-        if (lsn + unit.bytes <= slot.tailHint) prefix = unit.crc;
+        if (lsn + unit.bytes <= slot.tailHint) {
+          prefix = unit.crc;
+          prefixTo = lsn + unit.bytes;
+        }
         report.byKind.SEAL_UNIT = (report.byKind.SEAL_UNIT ?? 0) + 1;
         if (crypt) {
           // Its records, decrypted in the window, are walked next (their own CRCs checked).
@@ -171,7 +181,10 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
         continue;
       }
       // The prefix CRC covers the bytes on disk: fold them in before any decryption.
-      if (lsn >= plainTo && lsn + len <= slot.tailHint) prefix = crc32(w.buf.subarray(at, at + len), prefix);
+      if (lsn >= plainTo && lsn + len <= slot.tailHint) {
+        prefix = crc32(w.buf.subarray(at, at + len), prefix);
+        prefixTo = lsn + len;
+      }
       if (crypt && lsn >= plainTo) {
         const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
         // The window is our own copy: decrypt in place, then read the framing from the plaintext.
@@ -217,7 +230,22 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     if (report.end < slot.tailHint && !report.damage) {
       report.damage = { offset: report.end, reason: `log ends (${report.end}) before its checkpointed tail (${slot.tailHint})` };
     }
-    if (slot.prefixCrc !== undefined && !report.damage && (prefix >>> 0) !== slot.prefixCrc) report.prefixCrc = 'mismatch';
+    if (slot.prefixCrc !== undefined) {
+      // A walk stopped by damage folded only the records before it: the rest of the prefix is
+      // hashed as raw bytes, so the report never calls "ok" a CRC that covers the damaged byte.
+      if (slot.tailHint > fileBytes) report.prefixCrc = 'unchecked';
+      else {
+        // Reread from the file: the window may hold records decrypted in place.
+        w.end = w.start;
+        for (let at = prefixTo; at < slot.tailHint; ) {
+          const off = w.ensure(at, Math.min(WINDOW, slot.tailHint - at));
+          const end = Math.min(w.end, slot.tailHint);
+          prefix = crc32(w.buf.subarray(off, off + (end - at)), prefix);
+          at = end;
+        }
+        if ((prefix >>> 0) !== slot.prefixCrc) report.prefixCrc = 'mismatch';
+      }
+    }
     return report;
   } finally {
     fs.closeSync(fd);
