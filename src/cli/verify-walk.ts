@@ -55,8 +55,8 @@ export interface WalkReport {
 const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RecordKind).map(([k, v]) => [v, k.toLowerCase()]));
 const WINDOW = 8 << 20;
 
-/** A sliding read window over the file: records are checked in place, bigger ones grow it. */
-class Window {
+/** A sliding read window over the file: records are checked in place, bigger ones grow it (salvage-walk.ts reads with it too). */
+export class Window {
   buf = Buffer.allocUnsafe(WINDOW);
   dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   /** File offset of buf[0] and of the end of the valid bytes. */
@@ -85,6 +85,17 @@ class Window {
       this.end += n;
     }
     return 0;
+  }
+
+  /**
+   * The structural check (header fields, no CRC) of the record at window
+   * offset `at`, judged against the file's end: the window may end inside a
+   * record the file holds whole, which is no truncation (ensure() then makes
+   * it resident for the CRC check).
+   */
+  checkFrame(at: number, maxKind: number): number {
+    const resident = this.end - this.start;
+    return checkRecord(this.buf, this.dv, at, resident - at < RECORD_HEADER_SIZE ? resident : at + (this.fileBytes - (this.start + at)), false, maxKind);
   }
 }
 
@@ -142,7 +153,7 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     };
     while (lsn < fileBytes) {
       let at = w.ensure(lsn, RECORD_HEADER_SIZE);
-      let len = checkRecord(w.buf, w.dv, at, w.end - w.start, false, maxKind);
+      let len = w.checkFrame(at, maxKind);
       if (len > 0) {
         // Structure passed: make the whole record resident (a unit opener: its whole unit), then check its CRC.
         at = w.ensure(lsn, w.buf[at + RECORD.KIND] === SEAL_KIND ? Math.min(unitSize(w.dv, at), fileBytes - lsn) : frameSize(w.dv, at));
