@@ -126,7 +126,11 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return this.conn.handle();
   }
 
-  /** Who holds the database's lock ({ pid, hostname, startedAt }), or undefined. Offline admin. */
+  /**
+   * Who holds the database's lock ({ pid, hostname, startedAt, stale }), or
+   * undefined. `stale`: the holder is provably gone, and the next open (or
+   * breakLock) removes its lock. Offline admin.
+   */
   static lockHolder(path: string): Promise<LockInfo | undefined> {
     return guard(() => lockHolder(resolveDatabasePath({ path: adminPath(path, 'lockHolder') })));
   }

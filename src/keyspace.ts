@@ -10,7 +10,7 @@ import { guard } from './guard.js';
 import type { TxTarget } from './transaction.js';
 import { refuseUnknownOptions } from './option-names.js';
 import { Focus, Group } from './nested.js';
-import { deadlineFor, Ttl, type TtlArg } from './ttl.js';
+import { checkDeadline, deadlineFor, INSERT_AT_DEADLINE, Ttl, type TtlArg } from './ttl.js';
 import { openRange, openRangeKeys, queries, rangeArray, sortedEntries, type RangeHost } from './range/api.js';
 import type { RangePool } from './range/pool-scan.js';
 import type { RangeIterOptions, RangeOptions } from './range/iterator.js';
@@ -105,6 +105,21 @@ export class KeySpace<V = unknown> {
       this.assertLive();
       const keyLen = keyByteLength(key);
       const expiresAt = this.deadline(ttl);
+      const encoded = this.codec.encode(value);
+      return this.conn.link.batcher.put(this.ns, key, keyLen, encoded, expiresAt);
+    });
+  }
+
+  /**
+   * @internal `load`'s insert (src/ttl.ts, INSERT_AT_DEADLINE): the record gets
+   * exactly `deadline` (epoch ms), the one its dump recorded, not a deadline
+   * recomputed from a TTL against a clock read a millisecond later.
+   */
+  [INSERT_AT_DEADLINE](key: Key, value: V | string | Uint8Array, deadline: number): Promise<void> {
+    return guard(() => {
+      this.assertLive();
+      const keyLen = keyByteLength(key);
+      const expiresAt = checkDeadline(deadline);
       const encoded = this.codec.encode(value);
       return this.conn.link.batcher.put(this.ns, key, keyLen, encoded, expiresAt);
     });

@@ -203,14 +203,18 @@ export function assertNotOpen(dbPath: string): void {
   }
 }
 
-/** Who holds the lock, or undefined when there is no lock file. Does not judge staleness. */
+/**
+ * Who holds the lock, or undefined when there is no lock file; `stale` says
+ * whether that holder is provably gone (judged as breakLock judges it), so a
+ * tool that shows the holder does not present a dead process as the owner.
+ */
 export async function lockHolder(dbPath: string): Promise<LockInfo | undefined> {
   const file = `${canonicalPath(dbPath)}.lock`;
   for (let attempt = 0; ; attempt++) {
     const snap = readSnapshot(file);
     if (!snap) return undefined;
     const rec = parseRecord(snap.raw);
-    if (rec) return { pid: rec.pid, hostname: rec.hostname, startedAt: rec.startedAt };
+    if (rec) return { pid: rec.pid, hostname: rec.hostname, startedAt: rec.startedAt, stale: judge(snap).stale };
     // A holder may be between create and write; give it a moment before reporting garbage.
     if (attempt >= 5 || Date.now() - snap.mtimeMs > STALE_MS) {
       throw new EmdbError(ErrorCode.IO, `lock file ${file} has unreadable content; breakLock removes it once it is ${STALE_MS / 1000} s old`);

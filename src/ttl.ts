@@ -59,6 +59,24 @@ export function deadlineFor(ttl: unknown, defaultTtl: number | undefined, now: n
   return deadline;
 }
 
+/**
+ * @internal The command line's absolute-deadline insert (not for users:
+ * undocumented, and a registry symbol, like RAW_VALUES in options.ts, so that
+ * src/cli/, a user of the public API, can name it without importing this
+ * module). `load` writes each entry with the deadline its dump recorded:
+ * turning it into a TTL and back reads the clock twice, and the millisecond
+ * may tick between the reads.
+ */
+export const INSERT_AT_DEADLINE = Symbol.for('emdb-js.insertAtDeadline');
+
+/** Checks an absolute deadline (epoch ms): an integer from 1 to 2^53 - 1. A passed one writes an invisible record, as a TTL of 0 does. */
+export function checkDeadline(deadline: unknown): number {
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 1) {
+    throw invalid(`a deadline must be a whole number of milliseconds since the epoch, from 1 to 2^53 - 1, got ${String(deadline)}`);
+  }
+  return deadline;
+}
+
 /** Separators are short non-empty strings: one to 8 UTF-8 bytes. */
 export function checkSeparator(value: unknown): string {
   if (value === undefined) return '.';

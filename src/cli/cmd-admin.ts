@@ -82,12 +82,21 @@ const lockHolder: Command = {
   args: '',
   groups: [],
   help: `Prints the pid, host and start time recorded in PATH.lock, or "not locked".
-Reads only; does not judge whether the holder is still alive (break-lock does).`,
+When that holder is provably gone (this host, and the process has ended or its
+pid was reused) it says so: the lock is left over, and the next open of the
+database (or break-lock) recovers it. A holder on another host cannot be probed.
+Reads only; exit 0 either way (--json: "stale": true for a left-over lock).`,
   async run(ctx, path) {
     assertDatabaseExists(path);
     const info = await Emdb.lockHolder(path);
     if (ctx.json) await ctx.stdout.text(`${JSON.stringify(info ? { locked: true, ...info } : { locked: false })}\n`);
-    else await ctx.stdout.text(info ? `locked by pid ${info.pid} on ${info.hostname} since ${info.startedAt}\n` : 'not locked\n');
+    else if (!info) await ctx.stdout.text('not locked\n');
+    else {
+      const line = `locked by pid ${info.pid} on ${info.hostname} since ${info.startedAt}`;
+      // A lock left by a killed process still names it: say it is gone, or the operator hunts a process that is not there.
+      const gone = info.stale ? `\nthat process is not running: the lock is left over, and the next open (or \`emdb-js break-lock ${path}\`) recovers it` : '';
+      await ctx.stdout.text(`${line}${gone}\n`);
+    }
   },
 };
 

@@ -9,6 +9,7 @@ import type { Command } from './command.js';
 import { recordedEncoding, Sink, usageError, type Flags } from './context.js';
 import { DUMP_VERSION, encodeEnd, encodeEntry, encodeHeader, type DumpFormat } from './dump-format.js';
 import { Progress } from './progress.js';
+import { salvageDump } from './cmd-dump-salvage.js';
 import { toolVersion } from './version.js';
 
 type Space = Emdb<Buffer> | Namespace<Buffer>;
@@ -35,7 +36,7 @@ export const dump: Command = {
   summary: 'export every namespace to ndjson or msgpack',
   args: '',
   groups: ['secrets'],
-  options: { format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, plaintext: { type: 'boolean' } },
+  options: { format: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, plaintext: { type: 'boolean' }, salvage: { type: 'boolean' } },
   help: `Streams every entry of every namespace (keys, values, expiry times) to stdout,
 or to FILE with --out; constant memory. \`emdb-js dump A | emdb-js load B\` makes B
 hold the same namespaces, keys, values and TTLs as A.
@@ -43,9 +44,15 @@ hold the same namespaces, keys, values and TTLs as A.
                             or msgpack (msgpackr records, bytes as binary)
   -o, --out FILE            write to FILE instead of stdout
   --plaintext               needed to dump an encrypted database: the dump is not encrypted
+  --salvage                 a damaged database (ERR_EMDB_CORRUPTION): read the file itself,
+                            without opening or changing it, skip every damaged record and
+                            dump what reads whole (last write wins, tombstones, transactions
+                            only when whole); what was skipped goes to stderr with its
+                            offsets. Holds the data in memory; plaintext databases only
 Progress goes to stderr. The first record is a header, the last an end marker.`,
   async run(ctx, path, _args, flags) {
     const format = formatFlag(flags) ?? 'ndjson';
+    if (flags.salvage === true) return salvageDump(ctx, path, flags, format);
     if (isEncryptedOpen(flags) && flags.plaintext !== true) {
       throw usageError('this dump would write an encrypted database out in plaintext: add --plaintext to confirm');
     }

@@ -2,7 +2,7 @@
  * load: reads a dump (ndjson or msgpack, detected) from stdin or --in and writes
  * it with insertMany, a run of consecutive entries of one namespace at a time:
  * input is pulled as the writer takes it, so memory stays flat. Entries with an
- * expiry go through insertWithTtl when the build has TTLs.
+ * expiry are written with that absolute deadline when the build has TTLs.
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -14,13 +14,21 @@ import { readDump, type DumpEntry, type DumpItem } from './dump-format.js';
 import { Progress } from './progress.js';
 
 type Space = Emdb<Buffer> | Namespace<Buffer>;
-type TtlWriter = (space: Space, key: Buffer, value: Buffer, ttlMs: number) => Promise<void>;
+type TtlWriter = (space: Space, key: Buffer, value: Buffer, deadline: number) => Promise<void>;
 
-/** insertWithTtl, when this build has TTLs. */
+/**
+ * The library's insert at an absolute deadline (src/ttl.ts; a registry symbol,
+ * as RAW_VALUES in context.ts), when this build has TTLs. Not insertWithTtl:
+ * the deadline minus now, added back to the database clock a moment later,
+ * lands a millisecond late whenever the clock ticks in between.
+ */
+const INSERT_AT_DEADLINE = Symbol.for('emdb-js.insertAtDeadline');
+type DeadlineInsert = (k: Buffer, v: Buffer, deadline: number) => Promise<void>;
+
 function ttlWriter(db: Emdb<Buffer>): TtlWriter | undefined {
-  const probe = db as unknown as { insertWithTtl?: unknown };
-  if (typeof probe.insertWithTtl !== 'function') return undefined;
-  return (space, key, value, ttlMs) => (space as unknown as { insertWithTtl(k: Buffer, v: Buffer, t: number): Promise<void> }).insertWithTtl(key, value, ttlMs);
+  const probe = db as unknown as Record<symbol, unknown>;
+  if (typeof probe[INSERT_AT_DEADLINE] !== 'function') return undefined;
+  return (space, key, value, deadline) => (space as unknown as Record<symbol, DeadlineInsert>)[INSERT_AT_DEADLINE]!.call(space, key, value, deadline);
 }
 
 /** TTL writes in flight at once: enough to batch them in the writer, few enough to bound memory. */
@@ -137,9 +145,9 @@ export async function loadStream(
     }
     const inFlight: Promise<void>[] = [];
     while (pending && pending.ns === ns && ttlOf(pending) !== undefined) {
-      const remaining = pending.x! - Date.now();
-      if (remaining > 0) {
-        inFlight.push(withTtl(space, pending.k, pending.v, remaining));
+      // Skipped here by the wall clock; written with the dump's own deadline, to the millisecond.
+      if (pending.x! > Date.now()) {
+        inFlight.push(withTtl(space, pending.k, pending.v, pending.x!));
         counts.records++;
       } else {
         counts.expired++;

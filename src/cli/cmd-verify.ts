@@ -4,8 +4,15 @@ import { Emdb } from '../index.js';
 import type { Command } from './command.js';
 import { assertDatabaseExists, CliExit, Exit } from './context.js';
 import { Progress } from './progress.js';
-import { walkLog } from './verify-walk.js';
+import { walkLog, type WalkReport } from './verify-walk.js';
 import { encryptionFromFlags } from './secrets.js';
+
+const PREFIX_CRC_TEXT: Record<WalkReport['prefixCrc'], string> = {
+  ok: 'ok',
+  mismatch: 'MISMATCH (the checkpointed bytes changed)',
+  absent: 'absent (format 1)',
+  unchecked: 'not checked (the file ends before the checkpointed tail)',
+};
 
 export const verify: Command = {
   name: 'verify',
@@ -17,7 +24,8 @@ of every record, transaction framing, and the checkpointed prefix CRC. Never wri
 and takes no lock (a database open elsewhere can be verified; records it is
 appending right now may show as an incomplete tail).
 Exit 0 when intact; 3 with ERR_EMDB_CORRUPTION and the byte offset of the first
-damage otherwise. An incomplete tail after the last checkpoint is crash residue, not
+damage otherwise (a file cut inside its 12 KiB header area: where it ends). The
+prefix CRC is checked over every checkpointed byte even past the first damage. An incomplete tail after the last checkpoint is crash residue, not
 damage: the next open drops it, and verify reports it with its offset.
 Encrypted files: give the key (flags below) and verify also authenticates the header
 slots and every record (a wrong key exits 3 with ERR_EMDB_ENCRYPTION_KEY_MISMATCH);
@@ -53,7 +61,7 @@ report says "not authenticated".`,
         `file          ${path} (${report.fileBytes.toLocaleString('en-US')} bytes, format ${report.formatVersion}${report.encrypted ? (report.authenticated ? ', encrypted, authenticated' : ', encrypted, not authenticated: give the key to check it') : ''})`,
         `records       ${report.records.toLocaleString('en-US')} (${Object.entries(report.byKind).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ') || 'none'})`,
         `transactions  ${report.transactions.toLocaleString('en-US')}`,
-        `checkpoint    tail ${report.tailHint.toLocaleString('en-US')}, prefix CRC ${report.prefixCrc}`,
+        `checkpoint    tail ${report.tailHint.toLocaleString('en-US')}, prefix CRC ${PREFIX_CRC_TEXT[report.prefixCrc]}`,
         `valid up to   ${report.end.toLocaleString('en-US')}`,
       ];
       if (report.residue) lines.push(`tail residue  ${report.residue.bytes} bytes at offset ${report.residue.offset} (${report.residue.reason}); the next open drops it`);

@@ -63,7 +63,8 @@ export const COMMON_HELP = `Common:
   --json                    machine-readable output (one JSON document, or one per line for streams)
   -q, --quiet               no progress output on stderr`;
 
-export const EXIT_HELP = `Exit codes: 0 ok, 1 usage or bad input, 2 not found (no database, no such key),
+export const EXIT_HELP = `Exit codes: 0 ok, 1 usage or bad input (an argument the library refuses:
+ERR_EMDB_INVALID_CONFIG), 2 not found (no database, no such key),
 3 database error (its ERR_EMDB_* code is printed), 130 interrupted (Ctrl-C);
 a reader that closes stdout early (| head) ends the command with 0.
 A database another process has open fails with ERR_EMDB_LOCKED (exit 3);

@@ -95,7 +95,8 @@ function classify(o: unknown, first: boolean, where: string): DumpItem {
   }
   if (r.end === true) return { kind: 'end', records: Number(r.records) };
   if (r.ns !== undefined && typeof r.ns !== 'string') throw bad(where, 'ns is not a string');
-  if (r.x !== undefined && (typeof r.x !== 'number' || !Number.isFinite(r.x))) throw bad(where, 'x is not a number');
+  // Deadlines are whole epoch milliseconds (what dump writes); load writes them as they are.
+  if (r.x !== undefined && (typeof r.x !== 'number' || !Number.isSafeInteger(r.x) || r.x < 1)) throw bad(where, 'x is not a whole number of milliseconds since the epoch');
   return { kind: 'entry', entry: { ns: r.ns as string | undefined, k: toBuffer(r.k, 'k', where), v: toBuffer(r.v, 'v', where), x: r.x as number | undefined } };
 }
 

@@ -6,7 +6,7 @@
  * node:util.parseArgs, runs one command, and maps the outcome to an exit code.
  */
 import { parseArgs } from 'node:util';
-import { EmdbError } from '../index.js';
+import { EmdbError, ErrorCode } from '../index.js';
 import { ADMIN_COMMANDS } from './cmd-admin.js';
 import { cryptoCommands } from './cmd-crypto.js';
 import { dump } from './cmd-dump.js';
@@ -94,7 +94,9 @@ function report(err: unknown, json: boolean): number {
   if (err instanceof CliExit) {
     ({ exitCode, errorCode: code, message } = err);
   } else if (err instanceof EmdbError) {
-    exitCode = Exit.DATABASE;
+    // INVALID_CONFIG is the library refusing an argument or flag it was handed (a backup onto
+    // the database itself, a key for a plaintext file, a dump of another value encoding): bad input.
+    exitCode = err.code === ErrorCode.INVALID_CONFIG ? Exit.USAGE : Exit.DATABASE;
     code = err.code;
     message = err.offset === undefined ? err.message : `${err.message} (offset ${err.offset})`;
   } else {
@@ -107,7 +109,7 @@ function report(err: unknown, json: boolean): number {
   if (json) {
     process.stderr.write(`${JSON.stringify({ error: { exitCode, code: code ?? null, message, ...(hint ? { hint } : {}) } })}\n`);
   } else {
-    const label = exitCode === Exit.USAGE ? 'usage' : exitCode === Exit.NOT_FOUND ? 'not found' : exitCode === Exit.INTERRUPTED ? 'interrupted' : 'error';
+    const label = exitCode === Exit.USAGE ? (code ? 'bad input' : 'usage') : exitCode === Exit.NOT_FOUND ? 'not found' : exitCode === Exit.INTERRUPTED ? 'interrupted' : 'error';
     process.stderr.write(`emdb-js: ${label}${code && code !== 'NOT_FOUND' ? ` ${code}` : ''}: ${message}\n`);
     if (hint) process.stderr.write(`hint: ${hint}\n`);
   }

@@ -18,7 +18,7 @@ import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
 import { EmdbError, ErrorCode } from '../index.js';
 import { DATA_START, MAX_RECORD_KIND, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE } from '../format/constants.js';
-import { chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
+import { assertWholeHeader, chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
 import { keyOffsetIn } from '../format/record-fields.js';
 import { DbKeys, RECORD_SCHEME_SEALED_UNITS, type EncryptionSpec } from '../crypto/keys.js';
@@ -39,8 +39,13 @@ export interface WalkReport {
   transactions: number;
   /** Where valid records end. */
   end: number;
-  /** 'ok', 'mismatch', or 'absent' (format 1 slots carry none). */
-  prefixCrc: 'ok' | 'mismatch' | 'absent';
+  /**
+   * The checkpointed prefix CRC, computed over every byte of [DATA_START, tail
+   * hint) even when the walk stopped at damage: 'ok', 'mismatch', 'absent'
+   * (format 1 slots carry none), or 'unchecked' when the file ends before the
+   * tail hint (the bytes it covers are not all there).
+   */
+  prefixCrc: 'ok' | 'mismatch' | 'absent' | 'unchecked';
   /** First damage before the tail hint: the file is corrupt. */
   damage: { offset: number; reason: string } | undefined;
   /** Incomplete tail after the tail hint: crash residue, dropped by the next open. */
@@ -50,8 +55,8 @@ export interface WalkReport {
 const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RecordKind).map(([k, v]) => [v, k.toLowerCase()]));
 const WINDOW = 8 << 20;
 
-/** A sliding read window over the file: records are checked in place, bigger ones grow it. */
-class Window {
+/** A sliding read window over the file: records are checked in place, bigger ones grow it (salvage-walk.ts reads with it too). */
+export class Window {
   buf = Buffer.allocUnsafe(WINDOW);
   dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   /** File offset of buf[0] and of the end of the valid bytes. */
@@ -81,6 +86,17 @@ class Window {
     }
     return 0;
   }
+
+  /**
+   * The structural check (header fields, no CRC) of the record at window
+   * offset `at`, judged against the file's end: the window may end inside a
+   * record the file holds whole, which is no truncation (ensure() then makes
+   * it resident for the CRC check).
+   */
+  checkFrame(at: number, maxKind: number): number {
+    const resident = this.end - this.start;
+    return checkRecord(this.buf, this.dv, at, resident - at < RECORD_HEADER_SIZE ? resident : at + (this.fileBytes - (this.start + at)), false, maxKind);
+  }
 }
 
 /**
@@ -93,7 +109,10 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
   try {
     const fileBytes = fs.fstatSync(fd).size;
     const header = Buffer.alloc(DATA_START);
-    fs.readSync(fd, header, 0, DATA_START, 0);
+    let got = 0;
+    for (let n = -1; n !== 0 && got < DATA_START; got += n) n = fs.readSync(fd, header, got, DATA_START - got, got);
+    // A file cut inside the header area would otherwise read as zeros there: an empty slot, a log of nothing, "ok".
+    assertWholeHeader(header, got, path);
     // Both throw EmdbError (not a database, unsupported version, corrupt header) with an offset.
     const prelude = decodePrelude(header);
     const encrypted = isEncrypted(prelude);
@@ -117,6 +136,8 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     };
     const w = new Window(fd, fileBytes);
     let prefix = 0;
+    /** Where the bytes folded into `prefix` end. */
+    let prefixTo = DATA_START;
     let lsn = DATA_START;
     /** Records still expected in the open transaction, and where it began; -1: none open. */
     let txLeft = -1;
@@ -132,7 +153,7 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     };
     while (lsn < fileBytes) {
       let at = w.ensure(lsn, RECORD_HEADER_SIZE);
-      let len = checkRecord(w.buf, w.dv, at, w.end - w.start, false, maxKind);
+      let len = w.checkFrame(at, maxKind);
       if (len > 0) {
         // Structure passed: make the whole record resident (a unit opener: its whole unit), then check its CRC.
         at = w.ensure(lsn, w.buf[at + RECORD.KIND] === SEAL_KIND ? Math.min(unitSize(w.dv, at), fileBytes - lsn) : frameSize(w.dv, at));
@@ -152,7 +173,10 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
           else fault(lsn, unit);
           break;
         }
-        if (lsn + unit.bytes <= slot.tailHint) prefix = unit.crc;
+        if (lsn + unit.bytes <= slot.tailHint) {
+          prefix = unit.crc;
+          prefixTo = lsn + unit.bytes;
+        }
         report.byKind.SEAL_UNIT = (report.byKind.SEAL_UNIT ?? 0) + 1;
         if (crypt) {
           // Its records, decrypted in the window, are walked next (their own CRCs checked).
@@ -168,7 +192,10 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
         continue;
       }
       // The prefix CRC covers the bytes on disk: fold them in before any decryption.
-      if (lsn >= plainTo && lsn + len <= slot.tailHint) prefix = crc32(w.buf.subarray(at, at + len), prefix);
+      if (lsn >= plainTo && lsn + len <= slot.tailHint) {
+        prefix = crc32(w.buf.subarray(at, at + len), prefix);
+        prefixTo = lsn + len;
+      }
       if (crypt && lsn >= plainTo) {
         const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
         // The window is our own copy: decrypt in place, then read the framing from the plaintext.
@@ -214,7 +241,22 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     if (report.end < slot.tailHint && !report.damage) {
       report.damage = { offset: report.end, reason: `log ends (${report.end}) before its checkpointed tail (${slot.tailHint})` };
     }
-    if (slot.prefixCrc !== undefined && !report.damage && (prefix >>> 0) !== slot.prefixCrc) report.prefixCrc = 'mismatch';
+    if (slot.prefixCrc !== undefined) {
+      // A walk stopped by damage folded only the records before it: the rest of the prefix is
+      // hashed as raw bytes, so the report never calls "ok" a CRC that covers the damaged byte.
+      if (slot.tailHint > fileBytes) report.prefixCrc = 'unchecked';
+      else {
+        // Reread from the file: the window may hold records decrypted in place.
+        w.end = w.start;
+        for (let at = prefixTo; at < slot.tailHint; ) {
+          const off = w.ensure(at, Math.min(WINDOW, slot.tailHint - at));
+          const end = Math.min(w.end, slot.tailHint);
+          prefix = crc32(w.buf.subarray(off, off + (end - at)), prefix);
+          at = end;
+        }
+        if ((prefix >>> 0) !== slot.prefixCrc) report.prefixCrc = 'mismatch';
+      }
+    }
     return report;
   } finally {
     fs.closeSync(fd);

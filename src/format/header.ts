@@ -99,6 +99,26 @@ export function hasFileMagic(bytes: Uint8Array): boolean {
 }
 
 /**
+ * Refuses a header area that was read short (`got` < DATA_START bytes: the
+ * file ends inside it). A new database, a compacted log and a backup are each
+ * written whole to a temp file, synced and renamed into place (FORMAT.md), so
+ * no crash leaves a file of ours this short: one that starts with our magic
+ * is a damaged database (ERR_EMDB_CORRUPTION at the offset where it ends),
+ * not a foreign file. Anything else this short is not a database.
+ */
+export function assertWholeHeader(header: Uint8Array, got: number, file: string): void {
+  if (got >= DATA_START) return;
+  if (got >= FILE_MAGIC.length && hasFileMagic(header)) {
+    throw new EmdbError(
+      ErrorCode.CORRUPTION,
+      `${file} is an emdb-js database cut short: it ends at byte ${got}, inside its ${DATA_START}-byte header area (truncated or damaged; nothing creates a file this short)`,
+      { offset: got },
+    );
+  }
+  throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${got} bytes) to be an emdb-js database`);
+}
+
+/**
  * Validates page 0. The magic is checked first so that a foreign file is reported
  * as NOT_A_DATABASE (and left alone) rather than as corruption of ours.
  */

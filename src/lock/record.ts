@@ -2,15 +2,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { threadId } from 'node:worker_threads';
 
-/** What lockHolder reports. */
-export interface LockInfo {
+/** Who took a lock: the fields every lock record has. */
+export interface LockOwner {
   pid: number;
   hostname: string;
   startedAt: string;
 }
 
+/** What lockHolder reports. */
+export interface LockInfo extends LockOwner {
+  /**
+   * True when the holder is provably gone (this host, and its process or
+   * thread has ended or its pid was reused): the lock is left over, and the
+   * next open, or breakLock, removes it. False for a live holder, and for one
+   * on another host, which cannot be probed from here.
+   */
+  stale: boolean;
+}
+
 /** The JSON content of a lock file (and of an identity record in the host-wide registry). */
-export interface LockRecord extends LockInfo {
+export interface LockRecord extends LockOwner {
   /** Field 22 of /proc/<pid>/stat: tells a reused pid from the original holder. */
   procStart?: number;
   /**

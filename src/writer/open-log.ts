@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, SEAL_KIND, V3 } from '../format/constants.js';
-import { chooseSlot, decodePrelude, encodeNewHeader, encodingNameOf, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
+import { assertWholeHeader, chooseSlot, decodePrelude, encodeNewHeader, encodingNameOf, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc, startPages } from '../log/prefix-crc.js';
 import { canOpenLazily, lazyOpenMinBytes, openLazily } from './lazy-open.js';
@@ -145,9 +145,7 @@ export function openLog(
   const header = new Uint8Array(DATA_START);
   const got = readFully(io, fd, header, 0, DATA_START, 0);
   // Validate before touching anything: a foreign or future file is left byte-identical.
-  if (got < DATA_START) {
-    throw new EmdbError(ErrorCode.NOT_A_DATABASE, `${file} is too short (${size} bytes) to be an emdb-js database`);
-  }
+  assertWholeHeader(header, got, file);
   const prelude = decodePrelude(header);
   if (!rules.anyEncoding) checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
   const crypt = openCrypt(header, prelude, rules.encryption, created);

@@ -139,7 +139,7 @@ describe('acquireLock within one process', () => {
     expect(rec).toMatchObject({ pid: process.pid, hostname: os.hostname() });
     expect(new Date(rec.startedAt).toISOString()).toBe(rec.startedAt);
     if (HAS_PROC) expect(typeof rec.procStart).toBe('number');
-    expect(await lockHolder(db)).toEqual({ pid: process.pid, hostname: os.hostname(), startedAt: rec.startedAt });
+    expect(await lockHolder(db)).toEqual({ pid: process.pid, hostname: os.hostname(), startedAt: rec.startedAt, stale: false });
     await lock.release();
     await lock.release(); // idempotent
     expect(fs.existsSync(lock.path)).toBe(false);

@@ -1,8 +1,11 @@
 /**
  * Corruption matrix, header pages:
- *  - the file cut at every byte offset of the header region, 0..DATA_START: too
- *    short to be ours (ERR_EMDB_NOT_A_DATABASE), or, at DATA_START exactly, a
- *    header whose tail hint promises records that are gone (ERR_EMDB_CORRUPTION);
+ *  - the file cut at every byte offset of the header region, 0..DATA_START:
+ *    cut inside the 8-byte magic, not recognisably ours (ERR_EMDB_NOT_A_DATABASE);
+ *    holding the magic but cut inside the header area, a damaged database
+ *    (ERR_EMDB_CORRUPTION at the cut: creation is atomic, so no crash leaves
+ *    such a file); at DATA_START exactly, a header whose tail hint promises
+ *    records that are gone (ERR_EMDB_CORRUPTION);
  *    either way open makes no write at all;
  *  - a torn header-slot write: the slot a checkpoint writes, torn at every byte
  *    boundary of its page (new bytes then old, and old then new) and in every
@@ -119,7 +122,7 @@ describe('corruption matrix: the header pages', () => {
       for (let cut = 0; cut <= DATA_START; cut++) {
         const bytes = image.subarray(0, cut);
         io.load(bytes);
-        const want = cut < DATA_START ? ErrorCode.NOT_A_DATABASE : ErrorCode.CORRUPTION;
+        const want = cut < 8 ? ErrorCode.NOT_A_DATABASE : ErrorCode.CORRUPTION;
         try {
           openInMemory(io);
           failures.push(`cut at ${cut}: opened`);
@@ -148,7 +151,7 @@ describe('corruption matrix: the header pages', () => {
         },
         (e: unknown) => e as { code?: string },
       );
-      expect(err?.code, `cut at ${cut}`).toBe(cut < DATA_START ? ErrorCode.NOT_A_DATABASE : ErrorCode.CORRUPTION);
+      expect(err?.code, `cut at ${cut}`).toBe(cut < 8 ? ErrorCode.NOT_A_DATABASE : ErrorCode.CORRUPTION);
       expect(sha(fs.readFileSync(file)), `cut at ${cut}`).toBe(before);
       expect(fs.existsSync(`${file}.lock`)).toBe(false);
     }
