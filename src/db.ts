@@ -11,7 +11,7 @@ import { openArguments, resolveOptions, type EncryptionOptions, type OpenOptions
 import { rewriteRequest, type EncryptionAdminOptions, type RewriteRequest } from './admin-crypt.js';
 import { refuseUnknownOptions } from './option-names.js';
 import { resolveBackupTarget, resolveDatabasePath } from './paths.js';
-import type { CompactOptions, CompactReport, EmdbHandle, Stats } from './types.js';
+import type { CompactOptions, CompactReport, EmdbHandle, EncodingOfTypeArgument, Stats, ValueOfTypeArgument } from './types.js';
 import { Transaction } from './transaction.js';
 import { checkDefaultTtl } from './ttl.js';
 import { insideTransaction, runAsTransaction } from './tx-scope.js';
@@ -20,9 +20,9 @@ export type { Stats };
 
 const MAX_NAMESPACE_NAME_BYTES = 255;
 
-export interface NamespaceOptions {
-  /** Overrides the database's valueEncoding for this namespace. */
-  valueEncoding?: ValueEncoding;
+export interface NamespaceOptions<E extends ValueEncoding = ValueEncoding> {
+  /** Overrides the database's valueEncoding for this namespace (its value type follows: ValueOfEncoding). */
+  valueEncoding?: E;
   /**
    * ms: the TTL plain inserts and Ttl.Default get in this namespace (overrides
    * the database's defaultTtl for this handle; not persisted, like the database's).
@@ -92,16 +92,22 @@ export class Emdb<V = unknown> extends KeySpace<V> {
    * `Emdb.open()` with no argument opens the default database of the platform
    * data directory. An explicit `undefined` or `null` is refused: it is almost
    * always a variable that was meant to hold a path.
+   *
+   * The value type follows `valueEncoding` (ValueOfEncoding: `Buffer` by
+   * default, `string` for `'utf8'`, `any` for `'json'` and `'msgpack'`);
+   * naming it, `Emdb.open<Session>(path, { valueEncoding: 'json' })`, overrides
+   * that (`T` is an encoding's name or a value type: ValueOfTypeArgument).
    */
-  static open<V = Buffer>(): Promise<Emdb<V>>;
-  static open<V = Buffer>(path: string, options?: OpenOptions): Promise<Emdb<V>>;
-  static open<V = Buffer>(options: OpenOptions): Promise<Emdb<V>>;
-  static open<V = Buffer>(...args: unknown[]): Promise<Emdb<V>> {
-    return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(openArguments(args), false))));
+  static open<T = 'binary'>(): Promise<Emdb<ValueOfTypeArgument<T>>>;
+  static open<T = 'binary'>(path: string, options?: OpenOptions<EncodingOfTypeArgument<T>>): Promise<Emdb<ValueOfTypeArgument<T>>>;
+  static open<T = 'binary'>(options: OpenOptions<EncodingOfTypeArgument<T>>): Promise<Emdb<ValueOfTypeArgument<T>>>;
+  static open<T>(...args: unknown[]): Promise<Emdb<ValueOfTypeArgument<T>>> {
+    return guard(async () => new Emdb<ValueOfTypeArgument<T>>(await Connection.open(resolveOptions(openArguments(args), false))));
   }
 
-  static openInMemory<V = Buffer>(options: OpenOptions = {}): Promise<Emdb<V>> {
-    return guard(async () => new Emdb<V>(await Connection.open(resolveOptions(options, true))));
+  /** A database in shared memory only, gone at close(); its value type follows `valueEncoding` as in open(). */
+  static openInMemory<T = 'binary'>(options: OpenOptions<EncodingOfTypeArgument<T>> = {}): Promise<Emdb<ValueOfTypeArgument<T>>> {
+    return guard(async () => new Emdb<ValueOfTypeArgument<T>>(await Connection.open(resolveOptions(options, true))));
   }
 
   /**
@@ -109,6 +115,10 @@ export class Emdb<V = unknown> extends KeySpace<V> {
    * `db.handle()`): reads probe the same shared index on that thread (getSync
    * works there) and writes go to the same writer. Closing an attached database
    * detaches it; closing the original makes attached ones fail with ERR_EMDB_CLOSED.
+   *
+   * The handle carries the opener's `valueEncoding` at run time only (it
+   * arrives through `workerData` or a message, untyped): name the value type
+   * for a database not opened `'binary'`, `Emdb.attach<string>(handle)`.
    */
   static attach<V = Buffer>(handle: EmdbHandle): Promise<Emdb<V>> {
     return guard(async () => {
@@ -179,8 +189,13 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return this.conn.options.path;
   }
 
-  /** The namespace `name`, created (and persisted) on first use. */
-  namespace<N = V>(name: string, options: NamespaceOptions = {}): Promise<Namespace<N>> {
+  /**
+   * The namespace `name`, created (and persisted) on first use. Its values are
+   * the database's type, or with `valueEncoding` that encoding's
+   * (ValueOfEncoding); an explicit `db.namespace<T>(name, ...)` overrides both.
+   */
+  namespace<T = V>(name: string, options: NamespaceOptions<EncodingOfTypeArgument<T>> = {}): Promise<Namespace<ValueOfTypeArgument<T>>> {
+    type N = ValueOfTypeArgument<T>;
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);

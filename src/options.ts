@@ -16,7 +16,11 @@ export interface EncryptionOptions {
   cipher?: 'aes-256-gcm' | 'chacha20-poly1305';
 }
 
-export interface OpenOptions {
+/**
+ * Emdb.open's options. `E` is the `valueEncoding` given, which the opened
+ * database's value type follows (ValueOfEncoding).
+ */
+export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
   path?: string;
   appName?: string;
   databaseName?: string;
@@ -32,7 +36,8 @@ export interface OpenOptions {
   /** Between a focus/group prefix and the key (default '.'). Not persisted: open with the same one. */
   separator?: string;
   encryption?: EncryptionOptions;
-  valueEncoding?: ValueEncoding;
+  /** How values are stored and read back (default 'binary': Buffers); recorded when the database is created. */
+  valueEncoding?: E;
   /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
   cacheSize?: number;
   /**
@@ -52,7 +57,7 @@ export const RECOVERY_MODES: readonly RecoveryMode[] = ['strict', 'salvage'];
  * never fall back to a default silently). Includes the options of the public
  * contract this build does not implement yet: those keep their own answer below.
  */
-const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
+export const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'path',
   'appName',
   'databaseName',

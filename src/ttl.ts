@@ -5,10 +5,12 @@ import { EmdbError, ErrorCode } from './errors.js';
  * `Ttl.Default` uses the key space's `defaultTtl` (or never expires when there
  * is none), `Ttl.Never` stores the record without a deadline.
  */
-export const Ttl = {
-  Default: Symbol('emdb-js.Ttl.Default'),
-  Never: Symbol('emdb-js.Ttl.Never'),
-} as const;
+// Each typed as its own `unique symbol` (a const declaration is the only way to get
+// one): in an object literal a Symbol() is plain `symbol`, and TtlArg would then
+// accept any symbol at compile time, to fail only at run time.
+const Default: unique symbol = Symbol('emdb-js.Ttl.Default');
+const Never: unique symbol = Symbol('emdb-js.Ttl.Never');
+export const Ttl: { readonly Default: typeof Default; readonly Never: typeof Never } = { Default, Never };
 
 /** What insertWithTtl, insertMany's `ttl` and tx.insertWithTtl take: milliseconds, Ttl.Default or Ttl.Never. */
 export type TtlArg = number | typeof Ttl.Default | typeof Ttl.Never;

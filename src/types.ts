@@ -7,6 +7,35 @@
 /** How values are encoded: Buffers as they are, UTF-8 strings, JSON or msgpack structures. */
 export type ValueEncoding = 'binary' | 'utf8' | 'json' | 'msgpack';
 
+/**
+ * The type of the values a `valueEncoding` reads back, which `Emdb.open`,
+ * `Emdb.openInMemory` and `db.namespace` give their result: `'binary'` (the
+ * default) → `Buffer`, `'utf8'` → `string`, `'json'` and `'msgpack'` → `any`.
+ *
+ * A structured value comes back in whatever shape the program stored, which
+ * the library cannot know: `any` lets it be used as that shape, as lmdb-js
+ * types its decoded values and as Level's documentation does for `'json'`
+ * (`unknown` would force a cast at every read). To have values checked,
+ * name the type: `Emdb.open<Session>(path, { valueEncoding: 'json' })`.
+ * An encoding not known at compile time (a `ValueEncoding` variable) also gives `any`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: a decoded structure has the program's shape, not one we can name
+export type ValueOfEncoding<E extends ValueEncoding> = E extends 'utf8' ? string : E extends 'json' | 'msgpack' ? any : Buffer;
+
+/**
+ * The type argument of `Emdb.open`, `Emdb.openInMemory` and `db.namespace` is
+ * either an encoding's name, inferred from the `valueEncoding` option, or the
+ * value type the caller names (`Emdb.open<Session>(...)`). One type parameter
+ * for both keeps one signature per call shape, so `Emdb.open<Buffer>` and
+ * `typeof Emdb.open<Buffer>` mean what they always did. A type that is one of
+ * the encoding names (`'utf8'`) is read as that encoding.
+ *
+ * ValueOfTypeArgument: the value type `T` stands for.
+ */
+export type ValueOfTypeArgument<T> = [T] extends [ValueEncoding] ? ValueOfEncoding<T> : T;
+/** EncodingOfTypeArgument: the `valueEncoding` option `T` allows (any, when `T` is a value type). */
+export type EncodingOfTypeArgument<T> = [T] extends [ValueEncoding] ? T : ValueEncoding;
+
 export type FlushPolicy =
   | { kind: 'onEachFlush' }
   | { kind: 'group'; maxWaitMs: number; maxBatch: number }

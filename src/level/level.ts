@@ -1,22 +1,38 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions, type AbstractDelOptions, type AbstractPutOptions } from 'abstract-level';
+import {
+  AbstractLevel,
+  AbstractSnapshot,
+  type AbstractBatchOperation,
+  type AbstractBatchOptions,
+  type AbstractChainedBatch,
+  type AbstractDatabaseOptions,
+  type AbstractDelOptions,
+  type AbstractOpenOptions,
+  type AbstractPutOptions,
+} from 'abstract-level';
 import { Emdb } from '../db.js';
 import { EmdbError, ErrorCode } from '../errors.js';
-import type { OpenOptions } from '../options.js';
 import { captureSnapshot, type RangeSnapshot } from '../range/snapshot.js';
 import { checkSnapshot, snapshotGet, SnapshotCursor, type LevelRange } from './cursor.js';
 import { EmdbIterator, type PrivateIteratorOptions } from './iterator.js';
 import { levelValue, storedKey, storedKeyBytes } from './keys.js';
+import { checkOptionNames, engineOptions, type ClassicLevelOptions, type EmdbLevelEngineOptions } from './options.js';
 
 /** The file inside the Level location directory that holds the database. */
 export const LEVEL_DATA_FILE = 'data.emdb';
 
-/** emdb-js options the adapter passes through (rangeScans is always on; values are bytes). */
-export type EmdbLevelEngineOptions = Pick<OpenOptions, 'readers' | 'flushPolicy' | 'encryption' | 'rangeSnapshotLimit'>;
-const ENGINE_KEYS = ['readers', 'flushPolicy', 'encryption', 'rangeSnapshotLimit'] as const;
-
-export type EmdbLevelOptions<K, V> = AbstractDatabaseOptions<K, V> & EmdbLevelEngineOptions;
+/**
+ * The constructor's options: abstract-level's (encodings, and open()'s
+ * createIfMissing, errorIfExists, passive), the emdb-js options that pass
+ * through, and classic-level's tuning options (accepted, see ClassicLevelOptions).
+ * Any other name is refused with ERR_EMDB_INVALID_CONFIG: thrown by the
+ * constructor, or, given to open(), failing the open (LEVEL_DATABASE_NOT_OPEN
+ * with the EmdbError as cause).
+ */
+export type EmdbLevelOptions<K, V> = AbstractDatabaseOptions<K, V> & AbstractOpenOptions & EmdbLevelEngineOptions & ClassicLevelOptions;
+/** What db.open() takes: abstract-level's open options and the same engine and classic-level options. */
+export type EmdbLevelOpenOptions = AbstractOpenOptions & EmdbLevelEngineOptions & ClassicLevelOptions;
 
 /** What the adapter declares (level-supports' typings lack getSync and has). */
 const MANIFEST = {
@@ -31,9 +47,11 @@ const MANIFEST = {
   permanence: true,
 };
 
+/** What abstract-level passes _open(): the constructor's forwarded options merged with open()'s. */
 interface OpenFlags {
   createIfMissing: boolean;
   errorIfExists: boolean;
+  [option: string]: unknown;
 }
 interface Formats {
   keyEncoding: string;
@@ -69,14 +87,20 @@ export interface EmdbWriteOptions {
 }
 
 /**
- * put / del with `sync` in their options (abstract-level's typings do not list it;
- * batch() takes it too, at run time, as does a chained batch's write()).
+ * put / del / batch with `sync` in their options, and open() with the
+ * adapter's options (abstract-level's typings list neither; a chained batch's
+ * write() takes any options). Redeclaring a method here hides the base class's
+ * signatures of it, so each keeps its others.
  */
 export interface EmdbLevel<KDefault, VDefault> {
+  open(options?: EmdbLevelOpenOptions): Promise<void>;
   put(key: KDefault, value: VDefault): Promise<void>;
   put<K = KDefault, V = VDefault>(key: K, value: V, options: AbstractPutOptions<K, V> & EmdbWriteOptions): Promise<void>;
   del(key: KDefault): Promise<void>;
   del<K = KDefault>(key: K, options: AbstractDelOptions<K> & EmdbWriteOptions): Promise<void>;
+  batch(operations: AbstractBatchOperation<this, KDefault, VDefault>[]): Promise<void>;
+  batch<K = KDefault, V = VDefault>(operations: AbstractBatchOperation<this, K, V>[], options: AbstractBatchOptions<K, V> & EmdbWriteOptions): Promise<void>;
+  batch(): AbstractChainedBatch<this, KDefault, VDefault>;
 }
 
 /**
@@ -86,20 +110,19 @@ export interface EmdbLevel<KDefault, VDefault> {
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLevel<Buffer | Uint8Array | string, KDefault, VDefault> {
   readonly location: string;
-  private readonly engineOptions: OpenOptions;
   private emdb: Emdb<Buffer> | undefined;
 
   constructor(location: string, options: EmdbLevelOptions<KDefault, VDefault> = {}) {
+    // Checked before abstract-level queues the open: a refused database starts nothing,
+    // and the error is thrown here, where a deferred open's would reach queued
+    // operations as a bare LEVEL_DATABASE_NOT_OPEN. Names a postopen hook may be
+    // waiting for are left to _open (no hook can be added before this returns).
+    checkOptionNames(options, false);
     super(MANIFEST, options);
     if (typeof location !== 'string' || location === '') {
       throw new EmdbError(ErrorCode.INVALID_CONFIG, 'EmdbLevel needs a location (a directory path)');
     }
     this.location = location;
-    // readers: 1 unless asked: the adapter reads on the calling thread (getSync, snapshot
-    // scans), so the reader pool is idle and more workers would only cost memory.
-    const engine: Record<string, unknown> = { rangeScans: true, readers: 1 };
-    for (const k of ENGINE_KEYS) if (options[k] !== undefined) engine[k] = options[k];
-    this.engineOptions = engine as OpenOptions;
   }
 
   /** The emdb-js database underneath (open databases only): stats(), compact(), backupTo(), flush(). */
@@ -109,6 +132,10 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
   }
 
   async _open(options: OpenFlags): Promise<void> {
+    // Checked again with open()'s options, knowing whether a postopen hook may read
+    // names of its own: an open failure reaches Level users as LEVEL_DATABASE_NOT_OPEN
+    // with the EmdbError as cause, before anything is created.
+    const engine = engineOptions(options, postopenHooked(this.hooks.postopen));
     const file = join(this.location, LEVEL_DATA_FILE);
     const exists = await stat(file).then(
       () => true,
@@ -122,7 +149,7 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
       if (!options.createIfMissing) throw new EmdbError(ErrorCode.INVALID_CONFIG, `${this.location} does not exist (createIfMissing is false)`);
       await mkdir(this.location, { recursive: true });
     }
-    this.emdb = await Emdb.open<Buffer>(file, this.engineOptions);
+    this.emdb = await Emdb.open<Buffer>(file, engine);
   }
 
   async _close(): Promise<void> {
@@ -228,6 +255,16 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
       await db._writeBatch(keys.map(([k]) => [k as Buffer, null] as const));
     }
   }
+}
+
+/**
+ * Whether a postopen hook function is registered: abstract-level's hooks keep
+ * `noop` (true while empty) for exactly that test, but its typings omit it.
+ * Without the property (another abstract-level) a hook is assumed, which only
+ * lets names far from every known option through.
+ */
+function postopenHooked(hook: object): boolean {
+  return (hook as { noop?: unknown }).noop !== true;
 }
 
 /** Keys removed per atomic batch by a ranged clear(). */

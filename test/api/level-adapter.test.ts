@@ -40,8 +40,7 @@ describe('emdb-js/level', () => {
     await db.put('', 'empty key', { sync: true });
     await db.batch(
       ['b', 'a', 'c'].map((key) => ({ type: 'put' as const, key, value: key.toUpperCase() })),
-      // abstract-level's batch typings do not list `sync`.
-      { sync: true } as object,
+      { sync: true },
     );
     // Unsynced; the del below flushes it with everything before it.
     await sub.put('x', { n: 1 });
