@@ -17,7 +17,7 @@ import { captureSnapshot, type RangeSnapshot } from '../range/snapshot.js';
 import { checkSnapshot, snapshotGet, SnapshotCursor, type LevelRange } from './cursor.js';
 import { EmdbIterator, type PrivateIteratorOptions } from './iterator.js';
 import { levelValue, storedKey, storedKeyBytes } from './keys.js';
-import { checkOptionNames, engineOptions, type ClassicLevelOptions, type EmdbLevelEngineOptions } from './options.js';
+import { checkEngineValues, checkOptionNames, engineOptions, type ClassicLevelOptions, type EmdbLevelEngineOptions } from './options.js';
 
 /** The file inside the Level location directory that holds the database. */
 export const LEVEL_DATA_FILE = 'data.emdb';
@@ -122,6 +122,7 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
     if (typeof location !== 'string' || location === '') {
       throw new EmdbError(ErrorCode.INVALID_CONFIG, 'EmdbLevel needs a location (a directory path)');
     }
+    checkEngineValues(options, join(location, LEVEL_DATA_FILE));
     this.location = location;
   }
 
@@ -137,6 +138,8 @@ export class EmdbLevel<KDefault = string, VDefault = string> extends AbstractLev
     // with the EmdbError as cause, before anything is created.
     const engine = engineOptions(options, postopenHooked(this.hooks.postopen));
     const file = join(this.location, LEVEL_DATA_FILE);
+    // Values too (readers: 0, a misspelled flushPolicy field), before the directory is made.
+    checkEngineValues(engine, file);
     const exists = await stat(file).then(
       () => true,
       (err: NodeJS.ErrnoException) => {

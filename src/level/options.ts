@@ -1,5 +1,5 @@
 import { EmdbError, ErrorCode } from '../errors.js';
-import { OPEN_OPTIONS, type OpenOptions } from '../options.js';
+import { OPEN_OPTIONS, resolveOptions, type OpenOptions } from '../options.js';
 import { closest } from '../option-names.js';
 
 /** emdb-js options the adapter passes through (rangeScans is always on; values are bytes). */
@@ -80,6 +80,20 @@ function invalid(message: string): EmdbError {
  */
 export function engineOptions(options: Record<string, unknown>, hooked: boolean): OpenOptions {
   checkOptionNames(options, !hooked);
+  return engineSubset(options);
+}
+
+/**
+ * Validates the values of the engine options (a `readers: 0`, a misspelled
+ * `flushPolicy` field) as Emdb.open will, for the database file `file`: pure,
+ * nothing touches the disk, so a refused open creates no directory.
+ */
+export function checkEngineValues(options: object | undefined, file: string): void {
+  if (typeof options !== 'object' || options === null) return;
+  resolveOptions({ ...engineSubset(options as Record<string, unknown>), path: file }, false);
+}
+
+function engineSubset(options: Record<string, unknown>): OpenOptions {
   // readers: 1 unless asked: the adapter reads on the calling thread (getSync, snapshot
   // scans), so the reader pool is idle and more workers would only cost memory.
   const engine: Record<string, unknown> = { rangeScans: true, readers: 1 };

@@ -100,7 +100,8 @@ describe('emdb-js/level', () => {
     expect(await db.get('k')).toEqual({ a: 1 });
     expect((await db.engine.stats()).readers).toBe(2);
     await db.close();
-    await expect(new EmdbLevel(path.join(tmp(), 'db2'), { readers: 0 }).open()).rejects.toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN', cause: { code: 'ERR_EMDB_INVALID_CONFIG' } });
+    // A bad value is refused by the constructor, before anything is queued or created (level-bad-values-create-nothing).
+    expect(() => new EmdbLevel(path.join(tmp(), 'db2'), { readers: 0 })).toThrow(expect.objectContaining({ code: 'ERR_EMDB_INVALID_CONFIG' }));
   });
 
   it('examples/level runs with level-read-stream', async () => {

@@ -135,7 +135,7 @@ describe('emdb-js/level: unknown options are refused', () => {
     await db.close();
     await db.open({ createIfMissing: false, errorIfExists: false, passive: false, compression: false });
     await db.close();
-    const bad = await refusal(new EmdbLevel(location, { cacheSize: -1 }).open());
+    const bad = await refusal(new EmdbLevel(location).open({ cacheSize: -1 }));
     expect(bad.cause?.code).toBe('ERR_EMDB_INVALID_CONFIG');
     // The file is a plain emdb-js database: nothing of the ignored options was recorded.
     const raw = await Emdb.open(path.join(location, LEVEL_DATA_FILE), { readers: 1, rangeScans: true });
