@@ -9,9 +9,10 @@
  * namespace that exists now.
  */
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
+import { fixtureWorker } from '../helpers/fixture-worker.js';
 
 interface Outcome {
   ok: boolean;
@@ -26,22 +27,8 @@ interface Held {
 
 /** An attached worker answering one request at a time (the reply's shape depends on the request). */
 function namespaceWorker(handle: unknown): { ask(msg: object): Promise<Outcome & Held>; ready: Promise<unknown>; worker: Worker } {
-  const worker = new Worker(path.join(FIXTURES, 'namespace-worker.js'), { workerData: handle });
-  const next = (): Promise<Outcome & Held> =>
-    new Promise((resolve, reject) => {
-      worker.once('message', (m: { result?: Outcome & Held }) => resolve(m.result ?? (m as Outcome & Held)));
-      worker.once('error', reject);
-    });
-  const ready = next();
-  return {
-    worker,
-    ready,
-    ask(msg) {
-      const answer = next();
-      worker.postMessage(msg);
-      return answer;
-    },
-  };
+  const w = fixtureWorker<{ result?: Outcome & Held }>('namespace-worker.js', handle);
+  return { worker: w.worker, ready: w.ready, ask: (msg) => w.ask(msg).then((m) => m.result ?? (m as Outcome & Held)) };
 }
 
 async function outcome(call: () => unknown): Promise<Outcome> {

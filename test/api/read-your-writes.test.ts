@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
+import { Emdb, tempDirs } from '../helpers/common.js';
+import { fixtureWorker } from '../helpers/fixture-worker.js';
 
 interface Reply {
   t: string;
@@ -10,24 +11,14 @@ interface Reply {
   message?: string;
 }
 
-/** An attached worker answering one request at a time. */
+/** An attached worker answering one request at a time; its `error` replies reject. */
 function attachedWorker(handle: unknown): { ask(msg: object): Promise<Reply>; ready: Promise<Reply>; worker: Worker } {
-  const worker = new Worker(path.join(FIXTURES, 'ryw-worker.js'), { workerData: handle });
-  const next = (): Promise<Reply> =>
-    new Promise<Reply>((resolve, reject) => {
-      worker.once('message', (m: Reply) => (m.t === 'error' ? reject(new Error(m.message)) : resolve(m)));
-      worker.once('error', reject);
-    });
-  const ready = next();
-  return {
-    worker,
-    ready,
-    ask(msg) {
-      const answer = next();
-      worker.postMessage(msg);
-      return answer;
-    },
+  const w = fixtureWorker<Reply>('ryw-worker.js', handle);
+  const checked = (m: Reply): Reply => {
+    if (m.t === 'error') throw new Error(m.message);
+    return m;
   };
+  return { worker: w.worker, ready: w.ready.then(checked), ask: (msg) => w.ask(msg).then(checked) };
 }
 
 describe('read-your-writes: once a write has resolved, every thread reads it', () => {
