@@ -20,7 +20,7 @@ import { checkRecord, faultName, frameSize, nsCreateEncoding } from '../format/r
 import { keyOffsetIn, recordExpiresAt } from '../format/record-fields.js';
 import type { ValueEncoding } from '../index.js';
 import { usageError } from './exit.js';
-import { Window } from './verify-walk.js';
+import { Window } from './read-window.js';
 
 export interface SalvagedEntry {
   v: Buffer;

@@ -225,3 +225,25 @@ export function chooseSlot(header: Uint8Array, version: number, accept?: (page: 
 export function otherSlotOffset(offset: number): number {
   return offset === SLOT_A_OFFSET ? SLOT_B_OFFSET : SLOT_A_OFFSET;
 }
+
+/**
+ * What one header slot holds, as open judges it: `empty` (all zeros: a new
+ * file's unused slot), `ok`, `bad-checksum` (magic, CRC or fields fail: a torn
+ * checkpoint write, or damage) or `bad-mac` (an encrypted file's slot whose
+ * keyed MAC fails).
+ */
+export type SlotStatus = 'ok' | 'empty' | 'bad-checksum' | 'bad-mac';
+
+/**
+ * Both slots' status and the one open uses (chooseSlot's pick), for tools
+ * that report on a file (verify, dump --salvage). Throws as chooseSlot does
+ * when neither slot is valid.
+ */
+export function inspectSlots(header: Uint8Array, version: number, accept?: (page: Uint8Array) => boolean): { a: SlotStatus; b: SlotStatus; chosen: ChosenSlot } {
+  const status = (at: number): SlotStatus => {
+    const bytes = header.subarray(at, at + SLOT_SIZE);
+    if (decodeSlot(bytes, version) === undefined) return bytes.every((b) => b === 0) ? 'empty' : 'bad-checksum';
+    return !accept || accept(header.subarray(at, at + PAGE_SIZE)) ? 'ok' : 'bad-mac';
+  };
+  return { a: status(SLOT_A_OFFSET), b: status(SLOT_B_OFFSET), chosen: chooseSlot(header, version, accept) };
+}
