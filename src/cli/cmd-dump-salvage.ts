@@ -11,7 +11,7 @@ import { Emdb, type ValueEncoding } from '../index.js';
 import { assertDatabaseExists, Sink, usageError, type Context, type Flags } from './context.js';
 import { DUMP_VERSION, encodeEnd, encodeEntry, encodeHeader, type DumpFormat } from './dump-format.js';
 import { Progress } from './progress.js';
-import { salvageLog, type SalvageResult } from './salvage-walk.js';
+import { salvageLog, type SalvageResult, type Skipped } from './salvage-walk.js';
 import { toolVersion } from './version.js';
 
 /** Skipped ranges listed one per line on stderr; the rest are counted. */
@@ -51,7 +51,7 @@ export async function salvageDump(ctx: Context, path: string, flags: Flags, form
   const header = {
     emdbDump: DUMP_VERSION, format, tool: 'emdb-js', toolVersion: toolVersion(), createdAt: new Date().toISOString(), namespaces: names, records: total, valueEncodings,
     // Load ignores it; a reader of the dump sees it is a salvage, and of how much.
-    salvage: { skippedRanges: result.skipped.length, skippedBytes },
+    salvage: { skippedRanges: result.skipped.length, skippedBytes, ...(result.warning ? { warning: result.warning } : {}) },
   };
   const out = typeof flags.out === 'string' ? fs.createWriteStream(flags.out) : undefined;
   if (out) await once(out, 'open');
@@ -72,13 +72,24 @@ export async function salvageDump(ctx: Context, path: string, flags: Flags, form
       await once(out, 'close').catch(() => undefined);
     }
   }
-  const lines = result.skipped.slice(0, LISTED).map((s) => `  offset ${s.offset}: ${s.bytes.toLocaleString('en-US')} bytes skipped (${s.reason})`);
+  const lines = result.skipped.slice(0, LISTED).map((s) => `  offset ${s.offset}: ${s.bytes.toLocaleString('en-US')} bytes skipped (${s.reason}${claimText(s)})`);
   if (result.skipped.length > LISTED) lines.push(`  ... and ${result.skipped.length - LISTED} more ranges`);
   ctx.note(
     `dump --salvage: ${total.toLocaleString('en-US')} entries written from ${result.records.toLocaleString('en-US')} intact records; ` +
       (result.skipped.length === 0 ? 'nothing skipped' : `${result.skipped.length} damaged ranges skipped (${skippedBytes.toLocaleString('en-US')} bytes):\n${lines.join('\n')}`),
   );
-  const summary = JSON.stringify({ records: total, namespaces: names.length, out: flags.out, format, skipped: result.skipped });
+  if (result.warning) ctx.note(`dump --salvage: warning: ${result.warning}`);
+  const summary = JSON.stringify({ records: total, namespaces: names.length, out: flags.out, format, skipped: result.skipped, ...(result.warning ? { warning: result.warning } : {}) });
   // With the dump on stdout, the summary goes to stderr.
   if (ctx.json) (out ? process.stdout : process.stderr).write(`${summary}\n`);
+}
+
+/** What a skipped record's header still claims; a damaged record's claim is not proof of anything. */
+function claimText(s: Skipped): string {
+  if (s.looksLike === undefined) return '';
+  const of = ['namespace drop', 'namespace creation', 'clear'].includes(s.looksLike) ? 'of' : 'in';
+  const ns = s.namespace === undefined ? '' : ` ${of} namespace ${JSON.stringify(s.namespace)}`;
+  // Intact records skipped for their framing read whole: their kind is what they are.
+  const trusted = s.reason.startsWith('transaction') || s.reason.startsWith('commit record') || s.reason.startsWith('malformed');
+  return trusted ? `; ${s.looksLike}${ns}` : `; its header still reads as a ${s.looksLike}${ns}, untrusted`;
 }

@@ -7,6 +7,16 @@ import { Progress } from './progress.js';
 import { walkLog, type WalkReport } from './verify-walk.js';
 import { encryptionFromFlags } from './secrets.js';
 
+/** The header slot line: said only when a slot fails its check (a torn checkpoint write, or damage), and which one open uses instead. */
+function slotText(report: WalkReport): string | undefined {
+  const { a, b, used, sequence } = report.slots;
+  const failed = (['A', 'B'] as const).filter((n) => (n === 'A' ? a : b).startsWith('bad'));
+  if (failed.length === 0) return undefined;
+  const how = (n: 'A' | 'B'): string => ((n === 'A' ? a : b) === 'bad-mac' ? 'fails authentication' : 'fails its checksum');
+  // The failed slot's sequence cannot be read, so it may have been the newer one: say the tail hint used may be older.
+  return `slot ${failed.map((n) => `${n} ${how(n)}`).join(', ')}; open falls back to slot ${used} (sequence ${sequence}), whose tail hint (above) may be older than the last checkpoint; a torn checkpoint write leaves this`;
+}
+
 const PREFIX_CRC_TEXT: Record<WalkReport['prefixCrc'], string> = {
   ok: 'ok',
   mismatch: 'MISMATCH (the checkpointed bytes changed)',
@@ -25,8 +35,12 @@ and takes no lock (a database open elsewhere can be verified; records it is
 appending right now may show as an incomplete tail).
 Exit 0 when intact; 3 with ERR_EMDB_CORRUPTION and the byte offset of the first
 damage otherwise (a file cut inside its 12 KiB header area: where it ends). The
-prefix CRC is checked over every checkpointed byte even past the first damage. An incomplete tail after the last checkpoint is crash residue, not
-damage: the next open drops it, and verify reports it with its offset.
+prefix CRC is checked over every checkpointed byte even past the first damage.
+Damage after the last checkpoint is judged as open judges it: crash residue
+(reported with its offset, exit 0: the next open drops it) unless a later
+durable mark proves those bytes were synced, which is damage (exit 3: open
+refuses the file). A header slot that fails its check is reported and the other
+one used, as open does (exit 0); both failing is damage.
 Encrypted files: give the key (flags below) and verify also authenticates the header
 slots and every record (a wrong key exits 3 with ERR_EMDB_ENCRYPTION_KEY_MISMATCH);
 without it only the record framing and CRCs in the clear are checked, and the
@@ -64,7 +78,12 @@ report says "not authenticated".`,
         `checkpoint    tail ${report.tailHint.toLocaleString('en-US')}, prefix CRC ${PREFIX_CRC_TEXT[report.prefixCrc]}`,
         `valid up to   ${report.end.toLocaleString('en-US')}`,
       ];
-      if (report.residue) lines.push(`tail residue  ${report.residue.bytes} bytes at offset ${report.residue.offset} (${report.residue.reason}); the next open drops it`);
+      const slotNote = slotText(report);
+      if (slotNote) lines.push(`header slots  ${slotNote}`);
+      if (report.residue) {
+        const dropped = report.residue.droppedRecords ? `, with ${report.residue.droppedRecords} intact records after it that no durable mark proves were synced` : '';
+        lines.push(`tail residue  ${report.residue.bytes} bytes at offset ${report.residue.offset} (${report.residue.reason}); no durable mark proves it durable: the next open drops it${dropped}`);
+      }
       if (report.damage) lines.push(`DAMAGE        at offset ${report.damage.offset}: ${report.damage.reason}`);
       lines.push(ok ? 'result        ok' : 'result        CORRUPT');
       await ctx.stdout.text(`${lines.join('\n')}\n`);

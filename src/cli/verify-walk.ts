@@ -6,7 +6,9 @@
  *
  * The verdict follows recovery's rules (src/log/recovery.ts): a bad record
  * before the checkpointed tail hint is damage; at or after it, the first bad
- * record is crash residue that the next open truncates (not damage).
+ * record is crash residue that the next open truncates, unless a later intact
+ * durable mark proves the bytes were durable: then it is damage, as open
+ * refuses it. That judgement is recovery's own code (format/damage-scan.ts).
  *
  * Encrypted files: with the key, the header slots' MACs and every sealed
  * record are authenticated (a record that fails is damage wherever it is: its
@@ -17,14 +19,16 @@
 import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
 import { EmdbError, ErrorCode } from '../index.js';
-import { DATA_START, MAX_RECORD_KIND, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE } from '../format/constants.js';
-import { assertWholeHeader, chooseSlot, decodePrelude, isEncrypted } from '../format/header.js';
+import { DATA_START, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE, SLOT_A_OFFSET, V3 } from '../format/constants.js';
+import { damageIsDurable, scanAfterDamage, type LogBytes } from '../format/damage-scan.js';
+import { assertWholeHeader, decodePrelude, inspectSlots, isEncrypted, type SlotStatus } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
 import { keyOffsetIn } from '../format/record-fields.js';
 import { DbKeys, RECORD_SCHEME_SEALED_UNITS, type EncryptionSpec } from '../crypto/keys.js';
 import { readOpener, regionWellFormed, unitSize, type BatchCrypt } from '../crypto/batch-crypt.js';
 import { mustBeSealed } from '../crypto/record-crypt.js';
 import { LogCrypt } from '../log/log-crypt.js';
+import { WINDOW, Window, windowBytes } from './read-window.js';
 
 export interface WalkReport {
   fileBytes: number;
@@ -33,6 +37,8 @@ export interface WalkReport {
   /** Encrypted files: whether records and header slots were authenticated (a key was given). */
   authenticated: boolean;
   tailHint: number;
+  /** Each header slot as open reads it, and which one it uses (the other may have failed its check: a torn checkpoint, or damage). */
+  slots: { a: SlotStatus; b: SlotStatus; used: 'A' | 'B'; sequence: number };
   /** Records whose framing and CRC passed, by kind name. */
   records: number;
   byKind: Record<string, number>;
@@ -46,59 +52,18 @@ export interface WalkReport {
    * tail hint (the bytes it covers are not all there).
    */
   prefixCrc: 'ok' | 'mismatch' | 'absent' | 'unchecked';
-  /** First damage before the tail hint: the file is corrupt. */
-  damage: { offset: number; reason: string } | undefined;
-  /** Incomplete tail after the tail hint: crash residue, dropped by the next open. */
-  residue: { offset: number; bytes: number; reason: string } | undefined;
+  /**
+   * First damage: before the tail hint, or after it where a later durable
+   * mark proves the bytes were durable (`durableMark`: that mark's offset; open
+   * refuses the file, `recovery: 'salvage'` would cut the log at `cutAt`,
+   * dropping `droppedRecords` intact records). The file is corrupt.
+   */
+  damage: { offset: number; reason: string; durableMark?: number; cutAt?: number; droppedRecords?: number } | undefined;
+  /** Incomplete tail after the tail hint that no durable mark proves durable: crash residue, which the next open cuts (with `droppedRecords` intact records after it). */
+  residue: { offset: number; bytes: number; reason: string; droppedRecords: number } | undefined;
 }
 
 const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RecordKind).map(([k, v]) => [v, k.toLowerCase()]));
-const WINDOW = 8 << 20;
-
-/** A sliding read window over the file: records are checked in place, bigger ones grow it (salvage-walk.ts reads with it too). */
-export class Window {
-  buf = Buffer.allocUnsafe(WINDOW);
-  dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-  /** File offset of buf[0] and of the end of the valid bytes. */
-  start = 0;
-  end = 0;
-
-  constructor(
-    private readonly fd: number,
-    readonly fileBytes: number,
-  ) {}
-
-  /** Makes [off, off + len) (clamped to the file) resident; returns the offset of `off` in buf. */
-  ensure(off: number, len: number): number {
-    const want = Math.min(off + len, this.fileBytes);
-    if (off >= this.start && want <= this.end) return off - this.start;
-    if (want - off > this.buf.length) {
-      this.buf = Buffer.allocUnsafe(want - off);
-      this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    }
-    this.start = off;
-    this.end = off;
-    const upTo = Math.min(this.fileBytes, off + this.buf.length);
-    while (this.end < upTo) {
-      const n = fs.readSync(this.fd, this.buf, this.end - off, upTo - this.end, this.end);
-      if (n === 0) break;
-      this.end += n;
-    }
-    return 0;
-  }
-
-  /**
-   * The structural check (header fields, no CRC) of the record at window
-   * offset `at`, judged against the file's end: the window may end inside a
-   * record the file holds whole, which is no truncation (ensure() then makes
-   * it resident for the CRC check).
-   */
-  checkFrame(at: number, maxKind: number): number {
-    const resident = this.end - this.start;
-    return checkRecord(this.buf, this.dv, at, resident - at < RECORD_HEADER_SIZE ? resident : at + (this.fileBytes - (this.start + at)), false, maxKind);
-  }
-}
-
 /**
  * `encryption`: the key of an encrypted file (a wrong one throws
  * ERR_EMDB_ENCRYPTION_KEY_MISMATCH before any record is read; given for a
@@ -119,13 +84,16 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     if (encryption && !encrypted) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is not encrypted: verify it without a key');
     // The key check refuses a wrong key; generation 0 only serves the slot MACs, records carry their own generation in the nonce.
     const crypt = encryption && new LogCrypt(DbKeys.fromPrelude(prelude.bytes, encryption), prelude.fileId, 0);
-    const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
+    // Open uses the valid slot with the higher sequence; a slot that fails its check is reported, not fatal (both failing throws).
+    const slots = inspectSlots(header, prelude.version, crypt?.acceptSlot);
+    const slot = slots.chosen;
     const report: WalkReport = {
       fileBytes,
       formatVersion: prelude.version,
       encrypted,
       authenticated: crypt !== undefined,
       tailHint: slot.tailHint,
+      slots: { a: slots.a, b: slots.b, used: slot.offset === SLOT_A_OFFSET ? 'A' : 'B', sequence: slot.sequence },
       records: 0,
       byKind: {},
       transactions: 0,
@@ -144,12 +112,32 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     let txAt = 0;
     /** Scheme 2: members below this LSN were checked, folded into the prefix CRC and decrypted with their unit. */
     let plainTo = DATA_START;
-    const maxKind = prelude.bytes[PRELUDE.RECORD_SCHEME] === RECORD_SCHEME_SEALED_UNITS ? SEAL_KIND : MAX_RECORD_KIND;
+    const sealedUnits = prelude.bytes[PRELUDE.RECORD_SCHEME] === RECORD_SCHEME_SEALED_UNITS;
+    // The kinds open accepts (src/writer/open-log.ts): no durable mark or prefix delete before version 3.
+    const maxKind = sealedUnits ? SEAL_KIND : prelude.version >= V3 ? MAX_RECORD_KIND : MAX_RECORD_KIND_V2;
+    /** Scheme 2 with the key: the units walked, [opener LSN, end), so a cut lands on an opener as recovery's does. */
+    const units: [number, number][] = [];
     const fault = (at: number, reason: string): void => {
-      // A fault inside a transaction that straddles nothing checkpointed is residue from its begin.
-      const from = txLeft >= 0 ? txAt : at;
-      if (at < slot.tailHint) report.damage = { offset: at, reason };
-      else report.residue = { offset: from, bytes: fileBytes - from, reason };
+      // Where recovery would cut: a transaction's begin, moved back to the opener of the unit holding it.
+      let cut = txLeft >= 0 ? txAt : at;
+      cut = units.findLast(([from, to]) => cut > from && cut < to)?.[0] ?? cut;
+      if (cut < slot.tailHint) {
+        report.damage = { offset: at, reason };
+        return;
+      }
+      // At or after the tail hint: residue unless a later durable mark proves these bytes durable (recovery's own test).
+      const after = scanAfterDamage(damageScanBytes(fd, fileBytes, sealedUnits), cut, slot.tailHint, maxKind);
+      if (damageIsDurable(after, cut)) {
+        report.damage = {
+          offset: at,
+          reason: `${reason}; a durable mark written later (offset ${after.markAt}: durable up to ${after.durable}) proves these bytes were durable, so open refuses the file (recovery: 'salvage' would cut the log at ${cut}, dropping ${after.records} intact records after it)`,
+          durableMark: after.markAt,
+          cutAt: cut,
+          droppedRecords: after.records,
+        };
+      } else {
+        report.residue = { offset: cut, bytes: fileBytes - cut, reason, droppedRecords: after.records };
+      }
     };
     while (lsn < fileBytes) {
       let at = w.ensure(lsn, RECORD_HEADER_SIZE);
@@ -179,6 +167,7 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
         }
         report.byKind.SEAL_UNIT = (report.byKind.SEAL_UNIT ?? 0) + 1;
         if (crypt) {
+          units.push([lsn, lsn + unit.bytes]);
           // Its records, decrypted in the window, are walked next (their own CRCs checked).
           plainTo = lsn + unit.bytes;
           lsn += len;
@@ -199,10 +188,14 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
       if (crypt && lsn >= plainTo) {
         const sealed = (flags & RECORD_FLAG_ENCRYPTED) !== 0;
         // The window is our own copy: decrypt in place, then read the framing from the plaintext.
-        const why = sealed !== mustBeSealed(w.dv, at) || (flags & RECORD_FLAG_BATCH_SEALED) !== 0 || (crypt.batch && mustBeSealed(w.dv, at)) ? 'record protection does not match the file (plaintext record in an encrypted file, or the reverse)'
-          : sealed && !crypt.records.openInPlace(w.buf, w.dv, at, lsn) ? 'record fails authentication (tampered, moved, or sealed under another key)' : undefined;
-        if (why) {
-          report.damage = { offset: lsn, reason: why };
+        // A protection mismatch is a bad record (residue or damage by position, as ReplayCrypt.open says);
+        // a record that fails authentication is damage wherever it is: its CRC passed, so it is no torn write.
+        if (sealed !== mustBeSealed(w.dv, at) || (flags & RECORD_FLAG_BATCH_SEALED) !== 0 || (crypt.batch && mustBeSealed(w.dv, at))) {
+          fault(lsn, 'record protection does not match the file (plaintext record in an encrypted file, or the reverse)');
+          break;
+        }
+        if (sealed && !crypt.records.openInPlace(w.buf, w.dv, at, lsn)) {
+          report.damage = { offset: lsn, reason: 'record fails authentication (tampered, moved, or sealed under another key)' };
           break;
         }
       }
@@ -261,6 +254,23 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The file's bytes for the damage scan, with recovery's rule for a scheme 2
+ * file: an intact unit opener's region is ciphertext, counted by its opener
+ * and stepped over, never searched for records.
+ */
+function damageScanBytes(fd: number, fileBytes: number, sealedUnits: boolean): LogBytes {
+  const bytes = windowBytes(fd, fileBytes);
+  if (!sealedUnits) return bytes;
+  return {
+    ...bytes,
+    unit(b, lsn, len) {
+      const unit = readOpener(b.dv, b.off);
+      return typeof unit !== 'number' && lsn + len + unit.bytes <= fileBytes ? { records: unit.count, next: lsn + len + unit.bytes } : undefined;
+    },
+  };
 }
 
 /**

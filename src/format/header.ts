@@ -152,6 +152,34 @@ export function decodePrelude(header: Uint8Array): Prelude {
   };
 }
 
+/**
+ * For `dump --salvage` only: page 0 read as far as it can be when its CRC
+ * fails (one damaged byte there must not hide records that are all intact).
+ * The magic must still be there (else: not a database). An intact prelude is
+ * decoded as open decodes it (an unknown version is still refused); a damaged
+ * one is read field by field, none of them proven: an unknown version reads as
+ * the current one, and `damage` says why it was read this way.
+ */
+export function decodePreludeLeniently(header: Uint8Array): { prelude: Prelude; damage: string | undefined } {
+  if (header.length < DATA_START || !hasFileMagic(header)) return { prelude: decodePrelude(header), damage: undefined };
+  const dv = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  if (dv.getUint32(PRELUDE.CRC, true) === crc32(header.subarray(0, PRELUDE_CRC_END))) return { prelude: decodePrelude(header), damage: undefined };
+  const stored = dv.getUint32(PRELUDE.VERSION, true);
+  const version = READABLE_FORMAT_VERSIONS.includes(stored) ? stored : FORMAT_VERSION;
+  return {
+    prelude: {
+      version,
+      flags: dv.getUint32(PRELUDE.FLAGS, true),
+      createdAt: readU64(dv, PRELUDE.CREATED_AT),
+      fileId: header.slice(PRELUDE.FILE_ID, PRELUDE.FILE_ID + FILE_ID_SIZE),
+      // Read whatever the version: versions 1 and 2 leave the byte 0 ("not recorded").
+      valueEncoding: dv.getUint8(PRELUDE.VALUE_ENCODING),
+      bytes: header.slice(0, PRELUDE.CRC + 4),
+    },
+    damage: `database header (prelude) fails its checksum${stored === version ? '' : ` (its format version reads ${stored}; read as ${version})`}`,
+  };
+}
+
 /** The name of a recorded value-encoding code (ENCODING_ID); undefined for 0 (none recorded, versions 1 and 2) or an unknown code. */
 export function encodingNameOf(code: number): keyof typeof ENCODING_ID | undefined {
   return (Object.keys(ENCODING_ID) as (keyof typeof ENCODING_ID)[]).find((name) => ENCODING_ID[name] === code);
@@ -224,4 +252,26 @@ export function chooseSlot(header: Uint8Array, version: number, accept?: (page: 
 
 export function otherSlotOffset(offset: number): number {
   return offset === SLOT_A_OFFSET ? SLOT_B_OFFSET : SLOT_A_OFFSET;
+}
+
+/**
+ * What one header slot holds, as open judges it: `empty` (all zeros: a new
+ * file's unused slot), `ok`, `bad-checksum` (magic, CRC or fields fail: a torn
+ * checkpoint write, or damage) or `bad-mac` (an encrypted file's slot whose
+ * keyed MAC fails).
+ */
+export type SlotStatus = 'ok' | 'empty' | 'bad-checksum' | 'bad-mac';
+
+/**
+ * Both slots' status and the one open uses (chooseSlot's pick), for tools
+ * that report on a file (verify, dump --salvage). Throws as chooseSlot does
+ * when neither slot is valid.
+ */
+export function inspectSlots(header: Uint8Array, version: number, accept?: (page: Uint8Array) => boolean): { a: SlotStatus; b: SlotStatus; chosen: ChosenSlot } {
+  const status = (at: number): SlotStatus => {
+    const bytes = header.subarray(at, at + SLOT_SIZE);
+    if (decodeSlot(bytes, version) === undefined) return bytes.every((b) => b === 0) ? 'empty' : 'bad-checksum';
+    return !accept || accept(header.subarray(at, at + PAGE_SIZE)) ? 'ok' : 'bad-mac';
+  };
+  return { a: status(SLOT_A_OFFSET), b: status(SLOT_B_OFFSET), chosen: chooseSlot(header, version, accept) };
 }

@@ -48,28 +48,43 @@ export { keyOffsetIn, storedPayloadSize } from './record-fields.js';
  * has already verified; the structural checks still run.
  */
 export function checkRecord(bytes: Uint8Array, dv: DataView, off: number, end: number, verifyCrc = true, maxKind: number = MAX_RECORD_KIND): number {
-  if (end - off < RECORD_HEADER_SIZE) return RecordFault.TRUNCATED;
-  if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return RecordFault.BAD_MAGIC;
-  const kind = dv.getUint8(off + RECORD.KIND);
+  const header = headerFault(dv, off, end, maxKind);
+  if (header < 0) return header;
   const flags = dv.getUint8(off + RECORD.FLAGS);
-  const keyLen = dv.getUint32(off + RECORD.KEY_LEN, true);
-  const valueLen = dv.getUint32(off + RECORD.VALUE_LEN, true);
-  if (
-    kind === 0 ||
-    kind > maxKind ||
-    (flags & ~RECORD_KNOWN_FLAGS) !== 0 ||
-    dv.getUint16(off + RECORD.RESERVED, true) !== 0 ||
-    keyLen > MAX_KEY_BYTES ||
-    valueLen > MAX_VALUE_BYTES
-  ) {
-    return RecordFault.BAD_FIELDS;
-  }
-  const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, keyLen, valueLen);
+  const total = RECORD_HEADER_SIZE + storedPayloadSize(flags, dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true));
   if (end - off < total) return RecordFault.TRUNCATED;
   if (!verifyCrc) return total;
   const stored = dv.getUint32(off + RECORD.CRC, true);
   if (stored !== crc32(bytes.subarray(off + RECORD_CRC_START, off + total))) return RecordFault.BAD_CRC;
   return total;
+}
+
+/** 0 when the 32-byte header at `off` reads as a record's (magic, kind, flags, reserved bits, lengths), else the RecordFault. */
+function headerFault(dv: DataView, off: number, end: number, maxKind: number): number {
+  if (end - off < RECORD_HEADER_SIZE) return RecordFault.TRUNCATED;
+  if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return RecordFault.BAD_MAGIC;
+  const kind = dv.getUint8(off + RECORD.KIND);
+  if (
+    kind === 0 ||
+    kind > maxKind ||
+    (dv.getUint8(off + RECORD.FLAGS) & ~RECORD_KNOWN_FLAGS) !== 0 ||
+    dv.getUint16(off + RECORD.RESERVED, true) !== 0 ||
+    dv.getUint32(off + RECORD.KEY_LEN, true) > MAX_KEY_BYTES ||
+    dv.getUint32(off + RECORD.VALUE_LEN, true) > MAX_VALUE_BYTES
+  ) {
+    return RecordFault.BAD_FIELDS;
+  }
+  return 0;
+}
+
+/**
+ * What the header of a damaged record still claims, when its magic and
+ * fields read as plausible (the CRC failed, so none of it is proof); undefined
+ * when even the header does not parse. For reports only (dump --salvage says
+ * what a skipped record looked like), never to apply anything.
+ */
+export function claimedRecordHeader(dv: DataView, off: number, end: number, maxKind: number = MAX_RECORD_KIND): RecordView | undefined {
+  return headerFault(dv, off, end, maxKind) === 0 ? readRecordHeader(dv, off) : undefined;
 }
 
 export interface RecordView {

@@ -6,13 +6,13 @@ import {
   RECORD_FLAG_ENCRYPTED,
   RECORD_FLAG_IN_TX,
   RECORD_HEADER_SIZE,
-  RECORD_MAGIC,
   RecordKind,
   SEAL_KIND,
   TX_BEGIN_VALUE_SIZE,
   TX_COMMIT_VALUE_SIZE,
 } from '../format/constants.js';
-import { checkRecord, faultName, frameSize, readDurableMark, RecordFault } from '../format/record.js';
+import { checkRecord, faultName, frameSize, RecordFault } from '../format/record.js';
+import { damageIsDurable, RECORD_MAGIC_BYTES, scanAfterDamage, type LogBytes, type RecordBytes } from '../format/damage-scan.js';
 import { readOpener } from '../crypto/batch-crypt.js';
 import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
 import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
@@ -163,8 +163,9 @@ interface Damage {
  * intact records is no proof by itself).
  */
 function endAtDamage(walker: RecordWalker, d: Damage): RecoveryResult {
-  const after = walker.scanAfter(d.lsn, d.tailHint);
-  if (after.durable > d.lsn) {
+  const after = scanAfterDamage(walker.logBytes(), d.lsn, d.tailHint, walker.maxKind);
+  const durable = damageIsDurable(after, d.lsn);
+  if (durable) {
     if (d.mode !== 'salvage') {
       throw new EmdbError(
         ErrorCode.CORRUPTION,
@@ -180,20 +181,16 @@ function endAtDamage(walker: RecordWalker, d: Damage): RecoveryResult {
     records: d.records,
     truncatedBytes: d.fileSize - d.lsn,
     droppedRecords: after.records,
-    salvagedAt: after.durable > d.lsn ? d.faultAt : undefined,
+    salvagedAt: durable ? d.faultAt : undefined,
   };
 }
-
-/** The record magic as it appears in the file (little-endian), for a byte search. */
-const MAGIC_BYTES = Buffer.alloc(4);
-MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC);
 
 class RecordWalker {
   constructor(
     private readonly state: LogState,
     private readonly fileSize: number,
     private readonly verifiedTo: number,
-    private readonly maxKind: number,
+    readonly maxKind: number,
     private readonly crypt: ReplayCrypt | undefined,
   ) {}
 
@@ -220,51 +217,45 @@ class RecordWalker {
   }
 
   /**
-   * Scans (from, fileSize) for intact records: every occurrence of the record
-   * magic is checked (fields and CRC); an intact record is skipped whole, so
-   * records are not looked for inside it. Returns how many there are (durable
-   * marks aside) and the largest value of an intact durable mark that is
-   * consistent with its place (tail hint ≤ value ≤ its own LSN), or -1.
+   * The mirror as the shared damage scan reads it (format/damage-scan.ts):
+   * segment by segment, a record starting in a segment being whole in it
+   * (FORMAT.md, "Mirror").
    */
-  scanAfter(from: number, tailHint: number): { records: number; durable: number } {
-    let records = 0;
-    let durable = -1;
-    let at = from + 1;
-    while (at < this.fileSize) {
-      const seg = Math.floor(at / SEGMENT_SPAN);
+  logBytes(): LogBytes {
+    const mirror = this.state.mirror;
+    const fileSize = this.fileSize;
+    const view = (lsn: number): { seg: number; base: number; end: number } => {
+      const seg = Math.floor(lsn / SEGMENT_SPAN);
       const base = seg * SEGMENT_SPAN;
-      const u8 = this.state.mirror.u8[seg]!;
-      const end = Math.min(this.fileSize - base, u8.length);
-      // A record starting in this segment is whole in it (FORMAT.md, "Mirror").
-      const startsEnd = Math.min(end, SEGMENT_SPAN);
-      const hit = Buffer.from(u8.buffer, u8.byteOffset, end).indexOf(MAGIC_BYTES, at - base);
-      if (hit < 0 || hit >= startsEnd) {
-        at = base + SEGMENT_SPAN;
-        continue;
-      }
-      const lsn = base + hit;
-      const len = checkRecord(u8, this.state.mirror.dv[seg]!, hit, end, true, this.maxKind);
-      if (len < 0) {
-        at = lsn + 1;
-        continue;
-      }
-      const mark = readDurableMark(this.state.mirror.dv[seg]!, hit);
-      // A unit opener (encrypted, scheme 2) frames the records it counts; its region is ciphertext, never scanned.
-      if (mark >= 0) {
-        if (mark >= tailHint && mark <= lsn) durable = Math.max(durable, mark);
-      } else if (this.kind(lsn) === SEAL_KIND && this.crypt) {
-        const unit = readOpener(this.state.mirror.dv[seg]!, hit);
-        if (typeof unit !== 'number' && lsn + len + unit.bytes <= this.fileSize) {
-          records += unit.count;
-          at = lsn + len + unit.bytes;
-          continue;
+      return { seg, base, end: Math.min(fileSize - base, mirror.u8[seg]!.length) };
+    };
+    return {
+      fileSize,
+      findMagic(from: number): number {
+        for (let at = from; at < fileSize; ) {
+          const { seg, base, end } = view(at);
+          const u8 = mirror.u8[seg]!;
+          const hit = Buffer.from(u8.buffer, u8.byteOffset, end).indexOf(RECORD_MAGIC_BYTES, at - base);
+          // A magic found in the overflow area starts in the next segment: look there.
+          if (hit >= 0 && hit < Math.min(end, SEGMENT_SPAN)) return base + hit;
+          at = base + SEGMENT_SPAN;
         }
-      } else {
-        records++;
-      }
-      at = lsn + len;
-    }
-    return { records, durable };
+        return -1;
+      },
+      recordAt(lsn: number): RecordBytes {
+        const { seg, base, end } = view(lsn);
+        return { u8: mirror.u8[seg]!, dv: mirror.dv[seg]!, off: lsn - base, end };
+      },
+      // Only an encrypted scheme 2 file has unit openers to step over.
+      ...(this.crypt
+        ? {
+            unit(b: RecordBytes, lsn: number, len: number): { records: number; next: number } | undefined {
+              const unit = readOpener(b.dv, b.off);
+              return typeof unit !== 'number' && lsn + len + unit.bytes <= fileSize ? { records: unit.count, next: lsn + len + unit.bytes } : undefined;
+            },
+          }
+        : {}),
+    };
   }
 
   /** The length of a record already checked (its header fields are trusted). */
