@@ -115,10 +115,20 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 function validFlushPolicy(p: unknown): FlushPolicy {
   if (p === undefined) return { kind: 'onEachFlush' };
-  if (!isPlainObject(p)) throw invalid('flushPolicy must be an object with a `kind`');
+  const kinds = FLUSH_KINDS.map((k) => `'${k}'`).join(', ');
+  if (!isPlainObject(p)) {
+    // `flushPolicy: 'group'` is the likeliest guess at the shape: show the shape.
+    const named = typeof p === 'string' && FLUSH_KINDS.includes(p) ? ` (did you mean { kind: '${p}' }?)` : '';
+    throw invalid(`flushPolicy must be an object such as { kind: 'group', maxWaitMs: 2 }, kind one of ${kinds}${named}`);
+  }
+  if (p.kind === undefined) {
+    // A field under another name (`mode`, `type`) says more than "kind undefined".
+    refuseUnknownOptions(p, GROUP_FIELDS, 'flushPolicy.');
+    throw invalid(`flushPolicy needs a kind: one of ${kinds} ({ kind: 'group', maxWaitMs: 2 })`);
+  }
   if (typeof p.kind !== 'string' || !FLUSH_KINDS.includes(p.kind)) {
     const guess = typeof p.kind === 'string' ? closest(p.kind, FLUSH_KINDS) : undefined;
-    throw invalid(`unknown flushPolicy kind ${JSON.stringify(p.kind)}${guess ? ` (did you mean '${guess}'?)` : ''}`);
+    throw invalid(`unknown flushPolicy kind ${JSON.stringify(p.kind)}${guess ? ` (did you mean '${guess}'?)` : `: one of ${kinds}`}`);
   }
   if (p.kind !== 'group') {
     // The group fields on another kind mean the caller believes a group policy is set.

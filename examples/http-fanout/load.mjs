@@ -31,6 +31,15 @@ const valueOf = (i) => Buffer.from(JSON.stringify({ id: i, name: `user ${i}`, pa
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emdb-http-fanout-'));
 const paths = { emdb: path.join(dir, 'data.emdb'), lmdb: path.join(dir, 'data.lmdb') };
 const log = (s) => process.stderr.write(`${s}\n`);
+/** Server processes running now: an interrupted run stops them and removes its seeded copies. */
+const servers = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of servers) child.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 
 async function seed() {
   const db = await Emdb.open(paths.emdb, { readers: 1 });
@@ -45,6 +54,8 @@ async function seed() {
 
 function startServer(store, mode) {
   const child = spawn(process.execPath, [new URL('./server.mjs', import.meta.url).pathname, '--store', store, '--db', paths[store], '--mode', mode, '--threads', o.threads], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.add(child);
+  child.once('exit', () => servers.delete(child));
   return new Promise((resolve, reject) => {
     const rl = readline.createInterface({ input: child.stdout });
     rl.once('line', (line) => resolve({ child, ports: JSON.parse(line).ports }));
