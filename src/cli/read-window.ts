@@ -4,11 +4,25 @@
  * the window grows for a record bigger than it.
  */
 import fs from 'node:fs';
-import { RECORD_HEADER_SIZE, SEAL_KIND } from '../format/constants.js';
+import { DATA_START, RECORD_HEADER_SIZE, SEAL_KIND } from '../format/constants.js';
+import { assertWholeHeader } from '../format/header.js';
 import { RECORD_MAGIC_BYTES, type LogBytes, type RecordBytes } from '../format/damage-scan.js';
 import { checkRecord, frameSize } from '../format/record.js';
 
 export const WINDOW = 8 << 20;
+
+/**
+ * The 12 KiB header area of the open file `fd`; a file cut inside it is
+ * refused here (assertWholeHeader), which would otherwise read as zeros there:
+ * an empty slot, a log of nothing, "ok".
+ */
+export function readHeaderArea(fd: number, path: string): Buffer {
+  const header = Buffer.alloc(DATA_START);
+  let got = 0;
+  for (let n = -1; n !== 0 && got < DATA_START; got += n) n = fs.readSync(fd, header, got, DATA_START - got, got);
+  assertWholeHeader(header, got, path);
+  return header;
+}
 
 /** A sliding read window over the file: records are checked in place, bigger ones grow it (verify-walk.ts and salvage-walk.ts read with it). */
 export class Window {

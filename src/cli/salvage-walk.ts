@@ -23,12 +23,12 @@
 import fs from 'node:fs';
 import { DATA_START, PRELUDE_SIZE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, MAX_RECORD_KIND, SLOT_A_OFFSET, SLOT_B_OFFSET, SLOT_SIZE, TX_BEGIN_VALUE_SIZE, TX_COMMIT_VALUE_SIZE } from '../format/constants.js';
 import { RECORD_MAGIC_BYTES as MAGIC_BYTES } from '../format/damage-scan.js';
-import { assertWholeHeader, decodePreludeLeniently, encodingNameOf, inspectSlots, isEncrypted } from '../format/header.js';
+import { decodePreludeLeniently, encodingNameOf, inspectSlots, isEncrypted } from '../format/header.js';
 import { checkRecord, claimedRecordHeader, faultName, frameSize, nsCreateEncoding } from '../format/record.js';
 import { keyOffsetIn, recordExpiresAt } from '../format/record-fields.js';
 import type { ValueEncoding } from '../index.js';
 import { usageError } from './exit.js';
-import { Window } from './read-window.js';
+import { readHeaderArea, Window } from './read-window.js';
 
 export interface SalvagedEntry {
   v: Buffer;
@@ -105,10 +105,7 @@ export function salvageLog(path: string, onProgress: (offset: number) => void): 
   const fd = fs.openSync(path, 'r');
   try {
     const fileBytes = fs.fstatSync(fd).size;
-    const header = Buffer.alloc(DATA_START);
-    let got = 0;
-    for (let n = -1; n !== 0 && got < DATA_START; got += n) n = fs.readSync(fd, header, got, DATA_START - got, got);
-    assertWholeHeader(header, got, path);
+    const header = readHeaderArea(fd, path);
     const { prelude, damage } = decodePreludeLeniently(header);
     if (isEncrypted(prelude)) {
       throw usageError(`dump --salvage reads plaintext databases only: an encrypted file's records cannot be read without opening it${damage ? ` (the ${damage}, and it claims encryption)` : ''}`);

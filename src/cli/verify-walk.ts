@@ -21,14 +21,14 @@ import fs from 'node:fs';
 import { EmdbError, ErrorCode } from '../index.js';
 import { DATA_START, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE, SLOT_A_OFFSET, V3 } from '../format/constants.js';
 import { damageIsDurable, scanAfterDamage, type LogBytes } from '../format/damage-scan.js';
-import { assertWholeHeader, decodePrelude, inspectSlots, isEncrypted, type SlotStatus } from '../format/header.js';
+import { decodePrelude, inspectSlots, isEncrypted, type SlotStatus } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
 import { keyOffsetIn } from '../format/record-fields.js';
 import { DbKeys, RECORD_SCHEME_SEALED_UNITS, type EncryptionSpec } from '../crypto/keys.js';
 import { readOpener, regionWellFormed, unitSize, type BatchCrypt } from '../crypto/batch-crypt.js';
 import { mustBeSealed } from '../crypto/record-crypt.js';
 import { LogCrypt } from '../log/log-crypt.js';
-import { WINDOW, Window, windowBytes } from './read-window.js';
+import { readHeaderArea, WINDOW, Window, windowBytes } from './read-window.js';
 
 export interface WalkReport {
   fileBytes: number;
@@ -73,11 +73,7 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
   const fd = fs.openSync(path, 'r');
   try {
     const fileBytes = fs.fstatSync(fd).size;
-    const header = Buffer.alloc(DATA_START);
-    let got = 0;
-    for (let n = -1; n !== 0 && got < DATA_START; got += n) n = fs.readSync(fd, header, got, DATA_START - got, got);
-    // A file cut inside the header area would otherwise read as zeros there: an empty slot, a log of nothing, "ok".
-    assertWholeHeader(header, got, path);
+    const header = readHeaderArea(fd, path);
     // Both throw EmdbError (not a database, unsupported version, corrupt header) with an offset.
     const prelude = decodePrelude(header);
     const encrypted = isEncrypted(prelude);
