@@ -266,14 +266,14 @@ export class LogState {
 
   /**
    * Keys whose deadline passed by `now` and that no sweep has removed yet, in
-   * namespace `ns` (or every namespace when `ns` is -1). Costs the number of
+   * namespace `ns` (every namespace: expiredPending). Costs the number of
    * passed deadlines (the sweep keeps that small), not the number of keys.
    */
   expiredCount(ns: number, now: number): number {
     let n = 0;
     this.deadlines.forEachPassed(now, (lsn) => {
-      if (ns >= 0) this.mirror.ensureRecord(lsn);
-      if ((ns < 0 || recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns) && this.isCurrent(lsn)) n++;
+      this.mirror.ensureRecord(lsn);
+      if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns && this.isCurrent(lsn)) n++;
     });
     return n;
   }
