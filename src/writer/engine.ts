@@ -54,8 +54,7 @@ export class WriterEngine extends CompactingWriter {
   private openedEnd = DATA_START;
   /** The snapshot on disk has page CRCs; a last close rewrites one without them (an older build's), so the next open can be lazy. */
   private snapshotHasPages = false;
-  /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded). */
-  private snapshotError: string | undefined;
+  /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded; stats() reports the message). */
   private snapshotFailure: EmdbError | undefined;
   recovery: OpenReport | undefined;
   /** A lazily opened log: loads the pages nobody read yet, then retires the descriptor (shm/lazy-pages.ts). */
@@ -294,7 +293,7 @@ export class WriterEngine extends CompactingWriter {
    * cheaper to replay than the snapshot is to write (`final`: the last close
    * always writes it). `snapshotOptional` (close): a snapshot that cannot be
    * written (a full disk) is left out rather than thrown: the log is durable
-   * without it and only the next open is slower; snapshotError keeps why.
+   * without it and only the next open is slower; snapshotFailure keeps why.
    */
   checkpoint(final = false, snapshotOptional = false): void {
     this.flush();
@@ -366,13 +365,11 @@ export class WriterEngine extends CompactingWriter {
       writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot, this.crypt ? undefined : this.prefix.pageCrcs(this.state.mirror));
     } catch (err) {
       const error = ioError('index snapshot', err);
-      this.snapshotError = error.message;
       this.snapshotFailure = error;
       throw error;
     }
     this.snapshotTail = end;
     this.snapshotHasPages = !this.crypt;
-    this.snapshotError = undefined;
     this.snapshotFailure = undefined;
   }
 
@@ -444,7 +441,7 @@ export class WriterEngine extends CompactingWriter {
       lastCheckpointAt: this.slots.checkpointAt,
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
-      indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotError ?? null },
+      indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotFailure?.message ?? null },
       sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
       ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs, lastSweepMs: this.lastSweepMs },
     };
