@@ -274,3 +274,23 @@ export const FRAME_CHUNK_SHIFT = 14;
 export function framePoolWordsFor(frames: number): number {
   return FRAME_META_BASE + frames * FRAME_WORDS;
 }
+
+// ---- a log generation's read descriptor (src/shm/record-fetch.ts) ----
+/**
+ * Rules of the descriptor a thread preads a record through when its page is
+ * not in the frame pool (one per log generation; compaction makes a new one):
+ *  G1. A reader adds 1 to IN_FLIGHT, loads FD, preads, subtracts 1 (as L3). The
+ *      writer, once the generation is retired, exchanges FD for -1, then loads
+ *      PINS and IN_FLIGHT: both 0, it closes the descriptor; else it stores FD
+ *      back and tries again later. All seq-cst Atomics, so a pread or pin the
+ *      writer did not see comes later in the total order and loads -1: no
+ *      pread reaches a closed, reused descriptor number.
+ *  G2. An iterator or range snapshot that reads a generation for longer than
+ *      one call adds 1 to PINS, then loads FD (-1: it unpins and starts again
+ *      on the published generation, G3), and subtracts 1 when it ends.
+ *  G3. A lookup that loads FD = -1 holds a retired generation: it brings its
+ *      view to the published one (R4) and looks the key up again there.
+ */
+const generationFileWords = fieldOffsets({ FD: 1, IN_FLIGHT: 1, PINS: 1, RESERVED: 1 });
+export const GenerationFileWord = generationFileWords.offsets;
+export const GENERATION_FILE_WORDS = generationFileWords.end;
