@@ -31,6 +31,7 @@ export function framesFor(bytes: number): number {
 export class FrameReader {
   readonly words: Int32Array;
   readonly chunks: Uint8Array[];
+  readonly dvs: DataView[];
   readonly frames: number;
   /** The VERSION locate() loaded for the frame it returned; confirm() compares against it. */
   version = 0;
@@ -41,12 +42,18 @@ export class FrameReader {
   constructor(readonly spec: FramePoolSpec) {
     this.words = new Int32Array(spec.words);
     this.chunks = spec.chunks.map((sab) => new Uint8Array(sab));
+    this.dvs = spec.chunks.map((sab) => new DataView(sab));
     this.frames = spec.frames;
   }
 
   /** The chunk holding frame f's bytes; they start at frameStart(f) in it. */
   bytesOf(frame: number): Uint8Array {
     return this.chunks[frame >>> FRAME_CHUNK_SHIFT]!;
+  }
+
+  /** A DataView over the same chunk as bytesOf(frame). */
+  dvOf(frame: number): DataView {
+    return this.dvs[frame >>> FRAME_CHUNK_SHIFT]!;
   }
 
   frameStart(frame: number): number {
