@@ -21,8 +21,11 @@ export const SECRET_HELP = `Encryption (a file or an environment variable, never
   --encryption-key-file F   32-byte key: raw, or 64 hex characters, or base64
   --encryption-key-env VAR  the same, from environment variable VAR
   --passphrase-file F       passphrase, UTF-8 (one trailing newline is ignored)
-  --passphrase-env VAR      passphrase from environment variable VAR
-  --cipher C                aes-256-gcm (default) or chacha20-poly1305, for a new file`;
+  --passphrase-env VAR      passphrase from environment variable VAR`;
+
+/** Only in the help of the commands that create a database (Command.createsDatabase): elsewhere --cipher is refused. */
+export const CIPHER_HELP = `  --cipher C                aes-256-gcm (default) or chacha20-poly1305, for a database this
+                            command creates (an existing one keeps the cipher it was created with)`;
 
 function decodeKeyText(text: string, where: string): Uint8Array {
   const t = text.trim();
