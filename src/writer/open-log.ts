@@ -147,8 +147,10 @@ export function openLog(
   // Validate before touching anything: a foreign or future file is left byte-identical.
   assertWholeHeader(header, got, file);
   const prelude = decodePrelude(header);
-  if (!rules.anyEncoding) checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
+  // The key check first: a wrong key is reported as such whatever valueEncoding the open asked for, and the
+  // recorded encoding (prelude byte 136, under the key check's associated data) is only believed once authenticated.
   const crypt = openCrypt(header, prelude, rules.encryption, created);
+  if (!rules.anyEncoding) checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
   const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
   if (slot.tailHint > size) {
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
