@@ -37,8 +37,8 @@ const NO_DV = new DataView(NO_BYTES);
  * every thread sees the buffer's new byteLength and refreshes lazily.
  */
 export class MirrorView {
-  readonly u8: Uint8Array[] = [];
-  readonly dv: DataView[] = [];
+  protected readonly u8: Uint8Array[] = [];
+  protected readonly dv: DataView[] = [];
   /** A lazily opened log: pages of [DATA_START, tail) are loaded on first use (lazy-pages.ts); undefined once a generation is wholly in memory. */
   pages: LazyPages | undefined;
   /**
@@ -121,7 +121,7 @@ export class MirrorView {
   }
 
   /** Loads the pages of the whole record at `lsn`: its header first (the record's size is in it), then the rest. */
-  ensureRecord(lsn: number): void {
+  private ensureRecord(lsn: number): void {
     const pages = this.pages;
     if (pages === undefined || lsn >= pages.lazyEnd) return;
     pages.ensure(lsn, RECORD_HEADER_SIZE);
@@ -133,7 +133,7 @@ export class MirrorView {
   }
 
   /** Makes the views of `seg` cover at least `end` bytes, if the buffer has them. */
-  cover(seg: number, end: number): boolean {
+  protected cover(seg: number, end: number): boolean {
     const u8 = this.u8[seg];
     if (u8 === undefined) return false;
     if (end <= u8.length) return true;
@@ -188,11 +188,6 @@ export class MirrorView {
    * header's flags and key length a second time.
    */
   keyEnd = 0;
-
-  /** The view of the segment holding the record at `lsn` (read it at segmentOffset(lsn)). */
-  dvAt(lsn: number): DataView {
-    return this.dv[segmentOf(lsn)]!;
-  }
 }
 
 export function lsnLo(lsn: number): number {
