@@ -9,12 +9,13 @@ export const SEGMENT_MAX_BYTES = SEGMENT_SPAN + MAX_RECORD_BYTES;
 
 /**
  * What the accessor's fields hold before the first resolution, and for a
- * segment this thread's buffer set lacks. Growable like a segment, so its
- * views have the segments' element kind and the fields stay monomorphic.
+ * segment this thread's buffer set lacks. Fixed-length views over a shared
+ * buffer have the same map as the segments' views (a length-tracking view
+ * would not, and every read of the fields would turn polymorphic).
  */
-const NO_BYTES = new SharedArrayBuffer(0, { maxByteLength: 0 });
-const NO_U8 = new Uint8Array(NO_BYTES);
-const NO_DV = new DataView(NO_BYTES);
+const NO_BYTES = new SharedArrayBuffer(0);
+const NO_U8 = new Uint8Array(NO_BYTES, 0, 0);
+const NO_DV = new DataView(NO_BYTES, 0, 0);
 
 /**
  * Read side of the shared mirror of the log: segment k holds the bytes of the LSN
