@@ -13,7 +13,6 @@ import type { MirrorView } from '../shm/mirror.js';
 import type { DbKeys } from '../crypto/keys.js';
 import { mustBeSealed, RecordCrypt } from '../crypto/record-crypt.js';
 import { snapshotSealer, type SnapshotSealer } from '../crypto/snapshot-crypt.js';
-import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { checkRecord, RecordFault } from '../format/record.js';
 import { BatchCrypt, isOpener, readOpener, regionWellFormed } from '../crypto/batch-crypt.js';
 import { RECORD_SCHEME_SEALED_UNITS } from '../crypto/keys.js';
@@ -100,9 +99,9 @@ export class ReplayCrypt {
    * `verifiedTo`: bytes before it matched the slot's prefix CRC.
    */
   open(mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
-    const u8 = mirror.u8[segmentOf(lsn)]!;
-    const dv = mirror.dv[segmentOf(lsn)]!;
-    const off = segmentOffset(lsn);
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
     const flags = recordFlags(dv, off);
     const batch = this.crypt?.batch;
     if (batch && isOpener(dv, off)) return this.openUnit(batch, mirror, lsn, len, end, verifiedTo);
@@ -155,18 +154,18 @@ interface UnitBytes {
   count: number;
 }
 
-/** The opener at `lsn` and its region's file bytes, checked (region CRC unless verified), or a fault. */
-function openUnitBytes(mirror: MirrorView, lsn: number, end: number, verifiedTo: number): UnitBytes | number {
-  const seg = segmentOf(lsn);
-  const off = segmentOffset(lsn);
-  const fields = readOpener(mirror.dv[seg]!, off);
+/** The opener at `lsn` (walked at open: MirrorWriter.walkAt) and its region's file bytes, checked (region CRC unless verified), or a fault. */
+function openUnitBytes(mirror: MirrorWriter, lsn: number, end: number, verifiedTo: number): UnitBytes | number {
+  const off = mirror.walkAt(lsn);
+  const opener = mirror.walkU8.subarray(off, off + SEAL_RECORD_SIZE);
+  const fields = readOpener(mirror.walkDv, off);
   if (typeof fields === 'number') return fields;
   const from = lsn + SEAL_RECORD_SIZE;
   if (from + fields.bytes > end) return RecordFault.TRUNCATED;
   const region = logRange(mirror, from, fields.bytes);
   // Bytes the prefix CRC verified need no CRC of their own; the AEAD authenticates them either way.
   if (from + fields.bytes > verifiedTo && crc32(region) !== fields.crc) return RecordFault.BAD_CRC;
-  return { opener: mirror.u8[seg]!.subarray(off, off + SEAL_RECORD_SIZE), region, count: fields.count };
+  return { opener, region, count: fields.count };
 }
 
 /** Authenticates a unit's region and writes its plaintext records into the mirror; corruption (with the unit's offset) otherwise. */
@@ -232,17 +231,18 @@ export class FedPrefixCrc extends PrefixCrc {
  * Decrypts the records of [from, to) in the mirror in place: the prefix an
  * index snapshot stands for, whose bytes the prefix CRC has just matched.
  * A record that fails authentication there is corruption (ERR_EMDB_CORRUPTION
- * with its offset): the CRC proves the bytes are the ones written.
+ * with its offset): the CRC proves the bytes are the ones written. Walked with
+ * MirrorWriter.walkAt, as recovery walks: bytes just read, checked here and
+ * written back as plaintext.
  */
 export function decryptPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number, to: number): void {
   const bad = (lsn: number): EmdbError => new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
   for (let lsn = from; lsn < to; ) {
-    const seg = segmentOf(lsn);
-    const u8 = mirror.u8[seg]!;
-    const dv = mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
     // CRC32 is no defence against a deliberate edit: lengths are bounded here and every sealed record authenticated.
-    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, crypt.batch ? SEAL_KIND : MAX_RECORD_KIND);
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - (lsn - off)), false, crypt.batch ? SEAL_KIND : MAX_RECORD_KIND);
     if (len < 0) throw bad(lsn);
     if (crypt.batch && isOpener(dv, off)) {
       // The prefix CRC matched these bytes: no region CRC, one AEAD per unit.
@@ -272,11 +272,10 @@ export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number,
   const batch = crypt.batch!;
   let crc = 0;
   for (let lsn = from; lsn < to; ) {
-    const seg = segmentOf(lsn);
-    const u8 = mirror.u8[seg]!;
-    const dv = mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
-    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, SEAL_KIND);
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - (lsn - off)), false, SEAL_KIND);
     if (len < 0) return false;
     if (!isOpener(dv, off)) {
       if (mustBeSealed(dv, off) || recordFlags(dv, off) !== 0) return false;
@@ -302,8 +301,9 @@ export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number,
  * subkey and generation (a backup: its own file id, so its own key).
  */
 export function resealUnit(mirror: MirrorView, crypt: LogCrypt, lsn: number): Uint8Array {
-  const seg = segmentOf(lsn);
-  const fields = readOpener(mirror.dv[seg]!, segmentOffset(lsn));
+  // A backup reads the whole log and loaded every page before it started.
+  const off = mirror.residentRecordAt(lsn);
+  const fields = readOpener(mirror.recDv, off);
   if (typeof fields === 'number') throw new RangeError(`no unit opener at ${lsn}`);
   const form = new Uint8Array(SEAL_RECORD_SIZE + fields.bytes);
   form.set(logRange(mirror, lsn + SEAL_RECORD_SIZE, fields.bytes), SEAL_RECORD_SIZE);

@@ -9,7 +9,7 @@ import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
 import { clockNow } from '../shm/clock.js';
 import { LsnCounter } from '../shm/control.js';
-import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import { Ctl32, DbState } from '../shm/layout.js';
 import type { FlushPolicy } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { DurableMarks } from './durable-marks.js';
@@ -112,22 +112,7 @@ export abstract class LogWriter {
     const batch = sealed ? sealed.mirror : framed.bytes;
     const fileBytes = sealed ? sealed.file : batch;
     const len = batch.length;
-    const segStart = segmentOf(lsn) * SEGMENT_SPAN;
-    let newSegment = false;
-    if (lsn + len <= segStart + SEGMENT_SPAN) {
-      newSegment = this.state.mirror.reserve(lsn, len);
-      this.state.mirror.write(lsn, batch);
-    } else {
-      // The batch crosses a segment boundary: place each record in the segment it starts in.
-      const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let off = 0; off < len; ) {
-        const size = frameSize(dv, off);
-        newSegment = this.state.mirror.reserve(lsn + off, size) || newSegment;
-        this.state.mirror.write(lsn + off, batch.subarray(off, off + size));
-        off += size;
-      }
-    }
-    if (newSegment) this.publishBuffers();
+    if (this.state.mirror.writeRecords(lsn, batch)) this.publishBuffers();
     if (this.fd >= 0) {
       try {
         this.prealloc.grow(this.fd, lsn, len);
@@ -160,7 +145,9 @@ export abstract class LogWriter {
     const mirror = this.state.mirror;
     const existed: number[] | undefined = wantExisted ? [] : undefined;
     for (let lsn = from; lsn < to; ) {
-      const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
+      // Records of this append: past the lazy range (L4).
+      const off = mirror.residentRecordAt(lsn);
+      const size = frameSize(mirror.recDv, off);
       const had = this.state.apply(lsn);
       lsn += size;
       // A sealed unit's opener (encrypted, scheme 2) frames records: no result, not a write.
