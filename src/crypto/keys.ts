@@ -21,7 +21,7 @@ export interface EncryptionSpec {
 
 /** Argon2id defaults (OWASP's minimum): 19 MiB, 2 passes, 1 lane. */
 export const ARGON2_DEFAULTS = { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 } as const;
-/** Prelude byte 137: per-record AEAD, nonce = key generation ‖ LSN, LSN in the associated data. */
+/** Prelude byte 137: per-record AEAD, a nonce stored in each record (random; key generation ‖ LSN in older files), LSN in the associated data. */
 export const RECORD_SCHEME_PER_RECORD = 1;
 /** Prelude byte 137: sealed units, one AEAD per unit of an append batch (crypto/batch-crypt.ts); what new files use. */
 export const RECORD_SCHEME_SEALED_UNITS = 2;
