@@ -50,9 +50,12 @@ describe('copies of an encrypted file (public API, real file system)', () => {
       const dir = newDir();
       const at = (f: string): string => path.join(dir, f);
       const opts = { encryption, readers: 1 };
+      // Two units per open: a nonce drawn once per open or per thread would repeat inside one file.
       const write = async (file: string, value: string): Promise<void> => {
         const db = await Emdb.open(file, opts);
         await db.insert('customer:0002', value);
+        await db.flush();
+        await db.insert('customer:0003', value.toLowerCase());
         await db.close();
       };
       const copy = (from: string, to: string): void => {
@@ -107,6 +110,7 @@ describe('copies of an encrypted file (public API, real file system)', () => {
             const db = await Emdb.open(at(file), opts);
             expect((await db.get('customer:0001'))?.toString()).toBe(FIRST);
             expect((await db.get('customer:0002'))?.toString()).toBe(value);
+            expect((await db.get('customer:0003'))?.toString()).toBe(value.toLowerCase());
             await db.close();
           }
         }
