@@ -38,7 +38,7 @@ export const ARGON2_LIMITS = {
   parallelism: { min: ARGON2_DEFAULTS.parallelism, max: 4 },
 } as const;
 export type Argon2Params = { memoryKiB: number; iterations: number; parallelism: number };
-/** Prelude byte 137: per-record AEAD, nonce = key generation ‖ LSN, LSN in the associated data. */
+/** Prelude byte 137: per-record AEAD, a nonce stored in each record (random; key generation ‖ LSN in older files), LSN in the associated data. */
 export const RECORD_SCHEME_PER_RECORD = 1;
 /** Prelude byte 137: sealed units, one AEAD per unit of an append batch (crypto/batch-crypt.ts); what new files use. */
 export const RECORD_SCHEME_SEALED_UNITS = 2;

@@ -13,7 +13,7 @@ import {
 } from '../format/constants.js';
 import { checkRecord, faultName, frameSize, RecordFault } from '../format/record.js';
 import { damageIsDurable, RECORD_MAGIC_BYTES, scanAfterDamage, type LogBytes, type RecordBytes } from '../format/damage-scan.js';
-import { readOpener } from '../crypto/batch-crypt.js';
+import { readOpener } from '../format/seal-opener.js';
 import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
 import { SEGMENT_SPAN } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';

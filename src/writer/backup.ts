@@ -5,7 +5,7 @@ import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { DATA_START, FILE_MAGIC, PRELUDE_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, SLOT_A_OFFSET } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import { LogCrypt, resealUnit } from '../log/log-crypt.js';
-import { isOpener } from '../crypto/batch-crypt.js';
+import { isOpener } from '../format/seal-opener.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
@@ -81,7 +81,7 @@ export class BackupJob {
   private readonly tmp: string;
   private replacesDatabase = false;
   private readonly fileId = randomBytes(16);
-  /** Encrypted: the backup's own subkeys (a new file id), generation 1. */
+  /** Encrypted: the backup's own subkeys (a new file id). */
   private readonly sealer: LogCrypt | undefined;
 
   private constructor(
@@ -90,7 +90,7 @@ export class BackupJob {
     readonly target: string,
   ) {
     this.tmp = backupTempPath(target);
-    this.sealer = source.crypt && new LogCrypt(source.crypt.keys, this.fileId, 1);
+    this.sealer = source.crypt && new LogCrypt(source.crypt.keys, this.fileId);
   }
 
   /**

@@ -105,7 +105,6 @@ export abstract class LogWriter {
     // older records (the ones its keys replace), and a damaged page found after the bytes reached the file
     // would leave a write both refused and in the log.
     this.loadReplaced(input);
-    if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
     const lsn = this.lsn.next;
     const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
     const sealed = this.crypt?.sealBatch(framed.bytes, lsn);
@@ -119,8 +118,7 @@ export abstract class LogWriter {
         writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
       } catch (err) {
-        // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
-        if (this.crypt) this.crypt.generationDurable = false;
+        // A rolled-back append frees its LSNs for other bytes, sealed then under new random nonces (FORMAT.md, "Nonces").
         // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
         const full = rollBackFullDisk(this.opts.io, this.fd, lsn, err);
         this.prealloc.truncated(lsn, full !== undefined);
@@ -175,17 +173,6 @@ export abstract class LogWriter {
       throw this.fail('fdatasync', err);
     }
     this.durableLsn = end;
-  }
-
-  /**
-   * Takes the next key generation and makes it durable in a header slot
-   * before any record is sealed under it, so no (subkey, nonce) pair repeats
-   * even when a cut tail's LSNs are written again (FORMAT.md, "Nonces").
-   */
-  protected newKeyGeneration(crypt: LogCrypt): void {
-    crypt.records.generation++;
-    this.writeSlot();
-    crypt.generationDurable = true;
   }
 
   /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */
