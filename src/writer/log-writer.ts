@@ -92,6 +92,19 @@ export abstract class LogWriter {
   }
 
   /**
+   * Refuses a transaction (nothing appended) whose records write into a
+   * namespace dropped before it reached the writer: applied, its writes there
+   * would be discarded (LogState.apply) and the rest committed, half of an
+   * all-or-nothing commit. Decided here, in message order, so no drop can
+   * come between the check and the append.
+   */
+  assertNamespacesLive(ids: readonly number[]): void {
+    for (const id of ids) {
+      if (!this.state.namespaces.has(id)) throw new EmdbError(ErrorCode.CLOSED, 'a namespace this transaction writes into was dropped before it committed: nothing of it was written');
+    }
+  }
+
+  /**
    * Appends a batch of framed records (built and CRC-sealed by the producer
    * thread) and applies them to the index. File first, index second: a reader
    * never sees a record that failed to reach the file. Returns, per record,
