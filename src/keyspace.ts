@@ -240,12 +240,21 @@ export class KeySpace<V = unknown> {
     return this.codec.decode(view.valueU8, view.valueStart, view.valueLen) as V;
   }
 
+  /**
+   * One consistent read of every key: each write batch (a transaction, an
+   * insertMany chunk) is in the answer whole or not at all (rule R6 in
+   * shm/layout.ts), where separate get() / getSync() calls may see a batch on
+   * some keys and not on others.
+   */
   getMany(keys: Keys): Promise<(V | undefined)[]> {
     return guard(() => {
       this.assertLive();
       const list = keyList(keys, 'getMany');
       const lens = list.map((k) => keyByteLength(k));
-      return Promise.all(list.map((k, i) => this._get(k, lens[i]!)));
+      const codec = this.codec;
+      return this.conn.pool
+        .lookupMany(this.ns, list, lens)
+        .then((bufs) => bufs.map((buf) => (buf === undefined ? undefined : (codec.decode(buf, 0, buf.length) as V))));
     });
   }
 

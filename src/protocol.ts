@@ -165,6 +165,8 @@ export interface ReadTask {
   keys: ArrayBuffer;
   keyBytes: number;
   shared?: BufferSet;
+  /** The block holds a getMany's keys: look them all up within one even BATCH_SEQ (rule R6, shm/batch-seq.ts). */
+  whole?: boolean;
 }
 export const KEY_ENTRY_HEADER = 8;
 export const RESULT_LEN_SIZE = 4;
