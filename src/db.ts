@@ -81,11 +81,7 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   private readonly closeCalled: Promise<void>;
   private signalClose!: () => void;
   private readonly openNamespaces = new Map<string, Namespace<unknown>>();
-  /**
-   * dropNamespace(name) calls made on this thread, per name: a namespace(name)
-   * whose reply comes back after a drop of that name was requested caches
-   * nothing (its handle is the one being dropped).
-   */
+  /** dropNamespace calls per name: a namespace() reply that comes back after a drop was asked for caches nothing. */
   private readonly dropsRequested = new Map<string, number>();
 
   private constructor(conn: DbConnection) {
@@ -238,10 +234,8 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);
-      // Out of the cache before the request leaves: a namespace(name) or
-      // tx.namespace(name) made after this call must ask the writer, whose
-      // request then follows the drop on this link and gets the new namespace,
-      // not this handle (which the drop is about to close).
+      // Out of the cache before the request leaves: a namespace(name) made after this call asks
+      // the writer, behind the drop on this link, and gets the new namespace, not this handle.
       const open = this.openNamespaces.get(name);
       this.openNamespaces.delete(name);
       this.dropsRequested.set(name, (this.dropsRequested.get(name) ?? 0) + 1);

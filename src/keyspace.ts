@@ -241,10 +241,8 @@ export class KeySpace<V = unknown> {
   }
 
   /**
-   * One consistent read of every key: each write batch (a transaction, an
-   * insertMany chunk) is in the answer whole or not at all (rule R6 in
-   * shm/layout.ts), where separate get() / getSync() calls may see a batch on
-   * some keys and not on others.
+   * One consistent read: each write batch (a transaction, an insertMany chunk) is in
+   * the answer whole or not at all (rule R6, shm/layout.ts); separate gets may see part of one.
    */
   getMany(keys: Keys): Promise<(V | undefined)[]> {
     return guard(() => {
