@@ -8,6 +8,7 @@ import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
 import { clockNow } from '../shm/clock.js';
+import { BatchPublisher } from '../shm/batch-seq.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState } from '../shm/layout.js';
 import type { FlushPolicy } from '../types.js';
@@ -74,6 +75,8 @@ export abstract class LogWriter {
   protected readonly droppedNamespaces: number[] = [];
   /** Zeros written ahead of the log, so a durable append does not change the file size. */
   protected readonly prealloc: Preallocation;
+  /** Brackets each batch's index publication, so getMany sees batches whole (rule R6). */
+  private readonly batches: BatchPublisher;
 
   constructor(protected readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -81,6 +84,7 @@ export abstract class LogWriter {
     this.lsn = new LsnCounter(opts.control);
     this.lsn.reset(DATA_START);
     this.prealloc = new Preallocation(opts.io, opts.path);
+    this.batches = new BatchPublisher(opts.control);
   }
 
   /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
@@ -89,6 +93,19 @@ export abstract class LogWriter {
   /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
   reserveKeys(records: number): void {
     this.state.reserveKeys(records);
+  }
+
+  /**
+   * Refuses a transaction (nothing appended) whose records write into a
+   * namespace dropped before it reached the writer: applied, its writes there
+   * would be discarded (LogState.apply) and the rest committed, half of an
+   * all-or-nothing commit. Decided here, in message order, so no drop can
+   * come between the check and the append.
+   */
+  assertNamespacesLive(ids: readonly number[]): void {
+    for (const id of ids) {
+      if (!this.state.namespaces.has(id)) throw new EmdbError(ErrorCode.CLOSED, 'a namespace this transaction writes into was dropped before it committed: nothing of it was written');
+    }
   }
 
   /**
@@ -128,15 +145,21 @@ export abstract class LogWriter {
     // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
     const end = this.lsn.advance(len);
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
-    if (framed.markBytes > 0) {
-      // Framing, not a write: no `existed` entry, not counted in `writes`.
-      this.state.apply(lsn);
-      this.marks.written(framed.value);
+    this.batches.begin();
+    try {
+      if (framed.markBytes > 0) {
+        // Framing, not a write: no `existed` entry, not counted in `writes`.
+        this.state.apply(lsn);
+        this.marks.written(framed.value);
+      }
+      const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
+      // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
+      if (this.state.sorted?.commit()) this.publishBuffers();
+      return existed;
+    } finally {
+      // Even a batch that failed half-way ends its bracket: readers must not wait on it forever.
+      this.batches.end();
     }
-    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
-    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
-    if (this.state.sorted?.commit()) this.publishBuffers();
-    return existed;
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
