@@ -81,6 +81,8 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   private readonly closeCalled: Promise<void>;
   private signalClose!: () => void;
   private readonly openNamespaces = new Map<string, Namespace<unknown>>();
+  /** dropNamespace calls per name: a namespace() reply that comes back after a drop was asked for caches nothing. */
+  private readonly dropsRequested = new Map<string, number>();
 
   private constructor(conn: DbConnection) {
     super(conn, 0, conn.options.codec, conn.options.defaultTtl);
@@ -209,10 +211,11 @@ export class Emdb<V = unknown> extends KeySpace<V> {
       const codecName = raw ? 'binary' : encoding!;
       const cached = this.openNamespaces.get(name);
       if (cached && !cached.dropped && cached.valueEncoding === codecName && cached.defaultTtl === defaultTtl && !raw) return cached as Namespace<N>;
+      const drops = this.dropsRequested.get(name);
       const done = await this.conn.link.call({ t: 'namespace', name, create: true, ...(encoding !== undefined ? { encoding } : {}) });
       const ns = new Namespace<N>(this.conn, done.nsId!, name, codecName, defaultTtl);
       ns.recordedEncoding = done.nsEncoding;
-      this.openNamespaces.set(name, ns as Namespace<unknown>);
+      if (this.dropsRequested.get(name) === drops) this.openNamespaces.set(name, ns as Namespace<unknown>);
       return ns;
     });
   }
@@ -231,10 +234,13 @@ export class Emdb<V = unknown> extends KeySpace<V> {
     return guard(async () => {
       this.conn.assertOpen();
       checkNamespaceName(name);
-      const done = await this.conn.link.call({ t: 'dropNamespace', name });
+      // Out of the cache before the request leaves: a namespace(name) made after this call asks
+      // the writer, behind the drop on this link, and gets the new namespace, not this handle.
       const open = this.openNamespaces.get(name);
-      open?.markDropped();
       this.openNamespaces.delete(name);
+      this.dropsRequested.set(name, (this.dropsRequested.get(name) ?? 0) + 1);
+      const done = await this.conn.link.call({ t: 'dropNamespace', name });
+      open?.markDropped();
       return done.dropped === true;
     });
   }

@@ -8,7 +8,7 @@ export type { EncryptionAdminOptions } from './admin-crypt.js';
 export type { FlushPolicy, FlushPolicyOption, EmdbHandle, ValueOfEncoding, ValueOfTypeArgument, EncodingOfTypeArgument, CompactReport, CompactOptions, RecoveryStats, StatsSnapshot, TtlStats } from './types.js';
 export type { RecoveryMode } from './options.js';
 export type { ValueEncoding } from './encodings.js';
-export type { Key } from './keys.js';
+export type { Key, Keys } from './keys.js';
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES, FORMAT_VERSION } from './format/constants.js';
 export type { LockInfo } from './lock.js';
 export type { Transaction, TxKeySpace } from './transaction.js';

@@ -4,6 +4,14 @@ import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './format/constants.js';
 export type Key = string | Uint8Array;
 
 /**
+ * The keys getMany and removeMany take: an iterable object of keys (an array,
+ * a Set, a generator). `& object` makes a single string a compile error: a
+ * string is iterable (of its characters), but it is one key, and the call
+ * refuses it at run time (ERR_EMDB_INVALID_CONFIG).
+ */
+export type Keys = Iterable<Key> & object;
+
+/**
  * Validates a key and returns its UTF-8 / raw byte length. Validation happens in
  * the public method, before anything is queued for the writer.
  */

@@ -5,7 +5,7 @@ import type { DbConnection } from './core/types.js';
 import type { ValueCodec } from './encodings.js';
 import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
-import { KeyScratch, keyByteLength, keyList, type Key } from './keys.js';
+import { KeyScratch, keyByteLength, keyList, type Key, type Keys } from './keys.js';
 import { guard } from './guard.js';
 import type { TxTarget } from './transaction.js';
 import { refuseUnknownOptions } from './option-names.js';
@@ -240,12 +240,19 @@ export class KeySpace<V = unknown> {
     return this.codec.decode(view.valueU8, view.valueStart, view.valueLen) as V;
   }
 
-  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
+  /**
+   * One consistent read: each write batch (a transaction, an insertMany chunk) is in
+   * the answer whole or not at all (rule R6, shm/layout.ts); separate gets may see part of one.
+   */
+  getMany(keys: Keys): Promise<(V | undefined)[]> {
     return guard(() => {
       this.assertLive();
       const list = keyList(keys, 'getMany');
       const lens = list.map((k) => keyByteLength(k));
-      return Promise.all(list.map((k, i) => this._get(k, lens[i]!)));
+      const codec = this.codec;
+      return this.conn.pool
+        .lookupMany(this.ns, list, lens)
+        .then((bufs) => bufs.map((buf) => (buf === undefined ? undefined : (codec.decode(buf, 0, buf.length) as V))));
     });
   }
 
@@ -341,7 +348,7 @@ export class KeySpace<V = unknown> {
    * with an EmdbError whose `committed` is the number of keys in the chunks
    * applied before it stopped (removed or not: those removals are kept).
    */
-  removeMany(keys: Iterable<Key> | AsyncIterable<Key>): Promise<number> {
+  removeMany(keys: Keys | AsyncIterable<Key>): Promise<number> {
     return guard(() => {
       this.assertLive();
       if (!isBulkSource(keys)) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'removeMany takes an iterable of keys, not one key');

@@ -17,7 +17,7 @@
 import { EmdbError, ErrorCode } from './errors.js';
 import { MAX_KEY_BYTES } from './format/constants.js';
 import { guard } from './guard.js';
-import { keyByteLength, keyList, type Key } from './keys.js';
+import { keyByteLength, keyList, type Key, type Keys } from './keys.js';
 import type { TtlArg } from './ttl.js';
 
 /**
@@ -30,7 +30,7 @@ export interface FocusSpace<V> {
   insertWithTtl(key: Key, value: V | string | Uint8Array, ttl: TtlArg): Promise<void>;
   get(key: Key): Promise<V | undefined>;
   getSync(key: Key): V | undefined;
-  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]>;
+  getMany(keys: Keys): Promise<(V | undefined)[]>;
   contains(key: Key): Promise<boolean>;
   remove(key: Key): Promise<boolean>;
   ttl(key: Key): Promise<number | undefined>;
@@ -101,7 +101,7 @@ export class Focus<V = unknown> {
     return this.space.getSync(this.keyFor(key));
   }
 
-  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
+  getMany(keys: Keys): Promise<(V | undefined)[]> {
     return guard(() => this.space.getMany(keyList(keys, 'getMany').map((k) => this.keyFor(k))));
   }
 

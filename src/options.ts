@@ -9,10 +9,17 @@ import { checkDefaultTtl, checkSeparator } from './ttl.js';
 import type { FlushPolicy, FlushPolicyOption } from './types.js';
 import { CIPHER_NAMES } from './crypto/aead.js';
 import type { EncryptionSpec } from './crypto/keys.js';
+import { isWellFormed } from './keys.js';
 
 export interface EncryptionOptions {
+  /** Exactly 32 bytes. */
   key?: Uint8Array;
+  /**
+   * Non-empty and well-formed UTF-16 (a lone surrogate is refused: UTF-8 would
+   * turn it into U+FFFD). Argon2id, 19 MiB, 2 passes, recorded in the file.
+   */
   passphrase?: string;
+  /** For a new file (default 'aes-256-gcm'); an existing file keeps its own. */
   cipher?: 'aes-256-gcm' | 'chacha20-poly1305';
 }
 
@@ -177,6 +184,9 @@ export function validEncryption(e: unknown, what = 'encryption'): EncryptionSpec
     return { key: Uint8Array.from(key), ...(cipher ? { cipher } : {}) };
   }
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw invalid(`${what}.passphrase must be a non-empty string`);
+  // UTF-8 (what Argon2id is given) has no form for a lone surrogate: every one became U+FFFD, so
+  // 'pw-\ud800', 'pw-\udfff' and 'pw-\ufffd' were one passphrase. Refused, as in keys and values.
+  if (!isWellFormed(passphrase)) throw invalid(`${what}.passphrase must be well-formed UTF-16: it contains a lone surrogate, which UTF-8 cannot encode`);
   return { passphrase, ...(cipher ? { cipher } : {}) };
 }
 

@@ -70,6 +70,12 @@ export type WriterRequest =
        * producers in one tick travel in one message.
        */
       marks?: number[];
+      /**
+       * Namespaces (ids, never 0) the batch writes into that must still exist
+       * when the writer applies it: a transaction's. One that was dropped
+       * before refuses the whole batch with ERR_EMDB_CLOSED, nothing written.
+       */
+      liveNs?: number[];
     }
   | { t: 'flush'; id: number }
   | { t: 'checkpoint'; id: number }
@@ -159,6 +165,8 @@ export interface ReadTask {
   keys: ArrayBuffer;
   keyBytes: number;
   shared?: BufferSet;
+  /** The block holds a getMany's keys: look them all up within one even BATCH_SEQ (rule R6, shm/batch-seq.ts). */
+  whole?: boolean;
 }
 export const KEY_ENTRY_HEADER = 8;
 export const RESULT_LEN_SIZE = 4;

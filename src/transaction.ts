@@ -160,13 +160,17 @@ export class Transaction<V = unknown> extends TxKeySpace<V> {
     this.tx.finished = true;
     if (this.tx.size === 0) return;
     const records = new RecordBuffer();
+    const namespaces = new Set<number>();
     records.beginTx();
     for (const w of this.tx.all()) {
       records.append(w.value === null ? RecordKind.TOMBSTONE : RecordKind.PUT, w.ns, w.key, w.keyLen, w.value, w.expiresAt);
+      if (w.ns !== 0) namespaces.add(w.ns);
     }
     records.commitTx();
     const { payload, bytes, count } = records.take();
-  await this.conn.link.call({ t: 'write', count, bytes, existed: false }, payload);
+    // The writer refuses the whole commit if one of these was dropped meanwhile (ERR_EMDB_CLOSED).
+    const liveNs = namespaces.size > 0 ? { liveNs: [...namespaces] } : {};
+    await this.conn.link.call({ t: 'write', count, bytes, existed: false, ...liveNs }, payload);
   }
 
   /** @internal */

@@ -6,6 +6,7 @@
 import { move, workerData } from 'piscina';
 import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanTask } from '../src/protocol.js';
 import { toThreadError } from '../src/errors.js';
+import { readBatchesWhole } from '../src/shm/batch-seq.js';
 import { scanSlots } from '../src/shm/scan.js';
 import { collectNow } from '../src/shm/collect-garbage.js';
 import { SharedView } from '../src/shm/shared-view.js';
@@ -57,20 +58,35 @@ function readBlock(task: ReadTask): ArrayBuffer | null {
   view.publishReads();
   const found = new Array<Uint8Array | undefined>(n);
   const starts = new Float64Array(n);
-  const lens = new Int32Array(n).fill(ABSENT);
+  const lens = new Int32Array(n);
   let total = 0;
-  for (let i = 0, off = 0; i < n; i++) {
-    const ns = kdv.getUint32(off, true);
-    const len = kdv.getUint32(off + 4, true);
-    off += KEY_ENTRY_HEADER;
-    if (view.lookup(ns, keys, off, len)) {
-      found[i] = view.valueU8;
-      starts[i] = view.valueStart;
-      lens[i] = view.valueLen;
-      total += view.valueLen;
+  let current = true;
+  const lookAll = (): void => {
+    lens.fill(ABSENT);
+    total = 0;
+    for (let i = 0, off = 0; i < n; i++) {
+      const ns = kdv.getUint32(off, true);
+      const len = kdv.getUint32(off + 4, true);
+      off += KEY_ENTRY_HEADER;
+      if (view.lookup(ns, keys, off, len)) {
+        found[i] = view.valueU8;
+        starts[i] = view.valueStart;
+        lens[i] = view.valueLen;
+        total += view.valueLen;
+      }
+      off += len;
     }
-    off += len;
+  };
+  if (task.whole) {
+    // A getMany: every key within one even BATCH_SEQ, the view synced at each try (rule R6).
+    readBatchesWhole(view.ctl32, () => {
+      current = view.sync() && current;
+      lookAll();
+    });
+  } else {
+    lookAll();
   }
+  if (!current) return null;
   const out = new ArrayBuffer(n * RESULT_LEN_SIZE + total);
   const odv = new DataView(out);
   const ou8 = new Uint8Array(out);

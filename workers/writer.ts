@@ -137,6 +137,7 @@ function serve(init: WriterInit): void {
   function handle(req: WriterRequest, payload: ArrayBuffer | undefined, reply: Reply, client?: string): void {
     switch (req.t) {
       case 'write': {
+        if (req.liveNs) engine.assertNamespacesLive(req.liveNs);
         const batch = new Uint8Array(payload!, 0, req.bytes);
         // Large batch buffers go back to the producer, which reuses their mapped pages.
         const back = payload!.byteLength >= RECYCLE_MIN_BYTES ? payload : undefined;

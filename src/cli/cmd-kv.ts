@@ -85,6 +85,7 @@ const put: Command = {
   summary: 'set KEY to VALUE (or to stdin)',
   args: 'KEY [VALUE]',
   groups: ['keys', 'values', 'secrets'],
+  createsDatabase: true,
   help: `Writes KEY = VALUE and flushes it (durable when the command exits). Without
 VALUE, or with VALUE "-", the value is read from stdin (binary safe). Creates the
 database and the namespace when they do not exist.`,

@@ -174,6 +174,7 @@ export const load: Command = {
   summary: 'import a dump (from stdin or --in)',
   args: '',
   groups: ['secrets'],
+  createsDatabase: true,
   options: { format: { type: 'string', short: 'f' }, in: { type: 'string', short: 'i' }, 'ignore-ttl': { type: 'boolean' } },
   help: `Reads a dump made by \`emdb-js dump\` from stdin, or from FILE with --in, and
 writes every entry (creating the database and its namespaces as needed; existing

@@ -2,7 +2,9 @@
 import type { ParseArgsConfig } from 'node:util';
 import { KEY_HELP, KEY_OPTIONS, VALUE_OPTIONS } from './bytes.js';
 import type { Context, Flags } from './context.js';
-import { SECRET_HELP, secretOptions } from './secrets.js';
+import { ErrorCode } from '../index.js';
+import { CliExit, Exit } from './exit.js';
+import { CIPHER_HELP, SECRET_HELP, secretOptions } from './secrets.js';
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -30,6 +32,12 @@ export interface Command {
   groups: FlagGroup[];
   /** Its own flags, besides the groups'. */
   options?: OptionsConfig;
+  /**
+   * It may create an encrypted database (put, load, encrypt), so the secrets
+   * group's --cipher means something here. Every other command refuses it
+   * (refuseUnusedFlags) instead of parsing and ignoring it.
+   */
+  createsDatabase?: boolean;
   /** The rest of `--help`: what it does, its own flags, its exit codes. */
   help: string;
   run(ctx: Context, path: string, args: string[], flags: Flags): Promise<void>;
@@ -42,7 +50,22 @@ export function optionsOf(cmd: Command): OptionsConfig {
 
 /** Its help followed by its flag groups' help. */
 export function helpOf(cmd: Command): string {
-  return [cmd.help, ...cmd.groups.map((g) => FLAG_GROUPS[g].help)].filter((h) => h !== undefined).join('\n\n');
+  const groupHelp = cmd.groups.map((g) => (g === 'secrets' && cmd.createsDatabase ? `${FLAG_GROUPS[g].help}\n${CIPHER_HELP}` : FLAG_GROUPS[g].help));
+  return [cmd.help, ...groupHelp].filter((h) => h !== undefined).join('\n\n');
+}
+
+/**
+ * Refuses (exit 1, ERR_EMDB_INVALID_CONFIG) a flag the command parses but would
+ * not use. --cipher is declared with the secrets group, and only a command
+ * that creates a database uses it: `rekey --cipher X` exited 0 and kept the old
+ * cipher (its new cipher is --new-cipher), `get --cipher X` did nothing.
+ */
+export function refuseUnusedFlags(cmd: Command, flags: Flags): void {
+  if (flags.cipher === undefined || cmd.createsDatabase) return;
+  const why = cmd.options?.['new-cipher']
+    ? ': the current cipher is read from the file; give the new one with --new-cipher'
+    : ': it chooses the cipher of a database put, load or encrypt creates, and an existing database keeps the cipher it was created with';
+  throw new CliExit(Exit.USAGE, `${cmd.name} does not take --cipher${why}`, ErrorCode.INVALID_CONFIG);
 }
 
 /** Minimum and maximum positionals after PATH, read from `args`. */

@@ -14,7 +14,7 @@ import { KV_COMMANDS } from './cmd-kv.js';
 import { load } from './cmd-load.js';
 import { scan } from './cmd-scan.js';
 import { verify } from './cmd-verify.js';
-import { arityOf, COMMON_HELP, COMMON_OPTIONS, EXIT_HELP, helpOf, optionsOf, type Command } from './command.js';
+import { arityOf, COMMON_HELP, COMMON_OPTIONS, EXIT_HELP, helpOf, optionsOf, refuseUnusedFlags, type Command } from './command.js';
 import { CliExit, Context, Exit, hintFor, usageError, type Flags } from './context.js';
 import { toolVersion } from './version.js';
 
@@ -80,6 +80,7 @@ function parse(argv: string[]): Parsed | undefined {
     process.stdout.write(commandHelp(cmd));
     return undefined;
   }
+  refuseUnusedFlags(cmd, values);
   const [path, ...args] = positionals;
   if (path === undefined || path === '') throw usageError(`missing PATH\n${usageLine(cmd)}`);
   const [min, max] = arityOf(cmd);

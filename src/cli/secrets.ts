@@ -3,8 +3,8 @@
  * variable, never from argv: every user on the machine can read argv in `ps`.
  */
 import fsp from 'node:fs/promises';
-import type { EncryptionOptions } from '../index.js';
-import { usageError, type Flags } from './exit.js';
+import { ErrorCode, type EncryptionOptions } from '../index.js';
+import { CliExit, Exit, usageError, type Flags } from './exit.js';
 
 /** parseArgs declarations of the secret flags, with an optional prefix ('new-' for rekey's target). */
 export function secretOptions(prefix = ''): Record<string, { type: 'string' }> {
@@ -20,9 +20,12 @@ export function secretOptions(prefix = ''): Record<string, { type: 'string' }> {
 export const SECRET_HELP = `Encryption (a file or an environment variable, never argv, which other users see in ps):
   --encryption-key-file F   32-byte key: raw, or 64 hex characters, or base64
   --encryption-key-env VAR  the same, from environment variable VAR
-  --passphrase-file F       passphrase (one trailing newline is ignored)
-  --passphrase-env VAR      passphrase from environment variable VAR
-  --cipher C                aes-256-gcm (default) or chacha20-poly1305, for a new file`;
+  --passphrase-file F       passphrase, UTF-8 (one trailing newline is ignored)
+  --passphrase-env VAR      passphrase from environment variable VAR`;
+
+/** Only in the help of the commands that create a database (Command.createsDatabase): elsewhere --cipher is refused. */
+export const CIPHER_HELP = `  --cipher C                aes-256-gcm (default) or chacha20-poly1305, for a database this
+                            command creates (an existing one keeps the cipher it was created with)`;
 
 function decodeKeyText(text: string, where: string): Uint8Array {
   const t = text.trim();
@@ -30,6 +33,19 @@ function decodeKeyText(text: string, where: string): Uint8Array {
   const b = Buffer.from(t, 'base64');
   if (b.length === 32) return b;
   throw usageError(`${where}: an encryption key is 32 bytes (raw, 64 hex characters or base64)`);
+}
+
+/**
+ * A passphrase file as text. Bytes that are not UTF-8 are refused, not decoded
+ * to U+FFFD: two different files would then be one passphrase (the library
+ * refuses lone surrogates for the same reason).
+ */
+function passphraseText(raw: Buffer, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw).replace(/\r?\n$/, '');
+  } catch {
+    throw new CliExit(Exit.USAGE, `${file}: a passphrase file must be UTF-8 text`, ErrorCode.INVALID_CONFIG);
+  }
 }
 
 function envValue(name: string): string {
@@ -67,7 +83,7 @@ export async function encryptionFromFlags(flags: Flags, prefix = ''): Promise<En
   const keyEnv = get('encryption-key-env');
   if (keyEnv !== undefined) return withCipher({ key: decodeKeyText(envValue(keyEnv), keyEnv) });
   const passFile = get('passphrase-file');
-  if (passFile !== undefined) return withCipher({ passphrase: (await readSecretFile(passFile)).toString('utf8').replace(/\r?\n$/, '') });
+  if (passFile !== undefined) return withCipher({ passphrase: passphraseText(await readSecretFile(passFile), passFile) });
   const passEnv = get('passphrase-env');
   if (passEnv !== undefined) return withCipher({ passphrase: envValue(passEnv) });
   if (cipher !== undefined) throw usageError(`--${prefix}cipher needs a key or a passphrase`);

@@ -19,13 +19,14 @@
 import { crc32 } from '@node-rs/crc32';
 import fs from 'node:fs';
 import { EmdbError, ErrorCode } from '../index.js';
-import { DATA_START, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE, SLOT_A_OFFSET, V3 } from '../format/constants.js';
+import { DATA_START, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, PRELUDE, RECORD, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_KIND, SLOT_A_OFFSET, V3 } from '../format/constants.js';
 import { damageIsDurable, scanAfterDamage, type LogBytes } from '../format/damage-scan.js';
 import { decodePrelude, inspectSlots, isEncrypted, type SlotStatus } from '../format/header.js';
 import { checkRecord, faultName, frameSize } from '../format/record.js';
 import { keyOffsetIn } from '../format/record-fields.js';
 import { DbKeys, RECORD_SCHEME_SEALED_UNITS, type EncryptionSpec } from '../crypto/keys.js';
-import { readOpener, regionWellFormed, unitSize, type BatchCrypt } from '../crypto/batch-crypt.js';
+import { regionWellFormed, type BatchCrypt } from '../crypto/batch-crypt.js';
+import { readOpener, unitSize } from '../format/seal-opener.js';
 import { mustBeSealed } from '../crypto/record-crypt.js';
 import { LogCrypt } from '../log/log-crypt.js';
 import { readHeaderArea, WINDOW, Window, windowBytes } from './read-window.js';
@@ -78,8 +79,8 @@ export function walkLog(path: string, onProgress: (offset: number) => void, encr
     const prelude = decodePrelude(header);
     const encrypted = isEncrypted(prelude);
     if (encryption && !encrypted) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is not encrypted: verify it without a key');
-    // The key check refuses a wrong key; generation 0 only serves the slot MACs, records carry their own generation in the nonce.
-    const crypt = encryption && new LogCrypt(DbKeys.fromPrelude(prelude.bytes, encryption), prelude.fileId, 0);
+    // The key check refuses a wrong key; units and records carry what their nonce needs (stored, or a generation).
+    const crypt = encryption && new LogCrypt(DbKeys.fromPrelude(prelude.bytes, encryption), prelude.fileId);
     // Open uses the valid slot with the higher sequence; a slot that fails its check is reported, not fatal (both failing throws).
     const slots = inspectSlots(header, prelude.version, crypt?.acceptSlot);
     const slot = slots.chosen;
@@ -279,13 +280,13 @@ function damageScanBytes(fd: number, fileBytes: number, sealedUnits: boolean): L
 function verifyUnit(w: Window, at: number, lsn: number, fileBytes: number, batch: BatchCrypt | undefined, prefix: number): { bytes: number; crc: number; count: number } | string {
   const fields = readOpener(w.dv, at);
   if (typeof fields === 'number') return `sealed unit: ${faultName(fields)}`;
-  const bytes = SEAL_RECORD_SIZE + fields.bytes;
+  const bytes = fields.size + fields.bytes;
   if (lsn + bytes > fileBytes) return 'sealed unit: truncated';
-  const region = w.buf.subarray(at + SEAL_RECORD_SIZE, at + bytes);
+  const region = w.buf.subarray(at + fields.size, at + bytes);
   if (crc32(region) !== fields.crc) return 'sealed unit: bad CRC';
   const crc = crc32(w.buf.subarray(at, at + bytes), prefix);
   if (batch) {
-    const plain = batch.openRegion(w.buf.subarray(at, at + SEAL_RECORD_SIZE), lsn, region);
+    const plain = batch.openRegion(w.buf.subarray(at, at + fields.size), fields, lsn, region);
     if (!plain) return 'unit fails authentication (tampered, moved, or sealed under another key)';
     if (!regionWellFormed(plain, fields.count, MAX_RECORD_KIND)) return 'unit fails authentication: malformed records inside';
     region.set(plain);

@@ -1,5 +1,6 @@
 import { KeyScratch, type Key } from '../keys.js';
 import type { ScanSource } from '../protocol.js';
+import { readBatchesWhole } from '../shm/batch-seq.js';
 import { scanSlots } from '../shm/scan.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { ValueReader } from './types.js';
@@ -20,8 +21,25 @@ export class InlineReader implements ValueReader {
     const view = this.view;
     const len = this.scratch.encode(key);
     if (!view.lookupOne(namespace, this.scratch.bytes, 0, len)) return Promise.resolve(undefined);
-    const out = Buffer.allocUnsafe(view.valueLen);
-    out.set(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen));
+    return Promise.resolve(copyValue(view));
+  }
+
+  lookupMany(namespace: number, keys: readonly Key[], _keyLens: readonly number[]): Promise<(Buffer | undefined)[]> {
+    const view = this.view;
+    const scratch = this.scratch;
+    const out = new Array<Buffer | undefined>(keys.length);
+    try {
+      readBatchesWhole(view.ctl32, () => {
+        view.sync();
+        for (let i = 0; i < keys.length; i++) {
+          const len = scratch.encode(keys[i]!);
+          out[i] = view.lookup(namespace, scratch.bytes, 0, len) ? copyValue(view) : undefined;
+        }
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    view.countReads(keys.length);
     return Promise.resolve(out);
   }
 
@@ -30,4 +48,11 @@ export class InlineReader implements ValueReader {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The value the view's last lookup found, copied out of shared memory. */
+function copyValue(view: SharedView): Buffer {
+  const out = Buffer.allocUnsafe(view.valueLen);
+  out.set(view.valueU8.subarray(view.valueStart, view.valueStart + view.valueLen));
+  return out;
 }

@@ -47,6 +47,8 @@ interface PendingBlock {
   len: number;
   resolves: Resolve[];
   rejects: Array<(e: unknown) => void>;
+  /** Holds a getMany's keys: the reader looks the block up within one even BATCH_SEQ (ReadTask.whole). */
+  whole: boolean;
 }
 
 /**
@@ -123,10 +125,10 @@ export class ReadPool implements ValueReader {
    * and the inline budget is not spent. The pool starts a little later
    * (POOL_START_DELAY_MS, on an unref'ed timer), or at once for a bulk read.
    */
-  private servesInline(): boolean {
+  private servesInline(lookups = 1): boolean {
     if (this.ready) return false;
-    if (this.inlineLeft > 0 && !this.closed) {
-      this.inlineLeft--;
+    if (this.inlineLeft >= lookups && !this.closed) {
+      this.inlineLeft -= lookups;
       if (!this.startTimer && !this.warming) {
         this.startTimer = setTimeout(() => void this.whenReady(), POOL_START_DELAY_MS);
         this.startTimer.unref();
@@ -158,8 +160,26 @@ export class ReadPool implements ValueReader {
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
     if (this.servesInline()) return this.inline.lookup(namespace, key, keyLen);
+    return this.enqueue(this.blockFor(1), namespace, key, keyLen);
+  }
+
+  /**
+   * A getMany's keys go into one block, so one reader task looks them all up
+   * within one even BATCH_SEQ (rule R6): a key list is never split across
+   * tasks (one longer than KEYS_PER_TASK makes a longer task), while small
+   * ones still share a block with the tick's other gets.
+   */
+  lookupMany(namespace: number, keys: readonly Key[], keyLens: readonly number[]): Promise<(Buffer | undefined)[]> {
+    if (this.servesInline(keys.length)) return this.inline.lookupMany(namespace, keys, keyLens);
+    const block = this.blockFor(keys.length);
+    block.whole = true;
+    return Promise.all(keys.map((key, i) => this.enqueue(block, namespace, key, keyLens[i]!)));
+  }
+
+  /** The block the next `count` keys join: the tick's current one while they fit in it, else a new one. */
+  private blockFor(count: number): PendingBlock {
     let block = this.block;
-    if (!block || block.resolves.length >= KEYS_PER_TASK) {
+    if (!block || (block.resolves.length > 0 && block.resolves.length + count > KEYS_PER_TASK)) {
       if (block) this.dispatch(block);
       block = this.block = newBlock();
       if (!this.scheduled) {
@@ -171,6 +191,10 @@ export class ReadPool implements ValueReader {
         });
       }
     }
+    return block;
+  }
+
+  private enqueue(block: PendingBlock, namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
     if (block.len + KEY_ENTRY_HEADER + keyLen > block.buf.length) grow(block, KEY_ENTRY_HEADER + keyLen);
     block.dv.setUint32(block.len, namespace, true);
     block.dv.setUint32(block.len + 4, keyLen, true);
@@ -196,7 +220,7 @@ export class ReadPool implements ValueReader {
   private async run(block: PendingBlock, shared: BufferSet | undefined): Promise<ArrayBuffer> {
     // Keys are copied per attempt: the block's buffer stays ours in case of a retry.
     const keys = block.buf.buffer.slice(0, block.len) as ArrayBuffer;
-    const task: ReadTask = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}) };
+    const task: ReadTask = { count: block.resolves.length, keys, keyBytes: block.len, ...(shared ? { shared } : {}), ...(block.whole ? { whole: true } : {}) };
     const pool = await this.started();
     const out = (await pool.run(task, { transferList: [keys] })) as ArrayBuffer | null;
     if (out) return out;
@@ -262,7 +286,7 @@ function deliver(block: PendingBlock, out: ArrayBuffer): void {
 
 function newBlock(): PendingBlock {
   const buf = Buffer.allocUnsafeSlow(16 * 1024);
-  return { buf, dv: new DataView(buf.buffer, 0, buf.length), len: 0, resolves: [], rejects: [] };
+  return { buf, dv: new DataView(buf.buffer, 0, buf.length), len: 0, resolves: [], rejects: [], whole: false };
 }
 
 function grow(block: PendingBlock, extra: number): void {

@@ -8,6 +8,8 @@ import type { WriterLink } from './writer-link.js';
 /** Where async reads go: the reader pool (opening thread) or this thread (attached). */
 export interface ValueReader {
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined>;
+  /** getMany's lookups: every key read within one even BATCH_SEQ, so each write batch is seen whole or not at all (rule R6). */
+  lookupMany(namespace: number, keys: readonly Key[], keyLens: readonly number[]): Promise<(Buffer | undefined)[]>;
   /** Packed live entries of `namespace` in slots [from, from + count) of a captured table (shm/scan.ts). */
   scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer>;
   close(): Promise<void>;

@@ -7,7 +7,7 @@
  * noble-aead.ts, so no thread pays for loading it at start-up (it is the
  * reference for tests and the encryption bench, never used by the database).
  */
-import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto';
 
 export type CipherName = 'aes-256-gcm' | 'chacha20-poly1305';
 export const CIPHER_NAMES: readonly CipherName[] = ['aes-256-gcm', 'chacha20-poly1305'];
@@ -16,6 +16,16 @@ export const CIPHER_ID: Record<CipherName, number> = { 'aes-256-gcm': 1, 'chacha
 export const KEY_SIZE = 32;
 export const NONCE_SIZE = 12;
 export const TAG_SIZE = 16;
+
+/**
+ * `count` fresh random 96-bit nonces, back to back: one randomFillSync (the
+ * OS-seeded CSPRNG) for a whole batch, since its fixed cost per call is what
+ * a nonce costs (docs/DESIGN.md, "Encryption at rest"). Nothing is kept
+ * between calls, so no drawn nonce can be handed out twice.
+ */
+export function randomNonces(count: number): Uint8Array {
+  return randomFillSync(new Uint8Array(count * NONCE_SIZE));
+}
 
 export function cipherById(id: number): CipherName | undefined {
   return CIPHER_NAMES.find((c) => CIPHER_ID[c] === id);

@@ -3,26 +3,36 @@
  * append batch instead of one per record (docs/FORMAT.md, "Sealed units").
  *
  * A unit at LSN L is a plaintext SEAL opener followed by its sealed region:
- *   opener = header(kind SEAL_KIND, flags BATCH_SEALED, value 32 bytes) ‖
- *            generation u32 ‖ region bytes u32 ‖ record count u32 ‖ region CRC u32 ‖ tag(16)
+ *   opener = header(kind SEAL_KIND, flags BATCH_SEALED, value 40 bytes) ‖
+ *            nonce(12) ‖ region bytes u32 ‖ record count u32 ‖ region CRC u32 ‖ tag(16)
  *   region = AEAD(the unit's records exactly as producers framed them)
- * nonce = generation u32 ‖ L u64; associated data = L u64 ‖ opener bytes
- * [8, 44) (its header fields, generation, region bytes, record count). The
- * region CRC (CRC32 of the region's file bytes) tells a torn unit from a
- * tampered one, as a record's CRC does. An AEAD does not change lengths, so
- * the mirror form is the file form with the region decrypted: ordinary
- * plaintext records at their LSNs, which readers read as in an unencrypted
- * database. Everything about a record (kind, flags, namespace, lengths,
- * expiry, key, value) is inside the ciphertext.
+ * nonce = 12 random bytes drawn for this unit; associated data = L u64 ‖
+ * opener bytes [8, 52) (its header fields, nonce, region bytes, record
+ * count), so a unit still cannot be moved. The nonce is random, not derived
+ * from the file's history, because two copies of one file share its key and
+ * its history and then write different units at the same LSN (FORMAT.md,
+ * "Nonces"). Units written before it was stored (value 32 bytes: generation
+ * in place of the nonce, nonce = generation u32 ‖ L u64) are still read, and
+ * resealed in that layout only where the larger opener cannot fit (a backup
+ * keeps every LSN). The region CRC (CRC32 of the region's file bytes) tells
+ * a torn unit from a tampered one, as a record's CRC does. An AEAD does not
+ * change lengths, so the mirror form is the file form with the region
+ * decrypted: ordinary plaintext records at their LSNs, which readers read as
+ * in an unencrypted database. Everything about a record (kind, flags,
+ * namespace, lengths, expiry, key, value) is inside the ciphertext.
  *
  * One createCipheriv per unit over contiguous bytes: the per-call setup
  * (~5-10 µs) is what kept the per-record scheme at a quarter of unencrypted
  * bulk-load speed, and one call over the region avoids any per-record work.
+ * The nonces of a batch come from one randomFillSync (docs/DESIGN.md,
+ * "Encryption at rest", for its cost).
  */
 import { crc32 } from '@node-rs/crc32';
-import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordKind, SEAL_KIND, SEAL_RECORD_SIZE, SEAL_VALUE_SIZE, TX_BEGIN_VALUE_SIZE } from '../format/constants.js';
-import { checkRecord, frameSize, RecordFault } from '../format/record.js';
+import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL, SEAL_RECORD_SIZE, TX_BEGIN_VALUE_SIZE } from '../format/constants.js';
+import { checkRecord, frameSize } from '../format/record.js';
+import { openerAadBytes, readOpener, writeOpener, type OpenerFields } from '../format/seal-opener.js';
 import { writeU64 } from '../format/u64.js';
+import { randomNonces } from './aead.js';
 import { nonceObserver, type RecordCrypt } from './record-crypt.js';
 
 /**
@@ -34,30 +44,8 @@ import { nonceObserver, type RecordCrypt } from './record-crypt.js';
  */
 export const UNIT_CAP = 64 * 1024;
 
-/** Opener value fields (offsets from the record start). */
-export const SEAL = {
-  GENERATION: RECORD_HEADER_SIZE,
-  REGION_BYTES: RECORD_HEADER_SIZE + 4,
-  RECORD_COUNT: RECORD_HEADER_SIZE + 8,
-  REGION_CRC: RECORD_HEADER_SIZE + 12,
-  TAG: RECORD_HEADER_SIZE + 16,
-} as const;
-const AAD_SIZE = 8 + SEAL.REGION_CRC - RECORD_CRC_START;
-
-/** Whether the record at `off` is a unit opener (fields only; the caller checked its CRC). */
-export function isOpener(dv: DataView, off: number): boolean {
-  return dv.getUint8(off + RECORD.KIND) === SEAL_KIND;
-}
-
-/** The opener's fields, or a fault when they are not those of an opener. */
-export function readOpener(dv: DataView, off: number): { generation: number; bytes: number; count: number; crc: number } | number {
-  if (dv.getUint8(off + RECORD.FLAGS) !== RECORD_FLAG_BATCH_SEALED || dv.getUint32(off + RECORD.VALUE_LEN, true) !== SEAL_VALUE_SIZE) return RecordFault.BAD_FIELDS;
-  if (dv.getUint32(off + RECORD.NAMESPACE, true) !== 0 || dv.getUint32(off + RECORD.KEY_LEN, true) !== 0) return RecordFault.BAD_FIELDS;
-  const bytes = dv.getUint32(off + SEAL.REGION_BYTES, true);
-  const count = dv.getUint32(off + SEAL.RECORD_COUNT, true);
-  if (count === 0 || count > bytes / RECORD_HEADER_SIZE) return RecordFault.BAD_FIELDS;
-  return { generation: dv.getUint32(off + SEAL.GENERATION, true), bytes, count, crc: dv.getUint32(off + SEAL.REGION_CRC, true) };
-}
+/** LSN u64 ‖ the opener bytes before the region CRC, at most (the stored-nonce layout). */
+const MAX_AAD_SIZE = 8 + SEAL.REGION_CRC - RECORD_CRC_START;
 
 /** A unit of a batch: the input offsets [from, to) of its records. */
 interface Unit {
@@ -93,18 +81,19 @@ function plan(plain: Uint8Array, pdv: DataView): Unit[] {
 }
 
 export class BatchCrypt {
-  private readonly aad = new Uint8Array(AAD_SIZE);
+  private readonly aad = new Uint8Array(MAX_AAD_SIZE);
   private readonly aadDv = new DataView(this.aad.buffer);
-  private readonly nonceBuf = new Uint8Array(AEAD_NONCE_SIZE);
-  private readonly nonceDv = new DataView(this.nonceBuf.buffer);
+  /** A derived-nonce unit's nonce (generation ‖ LSN), rebuilt for each one read or resealed. */
+  private readonly derivedNonce = new Uint8Array(AEAD_NONCE_SIZE);
+  private readonly derivedDv = new DataView(this.derivedNonce.buffer);
 
   constructor(readonly records: RecordCrypt) {}
 
   /**
    * Turns a batch framed by a producer (plaintext records) into its file form
    * and its mirror form, the first byte at `lsn`: durable marks stay as they
-   * are, every other record goes into a unit sealed under this open's
-   * generation. Runs on the writer thread, where LSNs are known.
+   * are, every other record goes into a unit sealed under a fresh random
+   * nonce. Runs on the writer thread, where LSNs are known.
    */
   encryptBatch(plain: Uint8Array, lsn: number): { file: Uint8Array; mirror: Uint8Array } {
     const pdv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
@@ -154,9 +143,10 @@ export class BatchCrypt {
     }
     if (txBegin >= 0) this.fixBody(mirror, mdv, txBegin, txOpeners);
     file.set(mirror);
+    const nonces = randomNonces(units.length);
     openers.forEach((at, i) => {
       const unit = units[i]!;
-      this.sealRegion(mirror, mdv, file, at, lsn + at, unit.to - unit.from, unit.count);
+      this.sealRegion(mirror, mdv, file, at, lsn + at, unit.to - unit.from, unit.count, nonces.subarray(i * AEAD_NONCE_SIZE, (i + 1) * AEAD_NONCE_SIZE));
     });
     return { file, mirror };
   }
@@ -171,56 +161,52 @@ export class BatchCrypt {
   }
 
   /**
-   * Writes the opener at `at` (both forms) and seals the region after it
-   * for LSN `lsn` under this open's generation: ciphertext into `file`, tag,
-   * region CRC and opener CRC into both.
+   * Writes the opener at `at` (both forms) and seals the region after it for
+   * LSN `lsn`: ciphertext into `file`, tag, region CRC and opener CRC into
+   * both. `nonce`: the unit's 12 random bytes (stored in the opener); a key
+   * generation instead reseals a derived-nonce unit in its own layout, for a
+   * backup that must keep every LSN (a new file id: a key of its own, under
+   * which each LSN is sealed once).
    */
-  sealRegion(mirror: Uint8Array, mdv: DataView, file: Uint8Array, at: number, lsn: number, bytes: number, count: number): void {
-    const generation = this.records.generation;
-    writeOpener(mdv, at, generation, bytes, count);
-    const region = at + SEAL_RECORD_SIZE;
-    const nonce = this.nonce(generation, lsn);
-    nonceObserver?.(this.records.keys.records, nonce.slice());
-    const tag = this.records.aead.seal(this.records.keys.records, nonce, this.aadOf(mirror, at, lsn), mirror.subarray(region, region + bytes), file.subarray(region, region + bytes));
-    mirror.set(tag, at + SEAL.TAG);
-    mdv.setUint32(at + SEAL.REGION_CRC, crc32(file.subarray(region, region + bytes)), true);
+  sealRegion(mirror: Uint8Array, mdv: DataView, file: Uint8Array, at: number, lsn: number, bytes: number, count: number, nonce: Uint8Array | number): void {
+    writeOpener(mdv, at, bytes, count, nonce);
+    const fields = readOpener(mdv, at) as OpenerFields;
+    const region = at + fields.size;
+    const opener = mirror.subarray(at, region);
+    const used = this.nonceOf(opener, fields, lsn);
+    nonceObserver?.(this.records.keys.records, used.slice(), lsn);
+    const tag = this.records.aead.seal(this.records.keys.records, used, this.aadOf(opener, fields, lsn), mirror.subarray(region, region + bytes), file.subarray(region, region + bytes));
+    mirror.set(tag, at + fields.tagAt);
+    mdv.setUint32(at + fields.regionCrcAt, crc32(file.subarray(region, region + bytes)), true);
     mdv.setUint32(at + RECORD.CRC, crc32(mirror.subarray(at + RECORD_CRC_START, region)), true);
-    file.set(mirror.subarray(at, region), at);
+    file.set(opener, at);
   }
 
   /**
-   * Authenticates and decrypts the region of the opener at `lsn` (the opener
-   * is the `SEAL_RECORD_SIZE` bytes of `opener`, the region's file bytes
-   * `region`). Returns the plaintext, or undefined when it does not
-   * authenticate at this position: moved, swapped, forged, or another key's.
+   * Authenticates and decrypts the region of the opener at `lsn` (`opener`
+   * its file bytes, `fields` what readOpener read of them, `region` the
+   * region's file bytes). Returns the plaintext, or undefined when it does
+   * not authenticate at this position: moved, swapped, forged, or another key's.
    */
-  openRegion(opener: Uint8Array, lsn: number, region: Uint8Array): Uint8Array | undefined {
-    const dv = new DataView(opener.buffer, opener.byteOffset, opener.byteLength);
-    const tag = opener.subarray(SEAL.TAG, SEAL.TAG + AEAD_TAG_SIZE);
-    return this.records.aead.openAlloc(this.records.keys.records, this.nonce(dv.getUint32(SEAL.GENERATION, true), lsn), this.aadOf(opener, 0, lsn), region, tag);
+  openRegion(opener: Uint8Array, fields: OpenerFields, lsn: number, region: Uint8Array): Uint8Array | undefined {
+    const tag = opener.subarray(fields.tagAt, fields.tagAt + AEAD_TAG_SIZE);
+    return this.records.aead.openAlloc(this.records.keys.records, this.nonceOf(opener, fields, lsn), this.aadOf(opener, fields, lsn), region, tag);
   }
 
-  private aadOf(u8: Uint8Array, at: number, lsn: number): Uint8Array {
+  private aadOf(opener: Uint8Array, fields: OpenerFields, lsn: number): Uint8Array {
+    const covered = openerAadBytes(opener, fields);
     writeU64(this.aadDv, 0, lsn);
-    this.aad.set(u8.subarray(at + RECORD_CRC_START, at + SEAL.REGION_CRC), 8);
-    return this.aad;
+    this.aad.set(covered, 8);
+    return this.aad.subarray(0, 8 + covered.length);
   }
 
-  private nonce(generation: number, lsn: number): Uint8Array {
-    this.nonceDv.setUint32(0, generation, true);
-    writeU64(this.nonceDv, 4, lsn);
-    return this.nonceBuf;
+  /** The stored nonce of the opener, or a derived-nonce opener's generation u32 ‖ `lsn` u64. */
+  private nonceOf(opener: Uint8Array, fields: OpenerFields, lsn: number): Uint8Array {
+    if (fields.generation === undefined) return opener.subarray(SEAL.NONCE, SEAL.NONCE + AEAD_NONCE_SIZE);
+    this.derivedDv.setUint32(0, fields.generation, true);
+    writeU64(this.derivedDv, 4, lsn);
+    return this.derivedNonce;
   }
-}
-
-function writeOpener(dv: DataView, off: number, generation: number, bytes: number, count: number): void {
-  dv.setUint32(off + RECORD.MAGIC, RECORD_MAGIC, true);
-  dv.setUint8(off + RECORD.KIND, SEAL_KIND);
-  dv.setUint8(off + RECORD.FLAGS, RECORD_FLAG_BATCH_SEALED);
-  dv.setUint32(off + RECORD.VALUE_LEN, SEAL_VALUE_SIZE, true);
-  dv.setUint32(off + SEAL.GENERATION, generation, true);
-  dv.setUint32(off + SEAL.REGION_BYTES, bytes, true);
-  dv.setUint32(off + SEAL.RECORD_COUNT, count, true);
 }
 
 /**
@@ -239,9 +225,4 @@ export function regionWellFormed(plain: Uint8Array, count: number, maxKind: numb
     off += len;
   }
   return n === count;
-}
-
-/** Bytes of the unit whose opener is at `off` of `dv`: opener and region. */
-export function unitSize(dv: DataView, off: number): number {
-  return SEAL_RECORD_SIZE + dv.getUint32(off + SEAL.REGION_BYTES, true);
 }

@@ -19,9 +19,26 @@ export interface EncryptionSpec {
   cipher?: CipherName;
 }
 
-/** Argon2id defaults (OWASP's minimum): 19 MiB, 2 passes, 1 lane. */
+/** Argon2id defaults (OWASP's minimum): 19 MiB, 2 passes, 1 lane. What every new passphrase database records. */
 export const ARGON2_DEFAULTS = { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 } as const;
-/** Prelude byte 137: per-record AEAD, nonce = key generation ‖ LSN, LSN in the associated data. */
+/**
+ * The Argon2id parameters a prelude may name, one range for creating and for
+ * opening (both derive through `derivePassphrase`, which enforces it). The API
+ * offers no choice (creation records ARGON2_DEFAULTS), so the floor is the
+ * defaults and the headroom above them is for a later build with stronger
+ * ones. The ceilings bound what a forged prelude (anyone who can write the
+ * file) makes an open spend before the key check can refuse it: 64 MiB and
+ * 4 passes, about 7 times the defaults' derivation (README, FORMAT.md
+ * "Encryption"). Lanes do not add memory or work (@noble/hashes runs them
+ * one after another over the same `memoryKiB`).
+ */
+export const ARGON2_LIMITS = {
+  memoryKiB: { min: ARGON2_DEFAULTS.memoryKiB, max: 64 * 1024 },
+  iterations: { min: ARGON2_DEFAULTS.iterations, max: 4 },
+  parallelism: { min: ARGON2_DEFAULTS.parallelism, max: 4 },
+} as const;
+export type Argon2Params = { memoryKiB: number; iterations: number; parallelism: number };
+/** Prelude byte 137: per-record AEAD, a nonce stored in each record (random; key generation ‖ LSN in older files), LSN in the associated data. */
 export const RECORD_SCHEME_PER_RECORD = 1;
 /** Prelude byte 137: sealed units, one AEAD per unit of an append batch (crypto/batch-crypt.ts); what new files use. */
 export const RECORD_SCHEME_SEALED_UNITS = 2;
@@ -90,10 +107,6 @@ export class DbKeys {
         iterations: dv.getUint32(PRELUDE.KDF_PARAM2, true),
         parallelism: dv.getUint32(PRELUDE.KDF_PARAM3, true),
       };
-      // Bounds: a forged prelude must not make open allocate gigabytes or spin for hours.
-      if (params.memoryKiB < 8 || params.memoryKiB > 4 * 1024 * 1024 || params.iterations < 1 || params.iterations > 64 || params.parallelism < 1 || params.parallelism > 16) {
-        throw new EmdbError(ErrorCode.CORRUPTION, 'database header has out-of-range Argon2id parameters', { offset: PRELUDE.KDF_PARAM1 });
-      }
       master = derivePassphrase(spec.passphrase, salt, params);
     } else {
       throw new EmdbError(ErrorCode.CORRUPTION, `database header names an unsupported key derivation (${kdf})`, { offset: PRELUDE.KDF_ID });
@@ -180,7 +193,26 @@ function keyCheckAad(prelude: Uint8Array): Uint8Array {
   ]);
 }
 
-function derivePassphrase(passphrase: string, salt: Uint8Array, p: { memoryKiB: number; iterations: number; parallelism: number }): Uint8Array {
+/** Whether `p` is inside ARGON2_LIMITS. */
+export function argon2ParamsAllowed(p: Argon2Params): boolean {
+  return (Object.keys(ARGON2_LIMITS) as (keyof Argon2Params)[]).every((k) => Number.isInteger(p[k]) && p[k] >= ARGON2_LIMITS[k].min && p[k] <= ARGON2_LIMITS[k].max);
+}
+
+/**
+ * Argon2id of the passphrase, refused outside ARGON2_LIMITS before anything is
+ * allocated: only a prelude can be outside them (creation passes the
+ * defaults), so that is corruption, never the KDF's own "maxmem" error (which
+ * reached the caller as ERR_EMDB_IO) nor minutes of work.
+ */
+function derivePassphrase(passphrase: string, salt: Uint8Array, p: Argon2Params): Uint8Array {
+  if (!argon2ParamsAllowed(p)) {
+    const { memoryKiB: m, iterations: t, parallelism: l } = ARGON2_LIMITS;
+    throw new EmdbError(
+      ErrorCode.CORRUPTION,
+      `database header has out-of-range Argon2id parameters (memory ${p.memoryKiB} KiB, ${p.iterations} iterations, parallelism ${p.parallelism}; accepted: memory ${m.min}..${m.max} KiB, iterations ${t.min}..${t.max}, parallelism ${l.min}..${l.max})`,
+      { offset: PRELUDE.KDF_PARAM1 },
+    );
+  }
   return argon2id(enc.encode(passphrase.normalize('NFC')), salt, { m: p.memoryKiB, t: p.iterations, p: p.parallelism, dkLen: KEY_SIZE });
 }
 

@@ -1,12 +1,17 @@
 /**
- * Per-record AEAD of an encrypted log (docs/FORMAT.md, "Encryption").
+ * Per-record AEAD of an encrypted log (record scheme 1, docs/FORMAT.md, "Encryption").
  *
  * File form of a record at LSN L:
- *   header(32, expiry field 0) ‖ nonce(12) = generation u32 ‖ L u64 ‖ AEAD(expiresAt u64 ‖ key ‖ value) ‖ tag(16)
+ *   header(32, expiry field 0) ‖ nonce(12) ‖ AEAD(expiresAt u64 ‖ key ‖ value) ‖ tag(16)
  * with associated data = header bytes [8, 32) ‖ L u64, and the record CRC over
  * the file bytes [8, end). Mirror form: the same bytes with the ciphertext
  * replaced by the plaintext, decrypted once when the record enters shared
  * memory, so reads cost what they cost unencrypted.
+ *
+ * The nonce is stored, and readers use the stored bytes: this build draws it
+ * at random for every seal; builds before it wrote generation u32 ‖ L u64,
+ * which copies of one file (same key, same history) repeated (FORMAT.md,
+ * "Nonces"). The LSN is bound by the associated data either way.
  *
  * DURABLE_MARK records stay plaintext: their value is an LSN, and recovery
  * reads marks in bytes it has not authenticated (the residue scan).
@@ -26,30 +31,25 @@ import {
 } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import { readU64, writeU64 } from '../format/u64.js';
-import { aeadFor, type Aead } from './aead.js';
+import { aeadFor, randomNonces, type Aead } from './aead.js';
 import type { FileKeys } from './keys.js';
 
 const PAYLOAD_START = RECORD_HEADER_SIZE + AEAD_NONCE_SIZE;
 const AAD_SIZE = RECORD_HEADER_SIZE - RECORD_CRC_START + 8;
 
-/** Records every (subkey, nonce) pair sealed, for the nonce-uniqueness test; off unless a test installs it. */
-export let nonceObserver: ((key: Uint8Array, nonce: Uint8Array) => void) | undefined;
-export function observeNonces(fn: ((key: Uint8Array, nonce: Uint8Array) => void) | undefined): void {
+/** Records every (subkey, nonce) pair sealed and the LSN it sealed, for the nonce-uniqueness tests; off unless a test installs it. */
+export type NonceObserver = (key: Uint8Array, nonce: Uint8Array, lsn: number) => void;
+export let nonceObserver: NonceObserver | undefined;
+export function observeNonces(fn: NonceObserver | undefined): void {
   nonceObserver = fn;
 }
 
 export class RecordCrypt {
   readonly aead: Aead;
-  private readonly nonce = new Uint8Array(AEAD_NONCE_SIZE);
-  private readonly nonceDv = new DataView(this.nonce.buffer);
   private readonly aad = new Uint8Array(AAD_SIZE);
   private readonly aadDv = new DataView(this.aad.buffer);
 
-  /** `generation`: the key generation of this open (slot bytes 48..51), part of every nonce it seals. */
-  constructor(
-    readonly keys: FileKeys,
-    public generation: number,
-  ) {
+  constructor(readonly keys: FileKeys) {
     this.aead = aeadFor(keys.cipher);
   }
 
@@ -76,6 +76,9 @@ export class RecordCrypt {
     const file = new Uint8Array(size);
     const pdv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
     const mdv = new DataView(mirror.buffer);
+    // One draw for the batch: a nonce for every record but the durable marks (each sealed one grows by AEAD_OVERHEAD).
+    const nonces = randomNonces((size - plain.length) / AEAD_OVERHEAD);
+    let sealed = 0;
     let out = 0;
     for (let off = 0; off < plain.length; ) {
       const len = frameSize(pdv, off);
@@ -98,7 +101,8 @@ export class RecordCrypt {
         const v = out + PAYLOAD_START + AEAD_EXPIRY_SIZE + keyLen;
         mdv.setUint32(v + 8, mdv.getUint32(v + 8, true) + mdv.getUint32(v + 4, true) * AEAD_OVERHEAD, true);
       }
-      this.seal(mirror, mdv, out, lsn + out, file);
+      this.seal(mirror, mdv, out, lsn + out, file, nonces.subarray(sealed * AEAD_NONCE_SIZE, (sealed + 1) * AEAD_NONCE_SIZE));
+      sealed++;
       out += len + AEAD_OVERHEAD;
       off += len;
     }
@@ -107,18 +111,18 @@ export class RecordCrypt {
 
   /**
    * Seals the mirror-form record at `off` of `mirror` (plaintext payload) for
-   * LSN `lsn` under this generation: writes its file form at the same offset of
-   * `file`, and the nonce, tag and CRC into both forms.
+   * LSN `lsn` under `nonce` (fresh random bytes unless the caller drew them
+   * for a batch): writes its file form at the same offset of `file`, and the
+   * nonce, tag and CRC into both forms.
    */
-  seal(mirror: Uint8Array, mdv: DataView, off: number, lsn: number, file: Uint8Array): void {
+  seal(mirror: Uint8Array, mdv: DataView, off: number, lsn: number, file: Uint8Array, nonce: Uint8Array = randomNonces(1)): void {
     const total = frameSize(mdv, off);
-    this.setNonce(this.generation, lsn);
-    nonceObserver?.(this.keys.records, this.nonce.slice());
-    mirror.set(this.nonce, off + RECORD_HEADER_SIZE);
+    nonceObserver?.(this.keys.records, nonce.slice(), lsn);
+    mirror.set(nonce, off + RECORD_HEADER_SIZE);
     this.setAad(mirror, off, lsn);
     file.set(mirror.subarray(off, off + PAYLOAD_START), off);
     const ptEnd = off + total - AEAD_TAG_SIZE;
-    const tag = this.aead.seal(this.keys.records, this.nonce, this.aad, mirror.subarray(off + PAYLOAD_START, ptEnd), file.subarray(off + PAYLOAD_START, ptEnd));
+    const tag = this.aead.seal(this.keys.records, nonce, this.aad, mirror.subarray(off + PAYLOAD_START, ptEnd), file.subarray(off + PAYLOAD_START, ptEnd));
     mirror.set(tag, ptEnd);
     file.set(tag, ptEnd);
     const crc = crc32(file.subarray(off + RECORD_CRC_START, off + total));
@@ -133,18 +137,12 @@ export class RecordCrypt {
    */
   openInPlace(u8: Uint8Array, dv: DataView, off: number, lsn: number): boolean {
     const total = frameSize(dv, off);
+    // The stored nonce, random or (older builds) generation ‖ LSN: the associated data binds the LSN.
     const nonce = u8.subarray(off + RECORD_HEADER_SIZE, off + PAYLOAD_START);
-    // The nonce names the LSN it was sealed for; the AAD binds it too, this only fails early.
-    if (readU64(new DataView(nonce.buffer, nonce.byteOffset, AEAD_NONCE_SIZE), 4) !== lsn) return false;
     this.setAad(u8, off, lsn);
     const ptEnd = off + total - AEAD_TAG_SIZE;
     const ct = u8.subarray(off + PAYLOAD_START, ptEnd);
     return this.aead.open(this.keys.records, nonce, this.aad, ct, u8.subarray(ptEnd, off + total), ct);
-  }
-
-  private setNonce(generation: number, lsn: number): void {
-    this.nonceDv.setUint32(0, generation, true);
-    writeU64(this.nonceDv, 4, lsn);
   }
 
   private setAad(u8: Uint8Array, off: number, lsn: number): void {

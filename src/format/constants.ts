@@ -59,7 +59,11 @@ export const SLOT = fieldOffsets({
   SEQUENCE: 8, TAIL_HINT: 8, CHECKPOINT_AT: 8, LIVE_KEYS: 8,
   /** Version 2: bit 0 = PREFIX_CRC holds the CRC32 of log bytes [DATA_START, tail hint). */
   FLAGS: 4, PREFIX_CRC: 4,
-  /** Version 3, reserved for encryption: key generation of the records after the tail hint, 0. */
+  /**
+   * Version 3, encrypted files: the key generation of derived-nonce units and
+   * records, written by builds before nonces were random; now written 0 and
+   * never read (a unit or record carries what its nonce needs).
+   */
   KEY_GENERATION: 4, GENERATION_RESERVED: 8, CRC: 4,
   /** Version 3, reserved for encryption: MAC of slot bytes [0, 64), outside the CRC. */
   MAC: SLOT_MAC_SIZE,
@@ -142,15 +146,31 @@ export const RECORD_FLAG_IN_TX = 2;
  */
 export const RECORD_FLAG_BATCH_SEALED = 4;
 export const RECORD_KNOWN_FLAGS = RECORD_FLAG_ENCRYPTED | RECORD_FLAG_IN_TX | RECORD_FLAG_BATCH_SEALED;
-/** Record scheme 2 only: the opener of a sealed unit (not a RecordKind: no other file holds it). */
-export const SEAL_KIND = 10;
-/** SEAL value: generation u32, member bytes u32, member count u32, reserved u32, tag(16). */
-export const SEAL_VALUE_SIZE = 32;
-export const SEAL_RECORD_SIZE = 32 + SEAL_VALUE_SIZE;
-
-/** AEAD framing inside an encrypted record's payload. */
+/** AEAD framing inside an encrypted record's payload and a SEAL opener's value. */
 export const AEAD_NONCE_SIZE = 12;
 export const AEAD_TAG_SIZE = 16;
+
+/** Record scheme 2 only: the opener of a sealed unit (not a RecordKind: no other file holds it). */
+export const SEAL_KIND = 10;
+/**
+ * The SEAL opener of every unit written now (offsets from the record start):
+ * the unit's random nonce, region bytes, record count, region CRC, tag. The
+ * nonce is stored because nothing about a file's position can make it unique
+ * across copies of the file (FORMAT.md, "Nonces").
+ */
+const seal = fieldOffsets({ NONCE: AEAD_NONCE_SIZE, REGION_BYTES: 4, RECORD_COUNT: 4, REGION_CRC: 4, TAG: AEAD_TAG_SIZE }, RECORD_HEADER_SIZE);
+export const SEAL = seal.offsets;
+export const SEAL_RECORD_SIZE = seal.end;
+export const SEAL_VALUE_SIZE = SEAL_RECORD_SIZE - RECORD_HEADER_SIZE;
+/**
+ * The opener written before the nonce was stored (read, never written): the
+ * key generation in place of the nonce, which was generation u32 ‖ LSN u64.
+ * Readers tell the two apart by the opener's value length.
+ */
+const sealDerived = fieldOffsets({ GENERATION: 4, REGION_BYTES: 4, RECORD_COUNT: 4, REGION_CRC: 4, TAG: AEAD_TAG_SIZE }, RECORD_HEADER_SIZE);
+export const SEAL_DERIVED = sealDerived.offsets;
+export const SEAL_DERIVED_RECORD_SIZE = sealDerived.end;
+export const SEAL_DERIVED_VALUE_SIZE = SEAL_DERIVED_RECORD_SIZE - RECORD_HEADER_SIZE;
 /** Version 3: an encrypted payload starts with the nonce, then the ciphertext of expiresAt(8) ‖ key ‖ value. */
 export const AEAD_EXPIRY_SIZE = 8;
 /** Bytes an encrypted record adds to its plaintext form: nonce, sealed expiry, tag. */

@@ -44,7 +44,7 @@ export interface HeaderSlot {
    * checkpointed prefix in one streaming pass. Undefined in version 1 files.
    */
   prefixCrc: number | undefined;
-  /** Version 3, encrypted files: the key generation the records after the tail hint were sealed under (0 otherwise). */
+  /** Version 3, encrypted files: the key generation builds before random nonces derived nonces from; written 0 now (FORMAT.md, "Nonces"). */
   keyGeneration?: number;
 }
 

@@ -1,21 +1,23 @@
 /**
  * The encryption state of one open log: the database keys, the subkeys of
- * the current file, the key generation records are sealed under, and the
- * header-slot MAC (docs/FORMAT.md, "Encryption").
+ * the current file, and the header-slot MAC (docs/FORMAT.md, "Encryption").
+ * Every unit or record is sealed under a fresh random nonce stored with it,
+ * so nothing here depends on the file's history (FORMAT.md, "Nonces").
  */
 import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode } from '../errors.js';
-import { MAX_RECORD_KIND, PAGE_SIZE, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, SEAL_KIND, SEAL_RECORD_SIZE, SLOT, SLOT_A_OFFSET, SLOT_B_OFFSET, SLOT_MAC_SIZE, SLOT_SIZE } from '../format/constants.js';
-import { decodeSlot, encodeSlot, type HeaderSlot } from '../format/header.js';
+import { MAX_RECORD_KIND, RECORD_FLAG_BATCH_SEALED, RECORD_FLAG_ENCRYPTED, SEAL_KIND, SLOT, SLOT_MAC_SIZE } from '../format/constants.js';
+import { encodeSlot, type HeaderSlot } from '../format/header.js';
 import { recordFlags } from '../format/record-fields.js';
 import { PrefixCrc } from './prefix-crc.js';
 import type { MirrorView } from '../shm/mirror.js';
 import type { DbKeys } from '../crypto/keys.js';
 import { mustBeSealed, RecordCrypt } from '../crypto/record-crypt.js';
 import { snapshotSealer, type SnapshotSealer } from '../crypto/snapshot-crypt.js';
-import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
 import { checkRecord, RecordFault } from '../format/record.js';
-import { BatchCrypt, isOpener, readOpener, regionWellFormed } from '../crypto/batch-crypt.js';
+import { BatchCrypt, regionWellFormed } from '../crypto/batch-crypt.js';
+import { isOpener, readOpener, type OpenerFields } from '../format/seal-opener.js';
+import { randomNonces } from '../crypto/aead.js';
 import { RECORD_SCHEME_SEALED_UNITS } from '../crypto/keys.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 
@@ -27,15 +29,12 @@ export class LogCrypt {
   readonly snapshot: SnapshotSealer;
   /** Record scheme 2 (new files): records are sealed a unit at a time; undefined for a scheme 1 file. */
   readonly batch: BatchCrypt | undefined;
-  /** False until this open's generation is durable in a header slot: nothing is sealed before that. */
-  generationDurable = false;
 
   constructor(
     readonly keys: DbKeys,
     fileId: Uint8Array,
-    generation: number,
   ) {
-    this.records = new RecordCrypt(keys.forFile(fileId), generation);
+    this.records = new RecordCrypt(keys.forFile(fileId));
     this.snapshot = snapshotSealer(this.records.keys);
     this.batch = keys.scheme === RECORD_SCHEME_SEALED_UNITS ? new BatchCrypt(this.records) : undefined;
   }
@@ -45,26 +44,19 @@ export class LogCrypt {
     return this.batch ? this.batch.encryptBatch(plain, lsn) : this.records.encryptBatch(plain, lsn);
   }
 
-  /** A header slot write: the slot (with the key generation) then its keyed MAC. */
+  /**
+   * A header slot write: the slot then its keyed MAC. Its key generation is 0:
+   * nonces no longer derive from one (FORMAT.md, "Nonces").
+   */
   slotBytes(slot: HeaderSlot): Uint8Array {
     const out = new Uint8Array(SEALED_SLOT_SIZE);
-    out.set(encodeSlot({ ...slot, keyGeneration: this.records.generation }));
+    out.set(encodeSlot(slot));
     out.set(this.keys.slotMac(out.subarray(0, SLOT.MAC)), SLOT.MAC);
     return out;
   }
 
   /** Whether a slot page's MAC authenticates its bytes (a forged or foreign slot does not). */
   acceptSlot = (page: Uint8Array): boolean => this.keys.slotMacOk(page.subarray(0, SLOT.MAC), page.subarray(SLOT.MAC, SLOT.MAC + SLOT_MAC_SIZE));
-}
-
-/** The highest key generation any authenticated slot of `header` records (0 for a new file). */
-export function highestGeneration(header: Uint8Array, version: number, accept: (page: Uint8Array) => boolean): number {
-  let gen = 0;
-  for (const at of [SLOT_A_OFFSET, SLOT_B_OFFSET]) {
-    const s = decodeSlot(header.subarray(at, at + SLOT_SIZE), version);
-    if (s && accept(header.subarray(at, at + PAGE_SIZE))) gen = Math.max(gen, s.keyGeneration ?? 0);
-  }
-  return gen;
 }
 
 /**
@@ -100,9 +92,9 @@ export class ReplayCrypt {
    * `verifiedTo`: bytes before it matched the slot's prefix CRC.
    */
   open(mirror: MirrorWriter, lsn: number, len: number, end: number, verifiedTo: number): number {
-    const u8 = mirror.u8[segmentOf(lsn)]!;
-    const dv = mirror.dv[segmentOf(lsn)]!;
-    const off = segmentOffset(lsn);
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
     const flags = recordFlags(dv, off);
     const batch = this.crypt?.batch;
     if (batch && isOpener(dv, off)) return this.openUnit(batch, mirror, lsn, len, end, verifiedTo);
@@ -151,32 +143,32 @@ export class ReplayCrypt {
 
 interface UnitBytes {
   opener: Uint8Array;
+  fields: OpenerFields;
   region: Uint8Array;
-  count: number;
 }
 
-/** The opener at `lsn` and its region's file bytes, checked (region CRC unless verified), or a fault. */
-function openUnitBytes(mirror: MirrorView, lsn: number, end: number, verifiedTo: number): UnitBytes | number {
-  const seg = segmentOf(lsn);
-  const off = segmentOffset(lsn);
-  const fields = readOpener(mirror.dv[seg]!, off);
+/** The opener at `lsn` (walked at open: MirrorWriter.walkAt) and its region's file bytes, checked (region CRC unless verified), or a fault. */
+function openUnitBytes(mirror: MirrorWriter, lsn: number, end: number, verifiedTo: number): UnitBytes | number {
+  const off = mirror.walkAt(lsn);
+  const fields = readOpener(mirror.walkDv, off);
   if (typeof fields === 'number') return fields;
-  const from = lsn + SEAL_RECORD_SIZE;
+  const opener = mirror.walkU8.subarray(off, off + fields.size);
+  const from = lsn + fields.size;
   if (from + fields.bytes > end) return RecordFault.TRUNCATED;
   const region = logRange(mirror, from, fields.bytes);
   // Bytes the prefix CRC verified need no CRC of their own; the AEAD authenticates them either way.
   if (from + fields.bytes > verifiedTo && crc32(region) !== fields.crc) return RecordFault.BAD_CRC;
-  return { opener: mirror.u8[seg]!.subarray(off, off + SEAL_RECORD_SIZE), region, count: fields.count };
+  return { opener, fields, region };
 }
 
 /** Authenticates a unit's region and writes its plaintext records into the mirror; corruption (with the unit's offset) otherwise. */
 function decryptUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, unit: UnitBytes, maxKind: number): void {
-  const plain = batch.openRegion(unit.opener, lsn, unit.region);
+  const plain = batch.openRegion(unit.opener, unit.fields, lsn, unit.region);
   if (!plain) throw authFailure(lsn);
-  if (!regionWellFormed(plain, unit.count, maxKind)) {
+  if (!regionWellFormed(plain, unit.fields.count, maxKind)) {
     throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: sealed unit holds malformed records`, { offset: lsn });
   }
-  mirror.write(lsn + SEAL_RECORD_SIZE, plain);
+  mirror.write(lsn + unit.fields.size, plain);
 }
 
 /** The log bytes [from, from + len): a view when they lie in one segment's span, else a copy. */
@@ -232,17 +224,18 @@ export class FedPrefixCrc extends PrefixCrc {
  * Decrypts the records of [from, to) in the mirror in place: the prefix an
  * index snapshot stands for, whose bytes the prefix CRC has just matched.
  * A record that fails authentication there is corruption (ERR_EMDB_CORRUPTION
- * with its offset): the CRC proves the bytes are the ones written.
+ * with its offset): the CRC proves the bytes are the ones written. Walked with
+ * MirrorWriter.walkAt, as recovery walks: bytes just read, checked here and
+ * written back as plaintext.
  */
 export function decryptPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number, to: number): void {
   const bad = (lsn: number): EmdbError => new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: record fails authentication`, { offset: lsn });
   for (let lsn = from; lsn < to; ) {
-    const seg = segmentOf(lsn);
-    const u8 = mirror.u8[seg]!;
-    const dv = mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
     // CRC32 is no defence against a deliberate edit: lengths are bounded here and every sealed record authenticated.
-    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, crypt.batch ? SEAL_KIND : MAX_RECORD_KIND);
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - (lsn - off)), false, crypt.batch ? SEAL_KIND : MAX_RECORD_KIND);
     if (len < 0) throw bad(lsn);
     if (crypt.batch && isOpener(dv, off)) {
       // The prefix CRC matched these bytes: no region CRC, one AEAD per unit.
@@ -272,11 +265,10 @@ export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number,
   const batch = crypt.batch!;
   let crc = 0;
   for (let lsn = from; lsn < to; ) {
-    const seg = segmentOf(lsn);
-    const u8 = mirror.u8[seg]!;
-    const dv = mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
-    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - seg * SEGMENT_SPAN), false, SEAL_KIND);
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
+    const len = checkRecord(u8, dv, off, Math.min(u8.length, to - (lsn - off)), false, SEAL_KIND);
     if (len < 0) return false;
     if (!isOpener(dv, off)) {
       if (mustBeSealed(dv, off) || recordFlags(dv, off) !== 0) return false;
@@ -288,9 +280,9 @@ export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number,
     if (typeof unit === 'number') return false;
     crc = crc32(unit.region, crc32(unit.opener, crc));
     // No structure check of the records: the tag proves our writer framed them, and the prefix is not walked (the snapshot indexes it).
-    const plain = batch.openRegion(unit.opener, lsn, unit.region);
+    const plain = batch.openRegion(unit.opener, unit.fields, lsn, unit.region);
     if (!plain) return false;
-    mirror.write(lsn + SEAL_RECORD_SIZE, plain);
+    mirror.write(lsn + unit.fields.size, plain);
     lsn += len + unit.region.length;
   }
   return crc === expected;
@@ -299,15 +291,19 @@ export function fusedPrefix(mirror: MirrorWriter, crypt: LogCrypt, from: number,
 /**
  * The file form of the mirror-form unit at `lsn` of `mirror` (opener and
  * plaintext records), sealed again at the same LSN under `crypt`'s file
- * subkey and generation (a backup: its own file id, so its own key).
+ * subkey (a backup: its own file id, so its own key). A fresh random nonce;
+ * a derived-nonce unit keeps its layout and generation, as a backup must keep
+ * every LSN and the larger opener would shift them: under the backup's new
+ * key each LSN is sealed once, and no writer derives a nonce any more.
  */
 export function resealUnit(mirror: MirrorView, crypt: LogCrypt, lsn: number): Uint8Array {
-  const seg = segmentOf(lsn);
-  const fields = readOpener(mirror.dv[seg]!, segmentOffset(lsn));
+  // A backup reads the whole log and loaded every page before it started.
+  const off = mirror.residentRecordAt(lsn);
+  const fields = readOpener(mirror.recDv, off);
   if (typeof fields === 'number') throw new RangeError(`no unit opener at ${lsn}`);
-  const form = new Uint8Array(SEAL_RECORD_SIZE + fields.bytes);
-  form.set(logRange(mirror, lsn + SEAL_RECORD_SIZE, fields.bytes), SEAL_RECORD_SIZE);
+  const form = new Uint8Array(fields.size + fields.bytes);
+  form.set(logRange(mirror, lsn + fields.size, fields.bytes), fields.size);
   const file = new Uint8Array(form.length);
-  crypt.batch!.sealRegion(form, new DataView(form.buffer), file, 0, lsn, fields.bytes, fields.count);
+  crypt.batch!.sealRegion(form, new DataView(form.buffer), file, 0, lsn, fields.bytes, fields.count, fields.generation ?? randomNonces(1));
   return file;
 }

@@ -4,7 +4,7 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordKind, recordNamesp
 import { hashKey } from '../shm/hash.js';
 import { IndexRebuild } from '../shm/index-rebuild.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { MAX_LOAD, segmentOf, segmentOffset } from '../shm/layout.js';
+import { MAX_LOAD } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import type { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { DeadlineHeap } from './deadlines.js';
@@ -18,7 +18,7 @@ const HEAP_SLACK = 4096;
  * through `apply`, so a reopened database is the same state as before the crash.
  * Every read of a record that was in the log before this write (the one a key
  * replaces, a deadline's, a dropped namespace's) goes through
- * `mirror.ensureRecord` first: a lazily opened log may not have loaded it yet.
+ * `mirror.recordAt`: a lazily opened log may not have loaded it yet.
  */
 export class LogState {
   liveBytes = 0;
@@ -62,8 +62,8 @@ export class LogState {
 
   /** Size in bytes of the record at `lsn` (already in the mirror). */
   recordSize(lsn: number): number {
-    this.mirror.ensureRecord(lsn);
-    return frameSize(this.mirror.dvAt(lsn), segmentOffset(lsn));
+    const off = this.mirror.recordAt(lsn);
+    return frameSize(this.mirror.recDv, off);
   }
 
   /**
@@ -71,10 +71,10 @@ export class LogState {
    * found the key already present, else 0 (remove() reports it as its result).
    */
   apply(lsn: number): number {
-    const seg = segmentOf(lsn);
-    const u8 = this.mirror.u8[seg]!;
-    const dv = this.mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
+    // Just appended, or just checked by the replay: past the lazy range (L4). Locals: the probes below move recU8.
+    const off = this.mirror.residentRecordAt(lsn);
+    const u8 = this.mirror.recU8;
+    const dv = this.mirror.recDv;
     const kind = recordKind(dv, off);
     const ns = recordNamespace(dv, off);
     const keyLen = recordKeyLen(dv, off);
@@ -203,8 +203,8 @@ export class LogState {
     // It deletes in every slot anyway; a purge under way would have to repeat each of them: start it afresh after.
     this.purge = undefined;
     this.index.removeWhere((lsn) => {
-      this.mirror.ensureRecord(lsn);
-      if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== ns) return false;
+      const off = this.mirror.recordAt(lsn);
+      if (recordNamespace(this.mirror.recDv, off) !== ns) return false;
       this.sorted?.removeRecord(this.mirror, lsn);
       this.retire(lsn);
       return true;
@@ -224,14 +224,12 @@ export class LogState {
     let visible = 0;
     this.purge = undefined;
     this.index.removeWhere((lsn) => {
-      this.mirror.ensureRecord(lsn);
-      const seg = segmentOf(lsn);
-      const dv = this.mirror.dv[seg]!;
-      const off = segmentOffset(lsn);
+      const off = this.mirror.recordAt(lsn);
+      const dv = this.mirror.recDv;
       if (recordNamespace(dv, off) !== ns) return false;
       if (recordKeyLen(dv, off) < prefix.length) return false;
       const keyStart = recordKeyStart(dv, off);
-      const u8 = this.mirror.u8[seg]!;
+      const u8 = this.mirror.recU8;
       for (let i = 0; i < prefix.length; i++) if (u8[keyStart + i] !== prefix[i]) return false;
       this.sorted?.removeRecord(this.mirror, lsn);
       if (!this.expired(lsn)) visible++;
@@ -246,21 +244,19 @@ export class LogState {
 
   /** True when the record at `lsn` has a deadline that has passed by the database clock. */
   expired(lsn: number): boolean {
-    this.mirror.ensureRecord(lsn);
-    const expiresAt = recordExpiresAt(this.mirror.dvAt(lsn), segmentOffset(lsn));
+    const off = this.mirror.recordAt(lsn);
+    const expiresAt = recordExpiresAt(this.mirror.recDv, off);
     return expiresAt !== 0 && expiresAt <= this.now();
   }
 
   /** True when the index still maps the key of the record at `lsn` to that record (its deadline entry is valid). */
   isCurrent(lsn: number): boolean {
-    this.mirror.ensureRecord(lsn);
-    const seg = segmentOf(lsn);
-    const dv = this.mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
+    const off = this.mirror.recordAt(lsn);
+    const dv = this.mirror.recDv;
     const ns = recordNamespace(dv, off);
     const keyStart = recordKeyStart(dv, off);
     const keyLen = recordKeyLen(dv, off);
-    const u8 = this.mirror.u8[seg]!;
+    const u8 = this.mirror.recU8;
     return this.index.find(this.mirror, ns, u8, keyStart, keyLen, hashKey(ns, u8, keyStart, keyLen)) === lsn;
   }
 
@@ -272,8 +268,8 @@ export class LogState {
   expiredCount(ns: number, now: number): number {
     let n = 0;
     this.deadlines.forEachPassed(now, (lsn) => {
-      this.mirror.ensureRecord(lsn);
-      if (recordNamespace(this.mirror.dvAt(lsn), segmentOffset(lsn)) === ns && this.isCurrent(lsn)) n++;
+      const off = this.mirror.recordAt(lsn);
+      if (recordNamespace(this.mirror.recDv, off) === ns && this.isCurrent(lsn)) n++;
     });
     return n;
   }
@@ -304,8 +300,8 @@ export class LogState {
   }
 
   private retire(lsn: number): void {
-    this.mirror.ensureRecord(lsn);
-    if (recordExpiresAt(this.mirror.dvAt(lsn), segmentOffset(lsn)) !== 0) this.ttlLive--;
+    const off = this.mirror.recordAt(lsn);
+    if (recordExpiresAt(this.mirror.recDv, off) !== 0) this.ttlLive--;
     const size = this.recordSize(lsn);
     this.liveBytes -= size;
     this.deadBytes += size;

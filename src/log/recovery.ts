@@ -13,10 +13,10 @@ import {
 } from '../format/constants.js';
 import { checkRecord, faultName, frameSize, RecordFault } from '../format/record.js';
 import { damageIsDurable, RECORD_MAGIC_BYTES, scanAfterDamage, type LogBytes, type RecordBytes } from '../format/damage-scan.js';
-import { readOpener } from '../crypto/batch-crypt.js';
+import { readOpener } from '../format/seal-opener.js';
 import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
-import { SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
-import { SEGMENT_MAX_BYTES, type MirrorWriter } from '../shm/mirror.js';
+import { SEGMENT_SPAN } from '../shm/layout.js';
+import type { MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
 import type { ReplayCrypt } from './log-crypt.js';
@@ -67,16 +67,10 @@ export interface ReplayFrom {
  * own, and the previous one's overflow area (FORMAT.md, "Mirror").
  */
 export function loadMirror(mirror: MirrorWriter, io: FileIO, fd: number, fileSize: number, from = 0): void {
-  for (let seg = Math.max(0, Math.floor(from / SEGMENT_SPAN) - 1); seg * SEGMENT_SPAN < fileSize; seg++) {
-    const base = seg * SEGMENT_SPAN;
-    const start = Math.max(from, base);
-    const end = Math.min(fileSize, base + SEGMENT_MAX_BYTES);
-    if (end <= start) continue;
-    mirror.reserve(base, end - base);
-    const len = end - start;
-    const got = readFully(io, fd, mirror.u8[seg]!, start - base, len, start);
+  mirror.fill(from, fileSize, (into, at, len, position) => {
+    const got = readFully(io, fd, into, at, len, position);
     if (got !== len) throw new EmdbError(ErrorCode.IO, `short read while loading the log (${got} of ${len} bytes)`);
-  }
+  });
 }
 
 /**
@@ -185,6 +179,13 @@ function endAtDamage(walker: RecordWalker, d: Damage): RecoveryResult {
   };
 }
 
+/**
+ * The replay's checks of the bytes it just read from the file. They go through
+ * MirrorWriter.walkAt, not recordAt: a record is not a record until checked
+ * here, each check is bounded by the end of the segment's bytes, and an
+ * encrypted record is decrypted in place. Applying a checked record reads it
+ * through recordAt like every other reader (LogState.apply).
+ */
 class RecordWalker {
   constructor(
     private readonly state: LogState,
@@ -195,17 +196,18 @@ class RecordWalker {
   ) {}
 
   check(lsn: number): number {
-    const seg = segmentOf(lsn);
-    const u8 = this.state.mirror.u8[seg]!;
-    const dv = this.state.mirror.dv[seg]!;
-    const base = seg * SEGMENT_SPAN;
+    const mirror = this.state.mirror;
+    const off = mirror.walkAt(lsn);
+    const u8 = mirror.walkU8;
+    const dv = mirror.walkDv;
+    const base = lsn - off;
     // Already checked and decrypted in place (a transaction's body is checked, then applied).
-    if (this.crypt && lsn < this.crypt.plainTo) return frameSize(dv, lsn - base);
+    if (this.crypt && lsn < this.crypt.plainTo) return frameSize(dv, off);
     const len = this.checkBytes(u8, dv, lsn, base);
     if (len <= 0) return len;
-    if (this.crypt) return this.crypt.open(this.state.mirror, lsn, len, this.fileSize, this.verifiedTo);
+    if (this.crypt) return this.crypt.open(mirror, lsn, len, this.fileSize, this.verifiedTo);
     // A plaintext file holds no sealed record.
-    return (recordFlags(dv, lsn - base) & (RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED)) !== 0 ? RecordFault.BAD_FIELDS : len;
+    return (recordFlags(dv, off) & (RECORD_FLAG_ENCRYPTED | RECORD_FLAG_BATCH_SEALED)) !== 0 ? RecordFault.BAD_FIELDS : len;
   }
 
   private checkBytes(u8: Uint8Array, dv: DataView, lsn: number, base: number): number {
@@ -224,17 +226,13 @@ class RecordWalker {
   logBytes(): LogBytes {
     const mirror = this.state.mirror;
     const fileSize = this.fileSize;
-    const view = (lsn: number): { seg: number; base: number; end: number } => {
-      const seg = Math.floor(lsn / SEGMENT_SPAN);
-      const base = seg * SEGMENT_SPAN;
-      return { seg, base, end: Math.min(fileSize - base, mirror.u8[seg]!.length) };
-    };
     return {
       fileSize,
       findMagic(from: number): number {
         for (let at = from; at < fileSize; ) {
-          const { seg, base, end } = view(at);
-          const u8 = mirror.u8[seg]!;
+          const base = at - mirror.walkAt(at);
+          const u8 = mirror.walkU8;
+          const end = Math.min(fileSize - base, u8.length);
           const hit = Buffer.from(u8.buffer, u8.byteOffset, end).indexOf(RECORD_MAGIC_BYTES, at - base);
           // A magic found in the overflow area starts in the next segment: look there.
           if (hit >= 0 && hit < Math.min(end, SEGMENT_SPAN)) return base + hit;
@@ -243,8 +241,8 @@ class RecordWalker {
         return -1;
       },
       recordAt(lsn: number): RecordBytes {
-        const { seg, base, end } = view(lsn);
-        return { u8: mirror.u8[seg]!, dv: mirror.dv[seg]!, off: lsn - base, end };
+        const off = mirror.walkAt(lsn);
+        return { u8: mirror.walkU8, dv: mirror.walkDv, off, end: Math.min(fileSize - (lsn - off), mirror.walkU8.length) };
       },
       // Only an encrypted scheme 2 file has unit openers to step over.
       ...(this.crypt
@@ -260,15 +258,18 @@ class RecordWalker {
 
   /** The length of a record already checked (its header fields are trusted). */
   length(lsn: number): number {
-    return frameSize(this.state.mirror.dvAt(lsn), segmentOffset(lsn));
+    const off = this.state.mirror.walkAt(lsn);
+    return frameSize(this.state.mirror.walkDv, off);
   }
 
   kind(lsn: number): number {
-    return recordKind(this.state.mirror.dvAt(lsn), segmentOffset(lsn));
+    const off = this.state.mirror.walkAt(lsn);
+    return recordKind(this.state.mirror.walkDv, off);
   }
 
   flags(lsn: number): number {
-    return recordFlags(this.state.mirror.dvAt(lsn), segmentOffset(lsn));
+    const off = this.state.mirror.walkAt(lsn);
+    return recordFlags(this.state.mirror.walkDv, off);
   }
 
   /**
@@ -326,7 +327,8 @@ class RecordWalker {
 
   private valueWord(lsn: number, word: number): number {
     // TX_BEGIN and TX_COMMIT have an empty key: the value starts where the key would.
-    const dv = this.state.mirror.dvAt(lsn);
-    return dv.getUint32(segmentOffset(lsn) + keyOffsetIn(recordFlags(dv, segmentOffset(lsn))) + word * 4, true);
+    const off = this.state.mirror.walkAt(lsn);
+    const dv = this.state.mirror.walkDv;
+    return dv.getUint32(off + keyOffsetIn(recordFlags(dv, off)) + word * 4, true);
   }
 }

@@ -1,7 +1,7 @@
 import { EmdbError, ErrorCode } from '../errors.js';
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { recordExpiresAt, recordKeyStart, recordValueLen } from '../format/record-fields.js';
-import { Ctl32, segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
+import { Ctl32, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
 import { testMutant } from '../mutants.js';
 import { MirrorView } from '../shm/mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
@@ -190,21 +190,20 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     for (let i = first; i < c; i++) {
       const lsn = candLsn[i]!;
       // A lazily opened log: pages of the records about to be read are loaded first (shm/lazy-pages.ts).
-      if (mirror.pages !== undefined) mirror.ensureRecord(lsn);
-      const u8 = mirror.u8[segmentOf(lsn)];
-      const off = segmentOffset(lsn);
-      if (u8 !== undefined && off < u8.length) sum += u8[off]!;
+      const off = mirror.recordAt(lsn);
+      const u8 = mirror.recU8;
+      if (off < u8.length) sum += u8[off]!;
     }
     touchSink.sum = sum;
     // Pass 3: checks and sizes, from cache; survivors are compacted in place.
     for (let i = first; i < c; i++) {
       const lsn = candLsn[i]!;
-      const seg = segmentOf(lsn);
-      const off = segmentOffset(lsn);
-      if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
-      const dv = mirror.dv[seg]!;
+      // Loaded by pass 2.
+      const off = mirror.residentRecordAt(lsn);
+      if (!mirror.coverRecord(off + RECORD_HEADER_SIZE)) continue;
+      const dv = mirror.recDv;
       // Encrypted files keep the expiry after the nonce, decrypted in the mirror (record-fields.ts knows where).
-      if (!mirror.cover(seg, recordKeyStart(dv, off))) continue;
+      if (!mirror.coverRecord(recordKeyStart(dv, off))) continue;
       const expires = recordExpiresAt(dv, off);
       if (expires !== 0 && expires <= now && SKIP_EXPIRED) continue;
       const keyLen = entryKeyLen(sources[candSrc[i]!]!.dv, candOff[i]!);
@@ -212,7 +211,7 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
       if (values) {
         valueLen = recordValueLen(dv, off);
         const start = recordKeyStart(dv, off);
-        if (!mirror.cover(seg, start + keyLen + valueLen)) continue;
+        if (!mirror.coverRecord(start + keyLen + valueLen)) continue;
         candVal[n] = start;
       }
       bytes += 8 + keyLen + valueLen;
@@ -238,7 +237,8 @@ export function collectRange(snap: RangeSnapshot, ns: number, lower: Bound, uppe
     if (values) {
       // The record holds the key and then the value: one copy of both (the mirror's key equals the entry's).
       const start = candVal[i]!;
-      out.set(mirror.u8[segmentOf(candLsn[i]!)]!.subarray(start, start + keyLen + valueLen), at + 8);
+      mirror.residentRecordAt(candLsn[i]!);
+      out.set(mirror.recU8.subarray(start, start + keyLen + valueLen), at + 8);
     } else {
       out.set(src.u8.subarray(eoff + SORTED_ENTRY_HEADER_BYTES, eoff + SORTED_ENTRY_HEADER_BYTES + keyLen), at + 8);
     }

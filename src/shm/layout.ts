@@ -1,8 +1,8 @@
 /**
  * Names of every shared-memory slot (see docs/FORMAT.md, "Shared memory").
  *
- * Ordering rules that the code in index-table.ts, mirror.ts, shared-view.ts and
- * control.ts depends on (single writer thread, any number of reader threads):
+ * Ordering rules that the code in index-table.ts, mirror.ts, shared-view.ts,
+ * control.ts and batch-seq.ts depends on (single writer thread, any number of reader threads):
  *  R1. The writer copies a record into the mirror BEFORE publishing the index slot
  *      that points at it. Readers only reach mirror bytes through a slot read, and
  *      the slot's closing Atomics.store(seq) / the reader's Atomics.load(seq) pair
@@ -25,6 +25,23 @@
  *      GENERATION is incremented; a thread that observes a new generation finds
  *      the message already queued and takes it with receiveMessageOnPort.
  *  R5. A replaced index table is never written again and never reused.
+ *  R6. Write batches (batch-seq.ts): the writer Atomics.adds 1 to BATCH_SEQ
+ *      (odd) before it publishes the first index slot of a batch (a
+ *      transaction, an insertMany chunk, the writes of one message), and 1
+ *      again (even) after its last slot and the sorted tail's count (S2), then
+ *      notifies BATCH_SEQ. A table rebuild or purge completed inside a batch
+ *      is inside that bracket; one between batches (a purge step, a
+ *      compaction swap) publishes a table with the same content, so it needs
+ *      none. A reader that must see batches whole (getMany) loads BATCH_SEQ
+ *      (waiting on it while odd, never spinning), syncs its view (a table
+ *      replaced mid-batch is frozen mid-batch, R5), looks its keys up, and
+ *      loads BATCH_SEQ again: equal means no slot of any batch was published
+ *      in between (every slot access is an Atomics op, R2), else it starts
+ *      over. After a few tries it adds 1 to READ_HOLDS and stores a deadline
+ *      in HOLD_UNTIL (wall-clock ms, low 32 bits, compared by signed
+ *      difference); the writer, before making BATCH_SEQ odd, waits while
+ *      READ_HOLDS > 0 and that deadline has not passed. Single-key reads
+ *      never touch these words: one slot read is atomic already.
  */
 
 import { fieldOffsets } from '../format/field-offsets.js';
@@ -71,8 +88,9 @@ export const READS_PUBLISH_EVERY = 4096;
  * Indices into the control block's Int32Array view (after the 64-bit slots).
  * READERS: reader-pool threads of the opening thread, stored once by it before
  * any handle exists (attached threads report it in stats()).
+ * BATCH_SEQ, READ_HOLDS, HOLD_UNTIL: whole write batches for getMany (rule R6).
  */
-const ctl32 = fieldOffsets({ GENERATION: 1, STATE: 1, READERS: 1 }, CTL64_SLOTS * WORDS_PER_I64);
+const ctl32 = fieldOffsets({ GENERATION: 1, STATE: 1, READERS: 1, BATCH_SEQ: 1, READ_HOLDS: 1, HOLD_UNTIL: 1 }, CTL64_SLOTS * WORDS_PER_I64);
 export const Ctl32 = ctl32.offsets;
 /** Rounded up to whole 8-byte words: the same buffer is also viewed as a BigInt64Array. */
 export const CONTROL_BYTES = Math.ceil(ctl32.end / WORDS_PER_I64) * BigInt64Array.BYTES_PER_ELEMENT;

@@ -1,7 +1,7 @@
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordValueLen } from '../format/record-fields.js';
 import { IndexView } from './index-table.js';
-import { segmentOf, segmentOffset, TAG_DELETED, TAG_EMPTY } from './layout.js';
+import { TAG_DELETED, TAG_EMPTY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
 import { MirrorView } from './mirror.js';
 import { testMutant } from '../mutants.js';
@@ -32,11 +32,9 @@ export function scanSlots(source: ScanSource, ns: number, from: number, count: n
     const tag = index.readSlot(slot);
     if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
     const lsn = index.slotLsn;
-    mirror.ensureRecord(lsn);
-    const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
-    if (!mirror.cover(seg, off + RECORD_HEADER_SIZE)) continue;
-    const dv = mirror.dv[seg]!;
+    const off = mirror.recordAt(lsn);
+    if (!mirror.coverRecord(off + RECORD_HEADER_SIZE)) continue;
+    const dv = mirror.recDv;
     if (recordNamespace(dv, off) !== ns) continue;
     const expires = recordExpiresAt(dv, off);
     if (SKIP_EXPIRED && expires !== 0 && expires <= now) continue;
@@ -50,14 +48,14 @@ export function scanSlots(source: ScanSource, ns: number, from: number, count: n
   odv.setUint32(0, found.length, true);
   let at = 4;
   for (const lsn of found) {
-    const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
-    const dv = mirror.dv[seg]!;
+    // Loaded by the pass above.
+    const off = mirror.residentRecordAt(lsn);
+    const dv = mirror.recDv;
     const keyStart = recordKeyStart(dv, off);
     const keyLen = recordKeyLen(dv, off);
     const valueLen = wantValues ? recordValueLen(dv, off) : 0;
-    mirror.cover(seg, keyStart + keyLen + valueLen);
-    const u8 = mirror.u8[seg]!;
+    mirror.coverRecord(keyStart + keyLen + valueLen);
+    const u8 = mirror.recU8;
     odv.setUint32(at, keyLen, true);
     odv.setUint32(at + 4, valueLen, true);
     out.set(u8.subarray(keyStart, keyStart + keyLen + valueLen), at + 8);

@@ -3,7 +3,7 @@ import { recordExpiresAt, recordValueLen } from '../format/record-fields.js';
 import { clockNow32 } from './clock.js';
 import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
-import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY, segmentOf, segmentOffset } from './layout.js';
+import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
 import { MirrorView } from './mirror.js';
 import type { SortedManifest } from './sorted-run.js';
@@ -173,17 +173,16 @@ export class SharedView {
     if (!index || !mirror) return false;
     const lsn = index.find(mirror, namespace, key, start, len, hashKey(namespace, key, start, len));
     if (lsn < 0) return false;
-    const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
-    // keyEquals covered the header and key and left where the key ends; the value follows it.
-    const dv = mirror.dv[seg]!;
+    // keyEquals loaded the record, covered its header and key and left where the key ends; the value follows it.
+    const off = mirror.residentRecordAt(lsn);
+    const dv = mirror.recDv;
     const valueStart = mirror.keyEnd;
     const valueLen = recordValueLen(dv, off);
-    if (!mirror.cover(seg, valueStart + valueLen)) return false;
+    if (!mirror.coverRecord(valueStart + valueLen)) return false;
     const expiresAt = recordExpiresAt(dv, off);
     if (expiresAt !== 0 && expiresAt <= clockNow32(this.ctl32)) return false;
     this.valueExpiresAt = expiresAt;
-    this.valueU8 = mirror.u8[seg]!;
+    this.valueU8 = mirror.recU8;
     this.valueStart = valueStart;
     this.valueLen = valueLen;
     return true;

@@ -1,7 +1,7 @@
 import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from './hash.js';
 import type { IndexView } from './index-table.js';
-import { segmentOf, segmentOffset, SORTED_ENTRY_HEADER_BYTES } from './layout.js';
+import { SORTED_ENTRY_HEADER_BYTES } from './layout.js';
 import type { MirrorView } from './mirror.js';
 import { entryKeyLen, entryNs, mergeToRun, runSource } from './sorted-run.js';
 import { SortedIndexWriter, type SnapshotLimits } from './sorted-writer.js';
@@ -18,12 +18,12 @@ export function buildSorted(index: { forEachLive(fn: (lsn: number) => void): voi
   const writer = new SortedIndexWriter([], limits);
   let pending = 0;
   const runs: SharedArrayBuffer[] = [];
+  // The build reads every live record: the engine loads every page first (writer/engine.ts).
   index.forEachLive((lsn) => {
-    const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
-    const dv = mirror.dv[seg]!;
+    const off = mirror.residentRecordAt(lsn);
+    const dv = mirror.recDv;
     const keyStart = recordKeyStart(dv, off);
-    writer.put(recordNamespace(dv, off), mirror.u8[seg]!, keyStart, recordKeyLen(dv, off), lsn);
+    writer.put(recordNamespace(dv, off), mirror.recU8, keyStart, recordKeyLen(dv, off), lsn);
     if (++pending >= BUILD_PASS_ENTRIES) {
       runs.push(writer.sealTail());
       pending = 0;

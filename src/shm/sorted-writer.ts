@@ -1,7 +1,5 @@
 import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import {
-  segmentOf,
-  segmentOffset,
   SORTED_ENTRY_HEADER_BYTES,
   SORTED_MAX_RUNS,
   SORTED_TAIL_HARD_FACTOR,
@@ -117,12 +115,10 @@ export class SortedIndexWriter {
 
   /** Records the removal of the key of the record at `lsn` (clear / drop of its namespace). */
   removeRecord(mirror: MirrorView, lsn: number): void {
-    mirror.ensureRecord(lsn);
-    const seg = segmentOf(lsn);
-    const off = segmentOffset(lsn);
-    const dv = mirror.dv[seg]!;
+    const off = mirror.recordAt(lsn);
+    const dv = mirror.recDv;
     const keyStart = recordKeyStart(dv, off);
-    this.remove(recordNamespace(dv, off), mirror.u8[seg]!, keyStart, recordKeyLen(dv, off));
+    this.remove(recordNamespace(dv, off), mirror.recU8, keyStart, recordKeyLen(dv, off));
   }
 
   /**

@@ -4,9 +4,8 @@ import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { DATA_START, FILE_MAGIC, PRELUDE_SIZE, RECORD, RECORD_FLAG_ENCRYPTED, SLOT_A_OFFSET } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
-import { segmentOffset } from '../shm/layout.js';
 import { LogCrypt, resealUnit } from '../log/log-crypt.js';
-import { isOpener } from '../crypto/batch-crypt.js';
+import { isOpener } from '../format/seal-opener.js';
 import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
@@ -82,7 +81,7 @@ export class BackupJob {
   private readonly tmp: string;
   private replacesDatabase = false;
   private readonly fileId = randomBytes(16);
-  /** Encrypted: the backup's own subkeys (a new file id), generation 1. */
+  /** Encrypted: the backup's own subkeys (a new file id). */
   private readonly sealer: LogCrypt | undefined;
 
   private constructor(
@@ -91,7 +90,7 @@ export class BackupJob {
     readonly target: string,
   ) {
     this.tmp = backupTempPath(target);
-    this.sealer = source.crypt && new LogCrypt(source.crypt.keys, this.fileId, 1);
+    this.sealer = source.crypt && new LogCrypt(source.crypt.keys, this.fileId);
   }
 
   /**
@@ -173,10 +172,11 @@ export class BackupJob {
     const parts: Uint8Array[] = [];
     let at = this.at;
     do {
-      const dv = this.source.mirror.dvAt(at);
-      const len = frameSize(dv, segmentOffset(at));
-      const off = segmentOffset(at);
-      const form = new Uint8Array(dv.buffer, dv.byteOffset + off, len).slice();
+      // A backup reads the whole log: every page was loaded before it started (workers/writer.ts).
+      const off = this.source.mirror.residentRecordAt(at);
+      const dv = this.source.mirror.recDv;
+      const len = frameSize(dv, off);
+      const form = this.source.mirror.recU8.slice(off, off + len);
       if (sealer.batch && isOpener(dv, off)) {
         // Scheme 2: the whole unit, sealed again at the same LSN.
         const unit = resealUnit(this.source.mirror, sealer, at);

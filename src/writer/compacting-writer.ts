@@ -47,8 +47,8 @@ export abstract class CompactingWriter extends LogWriter {
     if (skipped) return skipped;
     const { io, path: file } = this.opts;
     const fileId = randomBytes(16);
-    // Encrypted: a new file id is a new subkey; its records are sealed under generation 1, durable in its slot A.
-    const nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId, 1);
+    // Encrypted: a new file id is a new subkey; its units and records are sealed again, each under a fresh random nonce.
+    const nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId);
     let fd = -1;
     if (this.fd >= 0 && file !== null) {
       const tmp = `${file}.compact`;
@@ -119,7 +119,6 @@ export abstract class CompactingWriter extends LogWriter {
     this.formatVersion = FORMAT_VERSION;
     this.fileId = job.fileId;
     if (job.crypt) {
-      job.crypt.generationDurable = true;
       this.crypt = job.crypt;
       this.slots.seal = job.crypt.slotBytes.bind(job.crypt);
       this.prefix = new FedPrefixCrc();

@@ -8,7 +8,7 @@ import type { FileIO } from '../log/file-io.js';
 import type { LogCrypt } from '../log/log-crypt.js';
 import { LogState } from '../log/log-state.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { capacityFor, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { testMutant } from '../mutants.js';
 import { placeRecord } from './compactor.js';
@@ -120,6 +120,8 @@ export class CompactionJob {
   /** Adjacent live records of the old log [runFrom, runFrom + runLen) waiting to be copied together. */
   private runFrom = 0;
   private runLen = 0;
+  /** Where the old mirror's view holding the run starts (an LSN): a run never leaves the view of its first record. */
+  private runBase = 0;
   /** Old LSN where the copy walk is; at `start`, the walk is over and the catch-up replays from `replayed`. */
   private walk = DATA_START;
   private readonly start: number;
@@ -188,13 +190,16 @@ export class CompactionJob {
       this.scanSlot = to >= index.capacity ? -1 : to;
       if (performance.now() >= deadline) return 'more';
     }
+    // Compaction reads the whole log: every page was loaded before it started (workers/writer.ts).
     const old = this.source.state.mirror;
     const now = this.source.now();
     let n = 0;
     while (this.walk < this.start) {
       const lsn = this.walk;
-      const dv = old.dvAt(lsn);
-      const off = segmentOffset(lsn);
+      const off = old.residentRecordAt(lsn);
+      // Locals: copyRun below resolves the run's first record.
+      const u8 = old.recU8;
+      const dv = old.recDv;
       const size = frameSize(dv, off);
       this.walk += size;
       const bit = Math.floor(lsn / 16);
@@ -204,13 +209,14 @@ export class CompactionJob {
           this.kept++;
           // Plain records extend the run of adjacent ones, copied with one call; others go one by one.
           const plain = !this.crypt && (recordFlags(dv, off) & RECORD_FLAG_ENCRYPTED) === 0;
-          if (plain && this.runLen > 0 && this.runFrom + this.runLen === lsn && segmentOf(lsn) === segmentOf(this.runFrom) && this.runLen < MAX_RUN) this.runLen += size;
+          if (plain && this.runLen > 0 && this.runFrom + this.runLen === lsn && lsn - off === this.runBase && this.runLen < MAX_RUN) this.runLen += size;
           else {
             this.copyRun();
             if (plain) {
               this.runFrom = lsn;
               this.runLen = size;
-            } else this.place(old.slice(lsn, size));
+              this.runBase = lsn - off;
+            } else this.place(u8.subarray(off, off + size));
           }
         }
       }
@@ -280,21 +286,22 @@ export class CompactionJob {
     if (len === 0) return;
     this.runLen = 0;
     const from = this.end;
+    const old = this.source.state.mirror;
+    const at = old.residentRecordAt(this.runFrom);
     this.mirror.reserve(from, len);
-    this.mirror.write(from, this.source.state.mirror.slice(this.runFrom, len));
+    this.mirror.write(from, old.recU8.subarray(at, at + len));
     this.end += len;
     const mirror = this.mirror;
     for (let lsn = from; lsn < this.end; ) {
-      const dv = mirror.dvAt(lsn);
-      const off = segmentOffset(lsn);
+      const off = mirror.residentRecordAt(lsn);
+      const dv = mirror.recDv;
       const size = frameSize(dv, off);
       const flags = recordFlags(dv, off);
       // Out of its transaction: the flag is cleared in place (the new mirror is nobody else's yet) and the CRC resealed.
       if ((flags & RECORD_FLAG_IN_TX) !== 0) {
         dv.setUint8(off + RECORD.FLAGS, flags & ~RECORD_FLAG_IN_TX);
         dv.setUint32(off + RECORD.CRC, (dv.getUint32(off + RECORD.CRC, true) ^ inTxCrcDelta(size - RECORD_CRC_START)) >>> 0, true);
-        // A record across the segment span also has its bytes past it at the start of the next segment (mirror.ts).
-        if (off + size > SEGMENT_SPAN) mirror.write(lsn, mirror.slice(lsn, size));
+        mirror.rewritten(lsn, size);
       }
       this.state.apply(lsn);
       lsn += size;
@@ -304,14 +311,15 @@ export class CompactionJob {
   private replayOne(): void {
     const old = this.source.state.mirror;
     const lsn = this.replayed;
-    const dv = old.dvAt(lsn);
-    const off = segmentOffset(lsn);
+    // Appended since the job started: past the lazy range (L4).
+    const off = old.residentRecordAt(lsn);
+    const dv = old.recDv;
     const size = frameSize(dv, off);
     this.replayed += size;
     const kind = recordKind(dv, off);
     // A unit's opener is not a record of its own: its records follow it in plaintext (mirror form) and are replayed one by one.
     if (kind === RecordKind.TX_BEGIN || kind === RecordKind.TX_COMMIT || kind === RecordKind.DURABLE_MARK || kind === SEAL_KIND || testMutant.name === 'compaction-no-catch-up') return;
-    this.place(old.slice(lsn, size));
+    this.place(old.recU8.subarray(off, off + size));
   }
 
   /** Appends one record (a view of the old mirror or a new catalogue record) to the new log and applies it. */

@@ -7,7 +7,7 @@ import { ioError } from '../errors.js';
 import type { FileIO } from '../log/file-io.js';
 import { logCrc } from '../log/prefix-crc.js';
 import { IndexWriter } from '../shm/index-table.js';
-import { capacityFor, SEGMENT_SPAN, segmentOffset } from '../shm/layout.js';
+import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { BufferedWriter } from './buffered-writer.js';
 import { LogState } from '../log/log-state.js';
@@ -111,14 +111,15 @@ export function buildCompacted(
   // The compacted log is format 3: NS_CREATE carries the encoding (0 when the old log recorded none).
   for (const [id, name] of old.namespaces) append(catalogueRecord(RecordKind.NS_CREATE, id, name, old.nsEncodings.get(id) ?? 0));
   let kept = 0;
+  // A rewrite reads the whole log: every page was loaded before it started (workers/writer.ts).
   old.index.forEachLive((lsn) => {
-    const dv = old.mirror.dvAt(lsn);
-    const off = segmentOffset(lsn);
+    const off = old.mirror.residentRecordAt(lsn);
+    const dv = old.mirror.recDv;
     const expires = recordExpiresAt(dv, off);
     if (expires !== 0 && expires <= now) return;
     const flags = recordFlags(dv, off);
     const size = frameSize(dv, off);
-    const copy = old.mirror.slice(lsn, size).slice();
+    const copy = old.mirror.recU8.slice(off, off + size);
     if ((flags & RECORD_FLAG_IN_TX) !== 0) {
       const cdv = new DataView(copy.buffer, 0, size);
       cdv.setUint8(RECORD.FLAGS, flags & ~RECORD_FLAG_IN_TX);

@@ -10,7 +10,6 @@ import { sealRecord } from '../format/record.js';
 import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordValueLen } from '../format/record-fields.js';
 import type { LogState } from '../log/log-state.js';
 import { hashKey } from '../shm/hash.js';
-import { segmentOf, segmentOffset } from '../shm/layout.js';
 import { testMutant } from '../mutants.js';
 
 const PERSIST_REVIVES = testMutant.name === 'persist-revives';
@@ -37,18 +36,19 @@ export function sweepBatch(state: LogState, now: number, max: number, until = In
     heap.pop();
     if (!state.isCurrent(lsn)) continue;
     lsns.push(lsn);
-    bytes += RECORD_HEADER_SIZE + recordKeyLen(state.mirror.dvAt(lsn), segmentOffset(lsn));
+    // isCurrent loaded the record (recordAt): nothing is loaded between it and the batch.
+    const off = state.mirror.residentRecordAt(lsn);
+    bytes += RECORD_HEADER_SIZE + recordKeyLen(state.mirror.recDv, off);
   }
   const batch = new Uint8Array(bytes);
   const dv = new DataView(batch.buffer);
   let at = 0;
   for (const lsn of lsns) {
-    const seg = segmentOf(lsn);
-    const sdv = state.mirror.dv[seg]!;
-    const off = segmentOffset(lsn);
+    const off = state.mirror.residentRecordAt(lsn);
+    const sdv = state.mirror.recDv;
     const keyStart = recordKeyStart(sdv, off);
     const keyLen = recordKeyLen(sdv, off);
-    batch.set(state.mirror.u8[seg]!.subarray(keyStart, keyStart + keyLen), at + RECORD_HEADER_SIZE);
+    batch.set(state.mirror.recU8.subarray(keyStart, keyStart + keyLen), at + RECORD_HEADER_SIZE);
     at += sealRecord(batch, dv, at, RecordKind.TOMBSTONE, 0, recordNamespace(sdv, off), keyLen, 0, 0);
   }
   return { batch, count: lsns.length };
@@ -62,16 +62,16 @@ export function sweepBatch(state: LogState, now: number, max: number, until = In
 export function persistRecord(state: LogState, ns: number, key: Uint8Array, now: number): Uint8Array | undefined {
   const lsn = state.index.find(state.mirror, ns, key, 0, key.length, hashKey(ns, key, 0, key.length));
   if (lsn < 0) return undefined;
-  const seg = segmentOf(lsn);
-  const sdv = state.mirror.dv[seg]!;
-  const off = segmentOffset(lsn);
+  // The probe's key comparison loaded it.
+  const off = state.mirror.residentRecordAt(lsn);
+  const sdv = state.mirror.recDv;
   const expiresAt = recordExpiresAt(sdv, off);
   if (expiresAt === 0 || (expiresAt <= now && !PERSIST_REVIVES)) return undefined;
   const keyStart = recordKeyStart(sdv, off);
   const keyLen = recordKeyLen(sdv, off);
   const valueLen = recordValueLen(sdv, off);
   const rec = new Uint8Array(RECORD_HEADER_SIZE + keyLen + valueLen);
-  rec.set(state.mirror.u8[seg]!.subarray(keyStart, keyStart + keyLen + valueLen), RECORD_HEADER_SIZE);
+  rec.set(state.mirror.recU8.subarray(keyStart, keyStart + keyLen + valueLen), RECORD_HEADER_SIZE);
   sealRecord(rec, new DataView(rec.buffer), 0, RecordKind.PUT, 0, ns, keyLen, valueLen, 0);
   return rec;
 }

@@ -41,7 +41,7 @@ export function prefetchReplaced(state: LogState, batch: Uint8Array): boolean {
     const ns = recordNamespace(dv, off);
     const start = recordKeyStart(dv, off);
     const len = recordKeyLen(dv, off);
-    // find() loads each candidate record's pages (MirrorView.keyEquals → ensureRecord), the replaced one included.
+    // find() loads each candidate record's pages (MirrorView.keyEquals → recordAt), the replaced one included.
     index.find(state.mirror, ns, batch, start, len, hashKey(ns, batch, start, len));
   }
   return true;

@@ -8,8 +8,9 @@ import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
 import type { BufferSet } from '../protocol.js';
 import { clockNow } from '../shm/clock.js';
+import { BatchPublisher } from '../shm/batch-seq.js';
 import { LsnCounter } from '../shm/control.js';
-import { Ctl32, DbState, SEGMENT_SPAN, segmentOf, segmentOffset } from '../shm/layout.js';
+import { Ctl32, DbState } from '../shm/layout.js';
 import type { FlushPolicy } from '../types.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { DurableMarks } from './durable-marks.js';
@@ -74,6 +75,8 @@ export abstract class LogWriter {
   protected readonly droppedNamespaces: number[] = [];
   /** Zeros written ahead of the log, so a durable append does not change the file size. */
   protected readonly prealloc: Preallocation;
+  /** Brackets each batch's index publication, so getMany sees batches whole (rule R6). */
+  private readonly batches: BatchPublisher;
 
   constructor(protected readonly opts: EngineOptions) {
     this.ctl32 = new Int32Array(opts.control);
@@ -81,6 +84,7 @@ export abstract class LogWriter {
     this.lsn = new LsnCounter(opts.control);
     this.lsn.reset(DATA_START);
     this.prealloc = new Preallocation(opts.io, opts.path);
+    this.batches = new BatchPublisher(opts.control);
   }
 
   /** The database clock (shm/clock.ts): what every expiry decision here is taken against. */
@@ -89,6 +93,19 @@ export abstract class LogWriter {
   /** Sizes the index once for `records` more keys (before a batch applied in several appends). */
   reserveKeys(records: number): void {
     this.state.reserveKeys(records);
+  }
+
+  /**
+   * Refuses a transaction (nothing appended) whose records write into a
+   * namespace dropped before it reached the writer: applied, its writes there
+   * would be discarded (LogState.apply) and the rest committed, half of an
+   * all-or-nothing commit. Decided here, in message order, so no drop can
+   * come between the check and the append.
+   */
+  assertNamespacesLive(ids: readonly number[]): void {
+    for (const id of ids) {
+      if (!this.state.namespaces.has(id)) throw new EmdbError(ErrorCode.CLOSED, 'a namespace this transaction writes into was dropped before it committed: nothing of it was written');
+    }
   }
 
   /**
@@ -105,37 +122,20 @@ export abstract class LogWriter {
     // older records (the ones its keys replace), and a damaged page found after the bytes reached the file
     // would leave a write both refused and in the log.
     this.loadReplaced(input);
-    if (this.crypt && !this.crypt.generationDurable) this.newKeyGeneration(this.crypt);
     const lsn = this.lsn.next;
     const framed = this.marks.frame(input, this.durableLsn, this.slots.tailHint);
     const sealed = this.crypt?.sealBatch(framed.bytes, lsn);
     const batch = sealed ? sealed.mirror : framed.bytes;
     const fileBytes = sealed ? sealed.file : batch;
     const len = batch.length;
-    const segStart = segmentOf(lsn) * SEGMENT_SPAN;
-    let newSegment = false;
-    if (lsn + len <= segStart + SEGMENT_SPAN) {
-      newSegment = this.state.mirror.reserve(lsn, len);
-      this.state.mirror.write(lsn, batch);
-    } else {
-      // The batch crosses a segment boundary: place each record in the segment it starts in.
-      const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let off = 0; off < len; ) {
-        const size = frameSize(dv, off);
-        newSegment = this.state.mirror.reserve(lsn + off, size) || newSegment;
-        this.state.mirror.write(lsn + off, batch.subarray(off, off + size));
-        off += size;
-      }
-    }
-    if (newSegment) this.publishBuffers();
+    if (this.state.mirror.writeRecords(lsn, batch)) this.publishBuffers();
     if (this.fd >= 0) {
       try {
         this.prealloc.grow(this.fd, lsn, len);
         writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
       } catch (err) {
-        // A rolled-back append frees its LSNs for other bytes: they get a new generation, never a reused nonce.
-        if (this.crypt) this.crypt.generationDurable = false;
+        // A rolled-back append frees its LSNs for other bytes, sealed then under new random nonces (FORMAT.md, "Nonces").
         // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
         const full = rollBackFullDisk(this.opts.io, this.fd, lsn, err);
         this.prealloc.truncated(lsn, full !== undefined);
@@ -145,22 +145,30 @@ export abstract class LogWriter {
     // In the mirror and the file: now the bytes are part of the log (rule R3), and then they are indexed (R1).
     const end = this.lsn.advance(len);
     if (this.fd < 0 || this.opts.flushPolicy.kind === 'writeThrough') this.durableLsn = end;
-    if (framed.markBytes > 0) {
-      // Framing, not a write: no `existed` entry, not counted in `writes`.
-      this.state.apply(lsn);
-      this.marks.written(framed.value);
+    this.batches.begin();
+    try {
+      if (framed.markBytes > 0) {
+        // Framing, not a write: no `existed` entry, not counted in `writes`.
+        this.state.apply(lsn);
+        this.marks.written(framed.value);
+      }
+      const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
+      // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
+      if (this.state.sorted?.commit()) this.publishBuffers();
+      return existed;
+    } finally {
+      // Even a batch that failed half-way ends its bracket: readers must not wait on it forever.
+      this.batches.end();
     }
-    const existed = this.applyRange(lsn + framed.markBytes, end, wantExisted);
-    // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
-    if (this.state.sorted?.commit()) this.publishBuffers();
-    return existed;
   }
 
   private applyRange(from: number, to: number, wantExisted: boolean): Uint8Array | undefined {
     const mirror = this.state.mirror;
     const existed: number[] | undefined = wantExisted ? [] : undefined;
     for (let lsn = from; lsn < to; ) {
-      const size = frameSize(mirror.dvAt(lsn), segmentOffset(lsn));
+      // Records of this append: past the lazy range (L4).
+      const off = mirror.residentRecordAt(lsn);
+      const size = frameSize(mirror.recDv, off);
       const had = this.state.apply(lsn);
       lsn += size;
       // A sealed unit's opener (encrypted, scheme 2) frames records: no result, not a write.
@@ -188,17 +196,6 @@ export abstract class LogWriter {
       throw this.fail('fdatasync', err);
     }
     this.durableLsn = end;
-  }
-
-  /**
-   * Takes the next key generation and makes it durable in a header slot
-   * before any record is sealed under it, so no (subkey, nonce) pair repeats
-   * even when a cut tail's LSNs are written again (FORMAT.md, "Nonces").
-   */
-  protected newKeyGeneration(crypt: LogCrypt): void {
-    crypt.records.generation++;
-    this.writeSlot();
-    crypt.generationDurable = true;
   }
 
   /** `auto`: an automatic checkpoint, whose fdatasync is counted in autoCheckpoints, not in syncs. */

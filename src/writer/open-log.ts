@@ -16,7 +16,7 @@ import { readSnapshot } from './snapshot.js';
 import { rekeyPath } from './reencrypt.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
 import { encodeNewEncryptedHeader } from '../log/header-crypt.js';
-import { decryptPrefix, fusedPrefix, highestGeneration, LogCrypt, ReplayCrypt } from '../log/log-crypt.js';
+import { decryptPrefix, fusedPrefix, LogCrypt, ReplayCrypt } from '../log/log-crypt.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
 
@@ -45,7 +45,7 @@ export interface OpenedLog {
   snapshotTail: number;
   /** The snapshot used has page CRCs (a later open of the same log may be lazy). */
   snapshotHasPages: boolean;
-  /** Encrypted files: keys, file subkeys and the highest key generation on disk. */
+  /** Encrypted files: keys and file subkeys. */
   crypt?: LogCrypt;
 }
 
@@ -147,8 +147,10 @@ export function openLog(
   // Validate before touching anything: a foreign or future file is left byte-identical.
   assertWholeHeader(header, got, file);
   const prelude = decodePrelude(header);
+  // The key check first: a wrong key is reported as such whatever valueEncoding the open asked for, and the
+  // recorded encoding (prelude byte 136, under the key check's associated data) is only believed once authenticated.
+  const crypt = openCrypt(prelude, rules.encryption, created);
   if (!rules.anyEncoding) checkEncoding(prelude.valueEncoding, rules.valueEncoding, 'the database');
-  const crypt = openCrypt(header, prelude, rules.encryption, created);
   const slot = chooseSlot(header, prelude.version, crypt?.acceptSlot);
   if (slot.tailHint > size) {
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
@@ -240,7 +242,7 @@ export function openLog(
  * record is read), undefined for a plaintext one. A mode mismatch is a
  * configuration error: nothing is derived, nothing is written.
  */
-function openCrypt(header: Uint8Array, prelude: Prelude, spec: EncryptionSpec | undefined, created: DbKeys | undefined): LogCrypt | undefined {
+function openCrypt(prelude: Prelude, spec: EncryptionSpec | undefined, created: DbKeys | undefined): LogCrypt | undefined {
   if (!isEncrypted(prelude)) {
     if (spec) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is not encrypted but the open asked for encryption (use Emdb.enableEncryption to encrypt it)');
     return undefined;
@@ -248,9 +250,7 @@ function openCrypt(header: Uint8Array, prelude: Prelude, spec: EncryptionSpec | 
   if (!spec) throw new EmdbError(ErrorCode.INVALID_CONFIG, 'the database is encrypted: open it with the encryption option (key or passphrase)');
   if (prelude.version < V3) throw new EmdbError(ErrorCode.UNSUPPORTED_VERSION, `encrypted files of format version ${prelude.version} are not supported`);
   const keys = created ?? DbKeys.fromPrelude(prelude.bytes, spec);
-  const probe = new LogCrypt(keys, prelude.fileId, 0);
-  const generation = highestGeneration(header, prelude.version, probe.acceptSlot);
-  return new LogCrypt(keys, prelude.fileId, generation);
+  return new LogCrypt(keys, prelude.fileId);
 }
 
 /** Atomic creation: temp file, fsync, rename, directory fsync (FORMAT.md assumptions). */

@@ -56,7 +56,7 @@ export function rewriteProtection(job: RekeyJob): void {
   const { io, file, state } = job;
   const { prelude, keys } = newPrelude(state.mirror.slice(0, PRELUDE_SIZE), job.to);
   const fileId = randomBytes(16);
-  const crypt = keys && new LogCrypt(keys, fileId, 1);
+  const crypt = keys && new LogCrypt(keys, fileId);
   const tmp = rekeyPath(file);
   // Writes the temp file and fdatasyncs it (removed again on failure).
   writeCompactedFile(io, tmp, state, job.now, fileId, crypt, prelude);

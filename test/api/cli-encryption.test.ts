@@ -89,16 +89,16 @@ describe('emdb-js encrypt / verify / decrypt', () => {
     const db = path.join(dir, 'tamper.emdb');
     await seed(db);
     expect((await run(['encrypt', db, '--encryption-key-env', 'EMDB_TEST_KEY'], { env })).code).toBe(0);
-    // The first sealed unit after the header pages (FORMAT.md "Sealed units": a 64-byte opener of kind 10, region
-    // bytes at 36, region CRC at 44): flip a ciphertext byte, then recompute the region CRC and the opener CRC.
+    // The first sealed unit after the header pages (FORMAT.md "Sealed units": a 72-byte opener of kind 10, region
+    // bytes at 44, region CRC at 52): flip a ciphertext byte, then recompute the region CRC and the opener CRC.
     const image = fs.readFileSync(db);
     const frame = (off: number): number => 32 + image.readUInt32LE(off + 16) + image.readUInt32LE(off + 20);
     let at = 12288;
     while (image[at + 8] !== 10) at += frame(at);
-    const len = 64 + image.readUInt32LE(at + 36);
+    const len = 72 + image.readUInt32LE(at + 44);
     image[at + len - 20]! ^= 0x01;
-    image.writeUInt32LE(crc32(image.subarray(at + 64, at + len)), at + 44);
-    image.writeUInt32LE(crc32(image.subarray(at + 8, at + 64)), at + 4);
+    image.writeUInt32LE(crc32(image.subarray(at + 72, at + len)), at + 52);
+    image.writeUInt32LE(crc32(image.subarray(at + 8, at + 72)), at + 4);
     fs.writeFileSync(db, image);
     const hash = sha(db);
 

@@ -33,7 +33,7 @@ function records(bytes: Buffer): { off: number; size: number; sealed: boolean; k
     if (bytes.readUInt32LE(off) !== 0x52444d45) break;
     const flags = bytes[off + 9]!;
     const unit = bytes[off + 8] === 10;
-    const size = unit ? 64 + bytes.readUInt32LE(off + 36) : 32 + bytes.readUInt32LE(off + 16) + bytes.readUInt32LE(off + 20) + ((flags & 1) !== 0 ? 36 : 0);
+    const size = unit ? 72 + bytes.readUInt32LE(off + 44) : 32 + bytes.readUInt32LE(off + 16) + bytes.readUInt32LE(off + 20) + ((flags & 1) !== 0 ? 36 : 0);
     out.push({ off, size, sealed: unit || (flags & 1) !== 0, kind: bytes[off + 8]! });
     off += size;
   }
@@ -115,17 +115,18 @@ describe('encryption errors', () => {
     expect(recs.length).toBeGreaterThan(20);
     const target = recs[5]!;
     // A sealed unit (new files, FORMAT.md "Sealed units"): opener header fields (magic, crc, kind, flags, reserved,
-    // namespace, key len, value len, expiry), generation, region bytes, record count, region CRC, tag; region bytes.
-    const fieldOffsets = [0, 4, 8, 9, 10, 12, 16, 20, 24, 32, 36, 40, 44, 48, 63, 64, 64 + 20, target.size - 1];
+    // namespace, key len, value len, expiry), nonce (first and last byte), region bytes, record count, region CRC,
+    // tag (first and last byte); region bytes.
+    const fieldOffsets = [0, 4, 8, 9, 10, 12, 16, 20, 24, 32, 43, 44, 48, 52, 56, 71, 72, 72 + 20, target.size - 1];
     for (const field of fieldOffsets) {
       for (const fixCrc of [false, true]) {
         const bytes = Buffer.from(original);
         bytes[target.off + field]! ^= field === 16 || field === 20 ? 0x40 : 0x01;
         if (fixCrc && field >= 8) {
           // Region CRC over the region the (possibly edited) length names, then the opener's CRC.
-          const end = target.off + 64 + bytes.readUInt32LE(target.off + 36);
-          if (field !== 44 && end <= bytes.length) bytes.writeUInt32LE(crc32(bytes.subarray(target.off + 64, end)), target.off + 44);
-          bytes.writeUInt32LE(crc32(bytes.subarray(target.off + 8, target.off + 64)), target.off + 4);
+          const end = target.off + 72 + bytes.readUInt32LE(target.off + 44);
+          if (field !== 52 && end <= bytes.length) bytes.writeUInt32LE(crc32(bytes.subarray(target.off + 72, end)), target.off + 52);
+          bytes.writeUInt32LE(crc32(bytes.subarray(target.off + 8, target.off + 72)), target.off + 4);
         }
         fs.writeFileSync(file, bytes);
         const before = sha(file);

@@ -58,8 +58,13 @@ const constantsPins = {
   /** Bit 2 (batch-sealed) was reserved by format 3 and became known with sealed units (record scheme 2). */
   RECORD_KNOWN_FLAGS: 7,
   SEAL_KIND: 10,
-  SEAL_VALUE_SIZE: 32,
-  SEAL_RECORD_SIZE: 64,
+  /** The opener stores its unit's random nonce (format 3 unreleased: it replaced the derived-nonce opener, still read). */
+  SEAL: { NONCE: 32, REGION_BYTES: 44, RECORD_COUNT: 48, REGION_CRC: 52, TAG: 56 },
+  SEAL_VALUE_SIZE: 40,
+  SEAL_RECORD_SIZE: 72,
+  SEAL_DERIVED: { GENERATION: 32, REGION_BYTES: 36, RECORD_COUNT: 40, REGION_CRC: 44, TAG: 48 },
+  SEAL_DERIVED_VALUE_SIZE: 32,
+  SEAL_DERIVED_RECORD_SIZE: 64,
   RECORD_MAGIC: 1380207941,
   RecordKind: { PUT: 1, TOMBSTONE: 2, TX_BEGIN: 3, TX_COMMIT: 4, NS_CREATE: 5, NS_DROP: 6, CLEAR: 7, DURABLE_MARK: 8, PREFIX_DELETE: 9 },
   SLOT: { MAGIC: 0, SEQUENCE: 8, TAIL_HINT: 16, CHECKPOINT_AT: 24, LIVE_KEYS: 32, FLAGS: 40, PREFIX_CRC: 44, KEY_GENERATION: 48, CRC: 60, MAC: 64 },
@@ -97,9 +102,9 @@ const sortedSnapshotPins = {
 
 const layoutPins = {
   BUILD_LOAD: 0.5,
-  CONTROL_BYTES: 40,
+  CONTROL_BYTES: 48,
   CTL64_SLOTS: 3,
-  Ctl32: { GENERATION: 6, STATE: 7, READERS: 8 },
+  Ctl32: { GENERATION: 6, STATE: 7, READERS: 8, BATCH_SEQ: 9, READ_HOLDS: 10, HOLD_UNTIL: 11 },
   Ctl64: { NEXT_LSN: 0, READS: 1, CLOCK_OFFSET: 2 },
   DbState: { OPENING: 0, OPEN: 1, FAILED: 2, CLOSED: 3 },
   INDEX_HEADER_BYTES: 64,

@@ -12,7 +12,8 @@ import { crc32 } from '@node-rs/crc32';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setNewFileScheme } from '../../dist/src/crypto/keys.js';
 import { observeNonces } from '../../dist/src/crypto/record-crypt.js';
-import { DATA_START, PRELUDE, RECORD, SEAL_KIND, SEAL_RECORD_SIZE } from '../../dist/src/format/constants.js';
+import { DATA_START, PRELUDE, RECORD, SEAL, SEAL_KIND, SEAL_RECORD_SIZE } from '../../dist/src/format/constants.js';
+import { unitSize } from '../../dist/src/format/seal-opener.js';
 import { DB, encodeUnits, type Unit } from '../helpers/sim/engine-harness.js';
 import { SimFS } from '../helpers/sim/sim-fs.js';
 import { CRASH_MODES } from '../helpers/sim/crash-image.js';
@@ -43,7 +44,7 @@ function units(file: Uint8Array, end = file.length): { lsn: number; size: number
     const kind = dv.getUint8(at + RECORD.KIND);
     // Scheme 1 records (flag bit 0) carry nonce, sealed expiry and tag: 36 bytes more.
     const sealed = (dv.getUint8(at + RECORD.FLAGS) & 1) !== 0 ? 36 : 0;
-    const size = kind === SEAL_KIND ? SEAL_RECORD_SIZE + dv.getUint32(at + 36, true) : 32 + sealed + dv.getUint32(at + 16, true) + dv.getUint32(at + 20, true);
+    const size = kind === SEAL_KIND ? unitSize(dv, at) : 32 + sealed + dv.getUint32(at + 16, true) + dv.getUint32(at + 20, true);
     if (kind === SEAL_KIND) out.push({ lsn: at, size });
     at += size;
   }
@@ -99,10 +100,10 @@ describe('sealed units (record scheme 2)', () => {
 
   for (const snapshot of [true, false]) {
     const how = snapshot ? 'with the index snapshot (one-pass reopen)' : 'by full replay';
-    it(`a flipped bit in a unit's region, its tag or its opener fields is ERR_EMDB_CORRUPTION at the unit, file unchanged (${how})`, () => {
+    it(`a flipped bit in a unit's region, its tag, its nonce or its opener fields is ERR_EMDB_CORRUPTION at the unit, file unchanged (${how})`, () => {
       const { sim } = build(4, 30);
       const u = units(sim.readFile(DB)!)[2]!;
-      const targets = [u.lsn + SEAL_RECORD_SIZE + 100, u.lsn + 48 + 3, u.lsn + 40];
+      const targets = [u.lsn + SEAL_RECORD_SIZE + 100, u.lsn + SEAL.TAG + 3, u.lsn + SEAL.NONCE + 5, u.lsn + SEAL.RECORD_COUNT];
       for (const at of targets) {
         for (const forgeCrc of [false, true]) {
           const bytes = sim.readFile(DB)!.slice();
@@ -110,7 +111,7 @@ describe('sealed units (record scheme 2)', () => {
           const dv = new DataView(bytes.buffer);
           if (forgeCrc) {
             // An attacker recomputes the region CRC and the opener CRC: only the tag can catch it.
-            dv.setUint32(u.lsn + 44, crc32(bytes.subarray(u.lsn + SEAL_RECORD_SIZE, u.lsn + u.size)), true);
+            dv.setUint32(u.lsn + SEAL.REGION_CRC, crc32(bytes.subarray(u.lsn + SEAL_RECORD_SIZE, u.lsn + u.size)), true);
             dv.setUint32(u.lsn + 4, crc32(bytes.subarray(u.lsn + 8, u.lsn + SEAL_RECORD_SIZE)), true);
           }
           const copy = imageFs(bytes);
@@ -197,11 +198,11 @@ describe('sealed units (record scheme 2)', () => {
     const lsns = new Set<string>();
     let seals = 0;
     let lsnReused = 0;
-    observeNonces((key, nonce) => {
+    observeNonces((key, nonce, at) => {
       seals++;
       pairs.add(`${Buffer.from(key).toString('hex')}:${Buffer.from(nonce).toString('hex')}`);
-      // The same unit LSN under the same subkey again: only a new generation keeps the nonce fresh.
-      const lsn = `${Buffer.from(key).toString('hex')}:${Buffer.from(nonce.subarray(4)).toString('hex')}`;
+      // The same unit LSN under the same subkey again: the random nonce must still be fresh.
+      const lsn = `${Buffer.from(key).toString('hex')}:${at}`;
       if (lsns.has(lsn)) lsnReused++;
       lsns.add(lsn);
     });

@@ -72,16 +72,17 @@ export class TxThrow extends ApiCommand {
 
 /**
  * A transaction that stages writes into a named namespace which another call
- * drops before the commit: the commit keeps its other writes, and the staged
- * ones must never become data (not in the dropped namespace, not in a later
- * one that reuses its id after compaction).
+ * drops before the commit: the commit is refused whole with ERR_EMDB_CLOSED
+ * (its other writes are not applied either), and the staged ones never become
+ * data (not in the dropped namespace, not in a later one that reuses its id
+ * after compaction).
  */
 export class TxDropsNamespace extends ApiCommand {
   constructor(readonly ns: string, readonly keys: string[], readonly other: [string, string]) {
     super();
   }
   async act(m: KvModel, r: ApiReal) {
-    await r.db.transaction(async (tx) => {
+    const outcome = r.db.transaction(async (tx) => {
       const doomed = await tx.namespace(this.ns);
       created(m, this.ns);
       for (const k of this.keys) doomed.insert(k, 'staged before the drop');
@@ -90,8 +91,8 @@ export class TxDropsNamespace extends ApiCommand {
       m.dropNamespace(this.ns);
       m.boundary();
     });
-    m.space(DEFAULT_NS).set(...this.other);
-    m.boundary();
+    await rejectsWithCode(outcome, ErrorCode.CLOSED);
+    expect(text(r.db.getSync(this.other[0])), `${this}: the refused commit's other write is not applied`).toBe(m.get(DEFAULT_NS, this.other[0]));
     expect(await r.db.namespaces()).toEqual(m.namespaces());
   }
   toString() {

@@ -12,7 +12,7 @@ import { scanSlots, unpackScan } from '../../../dist/src/shm/scan.js';
 import type { FileIO } from '../../../dist/src/log/file-io.js';
 import type { FlushPolicy } from '../../../dist/src/types.js';
 import { IndexView } from '../../../dist/src/shm/index-table.js';
-import { SEGMENT_SPAN, SLOT_BASE_WORDS, SLOT_WORDS, SlotWord, TAG_DELETED, TAG_EMPTY } from '../../../dist/src/shm/layout.js';
+import { SLOT_BASE_WORDS, SLOT_WORDS, SlotWord, TAG_DELETED, TAG_EMPTY } from '../../../dist/src/shm/layout.js';
 import { lsnOf, MirrorView } from '../../../dist/src/shm/mirror.js';
 import { createControlBlock } from '../../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../../dist/src/writer/engine.js';
@@ -102,9 +102,9 @@ export function readBack(engine: WriterEngine, probeKeys: Iterable<string>): Rea
     const tag = index.i32[base + SlotWord.TAG]!;
     if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
     const lsn = lsnOf(index.i32[base + SlotWord.LSN_LO]!, index.i32[base + SlotWord.LSN_HI]!);
-    const seg = Math.floor(lsn / SEGMENT_SPAN);
-    const u8 = mirror.u8[seg];
-    const len = u8 ? checkRecord(u8, mirror.dv[seg]!, lsn - seg * SEGMENT_SPAN, u8.length) : -1;
+    const off = mirror.residentRecordAt(lsn);
+    const u8 = mirror.recU8;
+    const len = u8.length > 0 ? checkRecord(u8, mirror.recDv, off, u8.length) : -1;
     if (len < 0) problems.push(`index slot ${slot} points at a record at ${lsn} that fails its check (${len})`);
   }
   const state = new Map<string, string>();
