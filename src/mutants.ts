@@ -17,5 +17,6 @@
  *   'compaction-no-catch-up' compaction does not replay the writes made while it copied
  *   'purge-loses-writes' the stepwise index purge drops writes to slots it already copied (at load, writer)
  *   'lazy-no-page-check' a lazily loaded log page is used without checking it against its CRC (where it acts)
+ *   'frame-no-version-check' a frame-pool reader skips the closing VERSION load (rule F2; read when a FrameReader is made)
  */
 export const testMutant = { name: (typeof process !== 'undefined' && process.env.EMDB_TEST_MUTANT) || '' };

@@ -11,7 +11,13 @@ import {
   indexBytes,
   tagOf,
 } from './layout.js';
-import { lsnHi, lsnLo, lsnOf, type MirrorView } from './mirror.js';
+import { lsnHi, lsnLo, lsnOf } from './mirror.js';
+
+/** What a probe compares keys against: the mirror today, the frame pool (frame-records.ts) next. */
+export interface KeySource {
+  /** True when the record at `lsn` belongs to `namespace` and its key equals bytes[start, start + len). */
+  keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean;
+}
 
 /**
  * A writer holds a slot's seqlock for four stores. One that held it for this long
@@ -84,7 +90,7 @@ export class IndexView {
    * LSN words and the closing SEQ load. Atomics.load is a builtin call on Node 20
    * (~12 ns each, docs/DESIGN.md "getSync hit path"), so the loads are the cost.
    */
-  find(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
+  find(mirror: KeySource, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
     const i32 = this.i32;
     const mask = this.mask;
     const tag = tagOf(hash);
@@ -144,7 +150,7 @@ export class IndexWriter extends IndexView {
    * Points (namespace, key) at `lsn`; the key bytes are compared against the
    * records already in the mirror. Returns the previous LSN or -1 when new.
    */
-  upsert(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number, lsn: number): number {
+  upsert(mirror: KeySource, namespace: number, key: Uint8Array, start: number, len: number, hash: number, lsn: number): number {
     const i32 = this.i32;
     const tag = tagOf(hash);
     let slot = tag & this.mask;
@@ -178,7 +184,7 @@ export class IndexWriter extends IndexView {
   }
 
   /** Marks (namespace, key) deleted. Returns the removed LSN or -1. */
-  remove(mirror: MirrorView, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
+  remove(mirror: KeySource, namespace: number, key: Uint8Array, start: number, len: number, hash: number): number {
     const i32 = this.i32;
     const tag = tagOf(hash);
     let slot = tag & this.mask;

@@ -241,3 +241,74 @@ export const PageState = { ABSENT: 0, RESIDENT: 1 } as const;
 export function lazyWordsFor(pages: number): number {
   return LAZY_STATE_BASE + pages + pages + 1;
 }
+
+// ---- frame pool: the bounded page cache (src/shm/frame-pool.ts) ----
+/**
+ * Rules of the frame pool (docs/DESIGN.md, "Bounded page cache"). One thread,
+ * the writer, fills and evicts frames; any number of threads read them.
+ *  F1. Only the writer writes a frame's bytes, its OWNER and PAGE tag, its
+ *      VERSION and the page-table entries. It reassigns frame f (holding page p
+ *      of owner g) as: Atomics.store(VERSION, v + 1) (odd), Atomics.store of
+ *      g's table entry p to 0, the new OWNER and PAGE (Atomics.store), the
+ *      bytes (plain writes), Atomics.store(VERSION, v + 2), and last the new
+ *      owner's table entry (f + 1). A frame's VERSION only grows.
+ *  F2. A reader of page p of owner g: e = Atomics.load(table entry p), f = e - 1
+ *      (e = 0: not resident); v = Atomics.load(VERSION f), odd: not usable;
+ *      Atomics.load(OWNER f) = g and Atomics.load(PAGE f) = p, else the entry
+ *      was stale (the frame was reassigned after the reader loaded it); then
+ *      plain reads of the bytes; then the fence of F5; then
+ *      Atomics.load(VERSION f) = v, else the bytes may be another page's and
+ *      are thrown away. Equal versions mean no reassignment began between the
+ *      two loads (VERSION only grows), so every byte read belonged to page p.
+ *  F3. Appends: the writer copies appended records into the frame of the
+ *      log's last page without touching VERSION. Readers never read at or past
+ *      NEXT_LSN (R3), and bytes below NEXT_LSN in a frame never change while
+ *      its tag stays, so a reader of older bytes of that page is not disturbed.
+ *  F4. REF is set to 1 by a reader on a hit (Atomics.store) and cleared by the
+ *      writer's CLOCK hand; a lost update only changes which frame is evicted.
+ *  F5. The fence between a reader's plain byte loads and its closing VERSION
+ *      load. On x64 (TSO) loads are not reordered with other loads, so the
+ *      closing Atomics.load is enough. Where they can be (arm64: V8's
+ *      Atomics.load is a load-acquire, which holds later accesses back but not
+ *      earlier ones), the reader first does an Atomics.exchange on a word only
+ *      it writes: a read-modify-write with release semantics, so the byte loads
+ *      complete before it, and the closing load after it. No other thread
+ *      touches that word, so it costs no cache-line traffic.
+ */
+const framePoolWords = fieldOffsets({ FRAMES: 1, RESERVED: 3 });
+export const FramePoolWord = framePoolWords.offsets;
+/** Int32 words of one frame's metadata (rules F1–F4). */
+const frameWords = fieldOffsets({ VERSION: 1, OWNER: 1, PAGE: 1, REF: 1 });
+export const FrameWord = frameWords.offsets;
+export const FRAME_WORDS = frameWords.end;
+/** First word of frame f's metadata is FRAME_META_BASE + f * FRAME_WORDS. */
+export const FRAME_META_BASE = framePoolWords.end;
+/** OWNER of a frame that holds no page (owners, one per log generation, start at 1). */
+export const FRAME_FREE = 0;
+/** Frames are grouped into data buffers of 2^FRAME_CHUNK_SHIFT frames (1 GiB), so a large cache needs no single huge allocation. */
+export const FRAME_CHUNK_SHIFT = 14;
+
+/** Int32 words of a frame pool's metadata buffer for `frames` frames. */
+export function framePoolWordsFor(frames: number): number {
+  return FRAME_META_BASE + frames * FRAME_WORDS;
+}
+
+// ---- a log generation's read descriptor (src/shm/record-fetch.ts) ----
+/**
+ * Rules of the descriptor a thread preads a record through when its page is
+ * not in the frame pool (one per log generation; compaction makes a new one):
+ *  G1. A reader adds 1 to IN_FLIGHT, loads FD, preads, subtracts 1 (as L3). The
+ *      writer, once the generation is retired, exchanges FD for -1, then loads
+ *      PINS and IN_FLIGHT: both 0, it closes the descriptor; else it stores FD
+ *      back and tries again later. All seq-cst Atomics, so a pread or pin the
+ *      writer did not see comes later in the total order and loads -1: no
+ *      pread reaches a closed, reused descriptor number.
+ *  G2. An iterator or range snapshot that reads a generation for longer than
+ *      one call adds 1 to PINS, then loads FD (-1: it unpins and starts again
+ *      on the published generation, G3), and subtracts 1 when it ends.
+ *  G3. A lookup that loads FD = -1 holds a retired generation: it brings its
+ *      view to the published one (R4) and looks the key up again there.
+ */
+const generationFileWords = fieldOffsets({ FD: 1, IN_FLIGHT: 1, PINS: 1, RESERVED: 1 });
+export const GenerationFileWord = generationFileWords.offsets;
+export const GENERATION_FILE_WORDS = generationFileWords.end;

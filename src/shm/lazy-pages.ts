@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { testMutant } from '../mutants.js';
+import { nativeCrc32 } from './native-crc.js';
 import { DATA_START, LOG_PAGE_BYTES, MAX_RECORD_BYTES } from '../format/constants.js';
 import { LAZY_STATE_BASE, lazyWordsFor, LazyWord, PageState, SEGMENT_SPAN, segmentOf, segmentOffset } from './layout.js';
 
@@ -15,17 +15,6 @@ export interface LazySpec {
   tail: number;
   /** CRC of [DATA_START, tail): checks the last page when the tail is not on a page boundary. */
   tailCrc: number;
-}
-
-/**
- * The native CRC32, loaded on the first page load: reader-pool threads start
- * without it (the layer rule reader-thread-stays-light), and a thread of a
- * database that never opens lazily never loads it.
- */
-let crc32: ((data: Uint8Array, initial?: number) => number) | undefined;
-function nativeCrc32(): (data: Uint8Array, initial?: number) => number {
-  crc32 ??= (createRequire(import.meta.url)('@node-rs/crc32') as { crc32: (data: Uint8Array, initial?: number) => number }).crc32;
-  return crc32;
 }
 
 /** pread as fs.readSync has it; the writer passes its FileIO's (test doubles). */
