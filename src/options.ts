@@ -51,15 +51,18 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
    * Whether each user thread (the opening thread, and threads attached with
    * `Emdb.attach(db.handle())`, which follow the opener's setting) runs one
    * full garbage collection of its own heap shortly after a compaction has
-   * replaced the log's shared memory, and after close() (default true).
+   * replaced the log's shared memory, and after close() (default true). It
+   * runs on an unref'd timer (~50 ms later), never inside your synchronous code.
    *
    * The old log's memory is freed only once every thread that held it has
    * collected; a thread that mostly calls getSync allocates too little for V8
-   * to collect on its own, and kept it for minutes. The collection is a pause
-   * on that thread, once per compaction and once at close: about 1-4 ms with
-   * 50 MB of live objects, 20-60 ms with 500 MB (docs/DESIGN.md, "Compaction").
+   * to collect on its own, and kept it for minutes, or until it exited (RSS
+   * 5-9 times the file size, also after close). The collection is a pause on
+   * that thread, once per compaction and once at close, that grows with the
+   * thread's live heap: about 25 ms of CPU with 50 MB of live objects and
+   * 250 ms with 500 MB on a slow 2-core VM (docs/DESIGN.md, "Compaction").
    * With false, the old log stays resident until the application's own
-   * collections reach it.
+   * collections reach it on every thread that held it.
    */
   collectAfterCompaction?: boolean;
 }
