@@ -52,7 +52,8 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
    * `Emdb.attach(db.handle())`, which follow the opener's setting) runs one
    * full garbage collection of its own heap shortly after a compaction has
    * replaced the log's shared memory, and after close() (default true). It
-   * runs on an unref'd timer (~50 ms later), never inside your synchronous code.
+   * runs on an unref'd timer (~50 ms later), never inside your synchronous
+   * code, and only once 16 MiB or more of buffers were dropped on that thread.
    *
    * The old log's memory is freed only once every thread that held it has
    * collected; a thread that mostly calls getSync allocates too little for V8

@@ -5,7 +5,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { AttachedRequest, Done, Envelope } from '../protocol.js';
 import { DbState } from '../shm/layout.js';
-import { collectDroppedBuffers } from '../shm/collect-garbage.js';
+import { buffersDropped } from '../shm/collect-garbage.js';
 import { SharedView } from '../shm/shared-view.js';
 import type { EmdbHandle } from '../types.js';
 import { InlineReader } from './inline-reader.js';
@@ -92,7 +92,7 @@ export class AttachedConnection implements DbConnection {
   static async attach(handle: EmdbHandle): Promise<AttachedConnection> {
     const view = new SharedView(handle.control, handle.buffersChannel);
     const collectAfterCompaction = handle.collectAfterCompaction ?? true;
-    if (collectAfterCompaction) view.onDrop = collectDroppedBuffers;
+    if (collectAfterCompaction) view.onDrop = buffersDropped;
     if (view.state() !== DbState.OPEN && view.state() !== DbState.FAILED) {
       view.close();
       throw new EmdbError(ErrorCode.CLOSED, 'database is closed');

@@ -18,8 +18,9 @@
  * compaction left 1.4 GB of RSS for a 156 MB file, 1.4 GB still after close
  * (docs/RELIABILITY.md, "Found by outside testing"). Their view schedules
  * collectDroppedBuffers when it drops a generation (SharedView.onDrop: a new
- * logEpoch, or close), unless the database was opened with
- * collectAfterCompaction: false. Their heaps are the application's, so that
+ * logEpoch, or close) of 16 MiB or more, counting the drops since the
+ * thread's last collection (buffersDropped), unless the database was opened
+ * with collectAfterCompaction: false. Their heaps are the application's, so that
  * is a pause on its thread (measured in docs/DESIGN.md, "Compaction"): once
  * per compaction and once at close, on a timer, never inside the caller's
  * synchronous code.
@@ -39,6 +40,16 @@ import vm from 'node:vm';
 
 let gc: (() => void) | null | undefined;
 let pending: ReturnType<typeof setTimeout> | undefined;
+/** Bytes of shared buffers this thread's views dropped since its last collection (buffersDropped). */
+let droppedBytes = 0;
+
+/**
+ * What a user thread's views must have dropped before it pays for a
+ * collection: a small database's close or compaction frees too little to be
+ * worth a pause of the application's heap (a test suite or a CLI opening and
+ * closing small databases would pay one each time). Drops add up until then.
+ */
+export const COLLECT_MIN_DROPPED_BYTES = 16 * 1024 * 1024;
 
 /** Contexts created to get `gc` before this thread gives up: another thread's toggle can spoil a few in a row. */
 const GC_ATTEMPTS = 10;
@@ -68,6 +79,7 @@ function exposeGc(): (() => void) | null {
  */
 export function collectNow(): void {
   gc ??= exposeGc();
+  droppedBytes = 0;
   gc?.();
 }
 
@@ -97,4 +109,14 @@ export function collectPendingNow(): void {
   clearTimeout(pending);
   pending = undefined;
   collectNow();
+}
+
+/**
+ * A user thread's view dropped a generation of `bytes` (SharedView.onDrop):
+ * schedules a collection once this thread's drops since its last one reach
+ * COLLECT_MIN_DROPPED_BYTES.
+ */
+export function buffersDropped(bytes: number): void {
+  droppedBytes += bytes;
+  if (droppedBytes >= COLLECT_MIN_DROPPED_BYTES) collectDroppedBuffers();
 }

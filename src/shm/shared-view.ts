@@ -47,10 +47,11 @@ export class SharedView {
   private droppedNs: ReadonlySet<number> = new Set();
   /**
    * Called when this view lets go of a whole generation: a compaction's new
-   * set (its logEpoch changed) replaced the mirror and index, or close(). User
-   * threads set it to schedule one collection (shm/collect-garbage.ts).
+   * set (its logEpoch changed) replaced the mirror and index, or close(), with
+   * the bytes of the buffers it held. User threads set it to schedule one
+   * collection (shm/collect-garbage.ts).
    */
-  onDrop: (() => void) | undefined;
+  onDrop: ((bytes: number) => void) | undefined;
   private readonly channel: BroadcastChannel;
   private closed = false;
 
@@ -80,18 +81,27 @@ export class SharedView {
   offer(set: BufferSet): void {
     if (this.closed || set.generation <= this.generation) return;
     const epoch = set.logEpoch ?? 0;
-    const dropped = this.index !== undefined && epoch !== this.logEpoch;
+    const dropped = this.index !== undefined && epoch !== this.logEpoch ? this.heldBytes() : 0;
     this.generation = set.generation;
     this.index = new IndexView(set.index);
     this.mirror = new MirrorView(set.segments, set.lazy);
     this.sorted = set.sorted;
     this.logEpoch = epoch;
     if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
-    if (dropped) {
+    if (dropped > 0) {
       // The last value read would keep a whole segment of the old mirror alive.
       this.forgetValue();
-      this.onDrop?.();
+      this.onDrop?.(dropped);
     }
+  }
+
+  /** Bytes of the shared buffers this view holds (index, mirror segments, sorted runs and tail). */
+  private heldBytes(): number {
+    let bytes = this.index?.buffer.byteLength ?? 0;
+    for (const b of this.mirror?.buffers ?? []) bytes += b.byteLength;
+    const sorted = this.sorted;
+    if (sorted) for (const b of [sorted.tail, ...sorted.runs]) bytes += b.byteLength;
+    return bytes;
   }
 
   private forgetValue(): void {
@@ -213,12 +223,12 @@ export class SharedView {
   close(): void {
     this.closed = true;
     this.channel.close();
-    const held = this.index !== undefined;
+    const held = this.heldBytes();
     this.index = undefined;
     this.mirror = undefined;
     this.sorted = undefined;
     this.forgetValue();
-    if (held) this.onDrop?.();
+    if (held > 0) this.onDrop?.(held);
   }
 }
 
