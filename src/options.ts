@@ -60,8 +60,9 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
    * to collect on its own, and kept it for minutes, or until it exited (RSS
    * 5-9 times the file size, also after close). The collection is a pause on
    * that thread, once per compaction and once at close, that grows with the
-   * thread's live heap: about 25 ms of CPU with 50 MB of live objects and
-   * 250 ms with 500 MB on a slow 2-core VM (docs/DESIGN.md, "Compaction").
+   * thread's live heap: about 5 ms with a near-empty heap, 75-90 ms with
+   * 50 MB of live objects and 0.6-0.8 s with 500 MB on a slow 2-core VM
+   * (docs/DESIGN.md, "Compaction").
    * With false, the old log stays resident until the application's own
    * collections reach it on every thread that held it.
    */
