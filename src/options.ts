@@ -54,6 +54,26 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
    * at the damage and reports it in stats().recovery (docs/FORMAT.md, "Recovery").
    */
   recovery?: RecoveryMode;
+  /**
+   * Whether each user thread (the opening thread, and threads attached with
+   * `Emdb.attach(db.handle())`, which follow the opener's setting) runs one
+   * full garbage collection of its own heap shortly after a compaction has
+   * replaced the log's shared memory, and after close() (default true). It
+   * runs on an unref'd timer (~50 ms later), never inside your synchronous
+   * code, and only once 16 MiB or more of buffers were dropped on that thread.
+   *
+   * The old log's memory is freed only once every thread that held it has
+   * collected; a thread that mostly calls getSync allocates too little for V8
+   * to collect on its own, and kept it for minutes, or until it exited (RSS
+   * 5-9 times the file size, also after close). The collection is a pause on
+   * that thread, once per compaction and once at close, that grows with the
+   * thread's live heap: about 5 ms with a near-empty heap, 75-90 ms with
+   * 50 MB of live objects and 0.6-0.8 s with 500 MB on a slow 2-core VM
+   * (docs/DESIGN.md, "Compaction").
+   * With false, the old log stays resident until the application's own
+   * collections reach it on every thread that held it.
+   */
+  collectAfterCompaction?: boolean;
 }
 
 export type RecoveryMode = 'strict' | 'salvage';
@@ -79,6 +99,7 @@ export const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = [
   'valueEncoding',
   'cacheSize',
   'recovery',
+  'collectAfterCompaction',
 ];
 const GROUP_FIELDS = ['kind', 'maxWaitMs', 'maxBatch'];
 const FLUSH_KINDS = ['onEachFlush', 'group', 'writeThrough'];
@@ -110,6 +131,8 @@ export interface ResolvedOptions {
   recovery?: RecoveryMode;
   /** Validated encryption (a copy: the caller's object is not kept). */
   encryption?: EncryptionSpec;
+  /** OpenOptions.collectAfterCompaction (default true); attached threads take the opener's (EmdbHandle). */
+  collectAfterCompaction: boolean;
 }
 
 function invalid(message: string): EmdbError {
@@ -221,6 +244,8 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (!RECOVERY_MODES.includes(recovery)) {
     throw invalid(`recovery must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(recovery)}`);
   }
+  const collectAfterCompaction = options.collectAfterCompaction ?? true;
+  if (typeof collectAfterCompaction !== 'boolean') throw invalid(`collectAfterCompaction must be a boolean (got ${typeof collectAfterCompaction})`);
   let path: string | null = null;
   if (inMemory) {
     if (options.path !== undefined || options.appName !== undefined || options.databaseName !== undefined || options.dataRoot !== undefined) {
@@ -239,6 +264,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     recovery,
     defaultTtl,
     separator,
+    collectAfterCompaction,
     ...(rangeScans ? { rangeScans } : {}),
     ...(encryption ? { encryption } : {}),
   };

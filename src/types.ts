@@ -63,6 +63,8 @@ export interface EmdbHandle {
   /** The opener's defaultTtl (ms) and separator, so an attached thread writes as the opener does. */
   defaultTtl?: number;
   separator?: string;
+  /** The opener's collectAfterCompaction, which attached threads follow (absent: true). */
+  collectAfterCompaction?: boolean;
 }
 
 /** What the writer knows for stats() (db.ts adds the thread-side counters, see Stats below). */

@@ -15,6 +15,8 @@ import type { Chunk } from '../src/range/snapshot.js';
 
 const init = workerData as ReaderInit;
 const view = new SharedView(init.control, init.channelName, init.buffers);
+// workerData lives as long as this thread: holding the start-up set there would keep that generation's buffers after a compaction.
+init.buffers = undefined;
 /** The log epoch (BufferSet.logEpoch) this thread last read: a change means a compaction dropped a generation. */
 let lastEpoch = view.logEpoch;
 
@@ -43,13 +45,14 @@ function acrossTheHop<T>(task: () => T): T {
 
 function readBlock(task: ReadTask): ArrayBuffer | null {
   if (task.shared) view.offer(task.shared);
+  // A reader started after a buffer set was published cannot catch up alone: ask for it.
+  if (!view.sync()) return null;
   // A compaction replaced the mirror and index: the old ones are garbage in this small heap (collect-garbage.ts).
+  // After sync, which is where a reader usually meets the new set: checked before it, the collection came one task late.
   if (view.logEpoch !== lastEpoch) {
     lastEpoch = view.logEpoch;
     collectNow();
   }
-  // A reader started after a buffer set was published cannot catch up alone: ask for it.
-  if (!view.sync()) return null;
   const keys = new Uint8Array(task.keys, 0, task.keyBytes);
   const kdv = new DataView(task.keys, 0, task.keyBytes);
   const n = task.count;

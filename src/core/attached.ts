@@ -5,6 +5,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { AttachedRequest, Done, Envelope } from '../protocol.js';
 import { DbState } from '../shm/layout.js';
+import { buffersDropped } from '../shm/collect-garbage.js';
 import { SharedView } from '../shm/shared-view.js';
 import type { EmdbHandle } from '../types.js';
 import { InlineReader } from './inline-reader.js';
@@ -90,12 +91,19 @@ export class AttachedConnection implements DbConnection {
 
   static async attach(handle: EmdbHandle): Promise<AttachedConnection> {
     const view = new SharedView(handle.control, handle.buffersChannel);
+    const collectAfterCompaction = handle.collectAfterCompaction ?? true;
+    if (collectAfterCompaction) view.onDrop = buffersDropped;
     if (view.state() !== DbState.OPEN && view.state() !== DbState.FAILED) {
       view.close();
       throw new EmdbError(ErrorCode.CLOSED, 'database is closed');
     }
     const transport = new ChannelTransport(handle.requestChannel);
     const link = new WriterLink(transport);
+    // The opener closed the database (the writer says so on the link): every call here is refused from now on,
+    // and the view's buffers, the whole log, would otherwise stay until this thread calls close() or exits.
+    link.onFailure = (err) => {
+      if (err.code === ErrorCode.CLOSED) view.close();
+    };
     let first: Done;
     try {
       // Subscribed first, then asked: no generation published in between is missed (rule R4).
@@ -107,7 +115,7 @@ export class AttachedConnection implements DbConnection {
       throw err;
     }
     if (first.shared) view.offer(first.shared);
-    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding), storedEncoding: handle.valueEncoding, raw: false, defaultTtl: handle.defaultTtl, separator: handle.separator ?? '.' };
+    const options: ResolvedOptions = { path: handle.path, readers: 0, flushPolicy: handle.flushPolicy, codec: codecFor(handle.valueEncoding), storedEncoding: handle.valueEncoding, raw: false, defaultTtl: handle.defaultTtl, separator: handle.separator ?? '.', collectAfterCompaction };
     return new AttachedConnection(options, view, link, transport, new InlineReader(view), handle);
   }
 

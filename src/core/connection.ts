@@ -3,6 +3,7 @@ import { EmdbError, ErrorCode } from '../errors.js';
 import { acquireLock, type LockHandle } from '../lock.js';
 import type { ResolvedOptions } from '../options.js';
 import type { BufferSet } from '../protocol.js';
+import { buffersDropped } from '../shm/collect-garbage.js';
 import { createControlBlock, SharedView } from '../shm/shared-view.js';
 import type { EmdbHandle } from '../types.js';
 import { ReadPool } from './read-pool.js';
@@ -45,6 +46,7 @@ export class Connection implements DbConnection {
       flushPolicy: this.options.flushPolicy,
       ...(this.options.defaultTtl !== undefined ? { defaultTtl: this.options.defaultTtl } : {}),
       separator: this.options.separator,
+      collectAfterCompaction: this.options.collectAfterCompaction,
     };
   }
 
@@ -87,6 +89,12 @@ export class Connection implements DbConnection {
         return done.shared;
       };
       const pool = new ReadPool(view, getBuffers, options.readers);
+      // A compaction's new set, or close(): the old generation is garbage here and on the reader threads (collect-garbage.ts).
+      const collect = options.collectAfterCompaction;
+      view.onDrop = (bytes) => {
+        pool.wakeAfterDrop();
+        if (collect) buffersDropped(bytes);
+      };
       return new Connection(options, view, writer, link, pool, lock, requestChannel);
     } catch (err) {
       view?.close();

@@ -143,18 +143,23 @@ export class ReadPool implements ValueReader {
   /** The running pool, started on first call (also used by tests to run probe tasks on the reader threads). */
   started(): Promise<Piscina> {
     if (this.closed) return Promise.reject(closedError());
-    this.pool ??= import('piscina').then(
-      ({ Piscina }) =>
-        new Piscina({
-          filename: READER_WORKER_URL.href,
-          minThreads: this.threadCount,
-          maxThreads: this.threadCount,
-          idleTimeout: 30_000,
-          execArgv: workerExecArgv(),
-          // The buffers current now; a reader that meets a newer generation asks for it (run() retries with `shared`).
-          workerData: { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) } satisfies ReaderInit,
-        }),
-    );
+    this.pool ??= import('piscina').then(({ Piscina }) => {
+      // The buffers current now; a reader that meets a newer generation asks for it (run() retries with `shared`).
+      const init: ReaderInit = { control: this.view.control, channelName: this.view.channelName, buffers: currentSet(this.view) };
+      const pool = new Piscina({
+        filename: READER_WORKER_URL.href,
+        minThreads: this.threadCount,
+        maxThreads: this.threadCount,
+        idleTimeout: 30_000,
+        execArgv: workerExecArgv(),
+        workerData: init,
+      });
+      // The threads got their copy as they were created (minThreads, above); piscina keeps workerData for
+      // the life of the pool, and with it this generation's buffers long after a compaction. A thread
+      // started later (replacing one that died) asks for the current set at its first task instead.
+      init.buffers = undefined;
+      return pool;
+    });
     return this.pool;
   }
 
@@ -246,6 +251,29 @@ export class ReadPool implements ValueReader {
     } catch (err) {
       throw this.failure(err);
     }
+  }
+
+  /**
+   * A compaction replaced the log's mirror and index (SharedView.onDrop on this
+   * thread): one empty task per reader thread. A reader thread waits for tasks
+   * in Atomics.wait, so the buffer sets posted to it meanwhile queue on its
+   * channel, each holding its generation's buffers; one that got no task since
+   * (a get() at a time goes to the first idle thread, so the others never do)
+   * kept every old generation until close. The empty task makes each thread
+   * take the current set and collect (workers/reader.ts). Piscina gives
+   * simultaneous tasks to distinct idle threads.
+   */
+  wakeAfterDrop(): void {
+    if (this.closed || !this.pool) return;
+    void this.pool.then(
+      (pool) => {
+        for (let i = 0; i < this.threadCount; i++) {
+          const keys = new ArrayBuffer(0);
+          pool.run({ count: 0, keys, keyBytes: 0 } satisfies ReadTask, { transferList: [keys] }).catch(() => undefined);
+        }
+      },
+      () => undefined,
+    );
   }
 
   async close(): Promise<void> {

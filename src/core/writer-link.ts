@@ -85,12 +85,17 @@ export class WriterLink {
     return this.pending.size === 0 && this.batcher.empty();
   }
 
+  /** Told of the first failure, after it is set (an attached thread drops its view when the database closed). */
+  onFailure: ((err: EmdbError) => void) | undefined;
+
   /** Rejects every pending and later request with `err` (the first failure wins). */
   fail(err: EmdbError): void {
+    const first = this.failure === undefined;
     this.failure ??= err;
     for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
     this.transport.ref(false);
+    if (first) this.onFailure?.(err);
   }
 
   private post(body: RequestBody, payload: ArrayBuffer | undefined): Promise<Done> {

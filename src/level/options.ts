@@ -3,8 +3,8 @@ import { OPEN_OPTIONS, resolveOptions, type OpenOptions } from '../options.js';
 import { closest } from '../option-names.js';
 
 /** emdb-js options the adapter passes through (rangeScans is always on; values are bytes). */
-export type EmdbLevelEngineOptions = Pick<OpenOptions, 'readers' | 'flushPolicy' | 'encryption' | 'rangeSnapshotLimit'>;
-const ENGINE_KEYS = ['readers', 'flushPolicy', 'encryption', 'rangeSnapshotLimit'] as const;
+export type EmdbLevelEngineOptions = Pick<OpenOptions, 'readers' | 'flushPolicy' | 'encryption' | 'rangeSnapshotLimit' | 'collectAfterCompaction'>;
+const ENGINE_KEYS = ['readers', 'flushPolicy', 'encryption', 'rangeSnapshotLimit', 'collectAfterCompaction'] as const;
 
 /**
  * classic-level's LevelDB tuning options (its README, "Opening"), accepted so

@@ -45,7 +45,15 @@ export class SharedView {
   sorted: SortedManifest | undefined;
   /** Namespaces dropped since open, by any thread (BufferSet.droppedNs). */
   private droppedNs: ReadonlySet<number> = new Set();
+  /**
+   * Called when this view lets go of a whole generation: a compaction's new
+   * set (its logEpoch changed) replaced the mirror and index, or close(), with
+   * the bytes of the buffers it held. User threads set it to schedule one
+   * collection (shm/collect-garbage.ts).
+   */
+  onDrop: ((bytes: number) => void) | undefined;
   private readonly channel: BroadcastChannel;
+  private closed = false;
 
   /** Result of the last successful lookup: the value's bytes are valueU8[valueStart, valueStart + valueLen). */
   valueU8: Uint8Array = new Uint8Array(0);
@@ -71,13 +79,35 @@ export class SharedView {
   }
 
   offer(set: BufferSet): void {
-    if (set.generation <= this.generation) return;
+    if (this.closed || set.generation <= this.generation) return;
+    const epoch = set.logEpoch ?? 0;
+    const dropped = this.index !== undefined && epoch !== this.logEpoch ? this.heldBytes() : 0;
     this.generation = set.generation;
     this.index = new IndexView(set.index);
     this.mirror = new MirrorView(set.segments, set.lazy);
     this.sorted = set.sorted;
-    this.logEpoch = set.logEpoch ?? 0;
+    this.logEpoch = epoch;
     if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
+    if (dropped > 0) {
+      // The last value read would keep a whole segment of the old mirror alive.
+      this.forgetValue();
+      this.onDrop?.(dropped);
+    }
+  }
+
+  /** Bytes of the shared buffers this view holds (index, mirror segments, sorted runs and tail). */
+  private heldBytes(): number {
+    let bytes = this.index?.buffer.byteLength ?? 0;
+    for (const b of this.mirror?.buffers ?? []) bytes += b.byteLength;
+    const sorted = this.sorted;
+    if (sorted) for (const b of [sorted.tail, ...sorted.runs]) bytes += b.byteLength;
+    return bytes;
+  }
+
+  private forgetValue(): void {
+    this.valueU8 = new Uint8Array(0);
+    this.valueStart = 0;
+    this.valueLen = 0;
   }
 
   /**
@@ -99,6 +129,7 @@ export class SharedView {
   sync(): boolean {
     const target = Atomics.load(this.ctl32, Ctl32.GENERATION);
     if (target === this.generation) return true;
+    if (this.closed) return false;
     for (;;) {
       const msg = receiveMessageOnPort(this.channel as unknown as Parameters<typeof receiveMessageOnPort>[0]);
       if (!msg) break;
@@ -189,9 +220,14 @@ export class SharedView {
   }
 
   close(): void {
+    this.closed = true;
     this.channel.close();
+    const held = this.heldBytes();
     this.index = undefined;
     this.mirror = undefined;
+    this.sorted = undefined;
+    this.forgetValue();
+    if (held > 0) this.onDrop?.(held);
   }
 }
 

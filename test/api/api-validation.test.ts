@@ -38,6 +38,7 @@ describe('bad input is rejected with a typed error before anything is written', 
     await rejectsWithCode(Emdb.openInMemory({ flushPolicy: { kind: 'sometimes' } as never }), 'ERR_EMDB_INVALID_CONFIG');
     await rejectsWithCode(Emdb.openInMemory({ valueEncoding: 'xml' as never }), 'ERR_EMDB_INVALID_CONFIG');
     await rejectsWithCode(Emdb.openInMemory({ rangeScans: 'yes' as never }), 'ERR_EMDB_INVALID_CONFIG');
+    await rejectsWithCode(Emdb.openInMemory({ collectAfterCompaction: 'no' as never }), 'ERR_EMDB_INVALID_CONFIG');
     await rejectsWithCode(Emdb.open({ appName: '../escape', dataRoot: '/tmp' }), 'ERR_EMDB_INVALID_CONFIG');
   });
 
