@@ -57,7 +57,7 @@ export class LogState {
 
   constructor(
     public index: IndexWriter,
-    readonly mirror: MirrorWriter,
+    public mirror: MirrorWriter,
   ) {}
 
   /** Size in bytes of the record at `lsn` (already in the mirror). */

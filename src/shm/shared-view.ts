@@ -5,7 +5,9 @@ import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
-import { MirrorView } from './mirror.js';
+import type { MirrorView } from './mirror.js';
+import { mirrorViewOf, type FramedSpec } from './framed-mirror.js';
+import { GenerationRetired } from './frame-records.js';
 import type { SortedManifest } from './sorted-run.js';
 
 /** The shared buffers a thread needs to probe the index and read values (broadcast by the writer, rule R4). */
@@ -15,6 +17,8 @@ export interface BufferSet {
   segments: SharedArrayBuffer[];
   /** A lazily opened log's page loader (shm/lazy-pages.ts); absent once the generation is wholly in memory. */
   lazy?: LazySpec;
+  /** A log read through the bounded page cache (framed-mirror.ts): segments is empty then. */
+  framed?: FramedSpec;
   /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
   sorted?: SortedManifest;
   /** Changes when a compaction replaced the log's mirror and index: the previous ones are garbage once dropped. */
@@ -84,7 +88,7 @@ export class SharedView {
     const dropped = this.index !== undefined && epoch !== this.logEpoch ? this.heldBytes() : 0;
     this.generation = set.generation;
     this.index = new IndexView(set.index);
-    this.mirror = new MirrorView(set.segments, set.lazy);
+    this.mirror = mirrorViewOf(set);
     this.sorted = set.sorted;
     this.logEpoch = epoch;
     if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
@@ -199,6 +203,17 @@ export class SharedView {
    * when absent or expired. The caller has synced the view (sync()).
    */
   lookup(namespace: number, key: Uint8Array, start: number, len: number): boolean {
+    try {
+      return this.lookupIn(namespace, key, start, len);
+    } catch (err) {
+      // G3: this view's generation was retired by a compaction; the new one was published before that.
+      if (!(err instanceof GenerationRetired)) throw err;
+      this.sync();
+      return this.lookupIn(namespace, key, start, len);
+    }
+  }
+
+  private lookupIn(namespace: number, key: Uint8Array, start: number, len: number): boolean {
     const index = this.index;
     const mirror = this.mirror;
     if (!index || !mirror) return false;

@@ -21,6 +21,8 @@ import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
+import { cacheSizeFromEnv, FramedGenerations } from './framed-generations.js';
+import { FramedWriter } from '../shm/framed-mirror.js';
 import { prefetchReplaced } from './lazy-prefetch.js';
 
 export type { EngineOptions } from './log-writer.js';
@@ -114,6 +116,11 @@ export class WriterEngine extends CompactingWriter {
     this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc, log.prefix.pages);
+    const cacheSize = this.opts.cacheSize ?? cacheSizeFromEnv();
+    if (cacheSize !== undefined && !this.crypt && io.sharedDescriptors === true) {
+      this.framed = new FramedGenerations(cacheSize, io);
+      this.useFrames(file, log.report.end);
+    }
     if (this.state.mirror.pages) this.warmer = new LazyWarmer(this.state.mirror.pages, (fd) => this.opts.io.close(fd));
     this.snapshotTail = log.snapshotTail;
     this.snapshotHasPages = log.snapshotHasPages;
@@ -415,6 +422,8 @@ export class WriterEngine extends CompactingWriter {
         this.opts.io.close(this.fd);
         this.fd = -1;
       }
+      const mirror = this.state?.mirror;
+      this.framed?.close(mirror instanceof FramedWriter ? mirror : undefined);
       Atomics.store(this.ctl32, Ctl32.STATE, DbState.CLOSED);
     }
   }

@@ -19,6 +19,10 @@ import { Preallocation } from './preallocation.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
+import { FramedWriter } from '../shm/framed-mirror.js';
+import type { MirrorWriter } from '../shm/mirror.js';
+import { LazyWarmer } from '../shm/lazy-pages.js';
+import type { FramedGenerations } from './framed-generations.js';
 
 export interface EngineOptions {
   path: string | null;
@@ -37,6 +41,8 @@ export interface EngineOptions {
   recovery?: RecoveryMode;
   /** At-rest encryption: used at creation, checked against the file otherwise. Key material: never logged. */
   encryption?: EncryptionSpec;
+  /** Bytes of log pages kept in shared memory (the bounded page cache); unset: the whole log is mirrored. */
+  cacheSize?: number;
 }
 
 /**
@@ -75,6 +81,8 @@ export abstract class LogWriter {
   protected readonly droppedNamespaces: number[] = [];
   /** Zeros written ahead of the log, so a durable append does not change the file size. */
   protected readonly prealloc: Preallocation;
+  /** The bounded page cache's pool and generations (framed-generations.ts), when the log is read through it. */
+  protected framed: FramedGenerations | undefined;
   /** Brackets each batch's index publication, so getMany sees batches whole (rule R6). */
   private readonly batches: BatchPublisher;
 
@@ -217,6 +225,28 @@ export abstract class LogWriter {
     const sorted = this.state.sorted?.manifest();
     const dropped = this.droppedNamespaces.length > 0 ? { droppedNs: [...this.droppedNamespaces] } : {};
     return { generation, logEpoch: this.logEpoch, index: this.state.index.buffer, ...this.state.mirror.shareable(), ...(sorted ? { sorted } : {}), ...dropped };
+  }
+
+  /**
+   * Reads the log at `file` (ending at `end`) through the frame pool from now
+   * on: the mirror that open or compaction built it in is dropped, and with it
+   * the memory that grew with the log (docs/DESIGN.md, "Bounded page cache").
+   * A lazily opened log's page descriptor is closed: nobody has its loader yet.
+   */
+  protected useFrames(file: string, end: number, replaced?: MirrorWriter): void {
+    const framed = this.framed;
+    if (!framed) return;
+    if (replaced instanceof FramedWriter) framed.retire(replaced);
+    // Frames of an encrypted log would need the keys on every reading thread: such a log stays whole (issue 16, step 5).
+    if (this.crypt) return;
+    const built = this.state.mirror;
+    if (built.pages) new LazyWarmer(built.pages, (fd) => this.opts.io.close(fd)).retire(true);
+    this.state.mirror = framed.open(file, end);
+  }
+
+  /** Closes the descriptors of generations a compaction replaced once nobody reads through them (the writer's timer). */
+  retireGenerations(): void {
+    this.framed?.retireIdle();
   }
 
   get failed(): EmdbError | undefined {

@@ -1,0 +1,381 @@
+import fs from 'node:fs';
+import { RECORD_HEADER_SIZE } from '../format/constants.js';
+import { recordFlags, recordKeyLen, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
+import { FRAME_BYTES, FrameFiller, FrameReader, type FramePoolSpec, pageOf } from './frame-pool.js';
+import { GenerationRetired } from './frame-records.js';
+import { GenerationFileWord } from './layout.js';
+import type { LazySpec } from './lazy-pages.js';
+import { MirrorView, MirrorWriter } from './mirror.js';
+import { RecordFetch, type ReadAt } from './record-fetch.js';
+
+/**
+ * One log generation read through the bounded page cache (docs/DESIGN.md,
+ * "Bounded page cache"): the pool every generation shares, this
+ * generation's page table and owner number, and its read descriptor block
+ * (rules F1–F5, G1–G3 in layout.ts). Part of the buffer set (R4).
+ */
+export interface FramedSpec {
+  pool: FramePoolSpec;
+  /** Int32 page table of this generation (entry p = frame + 1, 0 = not resident); grown by the writer. */
+  table: SharedArrayBuffer;
+  owner: number;
+  /** The generation's descriptor block (record-fetch.ts, G1–G3). */
+  file: SharedArrayBuffer;
+}
+
+/** Largest linear read logBytes returns at once: its callers continue from where a chunk ends. */
+const LINEAR_CHUNK = 1 << 20;
+
+/** One FrameReader per pool per thread: its fence word and arrays are the thread's own (F5). */
+const readers = new WeakMap<SharedArrayBuffer, FrameReader>();
+function readerFor(pool: FramePoolSpec): FrameReader {
+  let reader = readers.get(pool.words);
+  if (reader === undefined) {
+    reader = new FrameReader(pool);
+    readers.set(pool.words, reader);
+  }
+  return reader;
+}
+
+/** One record scratch per thread: every record read copies out of it at once. */
+let threadFetch: RecordFetch | undefined;
+
+/**
+ * The reads of a framed generation, for both sides: every record is copied
+ * out whole, from its frames under their versions (F2) when every page it
+ * spans is resident, else from the file with one pread checked against the
+ * record's own CRC (record-fetch.ts). A copy, so the callers of step 1's
+ * accessor (recU8 / recDv held while they work, other records resolved in
+ * between) keep a view no eviction can change.
+ */
+class FramedReads {
+  readonly reader: FrameReader;
+  readonly file: Int32Array;
+  readonly owner: number;
+  private table: Int32Array;
+  private readonly header = new Uint8Array(RECORD_HEADER_SIZE);
+  private readonly headerDv = new DataView(this.header.buffer);
+  private readonly fetch: RecordFetch;
+  /** The last record copied: a probe's keyEquals and the lookup's value read resolve the same LSN twice. */
+  lastLsn = -1;
+  lastU8: Uint8Array = new Uint8Array(0);
+  lastDv: DataView = new DataView(new ArrayBuffer(0));
+  /** Records served from frames, and read from the file (stats and tests). */
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    readonly spec: FramedSpec,
+    reader: FrameReader,
+    read?: ReadAt,
+  ) {
+    this.reader = reader;
+    this.file = new Int32Array(spec.file);
+    this.owner = spec.owner;
+    this.table = new Int32Array(spec.table, 0, spec.table.byteLength >> 2);
+    this.fetch = read ? new RecordFetch(read) : (threadFetch ??= new RecordFetch(fs.readSync));
+  }
+
+  /** Copies the record at `lsn` into lastU8 / lastDv. Throws GenerationRetired when this generation's file is closed (G3). */
+  copyRecord(lsn: number): void {
+    if (lsn === this.lastLsn) return;
+    const table = this.tableFor(lsn);
+    let bytes: Uint8Array | undefined;
+    if (this.reader.copyOut(table, this.owner, lsn, RECORD_HEADER_SIZE, this.header, 0)) {
+      const dv = this.headerDv;
+      const total = RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, 0), recordKeyLen(dv, 0), recordValueLen(dv, 0));
+      const out = new Uint8Array(total);
+      if (this.reader.copyOut(this.tableFor(lsn + total), this.owner, lsn, total, out, 0)) bytes = out;
+    }
+    if (bytes === undefined) {
+      this.misses++;
+      const len = this.fetch.fetch(this.file, lsn);
+      if (len < 0) throw new GenerationRetired();
+      bytes = this.fetch.bytes.slice(0, len);
+    } else {
+      this.hits++;
+    }
+    this.lastLsn = lsn;
+    this.lastU8 = bytes;
+    this.lastDv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /**
+   * Up to `maxLen` raw log bytes at `lsn` (at most 1 MiB; callers continue
+   * from where it ends): from frames when resident, else one pread, unchecked
+   * (linear readers check what they read themselves: prefix CRC, backup's
+   * verification).
+   */
+  linear(lsn: number, maxLen: number, readRaw: (into: Uint8Array, position: number) => number): Uint8Array {
+    const n = Math.min(maxLen, LINEAR_CHUNK);
+    const out = new Uint8Array(n);
+    if (this.reader.copyOut(this.tableFor(lsn + n), this.owner, lsn, n, out, 0)) return out;
+    const got = readRaw(out, lsn);
+    return got < n ? out.subarray(0, got) : out;
+  }
+
+  /** The page table, re-viewed when the writer has grown it past this thread's view. */
+  private tableFor(end: number): Int32Array {
+    if (pageOf(end) < this.table.length) return this.table;
+    const sab = this.spec.table;
+    if (sab.byteLength >> 2 !== this.table.length) this.table = new Int32Array(sab, 0, sab.byteLength >> 2);
+    return this.table;
+  }
+}
+
+/** pread through a generation's descriptor block (G1); -1 when it was retired. */
+function readThroughFile(file: Int32Array, into: Uint8Array, position: number): number {
+  Atomics.add(file, GenerationFileWord.IN_FLIGHT, 1);
+  try {
+    const fd = Atomics.load(file, GenerationFileWord.FD);
+    if (fd < 0) throw new GenerationRetired();
+    let done = 0;
+    while (done < into.length) {
+      const n = fs.readSync(fd, into, done, into.length - done, position + done);
+      if (n <= 0) break;
+      done += n;
+    }
+    return done;
+  } finally {
+    Atomics.sub(file, GenerationFileWord.IN_FLIGHT, 1);
+  }
+}
+
+/**
+ * A reader thread's view of a framed generation: step 1's accessor, served
+ * by copies (FramedReads). recordAt and residentRecordAt are the same here:
+ * nothing is loaded into shared memory by a reader (only the writer fills
+ * frames, F1), so there is no lazy range to stay out of.
+ */
+export class FramedView extends MirrorView {
+  private readonly reads: FramedReads;
+
+  constructor(readonly framed: FramedSpec) {
+    super([]);
+    this.reads = new FramedReads(framed, readerFor(framed.pool));
+  }
+
+  override shareable(): { segments: SharedArrayBuffer[]; framed: FramedSpec } {
+    return { segments: [], framed: this.framed };
+  }
+
+  override recordAt(lsn: number): number {
+    const reads = this.reads;
+    reads.copyRecord(lsn);
+    this.recU8 = reads.lastU8;
+    this.recDv = reads.lastDv;
+    return 0;
+  }
+
+  override residentRecordAt(lsn: number): number {
+    return this.recordAt(lsn);
+  }
+
+  override coverRecord(end: number): boolean {
+    return end <= this.recU8.length;
+  }
+
+  override logBytes(lsn: number, maxLen: number): Uint8Array {
+    const file = this.reads.file;
+    return this.reads.linear(lsn, maxLen, (into, position) => readThroughFile(file, into, position));
+  }
+
+  /** Records served from frames and from the file by this view. */
+  get cacheHits(): number {
+    return this.reads.hits;
+  }
+
+  get cacheMisses(): number {
+    return this.reads.misses;
+  }
+}
+
+/**
+ * The writer's side of a framed generation. Appends go to the file (the
+ * engine's own write) and here into frames (F1, F3): the page the log ends in
+ * is pinned, so the next append finds its first bytes, and every page an
+ * append fills is placed as it is written, so recent writes stay hot. The
+ * writer's own reads are copies too (from frames, else its own pread), so an
+ * apply that holds a record while another is placed keeps valid bytes.
+ * Segments, lazy pages and the open's fill and walk do not exist here: a
+ * generation is framed only once open or compaction has built it.
+ */
+export class FramedWriter extends MirrorWriter {
+  private readonly reads: FramedReads;
+  private readonly filler: FrameFiller;
+  private table: Int32Array;
+  /** The frame of the page the log ends in (pinned), and that page. */
+  private tailFrame = -1;
+  private tailPage = -1;
+
+  constructor(
+    readonly framed: FramedSpec,
+    filler: FrameFiller,
+    private readonly readFd: number,
+    private readonly read: ReadAt,
+  ) {
+    super([]);
+    this.filler = filler;
+    this.reads = new FramedReads(framed, filler, read);
+    this.table = new Int32Array(framed.table, 0, framed.table.byteLength >> 2);
+    filler.adopt(framed.owner, this.table);
+  }
+
+  override shareable(): { segments: SharedArrayBuffer[]; framed: FramedSpec } {
+    return { segments: [], framed: this.framed };
+  }
+
+  override recordAt(lsn: number): number {
+    const reads = this.reads;
+    reads.copyRecord(lsn);
+    this.recU8 = reads.lastU8;
+    this.recDv = reads.lastDv;
+    return 0;
+  }
+
+  override residentRecordAt(lsn: number): number {
+    return this.recordAt(lsn);
+  }
+
+  override coverRecord(end: number): boolean {
+    return end <= this.recU8.length;
+  }
+
+  override logBytes(lsn: number, maxLen: number): Uint8Array {
+    return this.reads.linear(lsn, maxLen, (into, position) => this.readRaw(into, position));
+  }
+
+  override slice(lsn: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (let at = 0; at < len; ) {
+      const chunk = this.logBytes(lsn + at, len - at);
+      if (chunk.length === 0) break;
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  override extendTo(): void {}
+
+  override reserve(): boolean {
+    return false;
+  }
+
+  override fill(): void {
+    throw new Error('a framed generation is never filled: open and compaction build it before it is framed');
+  }
+
+  override walkAt(): number {
+    throw new Error('a framed generation is never walked: open and compaction build it before it is framed');
+  }
+
+  override rewritten(): void {
+    throw new Error('a framed generation is never rewritten in place');
+  }
+
+  override writeRecords(lsn: number, batch: Uint8Array): boolean {
+    this.write(lsn, batch);
+    return false;
+  }
+
+  /**
+   * Places appended bytes (at or past the end of the log, F3) page by page:
+   * into the frame the page already has, else a new frame, filled from the
+   * file first when the page's earlier bytes are not in hand.
+   */
+  override write(lsn: number, bytes: Uint8Array): void {
+    // A record copied earlier may have been at these LSNs past the end (an append rolled back by a full disk).
+    this.reads.lastLsn = -1;
+    const end = lsn + bytes.length;
+    for (let at = lsn; at < end; ) {
+      const page = pageOf(at);
+      const inPage = at - page * FRAME_BYTES;
+      const n = Math.min(end - at, FRAME_BYTES - inPage);
+      const part = bytes.subarray(at - lsn, at - lsn + n);
+      this.growTable(page);
+      const resident = Atomics.load(this.table, page) - 1;
+      if (resident >= 0) {
+        this.filler.append(resident, inPage, part);
+      } else if (inPage === 0) {
+        this.place(page, part);
+      } else {
+        const whole = new Uint8Array(inPage + n);
+        this.readRaw(whole.subarray(0, inPage), page * FRAME_BYTES);
+        whole.set(part, inPage);
+        this.place(page, whole);
+      }
+      at += n;
+    }
+    this.pinTail(pageOf(end));
+  }
+
+  /** Frees every frame of this generation (compaction replaced it, or the database closes). */
+  releaseFrames(): void {
+    this.tailFrame = -1;
+    this.filler.release(this.framed.owner);
+  }
+
+  get cacheHits(): number {
+    return this.reads.hits;
+  }
+
+  get cacheMisses(): number {
+    return this.reads.misses;
+  }
+
+  private place(page: number, bytes: Uint8Array): void {
+    this.filler.place(this.framed.owner, page, bytes);
+  }
+
+  /** Pins the frame of the page the log now ends in; the previous tail page may be evicted from now on. */
+  private pinTail(page: number): void {
+    if (page === this.tailPage && this.tailFrame >= 0) return;
+    if (this.tailFrame >= 0) this.filler.unpin(this.tailFrame);
+    this.tailPage = page;
+    this.growTable(page);
+    const frame = Atomics.load(this.table, page) - 1;
+    this.tailFrame = frame;
+    if (frame >= 0) this.filler.pin(frame);
+  }
+
+  /**
+   * Makes the page the log ends in resident and pinned before the first
+   * append: its bytes before `end` come from the file (open, compaction's
+   * new log).
+   */
+  startAt(end: number): void {
+    const page = pageOf(end);
+    this.growTable(page);
+    if (Atomics.load(this.table, page) === 0) {
+      const bytes = new Uint8Array(end - page * FRAME_BYTES);
+      this.readRaw(bytes, page * FRAME_BYTES);
+      this.place(page, bytes);
+    }
+    this.pinTail(page);
+  }
+
+  private growTable(page: number): void {
+    if (page < this.table.length) return;
+    const sab = this.framed.table;
+    const need = (page + 1) * 4;
+    if (need > sab.byteLength) sab.grow(Math.min(sab.maxByteLength, Math.max(need, sab.byteLength * 2)));
+    this.table = new Int32Array(sab, 0, sab.byteLength >> 2);
+    this.filler.adopt(this.framed.owner, this.table);
+  }
+
+  private readRaw(into: Uint8Array, position: number): number {
+    let done = 0;
+    while (done < into.length) {
+      const n = this.read(this.readFd, into, done, into.length - done, position + done);
+      if (n <= 0) break;
+      done += n;
+    }
+    return done;
+  }
+}
+
+/** The view of a buffer set's log for this thread: framed, or the whole-log mirror (lazily loaded or not). */
+export function mirrorViewOf(set: { segments: SharedArrayBuffer[]; lazy?: LazySpec; framed?: FramedSpec }): MirrorView {
+  return set.framed ? new FramedView(set.framed) : new MirrorView(set.segments, set.lazy);
+}
