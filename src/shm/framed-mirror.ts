@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { RECORD_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START, RECORD_HEADER_SIZE } from '../format/constants.js';
+import { nativeCrc32 } from './native-crc.js';
 import { recordFlags, recordKeyLen, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
 import { FRAME_BYTES, FrameFiller, FrameReader, type FramePoolSpec, pageOf } from './frame-pool.js';
 import { GenerationRetired } from './frame-records.js';
@@ -310,6 +311,31 @@ export class FramedWriter extends MirrorWriter {
     this.pinTail(pageOf(end));
   }
 
+  /**
+   * Places page `page` read back from the file when its bytes match the
+   * boundary CRCs (`boundaries[p]`: the CRC of the log before page p, known
+   * up to `covered`): the warm-up fills free frames this way. A page that does
+   * not match is left out: a read of a record in it meets the damage through
+   * the record's own CRC, with its offset. False when nothing was placed.
+   */
+  warmPage(page: number, boundaries: readonly number[], covered: number): boolean {
+    if (page + 1 >= boundaries.length || (page + 1) * FRAME_BYTES > covered) return false;
+    this.growTable(page);
+    if (Atomics.load(this.table, page) !== 0) return false;
+    const bytes = (this.pageScratch ??= new Uint8Array(FRAME_BYTES));
+    if (this.readRaw(bytes, page * FRAME_BYTES) < FRAME_BYTES) return false;
+    // The header pages are not part of the hashed log: boundary 0's CRC starts at DATA_START.
+    const from = Math.max(0, DATA_START - page * FRAME_BYTES);
+    if (nativeCrc32()(bytes.subarray(from), boundaries[page]) >>> 0 !== boundaries[page + 1]! >>> 0) return false;
+    this.place(page, bytes);
+    return true;
+  }
+
+  private pageScratch: Uint8Array | undefined;
+  /** The warm-up's next page, and whether it has ended (framed-generations.ts). */
+  warmNext = 0;
+  warmDone = false;
+
   /** Frees every frame of this generation (compaction replaced it, or the database closes). */
   releaseFrames(): void {
     this.tailFrame = -1;
@@ -378,4 +404,39 @@ export class FramedWriter extends MirrorWriter {
 /** The view of a buffer set's log for this thread: framed, or the whole-log mirror (lazily loaded or not). */
 export function mirrorViewOf(set: { segments: SharedArrayBuffer[]; lazy?: LazySpec; framed?: FramedSpec }): MirrorView {
   return set.framed ? new FramedView(set.framed) : new MirrorView(set.segments, set.lazy);
+}
+
+/**
+ * Rule G2's pins, held by the object a long read keeps (an iteration's scan
+ * source, a range snapshot): released when the read ends (unpinGeneration)
+ * or, for one abandoned without an end, when that object is collected, so a
+ * compaction's old descriptor is never held for the database's life.
+ */
+const pins = new FinalizationRegistry<Int32Array>((file) => {
+  Atomics.sub(file, GenerationFileWord.PINS, 1);
+});
+
+/**
+ * Pins the framed generation `mirror` reads (G2) for as long as `holder`
+ * lives or until unpinGeneration(holder). False when that generation was
+ * already retired: the caller syncs its view and starts again on the
+ * published one (G3). A whole-log mirror needs no pin: true.
+ */
+export function pinGeneration(holder: object, mirror: MirrorView): boolean {
+  if (!(mirror instanceof FramedView)) return true;
+  const file = new Int32Array(mirror.framed.file);
+  Atomics.add(file, GenerationFileWord.PINS, 1);
+  // Loaded after the add (seq-cst): a retirement this misses comes later and sees the pin (G1).
+  if (Atomics.load(file, GenerationFileWord.FD) < 0) {
+    Atomics.sub(file, GenerationFileWord.PINS, 1);
+    return false;
+  }
+  pins.register(holder, file, holder);
+  return true;
+}
+
+/** Ends a pin pinGeneration(holder, …) took; nothing when there is none. */
+export function unpinGeneration(holder: object, mirror: MirrorView | undefined): void {
+  if (!(mirror instanceof FramedView) || !pins.unregister(holder)) return;
+  Atomics.sub(new Int32Array(mirror.framed.file), GenerationFileWord.PINS, 1);
 }

@@ -137,7 +137,7 @@ export class WriterEngine extends CompactingWriter {
 
   /** Whether idle turns load the pages nobody read (EMDB_LAZY_WARM=0 turns it off: the test suites then meet absent pages everywhere). */
   warmsInBackground(): boolean {
-    return this.warmer !== undefined && lazyWarmInBackground();
+    return (this.warmer !== undefined || this.framedWarmPending()) && lazyWarmInBackground();
   }
 
   /**
@@ -149,7 +149,7 @@ export class WriterEngine extends CompactingWriter {
    */
   warmStep(budgetMs: number): boolean {
     const warmer = this.warmer;
-    if (!warmer) return false;
+    if (!warmer) return this.framedWarm(budgetMs);
     let more: boolean;
     try {
       more = warmer.step(budgetMs);

@@ -1,5 +1,5 @@
 import type { FileIO } from '../log/file-io.js';
-import { FrameFiller, newPageTable } from '../shm/frame-pool.js';
+import { FRAME_BYTES, FrameFiller, newPageTable } from '../shm/frame-pool.js';
 import { FramedWriter } from '../shm/framed-mirror.js';
 import { GenerationFileWord } from '../shm/layout.js';
 import { newGenerationFile, retireGenerationFile } from '../shm/record-fetch.js';
@@ -45,6 +45,29 @@ export class FramedGenerations {
       this.io.close(fd);
       throw err;
     }
+  }
+
+  /** Whether the warm-up of `current` has pages left to place in free frames (it never evicts). */
+  warmPending(current: FramedWriter, boundaries: readonly number[] | undefined): boolean {
+    return !current.warmDone && boundaries !== undefined && this.filler.freeFrames > 0;
+  }
+
+  /**
+   * Reads pages of `current` into free frames for about `budgetMs`, in log
+   * order, each checked against the boundary CRCs (known up to `covered`);
+   * true while more remain. After a reopen this makes the first reads hits
+   * when the cache holds the log; it stops when the frames are full.
+   */
+  warm(current: FramedWriter, boundaries: readonly number[] | undefined, covered: number, budgetMs: number): boolean {
+    if (!this.warmPending(current, boundaries)) return false;
+    const stop = performance.now() + budgetMs;
+    const last = Math.floor(covered / FRAME_BYTES);
+    while (current.warmNext < last && this.filler.freeFrames > 0) {
+      current.warmPage(current.warmNext++, boundaries!, covered);
+      if (performance.now() >= stop) return true;
+    }
+    current.warmDone = true;
+    return false;
   }
 
   /** A generation was replaced (compaction): its frames are free now, its descriptor once nobody reads through it. */

@@ -244,6 +244,19 @@ export abstract class LogWriter {
     this.state.mirror = framed.open(file, end);
   }
 
+  /** The framed log's warm-up has free frames to fill (workers/writer.ts runs warmStep() when idle). */
+  protected framedWarmPending(): boolean {
+    const mirror = this.state.mirror;
+    return this.framed !== undefined && mirror instanceof FramedWriter && this.framed.warmPending(mirror, this.prefix.boundaries());
+  }
+
+  /** One step of the framed log's warm-up; true while more remain. */
+  protected framedWarm(budgetMs: number): boolean {
+    const mirror = this.state.mirror;
+    if (!this.framed || !(mirror instanceof FramedWriter)) return false;
+    return this.framed.warm(mirror, this.prefix.boundaries(), this.prefix.lsn, budgetMs);
+  }
+
   /** Closes the descriptors of generations a compaction replaced once nobody reads through them (the writer's timer). */
   retireGenerations(): void {
     this.framed?.retireIdle();
