@@ -11,7 +11,8 @@ import { clockNow } from '../shm/clock.js';
 import { BatchPublisher } from '../shm/batch-seq.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState } from '../shm/layout.js';
-import type { FlushPolicy } from '../types.js';
+import type { CacheStats, FlushPolicy } from '../types.js';
+import { FRAME_BYTES } from '../shm/frame-pool.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
@@ -255,6 +256,12 @@ export abstract class LogWriter {
     const mirror = this.state.mirror;
     if (!this.framed || !(mirror instanceof FramedWriter)) return false;
     return this.framed.warm(mirror, this.prefix.boundaries(), this.prefix.lsn, budgetMs);
+  }
+
+  protected cacheStats(): CacheStats | null {
+    const filler = this.framed?.filler;
+    if (!filler || !(this.state.mirror instanceof FramedWriter)) return null;
+    return { bytes: filler.frames * FRAME_BYTES, residentBytes: (filler.frames - filler.freeFrames) * FRAME_BYTES, evictions: filler.evictions };
   }
 
   /** Closes the descriptors of generations a compaction replaced once nobody reads through them (the writer's timer). */
