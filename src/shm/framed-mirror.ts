@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { DATA_START, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { nativeCrc32 } from './native-crc.js';
-import { recordFlags, recordKeyLen, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
+import { recordFlags, recordKeyLen, recordNamespace, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
 import { FRAME_BYTES, FrameFiller, FrameReader, type FramePoolSpec, pageOf } from './frame-pool.js';
 import { GenerationRetired } from './frame-records.js';
 import { GenerationFileWord } from './layout.js';
@@ -41,13 +41,25 @@ function readerFor(pool: FramePoolSpec): FrameReader {
 /** One record scratch per thread: every record read copies out of it at once. */
 let threadFetch: RecordFetch | undefined;
 
+/** Record copies a caller may hold at once (see FramedReads): step 1's callers hold one in locals while they resolve one or two more. */
+const RING = 4;
+
 /**
  * The reads of a framed generation, for both sides: every record is copied
  * out whole, from its frames under their versions (F2) when every page it
  * spans is resident, else from the file with one pread checked against the
- * record's own CRC (record-fetch.ts). A copy, so the callers of step 1's
- * accessor (recU8 / recDv held while they work, other records resolved in
- * between) keep a view no eviction can change.
+ * record's own CRC (record-fetch.ts). A copy, so a caller of step 1's
+ * accessor that holds recU8 / recDv while other records are placed or
+ * evicted keeps valid bytes.
+ *
+ * The copies go to a ring of RING scratch buffers, not to a new buffer each:
+ * a buffer per record was a malloc outside the JavaScript heap per record
+ * read, and the writer, which copies every record it appends, kept ~40 MiB
+ * of them in its allocator through a load. A resolution stays valid until
+ * RING - 1 later ones. The callers hold at most one record in locals while
+ * they resolve another (compaction's run, the writer's apply); the index
+ * probe's key comparison (keyEquals) uses a scratch of its own and never
+ * moves the ring, however many slots a probe compares.
  */
 class FramedReads {
   readonly reader: FrameReader;
@@ -57,7 +69,14 @@ class FramedReads {
   private readonly header = new Uint8Array(RECORD_HEADER_SIZE);
   private readonly headerDv = new DataView(this.header.buffer);
   private readonly fetch: RecordFetch;
-  /** The last record copied: a probe's keyEquals and the lookup's value read resolve the same LSN twice. */
+  private readonly ring: Uint8Array[] = [];
+  private readonly ringDv: DataView[] = [];
+  private ringAt = 0;
+  /** keyEquals's scratch: a header and key, never a ring slot. */
+  private keyScratch = new Uint8Array(RECORD_HEADER_SIZE + 256);
+  private keyDv = new DataView(this.keyScratch.buffer);
+  private linearScratch = new Uint8Array(0);
+  /** The last record copied: a probe's match and the lookup's value read resolve the same LSN twice. */
   lastLsn = -1;
   lastU8: Uint8Array = new Uint8Array(0);
   lastDv: DataView = new DataView(new ArrayBuffer(0));
@@ -75,41 +94,83 @@ class FramedReads {
     this.owner = spec.owner;
     this.table = new Int32Array(spec.table, 0, spec.table.byteLength >> 2);
     this.fetch = read ? new RecordFetch(read) : (threadFetch ??= new RecordFetch(fs.readSync));
+    for (let i = 0; i < RING; i++) {
+      const u8 = new Uint8Array(4096);
+      this.ring.push(u8);
+      this.ringDv.push(new DataView(u8.buffer));
+    }
   }
 
-  /** Copies the record at `lsn` into lastU8 / lastDv. Throws GenerationRetired when this generation's file is closed (G3). */
+  /** Copies the record at `lsn` into the next ring slot (lastU8 / lastDv). Throws GenerationRetired when this generation's file is closed (G3). */
   copyRecord(lsn: number): void {
     if (lsn === this.lastLsn) return;
-    const table = this.tableFor(lsn);
-    let bytes: Uint8Array | undefined;
-    if (this.reader.copyOut(table, this.owner, lsn, RECORD_HEADER_SIZE, this.header, 0)) {
+    const slot = (this.ringAt + 1) % RING;
+    let total = -1;
+    if (this.reader.copyOut(this.tableFor(lsn + RECORD_HEADER_SIZE), this.owner, lsn, RECORD_HEADER_SIZE, this.header, 0)) {
       const dv = this.headerDv;
-      const total = RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, 0), recordKeyLen(dv, 0), recordValueLen(dv, 0));
-      const out = new Uint8Array(total);
-      if (this.reader.copyOut(this.tableFor(lsn + total), this.owner, lsn, total, out, 0)) bytes = out;
+      total = RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, 0), recordKeyLen(dv, 0), recordValueLen(dv, 0));
+      if (!this.reader.copyOut(this.tableFor(lsn + total), this.owner, lsn, total, this.slotOf(slot, total), 0)) total = -1;
     }
-    if (bytes === undefined) {
+    if (total < 0) {
       this.misses++;
-      const len = this.fetch.fetch(this.file, lsn);
-      if (len < 0) throw new GenerationRetired();
-      bytes = this.fetch.bytes.slice(0, len);
+      total = this.fetch.fetch(this.file, lsn);
+      if (total < 0) throw new GenerationRetired();
+      this.slotOf(slot, total).set(this.fetch.bytes.subarray(0, total));
     } else {
       this.hits++;
     }
+    this.ringAt = slot;
     this.lastLsn = lsn;
-    this.lastU8 = bytes;
-    this.lastDv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.lastU8 = this.ring[slot]!;
+    this.lastDv = this.ringDv[slot]!;
+  }
+
+  /**
+   * The probe's comparison: true when the record at `lsn` is of `namespace`
+   * with key bytes[start, start + len). Reads the header and key only, into
+   * its own scratch (or the fetched record), so the ring does not move.
+   */
+  keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
+    const need = RECORD_HEADER_SIZE + len;
+    if (this.keyScratch.length < need) {
+      this.keyScratch = new Uint8Array(need);
+      this.keyDv = new DataView(this.keyScratch.buffer);
+    }
+    let rec = this.keyScratch;
+    let dv = this.keyDv;
+    if (!this.reader.copyOut(this.tableFor(lsn + need), this.owner, lsn, need, rec, 0)) {
+      if (this.fetch.fetch(this.file, lsn) < 0) throw new GenerationRetired();
+      rec = this.fetch.bytes;
+      dv = this.fetch.dv;
+    }
+    if (recordKeyLen(dv, 0) !== len || recordNamespace(dv, 0) !== namespace) return false;
+    for (let i = 0; i < len; i++) if (rec[RECORD_HEADER_SIZE + i] !== bytes[start + i]) return false;
+    return true;
+  }
+
+  /** Ring slot `slot`, grown to hold `len` bytes. */
+  private slotOf(slot: number, len: number): Uint8Array {
+    if (this.ring[slot]!.length >= len) return this.ring[slot]!;
+    let size = this.ring[slot]!.length;
+    while (size < len) size *= 2;
+    const u8 = new Uint8Array(size);
+    this.ring[slot] = u8;
+    this.ringDv[slot] = new DataView(u8.buffer);
+    return u8;
   }
 
   /**
    * Up to `maxLen` raw log bytes at `lsn` (at most 1 MiB; callers continue
-   * from where it ends): from frames when resident, else one pread, unchecked
+   * from where it ends; valid until the next call): from frames when resident, else one pread, unchecked
    * (linear readers check what they read themselves: prefix CRC, backup's
    * verification).
    */
   linear(lsn: number, maxLen: number, readRaw: (into: Uint8Array, position: number) => number): Uint8Array {
     const n = Math.min(maxLen, LINEAR_CHUNK);
-    const out = new Uint8Array(n);
+    // One scratch, valid until the next call: every linear reader consumes a chunk before it asks for the next
+    // (a buffer per call left the writer's allocator holding a log's worth after an idle snapshot hashed it).
+    if (this.linearScratch.length < n) this.linearScratch = new Uint8Array(Math.min(LINEAR_CHUNK, Math.max(n, this.linearScratch.length * 2)));
+    const out = this.linearScratch.subarray(0, n);
     if (this.reader.copyOut(this.tableFor(lsn + n), this.owner, lsn, n, out, 0)) return out;
     const got = readRaw(out, lsn);
     return got < n ? out.subarray(0, got) : out;
@@ -176,6 +237,13 @@ export class FramedView extends MirrorView {
     return end <= this.recU8.length;
   }
 
+  override keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
+    if (!this.reads.keyEquals(lsn, namespace, bytes, start, len)) return false;
+    // The value follows the key in the copy residentRecordAt makes (offset 0).
+    this.keyEnd = RECORD_HEADER_SIZE + len;
+    return true;
+  }
+
   override logBytes(lsn: number, maxLen: number): Uint8Array {
     const file = this.reads.file;
     return this.reads.linear(lsn, maxLen, (into, position) => readThroughFile(file, into, position));
@@ -240,6 +308,12 @@ export class FramedWriter extends MirrorWriter {
 
   override coverRecord(end: number): boolean {
     return end <= this.recU8.length;
+  }
+
+  override keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
+    if (!this.reads.keyEquals(lsn, namespace, bytes, start, len)) return false;
+    this.keyEnd = RECORD_HEADER_SIZE + len;
+    return true;
   }
 
   override logBytes(lsn: number, maxLen: number): Uint8Array {
