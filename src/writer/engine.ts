@@ -166,7 +166,11 @@ export class WriterEngine extends CompactingWriter {
   }
 
   protected override loadReplaced(batch: Uint8Array): void {
-    if (!this.warmer) return;
+    if (!this.warmer) {
+      // A framed log reads replaced records from the file: the same probes meet a damaged one before the append.
+      if (this.state.mirror instanceof FramedWriter) this.checkReplaced(batch);
+      return;
+    }
     let loaded: boolean;
     try {
       loaded = prefetchReplaced(this.state, batch);
@@ -176,6 +180,23 @@ export class WriterEngine extends CompactingWriter {
       throw err;
     }
     if (!loaded) this.warmAll();
+  }
+
+  /**
+   * The framed log's counterpart of the lazy prefetch: the probes of the
+   * batch's keys read (from frames, else the file, CRC-checked) every older
+   * record the apply will compare with, so a damaged one is met before the
+   * file is touched. Batches the prefetch cannot cover (a purge under way, a
+   * rebuild inside the apply, clears, TTL bookkeeping) are not checked here:
+   * damage met inside their apply poisons the engine (LogWriter.append).
+   */
+  private checkReplaced(batch: Uint8Array): void {
+    try {
+      prefetchReplaced(this.state, batch);
+    } catch (err) {
+      this.failure ??= err instanceof EmdbError ? err : ioError('read of a log record', err);
+      throw err;
+    }
   }
 
   /** Every page in memory before work that reads the whole log (compaction, backup, a namespace drop, the sorted index build). */

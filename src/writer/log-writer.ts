@@ -165,6 +165,10 @@ export abstract class LogWriter {
       // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
       if (this.state.sorted?.commit()) this.publishBuffers();
       return existed;
+    } catch (err) {
+      // The batch is in the file and half applied (a record it read was damaged): nothing more may be written.
+      if (err instanceof EmdbError && err.code === ErrorCode.CORRUPTION) this.failure ??= err;
+      throw err;
     } finally {
       // Even a batch that failed half-way ends its bracket: readers must not wait on it forever.
       this.batches.end();
