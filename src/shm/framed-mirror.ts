@@ -215,6 +215,7 @@ export class FramedView extends MirrorView {
   constructor(readonly framed: FramedSpec) {
     super([]);
     this.reads = new FramedReads(framed, readerFor(framed.pool));
+    this.stableRecords = false;
   }
 
   override shareable(): { segments: SharedArrayBuffer[]; framed: FramedSpec } {
@@ -284,6 +285,7 @@ export class FramedWriter extends MirrorWriter {
     private readonly read: ReadAt,
   ) {
     super([]);
+    this.stableRecords = false;
     this.filler = filler;
     this.reads = new FramedReads(framed, filler, read);
     this.table = new Int32Array(framed.table, 0, framed.table.byteLength >> 2);

@@ -59,6 +59,12 @@ export class SharedView {
   private readonly channel: BroadcastChannel;
   private closed = false;
 
+  /**
+   * The last value's bytes stay as they are until this view drops its
+   * generation (the whole-log mirror, R3); false for a framed log, whose
+   * value sits in a scratch the next lookups reuse: copy it before them.
+   */
+  valueStable = true;
   /** Result of the last successful lookup: the value's bytes are valueU8[valueStart, valueStart + valueLen). */
   valueU8: Uint8Array = new Uint8Array(0);
   valueStart = 0;
@@ -228,6 +234,7 @@ export class SharedView {
     const expiresAt = recordExpiresAt(dv, off);
     if (expiresAt !== 0 && expiresAt <= clockNow32(this.ctl32)) return false;
     this.valueExpiresAt = expiresAt;
+    this.valueStable = mirror.stableRecords;
     this.valueU8 = mirror.recU8;
     this.valueStart = valueStart;
     this.valueLen = valueLen;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emdb, EmdbError, ErrorCode, tempDirs } from '../helpers/common.js';
-import { build, damagedDatabase, until, valueOf } from '../helpers/lazy-db.js';
+import { build, damagedDatabase, sha, until, valueOf } from '../helpers/lazy-db.js';
 
 /** Descriptors of this process on `file` or on a file that was renamed over it (shown as "(deleted)"). */
 function descriptorsOnOrReplaced(file: string): number {
@@ -114,6 +114,19 @@ describe('cacheSize', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('refuses a write whose replaced record is damaged on disk before the file is touched, and every later write', async () => {
+    const { file, key } = await damagedDatabase(newDir());
+    const before = sha(file);
+    const db = await Emdb.open<Buffer>(file, { cacheSize: TINY });
+    try {
+      await expect(db.insert(key, Buffer.from('x'))).rejects.toMatchObject({ code: ErrorCode.CORRUPTION });
+      await expect(db.insert('another', Buffer.from('y'))).rejects.toMatchObject({ code: ErrorCode.CORRUPTION });
+    } finally {
+      await db.close().catch(() => undefined);
+    }
+    expect(sha(file), 'the damaged file is never written').toBe(before);
   });
 
   it('closes the descriptor of a generation a compaction replaced once no read or iterator uses it, and every one at close', async () => {
