@@ -224,7 +224,7 @@ export class FrameFiller extends FrameReader {
   /** A free frame, else the first unpinned frame the CLOCK hand finds unreferenced. */
   private victim(): number {
     const frames = this.frames;
-    // Two sweeps clear every reference bit, so a third finds a frame unless all are pinned.
+    // Two sweeps clear every reference bit a reader does not set again meanwhile, so a third usually finds one.
     for (let step = 0; step < frames * 3; step++) {
       const frame = this.hand;
       this.hand = frame + 1 === frames ? 0 : frame + 1;
@@ -236,6 +236,12 @@ export class FrameFiller extends FrameReader {
         continue;
       }
       return frame;
+    }
+    // Readers may set a bit again behind the hand on every pass (a hot page in a small cache): the next unpinned frame then.
+    for (let step = 0; step < frames; step++) {
+      const frame = this.hand;
+      this.hand = frame + 1 === frames ? 0 : frame + 1;
+      if (this.pinned[frame] !== 1) return frame;
     }
     throw new RangeError('frame pool: every frame is pinned');
   }

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { DATA_START, RECORD_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { nativeCrc32 } from './native-crc.js';
 import { recordFlags, recordKeyLen, recordNamespace, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
 import { FRAME_BYTES, FrameFiller, FrameReader, type FramePoolSpec, pageOf } from './frame-pool.js';
@@ -108,8 +108,11 @@ class FramedReads {
     let total = -1;
     if (this.reader.copyOut(this.tableFor(lsn + RECORD_HEADER_SIZE), this.owner, lsn, RECORD_HEADER_SIZE, this.header, 0)) {
       const dv = this.headerDv;
-      total = RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, 0), recordKeyLen(dv, 0), recordValueLen(dv, 0));
-      if (!this.reader.copyOut(this.tableFor(lsn + total), this.owner, lsn, total, this.slotOf(slot, total), 0)) total = -1;
+      const keyLen = recordKeyLen(dv, 0);
+      const valueLen = recordValueLen(dv, 0);
+      // Confirmed bytes of a record's page hold its real lengths (F2); checked anyway, so no bytes but a record's size a buffer.
+      total = keyLen <= MAX_KEY_BYTES && valueLen <= MAX_VALUE_BYTES ? RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, 0), keyLen, valueLen) : -1;
+      if (total > 0 && !this.reader.copyOut(this.tableFor(lsn + total), this.owner, lsn, total, this.slotOf(slot, total), 0)) total = -1;
     }
     if (total < 0) {
       this.misses++;
