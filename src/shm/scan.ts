@@ -3,7 +3,6 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordV
 import { IndexView } from './index-table.js';
 import { TAG_DELETED, TAG_EMPTY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
-import type { MirrorView } from './mirror.js';
 import { mirrorViewOf, type FramedSpec } from './framed-mirror.js';
 import { testMutant } from '../mutants.js';
 

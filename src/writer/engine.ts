@@ -22,7 +22,7 @@ import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
 import { cacheSizeFromEnv, FramedGenerations } from './framed-generations.js';
-import { FramedWriter } from '../shm/framed-mirror.js';
+import { FramedWriter } from '../shm/framed-writer.js';
 import { prefetchReplaced } from './lazy-prefetch.js';
 
 export type { EngineOptions } from './log-writer.js';

@@ -1,6 +1,6 @@
 import type { FileIO } from '../log/file-io.js';
 import { FRAME_BYTES, FrameFiller, newPageTable } from '../shm/frame-pool.js';
-import { FramedWriter } from '../shm/framed-mirror.js';
+import { FramedWriter } from '../shm/framed-writer.js';
 import { GenerationFileWord } from '../shm/layout.js';
 import { newGenerationFile, retireGenerationFile } from '../shm/record-fetch.js';
 

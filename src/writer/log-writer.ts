@@ -20,7 +20,7 @@ import { Preallocation } from './preallocation.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
-import { FramedWriter } from '../shm/framed-mirror.js';
+import { FramedWriter } from '../shm/framed-writer.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import type { FramedGenerations } from './framed-generations.js';
