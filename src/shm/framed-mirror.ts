@@ -3,7 +3,7 @@ import { MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE } from '../format/co
 import { recordFlags, recordKeyLen, recordNamespace, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
 import { FRAME_BYTES, FrameReader, type FramePoolSpec, pageOf } from './frame-pool.js';
 import { GenerationRetired } from './frame-records.js';
-import { GenerationFileWord } from './layout.js';
+import { GenerationFileWord, WANTED_BASE, WANTED_SLOTS, WantedWord } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
 import { MirrorView } from './mirror.js';
 import { RecordFetch, type ReadAt } from './record-fetch.js';
@@ -21,6 +21,13 @@ export interface FramedSpec {
   owner: number;
   /** The generation's descriptor block (record-fetch.ts, G1–G3). */
   file: SharedArrayBuffer;
+  /** Pages readers read from the file, for the writer to cache (W1–W2 in layout.ts). */
+  wanted: SharedArrayBuffer;
+}
+
+/** A new generation's ring of wanted pages. */
+export function newWantedRing(): SharedArrayBuffer {
+  return new SharedArrayBuffer((WANTED_BASE + WANTED_SLOTS) * Int32Array.BYTES_PER_ELEMENT);
 }
 
 /** Largest linear read logBytes returns at once: its callers continue from where a chunk ends. */
@@ -63,6 +70,7 @@ const RING = 4;
 export class FramedReads {
   readonly reader: FrameReader;
   readonly file: Int32Array;
+  readonly wanted: Int32Array;
   readonly owner: number;
   private table: Int32Array;
   private readonly header = new Uint8Array(RECORD_HEADER_SIZE);
@@ -90,6 +98,7 @@ export class FramedReads {
   ) {
     this.reader = reader;
     this.file = new Int32Array(spec.file);
+    this.wanted = new Int32Array(spec.wanted);
     this.owner = spec.owner;
     this.table = new Int32Array(spec.table, 0, spec.table.byteLength >> 2);
     this.fetch = read ? new RecordFetch(read) : (threadFetch ??= new RecordFetch(fs.readSync));
@@ -115,6 +124,9 @@ export class FramedReads {
     }
     if (total < 0) {
       this.misses++;
+      // W1: the writer may cache the page for the next reader.
+      const at = Atomics.add(this.wanted, WantedWord.HEAD, 1) & (WANTED_SLOTS - 1);
+      Atomics.store(this.wanted, WANTED_BASE + at, pageOf(lsn) + 1);
       total = this.fetch.fetch(this.file, lsn);
       if (total < 0) throw new GenerationRetired();
       this.slotOf(slot, total).set(this.fetch.bytes.subarray(0, total));
@@ -252,6 +264,21 @@ function readThroughFile(file: Int32Array, into: Uint8Array, position: number): 
   }
 }
 
+/** Step 1's accessor over FramedReads, for both framed views: the record copied into the ring, at offset 0. */
+export function framedRecordAt(view: MirrorView, reads: FramedReads, lsn: number): number {
+  reads.copyRecord(lsn);
+  view.recU8 = reads.lastU8;
+  view.recDv = reads.lastDv;
+  return 0;
+}
+
+/** The probe's comparison over FramedReads; on a match the value starts after the key in the copy residentRecordAt makes. */
+export function framedKeyEquals(view: MirrorView, reads: FramedReads, lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
+  if (!reads.keyEquals(lsn, namespace, bytes, start, len)) return false;
+  view.keyEnd = RECORD_HEADER_SIZE + len;
+  return true;
+}
+
 /**
  * A reader thread's view of a framed generation: step 1's accessor, served
  * by copies (FramedReads). recordAt and residentRecordAt are the same here:
@@ -272,11 +299,7 @@ export class FramedView extends MirrorView {
   }
 
   override recordAt(lsn: number): number {
-    const reads = this.reads;
-    reads.copyRecord(lsn);
-    this.recU8 = reads.lastU8;
-    this.recDv = reads.lastDv;
-    return 0;
+    return framedRecordAt(this, this.reads, lsn);
   }
 
   override residentRecordAt(lsn: number): number {
@@ -288,10 +311,7 @@ export class FramedView extends MirrorView {
   }
 
   override keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
-    if (!this.reads.keyEquals(lsn, namespace, bytes, start, len)) return false;
-    // The value follows the key in the copy residentRecordAt makes (offset 0).
-    this.keyEnd = RECORD_HEADER_SIZE + len;
-    return true;
+    return framedKeyEquals(this, this.reads, lsn, namespace, bytes, start, len);
   }
 
   override logBytes(lsn: number, maxLen: number): Uint8Array {

@@ -1,7 +1,8 @@
-import { DATA_START, RECORD_HEADER_SIZE } from '../format/constants.js';
+import { DATA_START } from '../format/constants.js';
 import { FRAME_BYTES, type FrameFiller, pageOf } from './frame-pool.js';
-import { FramedReads, type FramedSpec } from './framed-mirror.js';
+import { framedKeyEquals, FramedReads, framedRecordAt, type FramedSpec } from './framed-mirror.js';
 import { MirrorWriter } from './mirror.js';
+import { WANTED_BASE, WANTED_SLOTS } from './layout.js';
 import { nativeCrc32 } from './native-crc.js';
 import type { ReadAt } from './record-fetch.js';
 
@@ -42,11 +43,7 @@ export class FramedWriter extends MirrorWriter {
   }
 
   override recordAt(lsn: number): number {
-    const reads = this.reads;
-    reads.copyRecord(lsn);
-    this.recU8 = reads.lastU8;
-    this.recDv = reads.lastDv;
-    return 0;
+    return framedRecordAt(this, this.reads, lsn);
   }
 
   override residentRecordAt(lsn: number): number {
@@ -58,9 +55,7 @@ export class FramedWriter extends MirrorWriter {
   }
 
   override keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
-    if (!this.reads.keyEquals(lsn, namespace, bytes, start, len)) return false;
-    this.keyEnd = RECORD_HEADER_SIZE + len;
-    return true;
+    return framedKeyEquals(this, this.reads, lsn, namespace, bytes, start, len);
   }
 
   override logBytes(lsn: number, maxLen: number): Uint8Array {
@@ -153,6 +148,24 @@ export class FramedWriter extends MirrorWriter {
   }
 
   private pageScratch: Uint8Array | undefined;
+
+  /**
+   * Caches the pages readers read from the file since the last call (W2),
+   * each checked like a warmed page, evicting by CLOCK; returns how many
+   * were placed. Drains the ring whatever it places.
+   */
+  fillWanted(boundaries: readonly number[], covered: number): number {
+    const wanted = new Int32Array(this.framed.wanted);
+    // At most an eighth of the cache per call: uniform misses over a log far larger than the cache would
+    // otherwise turn the whole cache over every call, evicting pages readers still hit.
+    const most = Math.max(1, this.filler.frames >>> 3);
+    let placed = 0;
+    for (let i = 0; i < WANTED_SLOTS; i++) {
+      const entry = Atomics.exchange(wanted, WANTED_BASE + i, 0);
+      if (entry > 0 && placed < most && this.warmPage(entry - 1, boundaries, covered)) placed++;
+    }
+    return placed;
+  }
   /** The warm-up's next page, and whether it has ended (framed-generations.ts). */
   warmNext = 0;
   warmDone = false;

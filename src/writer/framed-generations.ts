@@ -1,5 +1,6 @@
 import type { FileIO } from '../log/file-io.js';
 import { FRAME_BYTES, FrameFiller, newPageTable } from '../shm/frame-pool.js';
+import { newWantedRing } from '../shm/framed-mirror.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { GenerationFileWord } from '../shm/layout.js';
 import { newGenerationFile, retireGenerationFile } from '../shm/record-fetch.js';
@@ -37,7 +38,7 @@ export class FramedGenerations {
     const fd = this.io.open(file, 'r');
     try {
       const table = newPageTable(end).buffer as SharedArrayBuffer;
-      const spec = { pool: this.filler.spec, table, owner: this.nextOwner++, file: newGenerationFile(fd).buffer as SharedArrayBuffer };
+      const spec = { pool: this.filler.spec, table, owner: this.nextOwner++, file: newGenerationFile(fd).buffer as SharedArrayBuffer, wanted: newWantedRing() };
       const writer = new FramedWriter(spec, this.filler, fd, (f, buf, off, len, pos) => this.io.read(f, buf, off, len, pos));
       writer.startAt(end);
       return writer;
@@ -68,6 +69,11 @@ export class FramedGenerations {
     }
     current.warmDone = true;
     return false;
+  }
+
+  /** Caches the pages readers of `current` read from the file lately (the writer's timer; W2). */
+  fillWanted(current: FramedWriter, boundaries: readonly number[] | undefined, covered: number): void {
+    if (boundaries) current.fillWanted(boundaries, covered);
   }
 
   /** A generation was replaced (compaction): its frames are free now, its descriptor once nobody reads through it. */

@@ -268,9 +268,17 @@ export abstract class LogWriter {
     return { bytes: filler.frames * FRAME_BYTES, residentBytes: (filler.frames - filler.freeFrames) * FRAME_BYTES, evictions: filler.evictions };
   }
 
-  /** Closes the descriptors of generations a compaction replaced once nobody reads through them (the writer's timer). */
-  retireGenerations(): void {
-    this.framed?.retireIdle();
+  /**
+   * The page cache's timer work (workers/writer.ts, every 250 ms): caches the
+   * pages readers read from the file lately, and closes the descriptors of
+   * generations a compaction replaced once nobody reads through them.
+   */
+  cacheTick(): void {
+    const framed = this.framed;
+    if (!framed) return;
+    const mirror = this.state.mirror;
+    if (mirror instanceof FramedWriter && !this.failure) framed.fillWanted(mirror, this.prefix.boundaries(), this.prefix.lsn);
+    framed.retireIdle();
   }
 
   get failed(): EmdbError | undefined {
