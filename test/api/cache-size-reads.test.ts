@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Emdb, EmdbError, ErrorCode, tempDirs } from '../helpers/common.js';
+import { collect, Emdb, EmdbError, ErrorCode, tempDirs } from '../helpers/common.js';
 import { build, damagedDatabase, sha, until, valueOf } from '../helpers/lazy-db.js';
 
 /** Descriptors of this process on `file` or on a file that was renamed over it (shown as "(deleted)"). */
@@ -93,6 +93,20 @@ describe('cacheSize', () => {
       await db.close();
     }
   }, 240_000);
+
+  it('removes exactly the keys of a group (a prefix delete scans every record while it holds the prefix)', async () => {
+    const file = path.join(newDir(), 'db.emdb');
+    const db = await Emdb.open<string>(file, { cacheSize: TINY, valueEncoding: 'utf8' });
+    try {
+      await db.insertMany(Array.from({ length: 3000 }, (_, i) => [`${i % 2 === 0 ? 'a' : 'b'}.${i}`, 'v'.repeat(100)] as [string, string]));
+      await (await db.group('a')).remove();
+      expect(await db.len()).toBe(1500);
+      const left = (await collect(db.keys())).map(String);
+      expect(left.filter((k) => !k.startsWith('b.'))).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
 
   it('reports a damaged record on disk as ERR_EMDB_CORRUPTION with its offset when a read meets it, and serves every other key', async () => {
     const { file, model, key, at } = await damagedDatabase(newDir());
