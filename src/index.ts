@@ -5,7 +5,7 @@ export type { Focus, Group, FocusIterOptions } from './nested.js';
 export { EmdbError, ErrorCode, type ErrorCodeValue, type EmdbErrorOptions } from './errors.js';
 export type { OpenOptions, EncryptionOptions } from './options.js';
 export type { EncryptionAdminOptions } from './admin-crypt.js';
-export type { FlushPolicy, FlushPolicyOption, EmdbHandle, ValueOfEncoding, ValueOfTypeArgument, EncodingOfTypeArgument, CompactReport, CompactOptions, RecoveryStats, StatsSnapshot, TtlStats } from './types.js';
+export type { FlushPolicy, FlushPolicyOption, EmdbHandle, ValueOfEncoding, ValueOfTypeArgument, EncodingOfTypeArgument, CompactReport, CompactOptions, RecoveryStats, StatsSnapshot, TtlStats, CacheStats } from './types.js';
 export type { RecoveryMode } from './options.js';
 export type { ValueEncoding } from './encodings.js';
 export type { Key, Keys } from './keys.js';

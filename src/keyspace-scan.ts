@@ -4,6 +4,7 @@ import type { ScanSource } from './protocol.js';
 import { eventLoopTurn, YIELD_EVERY } from './range/iterator.js';
 import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { SharedView } from './shm/shared-view.js';
+import { pinGeneration, unpinGeneration } from './shm/framed-mirror.js';
 
 /** Index slots per iteration chunk: a few MiB of entries at most, so memory stays flat. */
 const SCAN_SLOTS = 16_384;
@@ -67,7 +68,23 @@ export async function* withTurns<T>(entries: Iterable<T>): AsyncGenerator<T> {
 export async function* scanChunks(conn: DbConnection, ns: number, values: boolean, assertLive: () => void): AsyncGenerator<[Buffer, Buffer]> {
   const view = await afterQueuedWrites(conn, ns, assertLive);
   if (!view.index || !view.mirror) return;
-  const source: ScanSource = { index: view.index.buffer, ...view.mirror.shareable() };
+  let mirror = view.mirror;
+  let source: ScanSource = { index: view.index.buffer, ...mirror.shareable() };
+  // G2: a log read through frames keeps its descriptor until the scan ends; a generation retired meanwhile: the next one.
+  while (!pinGeneration(source, mirror)) {
+    view.sync();
+    if (!view.index || !view.mirror) return;
+    mirror = view.mirror;
+    source = { index: view.index.buffer, ...mirror.shareable() };
+  }
+  try {
+    yield* scanSource(conn, ns, values, assertLive, source);
+  } finally {
+    unpinGeneration(source, mirror);
+  }
+}
+
+async function* scanSource(conn: DbConnection, ns: number, values: boolean, assertLive: () => void, source: ScanSource): AsyncGenerator<[Buffer, Buffer]> {
   const capacity = tableCapacity(source.index);
   let next = scanAhead(conn, ns, source, 0, values);
   for (let from = 0; from < capacity; from += SCAN_SLOTS) {

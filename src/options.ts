@@ -45,7 +45,14 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
   encryption?: EncryptionOptions;
   /** How values are stored and read back (default 'binary': Buffers); recorded when the database is created. */
   valueEncoding?: E;
-  /** Bytes of log pages kept in shared memory. Accepted for compatibility; this build keeps the whole log mapped. */
+  /**
+   * Bytes of log pages kept in shared memory: the bounded page cache. Set, a
+   * file-backed plaintext database keeps at most this much of its log in
+   * memory (at least two 64 KiB pages) and reads the rest from the file
+   * (checked against each record's CRC); unset, the whole log is kept in
+   * shared memory (the faster choice when it fits). In-memory and encrypted
+   * databases keep the whole log either way (README, "Limits").
+   */
   cacheSize?: number;
   /**
    * What open does with damage after the last checkpoint that a later durable
@@ -133,6 +140,8 @@ export interface ResolvedOptions {
   encryption?: EncryptionSpec;
   /** OpenOptions.collectAfterCompaction (default true); attached threads take the opener's (EmdbHandle). */
   collectAfterCompaction: boolean;
+  /** OpenOptions.cacheSize: the bounded page cache's bytes; unset, the whole log is mirrored. */
+  cacheSize?: number;
 }
 
 function invalid(message: string): EmdbError {
@@ -234,7 +243,6 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   const encryption = options.encryption === undefined ? undefined : validEncryption(options.encryption);
   if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
   const defaultTtl = checkDefaultTtl(options.defaultTtl);
-  // Accepted and not yet used (the whole log is kept in shared memory), but never garbage: a later build sizes a cache by it.
   const cacheSize = options.cacheSize;
   if (cacheSize !== undefined && (typeof cacheSize !== 'number' || !Number.isSafeInteger(cacheSize) || cacheSize < 0)) {
     throw invalid('cacheSize must be a whole number of bytes, 0 or more');
@@ -267,6 +275,7 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
     collectAfterCompaction,
     ...(rangeScans ? { rangeScans } : {}),
     ...(encryption ? { encryption } : {}),
+    ...(cacheSize !== undefined ? { cacheSize } : {}),
   };
 }
 

@@ -41,6 +41,8 @@ export interface WriterInit {
   recovery?: 'strict' | 'salvage';
   /** At-rest encryption (key material: the writer derives the keys, off the opener's thread). */
   encryption?: EncryptionSpec;
+  /** Bytes of log pages kept in shared memory (OpenOptions.cacheSize); unset: the whole log is mirrored. */
+  cacheSize?: number;
 }
 
 /**

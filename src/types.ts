@@ -115,6 +115,18 @@ export interface StatsSnapshot {
   sortedIndex: { entries: number; runs: number; tail: number; bytes: number; loadedFrom: 'snapshot' | 'rebuilt' } | null;
   /** Expiry (docs/DESIGN.md, "TTL"). `records` above excludes expired keys not yet swept. */
   ttl: TtlStats;
+  /**
+   * The bounded page cache (OpenOptions.cacheSize), else null (the whole log
+   * is kept in shared memory): its bytes, the bytes of log pages resident in
+   * it now, and pages it has evicted since open.
+   */
+  cache: CacheStats | null;
+}
+
+export interface CacheStats {
+  bytes: number;
+  residentBytes: number;
+  evictions: number;
 }
 
 export interface TtlStats {

@@ -72,8 +72,14 @@ function readBlock(task: ReadTask): ArrayBuffer | null {
       const len = kdv.getUint32(off + 4, true);
       off += KEY_ENTRY_HEADER;
       if (view.lookup(ns, keys, off, len)) {
-        found[i] = view.valueU8;
-        starts[i] = view.valueStart;
+        if (view.valueStable) {
+          found[i] = view.valueU8;
+          starts[i] = view.valueStart;
+        } else {
+          // A framed log's value is in a scratch the next lookups reuse (framed-mirror.ts): copied now.
+          found[i] = view.valueU8.slice(view.valueStart, view.valueStart + view.valueLen);
+          starts[i] = 0;
+        }
         lens[i] = view.valueLen;
         total += view.valueLen;
       }

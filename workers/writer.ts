@@ -87,6 +87,7 @@ function serve(init: WriterInit): void {
     ...(init.anyEncoding ? { anyEncoding: true } : {}),
     recovery: init.recovery,
     ...(init.encryption ? { encryption: init.encryption } : {}),
+    ...(init.cacheSize !== undefined ? { cacheSize: init.cacheSize } : {}),
   });
 
   const backups = new BackupRunner();
@@ -367,6 +368,7 @@ function serve(init: WriterInit): void {
     // A compaction makes the idle snapshot due, and a swap longer than this interval leaves it overdue: it
     // ran before the collection's timer and kept the old log resident for its 0.3-0.5 s of a 300 MB log.
     collectPendingNow();
+    engine.cacheTick();
     try {
       const [behind, indexBytes] = engine.snapshotLag();
       if (idleSnapshotDue(behind, indexBytes, performance.now() - lastRequestAt, snapshotMinBytes) && !compactions.running && backups.active === 0) {

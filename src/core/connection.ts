@@ -80,6 +80,7 @@ export class Connection implements DbConnection {
         ...(options.storedEncoding ? { valueEncoding: options.storedEncoding } : { anyEncoding: true }),
         recovery: options.recovery,
         ...(options.encryption ? { encryption: options.encryption } : {}),
+        ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
       });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const link = writer.link;

@@ -57,7 +57,7 @@ export class LogState {
 
   constructor(
     public index: IndexWriter,
-    readonly mirror: MirrorWriter,
+    public mirror: MirrorWriter,
   ) {}
 
   /** Size in bytes of the record at `lsn` (already in the mirror). */
@@ -127,7 +127,8 @@ export class LogState {
         return 0;
       case RecordKind.PREFIX_DELETE:
         this.deadBytes += size;
-        return this.dropPrefixKeys(ns, u8.subarray(keyStart, keyStart + keyLen));
+        // A copy: the scan resolves every record, and a framed log's copies are reused (framed-mirror.ts).
+        return this.dropPrefixKeys(ns, u8.slice(keyStart, keyStart + keyLen));
       case RecordKind.NS_CREATE: {
         this.namespaces.set(ns, Buffer.from(u8.buffer, u8.byteOffset + keyStart, keyLen).toString('utf8'));
         const encoding = nsCreateEncoding(dv, off);
@@ -214,8 +215,8 @@ export class LogState {
 
   /**
    * Deletes every key of namespace `ns` whose bytes start with `prefix` (a
-   * PREFIX_DELETE record): a scan of the index, as CLEAR does. `prefix` points
-   * into the mirror, which never changes below the applied LSN. These are
+   * PREFIX_DELETE record): a scan of the index, as CLEAR does. `prefix` is the
+   * caller's own copy of the record's key. These are
    * exactly the keys present when the record is applied, live or at recovery.
    * Returns how many visible (unexpired) keys it removed, capped at 255 for the reply byte.
    */

@@ -55,6 +55,11 @@ export class PrefixCrc {
     return this.crc;
   }
 
+  /** Boundary CRCs of [DATA_START, lsn) (entry k: the CRC before log page k), when known: what a page read back from the file is checked against. */
+  boundaries(): readonly number[] | undefined {
+    return pagesCover(this.pages, this.lsn) ? this.pages : undefined;
+  }
+
   reset(lsn: number, crc: number, pages?: number[]): void {
     this.lsn = lsn;
     this.crc = crc;

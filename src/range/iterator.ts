@@ -12,6 +12,7 @@ export function eventLoopTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 import { captureSnapshot, collectRange, pinnedBytes, type RangeQuery, type RangeSnapshot } from './snapshot.js';
+import { unpinGeneration } from '../shm/framed-mirror.js';
 
 /** Options of the iterator methods (Level-style bounds, as in abstract-level). */
 export interface RangeOptions {
@@ -197,6 +198,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
       }
       if (this.finished || this.remaining <= 0) {
         this.finished = true;
+        unpinGeneration(this.snap, this.snap.mirror);
         return { value: undefined, done: true };
       }
       this.checkLimits();
@@ -221,6 +223,7 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
   return(): Promise<IteratorResult<[Buffer, V]>> {
     this.finished = true;
     this.left = 0;
+    unpinGeneration(this.snap, this.snap.mirror);
     return Promise.resolve({ value: undefined, done: true });
   }
 

@@ -1,5 +1,5 @@
 import type { LazySpec } from '../shm/lazy-pages.js';
-import { MirrorView } from '../shm/mirror.js';
+import { mirrorViewOf, type FramedSpec } from '../shm/framed-mirror.js';
 import type { SortedManifest } from '../shm/sorted-run.js';
 import { collectRange, snapshotSources, type Bound, type Chunk, type RangeQuery, type RangeSnapshot } from './snapshot.js';
 
@@ -13,6 +13,7 @@ export interface RangeTaskMessage {
   tailCount: number;
   segments: SharedArrayBuffer[];
   lazy?: LazySpec;
+  framed?: FramedSpec;
   ns: number;
   lower: Bound;
   upper: Bound;
@@ -49,7 +50,7 @@ export function runRangeTask(task: RangeTaskMessage): Chunk {
     generation: -1,
     sources: snapshotSources(task.manifest, task.tailCount),
     tailCount: task.tailCount,
-    mirror: new MirrorView(task.segments, task.lazy),
+    mirror: mirrorViewOf(task),
     manifest: task.manifest,
     createdAt: task.now,
   };

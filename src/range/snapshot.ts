@@ -4,6 +4,7 @@ import { recordExpiresAt, recordKeyStart, recordValueLen } from '../format/recor
 import { Ctl32, SORTED_ENTRY_HEADER_BYTES, SortedTailHeader } from '../shm/layout.js';
 import { testMutant } from '../mutants.js';
 import { MirrorView } from '../shm/mirror.js';
+import { pinGeneration } from '../shm/framed-mirror.js';
 import type { SharedView } from '../shm/shared-view.js';
 import { bufferId, compareEntryKey, mergeHead, entryKeyLen, entryLsn, entryNs, runSource, seek, sortTail, type SortedManifest, type SortedSource } from '../shm/sorted-run.js';
 
@@ -81,7 +82,10 @@ export function captureSnapshot(view: SharedView): RangeSnapshot {
     // newest. Demanding equality there spun until the writer thread ran again, and a
     // writer descheduled at that point (a loaded machine) made the capture fail.
     if (Atomics.load(view.ctl32, Ctl32.GENERATION) > generation) continue;
-    return { generation, sources: snapshotSources(manifest, count), tailCount: count, mirror: view.mirror, manifest, createdAt: Date.now() };
+    const snap: RangeSnapshot = { generation, sources: snapshotSources(manifest, count), tailCount: count, mirror: view.mirror, manifest, createdAt: Date.now() };
+    // G2: a log read through frames keeps its descriptor while the snapshot lives (released when it is collected).
+    if (!pinGeneration(snap, view.mirror)) continue;
+    return snap;
   }
   throw new EmdbError(ErrorCode.IO, 'could not take a consistent snapshot of the sorted index');
 }

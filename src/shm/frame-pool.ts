@@ -127,10 +127,13 @@ export class FrameFiller extends FrameReader {
   /** Each owner's page table, for clearing a reassigned frame's old entry (F1). */
   private readonly tables = new Map<number, Int32Array>();
   evictions = 0;
+  /** Frames holding no page: a warm-up fills only these, it never evicts. */
+  freeFrames: number;
 
   constructor(spec: FramePoolSpec) {
     super(spec);
     this.pinned = new Uint8Array(spec.frames);
+    this.freeFrames = spec.frames;
   }
 
   static create(cacheBytes: number): FramePoolSpec {
@@ -160,6 +163,7 @@ export class FrameFiller extends FrameReader {
     const meta = FRAME_META_BASE + frame * FRAME_WORDS;
     const version = this.words[meta + FrameWord.VERSION]!;
     Atomics.store(this.words, meta + FrameWord.VERSION, version + 1);
+    if (this.words[meta + FrameWord.OWNER] === FRAME_FREE) this.freeFrames--;
     this.unlink(meta);
     Atomics.store(this.words, meta + FrameWord.OWNER, owner);
     Atomics.store(this.words, meta + FrameWord.PAGE, page);
@@ -195,6 +199,7 @@ export class FrameFiller extends FrameReader {
       Atomics.store(this.words, meta + FrameWord.OWNER, FRAME_FREE);
       Atomics.store(this.words, meta + FrameWord.VERSION, version + 2);
       this.pinned[frame] = 0;
+      this.freeFrames++;
     }
     this.tables.delete(owner);
   }
@@ -219,7 +224,7 @@ export class FrameFiller extends FrameReader {
   /** A free frame, else the first unpinned frame the CLOCK hand finds unreferenced. */
   private victim(): number {
     const frames = this.frames;
-    // Two sweeps clear every reference bit, so a third finds a frame unless all are pinned.
+    // Two sweeps clear every reference bit a reader does not set again meanwhile, so a third usually finds one.
     for (let step = 0; step < frames * 3; step++) {
       const frame = this.hand;
       this.hand = frame + 1 === frames ? 0 : frame + 1;
@@ -231,6 +236,12 @@ export class FrameFiller extends FrameReader {
         continue;
       }
       return frame;
+    }
+    // Readers may set a bit again behind the hand on every pass (a hot page in a small cache): the next unpinned frame then.
+    for (let step = 0; step < frames; step++) {
+      const frame = this.hand;
+      this.hand = frame + 1 === frames ? 0 : frame + 1;
+      if (this.pinned[frame] !== 1) return frame;
     }
     throw new RangeError('frame pool: every frame is pinned');
   }

@@ -312,3 +312,21 @@ export function framePoolWordsFor(frames: number): number {
 const generationFileWords = fieldOffsets({ FD: 1, IN_FLIGHT: 1, PINS: 1, RESERVED: 1 });
 export const GenerationFileWord = generationFileWords.offsets;
 export const GENERATION_FILE_WORDS = generationFileWords.end;
+
+// ---- pages readers missed (src/shm/framed-mirror.ts, src/shm/framed-writer.ts) ----
+/**
+ * A generation's ring of pages readers had to read from the file, which the
+ * writer fills into frames on its timer (evicting by CLOCK):
+ *  W1. A reader that missed page p: i = Atomics.add(HEAD, 1), then
+ *      Atomics.store(slot i mod WANTED_SLOTS, p + 1). Two readers may take
+ *      one slot, or a slot may be overwritten before the writer reads it: a
+ *      lost wish costs one more pread later, never a wrong byte (the writer
+ *      reads the page from the file and checks it against the boundary CRCs
+ *      before placing it, F1).
+ *  W2. The writer takes each slot with Atomics.exchange(slot, 0).
+ */
+const wantedWords = fieldOffsets({ HEAD: 1, RESERVED: 3 });
+export const WantedWord = wantedWords.offsets;
+/** First slot of the ring; WANTED_SLOTS slots follow. */
+export const WANTED_BASE = wantedWords.end;
+export const WANTED_SLOTS = 256;

@@ -52,6 +52,8 @@ export class MirrorView {
    */
   recU8: Uint8Array = NO_U8;
   recDv: DataView = NO_DV;
+  /** A resolved record's bytes never change while this view is held (R3); a framed view's copies are reused (framed-mirror.ts). */
+  stableRecords = true;
   /** The segment recU8 / recDv are a view of (coverRecord refreshes them). */
   private recSeg = 0;
 

@@ -3,7 +3,7 @@ import { recordExpiresAt, recordKeyLen, recordKeyStart, recordNamespace, recordV
 import { IndexView } from './index-table.js';
 import { TAG_DELETED, TAG_EMPTY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
-import { MirrorView } from './mirror.js';
+import { mirrorViewOf, type FramedSpec } from './framed-mirror.js';
 import { testMutant } from '../mutants.js';
 
 const SKIP_EXPIRED = testMutant.name !== 'iter-expired';
@@ -13,6 +13,7 @@ export interface ScanSource {
   index: SharedArrayBuffer;
   segments: SharedArrayBuffer[];
   lazy?: LazySpec;
+  framed?: FramedSpec;
 }
 
 /**
@@ -24,7 +25,7 @@ export interface ScanSource {
  */
 export function scanSlots(source: ScanSource, ns: number, from: number, count: number, wantValues: boolean, now: number): { packed: ArrayBuffer; next: number } {
   const index = new IndexView(source.index);
-  const mirror = new MirrorView(source.segments, source.lazy);
+  const mirror = mirrorViewOf(source);
   const end = Math.min(index.capacity, from + count);
   const found: number[] = [];
   let bytes = 4;

@@ -5,7 +5,9 @@ import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
-import { MirrorView } from './mirror.js';
+import type { MirrorView } from './mirror.js';
+import { mirrorViewOf, type FramedSpec } from './framed-mirror.js';
+import { GenerationRetired } from './frame-records.js';
 import type { SortedManifest } from './sorted-run.js';
 
 /** The shared buffers a thread needs to probe the index and read values (broadcast by the writer, rule R4). */
@@ -15,6 +17,8 @@ export interface BufferSet {
   segments: SharedArrayBuffer[];
   /** A lazily opened log's page loader (shm/lazy-pages.ts); absent once the generation is wholly in memory. */
   lazy?: LazySpec;
+  /** A log read through the bounded page cache (framed-mirror.ts): segments is empty then. */
+  framed?: FramedSpec;
   /** The sorted index's runs and tail; present exactly when the database was opened with rangeScans. */
   sorted?: SortedManifest;
   /** Changes when a compaction replaced the log's mirror and index: the previous ones are garbage once dropped. */
@@ -55,6 +59,12 @@ export class SharedView {
   private readonly channel: BroadcastChannel;
   private closed = false;
 
+  /**
+   * The last value's bytes stay as they are until this view drops its
+   * generation (the whole-log mirror, R3); false for a framed log, whose
+   * value sits in a scratch the next lookups reuse: copy it before them.
+   */
+  valueStable = true;
   /** Result of the last successful lookup: the value's bytes are valueU8[valueStart, valueStart + valueLen). */
   valueU8: Uint8Array = new Uint8Array(0);
   valueStart = 0;
@@ -84,7 +94,7 @@ export class SharedView {
     const dropped = this.index !== undefined && epoch !== this.logEpoch ? this.heldBytes() : 0;
     this.generation = set.generation;
     this.index = new IndexView(set.index);
-    this.mirror = new MirrorView(set.segments, set.lazy);
+    this.mirror = mirrorViewOf(set);
     this.sorted = set.sorted;
     this.logEpoch = epoch;
     if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
@@ -199,6 +209,17 @@ export class SharedView {
    * when absent or expired. The caller has synced the view (sync()).
    */
   lookup(namespace: number, key: Uint8Array, start: number, len: number): boolean {
+    try {
+      return this.lookupIn(namespace, key, start, len);
+    } catch (err) {
+      // G3: this view's generation was retired by a compaction; the new one was published before that.
+      if (!(err instanceof GenerationRetired)) throw err;
+      this.sync();
+      return this.lookupIn(namespace, key, start, len);
+    }
+  }
+
+  private lookupIn(namespace: number, key: Uint8Array, start: number, len: number): boolean {
     const index = this.index;
     const mirror = this.mirror;
     if (!index || !mirror) return false;
@@ -213,6 +234,7 @@ export class SharedView {
     const expiresAt = recordExpiresAt(dv, off);
     if (expiresAt !== 0 && expiresAt <= clockNow32(this.ctl32)) return false;
     this.valueExpiresAt = expiresAt;
+    this.valueStable = mirror.stableRecords;
     this.valueU8 = mirror.recU8;
     this.valueStart = valueStart;
     this.valueLen = valueLen;

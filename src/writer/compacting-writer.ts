@@ -107,6 +107,7 @@ export abstract class CompactingWriter extends LogWriter {
     const oldSorted = this.state.sorted;
     const built = job.state;
     if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
+    const replaced = this.state.mirror;
     this.state = built;
     this.logEpoch++;
     this.state.onIndexReplaced = () => this.publishBuffers();
@@ -124,6 +125,8 @@ export abstract class CompactingWriter extends LogWriter {
       this.prefix = new FedPrefixCrc();
     }
     this.prefix.reset(job.end, job.prefixCrc);
+    // The new log is read through frames from now on; the old generation's frames are free, its descriptor once unused.
+    if (file !== null && this.fd >= 0) this.useFrames(file, job.end, replaced);
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
     this.publishBuffers();

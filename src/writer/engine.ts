@@ -21,6 +21,8 @@ import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
+import { cacheSizeFromEnv, FramedGenerations } from './framed-generations.js';
+import { FramedWriter } from '../shm/framed-writer.js';
 import { prefetchReplaced } from './lazy-prefetch.js';
 
 export type { EngineOptions } from './log-writer.js';
@@ -114,6 +116,11 @@ export class WriterEngine extends CompactingWriter {
     this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc, log.prefix.pages);
+    const cacheSize = this.opts.cacheSize ?? cacheSizeFromEnv();
+    if (cacheSize !== undefined && !this.crypt && io.sharedDescriptors === true) {
+      this.framed = new FramedGenerations(cacheSize, io);
+      this.useFrames(file, log.report.end);
+    }
     if (this.state.mirror.pages) this.warmer = new LazyWarmer(this.state.mirror.pages, (fd) => this.opts.io.close(fd));
     this.snapshotTail = log.snapshotTail;
     this.snapshotHasPages = log.snapshotHasPages;
@@ -130,7 +137,7 @@ export class WriterEngine extends CompactingWriter {
 
   /** Whether idle turns load the pages nobody read (EMDB_LAZY_WARM=0 turns it off: the test suites then meet absent pages everywhere). */
   warmsInBackground(): boolean {
-    return this.warmer !== undefined && lazyWarmInBackground();
+    return (this.warmer !== undefined || this.framedWarmPending()) && lazyWarmInBackground();
   }
 
   /**
@@ -142,7 +149,7 @@ export class WriterEngine extends CompactingWriter {
    */
   warmStep(budgetMs: number): boolean {
     const warmer = this.warmer;
-    if (!warmer) return false;
+    if (!warmer) return this.framedWarm(budgetMs);
     let more: boolean;
     try {
       more = warmer.step(budgetMs);
@@ -159,7 +166,11 @@ export class WriterEngine extends CompactingWriter {
   }
 
   protected override loadReplaced(batch: Uint8Array): void {
-    if (!this.warmer) return;
+    if (!this.warmer) {
+      // A framed log reads replaced records from the file: the same probes meet a damaged one before the append.
+      if (this.state.mirror instanceof FramedWriter) this.checkReplaced(batch);
+      return;
+    }
     let loaded: boolean;
     try {
       loaded = prefetchReplaced(this.state, batch);
@@ -169,6 +180,23 @@ export class WriterEngine extends CompactingWriter {
       throw err;
     }
     if (!loaded) this.warmAll();
+  }
+
+  /**
+   * The framed log's counterpart of the lazy prefetch: the probes of the
+   * batch's keys read (from frames, else the file, CRC-checked) every older
+   * record the apply will compare with, so a damaged one is met before the
+   * file is touched. Batches the prefetch cannot cover (a purge under way, a
+   * rebuild inside the apply, clears, TTL bookkeeping) are not checked here:
+   * damage met inside their apply poisons the engine (LogWriter.append).
+   */
+  private checkReplaced(batch: Uint8Array): void {
+    try {
+      prefetchReplaced(this.state, batch);
+    } catch (err) {
+      this.failure ??= err instanceof EmdbError ? err : ioError('read of a log record', err);
+      throw err;
+    }
   }
 
   /** Every page in memory before work that reads the whole log (compaction, backup, a namespace drop, the sorted index build). */
@@ -415,6 +443,8 @@ export class WriterEngine extends CompactingWriter {
         this.opts.io.close(this.fd);
         this.fd = -1;
       }
+      const mirror = this.state?.mirror;
+      this.framed?.close(mirror instanceof FramedWriter ? mirror : undefined);
       Atomics.store(this.ctl32, Ctl32.STATE, DbState.CLOSED);
     }
   }
@@ -443,6 +473,7 @@ export class WriterEngine extends CompactingWriter {
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotFailure?.message ?? null },
       sortedIndex: this.state.sorted ? { ...this.state.sorted.stats(), loadedFrom: this.sortedSource ?? 'rebuilt' } : null,
+      cache: this.cacheStats(),
       ttl: { deadlines: this.state.deadlines.size, deadlineBytes: this.state.deadlines.bytes, expiredPending, swept: this.swept, maxSweepBatchMs: this.maxSweepMs, lastSweepMs: this.lastSweepMs },
     };
   }

@@ -11,7 +11,8 @@ import { clockNow } from '../shm/clock.js';
 import { BatchPublisher } from '../shm/batch-seq.js';
 import { LsnCounter } from '../shm/control.js';
 import { Ctl32, DbState } from '../shm/layout.js';
-import type { FlushPolicy } from '../types.js';
+import type { CacheStats, FlushPolicy } from '../types.js';
+import { FRAME_BYTES } from '../shm/frame-pool.js';
 import { rollBackFullDisk } from './append-failure.js';
 import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
@@ -19,6 +20,10 @@ import { Preallocation } from './preallocation.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
+import { FramedWriter } from '../shm/framed-writer.js';
+import type { MirrorWriter } from '../shm/mirror.js';
+import { LazyWarmer } from '../shm/lazy-pages.js';
+import type { FramedGenerations } from './framed-generations.js';
 
 export interface EngineOptions {
   path: string | null;
@@ -37,6 +42,8 @@ export interface EngineOptions {
   recovery?: RecoveryMode;
   /** At-rest encryption: used at creation, checked against the file otherwise. Key material: never logged. */
   encryption?: EncryptionSpec;
+  /** Bytes of log pages kept in shared memory (the bounded page cache); unset: the whole log is mirrored. */
+  cacheSize?: number;
 }
 
 /**
@@ -75,6 +82,8 @@ export abstract class LogWriter {
   protected readonly droppedNamespaces: number[] = [];
   /** Zeros written ahead of the log, so a durable append does not change the file size. */
   protected readonly prealloc: Preallocation;
+  /** The bounded page cache's pool and generations (framed-generations.ts), when the log is read through it. */
+  protected framed: FramedGenerations | undefined;
   /** Brackets each batch's index publication, so getMany sees batches whole (rule R6). */
   private readonly batches: BatchPublisher;
 
@@ -156,6 +165,10 @@ export abstract class LogWriter {
       // One store publishes the batch to range scans (rule S2); a new run set is a new buffer set.
       if (this.state.sorted?.commit()) this.publishBuffers();
       return existed;
+    } catch (err) {
+      // The batch is in the file and half applied (a record it read was damaged): nothing more may be written.
+      if (err instanceof EmdbError && err.code === ErrorCode.CORRUPTION) this.failure ??= err;
+      throw err;
     } finally {
       // Even a batch that failed half-way ends its bracket: readers must not wait on it forever.
       this.batches.end();
@@ -217,6 +230,55 @@ export abstract class LogWriter {
     const sorted = this.state.sorted?.manifest();
     const dropped = this.droppedNamespaces.length > 0 ? { droppedNs: [...this.droppedNamespaces] } : {};
     return { generation, logEpoch: this.logEpoch, index: this.state.index.buffer, ...this.state.mirror.shareable(), ...(sorted ? { sorted } : {}), ...dropped };
+  }
+
+  /**
+   * Reads the log at `file` (ending at `end`) through the frame pool from now
+   * on: the mirror that open or compaction built it in is dropped, and with it
+   * the memory that grew with the log (docs/DESIGN.md, "Bounded page cache").
+   * A lazily opened log's page descriptor is closed: nobody has its loader yet.
+   */
+  protected useFrames(file: string, end: number, replaced?: MirrorWriter): void {
+    const framed = this.framed;
+    if (!framed) return;
+    if (replaced instanceof FramedWriter) framed.retire(replaced);
+    // Frames of an encrypted log would need the keys on every reading thread: such a log stays whole (issue 16, step 5).
+    if (this.crypt) return;
+    const built = this.state.mirror;
+    if (built.pages) new LazyWarmer(built.pages, (fd) => this.opts.io.close(fd)).retire(true);
+    this.state.mirror = framed.open(file, end);
+  }
+
+  /** The framed log's warm-up has free frames to fill (workers/writer.ts runs warmStep() when idle). */
+  protected framedWarmPending(): boolean {
+    const mirror = this.state.mirror;
+    return this.framed !== undefined && mirror instanceof FramedWriter && this.framed.warmPending(mirror, this.prefix.boundaries());
+  }
+
+  /** One step of the framed log's warm-up; true while more remain. */
+  protected framedWarm(budgetMs: number): boolean {
+    const mirror = this.state.mirror;
+    if (!this.framed || !(mirror instanceof FramedWriter)) return false;
+    return this.framed.warm(mirror, this.prefix.boundaries(), this.prefix.lsn, budgetMs);
+  }
+
+  protected cacheStats(): CacheStats | null {
+    const filler = this.framed?.filler;
+    if (!filler || !(this.state.mirror instanceof FramedWriter)) return null;
+    return { bytes: filler.frames * FRAME_BYTES, residentBytes: (filler.frames - filler.freeFrames) * FRAME_BYTES, evictions: filler.evictions };
+  }
+
+  /**
+   * The page cache's timer work (workers/writer.ts, every 250 ms): caches the
+   * pages readers read from the file lately, and closes the descriptors of
+   * generations a compaction replaced once nobody reads through them.
+   */
+  cacheTick(): void {
+    const framed = this.framed;
+    if (!framed) return;
+    const mirror = this.state.mirror;
+    if (mirror instanceof FramedWriter && !this.failure) framed.fillWanted(mirror, this.prefix.boundaries(), this.prefix.lsn);
+    framed.retireIdle();
   }
 
   get failed(): EmdbError | undefined {

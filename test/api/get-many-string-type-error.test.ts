@@ -8,14 +8,10 @@
  * line that compiles fails it), and, inside the test run, tsc over a small
  * module compiled as a user would, against the built package.
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Emdb, tempDirs } from '../helpers/common.js';
+import { typecheckAsUser } from '../helpers/user-tsc.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** What a user writes: lists of keys compile, one string does not. */
 const USER_MODULE = `import { Emdb } from 'emdb-js';
@@ -47,27 +43,9 @@ describe('getMany / removeMany with a single string', () => {
   const tmp = tempDirs('emdb-keys-type-');
 
   it('is a compile error for a user of the package (tsc over a module, against the built types)', { timeout: 120_000 }, () => {
-    const dir = tmp();
-    fs.writeFileSync(path.join(dir, 'use.mts'), USER_MODULE);
-    fs.mkdirSync(path.join(dir, 'node_modules'));
-    fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'emdb-js'), 'dir');
-    const tsconfig = {
-      compilerOptions: {
-        strict: true,
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        lib: ['es2023', 'esnext.disposable'],
-        types: ['node'],
-        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-        noEmit: true,
-      },
-      files: ['use.mts'],
-    };
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
-    const run = spawnSync(process.execPath, [TSC, '-p', dir, '--pretty', 'false'], { encoding: 'utf8' });
+    const run = typecheckAsUser(tmp(), { 'use.mts': USER_MODULE });
     // An "Unused '@ts-expect-error' directive" here means the string type-checked.
-    expect(run.stdout + run.stderr).toBe('');
+    expect(run.output).toBe('');
     expect(run.status).toBe(0);
   });
 

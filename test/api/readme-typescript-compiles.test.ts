@@ -7,14 +7,13 @@
  * A block's free variables (`userId`, `key`, ...) are declared with the types
  * the surrounding text gives them.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/common.js';
+import { typecheckAsUser } from '../helpers/user-tsc.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** Declarations for names the README's blocks use without defining them. */
 const FREE: Record<string, string> = {
@@ -70,33 +69,11 @@ describe('README.md TypeScript', () => {
   });
 
   it('every ```ts block compiles under strict, module nodenext, against the built package', { timeout: 120_000 }, () => {
-    const dir = tmp();
     const blocks = typescriptBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
-    const files = blocks.map((b) => {
-      const name = `readme-line-${b.line}.mts`;
-      fs.writeFileSync(path.join(dir, name), moduleFor(b.code));
-      return name;
-    });
-    // The package by its name, as an installed dependency resolves.
-    fs.mkdirSync(path.join(dir, 'node_modules'));
-    fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'emdb-js'), 'dir');
-    const tsconfig = {
-      compilerOptions: {
-        strict: true,
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        lib: ['es2023', 'esnext.disposable'],
-        types: ['node'],
-        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-        noEmit: true,
-      },
-      files,
-    };
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
-    const run = spawnSync(process.execPath, [TSC, '-p', dir, '--pretty', 'false'], { encoding: 'utf8' });
+    const modules = Object.fromEntries(blocks.map((b) => [`readme-line-${b.line}.mts`, moduleFor(b.code)]));
+    const run = typecheckAsUser(tmp(), modules);
     // Errors name the file, readme-line-N.mts: N is the line of the block's fence in README.md.
-    expect(run.stdout + run.stderr).toBe('');
+    expect(run.output).toBe('');
     expect(run.status).toBe(0);
   });
 });

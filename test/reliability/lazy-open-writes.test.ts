@@ -13,13 +13,15 @@ import { build, damagedDatabase, descriptorsOn, PAGE, sha, valueOf } from '../he
 
 describe('writes after a lazy reopen', () => {
   const newDir = tempDirs('emdb-lazy-writes-');
-  const saved = { min: process.env.EMDB_LAZY_OPEN_MIN_BYTES, warm: process.env.EMDB_LAZY_WARM };
+  // The whole-log mirror's lazy pages: the tiny-cache tier's EMDB_CACHE_SIZE is set aside (cache-size-reads.test.ts covers frames).
+  const saved = { min: process.env.EMDB_LAZY_OPEN_MIN_BYTES, warm: process.env.EMDB_LAZY_WARM, cache: process.env.EMDB_CACHE_SIZE };
   beforeAll(() => {
     process.env.EMDB_LAZY_OPEN_MIN_BYTES = '0';
     process.env.EMDB_LAZY_WARM = '0';
+    delete process.env.EMDB_CACHE_SIZE;
   });
   afterAll(() => {
-    for (const [name, value] of [['EMDB_LAZY_OPEN_MIN_BYTES', saved.min], ['EMDB_LAZY_WARM', saved.warm]] as const) {
+    for (const [name, value] of [['EMDB_LAZY_OPEN_MIN_BYTES', saved.min], ['EMDB_LAZY_WARM', saved.warm], ['EMDB_CACHE_SIZE', saved.cache]] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }

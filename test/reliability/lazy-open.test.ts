@@ -18,15 +18,18 @@ import { build, damagedDatabase, descriptorsOn, PAGE, sha, until, valueOf } from
 describe('lazy reopen', () => {
   const newDir = tempDirs('emdb-lazy-open-');
   // Lazy opens of these small logs, with the background warm-up on (npm run test:lazy turns it off for the other suites).
-  const saved = { min: process.env.EMDB_LAZY_OPEN_MIN_BYTES, warm: process.env.EMDB_LAZY_WARM };
+  // The whole-log mirror's lazy pages: the tiny-cache tier's EMDB_CACHE_SIZE is set aside (cache-size-reads.test.ts covers frames).
+  const saved = { min: process.env.EMDB_LAZY_OPEN_MIN_BYTES, warm: process.env.EMDB_LAZY_WARM, cache: process.env.EMDB_CACHE_SIZE };
   beforeAll(() => {
     process.env.EMDB_LAZY_OPEN_MIN_BYTES = '0';
     delete process.env.EMDB_LAZY_WARM;
+    delete process.env.EMDB_CACHE_SIZE;
   });
   afterAll(() => {
     if (saved.min === undefined) delete process.env.EMDB_LAZY_OPEN_MIN_BYTES;
     else process.env.EMDB_LAZY_OPEN_MIN_BYTES = saved.min;
     if (saved.warm !== undefined) process.env.EMDB_LAZY_WARM = saved.warm;
+    if (saved.cache !== undefined) process.env.EMDB_CACHE_SIZE = saved.cache;
   });
 
   it('leaves the pages on disk and reads every key through getSync, get, getMany, iter, rangeIter and an attached thread', async () => {

@@ -13,7 +13,8 @@ import type { FileIO } from '../../../dist/src/log/file-io.js';
 import type { FlushPolicy } from '../../../dist/src/types.js';
 import { IndexView } from '../../../dist/src/shm/index-table.js';
 import { SLOT_BASE_WORDS, SLOT_WORDS, SlotWord, TAG_DELETED, TAG_EMPTY } from '../../../dist/src/shm/layout.js';
-import { lsnOf, MirrorView } from '../../../dist/src/shm/mirror.js';
+import { lsnOf } from '../../../dist/src/shm/mirror.js';
+import { mirrorViewOf } from '../../../dist/src/shm/framed-mirror.js';
 import { createControlBlock } from '../../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../../dist/src/writer/engine.js';
 import { valueAt } from '../../../dist/test/helpers/engine-state.js';
@@ -96,7 +97,7 @@ export function readBack(engine: WriterEngine, probeKeys: Iterable<string>): Rea
   const problems: string[] = [];
   const set = engine.currentBuffers();
   const index = new IndexView(set.index);
-  const mirror = new MirrorView(set.segments);
+  const mirror = mirrorViewOf(set);
   for (let slot = 0; slot < index.capacity; slot++) {
     const base = SLOT_BASE_WORDS + slot * SLOT_WORDS;
     const tag = index.i32[base + SlotWord.TAG]!;
