@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EmdbError, ErrorCode, ioError } from './errors.js';
-import { canonicalPath, identityFile, identityKey, registryCheck } from './lock/identity.js';
+import { canonicalPath, identityFile, registryCheck, registryKey } from './lock/identity.js';
 import {
   breakStale,
   lockedError,
@@ -70,7 +70,7 @@ function otherName(snap: Snapshot): string {
 
 /** Registers the identity of the file at `lock.canonical` now, dropping the previous one. */
 function* bind(lock: HeldLock): Waiting<void> {
-  const key = identityKey(lock.canonical);
+  const key = registryKey(lock.canonical);
   if (key === lock.key) return;
   if (key !== undefined) {
     yield* takeLockFile(
@@ -92,7 +92,7 @@ function releaseSync(lock: HeldLock): void {
   // The writer re-binds after creating or compacting the file, so the current identity counts too.
   let current: string | undefined;
   try {
-    current = identityKey(lock.canonical);
+    current = registryKey(lock.canonical);
   } catch {
     // unreadable now: the remembered key is still removed
   }
@@ -196,7 +196,7 @@ export function lockBackupTarget(target: string): HeldLock & { release(): void }
 export function assertNotOpen(dbPath: string): void {
   const canonical = canonicalPath(dbPath);
   if (held.has(canonical)) throw lockedError(canonical, 'it is open in this process');
-  const key = identityKey(canonical);
+  const key = registryKey(canonical);
   for (const [file, check] of [[`${canonical}.lock`, undefined], ...(key === undefined ? [] : [[identityFile(key), registryCheck(key)] as const])] as const) {
     const snap = readSnapshot(file);
     if (!snap) continue;
@@ -248,7 +248,7 @@ function* breakFile(file: string, canonical: string, force: boolean, check?: Ide
  */
 export async function breakLock(dbPath: string, force = false): Promise<void> {
   const canonical = canonicalPath(dbPath);
-  const key = identityKey(canonical);
+  const key = registryKey(canonical);
   await runAsync(breakFile(`${canonical}.lock`, canonical, force));
   if (key !== undefined) await runAsync(breakFile(identityFile(key), canonical, force, registryCheck(key)));
 }
