@@ -251,7 +251,7 @@ export function judge(snap: Snapshot, identity?: IdentityCheck): Verdict {
   const who = describeHolder(rec);
   // We cannot probe processes on another machine (shared/network file system).
   if (rec.hostname !== os.hostname()) {
-    return { stale: false, checkable: false, message: `held by ${who} (another host: it cannot be checked from here; ${FORCE_HINT})` };
+    return { stale: false, checkable: false, message: `held by ${who}, another host: it cannot be checked from here; ${FORCE_HINT}` };
   }
   const scoped = judgeScope(rec, who);
   if (scoped) return scoped;
