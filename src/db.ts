@@ -139,17 +139,28 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   }
 
   /**
-   * Who holds the database's lock ({ pid, hostname, startedAt, stale }), or
-   * undefined. `stale`: the holder is provably gone, and the next open (or
-   * breakLock) removes its lock. Offline admin.
+   * Who holds the database's lock ({ pid, hostname, startedAt, stale,
+   * checkable, detail }), or undefined. `stale`: the holder is provably gone,
+   * and the next open (or breakLock) removes its lock; `checkable: false`: it
+   * cannot be checked from here (another host or PID namespace). Offline admin.
    */
   static lockHolder(path: string): Promise<LockInfo | undefined> {
     return guard(() => lockHolder(resolveDatabasePath({ path: adminPath(path, 'lockHolder') })));
   }
 
-  /** Removes a lock whose holder is provably gone; a live holder's lock is refused with ERR_EMDB_LOCKED. */
-  static breakLock(path: string): Promise<void> {
-    return guard(() => breakLock(resolveDatabasePath({ path: adminPath(path, 'breakLock') })));
+  /**
+   * Removes a lock whose holder is provably gone; a live holder's lock is
+   * refused with ERR_EMDB_LOCKED, and so is one whose holder cannot be checked
+   * from here (another host, another PID namespace: `lockHolder` says
+   * `checkable: false`) unless `{ force: true }`. Force only when you are sure
+   * that holder is gone: two writers on one file corrupt it.
+   */
+  static breakLock(path: string, options?: { force?: boolean }): Promise<void> {
+    return guard(() => {
+      const force = options?.force ?? false;
+      if (typeof force !== 'boolean') throw new EmdbError(ErrorCode.INVALID_CONFIG, 'breakLock option force must be a boolean');
+      return breakLock(resolveDatabasePath({ path: adminPath(path, 'breakLock') }), force);
+    });
   }
 
   /**

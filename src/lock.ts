@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EmdbError, ErrorCode, ioError } from './errors.js';
-import { canonicalPath, identityFile, identityKey, registryCheck } from './lock/identity.js';
+import { canonicalPath, identityFile, registryCheck, registryKey } from './lock/identity.js';
 import {
   breakStale,
   lockedError,
@@ -29,8 +29,10 @@ export type { LockInfo };
  *    per-user registry (lock/identity.ts), which catches hard links; it is
  *    re-bound when the file is created or replaced by a rename (compaction).
  * Both are visible to every thread and process of the host, so the one test
- * serves them all. A holder is stale when provably gone: same host, and its
- * pid dead or reused, or (Linux) the worker thread that took it has ended.
+ * serves them all. A holder is stale when provably gone: same host, PID
+ * namespace and boot (lock/host.ts), and its pid dead or reused, or (Linux)
+ * the worker thread that took it has ended; or it took the lock before this
+ * host last booted.
  * Stale locks are broken automatically, so a crash or a terminated worker
  * never needs manual cleanup.
  */
@@ -68,7 +70,7 @@ function otherName(snap: Snapshot): string {
 
 /** Registers the identity of the file at `lock.canonical` now, dropping the previous one. */
 function* bind(lock: HeldLock): Waiting<void> {
-  const key = identityKey(lock.canonical);
+  const key = registryKey(lock.canonical);
   if (key === lock.key) return;
   if (key !== undefined) {
     yield* takeLockFile(
@@ -90,7 +92,7 @@ function releaseSync(lock: HeldLock): void {
   // The writer re-binds after creating or compacting the file, so the current identity counts too.
   let current: string | undefined;
   try {
-    current = identityKey(lock.canonical);
+    current = registryKey(lock.canonical);
   } catch {
     // unreadable now: the remembered key is still removed
   }
@@ -194,7 +196,7 @@ export function lockBackupTarget(target: string): HeldLock & { release(): void }
 export function assertNotOpen(dbPath: string): void {
   const canonical = canonicalPath(dbPath);
   if (held.has(canonical)) throw lockedError(canonical, 'it is open in this process');
-  const key = identityKey(canonical);
+  const key = registryKey(canonical);
   for (const [file, check] of [[`${canonical}.lock`, undefined], ...(key === undefined ? [] : [[identityFile(key), registryCheck(key)] as const])] as const) {
     const snap = readSnapshot(file);
     if (!snap) continue;
@@ -214,7 +216,10 @@ export async function lockHolder(dbPath: string): Promise<LockInfo | undefined> 
     const snap = readSnapshot(file);
     if (!snap) return undefined;
     const rec = parseRecord(snap.raw);
-    if (rec) return { pid: rec.pid, hostname: rec.hostname, startedAt: rec.startedAt, stale: judge(snap).stale };
+    if (rec) {
+      const verdict = judge(snap);
+      return { pid: rec.pid, hostname: rec.hostname, startedAt: rec.startedAt, stale: verdict.stale, checkable: verdict.checkable, detail: verdict.message };
+    }
     // A holder may be between create and write; give it a moment before reporting garbage.
     if (attempt >= 5 || Date.now() - snap.mtimeMs > STALE_MS) {
       throw new EmdbError(ErrorCode.IO, `lock file ${file} has unreadable content; breakLock removes it once it is ${STALE_MS / 1000} s old`);
@@ -223,25 +228,28 @@ export async function lockHolder(dbPath: string): Promise<LockInfo | undefined> 
   }
 }
 
-function* breakFile(file: string, canonical: string, check?: IdentityCheck): Waiting<void> {
+function* breakFile(file: string, canonical: string, force: boolean, check?: IdentityCheck): Waiting<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const snap = readSnapshot(file);
     if (!snap) return;
     const verdict = judge(snap, check);
-    if (!verdict.stale) throw lockedError(canonical, verdict.message);
-    if (yield* breakStale(file, canonical, snap, check)) return;
+    // force never removes a holder this host sees running: only one it cannot check.
+    if (!verdict.stale && !(force && !verdict.checkable)) throw lockedError(canonical, verdict.message);
+    if (yield* breakStale(file, canonical, snap, check, force)) return;
   }
   throw lockedError(canonical, `lock file kept changing over ${MAX_ATTEMPTS} attempts`);
 }
 
 /**
  * Removes the lock (and the file's registry record) only when its holder is
- * provably gone; a live (or unknowable) holder -> LOCKED.
+ * provably gone; a live (or unknowable) holder -> LOCKED. `force` also
+ * removes a holder that cannot be checked from here (another host, PID
+ * namespace or boot, an old record): the operator vouches that it is gone.
  */
-export async function breakLock(dbPath: string): Promise<void> {
+export async function breakLock(dbPath: string, force = false): Promise<void> {
   const canonical = canonicalPath(dbPath);
-  const key = identityKey(canonical);
-  await runAsync(breakFile(`${canonical}.lock`, canonical));
-  if (key !== undefined) await runAsync(breakFile(identityFile(key), canonical, registryCheck(key)));
+  const key = registryKey(canonical);
+  await runAsync(breakFile(`${canonical}.lock`, canonical, force));
+  if (key !== undefined) await runAsync(breakFile(identityFile(key), canonical, force, registryCheck(key)));
 }
 

@@ -82,9 +82,11 @@ const lockHolder: Command = {
   args: '',
   groups: [],
   help: `Prints the pid, host and start time recorded in PATH.lock, or "not locked".
-When that holder is provably gone (this host, and the process has ended or its
-pid was reused) it says so: the lock is left over, and the next open of the
-database (or break-lock) recovers it. A holder on another host cannot be probed.
+When that holder is provably gone (this host, PID namespace and boot, and the
+process has ended or its pid was reused) it says so: the lock is left over, and
+the next open of the database (or break-lock) recovers it. A holder on another
+host, in another PID namespace (another container) or recorded by emdb-js 0.2.0
+cannot be checked from here, and it says that too (--json: "checkable": false).
 Reads only; exit 0 either way (--json: "stale": true for a left-over lock).`,
   async run(ctx, path) {
     assertDatabaseExists(path);
@@ -95,7 +97,10 @@ Reads only; exit 0 either way (--json: "stale": true for a left-over lock).`,
       const line = `locked by pid ${info.pid} on ${info.hostname} since ${info.startedAt}`;
       // A lock left by a killed process still names it: say it is gone, or the operator hunts a process that is not there.
       const gone = info.stale ? `\nthat process is not running: the lock is left over, and the next open (or \`emdb-js break-lock ${path}\`) recovers it` : '';
-      await ctx.stdout.text(`${line}${gone}\n`);
+      const unknown = info.checkable
+        ? ''
+        : `\nthat process cannot be checked from this host: ${info.detail.replace(/; if you are sure.*$/, '')}\nif you are sure it is gone: emdb-js break-lock --force ${path}`;
+      await ctx.stdout.text(`${line}${gone}${unknown}\n`);
     }
   },
 };
@@ -105,13 +110,22 @@ const breakLock: Command = {
   summary: 'remove a lock whose holder is gone',
   args: '',
   groups: [],
-  help: `Removes PATH.lock when its holder is provably gone (same host, pid dead or
-reused). A live holder's lock is refused with ERR_EMDB_LOCKED (exit 3). An open
-also recovers such a lock by itself; this is for tools that inspect the lock.`,
-  async run(ctx, path) {
+  options: { force: { type: 'boolean' } },
+  help: `Removes PATH.lock when its holder is provably gone (same host, PID namespace
+and boot; pid dead or reused). A live holder's lock is refused with
+ERR_EMDB_LOCKED (exit 3), and so is one whose holder cannot be checked from
+here: another host, another PID namespace (another container of a pod, a
+--network=host container), or a lock written by emdb-js 0.2.0. An open also
+recovers a provably stale lock by itself; this is for tools that inspect it.
+  --force                   also remove a lock whose holder cannot be checked
+                            from here. WARNING: only when you are sure that
+                            process is gone (its pod or container deleted, its
+                            host down): two writers on one file corrupt it.
+                            A holder this host sees running is still refused.`,
+  async run(ctx, path, _args, flags) {
     assertDatabaseExists(path);
     const before = await Emdb.lockHolder(path);
-    await Emdb.breakLock(path);
+    await Emdb.breakLock(path, { force: flags.force === true });
     if (ctx.json) await ctx.stdout.text(`${JSON.stringify({ removed: before !== undefined })}\n`);
     else await ctx.stdout.text(before ? `removed the lock of pid ${before.pid} on ${before.hostname}\n` : 'not locked\n');
   },

@@ -24,6 +24,31 @@ const PREFIX_CRC_TEXT: Record<WalkReport['prefixCrc'], string> = {
   unchecked: 'not checked (the file ends before the checkpointed tail)',
 };
 
+/** Extra walks of a live database while damage after the checkpoint keeps moving. */
+const LIVE_WALKS = 4;
+
+/**
+ * A walk of a database a live process is writing reads records as they are
+ * being written: a record (or the zeros written ahead of it) read unfinished,
+ * then a durable mark read later past it, looks like durable damage. Real
+ * damage stays where it is; so, while the walk reports damage after the
+ * checkpoint (`durableMark` set: before it, the bytes are stable and the
+ * verdict stands), walk again, and call it damage only when two walks in a
+ * row find it at the same offset. Otherwise the bytes from there are a live
+ * tail, reported and not judged.
+ */
+async function settleLiveTail(first: WalkReport, walkAgain: () => WalkReport, pid: number): Promise<WalkReport> {
+  let report = first;
+  for (let i = 0; i < LIVE_WALKS && report.damage?.durableMark !== undefined; i++) {
+    const before = report.damage.offset;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    report = walkAgain();
+    if (report.damage?.durableMark !== undefined && report.damage.offset === before) return report;
+  }
+  if (report.damage?.durableMark === undefined) return report;
+  return { ...report, damage: undefined, liveTail: { offset: report.damage.offset, reason: report.damage.reason.replace(/;.*$/, ''), pid } };
+}
+
 export const verify: Command = {
   name: 'verify',
   summary: 'check every record\'s CRC, read-only',
@@ -32,7 +57,12 @@ export const verify: Command = {
   help: `Reads the file from start to end and checks the header, the framing and CRC32
 of every record, transaction framing, and the checkpointed prefix CRC. Never writes
 and takes no lock (a database open elsewhere can be verified; records it is
-appending right now may show as an incomplete tail).
+appending right now may show as an incomplete tail). The header is read first,
+so everything it calls checkpointed is stable. When the database is open in a
+live process, a bad record after the checkpoint is damage only when a second
+walk finds it at the same offset (up to ${LIVE_WALKS} more walks); one that moves
+is the writer's newest records read as they were written: reported as a
+"live tail", not judged, exit 0.
 Exit 0 when intact; 3 with ERR_EMDB_CORRUPTION and the byte offset of the first
 damage otherwise (a file cut inside its 12 KiB header area: where it ends). The
 prefix CRC is checked over every checkpointed byte even past the first damage.
@@ -60,6 +90,7 @@ report says "not authenticated".`,
           progress.update(offset);
         }
       }, encryption);
+      if (holder && !holder.stale) report = await settleLiveTail(report, () => walkLog(path, () => undefined, encryption), holder.pid);
     } catch (err) {
       progress.finish('failed');
       throw err;
@@ -82,7 +113,11 @@ report says "not authenticated".`,
       if (slotNote) lines.push(`header slots  ${slotNote}`);
       if (report.residue) {
         const dropped = report.residue.droppedRecords ? `, with ${report.residue.droppedRecords} intact records after it that no durable mark proves were synced` : '';
-        lines.push(`tail residue  ${report.residue.bytes} bytes at offset ${report.residue.offset} (${report.residue.reason}); no durable mark proves it durable: the next open drops it${dropped}`);
+        const live = holder && !holder.stale ? ' (or, as the database is open, records being written as they were read)' : '';
+        lines.push(`tail residue  ${report.residue.bytes} bytes at offset ${report.residue.offset} (${report.residue.reason}); no durable mark proves it durable: the next open drops it${live}${dropped}`);
+      }
+      if (report.liveTail) {
+        lines.push(`live tail     from offset ${report.liveTail.offset}: not yet checkpointed, being written by pid ${report.liveTail.pid} (the database is open; ${LIVE_WALKS + 1} walks read a bad record at a different offset each time: ${report.liveTail.reason}); not judged, verify again once it is closed`);
       }
       if (report.damage) lines.push(`DAMAGE        at offset ${report.damage.offset}: ${report.damage.reason}`);
       lines.push(ok ? 'result        ok' : 'result        CORRUPT');

@@ -130,7 +130,7 @@ export function assertDatabaseExists(path: string): void {
 /** The next step to suggest under an error with this code. */
 const HINTS: Partial<Record<ErrorCodeValue, string>> = {
   [ErrorCode.LOCKED]:
-    'another process has this database open. `emdb-js lock-holder PATH` shows which; if that process is gone, `emdb-js break-lock PATH` removes its lock.',
+    'another process has this database open. `emdb-js lock-holder PATH` shows which; if that process is gone, `emdb-js break-lock PATH` removes its lock (`--force` when it ran on another host or in another container, which this host cannot check: only when you are sure it is gone).',
   [ErrorCode.CORRUPTION]: '`emdb-js verify PATH` reports the first damaged offset; restore from a backup, or `emdb-js dump PATH --salvage` writes what still reads (and lists what it skipped) for `load` into a new database.',
   [ErrorCode.NOT_A_DATABASE]: 'the path is not an emdb-js database; check it.',
   [ErrorCode.ENCRYPTION_KEY_MISMATCH]: 'pass the right key with --encryption-key-file/--encryption-key-env or --passphrase-file/--passphrase-env.',

@@ -62,6 +62,13 @@ export interface WalkReport {
   damage: { offset: number; reason: string; durableMark?: number; cutAt?: number; droppedRecords?: number } | undefined;
   /** Incomplete tail after the tail hint that no durable mark proves durable: crash residue, which the next open cuts (with `droppedRecords` intact records after it). */
   residue: { offset: number; bytes: number; reason: string; droppedRecords: number } | undefined;
+  /**
+   * Set by verify, not by the walk: the database is open in a live process and
+   * the walks found a bad record after the tail hint at a different offset each
+   * time (records being written as they were read), so the bytes from `offset`
+   * are not judged.
+   */
+  liveTail?: { offset: number; reason: string; pid: number };
 }
 
 const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RecordKind).map(([k, v]) => [v, k.toLowerCase()]));
@@ -73,8 +80,10 @@ const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Rec
 export function walkLog(path: string, onProgress: (offset: number) => void, encryption?: EncryptionSpec): WalkReport {
   const fd = fs.openSync(path, 'r');
   try {
-    const fileBytes = fs.fstatSync(fd).size;
+    // Header first, size after: a live writer appends and then checkpoints, so every
+    // byte below the tail hint read here is in the file by the time it is measured.
     const header = readHeaderArea(fd, path);
+    const fileBytes = fs.fstatSync(fd).size;
     // Both throw EmdbError (not a database, unsupported version, corrupt header) with an offset.
     const prelude = decodePrelude(header);
     const encrypted = isEncrypted(prelude);

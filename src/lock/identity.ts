@@ -54,17 +54,21 @@ export function identityKey(file: string): string | undefined {
   }
 }
 
-let registry: string | undefined;
+/** The registry directory; null once found unusable (no writable temp directory). */
+let registry: string | null | undefined;
 
 /**
  * The per-user registry directory. On POSIX it is under the fixed `/tmp`, not
  * `$TMPDIR`, so processes started with different environments still meet;
  * mode 0700 and owned by us, else refused (another user could otherwise plant
  * or remove our records). One registry per user: two users opening one file
- * through hard links are not detected (README, lock section).
+ * through hard links are not detected (README, lock section). Undefined when
+ * no temp directory is writable (a read-only root file system without a
+ * writable /tmp or TMPDIR): the path lock still excludes a second writer, so
+ * the open goes on without hard-link detection, and a process warning says so.
  */
-export function registryDir(): string {
-  if (registry !== undefined) return registry;
+export function registryDir(): string | undefined {
+  if (registry !== undefined) return registry ?? undefined;
   const posix = process.platform !== 'win32';
   const uid = posix ? process.geteuid!() : undefined;
   const name = `emdb-js-locks-${uid ?? os.userInfo().username}`;
@@ -90,11 +94,25 @@ export function registryDir(): string {
     registry = dir;
     return dir;
   }
-  throw ioError(`creating the lock registry ${name} under ${bases.join(' or ')}`, lastError);
+  registry = null;
+  process.emitWarning(
+    `emdb-js: cannot create the lock registry ${name} under ${bases.join(' or ')} (${errCode(lastError) ?? String(lastError)}); ` +
+      'databases are still locked by <path>.lock, but the same file opened through a hard link is not detected. Give the process a writable /tmp or TMPDIR.',
+    { code: 'EMDB_LOCK_REGISTRY_UNAVAILABLE' },
+  );
+  return undefined;
 }
 
+/** identityKey, or undefined when there is no registry to file it in (registryDir): the lock then has no identity record. */
+export function registryKey(file: string): string | undefined {
+  return registryDir() === undefined ? undefined : identityKey(file);
+}
+
+/** The registry record of identity `key` (a key from registryKey, so the registry exists). */
 export function identityFile(key: string): string {
-  return path.join(registryDir(), `${key}.lock`);
+  const dir = registryDir();
+  if (dir === undefined) throw new EmdbError(ErrorCode.IO, 'no lock registry (registryKey gave a key without one)');
+  return path.join(dir, `${key}.lock`);
 }
 
 /**

@@ -21,7 +21,8 @@ export type Wait = number | { fsync: number };
 export type Waiting<T> = Generator<Wait, T, void>;
 
 export function lockedError(target: string, message: string): EmdbError {
-  return new EmdbError(ErrorCode.LOCKED, `database ${target} is locked: ${message}`);
+  // The force hint of an uncheckable holder (record.ts) names this database.
+  return new EmdbError(ErrorCode.LOCKED, `database ${target} is locked: ${message.replace('break-lock --force PATH', `break-lock --force ${target}`)}`);
 }
 
 export function readSnapshot(file: string): Snapshot | undefined {
@@ -164,15 +165,17 @@ function* withBreakMutex(file: string, target: string, fn: () => void): Waiting<
 
 /**
  * Removes the lock file if it is still exactly the file judged stale
- * (`observed`), re-judging under the mutex. Returns false when it changed
- * meanwhile, so the caller should look again.
+ * (`observed`), re-judging under the mutex (`force`: also when its holder
+ * cannot be checked from here). Returns false when it changed meanwhile, so
+ * the caller should look again.
  */
-export function* breakStale(file: string, target: string, observed: Snapshot, identity?: IdentityCheck): Waiting<boolean> {
+export function* breakStale(file: string, target: string, observed: Snapshot, identity?: IdentityCheck, force = false): Waiting<boolean> {
   let removed = false;
   yield* withBreakMutex(file, target, () => {
     const now = readSnapshot(file);
     if (!now || now.raw !== observed.raw || now.ino !== observed.ino || now.dev !== observed.dev) return;
-    if (!judge(now, identity).stale) return;
+    const verdict = judge(now, identity);
+    if (!verdict.stale && !(force && !verdict.checkable)) return;
     unlinkIfPresent(file, 'stale lock file');
     removed = true;
   });

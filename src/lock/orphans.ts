@@ -48,10 +48,11 @@ export function removeOrphanTemps(lockFile: string, canonical: string): void {
  * records whose creator was killed; a record being broken by someone else is skipped.
  */
 function sweepRegistry(): void {
-  let dir: string;
+  let dir: string | undefined;
   let names: string[];
   try {
     dir = registryDir();
+    if (dir === undefined) return;
     names = fs.readdirSync(dir);
   } catch {
     return;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { threadId } from 'node:worker_threads';
+import { bootTimeMs, pidScope } from './host.js';
 
 /** Who took a lock: the fields every lock record has. */
 export interface LockOwner {
@@ -18,6 +19,16 @@ export interface LockInfo extends LockOwner {
    * on another host, which cannot be probed from here.
    */
   stale: boolean;
+  /**
+   * False when the holder cannot be checked from here: another host, another
+   * PID namespace (another container) or boot, or a record written without
+   * them (emdb-js 0.2.0 and earlier). Such a lock is never broken by itself;
+   * `breakLock(path, { force: true })` removes it once the operator knows
+   * the holder is gone.
+   */
+  checkable: boolean;
+  /** The judgement in words ("held by pid 7 on app-1 ... in another PID namespace"). */
+  detail: string;
 }
 
 /** The JSON content of a lock file (and of an identity record in the host-wide registry). */
@@ -36,6 +47,9 @@ export interface LockRecord extends LockOwner {
   path?: string;
   /** 'backup' while a backup is being written to that path. */
   use?: 'backup';
+  /** The holder's PID namespace and boot (Linux; lock/host.ts): its pid is only checked from the same ones. */
+  pidNs?: string;
+  bootId?: string;
 }
 
 /** What was read from a lock file, identifying it well enough to unlink only that exact file. */
@@ -55,6 +69,8 @@ export interface IdentityCheck {
 export interface Verdict {
   stale: boolean;
   message: string;
+  /** False: whether the holder runs cannot be checked from here (LockInfo.checkable). */
+  checkable: boolean;
 }
 
 /** Below this age an unparseable lock file may be a holder between create and write. */
@@ -137,7 +153,7 @@ export function newRecord(fields: Pick<LockRecord, 'path' | 'use'>): string {
   if (procStart !== undefined) record.procStart = procStart;
   const me = threadSelf();
   if (me) Object.assign(record, me, { thread: threadId });
-  Object.assign(record, fields);
+  Object.assign(record, pidScope(), fields);
   return `${JSON.stringify(record)}\n`;
 }
 
@@ -154,6 +170,9 @@ export function parseRecord(raw: string): LockRecord | undefined {
   if (typeof r.hostname !== 'string' || typeof r.startedAt !== 'string') return undefined;
   for (const k of ['procStart', 'tid', 'tidStart', 'thread'] as const) {
     if (r[k] !== undefined && !Number.isSafeInteger(r[k])) return undefined;
+  }
+  for (const k of ['pidNs', 'bootId'] as const) {
+    if (r[k] !== undefined && typeof r[k] !== 'string') return undefined;
   }
   return r as LockRecord;
 }
@@ -182,28 +201,65 @@ export function describeHolder(rec: LockRecord): string {
   return `${what}pid ${rec.pid}${thread} on ${rec.hostname} since ${rec.startedAt}`;
 }
 
+/** What an operator can do about a holder this host cannot check. */
+const FORCE_HINT = 'if you are sure that process is gone, `npx emdb-js break-lock --force PATH` removes the lock';
+
+/** Slack for btime (second resolution, shifted by clock steps) against a record's start time. */
+const BOOT_SLACK_MS = 5_000;
+
+/**
+ * Whether the holder's pid can be tested here: same PID namespace and boot.
+ * Returns the verdict when it cannot (a lock taken before this host booted is
+ * stale whatever else is true), undefined when the pid test decides.
+ */
+function judgeScope(rec: LockRecord, who: string): Verdict | undefined {
+  const here = pidScope();
+  const taken = Date.parse(rec.startedAt);
+  const boot = bootTimeMs();
+  const beforeBoot = boot !== undefined && Number.isFinite(taken) && taken < boot - BOOT_SLACK_MS;
+  const unknowable = (why: string): Verdict =>
+    beforeBoot ? { stale: true, checkable: true, message: `holder ${who} took it before this host last booted` } : { stale: false, checkable: false, message: `held by ${who}, ${why}; ${FORCE_HINT}` };
+  if (rec.bootId !== undefined && here.bootId !== undefined && rec.bootId !== here.bootId) {
+    return unknowable(`which ran under another boot id (another machine with this hostname): it cannot be checked from here`);
+  }
+  // Without /proc on either side (macOS, Windows) there are no PID namespaces to tell apart.
+  if (rec.pidNs === undefined && here.pidNs === undefined) return undefined;
+  if (rec.pidNs === undefined) {
+    // Conservative: a record without its namespace (emdb-js 0.2.0 and earlier) may come from another container.
+    return unknowable('recorded without its PID namespace (emdb-js 0.2.0 or earlier): it may run in another container, where it cannot be checked from here');
+  }
+  if (rec.pidNs !== here.pidNs) {
+    return unknowable(`in another PID namespace (${rec.pidNs}, this process: ${here.pidNs ?? 'unknown'}), i.e. another container: its pid cannot be checked from here`);
+  }
+  return undefined;
+}
+
 export function judge(snap: Snapshot, identity?: IdentityCheck): Verdict {
   const rec = parseRecord(snap.raw);
   if (!rec) {
     const age = Date.now() - snap.mtimeMs;
     return age > STALE_MS
-      ? { stale: true, message: `unreadable lock file, ${Math.round(age / 1000)} s old` }
-      : { stale: false, message: 'lock file is being written by another process' };
+      ? { stale: true, checkable: true, message: `unreadable lock file, ${Math.round(age / 1000)} s old` }
+      : { stale: false, checkable: true, message: 'lock file is being written by another process' };
   }
   // A registry record is keyed by (st_dev, st_ino), and a deleted file's inode
   // is reused by the next file created: a record whose file no longer has that
   // identity (gone, or replaced) speaks of another file, whoever holds it.
   if (identity && rec.path !== undefined && identity.keyOf(rec.path) !== identity.key) {
-    return { stale: true, message: `the registry record names ${rec.path}, which is no longer this file` };
+    return { stale: true, checkable: true, message: `the registry record names ${rec.path}, which is no longer this file` };
   }
   const who = describeHolder(rec);
   // We cannot probe processes on another machine (shared/network file system).
-  if (rec.hostname !== os.hostname()) return { stale: false, message: `held by ${who} (another host; use breakLock on that host)` };
-  if (!pidAlive(rec.pid)) return { stale: true, message: `holder ${who} is gone` };
+  if (rec.hostname !== os.hostname()) {
+    return { stale: false, checkable: false, message: `held by ${who}, another host: it cannot be checked from here; ${FORCE_HINT}` };
+  }
+  const scoped = judgeScope(rec, who);
+  if (scoped) return scoped;
+  if (!pidAlive(rec.pid)) return { stale: true, checkable: true, message: `holder ${who} is gone` };
   if (rec.procStart !== undefined) {
     const now = procStartOf(rec.pid);
-    if (now !== undefined && now !== rec.procStart) return { stale: true, message: `pid ${rec.pid} was reused` };
+    if (now !== undefined && now !== rec.procStart) return { stale: true, checkable: true, message: `pid ${rec.pid} was reused` };
   }
-  if (threadGone(rec)) return { stale: true, message: `the thread of ${who} has ended` };
-  return { stale: false, message: `held by ${who}` };
+  if (threadGone(rec)) return { stale: true, checkable: true, message: `the thread of ${who} has ended` };
+  return { stale: false, checkable: true, message: `held by ${who}` };
 }

@@ -8,7 +8,14 @@ import path from 'node:path';
  * where blocking costs nobody and skips the libuv thread-pool round trip.
  */
 export interface FileIO {
-  open(file: string, flags: 'r' | 'r+' | 'wx' | 'r+dsync'): number;
+  /**
+   * `like` (with 'wx'): the file the new one replaces or accompanies (the
+   * database, for a compaction temp, an index snapshot, a rewrite or a
+   * backup): the new file takes its permission bits and, when running as root,
+   * its owner, so an operator's chmod 600 survives and an admin command run as
+   * root leaves no root-owned file the service cannot open. Best effort.
+   */
+  open(file: string, flags: 'r' | 'r+' | 'wx' | 'r+dsync', like?: string): number;
   close(fd: number): void;
   size(fd: number): number;
   read(fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number): number;
@@ -47,9 +54,37 @@ const OPEN_FLAGS = {
   'r+dsync': fs.constants.O_RDWR | (fs.constants.O_DSYNC ?? fs.constants.O_SYNC),
 } as const;
 
+/**
+ * Gives the new file `fd` the mode of `like` and, as root, its owner (before the
+ * rename makes it visible). Best effort: `like` may be gone, or the file system
+ * may not keep owners; the file then keeps what creation gave it.
+ */
+function takeOwnerAndMode(fd: number, like: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(like);
+  } catch {
+    return;
+  }
+  try {
+    if (process.geteuid?.() === 0) fs.fchownSync(fd, st.uid, st.gid);
+  } catch {
+    // e.g. a file system without owners, or a user namespace without that uid
+  }
+  try {
+    fs.fchmodSync(fd, st.mode & 0o7777);
+  } catch {
+    // as above
+  }
+}
+
 export const nodeFileIO: FileIO = {
   sharedDescriptors: true,
-  open: (file, flags) => fs.openSync(file, OPEN_FLAGS[flags], 0o644),
+  open: (file, flags, like) => {
+    const fd = fs.openSync(file, OPEN_FLAGS[flags], 0o644);
+    if (like !== undefined && flags === 'wx') takeOwnerAndMode(fd, like);
+    return fd;
+  },
   close: (fd) => fs.closeSync(fd),
   size: (fd) => fs.fstatSync(fd).size,
   read: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),

@@ -112,7 +112,7 @@ export class BackupJob {
     try {
       mkdirDurable(io, dirOf(target));
       job.removeOrphans();
-      job.fd = io.open(job.tmp, 'wx');
+      job.fd = io.open(job.tmp, 'wx', dbFile ?? undefined); // the copy takes the database's mode
     } catch (err) {
       job.abort();
       throw err instanceof EmdbError ? err : ioError('backup', err);

@@ -54,7 +54,7 @@ export abstract class CompactingWriter extends LogWriter {
       const tmp = `${file}.compact`;
       try {
         if (io.exists(tmp)) io.unlink(tmp);
-        fd = io.open(tmp, 'wx');
+        fd = io.open(tmp, 'wx', file); // takes the database's mode and owner
       } catch (err) {
         throw ioError('compaction', err);
       }

@@ -145,11 +145,11 @@ export function buildCompacted(
  * failure the temp file is removed, best effort, and the error is ERR_EMDB_IO:
  * the log was not touched, and an orphan left behind is removed by the next open.
  */
-export function writeCompactedFile(io: FileIO, tmp: string, old: LogState, now: number, fileId: Uint8Array, crypt?: LogCrypt, prelude?: Uint8Array): CompactedLog {
+export function writeCompactedFile(io: FileIO, tmp: string, old: LogState, now: number, fileId: Uint8Array, crypt?: LogCrypt, prelude?: Uint8Array, like?: string): CompactedLog {
   let fd = -1;
   try {
     if (io.exists(tmp)) io.unlink(tmp);
-    fd = io.open(tmp, 'wx');
+    fd = io.open(tmp, 'wx', like);
     const out = new BufferedWriter(io, fd);
     const built = buildCompacted(old, now, fileId, (bytes, position) => out.write(bytes, position), crypt, prelude);
     out.flush();

@@ -56,6 +56,8 @@ export class WriterEngine extends CompactingWriter {
   private openedEnd = DATA_START;
   /** The snapshot on disk has page CRCs; a last close rewrites one without them (an older build's), so the next open can be lazy. */
   private snapshotHasPages = false;
+  /** When this engine last saved an index snapshot (stats().lastCheckpointAt counts it). */
+  private snapshotAt = 0;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded; stats() reports the message). */
   private snapshotFailure: EmdbError | undefined;
   recovery: OpenReport | undefined;
@@ -397,6 +399,7 @@ export class WriterEngine extends CompactingWriter {
       throw error;
     }
     this.snapshotTail = end;
+    this.snapshotAt = Date.now();
     this.snapshotHasPages = !this.crypt;
     this.snapshotFailure = undefined;
   }
@@ -468,7 +471,8 @@ export class WriterEngine extends CompactingWriter {
       syncs: this.syncs,
       syncMs: this.syncMs,
       autoCheckpoints: this.autoCheckpoints,
-      lastCheckpointAt: this.slots.checkpointAt,
+      // A checkpoint that had no slot to write (nothing new since a compaction) may still have saved the snapshot.
+      lastCheckpointAt: Math.max(this.slots.checkpointAt, this.snapshotAt),
       lastCompactionAt: this.lastCompactionAt,
       recovery: recoveryStats(this.recovery),
       indexSnapshot: { tail: this.snapshotTail < 0 ? null : this.snapshotTail, error: this.snapshotFailure?.message ?? null },

@@ -35,11 +35,12 @@ export class HeaderSlots {
     this.tailHint = slot.tailHint;
   }
 
-  /** A compacted log: its successor header holds slot A, sequence 1, tail `end`. */
-  compacted(end: number): void {
+  /** A compacted log: its successor header holds slot A, sequence 1, tail `end`, written just now (a checkpoint: stats().lastCheckpointAt). */
+  compacted(end: number, now = Date.now()): void {
     this.offset = SLOT_A_OFFSET;
     this.sequence = 1;
     this.tailHint = end;
+    this.checkpointAt = now;
   }
 
   /** True when a checkpoint at `durableLsn` has something to record (or no slot was ever written). */

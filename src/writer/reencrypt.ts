@@ -59,9 +59,9 @@ export function rewriteProtection(job: RekeyJob): void {
   const crypt = keys && new LogCrypt(keys, fileId);
   const tmp = rekeyPath(file);
   // Writes the temp file and fdatasyncs it (removed again on failure).
-  writeCompactedFile(io, tmp, state, job.now, fileId, crypt, prelude);
+  writeCompactedFile(io, tmp, state, job.now, fileId, crypt, prelude, file);
   try {
-    if (job.keepBackup) copyFile(io, job.fd, encbakPath(file));
+    if (job.keepBackup) copyFile(io, job.fd, encbakPath(file), file);
     // The old index snapshot (a plaintext one when enabling) must not outlive the old file.
     for (const f of [snapshotPath(file), `${snapshotPath(file)}.tmp`]) if (io.exists(f)) io.unlink(f);
     io.rename(tmp, file);
@@ -77,9 +77,9 @@ export function rewriteProtection(job: RekeyJob): void {
 }
 
 /** A synced copy of the old log, for `{ keepBackup: true }`. */
-function copyFile(io: FileIO, fd: number, target: string): void {
+function copyFile(io: FileIO, fd: number, target: string, dbFile: string): void {
   if (io.exists(target)) io.unlink(target);
-  const out = io.open(target, 'wx');
+  const out = io.open(target, 'wx', dbFile);
   try {
     const size = io.size(fd);
     const chunk = new Uint8Array(Math.min(size, 4 << 20));

@@ -78,7 +78,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   const aad = header.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES);
   const sealed = sealer?.seal(aad, Buffer.concat([index, catalogue, deadlines]));
   if (sealed) header = encodeSnapshotHeader({ ...fields, bodyBytes: sealed.sealed.length, bodyCrc: crc32(sealed.sealed) }, sealed.salt);
-  const fd = io.open(tmp, 'wx');
+  const fd = io.open(tmp, 'wx', dbFile);
   try {
     writeFully(io, fd, header, 0, header.length, 0);
     if (sealed) {

@@ -46,8 +46,8 @@ export function recoverCopy(file: string, keys: readonly string[], opts: { range
   const fds = new Set<number>();
   const io: FileIO = {
     ...nodeFileIO,
-    open: (f, flags) => {
-      const fd = nodeFileIO.open(f, flags);
+    open: (f, flags, like) => {
+      const fd = nodeFileIO.open(f, flags, like);
       fds.add(fd);
       return fd;
     },

@@ -18,7 +18,7 @@ const HAS_PROC = fs.existsSync('/proc/self/stat');
  * other files still emits ours, so only freshness of our output decides.
  */
 function ensureBuilt(): void {
-  const sources = ['lock.ts', 'errors.ts', 'lock/record.ts', 'lock/lock-file.ts', 'lock/identity.ts', 'lock/orphans.ts'].map((f) => fs.statSync(path.join(ROOT, 'src', f)).mtimeMs);
+  const sources = ['lock.ts', 'errors.ts', 'lock/record.ts', 'lock/lock-file.ts', 'lock/identity.ts', 'lock/orphans.ts', 'lock/host.ts'].map((f) => fs.statSync(path.join(ROOT, 'src', f)).mtimeMs);
   const fresh = () => fs.existsSync(BUILT) && fs.statSync(BUILT).mtimeMs >= Math.max(...sources);
   if (fresh()) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -101,8 +101,14 @@ async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
+/** This process's PID namespace and boot, as a record written here carries them (lock/host.ts). */
+function pidScope(): Record<string, string> {
+  if (!HAS_PROC) return {};
+  return { pidNs: fs.readlinkSync('/proc/self/ns/pid'), bootId: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() };
+}
+
 function lockContent(fields: Record<string, unknown>): string {
-  return JSON.stringify({ hostname: os.hostname(), startedAt: new Date().toISOString(), ...fields });
+  return JSON.stringify({ hostname: os.hostname(), startedAt: new Date().toISOString(), ...pidScope(), ...fields });
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
@@ -139,7 +145,7 @@ describe('acquireLock within one process', () => {
     expect(rec).toMatchObject({ pid: process.pid, hostname: os.hostname() });
     expect(new Date(rec.startedAt).toISOString()).toBe(rec.startedAt);
     if (HAS_PROC) expect(typeof rec.procStart).toBe('number');
-    expect(await lockHolder(db)).toEqual({ pid: process.pid, hostname: os.hostname(), startedAt: rec.startedAt, stale: false });
+    expect(await lockHolder(db)).toEqual({ pid: process.pid, hostname: os.hostname(), startedAt: rec.startedAt, stale: false, checkable: true, detail: expect.stringContaining('held by') });
     await lock.release();
     await lock.release(); // idempotent
     expect(fs.existsSync(lock.path)).toBe(false);
