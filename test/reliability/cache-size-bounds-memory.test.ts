@@ -15,10 +15,10 @@
  * garbage from loading and reading keeps it above that (docs/DESIGN.md,
  * "Bounded page cache").
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, tempDirs } from '../helpers/common.js';
+import { runJsonChild } from '../helpers/json-child.js';
 
 const MiB = 1024 * 1024;
 const KEYS = 200_000;
@@ -35,19 +35,8 @@ interface ChildReport {
 }
 
 function runChild(dir: string, mode: 'frames' | 'whole'): Promise<ChildReport> {
-  const args = [path.join(FIXTURES, 'cache-memory-child.js'), path.join(dir, 'db.emdb'), mode, String(KEYS), String(CACHE)];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', EMDB_CACHE_SIZE: '' } });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`child exited ${code}: ${err}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildReport);
-    });
-  });
+  // The tiny-cache tier's variable would frame the control too.
+  return runJsonChild<ChildReport>(path.join(FIXTURES, 'cache-memory-child.js'), [path.join(dir, 'db.emdb'), mode, String(KEYS), String(CACHE)], { EMDB_CACHE_SIZE: '' });
 }
 
 const mib = (n: number): string => `${(n / MiB).toFixed(0)} MiB`;

@@ -23,10 +23,10 @@
  * a log per compaction, 350 → 883 MiB and 362 → 899 MiB, and kept 874 and
  * 883 MiB after close (the numbers are printed).
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Emdb, FIXTURES, tempDirs } from '../helpers/common.js';
+import { runJsonChild } from '../helpers/json-child.js';
 
 const MiB = 1024 * 1024;
 /** ~100 MiB of log once compacted (400-byte values). */
@@ -47,22 +47,8 @@ interface ChildReport {
 }
 
 function runChild(dir: string, mode: 'main' | 'attached'): Promise<ChildReport> {
-  const script = path.join(FIXTURES, 'compaction-memory-child.js');
-  const args = [script, path.join(dir, 'db.emdb'), mode, String(KEYS), String(CYCLES), String(FORCED), String(ALLOWANCE), String(SETTLE_MS)];
-  // No execArgv of ours (and none inherited: spawn does not pass this process's on).
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').at(-1);
-      if (code !== 0 || !line) reject(new Error(`child exited ${code}: ${err}`));
-      else resolve(JSON.parse(line) as ChildReport);
-    });
-  });
+  const args = [path.join(dir, 'db.emdb'), mode, String(KEYS), String(CYCLES), String(FORCED), String(ALLOWANCE), String(SETTLE_MS)];
+  return runJsonChild<ChildReport>(path.join(FIXTURES, 'compaction-memory-child.js'), args);
 }
 
 function check(report: ChildReport, label: string): void {
