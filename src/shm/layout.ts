@@ -298,9 +298,12 @@ export function framePoolWordsFor(frames: number): number {
  * Rules of the descriptor a thread preads a record through when its page is
  * not in the frame pool (one per log generation; compaction makes a new one):
  *  G1. A reader adds 1 to IN_FLIGHT, loads FD, preads, subtracts 1 (as L3). The
- *      writer, once the generation is retired, exchanges FD for -1, then loads
- *      PINS and IN_FLIGHT: both 0, it closes the descriptor; else it stores FD
- *      back and tries again later. All seq-cst Atomics, so a pread or pin the
+ *      writer, once the generation is retired, first loads PINS (not 0: it
+ *      leaves FD alone, so a pinned iterator never sees -1), then exchanges FD
+ *      for -1, then loads PINS and IN_FLIGHT: both 0, it closes the
+ *      descriptor; else it stores FD back and tries again later (a lookup
+ *      that saw the -1 meanwhile looks again on the newer generation, G3; an
+ *      iterator that pinned meanwhile starts again, G2). All seq-cst Atomics, so a pread or pin the
  *      writer did not see comes later in the total order and loads -1: no
  *      pread reaches a closed, reused descriptor number.
  *  G2. An iterator or range snapshot that reads a generation for longer than

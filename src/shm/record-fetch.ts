@@ -95,6 +95,9 @@ function damaged(lsn: number, why: string): EmdbError {
  * pins it (G2) and no pread is in flight; true when it was closed.
  */
 export function retireGenerationFile(file: Int32Array, close: (fd: number) => void): boolean {
+  // A pinned generation is not touched at all: its iterators have no newer generation to fall back to, and the
+  // exchange below would show them FD = -1 until the number is put back.
+  if (Atomics.load(file, GenerationFileWord.PINS) !== 0) return false;
   const fd = Atomics.exchange(file, GenerationFileWord.FD, -1);
   if (fd < 0) return true;
   // Loaded after the exchange (seq-cst): a pin or pread not seen here comes later in the total order, so it loads FD = -1.
