@@ -209,6 +209,12 @@ export class FramedReads {
     return reader.confirm(frame, version) ? total : -1;
   }
 
+  /** Forgets the copies of records (the writer: it rewrites LSNs past the end after a rolled-back append). */
+  forgetCopies(): void {
+    this.lastLsn = -1;
+    this.fetch.forget();
+  }
+
   /** Ring slot `slot`, grown to hold `len` bytes. */
   private slotOf(slot: number, len: number): Uint8Array {
     if (this.ring[slot]!.length >= len) return this.ring[slot]!;

@@ -103,7 +103,7 @@ export class FramedWriter extends MirrorWriter {
    */
   override write(lsn: number, bytes: Uint8Array): void {
     // A record copied earlier may have been at these LSNs past the end (an append rolled back by a full disk).
-    this.reads.lastLsn = -1;
+    this.reads.forgetCopies();
     const end = lsn + bytes.length;
     for (let at = lsn; at < end; ) {
       const page = pageOf(at);

@@ -8,8 +8,8 @@ import { nativeCrc32 } from './native-crc.js';
 /** pread as fs.readSync has it; the writer passes its FileIO's (test doubles). */
 export type ReadAt = (fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number) => number;
 
-/** First read of a record: most records fit, so one pread serves them. */
-const FIRST_READ_BYTES = 4096;
+/** First read of a record: most records fit, so one pread serves them (a second reads the rest of a longer one). */
+const FIRST_READ_BYTES = 1024;
 
 /** A generation's read descriptor block (rules G1–G3 in layout.ts), shared by every thread holding the generation. */
 export function newGenerationFile(fd: number): Int32Array {
@@ -39,6 +39,29 @@ export class RecordFetch {
    * the generation is retired (G3: the caller syncs its view and looks again).
    */
   fetch(file: Int32Array, lsn: number): number {
+    // The probe's key comparison and the value copy of one lookup want the same record: read it once.
+    if (lsn === this.lastLsn && file === this.lastFile) return this.lastLen;
+    this.lastFile = undefined;
+    const len = this.readRecord(file, lsn);
+    if (len > 0) {
+      this.lastFile = file;
+      this.lastLsn = lsn;
+      this.lastLen = len;
+    }
+    return len;
+  }
+
+  /** Forgets the last record: the writer rewrites LSNs past the end of the log after a rolled-back append. */
+  forget(): void {
+    this.lastFile = undefined;
+  }
+
+  /** The record at `lsn` of a generation's log, last fetched by this thread (valid until its next fetch). */
+  private lastFile: Int32Array | undefined;
+  private lastLsn = -1;
+  private lastLen = 0;
+
+  private readRecord(file: Int32Array, lsn: number): number {
     Atomics.add(file, GenerationFileWord.IN_FLIGHT, 1);
     try {
       const fd = Atomics.load(file, GenerationFileWord.FD);
