@@ -11,6 +11,9 @@ import { CIPHER_NAMES } from './crypto/aead.js';
 import type { EncryptionSpec } from './crypto/keys.js';
 import { isWellFormed } from './keys.js';
 
+/** The smallest page cache: the log's last page is pinned while the writer appends, and one more frame. */
+const MIN_CACHE_BYTES = 2 * 65536;
+
 export interface EncryptionOptions {
   /** Exactly 32 bytes. */
   key?: Uint8Array;
@@ -244,8 +247,8 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
   const defaultTtl = checkDefaultTtl(options.defaultTtl);
   const cacheSize = options.cacheSize;
-  if (cacheSize !== undefined && (typeof cacheSize !== 'number' || !Number.isSafeInteger(cacheSize) || cacheSize < 0)) {
-    throw invalid('cacheSize must be a whole number of bytes, 0 or more');
+  if (cacheSize !== undefined && (typeof cacheSize !== 'number' || !Number.isSafeInteger(cacheSize) || cacheSize < MIN_CACHE_BYTES || cacheSize > os.totalmem())) {
+    throw invalid(`cacheSize must be a whole number of bytes from ${MIN_CACHE_BYTES} (two 64 KiB pages) to this machine's memory (${os.totalmem()}), got ${String(cacheSize)}; leave it out to keep the whole log in memory`);
   }
   const separator = checkSeparator(options.separator);
   const recovery = options.recovery ?? 'strict';

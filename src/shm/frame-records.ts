@@ -1,11 +1,20 @@
+import { EmdbError, ErrorCode } from '../errors.js';
 import { RECORD, RECORD_FLAG_ENCRYPTED, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { readU64 } from '../format/u64.js';
 import { FRAME_BYTES, type FrameReader } from './frame-pool.js';
 import type { KeySource } from './index-table.js';
 import type { RecordFetch } from './record-fetch.js';
 
-/** Thrown out of a probe when the generation's descriptor was retired (G3): the caller syncs its view and looks again. */
-export class GenerationRetired extends Error {}
+/**
+ * Thrown out of a probe when the generation's descriptor was retired (G3): the
+ * caller syncs its view and looks again. An EmdbError (ERR_EMDB_IO), so one that
+ * escapes a path without that retry still carries a code.
+ */
+export class GenerationRetired extends EmdbError {
+  constructor() {
+    super(ErrorCode.IO, 'the log generation this read started on was replaced by a compaction and its file closed');
+  }
+}
 
 /**
  * A reader thread's records of one log generation through the frame pool

@@ -1,10 +1,14 @@
 import { DATA_START } from '../format/constants.js';
+import { EmdbError, ErrorCode } from '../errors.js';
 import { FRAME_BYTES, type FrameFiller, pageOf } from './frame-pool.js';
 import { framedKeyEquals, FramedReads, framedRecordAt, type FramedSpec } from './framed-mirror.js';
 import { MirrorWriter } from './mirror.js';
 import { WANTED_BASE, WANTED_SLOTS } from './layout.js';
 import { nativeCrc32 } from './native-crc.js';
 import type { ReadAt } from './record-fetch.js';
+
+/** Bytes a writer-side linear read returns at most (its callers continue from where a chunk ends). */
+const LINEAR_CHECK_CHUNK = 1 << 20;
 
 /**
  * The writer's side of a framed generation. Appends go to the file (the
@@ -58,9 +62,43 @@ export class FramedWriter extends MirrorWriter {
     return framedKeyEquals(this, this.reads, lsn, namespace, bytes, start, len);
   }
 
+  /**
+   * The boundary CRCs (entry p: the CRC of the log before page p) and how far
+   * they reach, for checking pages read back from the file; set by the engine.
+   */
+  pageCheck: (() => { boundaries: readonly number[] | undefined; covered: number }) | undefined;
+
+  /**
+   * Linear reads on the writer (backup's copy, the prefix CRC): whole pages
+   * read from the file, each page the boundary CRCs cover checked before any
+   * of it is returned, so a backup never copies a damaged page of a log that
+   * open did not read (ERR_EMDB_CORRUPTION at the page, as the whole-log
+   * mirror's lazy pages report it). Pages past the last checkpoint were
+   * written by this process (or replayed and checked at open).
+   */
   override logBytes(lsn: number, maxLen: number): Uint8Array {
-    return this.reads.linear(lsn, maxLen, (into, position) => this.readRaw(into, position));
+    const check = this.pageCheck?.();
+    const n = Math.min(maxLen, LINEAR_CHECK_CHUNK);
+    const first = pageOf(lsn);
+    const from = first * FRAME_BYTES;
+    const to = (pageOf(lsn + n - 1) + 1) * FRAME_BYTES;
+    if (this.linearScratch.length < to - from) this.linearScratch = new Uint8Array(to - from);
+    const buf = this.linearScratch;
+    const got = this.readRaw(buf.subarray(0, to - from), from);
+    const boundaries = check?.boundaries;
+    if (boundaries && check) {
+      for (let page = first; (page + 1) * FRAME_BYTES <= Math.min(from + got, check.covered) && page + 1 < boundaries.length; page++) {
+        const start = Math.max(page * FRAME_BYTES, DATA_START) - from;
+        const crc = nativeCrc32()(buf.subarray(start, (page + 1) * FRAME_BYTES - from), boundaries[page]) >>> 0;
+        if (crc !== boundaries[page + 1]! >>> 0) {
+          throw new EmdbError(ErrorCode.CORRUPTION, `log page at offset ${page * FRAME_BYTES} does not match its checksum (a damaged or changed database file)`, { offset: page * FRAME_BYTES });
+        }
+      }
+    }
+    return buf.subarray(lsn - from, Math.max(lsn - from, Math.min(lsn + n, from + got) - from));
   }
+
+  private linearScratch = new Uint8Array(0);
 
   override slice(lsn: number, len: number): Uint8Array {
     const out = new Uint8Array(len);

@@ -8,6 +8,7 @@ import type { LazySpec } from './lazy-pages.js';
 import type { MirrorView } from './mirror.js';
 import { mirrorViewOf, type FramedSpec } from './framed-mirror.js';
 import { GenerationRetired } from './frame-records.js';
+import { EmdbError, ErrorCode } from '../errors.js';
 import type { SortedManifest } from './sorted-run.js';
 
 /** The shared buffers a thread needs to probe the index and read values (broadcast by the writer, rule R4). */
@@ -214,7 +215,8 @@ export class SharedView {
     } catch (err) {
       // G3: this view's generation was retired by a compaction; the new one was published before that.
       if (!(err instanceof GenerationRetired)) throw err;
-      this.sync();
+      // The writer retires a generation only after it published the next one (framed-generations.ts).
+      if (!this.sync()) throw new EmdbError(ErrorCode.IO, 'the log generation this thread read was retired and the next one has not reached it');
       return this.lookupIn(namespace, key, start, len);
     }
   }

@@ -157,7 +157,8 @@ export class BackupJob {
       }
     } catch (err) {
       this.abort();
-      throw ioError('backup', err);
+      // A damaged page of the source (a framed log's pages are checked as they are copied) is the database's error, not the backup's I/O.
+      throw err instanceof EmdbError && err.code === ErrorCode.CORRUPTION ? err : ioError('backup', err);
     }
     return this.at >= this.source.end;
   }
@@ -210,7 +211,8 @@ export class BackupJob {
       if (this.replacesDatabase && io.exists(snapshotPath(this.target))) io.unlink(snapshotPath(this.target));
     } catch (err) {
       this.abort();
-      throw ioError('backup', err);
+      // A damaged page of the source (a framed log's pages are checked as they are copied) is the database's error, not the backup's I/O.
+      throw err instanceof EmdbError && err.code === ErrorCode.CORRUPTION ? err : ioError('backup', err);
     }
     try {
       io.rename(this.tmp, this.target);

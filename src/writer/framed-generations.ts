@@ -79,8 +79,9 @@ export class FramedGenerations {
   /** A generation was replaced (compaction): its frames are free now, its descriptor once nobody reads through it. */
   retire(old: FramedWriter): void {
     old.releaseFrames();
+    // Not now: the new generation is published after this returns, and a reader that met FD = -1 before it
+    // could not move to it (G3). The writer's timer retires it a turn later.
     this.retiring.push(old);
-    this.retireIdle();
   }
 
   /** Closes the descriptors of replaced generations nobody reads any more; true while some remain (idle turns call it). */

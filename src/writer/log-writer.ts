@@ -246,7 +246,9 @@ export abstract class LogWriter {
     if (this.crypt) return;
     const built = this.state.mirror;
     if (built.pages) new LazyWarmer(built.pages, (fd) => this.opts.io.close(fd)).retire(true);
-    this.state.mirror = framed.open(file, end);
+    const mirror = framed.open(file, end);
+    mirror.pageCheck = () => ({ boundaries: this.prefix.boundaries(), covered: this.prefix.lsn });
+    this.state.mirror = mirror;
   }
 
   /** The framed log's warm-up has free frames to fill (workers/writer.ts runs warmStep() when idle). */

@@ -130,6 +130,18 @@ describe('cacheSize', () => {
     }
   });
 
+  it('refuses a backup of a log with a damaged page (ERR_EMDB_CORRUPTION), never copying it', async () => {
+    const { file } = await damagedDatabase(newDir());
+    const db = await Emdb.open<Buffer>(file, { cacheSize: TINY });
+    const target = `${file}.backup`;
+    try {
+      await expect(db.backupTo(target)).rejects.toMatchObject({ code: ErrorCode.CORRUPTION });
+    } finally {
+      await db.close().catch(() => undefined);
+    }
+    expect(fs.existsSync(target)).toBe(false);
+  });
+
   it('refuses a write whose replaced record is damaged on disk before the file is touched, and every later write', async () => {
     const { file, key } = await damagedDatabase(newDir());
     const before = sha(file);

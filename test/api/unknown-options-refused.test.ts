@@ -61,7 +61,7 @@ describe('misspelled and unknown options are refused, naming the option', () => 
     expect((await refusal(Emdb.openInMemory(null as never))).code).toBe('ERR_EMDB_INVALID_CONFIG');
   });
 
-  it.each([[-1], ['64MB'], [Number.NaN], [1.5]])('cacheSize %s is refused (a whole number of bytes is accepted)', async (bad) => {
+  it.each([[-1], [0], [65536], ['64MB'], [Number.NaN], [1.5], [2 ** 52]])('cacheSize %s is refused (a whole number of bytes from two pages to the machine memory is accepted)', async (bad) => {
     const err = await refusal(Emdb.openInMemory({ cacheSize: bad as never }));
     expect(err.code).toBe('ERR_EMDB_INVALID_CONFIG');
     expect(err.message).toContain('cacheSize');
