@@ -88,9 +88,8 @@ export class FramedWriter extends MirrorWriter {
     const boundaries = check?.boundaries;
     if (boundaries && check) {
       for (let page = first; (page + 1) * FRAME_BYTES <= Math.min(from + got, check.covered) && page + 1 < boundaries.length; page++) {
-        const start = Math.max(page * FRAME_BYTES, DATA_START) - from;
-        const crc = nativeCrc32()(buf.subarray(start, (page + 1) * FRAME_BYTES - from), boundaries[page]) >>> 0;
-        if (crc !== boundaries[page + 1]! >>> 0) {
+        const at = page * FRAME_BYTES - from;
+        if (!pageMatches(page, buf.subarray(at, at + FRAME_BYTES), boundaries)) {
           throw new EmdbError(ErrorCode.CORRUPTION, `log page at offset ${page * FRAME_BYTES} does not match its checksum (a damaged or changed database file)`, { offset: page * FRAME_BYTES });
         }
       }
@@ -178,9 +177,7 @@ export class FramedWriter extends MirrorWriter {
     if (Atomics.load(this.table, page) !== 0) return false;
     const bytes = (this.pageScratch ??= new Uint8Array(FRAME_BYTES));
     if (this.readRaw(bytes, page * FRAME_BYTES) < FRAME_BYTES) return false;
-    // The header pages are not part of the hashed log: boundary 0's CRC starts at DATA_START.
-    const from = Math.max(0, DATA_START - page * FRAME_BYTES);
-    if (nativeCrc32()(bytes.subarray(from), boundaries[page]) >>> 0 !== boundaries[page + 1]! >>> 0) return false;
+    if (!pageMatches(page, bytes, boundaries)) return false;
     this.place(page, bytes);
     return true;
   }
@@ -271,4 +268,14 @@ export class FramedWriter extends MirrorWriter {
     }
     return done;
   }
+}
+
+/**
+ * Whether `bytes`, the whole page `page` of the log, hash to the boundary CRCs
+ * (entry p: the CRC of the log before page p). The header pages are not part
+ * of the hashed log: boundary 0's CRC starts at DATA_START.
+ */
+function pageMatches(page: number, bytes: Uint8Array, boundaries: readonly number[]): boolean {
+  const from = Math.max(0, DATA_START - page * FRAME_BYTES);
+  return nativeCrc32()(bytes.subarray(from), boundaries[page]) >>> 0 === boundaries[page + 1]! >>> 0;
 }
