@@ -3,7 +3,7 @@ import { hashKey } from './hash.js';
 import type { IndexView } from './index-table.js';
 import { SORTED_ENTRY_HEADER_BYTES } from './layout.js';
 import type { MirrorView } from './mirror.js';
-import { entryKeyLen, entryNs, mergeToRun, runSource } from './sorted-run.js';
+import { entryKeyLen, entryLsn, entryNs, mergeToRun, runSource } from './sorted-run.js';
 import { SortedIndexWriter, type SnapshotLimits } from './sorted-writer.js';
 
 /** Entries sorted per pass of a bulk build (bounds the tail buffer of one pass). */
@@ -38,13 +38,28 @@ export function buildSorted(index: { forEachLive(fn: (lsn: number) => void): voi
  * The sorted index after compaction moved every record: the same keys, each
  * pointed at its record in the new log (found through the new hash index);
  * keys compaction dropped (expired) are left out. No sort is needed.
+ *
+ * `moved` (the compaction's moves, when the new log is not in memory) gives
+ * the new LSN of the entry's record, and the hash index confirms it without
+ * reading the log: a probe that accepts only that LSN finds it exactly when
+ * the index maps the entry's key there (the record at that LSN is the entry's
+ * record, moved, so it holds that key; and the index holds a key once). An
+ * entry whose record was not copied, or was replaced during the compaction,
+ * is looked up by comparing keys, as without `moved`.
  */
-export function relocateSorted(old: SortedIndexWriter, index: IndexView, mirror: MirrorView): SortedIndexWriter {
+export function relocateSorted(old: SortedIndexWriter, index: IndexView, mirror: MirrorView, moved?: (lsn: number) => number): SortedIndexWriter {
+  const exactly = { lsn: -1, keyEquals(lsn: number): boolean { return lsn === this.lsn; } };
   const run = mergeToRun(old.mergedSources(), true, (u8, dv, off) => {
     const ns = entryNs(dv, off);
     const len = entryKeyLen(dv, off);
     const start = off + SORTED_ENTRY_HEADER_BYTES;
-    return index.find(mirror, ns, u8, start, len, hashKey(ns, u8, start, len));
+    const hash = hashKey(ns, u8, start, len);
+    const to = moved ? moved(entryLsn(dv, off)) : -1;
+    if (to >= 0) {
+      exactly.lsn = to;
+      if (index.find(exactly, ns, u8, start, len, hash) === to) return to;
+    }
+    return index.find(mirror, ns, u8, start, len, hash);
   });
   const next = new SortedIndexWriter([run], old.limits);
   next.epoch = old.epoch + 1;

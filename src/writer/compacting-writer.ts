@@ -8,6 +8,7 @@ import type { CompactReport } from '../types.js';
 import { CompactionJob, type CompactionTuning } from './compaction-job.js';
 import { skipReport } from './compaction-policy.js';
 import { LogWriter } from './log-writer.js';
+import { StagedLog } from '../shm/staged-log.js';
 
 /**
  * The compaction half of the writer engine (WriterEngine extends it): starting
@@ -50,16 +51,20 @@ export abstract class CompactingWriter extends LogWriter {
     // Encrypted: a new file id is a new subkey; its units and records are sealed again, each under a fresh random nonce.
     const nextCrypt = this.crypt && new LogCrypt(this.crypt.keys, fileId);
     let fd = -1;
+    let staged: StagedLog | undefined;
     if (this.fd >= 0 && file !== null) {
       const tmp = `${file}.compact`;
       try {
         if (io.exists(tmp)) io.unlink(tmp);
         fd = io.open(tmp, 'wx', file); // takes the database's mode and owner
+        // Read through the page cache: the new log is not built whole in memory either; what is written is read back.
+        if (this.framed && !this.crypt) staged = new StagedLog(io.open(tmp, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), (f) => io.close(f));
       } catch (err) {
+        if (fd >= 0) io.close(fd);
         throw ioError('compaction', err);
       }
     }
-    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt, tuning);
+    return new CompactionJob({ state: this.state, end: () => this.lsn.next, now: this.now }, fd >= 0 ? io : undefined, fd, fileId, nextCrypt, tuning, staged);
   }
 
   /** Gives a compaction up: the old log was never touched; the temp file is removed (best effort; the next open removes an orphan). */
@@ -106,7 +111,8 @@ export abstract class CompactingWriter extends LogWriter {
     }
     const oldSorted = this.state.sorted;
     const built = job.state;
-    if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror);
+    const moves = job.moves;
+    if (oldSorted) built.sorted = relocateSorted(oldSorted, built.index, built.mirror, moves && ((lsn) => moves.newLsn(lsn)));
     const replaced = this.state.mirror;
     this.state = built;
     this.logEpoch++;
@@ -124,9 +130,16 @@ export abstract class CompactingWriter extends LogWriter {
       this.slots.seal = job.crypt.slotBytes.bind(job.crypt);
       this.prefix = new FedPrefixCrc();
     }
-    this.prefix.reset(job.end, job.prefixCrc);
+    this.prefix.reset(job.end, job.prefixCrc, job.pages);
     // The new log is read through frames from now on; the old generation's frames are free, its descriptor once unused.
-    if (file !== null && this.fd >= 0) this.useFrames(file, job.end, replaced);
+    try {
+      if (file !== null && this.fd >= 0) this.useFrames(file, job.end, replaced);
+    } catch (err) {
+      // The log is switched already; without a way to read it nothing may be written to it.
+      throw this.fail('compaction: opening the new log for reads', err);
+    } finally {
+      job.closeStaged();
+    }
     // The old log's snapshot names the old file id; the next checkpoint or close writes the new log's.
     this.snapshotTail = -1;
     this.publishBuffers();

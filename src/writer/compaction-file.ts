@@ -1,6 +1,6 @@
 import { crc32 } from '@node-rs/crc32';
 import { ioError } from '../errors.js';
-import { DATA_START } from '../format/constants.js';
+import { DATA_START, LOG_PAGE_BYTES } from '../format/constants.js';
 import { writeFully, type FileIO } from '../log/file-io.js';
 
 /**
@@ -14,6 +14,12 @@ export class CompactionFile {
   /** New-log bytes [DATA_START, written) are in the file; `crc` covers them. */
   written = DATA_START;
   crc = 0;
+  /**
+   * The CRC at each log page boundary passed (entry p: the CRC of the bytes
+   * before page p; prefix-crc.ts): the same hashing, cut at pages, so the
+   * new log's pages can be checked when read back without hashing it again.
+   */
+  readonly pages: number[] = [0];
   private syncedTo = DATA_START;
   private syncing: Promise<void> | undefined;
   private syncError: unknown;
@@ -26,7 +32,16 @@ export class CompactionFile {
 
   /** Appends `bytes` at `written`. */
   write(bytes: Uint8Array): void {
-    this.crc = crc32(bytes, this.crc);
+    let crc = this.crc;
+    for (let o = 0, pos = this.written; o < bytes.length; ) {
+      const boundary = (Math.floor(pos / LOG_PAGE_BYTES) + 1) * LOG_PAGE_BYTES;
+      const n = Math.min(bytes.length - o, boundary - pos);
+      crc = crc32(bytes.subarray(o, o + n), crc);
+      o += n;
+      pos += n;
+      if (pos === boundary) this.pages[boundary / LOG_PAGE_BYTES] = crc;
+    }
+    this.crc = crc;
     const at = this.written;
     this.written += bytes.length;
     if (this.fd < 0 || !this.io) return;

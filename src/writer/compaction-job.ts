@@ -10,9 +10,12 @@ import { LogState } from '../log/log-state.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import type { StagedLog } from '../shm/staged-log.js';
 import { testMutant } from '../mutants.js';
 import { placeRecord } from './compactor.js';
 import { CompactionFile } from './compaction-file.js';
+import { CompactionMoves } from './compaction-moves.js';
+import { OldLogWalk } from './old-log-walk.js';
 import { toPlainRecord } from '../crypto/record-crypt.js';
 
 /** Bytes of the new log handed to one pwrite: sequential and large, never one syscall per record. */
@@ -139,6 +142,11 @@ export class CompactionJob {
   readonly bytesBefore: number;
   readonly started = Date.now();
   private readonly out: CompactionFile;
+  private readonly staged: StagedLog | undefined;
+  /** The old log's records below `start`, as the walk and copyRun read them. */
+  private readonly src: OldLogWalk;
+  /** Where the old log's records went, kept for relocating the sorted index when the new log is staged (no mirror to compare keys in). */
+  readonly moves: CompactionMoves | undefined;
 
   constructor(
     private readonly source: CompactionSource,
@@ -149,6 +157,8 @@ export class CompactionJob {
     /** Encrypted logs: the new file's keys (its file id is a new subkey). */
     readonly crypt?: LogCrypt,
     tuning: CompactionTuning = {},
+    /** The new log held as the unwritten part only (a database read through the page cache); else a whole mirror. */
+    staged?: StagedLog,
   ) {
     this.out = new CompactionFile(io, fd);
     this.writeChunk = tuning.writeChunk ?? WRITE_CHUNK;
@@ -160,8 +170,11 @@ export class CompactionJob {
     this.deadBefore = reclaimableBytes(old, source.now());
     this.start = this.bytesBefore = source.end();
     this.replayed = this.start;
-    const mirror = new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));
+    this.src = new OldLogWalk(() => this.source.state.mirror, this.start);
+    const mirror = staged ?? new MirrorWriter(MirrorWriter.create(Math.min(DATA_START + old.liveBytes + (1 << 20), SEGMENT_SPAN)));
     this.mirror = mirror;
+    this.staged = staged;
+    this.moves = staged && old.sorted ? new CompactionMoves() : undefined;
     this.state = new LogState(IndexWriter.allocate(capacityFor(old.index.live + 1)), mirror);
     this.state.now = source.now;
     mirror.reserve(0, DATA_START);
@@ -190,16 +203,19 @@ export class CompactionJob {
       this.scanSlot = to >= index.capacity ? -1 : to;
       if (performance.now() >= deadline) return 'more';
     }
-    // Compaction reads the whole log: every page was loaded before it started (workers/writer.ts).
-    const old = this.source.state.mirror;
     const now = this.source.now();
     let n = 0;
     while (this.walk < this.start) {
       const lsn = this.walk;
-      const off = old.residentRecordAt(lsn);
+      // A run is copied out of the window it was found in: before the window moves.
+      if (!this.src.inWindow(lsn)) {
+        this.copyRun();
+        this.src.moveWindow(lsn);
+      }
+      const off = this.src.at(lsn);
       // Locals: copyRun below resolves the run's first record.
-      const u8 = old.recU8;
-      const dv = old.recDv;
+      const u8 = this.src.u8;
+      const dv = this.src.dv;
       const size = frameSize(dv, off);
       this.walk += size;
       const bit = Math.floor(lsn / 16);
@@ -216,7 +232,7 @@ export class CompactionJob {
               this.runFrom = lsn;
               this.runLen = size;
               this.runBase = lsn - off;
-            } else this.place(u8.subarray(off, off + size));
+            } else this.place(u8.subarray(off, off + size), lsn);
           }
         }
       }
@@ -278,18 +294,32 @@ export class CompactionJob {
   /** Gives up: closes the temp file (after a running sync) and leaves its removal to the caller. */
   abort(): void {
     this.out.close();
+    this.staged?.close();
   }
 
+  /** The swap has framed the new log: the staged one's read descriptor is closed. */
+  closeStaged(): void {
+    this.staged?.close();
+  }
+
+  /**
+   * Boundary CRCs of the new log as written (entry p: the CRC of the log
+   * before page p), for checking its pages once it is read through the page
+   * cache; undefined for an encrypted log (its file bytes are not its mirror's).
+   */
+  get pages(): number[] | undefined {
+    return this.crypt ? undefined : this.out.pages;
+  }
   /** Copies the pending run of adjacent live records of the old log and applies each. */
   private copyRun(): void {
     const len = this.runLen;
     if (len === 0) return;
     this.runLen = 0;
     const from = this.end;
-    const old = this.source.state.mirror;
-    const at = old.residentRecordAt(this.runFrom);
+    const at = this.src.at(this.runFrom);
     this.mirror.reserve(from, len);
-    this.mirror.write(from, old.recU8.subarray(at, at + len));
+    this.mirror.write(from, this.src.u8.subarray(at, at + len));
+    this.moves?.add(this.runFrom, from, len);
     this.end += len;
     const mirror = this.mirror;
     for (let lsn = from; lsn < this.end; ) {
@@ -319,11 +349,11 @@ export class CompactionJob {
     const kind = recordKind(dv, off);
     // A unit's opener is not a record of its own: its records follow it in plaintext (mirror form) and are replayed one by one.
     if (kind === RecordKind.TX_BEGIN || kind === RecordKind.TX_COMMIT || kind === RecordKind.DURABLE_MARK || kind === SEAL_KIND || testMutant.name === 'compaction-no-catch-up') return;
-    this.place(old.recU8.subarray(off, off + size));
+    this.place(old.recU8.subarray(off, off + size), lsn);
   }
 
-  /** Appends one record (a view of the old mirror or a new catalogue record) to the new log and applies it. */
-  private place(view: Uint8Array): void {
+  /** Appends one record (a view of the old log's record at `from`, or a new catalogue record: -1) to the new log and applies it. */
+  private place(view: Uint8Array, from = -1): void {
     let bytes = view;
     const flags = bytes[RECORD.FLAGS]!;
     if ((flags & RECORD_FLAG_IN_TX) !== 0) {
@@ -341,6 +371,7 @@ export class CompactionJob {
       return;
     }
     const placed = placeRecord(bytes, this.end, this.crypt);
+    if (from >= 0) this.moves?.add(from, this.end, placed.mirror.length);
     this.mirror.reserve(this.end, placed.mirror.length);
     this.mirror.write(this.end, placed.mirror);
     if (placed.file !== placed.mirror) {
@@ -383,6 +414,7 @@ export class CompactionJob {
     if (this.crypt) this.writePending();
     else {
       while (out.written < this.end) out.write(this.mirror.logBytes(out.written, Math.min(this.end - out.written, this.writeChunk)));
+      this.staged?.flushed(out.written);
     }
     if (out.unsynced >= this.syncEvery && !out.syncRunning && !out.startAsyncSync()) out.syncNow();
   }

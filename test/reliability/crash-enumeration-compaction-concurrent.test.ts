@@ -18,42 +18,14 @@
 import { describe, expect, it } from 'vitest';
 import { scaled } from '../helpers/common.js';
 import { DB } from '../helpers/sim/engine-harness.js';
-import type { Put, Unit } from '../helpers/sim/engine-harness.js';
 import { enumerateCrashes } from '../helpers/sim/enumerate.js';
 import { SimFS, withoutCompactTempSync } from '../helpers/sim/sim-fs.js';
-import { POLICIES, runWorkload, workloadOf, type Step } from '../helpers/sim/workload.js';
+import { concurrentCompactionWorkload } from '../helpers/sim/compaction-workload.js';
+import { POLICIES, runWorkload, workloadOf } from '../helpers/sim/workload.js';
 
 const SEEDS = scaled(2);
 
-function concurrentWorkload(): Step[] {
-  const value = (i: number, round: number): string => `${round}:${i}|`.padEnd(i % 37 === 0 ? 4500 : 30 + (i % 11) * 7, String.fromCharCode(97 + (i % 26)));
-  const put = (i: number, round: number): Put => ({ t: 'put', k: `key${i}`, v: value(i, round) });
-  const steps: Step[] = [{ t: 'open' }];
-  for (let i = 0; i < 160; i += 8) steps.push({ t: 'write', units: [{ t: 'many', entries: Array.from({ length: 8 }, (_, j) => put(i + j, 1)) }] });
-  steps.push({ t: 'flush' });
-  for (let i = 0; i < 160; i += 5) steps.push({ t: 'write', units: [put(i, 2), { t: 'del', k: `key${i + 1}` }] });
-  steps.push({ t: 'flush' }, { t: 'compactBegin' });
-  for (let round = 0; round < 12; round++) {
-    steps.push({ t: 'compactStep' });
-    const k = (round * 53) % 160;
-    const units: Unit[] =
-      round % 4 === 0
-        ? [put(k, 3), { t: 'del', k: `key${(k + 7) % 160}` }]
-        : round % 4 === 1
-          ? [{ t: 'tx', ops: [put(k, 3), { t: 'del', k: `key${(k + 2) % 160}` }, put(200 + round, 3)] }]
-          : round % 4 === 2
-            ? [{ t: 'many', entries: [put(k, 4), put(300 + round, 4)] }]
-            : [put(400 + round, 3)];
-    steps.push({ t: 'write', units });
-    if (round % 3 === 2) steps.push({ t: 'flush' });
-  }
-  steps.push({ t: 'compactFinish' });
-  for (let i = 0; i < 6; i++) steps.push({ t: 'write', units: [put(500 + i, 5), put(i * 3, 5)] });
-  steps.push({ t: 'flush' }, { t: 'close' });
-  return steps;
-}
-
-const steps = concurrentWorkload();
+const steps = concurrentCompactionWorkload();
 const workload = workloadOf(steps);
 const beginAt = steps.findIndex((s) => s.t === 'compactBegin');
 const finishAt = steps.findIndex((s) => s.t === 'compactFinish');

@@ -34,7 +34,9 @@ export type Unit = Put | Del | { t: 'many'; entries: Put[] } | { t: 'tx'; ops: (
 
 export function newEngine(io: FileIO, policy: FlushPolicy, file = DB): WriterEngine {
   const rangeScans = harness.rangeScans ? { rangeScans: harness.rangeScans } : {};
-  return new WriterEngine({ path: file, flushPolicy: policy, io, control: createControlBlock(), publish: () => undefined, ...rangeScans });
+  // Framed only where the run marked its file system shared (workload.ts): frames are read through io.read on this thread.
+  const cache = harness.cacheSize !== undefined && io.sharedDescriptors === true ? { cacheSize: harness.cacheSize } : {};
+  return new WriterEngine({ path: file, flushPolicy: policy, io, control: createControlBlock(), publish: () => undefined, ...rangeScans, ...cache });
 }
 
 /** A new engine on `file`, opened (see openOrRelease). */

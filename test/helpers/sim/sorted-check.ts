@@ -11,7 +11,13 @@ import type { SnapshotLimits } from '../../../dist/src/shm/sorted-writer.js';
 import { collectRange, snapshotSources } from '../../../dist/src/range/snapshot.js';
 import { unpackScan } from '../../../dist/src/shm/scan.js';
 
-export const harness: { rangeScans: SnapshotLimits | undefined } = { rangeScans: undefined };
+/**
+ * Variants of the simulated harness. `rangeScans`: engines open with the
+ * sorted index. `cacheSize`: the workload's own engine reads through the page
+ * cache (its reads all run on this thread, through the simulated file
+ * system's read); recovered images open with the whole-log mirror.
+ */
+export const harness: { rangeScans: SnapshotLimits | undefined; cacheSize: number | undefined } = { rangeScans: undefined, cacheSize: undefined };
 
 /** Problems found comparing the sorted index of `set` with `state` (the hash index's view of namespace 0). */
 export function checkSorted(set: BufferSet, mirror: MirrorView, state: Map<string, string>): string[] {

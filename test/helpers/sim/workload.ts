@@ -12,6 +12,7 @@ import type { WriterEngine } from '../../../dist/src/writer/engine.js';
 import { CompactionJob } from '../../../dist/src/writer/compaction-job.js';
 import { rng } from '../rng.js';
 import { applyUnit, encodeUnits, openEngine, type Del, type Put, type Unit } from './engine-harness.js';
+import { harness } from './sorted-check.js';
 
 export type Step =
   | { t: 'open' }
@@ -146,6 +147,8 @@ export function runWorkload(io: FileIO, steps: readonly Step[], policy: FlushPol
     else flushError ??= error;
   };
   const open = (): void => {
+    // The page-cache variant: this run's engine is framed (engine-harness.ts); no other thread reads its descriptors.
+    if (harness.cacheSize !== undefined) io.sharedDescriptors = true;
     out.engine = openEngine(io, policy);
     out.flusher = newFlusher(out.engine);
   };
