@@ -15,7 +15,6 @@ import { checkRecord, faultName, frameSize, RecordFault } from '../format/record
 import { damageIsDurable, RECORD_MAGIC_BYTES, scanAfterDamage, type LogBytes, type RecordBytes } from '../format/damage-scan.js';
 import { readOpener } from '../format/seal-opener.js';
 import { keyOffsetIn, recordFlags, recordKind, storedPayloadSize } from '../format/record-fields.js';
-import { SEGMENT_SPAN } from '../shm/layout.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import type { LogState } from './log-state.js';
 import { readFully, type FileIO } from './file-io.js';
@@ -235,8 +234,9 @@ class RecordWalker {
           const end = Math.min(fileSize - base, u8.length);
           const hit = Buffer.from(u8.buffer, u8.byteOffset, end).indexOf(RECORD_MAGIC_BYTES, at - base);
           // A magic found in the overflow area starts in the next segment: look there.
-          if (hit >= 0 && hit < Math.min(end, SEGMENT_SPAN)) return base + hit;
-          at = base + SEGMENT_SPAN;
+          const span = mirror.walkSpan;
+          if (hit >= 0 && hit < Math.min(end, span)) return base + hit;
+          at = base + span;
         }
         return -1;
       },

@@ -258,6 +258,15 @@ export class MirrorWriter extends MirrorView {
     return segmentOffset(lsn);
   }
 
+  /**
+   * How far past the start of the last walkAt view (LSN `lsn - offset`) the
+   * damage scan may trust it before asking for the next one: a segment's span
+   * (a record starting in it is whole in it); less for a window (windowed-log.ts).
+   */
+  get walkSpan(): number {
+    return SEGMENT_SPAN;
+  }
+
   static create(initialBytes: number): SharedArrayBuffer[] {
     return [newSegment(initialBytes)];
   }

@@ -15,15 +15,26 @@ const BUILD_PASS_ENTRIES = 1 << 18;
  * sort per pass of BUILD_PASS_ENTRIES keys, then one merge into a single run.
  */
 export function buildSorted(index: { forEachLive(fn: (lsn: number) => void): void }, mirror: MirrorView, limits: SnapshotLimits): SortedIndexWriter {
+  // The build reads every live record: the engine loads every page first (writer/engine.ts).
+  return buildSortedFrom((put) =>
+    index.forEachLive((lsn) => {
+      const off = mirror.residentRecordAt(lsn);
+      const dv = mirror.recDv;
+      put(recordNamespace(dv, off), mirror.recU8, recordKeyStart(dv, off), recordKeyLen(dv, off), lsn);
+    }),
+  limits);
+}
+
+/** Hands every live key to `put` once, in any order: (namespace, bytes, start, length, LSN of its record); put copies the key. */
+export type LiveKeys = (put: (ns: number, u8: Uint8Array, start: number, len: number, lsn: number) => void) => void;
+
+/** The sorted index of the keys `each` hands over: a sort per BUILD_PASS_ENTRIES keys, then one merge. */
+export function buildSortedFrom(each: LiveKeys, limits: SnapshotLimits): SortedIndexWriter {
   const writer = new SortedIndexWriter([], limits);
   let pending = 0;
   const runs: SharedArrayBuffer[] = [];
-  // The build reads every live record: the engine loads every page first (writer/engine.ts).
-  index.forEachLive((lsn) => {
-    const off = mirror.residentRecordAt(lsn);
-    const dv = mirror.recDv;
-    const keyStart = recordKeyStart(dv, off);
-    writer.put(recordNamespace(dv, off), mirror.recU8, keyStart, recordKeyLen(dv, off), lsn);
+  each((ns, u8, start, len, lsn) => {
+    writer.put(ns, u8, start, len, lsn);
     if (++pending >= BUILD_PASS_ENTRIES) {
       runs.push(writer.sealTail());
       pending = 0;

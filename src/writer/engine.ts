@@ -17,11 +17,13 @@ import { snapshotPath, writeSnapshot } from './snapshot.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import { readSortedSection } from './sorted-persist.js';
 import { buildSorted } from '../shm/sorted-build.js';
+import { buildSortedInLogOrder } from './sorted-rebuild.js';
 import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
 import { cacheSizeFromEnv, FramedGenerations } from './framed-generations.js';
+import { WindowedLog } from '../shm/windowed-log.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { prefetchReplaced } from './lazy-prefetch.js';
 
@@ -80,7 +82,9 @@ export class WriterEngine extends CompactingWriter {
       this.sortedSource ??= 'rebuilt';
       // Rebuilding the sorted index reads every live key.
       if (!this.state.sorted) this.warmAll();
-      this.state.sorted ??= buildSorted(this.state.index, this.state.mirror, this.opts.rangeScans);
+      const mirror = this.state.mirror;
+      this.state.sorted ??=
+        mirror instanceof FramedWriter ? buildSortedInLogOrder(this.state.index, mirror, this.lsn.next, this.opts.rangeScans) : buildSorted(this.state.index, mirror, this.opts.rangeScans);
       // Publishes what the replay appended to a loaded sorted index.
       this.state.sorted.commit();
     }
@@ -102,6 +106,7 @@ export class WriterEngine extends CompactingWriter {
       recovery: this.opts.recovery ?? 'strict',
       encryption: this.opts.encryption,
       ...(attachSorted ? { beforeReplay: attachSorted } : {}),
+      ...(this.cacheSize(io) !== undefined ? { streamed: true } : {}),
     });
     this.crypt = log.crypt;
     if (this.crypt) {
@@ -118,10 +123,16 @@ export class WriterEngine extends CompactingWriter {
     this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc, log.prefix.pages);
-    const cacheSize = this.opts.cacheSize ?? cacheSizeFromEnv();
-    if (cacheSize !== undefined && !this.crypt && io.sharedDescriptors === true) {
+    const cacheSize = this.cacheSize(io);
+    if (cacheSize !== undefined && !this.crypt) {
       this.framed = new FramedGenerations(cacheSize, io);
-      this.useFrames(file, log.report.end);
+      try {
+        this.useFrames(file, log.report.end);
+      } catch (err) {
+        // A log replayed through a window (open-log.ts, `streamed`) holds a descriptor of its own.
+        if (this.state.mirror instanceof WindowedLog) this.state.mirror.close();
+        throw err;
+      }
     }
     if (this.state.mirror.pages) this.warmer = new LazyWarmer(this.state.mirror.pages, (fd) => this.opts.io.close(fd));
     this.snapshotTail = log.snapshotTail;
@@ -130,6 +141,11 @@ export class WriterEngine extends CompactingWriter {
     this.durableLsn = log.report.end;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
+  }
+
+  /** The page cache's size when this database reads through one (file-backed, descriptors other threads can read). */
+  private cacheSize(io: FileIO): number | undefined {
+    return io.sharedDescriptors === true ? (this.opts.cacheSize ?? cacheSizeFromEnv()) : undefined;
   }
 
   /** A lazily opened log still has pages on disk (workers/writer.ts runs warmStep() when idle). */

@@ -21,6 +21,7 @@ import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
 import { FramedWriter } from '../shm/framed-writer.js';
+import { WindowedLog } from '../shm/windowed-log.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import type { FramedGenerations } from './framed-generations.js';
@@ -249,6 +250,8 @@ export abstract class LogWriter {
     const mirror = framed.open(file, end);
     mirror.pageCheck = () => ({ boundaries: this.prefix.boundaries(), covered: this.prefix.lsn });
     this.state.mirror = mirror;
+    // The window the open replayed the log through (open-log.ts, `streamed`) has served its purpose.
+    if (built instanceof WindowedLog) built.close();
   }
 
   /** The framed log's warm-up has free frames to fill (workers/writer.ts runs warmStep() when idle). */

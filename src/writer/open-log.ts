@@ -11,6 +11,7 @@ import type { FlushPolicy, RecoveryStats } from '../types.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
+import { WindowedLog } from '../shm/windowed-log.js';
 import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
 import { rekeyPath } from './reencrypt.js';
@@ -60,6 +61,13 @@ export interface OpenRules {
   encryption?: EncryptionSpec;
   /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here; `sealer` opens its section in an encrypted file). */
   beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined, sealer: SnapshotSealer | undefined) => void;
+  /**
+   * The log will be read through the page cache once open: a plaintext log
+   * that cannot open lazily is replayed through a window of the file
+   * (shm/windowed-log.ts) rather than loaded whole; the caller frames it and
+   * closes the window (LogWriter.useFrames).
+   */
+  streamed?: boolean;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -156,10 +164,20 @@ export function openLog(
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
   }
   const started = performance.now();
-  const mirror = newMirror(Math.max(size, DATA_START));
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const lazyMin = io.sharedDescriptors === true ? lazyOpenMinBytes() : Infinity;
-  if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
+  const lazy = canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin);
+  if (!lazy && rules.streamed === true && !crypt) {
+    const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f));
+    try {
+      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, undefined, rules, started);
+    } catch (err) {
+      windowed.close();
+      throw err;
+    }
+  }
+  const mirror = newMirror(Math.max(size, DATA_START));
+  if (lazy) {
     const prefix = openLazily(io, file, fd, mirror, header, size, slot, snapshot);
     if (prefix) {
       const state = snapshot.state(mirror);
@@ -183,7 +201,27 @@ export function openLog(
     }
   }
   loadMirror(mirror, io, fd, size);
+  return replayWhole(io, fd, mirror, size, prelude, slot, snapshot, crypt, rules, started);
+}
 
+/**
+ * The open of a log that is not opened lazily: its bytes are in `mirror` (the
+ * whole file, or a window sliding along it), checked by a CRC pass and
+ * replayed from the snapshot's tail when the snapshot matches them, else from
+ * the start. Residue after the last good record is cut.
+ */
+function replayWhole(
+  io: FileIO,
+  fd: number,
+  mirror: MirrorWriter,
+  size: number,
+  prelude: Prelude,
+  slot: ReturnType<typeof chooseSlot>,
+  snapshot: ReturnType<typeof readSnapshot>,
+  crypt: LogCrypt | undefined,
+  rules: OpenRules,
+  started: number,
+): OpenedLog {
   // One streaming CRC pass: up to the snapshot's tail (does the snapshot describe
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
   const snapTail = snapshot?.header.tail ?? DATA_START;

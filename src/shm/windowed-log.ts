@@ -1,0 +1,172 @@
+import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
+import { recordFlags, recordKeyLen, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
+import { GenerationFileWord } from './layout.js';
+import { MirrorWriter } from './mirror.js';
+import { newGenerationFile, RecordFetch, type ReadAt } from './record-fetch.js';
+
+/** Bytes read into the window at a time (a record longer than this gets a window of its own size). */
+const WINDOW_BYTES = 4 << 20;
+/** A magic the damage scan looks for is 4 bytes: consecutive windows overlap by 3 so none is cut in two. */
+const MAGIC_OVERLAP = 3;
+
+/**
+ * An open's view of a log it replays when the database reads through the page
+ * cache (docs/DESIGN.md, "Bounded page cache"): instead of the whole file in a
+ * mirror, a window of a few MiB slides along it. The replay's walk, its damage
+ * scan and the prefix CRC pass read the file in order through the window
+ * (walkAt, logBytes); a record the applies read again after the window moved
+ * on (a superseded record's size, a key compared on a hash match) is read with
+ * one pread, checked against its CRC (RecordFetch). The engine frames the log
+ * as soon as open returns (LogWriter.useFrames) and closes this; nothing else
+ * reads it, and nothing writes to it.
+ */
+export class WindowedLog extends MirrorWriter {
+  private window = new Uint8Array(0);
+  private windowDv = new DataView(this.window.buffer);
+  private winFrom = 0;
+  private winLen = 0;
+  private readonly fetch: RecordFetch;
+  private readonly file: Int32Array;
+
+  constructor(
+    readFd: number,
+    private readonly read: ReadAt,
+    private readonly fileSize: number,
+    private readonly closeFd: (fd: number) => void,
+  ) {
+    super([]);
+    this.fetch = new RecordFetch(read);
+    this.file = newGenerationFile(readFd);
+    this.stableRecords = false;
+  }
+
+  override shareable(): never {
+    throw new Error('a windowed log is never shared: open frames the log before publishing it');
+  }
+
+  /**
+   * The window, holding `lsn` and, when the bytes there claim to be a record
+   * header, as much of the claimed record as the file has (the walk's checks
+   * are bounded by the view's end, so a record cut by the window would look
+   * torn). Garbage claims at most MAX_RECORD_BYTES.
+   */
+  override walkAt(lsn: number): number {
+    if (!this.holds(lsn, RECORD_HEADER_SIZE)) this.load(lsn, WINDOW_BYTES);
+    const at = lsn - this.winFrom;
+    if (at + RECORD_HEADER_SIZE <= this.winLen) {
+      const dv = this.windowDv;
+      const claimed = Math.min(MAX_RECORD_BYTES, RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, at), recordKeyLen(dv, at), recordValueLen(dv, at)));
+      if (!this.holds(lsn, claimed)) this.load(lsn, Math.max(WINDOW_BYTES, claimed));
+    }
+    this.walkU8 = this.window.subarray(0, this.winLen);
+    this.walkDv = this.windowDv;
+    return lsn - this.winFrom;
+  }
+
+  /**
+   * How far past the start of the last walkAt view the damage scan may trust
+   * it before asking for the next view (the whole-log mirror's segments span
+   * SEGMENT_SPAN): the window, less the bytes a magic cut by its end needs.
+   */
+  override get walkSpan(): number {
+    return this.winFrom + this.winLen >= this.fileSize ? this.winLen : Math.max(1, this.winLen - MAGIC_OVERLAP);
+  }
+
+  override residentRecordAt(lsn: number): number {
+    const at = lsn - this.winFrom;
+    if (at >= 0 && at + RECORD_HEADER_SIZE <= this.winLen) {
+      const dv = this.windowDv;
+      const size = RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, at), recordKeyLen(dv, at), recordValueLen(dv, at));
+      if (at + size <= this.winLen) {
+        this.recU8 = this.window;
+        this.recDv = this.windowDv;
+        return at;
+      }
+    }
+    // Read again after the window moved on: only records the walk has checked and applied are read this way.
+    if (this.fetch.fetch(this.file, lsn) < 0) throw new Error('the windowed log was read after it was closed');
+    this.recU8 = this.fetch.bytes;
+    this.recDv = this.fetch.dv;
+    return 0;
+  }
+
+  override recordAt(lsn: number): number {
+    return this.residentRecordAt(lsn);
+  }
+
+  override coverRecord(end: number): boolean {
+    return end <= this.recU8.length;
+  }
+
+  /** Up to `maxLen` bytes of the file from `lsn`, through the window (the prefix CRC pass reads the log in order). */
+  override logBytes(lsn: number, maxLen: number): Uint8Array {
+    if (!this.holds(lsn, 1)) this.load(lsn, WINDOW_BYTES);
+    const at = lsn - this.winFrom;
+    return this.window.subarray(at, Math.min(this.winLen, at + maxLen));
+  }
+
+  override slice(lsn: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (let at = 0; at < len; ) {
+      const chunk = this.logBytes(lsn + at, len - at);
+      if (chunk.length === 0) break;
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  override extendTo(): void {}
+
+  override reserve(): boolean {
+    return false;
+  }
+
+  override fill(): void {
+    throw new Error('a windowed log is read through its window, never filled');
+  }
+
+  override write(): void {
+    throw new Error('a windowed log is never written: open frames the log before the first append');
+  }
+
+  override writeRecords(): boolean {
+    throw new Error('a windowed log is never written: open frames the log before the first append');
+  }
+
+  override rewritten(): void {
+    throw new Error('a windowed log is never rewritten');
+  }
+
+  /** Closes the read descriptor (open has framed the log, or failed). */
+  close(): void {
+    const fd = Atomics.exchange(this.file, GenerationFileWord.FD, -1);
+    if (fd >= 0) this.closeFd(fd);
+  }
+
+  /** Whether the window holds [lsn, lsn + len), or all the file has of it. */
+  private holds(lsn: number, len: number): boolean {
+    const at = lsn - this.winFrom;
+    if (at < 0 || at >= this.winLen) return false;
+    return lsn + len <= this.winFrom + this.winLen || this.winFrom + this.winLen >= this.fileSize;
+  }
+
+  /** Reads [lsn, lsn + len) of the file (less at its end) into the window. */
+  private load(lsn: number, len: number): void {
+    const want = Math.max(0, Math.min(len, this.fileSize - lsn));
+    if (this.window.length < want) {
+      this.window = new Uint8Array(Math.max(want, WINDOW_BYTES));
+      this.windowDv = new DataView(this.window.buffer);
+    }
+    const fd = Atomics.load(this.file, GenerationFileWord.FD);
+    if (fd < 0) throw new Error('the windowed log was read after it was closed');
+    let got = 0;
+    while (got < want) {
+      const n = this.read(fd, this.window, got, want - got, lsn + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    this.winFrom = lsn;
+    this.winLen = got;
+  }
+}
