@@ -52,9 +52,12 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
    * Bytes of log pages kept in shared memory: the bounded page cache. Set, a
    * file-backed plaintext database keeps at most this much of its log in
    * memory (at least two 64 KiB pages) and reads the rest from the file
-   * (checked against each record's CRC); unset, the whole log is kept in
-   * shared memory (the faster choice when it fits). In-memory and encrypted
-   * databases keep the whole log either way (README, "Limits").
+   * (checked against each record's CRC). `Infinity` keeps the whole log in
+   * shared memory whatever its size. Unset (the default): the whole log while
+   * it is at most a quarter of the memory this process may use (the machine's,
+   * or its container's limit), and a cache of an eighth of that memory for a
+   * larger log, decided at open and at each compaction. In-memory and
+   * encrypted databases keep the whole log either way (README, "Limits").
    */
   cacheSize?: number;
   /**
@@ -143,7 +146,7 @@ export interface ResolvedOptions {
   encryption?: EncryptionSpec;
   /** OpenOptions.collectAfterCompaction (default true); attached threads take the opener's (EmdbHandle). */
   collectAfterCompaction: boolean;
-  /** OpenOptions.cacheSize: the bounded page cache's bytes; unset, the whole log is mirrored. */
+  /** OpenOptions.cacheSize: the bounded page cache's bytes; Infinity, the whole log always; unset, the default plan (writer/cache-plan.ts). */
   cacheSize?: number;
 }
 
@@ -247,8 +250,10 @@ export function resolveOptions(options: OpenOptions, inMemory: boolean): Resolve
   if (encryption && inMemory) throw invalid('an in-memory database has nothing at rest to encrypt: encryption needs a path');
   const defaultTtl = checkDefaultTtl(options.defaultTtl);
   const cacheSize = options.cacheSize;
-  if (cacheSize !== undefined && (typeof cacheSize !== 'number' || !Number.isSafeInteger(cacheSize) || cacheSize < MIN_CACHE_BYTES || cacheSize > os.totalmem())) {
-    throw invalid(`cacheSize must be a whole number of bytes from ${MIN_CACHE_BYTES} (two 64 KiB pages) to this machine's memory (${os.totalmem()}), got ${String(cacheSize)}; leave it out to keep the whole log in memory`);
+  if (cacheSize !== undefined && cacheSize !== Infinity && (typeof cacheSize !== 'number' || !Number.isSafeInteger(cacheSize) || cacheSize < MIN_CACHE_BYTES || cacheSize > os.totalmem())) {
+    throw invalid(
+      `cacheSize must be a whole number of bytes from ${MIN_CACHE_BYTES} (two 64 KiB pages) to this machine's memory (${os.totalmem()}), or Infinity to keep the whole log in memory; got ${String(cacheSize)} (leave it out for the default: the whole log while it is under a quarter of the memory)`,
+    );
   }
   const separator = checkSeparator(options.separator);
   const recovery = options.recovery ?? 'strict';

@@ -41,7 +41,7 @@ export interface WriterInit {
   recovery?: 'strict' | 'salvage';
   /** At-rest encryption (key material: the writer derives the keys, off the opener's thread). */
   encryption?: EncryptionSpec;
-  /** Bytes of log pages kept in shared memory (OpenOptions.cacheSize); unset: the whole log is mirrored. */
+  /** Bytes of log pages kept in shared memory (OpenOptions.cacheSize); Infinity: the whole log; unset: the default plan (writer/cache-plan.ts). */
   cacheSize?: number;
 }
 

@@ -133,7 +133,7 @@ export abstract class CompactingWriter extends LogWriter {
     this.prefix.reset(job.end, job.prefixCrc, job.pages);
     // The new log is read through frames from now on; the old generation's frames are free, its descriptor once unused.
     try {
-      if (file !== null && this.fd >= 0) this.useFrames(file, job.end, replaced);
+      if (file !== null && this.fd >= 0) this.frameIfPlanned(file, job.end, replaced);
     } catch (err) {
       // The log is switched already; without a way to read it nothing may be written to it.
       throw this.fail('compaction: opening the new log for reads', err);

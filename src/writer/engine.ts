@@ -22,7 +22,7 @@ import { SortedIndexWriter } from '../shm/sorted-writer.js';
 import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
-import { cacheSizeFromEnv, FramedGenerations } from './framed-generations.js';
+import { cachePlan } from './cache-plan.js';
 import { WindowedLog } from '../shm/windowed-log.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { prefetchReplaced } from './lazy-prefetch.js';
@@ -100,13 +100,16 @@ export class WriterEngine extends CompactingWriter {
       const run = snap && readSortedSection(io, snapshotPath(file), snap, sealer);
       if (run) state.sorted = new SortedIndexWriter([run], limits);
     });
+    // Streamed and framed only where other threads can pread the descriptors (not a simulated file system).
+    const plan = io.sharedDescriptors === true ? cachePlan(this.opts.cacheSize) : undefined;
+    this.cachePlan = plan;
     const log = openLog(io, file, this.opts.flushPolicy, (fd) => (this.fd = fd), {
       valueEncoding: this.opts.valueEncoding ?? 'binary',
       ...(this.opts.anyEncoding ? { anyEncoding: true } : {}),
       recovery: this.opts.recovery ?? 'strict',
       encryption: this.opts.encryption,
       ...(attachSorted ? { beforeReplay: attachSorted } : {}),
-      ...(this.cacheSize(io) !== undefined ? { streamed: true } : {}),
+      ...(plan ? { streamAbove: plan.above } : {}),
     });
     this.crypt = log.crypt;
     if (this.crypt) {
@@ -123,16 +126,12 @@ export class WriterEngine extends CompactingWriter {
     this.slots.load(log.slot);
     this.recovery = log.report;
     this.prefix.reset(log.prefix.lsn, log.prefix.crc, log.prefix.pages);
-    const cacheSize = this.cacheSize(io);
-    if (cacheSize !== undefined && !this.crypt) {
-      this.framed = new FramedGenerations(cacheSize, io);
-      try {
-        this.useFrames(file, log.report.end);
-      } catch (err) {
-        // A log replayed through a window (open-log.ts, `streamed`) holds a descriptor of its own.
-        if (this.state.mirror instanceof WindowedLog) this.state.mirror.close();
-        throw err;
-      }
+    try {
+      this.frameIfPlanned(file, log.report.end);
+    } catch (err) {
+      // A log replayed through a window (open-log.ts, `streamAbove`) holds a descriptor of its own.
+      if (this.state.mirror instanceof WindowedLog) this.state.mirror.close();
+      throw err;
     }
     if (this.state.mirror.pages) this.warmer = new LazyWarmer(this.state.mirror.pages, (fd) => this.opts.io.close(fd));
     this.snapshotTail = log.snapshotTail;
@@ -141,11 +140,6 @@ export class WriterEngine extends CompactingWriter {
     this.durableLsn = log.report.end;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
     this.openedEnd = log.report.end;
-  }
-
-  /** The page cache's size when this database reads through one (file-backed, descriptors other threads can read). */
-  private cacheSize(io: FileIO): number | undefined {
-    return io.sharedDescriptors === true ? (this.opts.cacheSize ?? cacheSizeFromEnv()) : undefined;
   }
 
   /** A lazily opened log still has pages on disk (workers/writer.ts runs warmStep() when idle). */

@@ -24,7 +24,8 @@ import { FramedWriter } from '../shm/framed-writer.js';
 import { WindowedLog } from '../shm/windowed-log.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
-import type { FramedGenerations } from './framed-generations.js';
+import { FramedGenerations } from './framed-generations.js';
+import type { CachePlan } from './cache-plan.js';
 
 export interface EngineOptions {
   path: string | null;
@@ -85,6 +86,8 @@ export abstract class LogWriter {
   protected readonly prealloc: Preallocation;
   /** The bounded page cache's pool and generations (framed-generations.ts), when the log is read through it. */
   protected framed: FramedGenerations | undefined;
+  /** When the log is to be read through the page cache (cache-plan.ts); undefined: never (in memory, encrypted, cacheSize Infinity). */
+  protected cachePlan: CachePlan | undefined;
   /** Brackets each batch's index publication, so getMany sees batches whole (rule R6). */
   private readonly batches: BatchPublisher;
 
@@ -239,6 +242,18 @@ export abstract class LogWriter {
    * the memory that grew with the log (docs/DESIGN.md, "Bounded page cache").
    * A lazily opened log's page descriptor is closed: nobody has its loader yet.
    */
+  /**
+   * Reads the log through the page cache from now on when the plan says so for
+   * a log ending at `end` (open, and each compaction's swap: a log that grew
+   * past the default plan's threshold is framed then); once framed, it stays.
+   */
+  protected frameIfPlanned(file: string, end: number, replaced?: MirrorWriter): void {
+    const plan = this.cachePlan;
+    // A log open replayed through a window (it was larger than the threshold before its residue was cut) is framed too.
+    if (!this.framed && plan && !this.crypt && (end > plan.above || this.state.mirror instanceof WindowedLog)) this.framed = new FramedGenerations(plan.bytes, this.opts.io);
+    this.useFrames(file, end, replaced);
+  }
+
   protected useFrames(file: string, end: number, replaced?: MirrorWriter): void {
     const framed = this.framed;
     if (!framed) return;

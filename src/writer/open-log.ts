@@ -62,12 +62,12 @@ export interface OpenRules {
   /** Called with the state about to be replayed and the snapshot it came from (the sorted index attaches here; `sealer` opens its section in an encrypted file). */
   beforeReplay?: (state: LogState, snapshot: SnapshotHeader | undefined, sealer: SnapshotSealer | undefined) => void;
   /**
-   * The log will be read through the page cache once open: a plaintext log
-   * that cannot open lazily is replayed through a window of the file
-   * (shm/windowed-log.ts) rather than loaded whole; the caller frames it and
-   * closes the window (LogWriter.useFrames).
+   * A log larger than this will be read through the page cache once open: a
+   * plaintext one that cannot open lazily is replayed through a window of the
+   * file (shm/windowed-log.ts) rather than loaded whole; the caller frames it
+   * and closes the window (LogWriter.useFrames). Unset: never.
    */
-  streamed?: boolean;
+  streamAbove?: number;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -167,7 +167,7 @@ export function openLog(
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const lazyMin = io.sharedDescriptors === true ? lazyOpenMinBytes() : Infinity;
   const lazy = canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin);
-  if (!lazy && rules.streamed === true && !crypt) {
+  if (!lazy && rules.streamAbove !== undefined && size > rules.streamAbove && !crypt) {
     const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f));
     try {
       return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, undefined, rules, started);
