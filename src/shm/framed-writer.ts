@@ -2,10 +2,10 @@ import { DATA_START } from '../format/constants.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { FRAME_BYTES, type FrameFiller, pageOf } from './frame-pool.js';
 import { framedKeyEquals, FramedReads, framedRecordAt, type FramedSpec } from './framed-mirror.js';
-import { MirrorWriter } from './mirror.js';
 import { WANTED_BASE, WANTED_SLOTS } from './layout.js';
 import { nativeCrc32 } from './native-crc.js';
 import type { ReadAt } from './record-fetch.js';
+import { UnsegmentedLog } from './unsegmented-log.js';
 
 /** Bytes a writer-side linear read returns at most (its callers continue from where a chunk ends). */
 const LINEAR_CHECK_CHUNK = 1 << 20;
@@ -20,7 +20,7 @@ const LINEAR_CHECK_CHUNK = 1 << 20;
  * Segments, lazy pages and the open's fill and walk do not exist here: a
  * generation is framed only once open or compaction has built it.
  */
-export class FramedWriter extends MirrorWriter {
+export class FramedWriter extends UnsegmentedLog {
   private readonly reads: FramedReads;
   private readonly filler: FrameFiller;
   private table: Int32Array;
@@ -34,8 +34,7 @@ export class FramedWriter extends MirrorWriter {
     private readonly readFd: number,
     private readonly read: ReadAt,
   ) {
-    super([]);
-    this.stableRecords = false;
+    super();
     this.filler = filler;
     this.reads = new FramedReads(framed, filler, read);
     this.table = new Int32Array(framed.table, 0, framed.table.byteLength >> 2);
@@ -52,10 +51,6 @@ export class FramedWriter extends MirrorWriter {
 
   override residentRecordAt(lsn: number): number {
     return this.recordAt(lsn);
-  }
-
-  override coverRecord(end: number): boolean {
-    return end <= this.recU8.length;
   }
 
   override keyEquals(lsn: number, namespace: number, bytes: Uint8Array, start: number, len: number): boolean {
@@ -98,31 +93,6 @@ export class FramedWriter extends MirrorWriter {
   }
 
   private linearScratch = new Uint8Array(0);
-
-  override slice(lsn: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    for (let at = 0; at < len; ) {
-      const chunk = this.logBytes(lsn + at, len - at);
-      if (chunk.length === 0) break;
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
-  }
-
-  override extendTo(): void {}
-
-  override reserve(): boolean {
-    return false;
-  }
-
-  override fill(): void {
-    throw new Error('a framed generation is never filled: open and compaction build it before it is framed');
-  }
-
-  override walkAt(): number {
-    throw new Error('a framed generation is never walked: open and compaction build it before it is framed');
-  }
 
   override rewritten(): void {
     throw new Error('a framed generation is never rewritten in place');

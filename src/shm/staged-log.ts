@@ -1,7 +1,6 @@
 import { DATA_START } from '../format/constants.js';
-import { GenerationFileWord } from './layout.js';
-import { MirrorWriter } from './mirror.js';
-import { newGenerationFile, RecordFetch, type ReadAt } from './record-fetch.js';
+import type { ReadAt } from './record-fetch.js';
+import { FileRecords, UnsegmentedLog } from './unsegmented-log.js';
 
 /**
  * A compaction's new log when the database reads through the page cache
@@ -17,7 +16,7 @@ import { newGenerationFile, RecordFetch, type ReadAt } from './record-fetch.js';
  * Who reads it before that: the job's applies (a superseded record's size,
  * keys compared on a hash match) and the sorted index's relocation.
  */
-export class StagedLog extends MirrorWriter {
+export class StagedLog extends UnsegmentedLog {
   /** Bytes [stageFrom, stageFrom + staged) of the new log; earlier ones are in the file. */
   private stage = new Uint8Array(1 << 20);
   private stageDv = new DataView(this.stage.buffer);
@@ -25,19 +24,11 @@ export class StagedLog extends MirrorWriter {
   private staged = 0;
   /** The header pages the job writes last (a copy for slice(); the file gets its own). */
   private header = new Uint8Array(0);
-  private readonly fetch: RecordFetch;
-  private readonly file: Int32Array;
+  private readonly file: FileRecords;
 
-  constructor(
-    readFd: number,
-    read: ReadAt,
-    private readonly closeFd: (fd: number) => void,
-  ) {
-    super([]);
-    this.fetch = new RecordFetch(read);
-    this.file = newGenerationFile(readFd);
-    // recU8 is the stage or the fetch scratch, both reused: whoever keeps bytes copies them.
-    this.stableRecords = false;
+  constructor(readFd: number, read: ReadAt, closeFd: (fd: number) => void) {
+    super();
+    this.file = new FileRecords(readFd, read, closeFd);
   }
 
   override shareable(): never {
@@ -50,19 +41,12 @@ export class StagedLog extends MirrorWriter {
       this.recDv = this.stageDv;
       return lsn - this.stageFrom;
     }
-    // Below the stage the record is in the temp file; a retired descriptor (-1) means the log was closed.
-    if (this.fetch.fetch(this.file, lsn) < 0) throw new Error('the staged log was read after it was closed');
-    this.recU8 = this.fetch.bytes;
-    this.recDv = this.fetch.dv;
-    return 0;
+    // Below the stage the record is in the temp file.
+    return this.file.resolve(this, lsn);
   }
 
   override recordAt(lsn: number): number {
     return this.residentRecordAt(lsn);
-  }
-
-  override coverRecord(end: number): boolean {
-    return end <= this.recU8.length;
   }
 
   /** Bytes of the stage from `lsn` (the job's writes to the temp file); the header's copy below DATA_START. */
@@ -72,12 +56,6 @@ export class StagedLog extends MirrorWriter {
     const at = lsn - this.stageFrom;
     return this.stage.subarray(at, Math.min(this.staged, at + maxLen));
   }
-
-  override slice(lsn: number, len: number): Uint8Array {
-    return this.logBytes(lsn, len).slice();
-  }
-
-  override extendTo(): void {}
 
   /** Makes room for `len` bytes at `lsn` (at the stage's end); false: no segment is ever added. */
   override reserve(lsn: number, len: number): boolean {
@@ -111,14 +89,6 @@ export class StagedLog extends MirrorWriter {
   /** The job's records are edited in the stage before they reach the file: nothing to do. */
   override rewritten(): void {}
 
-  override fill(): void {
-    throw new Error('a staged log is never filled');
-  }
-
-  override walkAt(): number {
-    throw new Error('a staged log is never walked');
-  }
-
   /**
    * Bytes before `to` are in the temp file now (the job wrote its whole stage):
    * the stage starts over at `to`. The caller holds no view of the stage.
@@ -131,7 +101,6 @@ export class StagedLog extends MirrorWriter {
 
   /** Closes the temp file's read descriptor (after the swap, or when the job is given up). */
   close(): void {
-    const fd = Atomics.exchange(this.file, GenerationFileWord.FD, -1);
-    if (fd >= 0) this.closeFd(fd);
+    this.file.close();
   }
 }

@@ -1,8 +1,7 @@
 import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { recordFlags, recordKeyLen, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
-import { GenerationFileWord } from './layout.js';
-import { MirrorWriter } from './mirror.js';
-import { newGenerationFile, RecordFetch, type ReadAt } from './record-fetch.js';
+import type { ReadAt } from './record-fetch.js';
+import { FileRecords, UnsegmentedLog } from './unsegmented-log.js';
 
 /** Bytes read into the window at a time (a record longer than this gets a window of its own size). */
 const WINDOW_BYTES = 4 << 20;
@@ -20,24 +19,21 @@ const MAGIC_OVERLAP = 3;
  * as soon as open returns (LogWriter.useFrames) and closes this; nothing else
  * reads it, and nothing writes to it.
  */
-export class WindowedLog extends MirrorWriter {
+export class WindowedLog extends UnsegmentedLog {
   private window = new Uint8Array(0);
   private windowDv = new DataView(this.window.buffer);
   private winFrom = 0;
   private winLen = 0;
-  private readonly fetch: RecordFetch;
-  private readonly file: Int32Array;
+  private readonly file: FileRecords;
 
   constructor(
     readFd: number,
     private readonly read: ReadAt,
     private readonly fileSize: number,
-    private readonly closeFd: (fd: number) => void,
+    closeFd: (fd: number) => void,
   ) {
-    super([]);
-    this.fetch = new RecordFetch(read);
-    this.file = newGenerationFile(readFd);
-    this.stableRecords = false;
+    super();
+    this.file = new FileRecords(readFd, read, closeFd);
   }
 
   override shareable(): never {
@@ -84,18 +80,11 @@ export class WindowedLog extends MirrorWriter {
       }
     }
     // Read again after the window moved on: only records the walk has checked and applied are read this way.
-    if (this.fetch.fetch(this.file, lsn) < 0) throw new Error('the windowed log was read after it was closed');
-    this.recU8 = this.fetch.bytes;
-    this.recDv = this.fetch.dv;
-    return 0;
+    return this.file.resolve(this, lsn);
   }
 
   override recordAt(lsn: number): number {
     return this.residentRecordAt(lsn);
-  }
-
-  override coverRecord(end: number): boolean {
-    return end <= this.recU8.length;
   }
 
   /** Up to `maxLen` bytes of the file from `lsn`, through the window (the prefix CRC pass reads the log in order). */
@@ -103,27 +92,6 @@ export class WindowedLog extends MirrorWriter {
     if (!this.holds(lsn, 1)) this.load(lsn, WINDOW_BYTES);
     const at = lsn - this.winFrom;
     return this.window.subarray(at, Math.min(this.winLen, at + maxLen));
-  }
-
-  override slice(lsn: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    for (let at = 0; at < len; ) {
-      const chunk = this.logBytes(lsn + at, len - at);
-      if (chunk.length === 0) break;
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
-  }
-
-  override extendTo(): void {}
-
-  override reserve(): boolean {
-    return false;
-  }
-
-  override fill(): void {
-    throw new Error('a windowed log is read through its window, never filled');
   }
 
   override write(): void {
@@ -140,8 +108,7 @@ export class WindowedLog extends MirrorWriter {
 
   /** Closes the read descriptor (open has framed the log, or failed). */
   close(): void {
-    const fd = Atomics.exchange(this.file, GenerationFileWord.FD, -1);
-    if (fd >= 0) this.closeFd(fd);
+    this.file.close();
   }
 
   /** Whether the window holds [lsn, lsn + len), or all the file has of it. */
@@ -158,7 +125,7 @@ export class WindowedLog extends MirrorWriter {
       this.window = new Uint8Array(Math.max(want, WINDOW_BYTES));
       this.windowDv = new DataView(this.window.buffer);
     }
-    const fd = Atomics.load(this.file, GenerationFileWord.FD);
+    const fd = this.file.fd;
     if (fd < 0) throw new Error('the windowed log was read after it was closed');
     let got = 0;
     while (got < want) {
