@@ -32,6 +32,8 @@ export class FrameReader {
   readonly words: Int32Array;
   readonly chunks: Uint8Array[];
   readonly dvs: DataView[];
+  /** Int32 views over the same chunks: a copy of a frame's bytes by whole words (framed-mirror.ts) is ~3x faster than a set() from shared memory. */
+  readonly chunkWords: Int32Array[];
   readonly frames: number;
   /** The VERSION locate() loaded for the frame it returned; confirm() compares against it. */
   version = 0;
@@ -43,12 +45,18 @@ export class FrameReader {
     this.words = new Int32Array(spec.words);
     this.chunks = spec.chunks.map((sab) => new Uint8Array(sab));
     this.dvs = spec.chunks.map((sab) => new DataView(sab));
+    this.chunkWords = spec.chunks.map((sab) => new Int32Array(sab));
     this.frames = spec.frames;
   }
 
   /** The chunk holding frame f's bytes; they start at frameStart(f) in it. */
   bytesOf(frame: number): Uint8Array {
     return this.chunks[frame >>> FRAME_CHUNK_SHIFT]!;
+  }
+
+  /** An Int32Array over the same chunk as bytesOf(frame) (frames start on a word: FRAME_BYTES is a multiple of 4). */
+  wordsOf(frame: number): Int32Array {
+    return this.chunkWords[frame >>> FRAME_CHUNK_SHIFT]!;
   }
 
   /** A DataView over the same chunk as bytesOf(frame). */
@@ -70,10 +78,14 @@ export class FrameReader {
     const frame = Atomics.load(table, page) - 1;
     if (frame < 0) return -1;
     const meta = FRAME_META_BASE + frame * FRAME_WORDS;
-    const version = Atomics.load(this.words, meta + FrameWord.VERSION);
+    const words = this.words;
+    const version = Atomics.load(words, meta + FrameWord.VERSION);
     if ((version & 1) !== 0) return -1;
-    if (Atomics.load(this.words, meta + FrameWord.OWNER) !== owner || Atomics.load(this.words, meta + FrameWord.PAGE) !== page) return -1;
-    if (this.words[meta + FrameWord.REF] === 0) Atomics.store(this.words, meta + FrameWord.REF, 1);
+    // Plain loads, like the bytes: they sit between the two VERSION loads, so the caller's confirm() vouches for
+    // them as for the bytes (F1 changes OWNER and PAGE only while VERSION is odd). A frame whose tag looked right
+    // but changed meanwhile fails the confirm; one whose tag looked wrong is a miss, never a wrong byte.
+    if (words[meta + FrameWord.OWNER] !== owner || words[meta + FrameWord.PAGE] !== page) return -1;
+    if (words[meta + FrameWord.REF] === 0) Atomics.store(words, meta + FrameWord.REF, 1);
     this.version = version;
     return frame;
   }

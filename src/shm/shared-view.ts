@@ -6,7 +6,7 @@ import { IndexView } from './index-table.js';
 import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
 import type { MirrorView } from './mirror.js';
-import { mirrorViewOf, type FramedSpec } from './framed-mirror.js';
+import { FramedView, mirrorViewOf, type FramedSpec } from './framed-mirror.js';
 import { GenerationRetired } from './frame-records.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { SortedManifest } from './sorted-run.js';
@@ -46,6 +46,8 @@ export class SharedView {
   logEpoch = 0;
   index: IndexView | undefined;
   mirror: MirrorView | undefined;
+  /** The mirror when it is a framed generation's (the bounded page cache): lookups take its one-window path. */
+  private framed: FramedView | undefined;
   /** The sorted index of this generation; undefined when the database was opened without rangeScans. */
   sorted: SortedManifest | undefined;
   /** Namespaces dropped since open, by any thread (BufferSet.droppedNs). */
@@ -96,6 +98,7 @@ export class SharedView {
     this.generation = set.generation;
     this.index = new IndexView(set.index);
     this.mirror = mirrorViewOf(set);
+    this.framed = this.mirror instanceof FramedView ? this.mirror : undefined;
     this.sorted = set.sorted;
     this.logEpoch = epoch;
     if (set.droppedNs) this.droppedNs = new Set(set.droppedNs);
@@ -225,6 +228,8 @@ export class SharedView {
     const index = this.index;
     const mirror = this.mirror;
     if (!index || !mirror) return false;
+    const framed = this.framed;
+    if (framed !== undefined) return this.lookupFramed(index, framed, namespace, key, start, len);
     const lsn = index.find(mirror, namespace, key, start, len, hashKey(namespace, key, start, len));
     if (lsn < 0) return false;
     // keyEquals loaded the record, covered its header and key and left where the key ends; the value follows it.
@@ -243,12 +248,31 @@ export class SharedView {
     return true;
   }
 
+  /**
+   * lookupIn over a framed generation: the probe's match leaves the value
+   * already copied out under its frame's version (or in the fetched, checked
+   * record), so nothing is located or copied twice (framed-mirror.ts).
+   */
+  private lookupFramed(index: IndexView, framed: FramedView, namespace: number, key: Uint8Array, start: number, len: number): boolean {
+    if (framed.lookupValue(index, namespace, key, start, len, hashKey(namespace, key, start, len)) < 0) return false;
+    const value = framed.captured;
+    const expiresAt = value.valExpiresAt;
+    if (expiresAt !== 0 && expiresAt <= clockNow32(this.ctl32)) return false;
+    this.valueExpiresAt = expiresAt;
+    this.valueStable = false;
+    this.valueU8 = value.valU8;
+    this.valueStart = value.valStart;
+    this.valueLen = value.valLen;
+    return true;
+  }
+
   close(): void {
     this.closed = true;
     this.channel.close();
     const held = this.heldBytes();
     this.index = undefined;
     this.mirror = undefined;
+    this.framed = undefined;
     this.sorted = undefined;
     this.forgetValue();
     if (held > 0) this.onDrop?.(held);
