@@ -254,12 +254,18 @@ export function lazyWordsFor(pages: number): number {
  *      owner's table entry (f + 1). A frame's VERSION only grows.
  *  F2. A reader of page p of owner g: e = Atomics.load(table entry p), f = e - 1
  *      (e = 0: not resident); v = Atomics.load(VERSION f), odd: not usable;
- *      Atomics.load(OWNER f) = g and Atomics.load(PAGE f) = p, else the entry
- *      was stale (the frame was reassigned after the reader loaded it); then
- *      plain reads of the bytes; then the fence of F5; then
- *      Atomics.load(VERSION f) = v, else the bytes may be another page's and
- *      are thrown away. Equal versions mean no reassignment began between the
- *      two loads (VERSION only grows), so every byte read belonged to page p.
+ *      OWNER f = g and PAGE f = p, else the entry was stale (the frame was
+ *      reassigned after the reader loaded it); then plain reads of the bytes;
+ *      then the fence of F5; then Atomics.load(VERSION f) = v, else the bytes
+ *      may be another page's and are thrown away. Equal versions mean no
+ *      reassignment began between the two loads (VERSION only grows), so every
+ *      byte read belonged to page p. OWNER and PAGE are plain loads too: they
+ *      sit between the two VERSION loads and F1 changes them only while
+ *      VERSION is odd, so the closing load vouches for them as for the bytes
+ *      (a tag that looked right but changed fails it; one that looked wrong is
+ *      only a miss). A lookup's key comparison and its value copy (by whole
+ *      words, the value bounded by the rest of the frame before it sizes
+ *      anything) share one such window (framed-mirror.ts).
  *  F3. Appends: the writer copies appended records into the frame of the
  *      log's last page without touching VERSION. Readers never read at or past
  *      NEXT_LSN (R3), and bytes below NEXT_LSN in a frame never change while
