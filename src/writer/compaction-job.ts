@@ -310,6 +310,7 @@ export class CompactionJob {
   get pages(): number[] | undefined {
     return this.crypt ? undefined : this.out.pages;
   }
+
   /** Copies the pending run of adjacent live records of the old log and applies each. */
   private copyRun(): void {
     const len = this.runLen;

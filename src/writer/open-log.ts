@@ -166,18 +166,8 @@ export function openLog(
   const started = performance.now();
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
   const lazyMin = io.sharedDescriptors === true ? lazyOpenMinBytes() : Infinity;
-  const lazy = canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin);
-  if (!lazy && rules.streamAbove !== undefined && size > rules.streamAbove && !crypt) {
-    const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f));
-    try {
-      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, undefined, rules, started);
-    } catch (err) {
-      windowed.close();
-      throw err;
-    }
-  }
-  const mirror = newMirror(Math.max(size, DATA_START));
-  if (lazy) {
+  if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
+    const mirror = newMirror(Math.max(size, DATA_START));
     const prefix = openLazily(io, file, fd, mirror, header, size, slot, snapshot);
     if (prefix) {
       const state = snapshot.state(mirror);
@@ -200,6 +190,16 @@ export function openLog(
       };
     }
   }
+  if (rules.streamAbove !== undefined && size > rules.streamAbove && !crypt) {
+    const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f));
+    try {
+      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, undefined, rules, started);
+    } catch (err) {
+      windowed.close();
+      throw err;
+    }
+  }
+  const mirror = newMirror(Math.max(size, DATA_START));
   loadMirror(mirror, io, fd, size);
   return replayWhole(io, fd, mirror, size, prelude, slot, snapshot, crypt, rules, started);
 }
