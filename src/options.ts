@@ -56,7 +56,8 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
    * shared memory whatever its size. Unset (the default): the whole log while
    * it is at most a quarter of the memory this process may use (the machine's,
    * or its container's limit), and a cache of an eighth of that memory for a
-   * larger log, decided at open and at each compaction. In-memory and
+   * larger log, decided at open, at each compaction and when the log grows
+   * past that size while open (then it stays cached for the open). In-memory and
    * encrypted databases keep the whole log either way (README, "Limits").
    */
   cacheSize?: number;

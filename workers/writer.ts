@@ -369,6 +369,13 @@ function serve(init: WriterInit): void {
     // ran before the collection's timer and kept the old log resident for its 0.3-0.5 s of a 300 MB log.
     collectPendingNow();
     engine.cacheTick();
+    if (!compactions.running && backups.active === 0) {
+      try {
+        engine.frameIfGrown();
+      } catch {
+        // The page cache could not take over (no descriptor for it): the whole log stays in memory, as before.
+      }
+    }
     try {
       const [behind, indexBytes] = engine.snapshotLag();
       if (idleSnapshotDue(behind, indexBytes, performance.now() - lastRequestAt, snapshotMinBytes) && !compactions.running && backups.active === 0) {

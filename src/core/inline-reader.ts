@@ -44,7 +44,11 @@ export class InlineReader implements ValueReader {
   }
 
   scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    return Promise.resolve(scanSlots(source, namespace, from, count, values, this.view.now()).packed);
+    try {
+      return Promise.resolve(scanSlots(source, namespace, from, count, values, this.view.now()).packed);
+    } catch (err) {
+      return Promise.reject(this.view.closedInstead(err));
+    }
   }
 
   async close(): Promise<void> {}

@@ -129,7 +129,12 @@ export class SnapshotCursor {
     if (this.finished || inverted(this.lower, this.upper)) return false;
     checkSnapshot(this.view, this.snap);
     const { keys, values } = this.output;
-    const got = collectRange(this.snap, this.ns, this.lower, this.upper, this.reverse, Math.min(max, MAX_CHUNK), values !== null, Date.now());
+    let got;
+    try {
+      got = collectRange(this.snap, this.ns, this.lower, this.upper, this.reverse, Math.min(max, MAX_CHUNK), values !== null, Date.now());
+    } catch (err) {
+      throw this.view.closedInstead(err);
+    }
     if (got.done) this.finished = true;
     else if (got.last) {
       if (this.reverse) this.upper = { key: got.last, exclusive: true };

@@ -315,6 +315,19 @@ export class LogState {
     else this.replaceIndex(this.index.live);
   }
 
+  /**
+   * Replaces the index with a copy of itself, unpublished: the page cache
+   * taking over a log while open (WriterEngine.frameIfGrown) leaves the old
+   * buffer set a frozen pair (this index as it is now, and the whole-log
+   * mirror), so a reader still on it never meets an LSN its mirror lacks.
+   * The caller publishes; a purge under way is dropped (the copy has no
+   * tombstones).
+   */
+  detachIndex(): void {
+    this.purge = undefined;
+    this.index = this.index.rebuild(this.index.live);
+  }
+
   /** A synchronous rebuild (growth, or a purge during recovery); it supersedes a purge under way. */
   private replaceIndex(minLive: number): void {
     this.purge = undefined;

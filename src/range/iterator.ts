@@ -207,7 +207,12 @@ export class RangeIterator<V> implements AsyncIterableIterator<[Buffer, V]> {
       const q = this.query;
       const max = Math.min(this.remaining, this.chunk);
       this.chunk = Math.min(MAX_CHUNK, this.chunk * 4);
-      const got = collectRange(this.snap, this.ns, q.lower, q.upper, q.reverse, max, this.codec !== undefined, this.view.now());
+      let got;
+      try {
+        got = collectRange(this.snap, this.ns, q.lower, q.upper, q.reverse, max, this.codec !== undefined, this.view.now());
+      } catch (err) {
+        throw this.view.closedInstead(err);
+      }
       if (got.done) this.finished = true;
       else if (got.last) {
         if (q.reverse) q.upper = { key: got.last, exclusive: true };

@@ -12,7 +12,7 @@ import type { RecordFetch } from './record-fetch.js';
  */
 export class GenerationRetired extends EmdbError {
   constructor() {
-    super(ErrorCode.IO, 'the log generation this read started on was replaced by a compaction and its file closed');
+    super(ErrorCode.IO, 'the log generation this read started on was retired (a compaction replaced it, or the database closed)');
   }
 }
 

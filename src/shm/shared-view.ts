@@ -3,7 +3,7 @@ import { recordExpiresAt, recordValueLen } from '../format/record-fields.js';
 import { clockNow32 } from './clock.js';
 import { hashKey } from './hash.js';
 import { IndexView } from './index-table.js';
-import { CONTROL_BYTES, Ctl32, Ctl64, READS_PUBLISH_EVERY } from './layout.js';
+import { CONTROL_BYTES, Ctl32, Ctl64, DbState, READS_PUBLISH_EVERY } from './layout.js';
 import type { LazySpec } from './lazy-pages.js';
 import type { MirrorView } from './mirror.js';
 import { FramedView, mirrorViewOf, type FramedSpec } from './framed-mirror.js';
@@ -218,10 +218,33 @@ export class SharedView {
     } catch (err) {
       // G3: this view's generation was retired by a compaction; the new one was published before that.
       if (!(err instanceof GenerationRetired)) throw err;
-      // The writer retires a generation only after it published the next one (framed-generations.ts).
-      if (!this.sync()) throw new EmdbError(ErrorCode.IO, 'the log generation this thread read was retired and the next one has not reached it');
+      // Or the database closed: it marks itself CLOSED before it closes the descriptors (engine.ts, close).
+      const refused = this.retiredOrClosed();
+      if (refused) throw refused;
       return this.lookupIn(namespace, key, start, len);
     }
+  }
+
+  /**
+   * After a read met its generation's descriptor closed: ERR_EMDB_CLOSED when
+   * the database closed; undefined when a newer generation is published (the
+   * view has moved to it: read again); else an ERR_EMDB_IO.
+   */
+  retiredOrClosed(): EmdbError | undefined {
+    if (Atomics.load(this.ctl32, Ctl32.STATE) === DbState.CLOSED) return new EmdbError(ErrorCode.CLOSED, 'database is closed');
+    // The writer retires a generation only after it published the next one (framed-generations.ts).
+    if (this.sync()) return undefined;
+    return new EmdbError(ErrorCode.IO, 'the log generation this thread read was retired and the next one has not reached it');
+  }
+
+  /**
+   * What a read of a pinned generation (an iteration, a range snapshot) that
+   * met its descriptor closed reports: ERR_EMDB_CLOSED when the database
+   * closed (pins hold a descriptor against compactions, not against close),
+   * else the error itself.
+   */
+  closedInstead(err: unknown): unknown {
+    return err instanceof GenerationRetired && Atomics.load(this.ctl32, Ctl32.STATE) === DbState.CLOSED ? new EmdbError(ErrorCode.CLOSED, 'database is closed') : err;
   }
 
   private lookupIn(namespace: number, key: Uint8Array, start: number, len: number): boolean {

@@ -35,8 +35,9 @@ export function memoryBudget(): number {
  * "Bounded page cache", "Default"). `option` is OpenOptions.cacheSize:
  * Infinity keeps the whole log in memory whatever its size; a number frames
  * every log with that many bytes; unset frames a log larger than a quarter of
- * the memory budget with an eighth of it, checked at open and at each
- * compaction, and keeps smaller logs whole (the faster reads). The
+ * the memory budget with an eighth of it, checked at open, at each
+ * compaction and by the writer's timer (WriterEngine.frameIfGrown), and keeps
+ * smaller logs whole (the faster reads). The
  * tiny-cache test tier's EMDB_CACHE_SIZE stands in for an unset option.
  */
 export function cachePlan(option: number | undefined): CachePlan | undefined {

@@ -142,6 +142,35 @@ export class WriterEngine extends CompactingWriter {
     this.openedEnd = log.report.end;
   }
 
+  /**
+   * The default plan's threshold crossed while open (the log grew past a
+   * quarter of the memory budget): the log is read through the page cache
+   * from now on, as an open or a compaction would have decided. The old
+   * buffer set (the whole-log mirror, and the index as it is now: a copy takes
+   * over) stays valid and frozen for reads in flight; the new one is published
+   * before any later write. The writer's timer calls it between requests,
+   * never while a compaction or a backup runs (they read the log across
+   * steps), nor while a lazily opened log's pages still load (readers of the
+   * old set load them through its descriptor). True when it switched.
+   */
+  frameIfGrown(): boolean {
+    const plan = this.cachePlan;
+    const file = this.opts.path;
+    if (this.framed || !plan || this.crypt || this.failure || this.retired || !this.opened || this.warmer || file === null || this.fd < 0) return false;
+    if (this.lsn.next <= plan.above) return false;
+    try {
+      this.frameIfPlanned(file, this.lsn.next, this.state.mirror);
+    } catch (err) {
+      // Nothing was published: the whole log stays, and a later turn may try again.
+      this.framed = undefined;
+      throw err;
+    }
+    this.state.detachIndex();
+    this.logEpoch++;
+    this.publishBuffers();
+    return true;
+  }
+
   /** A lazily opened log still has pages on disk (workers/writer.ts runs warmStep() when idle). */
   warming(): boolean {
     return this.warmer !== undefined;
@@ -456,9 +485,11 @@ export class WriterEngine extends CompactingWriter {
         this.opts.io.close(this.fd);
         this.fd = -1;
       }
+      // CLOSED before the descriptors go (both seq-cst): a read that meets a closed descriptor then sees CLOSED
+      // and reports the close, not a retired generation (SharedView.lookup).
+      Atomics.store(this.ctl32, Ctl32.STATE, DbState.CLOSED);
       const mirror = this.state?.mirror;
       this.framed?.close(mirror instanceof FramedWriter ? mirror : undefined);
-      Atomics.store(this.ctl32, Ctl32.STATE, DbState.CLOSED);
     }
   }
 
