@@ -10,25 +10,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Emdb, ErrorCode, tempDirs } from '../helpers/common.js';
-import { build, damagedDatabase, sha, valueOf } from '../helpers/lazy-db.js';
+import { build, damagedDatabase, expectModelThroughRange, sha, useEnv, valueOf } from '../helpers/lazy-db.js';
 
 /** Two 64 KiB frames: the log is ~15 times the cache. */
 const TINY = 128 * 1024;
 const key = (i: number): string => `key-${String(i).padStart(6, '0')}`;
 
 async function expectExact(db: Emdb<Buffer>, model: Map<string, Buffer>): Promise<void> {
-  const keys = [...model.keys()].sort();
-  expect(keys.filter((k) => !db.getSync(k)?.equals(model.get(k)!))).toEqual([]);
-  const ranged: string[] = [];
-  const wrong: string[] = [];
-  for await (const [k, v] of db.rangeIter({ gte: key(0), lt: key(99_999_999) })) {
-    ranged.push(k.toString());
-    if (!model.get(k.toString())?.equals(v)) wrong.push(k.toString());
-  }
-  expect(wrong).toEqual([]);
-  expect(ranged).toEqual(keys);
+  await expectModelThroughRange(db, model);
   // Keys the model dropped read as absent.
   const absent: string[] = [];
   for (let i = 0; i < 8000; i += 13) if (!model.has(key(i)) && db.getSync(key(i)) !== undefined) absent.push(key(i));
@@ -37,14 +28,7 @@ async function expectExact(db: Emdb<Buffer>, model: Map<string, Buffer>): Promis
 
 describe('compaction with cacheSize', () => {
   const newDir = tempDirs('emdb-cache-compaction-');
-  const saved = process.env.EMDB_LAZY_OPEN_MIN_BYTES;
-  beforeAll(() => {
-    process.env.EMDB_LAZY_OPEN_MIN_BYTES = '0';
-  });
-  afterAll(() => {
-    if (saved === undefined) delete process.env.EMDB_LAZY_OPEN_MIN_BYTES;
-    else process.env.EMDB_LAZY_OPEN_MIN_BYTES = saved;
-  });
+  useEnv({ EMDB_LAZY_OPEN_MIN_BYTES: '0' });
 
   it('keeps every value and the key order exact with writes, removes and a transaction racing it, and after reopen', async () => {
     const file = path.join(newDir(), 'db.emdb');

@@ -9,8 +9,9 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Emdb, ErrorCode, FIXTURES, tempDirs } from '../helpers/common.js';
+import { useEnv } from '../helpers/lazy-db.js';
 
 const MiB = 1024 * 1024;
 const BUDGET = 16 * MiB;
@@ -33,18 +34,8 @@ function expectValues(db: Emdb<Buffer>, n: number): void {
 
 describe('the default page cache', () => {
   const newDir = tempDirs('emdb-cache-default-');
-  const saved = { budget: process.env.EMDB_MEMORY_BUDGET, tier: process.env.EMDB_CACHE_SIZE };
-  beforeAll(() => {
-    process.env.EMDB_MEMORY_BUDGET = String(BUDGET);
-    // The tiny-cache tier's setting would stand in for the default: this file is about the default itself.
-    delete process.env.EMDB_CACHE_SIZE;
-  });
-  afterAll(() => {
-    for (const [name, was] of [['EMDB_MEMORY_BUDGET', saved.budget], ['EMDB_CACHE_SIZE', saved.tier]] as const) {
-      if (was === undefined) delete process.env[name];
-      else process.env[name] = was;
-    }
-  });
+  // The tiny-cache tier's setting would stand in for the default: this file is about the default itself.
+  useEnv({ EMDB_MEMORY_BUDGET: String(BUDGET), EMDB_CACHE_SIZE: undefined });
 
   it('keeps a log under a quarter of the budget whole, frames a larger one at open with an eighth of the budget, and keeps any log whole with Infinity', async () => {
     const file = path.join(newDir(), 'db.emdb');

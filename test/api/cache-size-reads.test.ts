@@ -7,9 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collect, Emdb, EmdbError, ErrorCode, tempDirs } from '../helpers/common.js';
-import { build, damagedDatabase, sha, until, valueOf } from '../helpers/lazy-db.js';
+import { build, damagedDatabase, sha, until, useEnv, valueOf } from '../helpers/lazy-db.js';
 
 /** Descriptors of this process on `file` or on a file that was renamed over it (shown as "(deleted)"). */
 function descriptorsOnOrReplaced(file: string): number {
@@ -31,15 +31,8 @@ const TINY = 128 * 1024;
 
 describe('cacheSize', () => {
   const newDir = tempDirs('emdb-cache-size-');
-  const saved = process.env.EMDB_LAZY_OPEN_MIN_BYTES;
-  beforeAll(() => {
-    // Small logs reopen lazily too: no whole-log read at open that would meet damage before the cache does.
-    process.env.EMDB_LAZY_OPEN_MIN_BYTES = '0';
-  });
-  afterAll(() => {
-    if (saved === undefined) delete process.env.EMDB_LAZY_OPEN_MIN_BYTES;
-    else process.env.EMDB_LAZY_OPEN_MIN_BYTES = saved;
-  });
+  // Small logs reopen lazily too: no whole-log read at open that would meet damage before the cache does.
+  useEnv({ EMDB_LAZY_OPEN_MIN_BYTES: '0' });
 
   it('reads every value exactly through getSync, get, getMany, iter and rangeIter with a cache under 1/8 of the log, also after compaction and reopen', async () => {
     const file = path.join(newDir(), 'db.emdb');

@@ -1,7 +1,8 @@
-/** Helpers for the lazy-open suites: a closed database and its model, damage, file checks. */
+/** Helpers for the lazy-open and page-cache suites: a closed database and its model, damage, file checks, model checks, environment settings. */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { Emdb } from './common.js';
 import { HEADER, walkRecords } from './log-image.js';
 
@@ -86,4 +87,39 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
+}
+
+/**
+ * Every key of `model` reads its value through getSync, and a range scan over
+ * the whole database yields exactly the model's keys, in order, with their values.
+ */
+export async function expectModelThroughRange(db: Emdb<Buffer>, model: Map<string, Buffer>): Promise<void> {
+  const keys = [...model.keys()].sort();
+  expect(keys.filter((k) => !db.getSync(k)?.equals(model.get(k)!))).toEqual([]);
+  const ranged: string[] = [];
+  const wrong: string[] = [];
+  for await (const [k, v] of db.rangeIter({})) {
+    ranged.push(k.toString());
+    if (!model.get(k.toString())?.equals(v)) wrong.push(k.toString());
+  }
+  expect(wrong).toEqual([]);
+  expect(ranged).toEqual(keys);
+}
+
+/** Sets environment variables for the enclosing describe block (undefined: unset) and restores them after it. */
+export function useEnv(vars: Record<string, string | undefined>): void {
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(() => {
+    for (const [name, value] of Object.entries(vars)) {
+      saved[name] = process.env[name];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+  afterAll(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
 }
