@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmdbAdapter, loadEmdb } from './adapters/emdb-js.js';
 import { loadAdapter } from './adapters/registry.js';
-import { intArg, isMain, log, mkTempDir, parseArgs, removeDir } from './util.js';
+import { intArg, isMain, log, median, mkTempDir, parseArgs, removeDir } from './util.js';
 import { keyAt, loadEntries, localKeys, makeKeys, mulberry32 } from './workload.js';
 
 const SEED = 7;
@@ -101,11 +101,6 @@ async function prepare(root: string, records: number): Promise<{ emdb: string; l
 }
 
 const SELF = fileURLToPath(import.meta.url);
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAdapter, parseStores } from './adapters/registry.js';
 import type { StoreName } from './adapters/types.js';
-import { errorMessage, intArg, isMain, log, mkTempDir, parseArgs, removeDir } from './util.js';
+import { errorMessage, intArg, isMain, log, median, mkTempDir, parseArgs, removeDir } from './util.js';
 import { freshEntries, mulberry32 } from './workload.js';
 
 type Mode = 'create' | 'reopen';
@@ -73,11 +73,6 @@ function runChild(args: string[]): ChildTimes | { nodeAlone: number } {
   return JSON.parse(out.stdout.trim().split('\n').pop()!) as ChildTimes | { nodeAlone: number };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const ms = (x: number | undefined): string => (x === undefined ? '—' : `${x.toFixed(1)} ms`);
 
 export async function startupBench(samples: number, records: number, stores: StoreName[]): Promise<Record<string, unknown>> {

@@ -162,3 +162,10 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
