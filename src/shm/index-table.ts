@@ -20,6 +20,21 @@ export interface KeySource {
 }
 
 /**
+ * A KeySource that accepts one LSN only: a probe through it finds `lsn`
+ * exactly when the index maps that record's key to it, without reading the
+ * key (the slot holding `lsn` has the record's hash as its tag, and the index
+ * holds a key once). For a record whose key the caller has in hand: the
+ * sorted index relocated after compaction, or rebuilt in log order.
+ */
+export class ExactLsn implements KeySource {
+  lsn = -1;
+
+  keyEquals(lsn: number): boolean {
+    return lsn === this.lsn;
+  }
+}
+
+/**
  * A writer holds a slot's seqlock for four stores. One that held it for this long
  * has died: fail instead of spinning forever. Time, not a spin count: on a loaded
  * machine a live writer can be descheduled mid-slot for tens of milliseconds,

@@ -231,7 +231,7 @@ export class SharedView {
    * view has moved to it: read again); else an ERR_EMDB_IO.
    */
   retiredOrClosed(): EmdbError | undefined {
-    if (Atomics.load(this.ctl32, Ctl32.STATE) === DbState.CLOSED) return new EmdbError(ErrorCode.CLOSED, 'database is closed');
+    if (this.databaseClosed) return closedError();
     // The writer retires a generation only after it published the next one (framed-generations.ts).
     if (this.sync()) return undefined;
     return new EmdbError(ErrorCode.IO, 'the log generation this thread read was retired and the next one has not reached it');
@@ -244,7 +244,12 @@ export class SharedView {
    * else the error itself.
    */
   closedInstead(err: unknown): unknown {
-    return err instanceof GenerationRetired && Atomics.load(this.ctl32, Ctl32.STATE) === DbState.CLOSED ? new EmdbError(ErrorCode.CLOSED, 'database is closed') : err;
+    return err instanceof GenerationRetired && this.databaseClosed ? closedError() : err;
+  }
+
+  /** The database closed (it marks itself CLOSED before it closes the generations' descriptors). */
+  private get databaseClosed(): boolean {
+    return Atomics.load(this.ctl32, Ctl32.STATE) === DbState.CLOSED;
   }
 
   private lookupIn(namespace: number, key: Uint8Array, start: number, len: number): boolean {
@@ -305,4 +310,8 @@ export class SharedView {
 /** Creates the control block shared by all threads of one open database. */
 export function createControlBlock(): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_BYTES);
+}
+
+function closedError(): EmdbError {
+  return new EmdbError(ErrorCode.CLOSED, 'database is closed');
 }

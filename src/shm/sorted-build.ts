@@ -1,6 +1,6 @@
 import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from './hash.js';
-import type { IndexView } from './index-table.js';
+import { ExactLsn, type IndexView } from './index-table.js';
 import { SORTED_ENTRY_HEADER_BYTES } from './layout.js';
 import type { MirrorView } from './mirror.js';
 import { entryKeyLen, entryLsn, entryNs, mergeToRun, runSource } from './sorted-run.js';
@@ -59,7 +59,7 @@ export function buildSortedFrom(each: LiveKeys, limits: SnapshotLimits): SortedI
  * is looked up by comparing keys, as without `moved`.
  */
 export function relocateSorted(old: SortedIndexWriter, index: IndexView, mirror: MirrorView, moved?: (lsn: number) => number): SortedIndexWriter {
-  const exactly = { lsn: -1, keyEquals(lsn: number): boolean { return lsn === this.lsn; } };
+  const exactly = new ExactLsn();
   const run = mergeToRun(old.mergedSources(), true, (u8, dv, off) => {
     const ns = entryNs(dv, off);
     const len = entryKeyLen(dv, off);

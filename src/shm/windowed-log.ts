@@ -1,5 +1,5 @@
 import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
-import { recordFlags, recordKeyLen, recordValueLen, storedPayloadSize } from '../format/record-fields.js';
+import { frameSize } from '../format/record.js';
 import type { ReadAt } from './record-fetch.js';
 import { FileRecords, UnsegmentedLog } from './unsegmented-log.js';
 
@@ -50,8 +50,7 @@ export class WindowedLog extends UnsegmentedLog {
     if (!this.holds(lsn, RECORD_HEADER_SIZE)) this.load(lsn, WINDOW_BYTES);
     const at = lsn - this.winFrom;
     if (at + RECORD_HEADER_SIZE <= this.winLen) {
-      const dv = this.windowDv;
-      const claimed = Math.min(MAX_RECORD_BYTES, RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, at), recordKeyLen(dv, at), recordValueLen(dv, at)));
+      const claimed = Math.min(MAX_RECORD_BYTES, frameSize(this.windowDv, at));
       if (!this.holds(lsn, claimed)) this.load(lsn, Math.max(WINDOW_BYTES, claimed));
     }
     this.walkU8 = this.window.subarray(0, this.winLen);
@@ -71,9 +70,7 @@ export class WindowedLog extends UnsegmentedLog {
   override residentRecordAt(lsn: number): number {
     const at = lsn - this.winFrom;
     if (at >= 0 && at + RECORD_HEADER_SIZE <= this.winLen) {
-      const dv = this.windowDv;
-      const size = RECORD_HEADER_SIZE + storedPayloadSize(recordFlags(dv, at), recordKeyLen(dv, at), recordValueLen(dv, at));
-      if (at + size <= this.winLen) {
+      if (at + frameSize(this.windowDv, at) <= this.winLen) {
         this.recU8 = this.window;
         this.recDv = this.windowDv;
         return at;

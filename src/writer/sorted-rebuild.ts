@@ -2,7 +2,7 @@ import { DATA_START } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import { recordKeyLen, recordKeyStart, recordNamespace } from '../format/record-fields.js';
 import { hashKey } from '../shm/hash.js';
-import type { IndexView } from '../shm/index-table.js';
+import { ExactLsn, type IndexView } from '../shm/index-table.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { buildSortedFrom } from '../shm/sorted-build.js';
 import type { SnapshotLimits, SortedIndexWriter } from '../shm/sorted-writer.js';
@@ -21,12 +21,7 @@ import { OldLogWalk } from './old-log-walk.js';
  */
 export function buildSortedInLogOrder(index: IndexView, mirror: MirrorWriter, end: number, limits: SnapshotLimits): SortedIndexWriter {
   const walk = new OldLogWalk(() => mirror, end);
-  const exactly = {
-    lsn: -1,
-    keyEquals(lsn: number): boolean {
-      return lsn === this.lsn;
-    },
-  };
+  const exactly = new ExactLsn();
   return buildSortedFrom((put) => {
     for (let lsn = DATA_START; lsn < end; ) {
       if (!walk.inWindow(lsn)) walk.moveWindow(lsn);
