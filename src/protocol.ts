@@ -43,6 +43,14 @@ export interface WriterInit {
   encryption?: EncryptionSpec;
   /** Bytes of log pages kept in shared memory (OpenOptions.cacheSize); Infinity: the whole log; unset: the default plan (writer/cache-plan.ts). */
   cacheSize?: number;
+  /** The index snapshot's table, read by the opener while this thread booted (core/snapshot-prefetch.ts); checked before use. */
+  snapshot?: PrefetchedSnapshot;
+}
+
+/** An index snapshot's header bytes and its table, in the SharedArrayBuffer the index will use if the writer accepts them. */
+export interface PrefetchedSnapshot {
+  header: Uint8Array;
+  table: SharedArrayBuffer;
 }
 
 /**

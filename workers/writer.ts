@@ -27,6 +27,7 @@ import { applyMarkedWrite } from '../src/writer/marked-write.js';
 import { Sweeper } from '../src/writer/sweeper.js';
 
 const port = parentPort!;
+
 /**
  * The opener starts this thread before it holds the database's lock, so that
  * this start-up overlaps it (core/writer-worker.ts, SpawnedWriter); the init
@@ -42,6 +43,7 @@ port.once('message', (msg: { init: WriterInit } | { cancel: true }) => {
 
 /** Everything the writer does, from its init on (a function, not module code: the bundle is CommonJS, see rolldown.config.mjs). */
 function serve(init: WriterInit): void {
+
   const RECYCLE_MIN_BYTES = 1 << 20;
   const buffersChannel = new BroadcastChannel(init.channelName);
   const requestChannel = new BroadcastChannel(init.requestChannel);
@@ -88,6 +90,7 @@ function serve(init: WriterInit): void {
     recovery: init.recovery,
     ...(init.encryption ? { encryption: init.encryption } : {}),
     ...(init.cacheSize !== undefined ? { cacheSize: init.cacheSize } : {}),
+    ...(init.snapshot ? { prefetchedSnapshot: init.snapshot } : {}),
   });
 
   const backups = new BackupRunner();

@@ -7,6 +7,7 @@ import { buffersDropped } from '../shm/collect-garbage.js';
 import { createControlBlock, SharedView } from '../shm/shared-view.js';
 import type { EmdbHandle } from '../types.js';
 import { ReadPool } from './read-pool.js';
+import { prefetchSnapshot } from './snapshot-prefetch.js';
 import type { DbConnection } from './types.js';
 import type { WriterLink } from './writer-link.js';
 
@@ -56,6 +57,7 @@ export class Connection implements DbConnection {
     let lock: LockHandle | undefined;
     try {
       lock = options.path === null ? undefined : await acquireLock(options.path);
+
     } catch (err) {
       spawned.cancel();
       throw err;
@@ -63,6 +65,8 @@ export class Connection implements DbConnection {
     let view: SharedView | undefined;
     let writer: WriterWorker | undefined;
     try {
+      // The writer thread is still booting: read the index snapshot's table meanwhile (core/snapshot-prefetch.ts).
+      const snapshot = lock && !options.encryption ? await prefetchSnapshot(lock.file) : undefined;
       const control = createControlBlock();
       const id = randomUUID();
       const channelName = `emdb-js:${id}:buffers`;
@@ -81,6 +85,7 @@ export class Connection implements DbConnection {
         recovery: options.recovery,
         ...(options.encryption ? { encryption: options.encryption } : {}),
         ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
+        ...(snapshot ? { snapshot } : {}),
       });
       if (!view.sync()) throw new EmdbError(ErrorCode.IO, 'writer published no index');
       const link = writer.link;

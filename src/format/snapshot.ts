@@ -74,6 +74,19 @@ export function encodeSnapshotHeader(h: Omit<SnapshotHeader, 'version' | 'sectio
   return buf;
 }
 
+/** The index snapshot's file, beside the log (FORMAT.md, "Files"). */
+export function snapshotPath(dbFile: string): string {
+  return `${dbFile}.index`;
+}
+
+/** Largest index table a snapshot may announce before anyone allocates it (2^30 slots = 16 GiB). */
+const MAX_SNAPSHOT_CAPACITY = 2 ** 30;
+
+/** A capacity a snapshot header may announce: a power of two from 2 to MAX_SNAPSHOT_CAPACITY. */
+export function snapshotCapacityPlausible(capacity: number): boolean {
+  return capacity >= 2 && capacity <= MAX_SNAPSHOT_CAPACITY && (capacity & (capacity - 1)) === 0;
+}
+
 /** undefined unless the magic, version, size and header CRC all check out. */
 export function decodeSnapshotHeader(buf: Uint8Array): SnapshotHeader | undefined {
   if (buf.length < SNAPSHOT_HEADER_SIZE) return undefined;

@@ -10,7 +10,7 @@ import { encodeSuccessorHeader, hasFileMagic } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import type { MirrorView } from '../shm/mirror.js';
 import type { LogState } from '../log/log-state.js';
-import { snapshotPath } from './snapshot.js';
+import { snapshotPath } from '../format/snapshot.js';
 
 /**
  * Bytes copied per step; the writer serves queued requests between steps, so a

@@ -13,7 +13,8 @@ import { checkEncoding, newInMemoryLog, openLog, recoveryStats, type OpenReport 
 import type { EncryptionSpec } from '../crypto/keys.js';
 import { FedPrefixCrc } from '../log/log-crypt.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
-import { snapshotPath, writeSnapshot } from './snapshot.js';
+import { writeSnapshot } from './snapshot.js';
+import { snapshotPath } from '../format/snapshot.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import { readSortedSection } from './sorted-persist.js';
 import { buildSorted } from '../shm/sorted-build.js';
@@ -110,7 +111,10 @@ export class WriterEngine extends CompactingWriter {
       encryption: this.opts.encryption,
       ...(attachSorted ? { beforeReplay: attachSorted } : {}),
       ...(plan ? { streamAbove: plan.above } : {}),
+      ...(this.opts.prefetchedSnapshot ? { prefetched: this.opts.prefetchedSnapshot } : {}),
     });
+    // Used or not, it is not needed again (a reopen after a failed open must not reuse it).
+    delete this.opts.prefetchedSnapshot;
     this.crypt = log.crypt;
     if (this.crypt) {
       this.prefix = new FedPrefixCrc();

@@ -6,7 +6,7 @@ import type { RecoveryMode } from '../log/recovery.js';
 import { writeFully, type FileIO } from '../log/file-io.js';
 import type { LogState } from '../log/log-state.js';
 import { PrefixCrc } from '../log/prefix-crc.js';
-import type { BufferSet } from '../protocol.js';
+import type { BufferSet, PrefetchedSnapshot } from '../protocol.js';
 import { clockNow } from '../shm/clock.js';
 import { BatchPublisher } from '../shm/batch-seq.js';
 import { LsnCounter } from '../shm/control.js';
@@ -46,6 +46,8 @@ export interface EngineOptions {
   encryption?: EncryptionSpec;
   /** Bytes of log pages kept in shared memory (the bounded page cache); unset: the whole log is mirrored. */
   cacheSize?: number;
+  /** The index snapshot's table as the opener read it while this thread booted; used only if it checks out. */
+  prefetchedSnapshot?: PrefetchedSnapshot;
 }
 
 /**

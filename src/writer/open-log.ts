@@ -20,6 +20,7 @@ import { encodeNewEncryptedHeader } from '../log/header-crypt.js';
 import { decryptPrefix, fusedPrefix, LogCrypt, ReplayCrypt } from '../log/log-crypt.js';
 import type { SnapshotHeader } from '../format/snapshot.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
+import type { PrefetchedSnapshot } from '../protocol.js';
 
 /** How an open went (`stats().recovery`, and the reliability suites). */
 export interface OpenReport extends RecoveryResult {
@@ -68,6 +69,8 @@ export interface OpenRules {
    * and closes the window (LogWriter.useFrames). Unset: never.
    */
   streamAbove?: number;
+  /** The snapshot's table as the opener read it (core/snapshot-prefetch.ts): readSnapshot uses it if the header matches. */
+  prefetched?: PrefetchedSnapshot;
 }
 
 export const DEFAULT_OPEN_RULES: OpenRules = { valueEncoding: 'binary', recovery: 'strict' };
@@ -164,7 +167,9 @@ export function openLog(
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
   }
   const started = performance.now();
-  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot);
+
+  const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot, rules.prefetched);
+
   const lazyMin = io.sharedDescriptors === true ? lazyOpenMinBytes() : Infinity;
   if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
     const mirror = newMirror(Math.max(size, DATA_START));

@@ -15,7 +15,7 @@ import type { LogState } from '../log/log-state.js';
 import { DbKeys, type EncryptionSpec } from '../crypto/keys.js';
 import { LogCrypt } from '../log/log-crypt.js';
 import { writeCompactedFile } from './compactor.js';
-import { snapshotPath } from './snapshot.js';
+import { snapshotPath } from '../format/snapshot.js';
 
 export function rekeyPath(file: string): string {
   return `${file}.rekey`;

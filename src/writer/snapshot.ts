@@ -1,9 +1,10 @@
 import { crc32 } from '@node-rs/crc32';
 import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
+import type { PrefetchedSnapshot } from '../protocol.js';
 import { decodeDeadlineSection, encodeDeadlineSection } from '../format/deadline-snapshot.js';
 import { decodePageCrcSection, encodePageCrcSection, type PageCrcs } from '../format/page-crcs.js';
-import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
+import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, snapshotCapacityPlausible, snapshotPath, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
 import { IndexHeader, indexBytes } from '../shm/layout.js';
@@ -19,12 +20,7 @@ import { LogState } from '../log/log-state.js';
  * it was made from are provably still there (same file id, CRC of the prefix),
  * and otherwise replays the whole log.
  */
-export function snapshotPath(dbFile: string): string {
-  return `${dbFile}.index`;
-}
 
-/** Largest index table a snapshot may announce before we allocate it (2^30 slots = 16 GiB). */
-const MAX_SNAPSHOT_CAPACITY = 2 ** 30;
 
 export interface LoadedSnapshot {
   header: SnapshotHeader;
@@ -114,7 +110,14 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
  * I/O error): the caller replays the whole log instead. The prefix CRC is left
  * to the caller, which hashes the log once for every purpose.
  */
-export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tailHint: number, sealer?: SnapshotSealer): LoadedSnapshot | undefined {
+export function readSnapshot(
+  io: FileIO,
+  dbFile: string,
+  fileId: Uint8Array,
+  tailHint: number,
+  sealer?: SnapshotSealer,
+  prefetched?: PrefetchedSnapshot,
+): LoadedSnapshot | undefined {
   const file = snapshotPath(dbFile);
   let fd = -1;
   try {
@@ -127,15 +130,17 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
     if (!header || !sameId(header.fileId, fileId)) return undefined;
     if (header.tail < DATA_START || header.tail > tailHint) return undefined;
     const capacity = header.indexCapacity;
-    if (capacity < 2 || capacity > MAX_SNAPSHOT_CAPACITY || (capacity & (capacity - 1)) !== 0) return undefined;
+    if (!snapshotCapacityPlausible(capacity)) return undefined;
     if (header.indexLive + header.indexDeleted > capacity) return undefined;
     const tableBytes = indexBytes(capacity);
     // Bytes after the body are the sorted section (rangeScans), read on its own by sorted-persist.ts.
     const hasSection = (header.sections & SnapshotSection.SORTED_INDEX) !== 0;
     const bodyFits = hasSection ? header.bodyBytes <= size - SNAPSHOT_HEADER_SIZE : header.bodyBytes === size - SNAPSHOT_HEADER_SIZE;
     if (!bodyFits || header.bodyBytes < tableBytes) return undefined;
-    // Straight into the shared buffer the index will live in: no copy after the read.
-    const table = new SharedArrayBuffer(tableBytes);
+    // Straight into the shared buffer the index will live in: no copy after the read. The opener's read
+    // of the same bytes stands in for this one when its header is this header (the body CRC below covers the table).
+    const reuse = !sealer && prefetched !== undefined && prefetched.table.byteLength === tableBytes && sameBytes(prefetched.header, headerBytes);
+    const table = reuse ? prefetched.table : new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);
     let catalogueBytes: Uint8Array;
     if (sealer) {
@@ -148,7 +153,7 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
       catalogueBytes = body.subarray(tableBytes);
     } else {
       catalogueBytes = new Uint8Array(header.bodyBytes - tableBytes);
-      if (readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
+      if (!reuse && readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
       if (readFully(io, fd, catalogueBytes, 0, catalogueBytes.length, SNAPSHOT_HEADER_SIZE + tableBytes) !== catalogueBytes.length) return undefined;
       if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
     }
@@ -194,6 +199,12 @@ export function readSnapshot(io: FileIO, dbFile: string, fileId: Uint8Array, tai
   } finally {
     if (fd >= 0) closeQuietly(io, fd);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sameId(a: Uint8Array, b: Uint8Array): boolean {
