@@ -5,8 +5,13 @@ import { EmdbError, ErrorCode } from './errors.js';
 import { RecordKind } from './format/constants.js';
 import { keyByteLength, type Key } from './keys.js';
 
-/** insertMany and removeMany send chunks of about this size, each one crash-atomic. */
-const BULK_CHUNK_BYTES = 4 << 20;
+/**
+ * insertMany and removeMany send chunks of about this size, each one
+ * crash-atomic. 1 MiB, not 4: a load of 1,000,000 records took as long
+ * (2.48-2.70 s against 2.51-2.66 s), and the chunks in flight are buffers
+ * the allocator keeps once freed: RSS after that load was 15 MiB lower.
+ */
+const BULK_CHUNK_BYTES = 1 << 20;
 /** Chunks in flight to the writer at once: enough to overlap encoding and writing. */
 const BULK_IN_FLIGHT = 3;
 /** First buffer of a bulk call; it doubles as records are framed. */
@@ -92,7 +97,7 @@ async function writeChunked<T>(conn: DbConnection, items: Iterable<T> | AsyncIte
   let failure: { error: unknown } | undefined;
   const chunkCapacity = BULK_CHUNK_BYTES + (64 << 10);
   // Starts small and doubles (RecordBuffer.ensure) up to a chunk: a call of a
-  // thousand records must not map and fault in two 4 MiB buffers (a durable
+  // thousand records must not map and fault in two whole-chunk buffers (a durable
   // batch of 1,000 spent more on that than on framing its records).
   const records = new RecordBuffer(FIRST_CHUNK_BYTES, chunkCapacity);
   const spare: ArrayBuffer[] = [];

@@ -16,7 +16,7 @@ describe('removeMany on an attached thread', () => {
   it('removes in both namespaces, counts what existed, refuses an invalid key', async () => {
     const db = await Emdb.open(path.join(newDir(), 'a.emdb'), { readers: 1 });
     const ns = await db.namespace('other');
-    // Long keys: the default namespace's removal spans two 4 MiB chunks.
+    // Long keys: the default namespace's removal spans several 1 MiB chunks.
     const long = (i: number) => `key-${i}-`.padEnd(600, 'x');
     await db.insertMany(Array.from({ length: 10_000 }, (_, i) => [long(i), 'v'] as [string, string]));
     await ns.insertMany(Array.from({ length: 100 }, (_, i) => [`n${i}`, 'v'] as [string, string]));

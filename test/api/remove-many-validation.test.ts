@@ -52,7 +52,7 @@ describe('removeMany validation', () => {
         (e: unknown) => e as EmdbError,
       );
       expect(err?.code).toBe('ERR_EMDB_INVALID_KEY');
-      // 6,000 keys of ~1 KiB fill one 4 MiB chunk and part of a second: the first went, the second did not.
+      // 6,000 keys of ~1 KiB fill five 1 MiB chunks and part of a sixth: the full chunks went, the last did not.
       expect(err?.committed).toBeGreaterThan(3_000);
       expect(err?.committed).toBeLessThan(n);
       expect(await db.len()).toBe(n - err!.committed!);
