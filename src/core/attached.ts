@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { codecFor } from '../encodings.js';
 import { EmdbError, ErrorCode } from '../errors.js';
@@ -11,6 +10,7 @@ import type { EmdbHandle } from '../types.js';
 import { InlineReader } from './inline-reader.js';
 import type { DbConnection, ValueReader } from './types.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';
+import { nodeCrypto } from '../crypto/node-crypto.js';
 
 /**
  * An attached thread's transport to the writer. The first request goes on the
@@ -22,7 +22,7 @@ import { WriterLink, type LinkTransport } from './writer-link.js';
  * pending, so an idle attachment keeps no thread alive.
  */
 class ChannelTransport implements LinkTransport {
-  private readonly id = randomUUID();
+  private readonly id = nodeCrypto().randomUUID();
   private readonly channel: BroadcastChannel;
   private linked = false;
 

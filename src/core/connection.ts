@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { acquireLock, type LockHandle } from '../lock.js';
 import type { ResolvedOptions } from '../options.js';
@@ -14,6 +13,7 @@ import type { WriterLink } from './writer-link.js';
 /** process.emitWarning code of a close whose index snapshot could not be written (README, "Durability"). */
 const SNAPSHOT_WARNING = 'EMDB_INDEX_SNAPSHOT_FAILED';
 import { SpawnedWriter, type WriterWorker } from './writer-worker.js';
+import { nodeCrypto } from '../crypto/node-crypto.js';
 
 /**
  * Everything one open database owns on the thread that opened it: the lock, the
@@ -68,7 +68,7 @@ export class Connection implements DbConnection {
       // The writer thread is still booting: read the index snapshot's table meanwhile (core/snapshot-prefetch.ts).
       const snapshot = lock && !options.encryption ? await prefetchSnapshot(lock.file) : undefined;
       const control = createControlBlock();
-      const id = randomUUID();
+      const id = nodeCrypto().randomUUID();
       const channelName = `emdb-js:${id}:buffers`;
       const requestChannel = `emdb-js:${id}:requests`;
       // Subscribe before the writer starts publishing (rule R4).

@@ -7,7 +7,8 @@
  * noble-aead.ts, so no thread pays for loading it at start-up (it is the
  * reference for tests and the encryption bench, never used by the database).
  */
-import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto';
+import type { CipherGCMTypes } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.js';
 
 export type CipherName = 'aes-256-gcm' | 'chacha20-poly1305';
 export const CIPHER_NAMES: readonly CipherName[] = ['aes-256-gcm', 'chacha20-poly1305'];
@@ -24,7 +25,7 @@ export const TAG_SIZE = 16;
  * between calls, so no drawn nonce can be handed out twice.
  */
 export function randomNonces(count: number): Uint8Array {
-  return randomFillSync(new Uint8Array(count * NONCE_SIZE));
+  return nodeCrypto().randomFillSync(new Uint8Array(count * NONCE_SIZE));
 }
 
 export function cipherById(id: number): CipherName | undefined {
@@ -46,7 +47,7 @@ function nodeAlgo(cipher: CipherName): CipherGCMTypes | 'chacha20-poly1305' {
 
 /** The plaintext of `ct` when `tag` authenticates it, else undefined (nothing of an unauthenticated plaintext escapes). */
 function nodeOpen(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Buffer | undefined {
-  const d = createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+  const d = nodeCrypto().createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
   d.setAAD(aad);
   d.setAuthTag(tag);
   const head = d.update(ct);
@@ -63,7 +64,7 @@ export function nodeAead(cipher: CipherName): Aead {
   return {
     seal(key, nonce, aad, plain, out) {
       // The cast: node's typings split GCM and ChaCha20-Poly1305 overloads; both accept these options.
-      const c = createCipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+      const c = nodeCrypto().createCipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
       c.setAAD(aad);
       const head = c.update(plain);
       const tail = c.final();

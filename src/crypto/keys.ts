@@ -6,7 +6,7 @@
  * the Argon2id derivation takes hundreds of milliseconds and must never block
  * the opener's event loop.
  */
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto, randomBytes } from './node-crypto.js';
 import { argon2id } from '@noble/hashes/argon2.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { KdfId, PRELUDE, PRELUDE_FLAG_ENCRYPTED, SLOT_MAC_SIZE, SUBKEY_SALT_SIZE, KDF_SALT_SIZE } from '../format/constants.js';
@@ -68,7 +68,7 @@ export class DbKeys {
   private subkey(label: string, fileId?: Uint8Array): Uint8Array {
     const info = enc.encode(`emdb-js v3 ${label}`);
     const full = fileId ? Buffer.concat([info, fileId]) : info;
-    return new Uint8Array(hkdfSync('sha256', this.master, this.subkeySalt, full, KEY_SIZE));
+    return new Uint8Array(nodeCrypto().hkdfSync('sha256', this.master, this.subkeySalt, full, KEY_SIZE));
   }
 
   /** Subkeys of the log file `fileId`: a compaction or backup (a new file id) never shares a key with its source. */
@@ -78,11 +78,11 @@ export class DbKeys {
 
   /** Keyed MAC of a header slot's bytes [0, 64): a forged tail hint fails it. */
   slotMac(slot: Uint8Array): Uint8Array {
-    return new Uint8Array(createHmac('sha256', this.macKey).update(slot).digest()).subarray(0, SLOT_MAC_SIZE);
+    return new Uint8Array(nodeCrypto().createHmac('sha256', this.macKey).update(slot).digest()).subarray(0, SLOT_MAC_SIZE);
   }
 
   slotMacOk(slot: Uint8Array, mac: Uint8Array): boolean {
-    return timingSafeEqual(this.slotMac(slot), mac);
+    return nodeCrypto().timingSafeEqual(this.slotMac(slot), mac);
   }
 
   /**
@@ -123,7 +123,7 @@ export class DbKeys {
       block.subarray(KEY_CHECK_PLAIN.length),
       out,
     );
-    if (!ok || !timingSafeEqual(out, KEY_CHECK_PLAIN)) throw mismatch('wrong encryption key or passphrase');
+    if (!ok || !nodeCrypto().timingSafeEqual(out, KEY_CHECK_PLAIN)) throw mismatch('wrong encryption key or passphrase');
     // Checked after the key check, which authenticates byte 137: a damaged byte is corruption above, not this.
     const scheme = prelude[PRELUDE.RECORD_SCHEME]!;
     if (scheme !== RECORD_SCHEME_PER_RECORD && scheme !== RECORD_SCHEME_SEALED_UNITS) {

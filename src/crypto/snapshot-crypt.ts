@@ -6,7 +6,7 @@
  * salt in the snapshot header), and so seals exactly one message: the nonce
  * can be a constant without ever repeating under a key.
  */
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { nodeCrypto, randomBytes } from './node-crypto.js';
 import { aeadFor, KEY_SIZE, NONCE_SIZE, TAG_SIZE } from './aead.js';
 import type { FileKeys } from './keys.js';
 
@@ -21,7 +21,7 @@ export interface SnapshotSealer {
 
 export function snapshotSealer(keys: FileKeys): SnapshotSealer {
   const aead = aeadFor(keys.cipher);
-  const keyFor = (salt: Uint8Array): Uint8Array => new Uint8Array(hkdfSync('sha256', keys.snapshot, salt, 'emdb-js v3 snapshot', KEY_SIZE));
+  const keyFor = (salt: Uint8Array): Uint8Array => new Uint8Array(nodeCrypto().hkdfSync('sha256', keys.snapshot, salt, 'emdb-js v3 snapshot', KEY_SIZE));
   return {
     seal(aad, body) {
       const salt = randomBytes(SNAPSHOT_SALT_SIZE);

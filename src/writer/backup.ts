@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto/node-crypto.js';
 import path from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { EmdbError, ErrorCode, ioError } from '../errors.js';

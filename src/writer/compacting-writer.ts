@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto/node-crypto.js';
 import { ioError } from '../errors.js';
 import { FORMAT_VERSION } from '../format/constants.js';
 import { dirOf } from '../log/file-io.js';
@@ -20,7 +20,8 @@ import { StagedLog } from '../shm/staged-log.js';
 export abstract class CompactingWriter extends LogWriter {
   /** 0 until a compaction completes in this open (not persisted). */
   protected lastCompactionAt = 0;
-  protected fileId: Uint8Array = randomBytes(16);
+  /** The log file's id, for its index snapshots: set by open from the prelude and by each compaction (an in-memory database writes no snapshot). */
+  protected fileId: Uint8Array = new Uint8Array(16);
   /** Tail the index snapshot on disk describes, -1 when unknown or absent. */
   protected snapshotTail = -1;
 

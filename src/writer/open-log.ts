@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto/node-crypto.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RECORD_KIND_V2, SEAL_KIND, V3 } from '../format/constants.js';
 import { assertWholeHeader, chooseSlot, decodePrelude, encodeNewHeader, encodingNameOf, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';

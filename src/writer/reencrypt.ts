@@ -6,7 +6,7 @@
  * directory is synced. A crash at any step leaves the old file (openable with
  * the old key) or the new one (openable with the new key), never neither.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto/node-crypto.js';
 import { ioError } from '../errors.js';
 import { PRELUDE, PRELUDE_SIZE } from '../format/constants.js';
 import { sealPrelude } from '../format/header.js';
