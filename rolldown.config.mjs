@@ -13,10 +13,50 @@
  * fewer files for the new isolate to resolve and load, and no ES module left
  * to require. Native bindings and node: builtins stay external.
  */
+import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { defineConfig } from 'rolldown';
 
 const BUNDLED_PACKAGES = ['msgpackr/', '@noble/hashes/'];
+
+/**
+ * Runs in a worker thread, as the writer's entry (workers/writer-boot.cts)
+ * runs the bundle: compiled, its top level run (the code that runs then is
+ * compiled then, and the cache carries it too), then V8's code cache of it
+ * posted back. A worker, not this thread: the cache must be made under the
+ * flags a writer thread has, and the bundle's top level expects a parentPort.
+ */
+const CACHE_BUILDER = `
+const { parentPort, workerData: file } = require('node:worker_threads');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+const nodeModule = require('node:module');
+const script = new vm.Script(nodeModule.wrap(fs.readFileSync(file, 'utf8')), { filename: file });
+const bundleModule = { exports: {} };
+script.runInThisContext().call(bundleModule.exports, bundleModule.exports, nodeModule.createRequire(file), bundleModule, file, path.dirname(file));
+parentPort.postMessage(script.createCachedData());
+`;
+
+/** Writes `<bundle>.v8cache` beside the bundle (why: workers/writer-boot.cts). */
+function writerCodeCache() {
+  return {
+    name: 'writer-code-cache',
+    async writeBundle(options) {
+      const file = path.resolve(options.file);
+      const cache = await new Promise((resolve, reject) => {
+        const worker = new Worker(CACHE_BUILDER, { eval: true, workerData: file });
+        worker.once('message', (data) => {
+          resolve(data);
+          void worker.terminate();
+        });
+        worker.once('error', reject);
+      });
+      fs.writeFileSync(`${file}.v8cache`, cache);
+    },
+  };
+}
 
 export default defineConfig({
   input: path.resolve('dist/workers/writer.js'),
@@ -24,4 +64,5 @@ export default defineConfig({
   // Bare specifiers (packages, node: builtins) are external, but for the pure-JS packages above; relative and absolute paths are ours.
   external: (id, importer) => importer !== undefined && !id.startsWith('.') && !path.isAbsolute(id) && !BUNDLED_PACKAGES.some((p) => id.startsWith(p)),
   output: { file: 'dist/workers/writer.bundle.cjs', format: 'cjs', sourcemap: true },
+  plugins: [writerCodeCache()],
 });

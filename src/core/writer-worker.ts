@@ -7,11 +7,12 @@ import { workerExecArgv } from './worker-argv.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';
 
 /**
- * The writer thread's entry: workers/writer.ts bundled into one CommonJS file
- * by the build (rolldown.config.mjs), so each open's new isolate loads one
- * module instead of ~70 (dist/src/core → dist/workers).
+ * The writer thread's entry: workers/writer-boot.cts, which runs workers/writer.ts
+ * bundled into one CommonJS file by the build (rolldown.config.mjs), so each
+ * open's new isolate loads one module instead of ~70, with the V8 code cache
+ * the build made for it (dist/src/core → dist/workers).
  */
-export const WRITER_WORKER_URL = new URL('../../workers/writer.bundle.cjs', import.meta.url);
+export const WRITER_WORKER_URL = new URL('../../workers/writer-boot.cjs', import.meta.url);
 
 /**
  * The opening thread's transport: the writer worker's own port. Requests of one
