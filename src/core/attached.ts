@@ -1,4 +1,5 @@
 import { BroadcastChannel } from 'node:worker_threads';
+import { nodeCrypto } from '../crypto/node-crypto.js';
 import { codecFor } from '../encodings.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -10,7 +11,6 @@ import type { EmdbHandle } from '../types.js';
 import { InlineReader } from './inline-reader.js';
 import type { DbConnection, ValueReader } from './types.js';
 import { WriterLink, type LinkTransport } from './writer-link.js';
-import { nodeCrypto } from '../crypto/node-crypto.js';
 
 /**
  * An attached thread's transport to the writer. The first request goes on the

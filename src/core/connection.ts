@@ -1,3 +1,4 @@
+import { nodeCrypto } from '../crypto/node-crypto.js';
 import { EmdbError, ErrorCode } from '../errors.js';
 import { acquireLock, type LockHandle } from '../lock.js';
 import type { ResolvedOptions } from '../options.js';
@@ -13,7 +14,6 @@ import type { WriterLink } from './writer-link.js';
 /** process.emitWarning code of a close whose index snapshot could not be written (README, "Durability"). */
 const SNAPSHOT_WARNING = 'EMDB_INDEX_SNAPSHOT_FAILED';
 import { SpawnedWriter, type WriterWorker } from './writer-worker.js';
-import { nodeCrypto } from '../crypto/node-crypto.js';
 
 /**
  * Everything one open database owns on the thread that opened it: the lock, the
@@ -57,7 +57,6 @@ export class Connection implements DbConnection {
     let lock: LockHandle | undefined;
     try {
       lock = options.path === null ? undefined : await acquireLock(options.path);
-
     } catch (err) {
       spawned.cancel();
       throw err;
