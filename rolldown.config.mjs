@@ -13,9 +13,11 @@
  * fewer files for the new isolate to resolve and load, and no ES module left
  * to require. Native bindings and node: builtins stay external.
  */
+import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { crc32 } from '@node-rs/crc32';
 import { defineConfig } from 'rolldown';
 
 const BUNDLED_PACKAGES = ['msgpackr/', '@noble/hashes/'];
@@ -39,7 +41,21 @@ script.runInThisContext().call(bundleModule.exports, bundleModule.exports, nodeM
 parentPort.postMessage(script.createCachedData());
 `;
 
-/** Writes `<bundle>.v8cache` beside the bundle (why: workers/writer-boot.cts). */
+/**
+ * The cache file: "EMC1", the payload's length and its CRC32 (u32 LE each),
+ * then V8's cache. V8 does not check a code cache's payload in release builds:
+ * a damaged one aborts the process (seen here), so the entry checks this CRC
+ * before it hands the payload to V8 (workers/writer-boot.cts).
+ */
+function cacheFile(payload) {
+  const head = Buffer.alloc(12);
+  head.write('EMC1', 0, 'latin1');
+  head.writeUInt32LE(payload.length, 4);
+  head.writeUInt32LE(crc32(payload), 8);
+  return Buffer.concat([head, payload]);
+}
+
+/** Writes `<bundle>.v8cache` beside the bundle (why: workers/writer-boot.cts), through a temp file and a rename. */
 function writerCodeCache() {
   return {
     name: 'writer-code-cache',
@@ -53,7 +69,8 @@ function writerCodeCache() {
         });
         worker.once('error', reject);
       });
-      fs.writeFileSync(`${file}.v8cache`, cache);
+      fs.writeFileSync(`${file}.v8cache.tmp`, cacheFile(Buffer.from(cache)));
+      fs.renameSync(`${file}.v8cache.tmp`, `${file}.v8cache`);
     },
   };
 }
