@@ -167,9 +167,7 @@ export function openLog(
     throw new EmdbError(ErrorCode.CORRUPTION, `log is shorter (${size} bytes) than its checkpointed tail (${slot.tailHint})`, { offset: size });
   }
   const started = performance.now();
-
   const snapshot = readSnapshot(io, file, prelude.fileId, slot.tailHint, crypt?.snapshot, rules.prefetched);
-
   const lazyMin = io.sharedDescriptors === true ? lazyOpenMinBytes() : Infinity;
   if (canOpenLazily(snapshot, slot, size, rules.recovery === 'strict', crypt !== undefined, lazyMin)) {
     const mirror = newMirror(Math.max(size, DATA_START));

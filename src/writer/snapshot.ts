@@ -21,7 +21,6 @@ import { LogState } from '../log/log-state.js';
  * and otherwise replays the whole log.
  */
 
-
 export interface LoadedSnapshot {
   header: SnapshotHeader;
   /** The log's page CRCs up to the tail (section PAGE_CRCS), when the snapshot has them: a reopen may then load the log lazily. */
@@ -208,9 +207,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== FILE_ID_SIZE || b.length !== FILE_ID_SIZE) return false;
-  for (let i = 0; i < FILE_ID_SIZE; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a.length === FILE_ID_SIZE && sameBytes(a, b);
 }
 
 function removeQuietly(io: FileIO, file: string): void {
