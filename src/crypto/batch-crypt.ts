@@ -28,12 +28,12 @@
  * "Encryption at rest", for its cost).
  */
 import { crc32 } from '@node-rs/crc32';
-import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL, SEAL_RECORD_SIZE, TX_BEGIN_VALUE_SIZE } from '../format/constants.js';
+import { AEAD_NONCE_SIZE, RECORD, RECORD_CRC_START, RECORD_FLAG_IN_TX, RECORD_HEADER_SIZE, RecordKind, SEAL_RECORD_SIZE, TX_BEGIN_VALUE_SIZE } from '../format/constants.js';
 import { checkRecord, frameSize } from '../format/record.js';
-import { openerAadBytes, readOpener, writeOpener, type OpenerFields } from '../format/seal-opener.js';
-import { writeU64 } from '../format/u64.js';
+import { readOpener, writeOpener, type OpenerFields } from '../format/seal-opener.js';
 import { randomNonces } from './aead.js';
 import { nonceObserver, type RecordCrypt } from './record-crypt.js';
+import { UnitOpener } from './unit-open.js';
 
 /**
  * Region bytes after which the writer starts a new unit (a single larger
@@ -45,7 +45,6 @@ import { nonceObserver, type RecordCrypt } from './record-crypt.js';
 export const UNIT_CAP = 64 * 1024;
 
 /** LSN u64 ‖ the opener bytes before the region CRC, at most (the stored-nonce layout). */
-const MAX_AAD_SIZE = 8 + SEAL.REGION_CRC - RECORD_CRC_START;
 
 /** A unit of a batch: the input offsets [from, to) of its records. */
 interface Unit {
@@ -81,13 +80,11 @@ function plan(plain: Uint8Array, pdv: DataView): Unit[] {
 }
 
 export class BatchCrypt {
-  private readonly aad = new Uint8Array(MAX_AAD_SIZE);
-  private readonly aadDv = new DataView(this.aad.buffer);
-  /** A derived-nonce unit's nonce (generation ‖ LSN), rebuilt for each one read or resealed. */
-  private readonly derivedNonce = new Uint8Array(AEAD_NONCE_SIZE);
-  private readonly derivedDv = new DataView(this.derivedNonce.buffer);
+  private readonly unit: UnitOpener;
 
-  constructor(readonly records: RecordCrypt) {}
+  constructor(readonly records: RecordCrypt) {
+    this.unit = new UnitOpener(records.aead, records.keys.records);
+  }
 
   /**
    * Turns a batch framed by a producer (plaintext records) into its file form
@@ -173,39 +170,18 @@ export class BatchCrypt {
     const fields = readOpener(mdv, at) as OpenerFields;
     const region = at + fields.size;
     const opener = mirror.subarray(at, region);
-    const used = this.nonceOf(opener, fields, lsn);
+    const used = this.unit.nonceOf(opener, fields, lsn);
     nonceObserver?.(this.records.keys.records, used.slice(), lsn);
-    const tag = this.records.aead.seal(this.records.keys.records, used, this.aadOf(opener, fields, lsn), mirror.subarray(region, region + bytes), file.subarray(region, region + bytes));
+    const tag = this.records.aead.seal(this.records.keys.records, used, this.unit.aadOf(opener, fields, lsn), mirror.subarray(region, region + bytes), file.subarray(region, region + bytes));
     mirror.set(tag, at + fields.tagAt);
     mdv.setUint32(at + fields.regionCrcAt, crc32(file.subarray(region, region + bytes)), true);
     mdv.setUint32(at + RECORD.CRC, crc32(mirror.subarray(at + RECORD_CRC_START, region)), true);
     file.set(opener, at);
   }
 
-  /**
-   * Authenticates and decrypts the region of the opener at `lsn` (`opener`
-   * its file bytes, `fields` what readOpener read of them, `region` the
-   * region's file bytes). Returns the plaintext, or undefined when it does
-   * not authenticate at this position: moved, swapped, forged, or another key's.
-   */
+  /** Authenticates and decrypts the region of the opener at `lsn` (UnitOpener.openRegion). */
   openRegion(opener: Uint8Array, fields: OpenerFields, lsn: number, region: Uint8Array): Uint8Array | undefined {
-    const tag = opener.subarray(fields.tagAt, fields.tagAt + AEAD_TAG_SIZE);
-    return this.records.aead.openAlloc(this.records.keys.records, this.nonceOf(opener, fields, lsn), this.aadOf(opener, fields, lsn), region, tag);
-  }
-
-  private aadOf(opener: Uint8Array, fields: OpenerFields, lsn: number): Uint8Array {
-    const covered = openerAadBytes(opener, fields);
-    writeU64(this.aadDv, 0, lsn);
-    this.aad.set(covered, 8);
-    return this.aad.subarray(0, 8 + covered.length);
-  }
-
-  /** The stored nonce of the opener, or a derived-nonce opener's generation u32 ‖ `lsn` u64. */
-  private nonceOf(opener: Uint8Array, fields: OpenerFields, lsn: number): Uint8Array {
-    if (fields.generation === undefined) return opener.subarray(SEAL.NONCE, SEAL.NONCE + AEAD_NONCE_SIZE);
-    this.derivedDv.setUint32(0, fields.generation, true);
-    writeU64(this.derivedDv, 4, lsn);
-    return this.derivedNonce;
+    return this.unit.openRegion(opener, fields, lsn, region);
   }
 }
 

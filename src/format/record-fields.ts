@@ -54,3 +54,24 @@ export function recordExpiresAt(dv: DataView, off: number): number {
 export function recordKeyStart(dv: DataView, off: number): number {
   return off + keyOffsetIn(recordFlags(dv, off));
 }
+
+/** Why a record failed validation; negative so it never collides with a length. */
+export const RecordFault = {
+  TRUNCATED: -1,
+  BAD_MAGIC: -2,
+  BAD_FIELDS: -3,
+  BAD_CRC: -4,
+} as const;
+
+export function faultName(fault: number): string {
+  switch (fault) {
+    case RecordFault.TRUNCATED:
+      return 'truncated record';
+    case RecordFault.BAD_MAGIC:
+      return 'bad record magic';
+    case RecordFault.BAD_FIELDS:
+      return 'invalid record header fields';
+    default:
+      return 'record checksum mismatch';
+  }
+}

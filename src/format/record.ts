@@ -14,29 +14,11 @@ import {
   RecordKind,
   type RecordKindValue,
 } from './constants.js';
-import { keyOffsetIn, storedPayloadSize } from './record-fields.js';
+import { keyOffsetIn, RecordFault, storedPayloadSize } from './record-fields.js';
+
+export { faultName, RecordFault } from './record-fields.js';
 import { readU64, writeU64 } from './u64.js';
 
-/** Why a record failed validation; negative so it never collides with a length. */
-export const RecordFault = {
-  TRUNCATED: -1,
-  BAD_MAGIC: -2,
-  BAD_FIELDS: -3,
-  BAD_CRC: -4,
-} as const;
-
-export function faultName(fault: number): string {
-  switch (fault) {
-    case RecordFault.TRUNCATED:
-      return 'truncated record';
-    case RecordFault.BAD_MAGIC:
-      return 'bad record magic';
-    case RecordFault.BAD_FIELDS:
-      return 'invalid record header fields';
-    default:
-      return 'record checksum mismatch';
-  }
-}
 
 // Field reads that need no checksum live in record-fields.ts (loaded by reader threads without crc32).
 export { keyOffsetIn, storedPayloadSize } from './record-fields.js';

@@ -19,7 +19,7 @@ import {
   SEAL_KIND,
   SEAL_VALUE_SIZE,
 } from './constants.js';
-import { RecordFault } from './record.js';
+import { RecordFault } from './record-fields.js';
 
 /** The fields both layouts share, at the offsets of one of them. */
 type OpenerLayout = Readonly<Record<'REGION_BYTES' | 'RECORD_COUNT' | 'REGION_CRC' | 'TAG', number>>;

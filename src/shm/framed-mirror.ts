@@ -9,6 +9,7 @@ import { GenerationFileWord, WANTED_BASE, WANTED_SLOTS, WantedWord } from './lay
 import type { LazySpec } from './lazy-pages.js';
 import { MirrorView } from './mirror.js';
 import { RecordFetch, type ReadAt } from './record-fetch.js';
+import { SealedReader, type SealedSpec } from './sealed-file.js';
 
 /**
  * One log generation read through the bounded page cache (docs/DESIGN.md,
@@ -25,6 +26,8 @@ export interface FramedSpec {
   file: SharedArrayBuffer;
   /** Pages readers read from the file, for the writer to cache (W1–W2 in layout.ts). */
   wanted: SharedArrayBuffer;
+  /** An encrypted generation's keys and unit directory (sealed-file.ts): every read from the file decrypts. */
+  sealed?: SealedSpec;
 }
 
 /** A new generation's ring of wanted pages. */
@@ -78,6 +81,10 @@ export class FramedReads {
   private readonly header = new Uint8Array(RECORD_HEADER_SIZE);
   private readonly headerDv = new DataView(this.header.buffer);
   private readonly fetch: RecordFetch;
+  /** A sealed generation's plaintext reader, else undefined. */
+  private readonly sealed: SealedReader | undefined;
+  /** pread of the log's mirror form: the file itself, or its decryption (sealed). */
+  readonly readAt: ReadAt;
   private readonly ring: Uint8Array[] = [];
   private readonly ringDv: DataView[] = [];
   private ringAt = 0;
@@ -119,7 +126,10 @@ export class FramedReads {
     this.wanted = new Int32Array(spec.wanted);
     this.owner = spec.owner;
     this.table = new Int32Array(spec.table, 0, spec.table.byteLength >> 2);
-    this.fetch = read ? new RecordFetch(read) : (threadFetch ??= new RecordFetch(fs.readSync));
+    // A sealed generation's reads decrypt with its own key and keep its last unit: a fetch of its own.
+    this.sealed = spec.sealed ? new SealedReader(spec.sealed, read ?? fs.readSync) : undefined;
+    this.readAt = this.sealed?.read ?? read ?? fs.readSync;
+    this.fetch = this.sealed || read ? new RecordFetch(this.readAt) : (threadFetch ??= new RecordFetch(fs.readSync));
     for (let i = 0; i < RING; i++) {
       const u8 = new Uint8Array(4096);
       this.ring.push(u8);
@@ -306,6 +316,7 @@ export class FramedReads {
   forgetCopies(): void {
     this.lastLsn = -1;
     this.fetch.forget();
+    this.sealed?.forget();
   }
 
   /** Ring slot `slot`, grown to hold `len` bytes. */
@@ -346,14 +357,14 @@ export class FramedReads {
 }
 
 /** pread through a generation's descriptor block (G1); -1 when it was retired. */
-function readThroughFile(file: Int32Array, into: Uint8Array, position: number): number {
+function readThroughFile(file: Int32Array, into: Uint8Array, position: number, read: ReadAt): number {
   Atomics.add(file, GenerationFileWord.IN_FLIGHT, 1);
   try {
     const fd = Atomics.load(file, GenerationFileWord.FD);
     if (fd < 0) throw new GenerationRetired();
     let done = 0;
     while (done < into.length) {
-      const n = fs.readSync(fd, into, done, into.length - done, position + done);
+      const n = read(fd, into, done, into.length - done, position + done);
       if (n <= 0) break;
       done += n;
     }
@@ -436,8 +447,8 @@ export class FramedView extends MirrorView {
   }
 
   override logBytes(lsn: number, maxLen: number): Uint8Array {
-    const file = this.reads.file;
-    return this.reads.linear(lsn, maxLen, (into, position) => readThroughFile(file, into, position));
+    const { file, readAt } = this.reads;
+    return this.reads.linear(lsn, maxLen, (into, position) => readThroughFile(file, into, position, readAt));
   }
 
   /** Records served from frames and from the file by this view. */

@@ -5,6 +5,7 @@ import { framedKeyEquals, FramedReads, framedRecordAt, type FramedSpec } from '.
 import { WANTED_BASE, WANTED_SLOTS } from './layout.js';
 import { nativeCrc32 } from './native-crc.js';
 import type { ReadAt } from './record-fetch.js';
+import type { UnitDirectory } from './sealed-file.js';
 import { UnsegmentedLog } from './unsegmented-log.js';
 
 /** Bytes a writer-side linear read returns at most (its callers continue from where a chunk ends). */
@@ -23,6 +24,8 @@ const LINEAR_CHECK_CHUNK = 1 << 20;
 export class FramedWriter extends UnsegmentedLog {
   private readonly reads: FramedReads;
   private readonly filler: FrameFiller;
+  /** pread of the mirror form (decrypting, for a sealed generation). */
+  private readonly read: ReadAt;
   private table: Int32Array;
   /** The frame of the page the log ends in (pinned), and that page. */
   private tailFrame = -1;
@@ -32,11 +35,14 @@ export class FramedWriter extends UnsegmentedLog {
     readonly framed: FramedSpec,
     filler: FrameFiller,
     private readonly readFd: number,
-    private readonly read: ReadAt,
+    read: ReadAt,
+    /** A sealed generation's unit directory, noted as bytes are appended (U1). */
+    private readonly directory?: UnitDirectory,
   ) {
     super();
     this.filler = filler;
     this.reads = new FramedReads(framed, filler, read);
+    this.read = this.reads.readAt;
     this.table = new Int32Array(framed.table, 0, framed.table.byteLength >> 2);
     filler.adopt(framed.owner, this.table);
   }
@@ -111,6 +117,7 @@ export class FramedWriter extends UnsegmentedLog {
   override write(lsn: number, bytes: Uint8Array): void {
     // A record copied earlier may have been at these LSNs past the end (an append rolled back by a full disk).
     this.reads.forgetCopies();
+    this.directory?.noteBytes(lsn, bytes);
     const end = lsn + bytes.length;
     for (let at = lsn; at < end; ) {
       const page = pageOf(at);
@@ -134,20 +141,41 @@ export class FramedWriter extends UnsegmentedLog {
     this.pinTail(pageOf(end));
   }
 
+  override onFile(end: number): void {
+    this.directory?.publishTo(end);
+  }
+
+  /** Pages of a sealed generation are authenticated as they are decrypted: they need no boundary CRCs. */
+  get selfChecked(): boolean {
+    return this.directory !== undefined;
+  }
+
   /**
    * Places page `page` read back from the file when its bytes match the
    * boundary CRCs (`boundaries[p]`: the CRC of the log before page p, known
    * up to `covered`): the warm-up fills free frames this way. A page that does
    * not match is left out: a read of a record in it meets the damage through
-   * the record's own CRC, with its offset. False when nothing was placed.
+   * the record's own CRC, with its offset. A sealed generation's page is
+   * placed when every unit in it authenticated (the read throws otherwise,
+   * and the page is left out). False when nothing was placed.
    */
-  warmPage(page: number, boundaries: readonly number[], covered: number): boolean {
-    if (page + 1 >= boundaries.length || (page + 1) * FRAME_BYTES > covered) return false;
+  warmPage(page: number, boundaries: readonly number[] | undefined, covered: number): boolean {
+    if ((page + 1) * FRAME_BYTES > covered) return false;
+    if (!this.selfChecked && (!boundaries || page + 1 >= boundaries.length)) return false;
     this.growTable(page);
     if (Atomics.load(this.table, page) !== 0) return false;
     const bytes = (this.pageScratch ??= new Uint8Array(FRAME_BYTES));
-    if (this.readRaw(bytes, page * FRAME_BYTES) < FRAME_BYTES) return false;
-    if (!pageMatches(page, bytes, boundaries)) return false;
+    if (this.selfChecked) {
+      try {
+        if (this.readRaw(bytes, page * FRAME_BYTES) < FRAME_BYTES) return false;
+      } catch {
+        // Damage: the read of a record there reports it, with its offset.
+        return false;
+      }
+    } else {
+      if (this.readRaw(bytes, page * FRAME_BYTES) < FRAME_BYTES) return false;
+      if (!pageMatches(page, bytes, boundaries!)) return false;
+    }
     this.place(page, bytes);
     return true;
   }
@@ -159,7 +187,7 @@ export class FramedWriter extends UnsegmentedLog {
    * each checked like a warmed page, evicting by CLOCK; returns how many
    * were placed. Drains the ring whatever it places.
    */
-  fillWanted(boundaries: readonly number[], covered: number): number {
+  fillWanted(boundaries: readonly number[] | undefined, covered: number): number {
     const wanted = new Int32Array(this.framed.wanted);
     // At most an eighth of the cache per call: uniform misses over a log far larger than the cache would
     // otherwise turn the whole cache over every call, evicting pages readers still hit.

@@ -339,3 +339,27 @@ export const WantedWord = wantedWords.offsets;
 /** First slot of the ring; WANTED_SLOTS slots follow. */
 export const WANTED_BASE = wantedWords.end;
 export const WANTED_SLOTS = 256;
+
+// ---- a sealed generation's unit directory (src/shm/sealed-file.ts) ----
+/**
+ * BigInt64 words (a growable SharedArrayBuffer, viewed without a length so
+ * every thread's view follows its growth) naming, for each 64 KiB page of an
+ * encrypted (record scheme 2) log read through the page cache, where the
+ * top-level item (a sealed unit or a durable mark) that holds the page's
+ * first byte starts: a thread that misses the page reads and decrypts from there.
+ *  U1. Only the writer stores, with Atomics.store: the entries of the pages an
+ *      item covers as it frames the log or appends a batch, before it
+ *      publishes the batch (R1), so a record any thread can find has its
+ *      page's entry.
+ *  U2. END is stored (Atomics.store) once the file holds the bytes before it:
+ *      after an append's write returned, never for a batch only noted (the
+ *      mirror is written before the file, and the file write may fail and be
+ *      cut back). A reader loads END first and reads no byte past it, so
+ *      every entry it then loads is one U1 stored and every byte it preads
+ *      is in the file.
+ *  U3. An entry below END never changes. Entries past END may be rewritten
+ *      (an append cut back after ENOSPC is written again at the same LSNs):
+ *      no reader looked at them, nor cached a byte of them.
+ */
+const unitDirectoryWords = fieldOffsets({ END: 1, FIRST_PAGE: 0 });
+export const UnitDirectoryWord = unitDirectoryWords.offsets;

@@ -221,6 +221,9 @@ export class MirrorWriter extends MirrorView {
     super(buffers);
   }
 
+  /** The log's file now holds its bytes up to `end` (an append's write returned); a sealed framed log publishes them (U2). */
+  onFile(_end: number): void {}
+
   /** Grows the segments to hold the log bytes [0, size) (and each segment's overflow) without writing them: a lazily opened log. */
   extendTo(size: number): void {
     for (let start = 0; start < size; start += SEGMENT_SPAN) this.reserve(start, Math.min(size, start + SEGMENT_MAX_BYTES) - start);

@@ -159,7 +159,7 @@ export class WriterEngine extends CompactingWriter {
   frameIfGrown(): boolean {
     const plan = this.cachePlan;
     const file = this.opts.path;
-    if (this.framed || !plan || this.crypt || this.failure || this.retired || !this.opened || this.warmer || file === null || this.fd < 0) return false;
+    if (this.framed || !plan || !this.frameable() || this.failure || this.retired || !this.opened || this.warmer || file === null || this.fd < 0) return false;
     if (this.lsn.next <= plan.above) return false;
     try {
       this.frameIfPlanned(file, this.lsn.next, this.state.mirror);

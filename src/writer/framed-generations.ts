@@ -1,9 +1,22 @@
+import { DATA_START } from '../format/constants.js';
 import type { FileIO } from '../log/file-io.js';
 import { FRAME_BYTES, FrameFiller, newPageTable } from '../shm/frame-pool.js';
 import { newWantedRing } from '../shm/framed-mirror.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { GenerationFileWord } from '../shm/layout.js';
 import { newGenerationFile, retireGenerationFile } from '../shm/record-fetch.js';
+import { newUnitDirectory, UnitDirectory } from '../shm/sealed-file.js';
+
+/**
+ * An encrypted generation's keys and a reader of its mirror form's item
+ * headers (the log as open or compaction built it, whole), from which its
+ * unit directory is noted before any thread reads it through frames.
+ */
+export interface GenerationSeal {
+  cipher: number;
+  key: Uint8Array;
+  headerAt: (lsn: number) => DataView;
+}
 
 /** Test hook: every file-backed plaintext open without a cacheSize gets this one (the suites' tiny-cache tier). */
 export function cacheSizeFromEnv(): number | undefined {
@@ -33,13 +46,28 @@ export class FramedGenerations {
     this.filler = new FrameFiller(FrameFiller.create(cacheBytes));
   }
 
-  /** A framed generation for the log file `file`, which ends at `end` (its last page placed and pinned). */
-  open(file: string, end: number): FramedWriter {
+  /**
+   * A framed generation for the log file `file`, which ends at `end` (its
+   * last page placed and pinned); `seal` for an encrypted one.
+   */
+  open(file: string, end: number, seal?: GenerationSeal): FramedWriter {
     const fd = this.io.open(file, 'r');
     try {
       const table = newPageTable(end).buffer as SharedArrayBuffer;
-      const spec = { pool: this.filler.spec, table, owner: this.nextOwner++, file: newGenerationFile(fd).buffer as SharedArrayBuffer, wanted: newWantedRing() };
-      const writer = new FramedWriter(spec, this.filler, fd, (f, buf, off, len, pos) => this.io.read(f, buf, off, len, pos));
+      let directory: UnitDirectory | undefined;
+      if (seal) {
+        directory = new UnitDirectory(newUnitDirectory(end));
+        directory.noteLog(DATA_START, end, seal.headerAt);
+      }
+      const spec = {
+        pool: this.filler.spec,
+        table,
+        owner: this.nextOwner++,
+        file: newGenerationFile(fd).buffer as SharedArrayBuffer,
+        wanted: newWantedRing(),
+        ...(seal && directory ? { sealed: { cipher: seal.cipher, key: seal.key, directory: directory.sab } } : {}),
+      };
+      const writer = new FramedWriter(spec, this.filler, fd, (f, buf, off, len, pos) => this.io.read(f, buf, off, len, pos), directory);
       writer.startAt(end);
       return writer;
     } catch (err) {
@@ -50,7 +78,7 @@ export class FramedGenerations {
 
   /** Whether the warm-up of `current` has pages left to place in free frames (it never evicts). */
   warmPending(current: FramedWriter, boundaries: readonly number[] | undefined): boolean {
-    return !current.warmDone && boundaries !== undefined && this.filler.freeFrames > 0;
+    return !current.warmDone && (boundaries !== undefined || current.selfChecked) && this.filler.freeFrames > 0;
   }
 
   /**
@@ -64,7 +92,7 @@ export class FramedGenerations {
     const stop = performance.now() + budgetMs;
     const last = Math.floor(covered / FRAME_BYTES);
     while (current.warmNext < last && this.filler.freeFrames > 0) {
-      current.warmPage(current.warmNext++, boundaries!, covered);
+      current.warmPage(current.warmNext++, boundaries, covered);
       if (performance.now() >= stop) return true;
     }
     current.warmDone = true;
@@ -73,7 +101,7 @@ export class FramedGenerations {
 
   /** Caches the pages readers of `current` read from the file lately (the writer's timer; W2). */
   fillWanted(current: FramedWriter, boundaries: readonly number[] | undefined, covered: number): void {
-    if (boundaries) current.fillWanted(boundaries, covered);
+    if (boundaries || current.selfChecked) current.fillWanted(boundaries, covered);
   }
 
   /** A generation was replaced (compaction): its frames are free now, its descriptor once nobody reads through it. */

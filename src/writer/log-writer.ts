@@ -1,5 +1,5 @@
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
-import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION } from '../format/constants.js';
+import { DATA_START, FORMAT_VERSION, PREFIX_CRC_SINCE_VERSION, SEAL_RECORD_SIZE } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import type { ValueEncoding } from '../types.js';
 import type { RecoveryMode } from '../log/recovery.js';
@@ -18,13 +18,14 @@ import { DurableMarks } from './durable-marks.js';
 import { HeaderSlots } from './header-slots.js';
 import { Preallocation } from './preallocation.js';
 import type { EncryptionSpec } from '../crypto/keys.js';
+import { CIPHER_ID } from '../crypto/aead.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { WindowedLog } from '../shm/windowed-log.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
-import { FramedGenerations } from './framed-generations.js';
+import { FramedGenerations, type GenerationSeal } from './framed-generations.js';
 import type { CachePlan } from './cache-plan.js';
 
 export interface EngineOptions {
@@ -149,6 +150,8 @@ export abstract class LogWriter {
         this.prealloc.grow(this.fd, lsn, len);
         writeFully(this.opts.io, this.fd, fileBytes, 0, len, lsn);
         if (this.prefix instanceof FedPrefixCrc) this.prefix.feed(fileBytes);
+        // U2: readers of a sealed framed log may read these bytes from the file now.
+        this.state.mirror.onFile(lsn + len);
       } catch (err) {
         // A rolled-back append frees its LSNs for other bytes, sealed then under new random nonces (FORMAT.md, "Nonces").
         // The LSN counter and the index are untouched yet, so a full disk can be rolled back.
@@ -252,7 +255,7 @@ export abstract class LogWriter {
   protected frameIfPlanned(file: string, end: number, replaced?: MirrorWriter): void {
     const plan = this.cachePlan;
     // A log open replayed through a window (it was larger than the threshold before its residue was cut) is framed too.
-    if (!this.framed && plan && !this.crypt && (end > plan.above || this.state.mirror instanceof WindowedLog)) this.framed = new FramedGenerations(plan.bytes, this.opts.io);
+    if (!this.framed && plan && this.frameable() && (end > plan.above || this.state.mirror instanceof WindowedLog)) this.framed = new FramedGenerations(plan.bytes, this.opts.io);
     this.useFrames(file, end, replaced);
   }
 
@@ -260,15 +263,24 @@ export abstract class LogWriter {
     const framed = this.framed;
     if (!framed) return;
     if (replaced instanceof FramedWriter) framed.retire(replaced);
-    // Frames of an encrypted log would need the keys on every reading thread: such a log stays whole (issue 16, step 5).
-    if (this.crypt) return;
+    if (!this.frameable()) return;
     const built = this.state.mirror;
     if (built.pages) new LazyWarmer(built.pages, (fd) => this.opts.io.close(fd)).retire(true);
-    const mirror = framed.open(file, end);
+    const mirror = framed.open(file, end, this.crypt && generationSeal(this.crypt, built));
     mirror.pageCheck = () => ({ boundaries: this.prefix.boundaries(), covered: this.prefix.lsn });
     this.state.mirror = mirror;
     // The window the open replayed the log through (open-log.ts, `streamed`) has served its purpose.
     if (built instanceof WindowedLog) built.close();
+  }
+
+  /**
+   * Whether this log can be read through frames: plaintext, or sealed in
+   * units (record scheme 2). A scheme 1 file (records sealed one by one,
+   * their keys behind a nonce in the mirror form) stays whole; a key
+   * rotation converts it (FORMAT.md, "Sealed units").
+   */
+  protected frameable(): boolean {
+    return !this.crypt || this.crypt.batch !== undefined;
   }
 
   /** The framed log's warm-up has free frames to fill (workers/writer.ts runs warmStep() when idle). */
@@ -374,4 +386,23 @@ export abstract class LogWriter {
     Atomics.store(this.ctl32, Ctl32.STATE, DbState.FAILED);
     return this.failure;
   }
+}
+
+/**
+ * What the frames of an encrypted log need (framed-generations.ts): its cipher
+ * and records subkey, and the headers of its mirror form's items, read from
+ * `built`, the log as open or compaction built it (whole: an encrypted log is
+ * neither replayed through a window nor staged).
+ */
+function generationSeal(crypt: LogCrypt, built: MirrorWriter): GenerationSeal {
+  const keys = crypt.records.keys;
+  return {
+    cipher: CIPHER_ID[keys.cipher],
+    key: keys.records,
+    headerAt: (lsn) => {
+      const off = built.residentRecordAt(lsn);
+      const dv = built.recDv;
+      return new DataView(dv.buffer, dv.byteOffset + off, Math.min(dv.byteLength - off, SEAL_RECORD_SIZE));
+    },
+  };
 }

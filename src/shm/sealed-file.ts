@@ -1,0 +1,286 @@
+import { aeadFor, cipherById } from '../crypto/aead.js';
+import { UnitOpener } from '../crypto/unit-open.js';
+import { EmdbError, ErrorCode } from '../errors.js';
+import { DATA_START, RECORD, RECORD_CRC_START, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordKind, SEAL_RECORD_SIZE } from '../format/constants.js';
+import { storedPayloadSize } from '../format/record-fields.js';
+import { isOpener, readOpener } from '../format/seal-opener.js';
+import { FRAME_BYTES } from './frame-pool.js';
+import { UnitDirectoryWord } from './layout.js';
+import { nativeCrc32 } from './native-crc.js';
+import type { ReadAt } from './record-fetch.js';
+
+/**
+ * What a thread needs to read a sealed (record scheme 2) log generation
+ * through the page cache (docs/DESIGN.md, "Bounded page cache", step 5): the
+ * generation's records subkey and cipher, and its unit directory. Part of the
+ * generation's FramedSpec, so of the buffer set: whoever holds a handle holds
+ * the key (FORMAT.md, "Threat model").
+ */
+export interface SealedSpec {
+  /** Cipher id of the prelude (CIPHER_ID). */
+  cipher: number;
+  /** The generation's records subkey (HKDF of the master key with its file id). */
+  key: Uint8Array;
+  /** The unit directory (rules U1–U3 in layout.ts): a growable SharedArrayBuffer of BigInt64 words. */
+  directory: SharedArrayBuffer;
+}
+
+/** A new generation's unit directory, sized for a log of `bytes` (it grows with the log). */
+export function newUnitDirectory(bytes: number, maxBytes = 2 ** 40): SharedArrayBuffer {
+  const words = (pages: number): number => (UnitDirectoryWord.FIRST_PAGE + pages + 1) * BigInt64Array.BYTES_PER_ELEMENT;
+  return new SharedArrayBuffer(words(Math.ceil(bytes / FRAME_BYTES)), { maxByteLength: words(Math.ceil(maxBytes / FRAME_BYTES)) });
+}
+
+/** Bytes of the top-level item (a unit, opener and region, or a durable mark) whose header is at `off`; -1 when it is neither. */
+function itemSize(dv: DataView, off: number): number {
+  if (dv.getUint32(off + RECORD.MAGIC, true) !== RECORD_MAGIC) return -1;
+  if (isOpener(dv, off)) {
+    const fields = readOpener(dv, off);
+    return typeof fields === 'number' ? -1 : fields.size + fields.bytes;
+  }
+  return dv.getUint8(off + RECORD.KIND) === RecordKind.DURABLE_MARK && dv.getUint8(off + RECORD.FLAGS) === 0 ? RECORD_HEADER_SIZE + storedPayloadSize(0, dv.getUint32(off + RECORD.KEY_LEN, true), dv.getUint32(off + RECORD.VALUE_LEN, true)) : -1;
+}
+
+/**
+ * The writer's side of a unit directory: notes where each top-level item of
+ * the mirror form starts as the log is framed and appended to (U1), so a
+ * thread that misses a page knows where to start reading to decrypt it.
+ */
+export class UnitDirectory {
+  private words: BigInt64Array;
+  /** Where the next top-level item starts: everything before it is noted. */
+  private next = DATA_START;
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.words = new BigInt64Array(sab);
+  }
+
+  /**
+   * Notes the items of mirror-form bytes appended at `lsn` (whole items: a
+   * batch). An `lsn` before the end noted so far rewrites LSNs an append that
+   * failed had used (an append cut back after ENOSPC): noting starts again there.
+   */
+  noteBytes(lsn: number, bytes: Uint8Array): void {
+    if (lsn < this.next) this.next = lsn;
+    if (lsn !== this.next) throw new Error(`unit directory: an append at ${lsn} skips the items from ${this.next}`);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let off = 0; off < bytes.length; ) {
+      const size = off + RECORD_HEADER_SIZE <= bytes.length ? itemSize(dv, off) : -1;
+      if (size <= 0 || off + size > bytes.length) throw new Error(`unit directory: no whole unit or durable mark at ${lsn + off}`);
+      this.noteItem(lsn + off, size);
+      off += size;
+    }
+  }
+
+  /** U2: the file holds the log up to `end` now (the append's write returned); readers may read up to it. */
+  publishTo(end: number): void {
+    Atomics.store(this.words, UnitDirectoryWord.END, BigInt(Math.min(end, this.next)));
+  }
+
+  /** Notes the items of a log whose mirror form `headerAt` reads ([from, to): open, compaction, a switch to frames). */
+  noteLog(from: number, to: number, headerAt: (lsn: number) => DataView | undefined): void {
+    this.next = from;
+    for (let lsn = from; lsn < to; ) {
+      const dv = headerAt(lsn);
+      const size = dv ? itemSize(dv, 0) : -1;
+      if (size <= 0) throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: no sealed unit or durable mark starts there`, { offset: lsn });
+      this.noteItem(lsn, size);
+      lsn += size;
+    }
+    this.publishTo(to);
+  }
+
+  /** U1: every page whose first byte lies in [lsn, lsn + size) starts its reads at `lsn`. */
+  private noteItem(lsn: number, size: number): void {
+    const first = lsn <= DATA_START ? 0 : Math.ceil(lsn / FRAME_BYTES);
+    const last = Math.floor((lsn + size - 1) / FRAME_BYTES);
+    for (let page = first; page <= last; page++) {
+      this.grow(page);
+      Atomics.store(this.words, UnitDirectoryWord.FIRST_PAGE + page, BigInt(lsn));
+    }
+    this.next = lsn + size;
+  }
+
+  private grow(page: number): void {
+    const need = (UnitDirectoryWord.FIRST_PAGE + page + 1) * BigInt64Array.BYTES_PER_ELEMENT;
+    if (need <= this.sab.byteLength) return;
+    this.sab.grow(Math.min(this.sab.maxByteLength, Math.max(need, this.sab.byteLength * 2)));
+    // A view made without a length tracks the buffer's growth: no new view needed, here or on other threads.
+  }
+}
+
+/** Raw bytes read past the first unit, so one pread usually covers the next unit too. */
+const SPAN_READ = 2 * FRAME_BYTES + 1024;
+
+/**
+ * A thread's plaintext view of a sealed generation's file (the mirror form:
+ * the file bytes with each unit's region decrypted), as a ReadAt that the
+ * record fetch, the page fill and the linear reads use unchanged. A read
+ * starts at the item the directory names for its page, reads the raw bytes
+ * of the items it overlaps, checks each opener's CRC and authenticates each
+ * region (AEAD; ERR_EMDB_CORRUPTION with the unit's offset when it fails),
+ * and keeps the last span it decrypted: a thread that misses several records
+ * of one unit opens it once. Reads end at the directory's end (U2), never in
+ * bytes the writer has not noted (a preallocated tail reads as zeros).
+ */
+export class SealedReader {
+  private readonly unit: UnitOpener;
+  private readonly words: BigInt64Array;
+  private span = new Uint8Array(SPAN_READ);
+  private spanDv = new DataView(this.span.buffer);
+  /** The span holds the mirror form of [spanFrom, spanTo); its raw read came through descriptor spanFd. */
+  private spanFrom = 0;
+  private spanTo = 0;
+  private spanFd = -1;
+
+  constructor(
+    spec: SealedSpec,
+    private readonly raw: ReadAt,
+  ) {
+    const cipher = cipherById(spec.cipher);
+    if (!cipher) throw new EmdbError(ErrorCode.CORRUPTION, `unknown cipher id ${spec.cipher}`);
+    this.unit = new UnitOpener(aeadFor(cipher), spec.key);
+    this.words = new BigInt64Array(spec.directory);
+  }
+
+  /** Forgets the last span (the writer rewrites LSNs past the end after a rolled-back append). */
+  forget(): void {
+    this.spanTo = this.spanFrom;
+  }
+
+  /** ReadAt over the mirror form: fills buf[off, off + len) from log position `position`; fewer bytes only at the directory's end. */
+  readonly read: ReadAt = (fd, buf, off, len, position) => {
+    const end = Math.min(position + len, Number(Atomics.load(this.words, UnitDirectoryWord.END)));
+    let at = position;
+    if (at < DATA_START) {
+      // The prelude and header slots are not sealed.
+      const n = Math.min(end, DATA_START) - at;
+      const got = n > 0 ? this.rawFill(fd, buf, off, n, at) : 0;
+      if (got < n) return got;
+      at += n;
+    }
+    while (at < end) {
+      if (fd !== this.spanFd || at < this.spanFrom || at >= this.spanTo) this.load(fd, at, end);
+      const n = Math.min(end, this.spanTo) - at;
+      buf.set(this.span.subarray(at - this.spanFrom, at - this.spanFrom + n), off + (at - position));
+      at += n;
+    }
+    return Math.max(0, end - position);
+  };
+
+  /**
+   * Makes the span hold the mirror form of the items that overlap [at, end):
+   * walks from the item the directory names for at's page (U3), reading
+   * headers only until the item that holds `at`, then reads and opens every
+   * item up to `end`.
+   */
+  private load(fd: number, at: number, end: number): void {
+    this.spanFd = -1;
+    let item = Number(Atomics.load(this.words, UnitDirectoryWord.FIRST_PAGE + Math.floor(at / FRAME_BYTES)));
+    if (item < DATA_START || item > at) throw damaged(at, 'the unit directory has no unit there');
+    // Skip the items wholly before `at` by their headers.
+    for (;;) {
+      this.fillFrom(fd, item, RECORD_HEADER_SIZE, end);
+      if (isOpener(this.spanDv, 0)) this.extend(fd, item, SEAL_RECORD_SIZE);
+      const size = itemSize(this.spanDv, 0);
+      if (size <= 0) throw damaged(item, 'no sealed unit or durable mark starts there');
+      if (item + size > at) break;
+      item += size;
+    }
+    const from = item;
+    let off = 0;
+    while (from + off < end) {
+      this.extend(fd, from, off + RECORD_HEADER_SIZE);
+      // An opener's fields run past the record header.
+      if (isOpener(this.spanDv, off)) this.extend(fd, from, off + SEAL_RECORD_SIZE);
+      const size = itemSize(this.spanDv, off);
+      if (size <= 0) throw damaged(from + off, 'no sealed unit or durable mark starts there');
+      this.extend(fd, from, off + size);
+      this.openItem(from + off, off, size);
+      off += size;
+    }
+    this.spanFrom = from;
+    this.spanTo = from + off;
+    this.spanFd = fd;
+  }
+
+  /** Checks the item at span offset `off` (log position `lsn`) and decrypts a unit's region in place. */
+  private openItem(lsn: number, off: number, size: number): void {
+    const dv = this.spanDv;
+    const u8 = this.span;
+    if (!isOpener(dv, off)) {
+      // A durable mark: plaintext, checked by its CRC.
+      if (nativeCrc32()(u8.subarray(off + RECORD_CRC_START, off + size)) >>> 0 !== dv.getUint32(off + RECORD.CRC, true)) throw damaged(lsn, 'its checksum does not match');
+      return;
+    }
+    const fields = readOpener(dv, off);
+    if (typeof fields === 'number') throw damaged(lsn, 'its unit opener is invalid');
+    const opener = u8.subarray(off, off + fields.size);
+    if (nativeCrc32()(opener.subarray(RECORD_CRC_START)) >>> 0 !== dv.getUint32(off + RECORD.CRC, true)) throw damaged(lsn, 'its unit opener fails its checksum');
+    const regionAt = off + fields.size;
+    const plain = this.unit.openRegion(opener, fields, lsn, u8.subarray(regionAt, regionAt + fields.bytes));
+    if (!plain) {
+      throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: sealed unit fails authentication (tampered, moved, or sealed under another key)`, { offset: lsn });
+    }
+    u8.set(plain, regionAt);
+  }
+
+  /** The span holds raw bytes from `from`, at least `len` of them (fewer only where the file ends: damage). */
+  private fillFrom(fd: number, from: number, len: number, end: number): void {
+    if (this.spanFd === -2 && from >= this.rawFrom && from + len <= this.rawFrom + this.rawLen) {
+      // Already read: shift the view so that `from` is at offset 0.
+      if (from !== this.rawFrom) {
+        this.span.copyWithin(0, from - this.rawFrom, this.rawLen);
+        this.rawLen -= from - this.rawFrom;
+        this.rawFrom = from;
+      }
+      return;
+    }
+    this.reserve(Math.max(len, SPAN_READ));
+    const want = Math.max(len, Math.min(SPAN_READ, Math.max(end - from, len)));
+    const got = this.rawFill(fd, this.span, 0, want, from);
+    if (got < len) throw damaged(from, 'it is cut short');
+    this.spanFd = -2;
+    this.rawFrom = from;
+    this.rawLen = got;
+  }
+
+  /** The span (raw bytes from `from`, read by fillFrom) holds at least `len` bytes. */
+  private extend(fd: number, from: number, len: number): void {
+    if (len <= this.rawLen) return;
+    this.reserve(len);
+    const want = Math.max(len, Math.min(this.span.length, len + SPAN_READ)) - this.rawLen;
+    const got = this.rawFill(fd, this.span, this.rawLen, want, from + this.rawLen);
+    this.rawLen += got;
+    if (this.rawLen < len) throw damaged(from + this.rawLen, 'it is cut short');
+  }
+
+  private rawFrom = 0;
+  private rawLen = 0;
+
+  /** Grows the span to hold `len` bytes, keeping what it holds. */
+  private reserve(len: number): void {
+    if (len <= this.span.length) return;
+    let size = this.span.length;
+    while (size < len) size *= 2;
+    const span = new Uint8Array(size);
+    span.set(this.span.subarray(0, this.rawLen));
+    this.span = span;
+    this.spanDv = new DataView(span.buffer);
+  }
+
+  /** pread of up to `len` bytes; fewer only at the end of the file. */
+  private rawFill(fd: number, into: Uint8Array, at: number, len: number, position: number): number {
+    let done = 0;
+    while (done < len) {
+      const n = this.raw(fd, into, at + done, len - done, position + done);
+      if (n <= 0) break;
+      done += n;
+    }
+    return done;
+  }
+}
+
+function damaged(lsn: number, why: string): EmdbError {
+  return new EmdbError(ErrorCode.CORRUPTION, `the sealed log at offset ${lsn} cannot be read: ${why} (a damaged or changed database file)`, { offset: lsn });
+}
