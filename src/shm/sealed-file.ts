@@ -77,6 +77,12 @@ export class UnitDirectory {
     Atomics.store(this.words, UnitDirectoryWord.END, BigInt(Math.min(end, this.next)));
   }
 
+  /** Notes one item of `size` bytes at `lsn`, the next one (the open's walk of a file's plaintext openers). */
+  noteBytesOf(lsn: number, size: number): void {
+    if (lsn !== this.next) throw new Error(`unit directory: an item at ${lsn} skips the items from ${this.next}`);
+    this.noteItem(lsn, size);
+  }
+
   /** Notes the items of a log whose mirror form `headerAt` reads ([from, to): open, compaction, a switch to frames). */
   noteLog(from: number, to: number, headerAt: (lsn: number) => DataView | undefined): void {
     this.next = from;
@@ -107,6 +113,31 @@ export class UnitDirectory {
     this.sab.grow(Math.min(this.sab.maxByteLength, Math.max(need, this.sab.byteLength * 2)));
     // A view made without a length tracks the buffer's growth: no new view needed, here or on other threads.
   }
+}
+
+/**
+ * Notes the items of a sealed log file in `directory` from its plaintext
+ * openers and durable marks (one pread of a header per item), from the first
+ * record to where they stop parsing or the file ends; publishes that end.
+ */
+export function walkItems(fd: number, read: ReadAt, fileSize: number, directory: UnitDirectory): void {
+  const header = new Uint8Array(SEAL_RECORD_SIZE);
+  const dv = new DataView(header.buffer);
+  let lsn = DATA_START;
+  while (lsn + RECORD_HEADER_SIZE <= fileSize) {
+    let got = 0;
+    while (got < header.length) {
+      const n = read(fd, header, got, header.length - got, lsn + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    if (got < RECORD_HEADER_SIZE || (isOpener(dv, 0) && got < SEAL_RECORD_SIZE)) break;
+    const size = itemSize(dv, 0);
+    if (size <= 0 || lsn + size > fileSize) break;
+    directory.noteBytesOf(lsn, size);
+    lsn += size;
+  }
+  directory.publishTo(lsn);
 }
 
 /** Raw bytes read past the first unit, so one pread usually covers the next unit too. */

@@ -1,6 +1,7 @@
 import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
 import type { ReadAt } from './record-fetch.js';
+import { newUnitDirectory, SealedReader, UnitDirectory, walkItems } from './sealed-file.js';
 import { FileRecords, UnsegmentedLog } from './unsegmented-log.js';
 
 /** Bytes read into the window at a time (a record longer than this gets a window of its own size). */
@@ -25,15 +26,35 @@ export class WindowedLog extends UnsegmentedLog {
   private winFrom = 0;
   private winLen = 0;
   private readonly file: FileRecords;
+  /**
+   * A sealed log (encrypted, record scheme 2): where each unit starts, noted
+   * from the file's plaintext openers before the replay, so records read
+   * again after the window moved on are decrypted (sealed-file.ts), and the
+   * frames reuse it. Undefined for a plaintext log.
+   */
+  readonly unitDirectory: UnitDirectory | undefined;
+  /** Sealed: the regions decrypted into the window since it was last loaded, [from, to) pairs ascending. */
+  private plain: number[] = [];
 
   constructor(
     readFd: number,
     private readonly read: ReadAt,
     private readonly fileSize: number,
     closeFd: (fd: number) => void,
+    seal?: { cipher: number; key: Uint8Array },
   ) {
     super();
-    this.file = new FileRecords(readFd, read, closeFd);
+    if (seal) {
+      const directory = new UnitDirectory(newUnitDirectory(fileSize));
+      // Openers and durable marks are plaintext in the file: the walk stops where they stop parsing (residue or
+      // damage, which the replay finds and reports; nothing past it is read again).
+      walkItems(readFd, read, fileSize, directory);
+      this.unitDirectory = directory;
+      this.file = new FileRecords(readFd, new SealedReader({ ...seal, directory: directory.sab }, read).read, closeFd);
+    } else {
+      this.unitDirectory = undefined;
+      this.file = new FileRecords(readFd, read, closeFd);
+    }
   }
 
   override shareable(): never {
@@ -69,7 +90,8 @@ export class WindowedLog extends UnsegmentedLog {
 
   override residentRecordAt(lsn: number): number {
     const at = lsn - this.winFrom;
-    if (at >= 0 && at + RECORD_HEADER_SIZE <= this.winLen) {
+    // Sealed: the window holds file bytes but for the regions the walk decrypted into it.
+    if (at >= 0 && at + RECORD_HEADER_SIZE <= this.winLen && (!this.unitDirectory || this.decrypted(lsn))) {
       if (at + frameSize(this.windowDv, at) <= this.winLen) {
         this.recU8 = this.window;
         this.recDv = this.windowDv;
@@ -91,8 +113,26 @@ export class WindowedLog extends UnsegmentedLog {
     return this.window.subarray(at, Math.min(this.winLen, at + maxLen));
   }
 
-  override write(): void {
-    throw new Error('a windowed log is never written: open frames the log before the first append');
+  /**
+   * Recovery's decryption of a sealed unit's region (log-crypt.ts): the
+   * plaintext replaces the region in the window, which is first loaded to
+   * hold the whole region, so the walk through its records finds them there
+   * without loading again (a load would bring the ciphertext back).
+   */
+  override write(lsn: number, bytes: Uint8Array): void {
+    if (!this.unitDirectory) throw new Error('a windowed log is never written: open frames the log before the first append');
+    if (!this.holds(lsn, bytes.length) || lsn + bytes.length > this.winFrom + this.winLen) this.load(lsn, Math.max(WINDOW_BYTES, bytes.length));
+    this.window.set(bytes, lsn - this.winFrom);
+    this.plain.push(lsn, lsn + bytes.length);
+  }
+
+  /** Whether the record at `lsn` lies in a region decrypted into the window since its last load. */
+  private decrypted(lsn: number): boolean {
+    const plain = this.plain;
+    for (let i = plain.length - 2; i >= 0; i -= 2) {
+      if (lsn >= plain[i]! && lsn < plain[i + 1]!) return lsn + frameSize(this.windowDv, lsn - this.winFrom) <= plain[i + 1]!;
+    }
+    return false;
   }
 
   override writeRecords(): boolean {
@@ -132,5 +172,6 @@ export class WindowedLog extends UnsegmentedLog {
     }
     this.winFrom = lsn;
     this.winLen = got;
+    this.plain.length = 0;
   }
 }

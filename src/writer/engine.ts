@@ -23,6 +23,7 @@ import { CompactingWriter } from './compacting-writer.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { lazyOpenMinBytes, lazyWarmInBackground } from './lazy-open.js';
 import { cachePlan } from './cache-plan.js';
+import { isEncrypted } from '../format/header.js';
 import { WindowedLog } from '../shm/windowed-log.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { prefetchReplaced } from './lazy-prefetch.js';
@@ -114,6 +115,8 @@ export class WriterEngine extends CompactingWriter {
     });
     // Used or not, it is not needed again (a reopen after a failed open must not reuse it).
     delete this.opts.prefetchedSnapshot;
+    // Whatever path the open took, an encrypted file is never written without its keys (plaintext at rest).
+    if (isEncrypted(log.prelude) !== (log.crypt !== undefined)) throw new Error('open returned no keys for an encrypted file (or keys for a plaintext one)');
     this.crypt = log.crypt;
     if (this.crypt) {
       this.prefix = new FedPrefixCrc();

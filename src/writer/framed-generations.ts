@@ -16,6 +16,8 @@ export interface GenerationSeal {
   cipher: number;
   key: Uint8Array;
   headerAt: (lsn: number) => DataView;
+  /** The directory an open through a window noted already (its entries past `end`, residue the open cut, are rewritten by the appends: U3). */
+  directory?: UnitDirectory;
 }
 
 /** Test hook: every file-backed plaintext open without a cacheSize gets this one (the suites' tiny-cache tier). */
@@ -55,7 +57,10 @@ export class FramedGenerations {
     try {
       const table = newPageTable(end).buffer as SharedArrayBuffer;
       let directory: UnitDirectory | undefined;
-      if (seal) {
+      if (seal?.directory) {
+        directory = seal.directory;
+        directory.publishTo(end);
+      } else if (seal) {
         directory = new UnitDirectory(newUnitDirectory(end));
         directory.noteLog(DATA_START, end, seal.headerAt);
       }

@@ -391,14 +391,16 @@ export abstract class LogWriter {
 /**
  * What the frames of an encrypted log need (framed-generations.ts): its cipher
  * and records subkey, and the headers of its mirror form's items, read from
- * `built`, the log as open or compaction built it (whole: an encrypted log is
- * neither replayed through a window nor staged).
+ * `built`, the log as open or compaction built it (whole, or the directory an
+ * open through a window noted).
  */
 function generationSeal(crypt: LogCrypt, built: MirrorWriter): GenerationSeal {
   const keys = crypt.records.keys;
   return {
     cipher: CIPHER_ID[keys.cipher],
     key: keys.records,
+    // A log replayed through a window noted its units before the replay.
+    ...(built instanceof WindowedLog && built.unitDirectory ? { directory: built.unitDirectory } : {}),
     headerAt: (lsn) => {
       const off = built.residentRecordAt(lsn);
       const dv = built.recDv;

@@ -12,6 +12,7 @@ import { IndexWriter } from '../shm/index-table.js';
 import { capacityFor, SEGMENT_SPAN } from '../shm/layout.js';
 import { MirrorWriter } from '../shm/mirror.js';
 import { WindowedLog } from '../shm/windowed-log.js';
+import { CIPHER_ID } from '../crypto/aead.js';
 import { LogState } from '../log/log-state.js';
 import { readSnapshot } from './snapshot.js';
 import { rekeyPath } from './reencrypt.js';
@@ -193,10 +194,12 @@ export function openLog(
       };
     }
   }
-  if (rules.streamAbove !== undefined && size > rules.streamAbove && !crypt) {
-    const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f));
+  // An encrypted log is replayed through the window when sealed in units (scheme 2: the page cache reads those).
+  if (rules.streamAbove !== undefined && size > rules.streamAbove && (!crypt || crypt.batch)) {
+    const seal = crypt && { cipher: CIPHER_ID[crypt.records.keys.cipher], key: crypt.records.keys.records };
+    const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f), seal);
     try {
-      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, undefined, rules, started);
+      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, crypt, rules, started);
     } catch (err) {
       windowed.close();
       throw err;
@@ -229,7 +232,9 @@ function replayWhole(
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
   const snapTail = snapshot?.header.tail ?? DATA_START;
   // Encrypted (scheme 2) with a snapshot: CRC and decryption of its prefix in one pass; on a mismatch, reread and check as below.
-  const fused = crypt?.batch && snapshot ? fusedPrefix(mirror, crypt, DATA_START, snapTail, snapshot.header.prefixCrc) : undefined;
+  // Through a window nothing before the replay is decrypted: the frames decrypt what is read, unit by unit (sealed-file.ts).
+  const windowed = mirror instanceof WindowedLog;
+  const fused = crypt?.batch && snapshot && !windowed ? fusedPrefix(mirror, crypt, DATA_START, snapTail, snapshot.header.prefixCrc) : undefined;
   if (fused === false) loadMirror(mirror, io, fd, size);
   // Plaintext: the CRC at every page boundary is recorded on the way, for the next snapshot's page CRCs.
   const pages = fused ? undefined : startPages();
@@ -245,7 +250,7 @@ function replayWhole(
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   // The records the snapshot stands for are not walked: decrypt them into the mirror now, after the CRC passes above.
-  if (crypt && useSnapshot && !fused) decryptPrefix(mirror, crypt, DATA_START, snapTail);
+  if (crypt && useSnapshot && !fused && !windowed) decryptPrefix(mirror, crypt, DATA_START, snapTail);
   const from = useSnapshot ? snapTail : DATA_START;
   // Encrypted: every record is decrypted once, here, into the mirror; the prefix CRC goes on over the file bytes.
   const replayCrypt = crypt ? new ReplayCrypt(crypt, prefix) : undefined;
