@@ -1,5 +1,6 @@
 import { DATA_START } from '../format/constants.js';
 import type { ReadAt } from './record-fetch.js';
+import { newUnitDirectory, SealedReader, UnitDirectory } from './sealed-file.js';
 import { FileRecords, UnsegmentedLog } from './unsegmented-log.js';
 
 /**
@@ -26,9 +27,21 @@ export class StagedLog extends UnsegmentedLog {
   private header = new Uint8Array(0);
   private readonly file: FileRecords;
 
-  constructor(readFd: number, read: ReadAt, closeFd: (fd: number) => void) {
+  /** `seal`: the new log is encrypted in units (its own file key): records read back are decrypted (sealed-file.ts). */
+  constructor(readFd: number, read: ReadAt, closeFd: (fd: number) => void, seal?: { cipher: number; key: Uint8Array }) {
     super();
-    this.file = new FileRecords(readFd, read, closeFd);
+    if (seal) {
+      const directory = new UnitDirectory(newUnitDirectory(DATA_START));
+      this.unitDirectory = directory;
+      this.file = new FileRecords(readFd, new SealedReader({ ...seal, directory: directory.sab }, read).read, closeFd);
+    } else {
+      this.file = new FileRecords(readFd, read, closeFd);
+    }
+  }
+
+  /** A sealed batch (its mirror form) placed at `lsn`: its units are noted, readable once flushed (U1, U2). */
+  noteSealed(lsn: number, mirror: Uint8Array): void {
+    this.unitDirectory?.noteBytes(lsn, mirror);
   }
 
   override shareable(): never {
@@ -97,6 +110,7 @@ export class StagedLog extends UnsegmentedLog {
     if (to !== this.stageFrom + this.staged) throw new RangeError(`a staged log is flushed whole (to ${this.stageFrom + this.staged}, not ${to})`);
     this.stageFrom = to;
     this.staged = 0;
+    this.unitDirectory?.publishTo(to);
   }
 
   /** Closes the temp file's read descriptor (after the swap, or when the job is given up). */

@@ -1,6 +1,7 @@
 import { GenerationFileWord } from './layout.js';
 import { MirrorWriter } from './mirror.js';
 import { newGenerationFile, RecordFetch, type ReadAt } from './record-fetch.js';
+import type { UnitDirectory } from './sealed-file.js';
 
 /**
  * The writer's views of a log that has no mirror segments of its own: a
@@ -11,6 +12,13 @@ import { newGenerationFile, RecordFetch, type ReadAt } from './record-fetch.js';
  * it was resolved for. Nothing here is shared with other threads.
  */
 export abstract class UnsegmentedLog extends MirrorWriter {
+  /**
+   * A sealed log's unit directory, noted as the log was built (an open's
+   * window, a compaction's stage): the frames take it over (U3 covers its
+   * entries past the end, which appends rewrite). Undefined when plaintext.
+   */
+  unitDirectory: UnitDirectory | undefined = undefined;
+
   constructor() {
     super([]);
     this.stableRecords = false;

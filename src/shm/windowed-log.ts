@@ -26,13 +26,6 @@ export class WindowedLog extends UnsegmentedLog {
   private winFrom = 0;
   private winLen = 0;
   private readonly file: FileRecords;
-  /**
-   * A sealed log (encrypted, record scheme 2): where each unit starts, noted
-   * from the file's plaintext openers before the replay, so records read
-   * again after the window moved on are decrypted (sealed-file.ts), and the
-   * frames reuse it. Undefined for a plaintext log.
-   */
-  readonly unitDirectory: UnitDirectory | undefined;
   /** Sealed: the regions decrypted into the window since it was last loaded, [from, to) pairs ascending. */
   private plain: number[] = [];
 
@@ -49,10 +42,11 @@ export class WindowedLog extends UnsegmentedLog {
       // Openers and durable marks are plaintext in the file: the walk stops where they stop parsing (residue or
       // damage, which the replay finds and reports; nothing past it is read again).
       walkItems(readFd, read, fileSize, directory);
+      // Sealed: noted from the file's plaintext openers before the replay, so records read again after the window
+      // moved on are decrypted (sealed-file.ts); the frames reuse it.
       this.unitDirectory = directory;
       this.file = new FileRecords(readFd, new SealedReader({ ...seal, directory: directory.sab }, read).read, closeFd);
     } else {
-      this.unitDirectory = undefined;
       this.file = new FileRecords(readFd, read, closeFd);
     }
   }

@@ -8,6 +8,7 @@ import type { CompactReport } from '../types.js';
 import { CompactionJob, type CompactionTuning } from './compaction-job.js';
 import { skipReport } from './compaction-policy.js';
 import { LogWriter } from './log-writer.js';
+import { CIPHER_ID } from '../crypto/aead.js';
 import { StagedLog } from '../shm/staged-log.js';
 
 /**
@@ -59,7 +60,11 @@ export abstract class CompactingWriter extends LogWriter {
         if (io.exists(tmp)) io.unlink(tmp);
         fd = io.open(tmp, 'wx', file); // takes the database's mode and owner
         // Read through the page cache: the new log is not built whole in memory either; what is written is read back.
-        if (this.framed && !this.crypt) staged = new StagedLog(io.open(tmp, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), (f) => io.close(f));
+        // Encrypted in units: read back through its own key (a scheme 1 log is built whole and stays whole).
+        if (this.framed && (!nextCrypt || nextCrypt.batch)) {
+          const seal = nextCrypt && { cipher: CIPHER_ID[nextCrypt.records.keys.cipher], key: nextCrypt.records.keys.records };
+          staged = new StagedLog(io.open(tmp, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), (f) => io.close(f), seal);
+        }
       } catch (err) {
         if (fd >= 0) io.close(fd);
         throw ioError('compaction', err);

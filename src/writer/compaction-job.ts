@@ -134,6 +134,8 @@ export class CompactionJob {
   private pendingBytes = 0;
   /** Sealed-unit logs: plaintext records placed but not yet sealed (their LSNs follow the units before them). */
   private gathered: Uint8Array[] = [];
+  /** The old LSN of each gathered record (-1: a new catalogue record), for the moves. */
+  private gatheredFrom: number[] = [];
   private gatheredBytes = 0;
   private readonly prelude: Uint8Array;
   private readonly writeChunk: number;
@@ -367,6 +369,7 @@ export class CompactionJob {
       // Sealed units (scheme 2): plaintext records gathered, then sealed many per AEAD call (sealGathered).
       const plain = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(bytes) : bytes.slice();
       this.gathered.push(plain);
+      this.gatheredFrom.push(from);
       this.gatheredBytes += plain.length;
       if (this.gatheredBytes >= GATHER_BYTES) this.sealGathered();
       return;
@@ -391,14 +394,23 @@ export class CompactionJob {
   private sealGathered(): void {
     if (this.gathered.length === 0) return;
     const sealed = this.crypt!.batch!.encryptBatch(Buffer.concat(this.gathered), this.end);
+    const froms = this.gatheredFrom;
     this.gathered = [];
+    this.gatheredFrom = [];
     this.gatheredBytes = 0;
     this.pending.push(sealed.file);
     this.pendingBytes += sealed.file.length;
     const bytes = sealed.mirror;
+    this.staged?.noteSealed(this.end, bytes);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let record = 0;
     for (let off = 0; off < bytes.length; ) {
       const size = frameSize(dv, off);
+      // Openers are the new log's own; the records follow in the order they were gathered.
+      if (recordKind(dv, off) !== SEAL_KIND) {
+        const from = froms[record++]!;
+        if (from >= 0) this.moves?.add(from, this.end, size);
+      }
       this.mirror.reserve(this.end, size);
       this.mirror.write(this.end, bytes.subarray(off, off + size));
       this.state.apply(this.end);
@@ -413,10 +425,8 @@ export class CompactionJob {
     const out = this.out;
     if (this.end - out.written < (all ? 1 : this.writeChunk)) return;
     if (this.crypt) this.writePending();
-    else {
-      while (out.written < this.end) out.write(this.mirror.logBytes(out.written, Math.min(this.end - out.written, this.writeChunk)));
-      this.staged?.flushed(out.written);
-    }
+    else while (out.written < this.end) out.write(this.mirror.logBytes(out.written, Math.min(this.end - out.written, this.writeChunk)));
+    this.staged?.flushed(out.written);
     if (out.unsynced >= this.syncEvery && !out.syncRunning && !out.startAsyncSync()) out.syncNow();
   }
 

@@ -23,6 +23,7 @@ import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
 import { FramedWriter } from '../shm/framed-writer.js';
 import { WindowedLog } from '../shm/windowed-log.js';
+import { UnsegmentedLog } from '../shm/unsegmented-log.js';
 import type { MirrorWriter } from '../shm/mirror.js';
 import { LazyWarmer } from '../shm/lazy-pages.js';
 import { FramedGenerations, type GenerationSeal } from './framed-generations.js';
@@ -399,8 +400,8 @@ function generationSeal(crypt: LogCrypt, built: MirrorWriter): GenerationSeal {
   return {
     cipher: CIPHER_ID[keys.cipher],
     key: keys.records,
-    // A log replayed through a window noted its units before the replay.
-    ...(built instanceof WindowedLog && built.unitDirectory ? { directory: built.unitDirectory } : {}),
+    // A log replayed through a window, or staged by a compaction, noted its units as it was built.
+    ...(built instanceof UnsegmentedLog && built.unitDirectory ? { directory: built.unitDirectory } : {}),
     headerAt: (lsn) => {
       const off = built.residentRecordAt(lsn);
       const dv = built.recDv;

@@ -16,9 +16,9 @@ export function valueOf(i: number, round: number): Buffer {
 }
 
 /** A closed database of `n` keys (some overwritten, some removed) and its model. */
-export async function build(file: string, n: number, rangeScans = false): Promise<Map<string, Buffer>> {
+export async function build(file: string, n: number, rangeScans = false, encryption?: { key: Uint8Array }): Promise<Map<string, Buffer>> {
   const model = new Map<string, Buffer>();
-  const db = await Emdb.open<Buffer>(file, rangeScans ? { rangeScans: true } : {});
+  const db = await Emdb.open<Buffer>(file, { ...(rangeScans ? { rangeScans: true } : {}), ...(encryption ? { encryption } : {}) });
   const entries: [string, Buffer][] = [];
   for (let i = 0; i < n; i++) entries.push([`key-${String(i).padStart(6, '0')}`, valueOf(i, 0)]);
   await db.insertMany(entries);
