@@ -16,7 +16,11 @@
  * synchronous), and RSS after them. Uniform reads over a log larger than
  * the cache miss mostly: each a pread of the record (the "from the file" rows).
  *
- * Run alone: node dist/bench/cache.js [--records 1000000] [--reads 300000] [--samples 3] [--caches 32,64,512]
+ * `--encrypted`: the emdb-js database is encrypted (AES-256-GCM, a raw key):
+ * a read that misses the cache reads and authenticates the sealed unit that
+ * holds the record (lmdb-js, which has no encryption, stays the reference).
+ *
+ * Run alone: node dist/bench/cache.js [--records 1000000] [--reads 300000] [--samples 3] [--caches 32,64,512] [--encrypted]
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +34,8 @@ import { keyAt, loadEntries, localKeys, makeKeys, mulberry32 } from './workload.
 
 const SEED = 7;
 const MiB = 1024 * 1024;
+/** The --encrypted runs' key: a fixed raw key (the bench measures reads, not key handling). */
+const ENCRYPTION = { encryption: { key: new Uint8Array(32).fill(0x42) } };
 /** Wait after the first read, before the timed reads (ms). */
 const SETTLE_MS = 3_000;
 
@@ -46,7 +52,7 @@ interface Sample {
 }
 
 /** One sample, in its own process: `config` is 'lmdb', 'whole' or a cache size in MiB. */
-async function child(dir: string, config: string, records: number, reads: number): Promise<Sample> {
+async function child(dir: string, config: string, records: number, reads: number, encrypted: boolean): Promise<Sample> {
   const keys = localKeys(makeKeys(SEED, records));
   const order = new Uint32Array(reads);
   const next = mulberry32(Math.floor(Math.random() * 2 ** 31));
@@ -67,7 +73,7 @@ async function child(dir: string, config: string, records: number, reads: number
   } else {
     const Emdb = await loadEmdb();
     started = performance.now();
-    const opened = await Emdb.open(path.join(dir, 'bench.emdb'), config === 'whole' ? {} : ({ cacheSize: Number(config) * MiB } as object));
+    const opened = await Emdb.open(path.join(dir, 'bench.emdb'), { ...(config === 'whole' ? {} : { cacheSize: Number(config) * MiB }), ...(encrypted ? ENCRYPTION : {}) } as object);
     getSync = (key) => opened.getSync(key);
     close = () => opened.close();
     stats = async () => ((await (opened as unknown as { stats(): Promise<{ cache: unknown }> }).stats()).cache);
@@ -88,13 +94,13 @@ async function child(dir: string, config: string, records: number, reads: number
   return { importMs, openFirstReadMs, rssOpenMiB, nsPerRead, rssReadsMiB, found, ...(cache === undefined ? {} : { cache }) };
 }
 
-async function prepare(root: string, records: number): Promise<{ emdb: string; lmdb: string; logMiB: number }> {
+async function prepare(root: string, records: number, encrypted: boolean): Promise<{ emdb: string; lmdb: string; logMiB: number }> {
   const keys = localKeys(makeKeys(SEED, records));
   const emdb = path.join(root, 'emdb');
   const lmdbDir = path.join(root, 'lmdb');
   fs.mkdirSync(emdb);
   fs.mkdirSync(lmdbDir);
-  const e = new EmdbAdapter(await loadEmdb());
+  const e = new EmdbAdapter(await loadEmdb(), encrypted ? (ENCRYPTION as object) : {});
   await e.open(emdb);
   await e.bulkLoad(loadEntries(keys, SEED, 0, records));
   await e.close();
@@ -112,30 +118,31 @@ const SELF = fileURLToPath(import.meta.url);
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('child')) {
-    const [dir, config, records, reads] = args.get('child')!.split(',');
-    process.stdout.write(`${JSON.stringify(await child(dir!, config!, Number(records), Number(reads)))}\n`);
+    const [dir, config, records, reads, encrypted] = args.get('child')!.split(',');
+    process.stdout.write(`${JSON.stringify(await child(dir!, config!, Number(records), Number(reads), encrypted === '1'))}\n`);
     return;
   }
   const records = intArg(args, 'records', 1_000_000);
   const reads = intArg(args, 'reads', 300_000);
   const samples = intArg(args, 'samples', 3);
   const caches = (args.get('caches') ?? '32,64,512').split(',').map(Number);
+  const encrypted = args.has('encrypted');
   const root = mkTempDir('emdb-bench-cache-');
   try {
     log(`preparing ${records} records`);
-    const dirs = await prepare(root, records);
+    const dirs = await prepare(root, records, encrypted);
     const configs = ['lmdb', 'whole', ...caches.map(String)];
     const results: Record<string, Sample[]> = {};
     for (let s = 0; s < samples; s++) {
       for (const config of configs) {
         const dir = config === 'lmdb' ? dirs.lmdb : dirs.emdb;
-        const out = spawnSync(process.execPath, [SELF, '--child', [dir, config, records, reads].join(',')], { encoding: 'utf8', timeout: 600_000 });
+        const out = spawnSync(process.execPath, [SELF, '--child', [dir, config, records, reads, encrypted ? 1 : 0].join(',')], { encoding: 'utf8', timeout: 600_000 });
         if (out.status !== 0) throw new Error(`${config}: ${out.stderr.trim().split('\n').slice(-3).join(' | ')}`);
         (results[config] ??= []).push(JSON.parse(out.stdout.trim().split('\n').pop()!) as Sample);
       }
     }
     const lmdbNs = median(results.lmdb!.map((r) => r.nsPerRead));
-    const name = (c: string): string => (c === 'lmdb' ? 'lmdb-js getBinaryFast' : c === 'whole' ? 'emdb-js, no cacheSize (whole log)' : `emdb-js, cacheSize ${c} MiB`);
+    const name = (c: string): string => (c === 'lmdb' ? 'lmdb-js getBinaryFast' : c === 'whole' ? `emdb-js${encrypted ? ' encrypted' : ''}, no cacheSize (whole log)` : `emdb-js${encrypted ? ' encrypted' : ''}, cacheSize ${c} MiB`);
     const lines = [
       `${records} records, log ${dirs.logMiB.toFixed(0)} MiB; ${reads} uniform random getSync per sample; medians of ${samples} (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, ${new Date().toISOString().slice(0, 10)})`,
       '',

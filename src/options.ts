@@ -50,15 +50,18 @@ export interface OpenOptions<E extends ValueEncoding = ValueEncoding> {
   valueEncoding?: E;
   /**
    * Bytes of log pages kept in shared memory: the bounded page cache. Set, a
-   * file-backed plaintext database keeps at most this much of its log in
-   * memory (at least two 64 KiB pages) and reads the rest from the file
-   * (checked against each record's CRC). `Infinity` keeps the whole log in
+   * file-backed database keeps at most this much of its log in memory (at
+   * least two 64 KiB pages) and reads the rest from the file (checked against
+   * each record's CRC; encrypted: the sealed unit holding the record is read
+   * and authenticated on the reading thread). `Infinity` keeps the whole log in
    * shared memory whatever its size. Unset (the default): the whole log while
    * it is at most a quarter of the memory this process may use (the machine's,
    * or its container's limit), and a cache of an eighth of that memory for a
    * larger log, decided at open, at each compaction and when the log grows
-   * past that size while open (then it stays cached for the open). In-memory and
-   * encrypted databases keep the whole log either way (README, "Limits").
+   * past that size while open (then it stays cached for the open). In-memory
+   * databases, and encrypted files written by builds before sealed units
+   * (record scheme 1, until a key rotation converts them), keep the whole
+   * log either way (README, "Limits").
    */
   cacheSize?: number;
   /**

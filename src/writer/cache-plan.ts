@@ -31,7 +31,7 @@ export function memoryBudget(): number {
 }
 
 /**
- * The page cache of a file-backed plaintext database (docs/DESIGN.md,
+ * The page cache of a file-backed database (docs/DESIGN.md,
  * "Bounded page cache", "Default"). `option` is OpenOptions.cacheSize:
  * Infinity keeps the whole log in memory whatever its size; a number frames
  * every log with that many bytes; unset frames a log larger than a quarter of

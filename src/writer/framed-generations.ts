@@ -20,7 +20,7 @@ export interface GenerationSeal {
   directory?: UnitDirectory;
 }
 
-/** Test hook: every file-backed plaintext open without a cacheSize gets this one (the suites' tiny-cache tier). */
+/** Test hook: every file-backed open without a cacheSize gets this one (the suites' tiny-cache tier). */
 export function cacheSizeFromEnv(): number | undefined {
   const env = typeof process !== 'undefined' ? process.env.EMDB_CACHE_SIZE : undefined;
   const n = env === undefined || env === '' ? NaN : Number(env);

@@ -39,7 +39,7 @@ interface ChildReport {
   cache: { bytes: number } | null;
 }
 
-function runChild(dir: string, mode: 'frames' | 'whole'): Promise<ChildReport> {
+function runChild(dir: string, mode: 'frames' | 'frames-encrypted' | 'whole'): Promise<ChildReport> {
   // The tiny-cache tier's variable would frame the control too.
   return runJsonChild<ChildReport>(path.join(FIXTURES, 'cache-memory-child.js'), [path.join(dir, 'db.emdb'), mode, String(KEYS), String(CACHE)], { EMDB_CACHE_SIZE: '' });
 }
@@ -60,5 +60,13 @@ describe('cacheSize bounds resident memory', () => {
     for (const [phase, rss] of Object.entries(frames.phases)) expect(rss, `frames, ${phase}`).toBeLessThanOrEqual(bound(frames));
     // The control: the same bound, met by the whole-log mirror, would not tell the two apart.
     expect(whole.phases.load!, 'the whole-log mirror after the load').toBeGreaterThan(bound(whole));
+  }, 300_000);
+
+  it('keeps the same bound for an encrypted database (plaintext frames, sealed units opened on misses, open and compaction through the file)', async () => {
+    const sealed = await runChild(newDir(), 'frames-encrypted');
+    const bound = sealed.empty + CACHE + sealed.indexBytes + ALLOWANCE;
+    console.log(`frames, encrypted: empty ${mib(sealed.empty)}, ${Object.entries(sealed.phases).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}, file ${mib(sealed.fileBytes)}, bound ${mib(bound)}`);
+    expect(sealed.cache?.bytes).toBe(CACHE);
+    for (const [phase, rss] of Object.entries(sealed.phases)) expect(rss, `frames, encrypted, ${phase}`).toBeLessThanOrEqual(bound);
   }, 300_000);
 });
