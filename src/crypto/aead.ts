@@ -59,6 +59,43 @@ function nodeOpen(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, n
   }
 }
 
+/**
+ * Inputs up to this size go through node:crypto as latin1 strings (one byte
+ * per character, lossless) instead of Buffers: a Buffer that update()
+ * returns is malloc'd outside the JavaScript heap and freed only by a later
+ * GC, which V8 runs after tens of MiB of them; a thread that seals or opens a
+ * 64 KiB unit per append or cache miss held ~40 MiB more resident that way
+ * (docs/DESIGN.md, "Encrypted logs in the cache"). The string's native buffer
+ * is freed at once, and the string itself dies young on the heap.
+ */
+const STRING_PATH_MAX = 16 << 20;
+
+/** Writes the latin1 string `s` (bytes as characters) into `out` at 0. */
+function writeLatin1(out: Uint8Array, s: string): void {
+  Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(s, 0, s.length, 'latin1');
+}
+
+/** Decrypts `ct` into `out` when `tag` authenticates it (out may be ct itself: written only after the check). */
+function nodeOpenInto(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean {
+  if (ct.length > STRING_PATH_MAX) {
+    const plain = nodeOpen(algo, key, nonce, aad, ct, tag);
+    if (plain === undefined) return false;
+    out.set(plain, 0);
+    return true;
+  }
+  const d = nodeCrypto().createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+  d.setAAD(aad);
+  d.setAuthTag(tag);
+  const plain = d.update(ct, undefined, 'latin1');
+  try {
+    d.final();
+  } catch {
+    return false;
+  }
+  writeLatin1(out, plain);
+  return true;
+}
+
 export function nodeAead(cipher: CipherName): Aead {
   const algo = nodeAlgo(cipher);
   return {
@@ -66,6 +103,13 @@ export function nodeAead(cipher: CipherName): Aead {
       // The cast: node's typings split GCM and ChaCha20-Poly1305 overloads; both accept these options.
       const c = nodeCrypto().createCipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
       c.setAAD(aad);
+      if (plain.length <= STRING_PATH_MAX) {
+        // GCM and ChaCha20-Poly1305 are stream modes: final() adds no bytes.
+        const sealed = c.update(plain, undefined, 'latin1');
+        c.final();
+        writeLatin1(out, sealed);
+        return c.getAuthTag();
+      }
       const head = c.update(plain);
       const tail = c.final();
       out.set(head, 0);
@@ -73,10 +117,7 @@ export function nodeAead(cipher: CipherName): Aead {
       return c.getAuthTag();
     },
     open(key, nonce, aad, ct, tag, out) {
-      const plain = nodeOpen(algo, key, nonce, aad, ct, tag);
-      if (plain === undefined) return false;
-      out.set(plain, 0);
-      return true;
+      return nodeOpenInto(algo, key, nonce, aad, ct, tag, out);
     },
     openAlloc(key, nonce, aad, ct, tag) {
       return nodeOpen(algo, key, nonce, aad, ct, tag);

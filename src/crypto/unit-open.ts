@@ -27,13 +27,23 @@ export class UnitOpener {
   /**
    * Authenticates and decrypts the region of the opener at `lsn` (`opener`
    * its file bytes, `fields` what readOpener read of them, `region` the
-   * region's file bytes). Returns the plaintext, or undefined when it does
-   * not authenticate at this position: moved, swapped, forged, or another key's.
+   * region's file bytes). Returns the plaintext in a scratch of this opener
+   * (valid until its next call), or undefined when it does not authenticate
+   * at this position: moved, swapped, forged, or another key's.
    */
   openRegion(opener: Uint8Array, fields: OpenerFields, lsn: number, region: Uint8Array): Uint8Array | undefined {
-    const tag = opener.subarray(fields.tagAt, fields.tagAt + AEAD_TAG_SIZE);
-    return this.aead.openAlloc(this.key, this.nonceOf(opener, fields, lsn), this.aadOf(opener, fields, lsn), region, tag);
+    if (this.scratch.length < region.length) this.scratch = new Uint8Array(Math.max(region.length, this.scratch.length * 2));
+    const out = this.scratch.subarray(0, region.length);
+    return this.openRegionInto(opener, fields, lsn, region, out) ? out : undefined;
   }
+
+  /** openRegion into `out` (the region itself for a decryption in place: written only once authenticated); false when it does not authenticate. */
+  openRegionInto(opener: Uint8Array, fields: OpenerFields, lsn: number, region: Uint8Array, out: Uint8Array): boolean {
+    const tag = opener.subarray(fields.tagAt, fields.tagAt + AEAD_TAG_SIZE);
+    return this.aead.open(this.key, this.nonceOf(opener, fields, lsn), this.aadOf(opener, fields, lsn), region, tag, out);
+  }
+
+  private scratch = new Uint8Array(0);
 
   /** The associated data of the unit at `lsn`: `lsn` u64 ‖ the opener bytes it covers (valid until the next call). */
   aadOf(opener: Uint8Array, fields: OpenerFields, lsn: number): Uint8Array {

@@ -39,9 +39,13 @@ export class LogCrypt {
     this.batch = keys.scheme === RECORD_SCHEME_SEALED_UNITS ? new BatchCrypt(this.records) : undefined;
   }
 
-  /** The file form and mirror form of a producer-framed batch appended at `lsn`, under the file's scheme. */
+  /**
+   * The file form and mirror form of a producer-framed batch appended at
+   * `lsn`, under the file's scheme; scheme 2's are views of a scratch, valid
+   * until the next call (the append writes both before it returns).
+   */
   sealBatch(plain: Uint8Array, lsn: number): { file: Uint8Array; mirror: Uint8Array } {
-    return this.batch ? this.batch.encryptBatch(plain, lsn) : this.records.encryptBatch(plain, lsn);
+    return this.batch ? this.batch.encryptBatch(plain, lsn, true) : this.records.encryptBatch(plain, lsn);
   }
 
   /**
@@ -152,7 +156,8 @@ function openUnitBytes(mirror: MirrorWriter, lsn: number, end: number, verifiedT
   const off = mirror.walkAt(lsn);
   const fields = readOpener(mirror.walkDv, off);
   if (typeof fields === 'number') return fields;
-  const opener = mirror.walkU8.subarray(off, off + fields.size);
+  // A copy: reading the region may move a window (WindowedLog) over the bytes a view would point at.
+  const opener = mirror.walkU8.slice(off, off + fields.size);
   const from = lsn + fields.size;
   if (from + fields.bytes > end) return RecordFault.TRUNCATED;
   const region = logRange(mirror, from, fields.bytes);
@@ -171,17 +176,20 @@ function decryptUnit(batch: BatchCrypt, mirror: MirrorWriter, lsn: number, unit:
   mirror.write(lsn + unit.fields.size, plain);
 }
 
-/** The log bytes [from, from + len): a view when they lie in one segment's span, else a copy. */
+/** The log bytes [from, from + len): a view when one read returns them all, else a copy. */
 function logRange(mirror: MirrorView, from: number, len: number): Uint8Array {
   const first = mirror.logBytes(from, len);
   if (first.length === len) return first;
-  const parts = [first];
+  // Gathered into one buffer as they come: a window (WindowedLog) reuses its buffer for the next part.
+  const out = new Uint8Array(len);
+  out.set(first);
   for (let at = from + first.length; at < from + len; ) {
     const next = mirror.logBytes(at, from + len - at);
-    parts.push(next);
+    if (next.length === 0) throw new RangeError(`log bytes ${at}..${from + len} are not there`);
+    out.set(next, at - from);
     at += next.length;
   }
-  return new Uint8Array(Buffer.concat(parts));
+  return out;
 }
 
 function authFailure(lsn: number): EmdbError {

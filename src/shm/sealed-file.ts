@@ -248,12 +248,11 @@ export class SealedReader {
     if (typeof fields === 'number') throw damaged(lsn, 'its unit opener is invalid');
     const opener = u8.subarray(off, off + fields.size);
     if (nativeCrc32()(opener.subarray(RECORD_CRC_START)) >>> 0 !== dv.getUint32(off + RECORD.CRC, true)) throw damaged(lsn, 'its unit opener fails its checksum');
-    const regionAt = off + fields.size;
-    const plain = this.unit.openRegion(opener, fields, lsn, u8.subarray(regionAt, regionAt + fields.bytes));
-    if (!plain) {
+    const region = u8.subarray(off + fields.size, off + fields.size + fields.bytes);
+    // In place: the span's ciphertext becomes the mirror form's plaintext.
+    if (!this.unit.openRegionInto(opener, fields, lsn, region, region)) {
       throw new EmdbError(ErrorCode.CORRUPTION, `corrupt log at offset ${lsn}: sealed unit fails authentication (tampered, moved, or sealed under another key)`, { offset: lsn });
     }
-    u8.set(plain, regionAt);
   }
 
   /** The span holds raw bytes from `from`, at least `len` of them (fewer only where the file ends: damage). */

@@ -26,8 +26,16 @@ export class WindowedLog extends UnsegmentedLog {
   private winFrom = 0;
   private winLen = 0;
   private readonly file: FileRecords;
-  /** Sealed: the regions decrypted into the window since it was last loaded, [from, to) pairs ascending. */
-  private plain: number[] = [];
+  /**
+   * Sealed: the walk has decrypted every unit in [plainFrom, plainTo) (it
+   * walks in order). The window shows those bytes in plaintext whenever it
+   * holds them, loading them again through the sealed reader: a
+   * transaction's check reads its whole body ahead (units decrypted as it
+   * goes) and its apply then walks the body again from its start.
+   */
+  private plainFrom = Infinity;
+  private plainTo = 0;
+  private readonly sealedRead: ReadAt | undefined;
 
   constructor(
     readFd: number,
@@ -45,8 +53,10 @@ export class WindowedLog extends UnsegmentedLog {
       // Sealed: noted from the file's plaintext openers before the replay, so records read again after the window
       // moved on are decrypted (sealed-file.ts); the frames reuse it.
       this.unitDirectory = directory;
-      this.file = new FileRecords(readFd, new SealedReader({ ...seal, directory: directory.sab }, read).read, closeFd);
+      this.sealedRead = new SealedReader({ ...seal, directory: directory.sab }, read).read;
+      this.file = new FileRecords(readFd, this.sealedRead, closeFd);
     } else {
+      this.sealedRead = undefined;
       this.file = new FileRecords(readFd, read, closeFd);
     }
   }
@@ -84,8 +94,8 @@ export class WindowedLog extends UnsegmentedLog {
 
   override residentRecordAt(lsn: number): number {
     const at = lsn - this.winFrom;
-    // Sealed: the window holds file bytes but for the regions the walk decrypted into it.
-    if (at >= 0 && at + RECORD_HEADER_SIZE <= this.winLen && (!this.unitDirectory || this.decrypted(lsn))) {
+    // Sealed: the window holds the file's bytes but for the units the walk decrypted.
+    if (at >= 0 && at + RECORD_HEADER_SIZE <= this.winLen && (!this.unitDirectory || this.decrypted(lsn, at))) {
       if (at + frameSize(this.windowDv, at) <= this.winLen) {
         this.recU8 = this.window;
         this.recDv = this.windowDv;
@@ -117,16 +127,13 @@ export class WindowedLog extends UnsegmentedLog {
     if (!this.unitDirectory) throw new Error('a windowed log is never written: open frames the log before the first append');
     if (!this.holds(lsn, bytes.length) || lsn + bytes.length > this.winFrom + this.winLen) this.load(lsn, Math.max(WINDOW_BYTES, bytes.length));
     this.window.set(bytes, lsn - this.winFrom);
-    this.plain.push(lsn, lsn + bytes.length);
+    this.plainFrom = Math.min(this.plainFrom, lsn);
+    this.plainTo = Math.max(this.plainTo, lsn + bytes.length);
   }
 
-  /** Whether the record at `lsn` lies in a region decrypted into the window since its last load. */
-  private decrypted(lsn: number): boolean {
-    const plain = this.plain;
-    for (let i = plain.length - 2; i >= 0; i -= 2) {
-      if (lsn >= plain[i]! && lsn < plain[i + 1]!) return lsn + frameSize(this.windowDv, lsn - this.winFrom) <= plain[i + 1]!;
-    }
-    return false;
+  /** Whether the record at `lsn` (window offset `at`) lies in the decrypted part of the log. */
+  private decrypted(lsn: number, at: number): boolean {
+    return lsn >= this.plainFrom && lsn + frameSize(this.windowDv, at) <= this.plainTo;
   }
 
   override writeRecords(): boolean {
@@ -159,13 +166,19 @@ export class WindowedLog extends UnsegmentedLog {
     const fd = this.file.fd;
     if (fd < 0) throw new Error('the windowed log was read after it was closed');
     let got = 0;
-    while (got < want) {
+    // Sealed: what the walk decrypted comes back decrypted (the units are authenticated again on the way).
+    const plainPart = this.sealedRead && lsn < this.plainTo ? Math.min(want, this.plainTo - lsn) : 0;
+    while (got < plainPart) {
+      const n = this.sealedRead!(fd, this.window, got, plainPart - got, lsn + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    while (got < want && got >= plainPart) {
       const n = this.read(fd, this.window, got, want - got, lsn + got);
       if (n <= 0) break;
       got += n;
     }
     this.winFrom = lsn;
     this.winLen = got;
-    this.plain.length = 0;
   }
 }

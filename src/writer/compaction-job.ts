@@ -130,10 +130,12 @@ export class CompactionJob {
   private readonly start: number;
   private replayed: number;
   /** Encrypted logs: file forms of records not yet written (they differ from the mirror's). */
-  private pending: Uint8Array[] = [];
+  /** File forms placed but not yet written (encrypted: they differ from the mirror form), gathered in one reused buffer. */
+  private pending = new Uint8Array(0);
   private pendingBytes = 0;
   /** Sealed-unit logs: plaintext records placed but not yet sealed (their LSNs follow the units before them). */
-  private gathered: Uint8Array[] = [];
+  /** Plaintext records gathered for the next seal, in one reused buffer ([0, gatheredBytes)). */
+  private gathered = new Uint8Array(0);
   /** The old LSN of each gathered record (-1: a new catalogue record), for the moves. */
   private gatheredFrom: number[] = [];
   private gatheredBytes = 0;
@@ -359,6 +361,19 @@ export class CompactionJob {
   private place(view: Uint8Array, from = -1): void {
     let bytes = view;
     const flags = bytes[RECORD.FLAGS]!;
+    if (this.crypt?.batch && (flags & RECORD_FLAG_ENCRYPTED) === 0) {
+      // Sealed units, a plaintext record (mirror form): gathered as it is, its transaction flag cleared in the copy.
+      const at = this.gatheredBytes;
+      this.gather(view);
+      if ((flags & RECORD_FLAG_IN_TX) !== 0) {
+        const copy = this.gathered.subarray(at, at + view.length);
+        copy[RECORD.FLAGS] = flags & ~RECORD_FLAG_IN_TX;
+        new DataView(copy.buffer, copy.byteOffset, copy.length).setUint32(RECORD.CRC, crc32(copy.subarray(RECORD_CRC_START)), true);
+      }
+      this.gatheredFrom.push(from);
+      if (this.gatheredBytes >= GATHER_BYTES) this.sealGathered();
+      return;
+    }
     if ((flags & RECORD_FLAG_IN_TX) !== 0) {
       bytes = view.slice();
       const dv = new DataView(bytes.buffer, 0, bytes.length);
@@ -367,10 +382,9 @@ export class CompactionJob {
     }
     if (this.crypt?.batch) {
       // Sealed units (scheme 2): plaintext records gathered, then sealed many per AEAD call (sealGathered).
-      const plain = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(bytes) : bytes.slice();
-      this.gathered.push(plain);
+      const plain = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(bytes) : bytes;
+      this.gather(plain);
       this.gatheredFrom.push(from);
-      this.gatheredBytes += plain.length;
       if (this.gatheredBytes >= GATHER_BYTES) this.sealGathered();
       return;
     }
@@ -379,8 +393,7 @@ export class CompactionJob {
     this.mirror.reserve(this.end, placed.mirror.length);
     this.mirror.write(this.end, placed.mirror);
     if (placed.file !== placed.mirror) {
-      this.pending.push(placed.file);
-      this.pendingBytes += placed.file.length;
+      this.addPending(placed.file);
     }
     this.state.apply(this.end);
     this.end += placed.mirror.length;
@@ -392,14 +405,13 @@ export class CompactionJob {
    * sits whole in the mirror segment it starts in; openers apply as nothing.
    */
   private sealGathered(): void {
-    if (this.gathered.length === 0) return;
-    const sealed = this.crypt!.batch!.encryptBatch(Buffer.concat(this.gathered), this.end);
+    if (this.gatheredBytes === 0) return;
+    // Reused outputs: the file form is copied into the pending run and the mirror form into the new log below.
+    const sealed = this.crypt!.batch!.encryptBatch(this.gathered.subarray(0, this.gatheredBytes), this.end, true);
     const froms = this.gatheredFrom;
-    this.gathered = [];
     this.gatheredFrom = [];
     this.gatheredBytes = 0;
-    this.pending.push(sealed.file);
-    this.pendingBytes += sealed.file.length;
+    this.addPending(sealed.file);
     const bytes = sealed.mirror;
     this.staged?.noteSealed(this.end, bytes);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -419,6 +431,18 @@ export class CompactionJob {
     }
   }
 
+  /** Appends a plaintext record to the gathered run (a copy: `bytes` may be a view of the old log). */
+  private gather(bytes: Uint8Array): void {
+    const need = this.gatheredBytes + bytes.length;
+    if (need > this.gathered.length) {
+      const grown = new Uint8Array(Math.max(need, this.gathered.length * 2, GATHER_BYTES + (1 << 16)));
+      grown.set(this.gathered.subarray(0, this.gatheredBytes));
+      this.gathered = grown;
+    }
+    this.gathered.set(bytes, this.gatheredBytes);
+    this.gatheredBytes = need;
+  }
+
   /** Writes placed bytes to the temp file in large runs (`all`: whatever is left, however little). */
   private flushOut(all: boolean): void {
     if (all) this.sealGathered();
@@ -431,14 +455,21 @@ export class CompactionJob {
   }
 
   private writePending(): void {
-    const run = new Uint8Array(this.pendingBytes);
-    let o = 0;
-    for (const part of this.pending) {
-      run.set(part, o);
-      o += part.length;
-    }
-    this.pending = [];
+    if (this.pendingBytes === 0) return;
+    this.out.write(this.pending.subarray(0, this.pendingBytes));
     this.pendingBytes = 0;
-    this.out.write(run);
   }
+
+  /** Copies a file form into the pending run (one buffer reused across runs: a buffer per run was freed only by a later GC). */
+  private addPending(bytes: Uint8Array): void {
+    const need = this.pendingBytes + bytes.length;
+    if (need > this.pending.length) {
+      const grown = new Uint8Array(Math.max(need, this.pending.length * 2, 1 << 20));
+      grown.set(this.pending.subarray(0, this.pendingBytes));
+      this.pending = grown;
+    }
+    this.pending.set(bytes, this.pendingBytes);
+    this.pendingBytes = need;
+  }
+
 }

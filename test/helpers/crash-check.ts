@@ -35,7 +35,7 @@ export interface Recovered {
  * child to recover itself) and reads `keys` from the recovered shared state.
  * Throws what open throws (e.g. ERR_EMDB_CORRUPTION).
  */
-export function recoverCopy(file: string, keys: readonly string[], opts: { rangeScans?: boolean } = {}): Recovered {
+export function recoverCopy(file: string, keys: readonly string[], opts: { rangeScans?: boolean; encryption?: { key: Uint8Array } } = {}): Recovered {
   const copy = `${file}.check-${process.pid}`;
   fs.copyFileSync(file, copy);
   // With rangeScans the index snapshot comes along, so recovery also takes the path that loads its sorted section and replays after it.
@@ -60,7 +60,8 @@ export function recoverCopy(file: string, keys: readonly string[], opts: { range
     fsyncDir: () => undefined,
   };
   const rangeScans = opts.rangeScans ? { rangeScans: { maxAgeMs: 0, maxPinnedBytes: 0 } } : {};
-  const engine = new WriterEngine({ path: copy, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined, ...rangeScans });
+  const sealed = opts.encryption ? { encryption: opts.encryption } : {};
+  const engine = new WriterEngine({ path: copy, flushPolicy: { kind: 'onEachFlush' }, io, control: createControlBlock(), publish: () => undefined, ...rangeScans, ...sealed });
   try {
     engine.open();
     const set = engine.currentBuffers();

@@ -135,6 +135,7 @@ const layoutPins = {
   GenerationFileWord: { FD: 0, IN_FLIGHT: 1, PINS: 2, RESERVED: 3 },
   GENERATION_FILE_WORDS: 4,
   WantedWord: { HEAD: 0, RESERVED: 1 },
+  UnitDirectoryWord: { END: 0, FIRST_PAGE: 1 },
   WANTED_BASE: 4,
   WANTED_SLOTS: 256,
   SORTED_TAIL_MAX_ENTRIES: 2048,

@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judge, recoverCopy } from '../helpers/crash-check.js';
-import { allKeys, applyOp, makeOps, rng, type CrashOp } from '../helpers/crash-ops.js';
+import { allKeys, applyOp, CRASH_ENCRYPTION_KEY, makeOps, rng, type CrashOp } from '../helpers/crash-ops.js';
 import { Emdb, FIXTURES, rmrf, scaled, spawnCrashChild, tmpDir } from '../helpers/common.js';
 import { testMutant } from '../../dist/src/mutants.js';
 
@@ -50,9 +50,12 @@ const FLUSH_POLICY = { onEachFlush: { kind: 'onEachFlush' }, group: { kind: 'gro
 const KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_KILLS ?? 295));
 /** The rangeScans variant: fewer kills (it exercises the same write path plus the sorted index). */
 const RANGE_KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_RANGE_KILLS ?? 90));
+/** The encrypted variant (sealed units; with the tiny-cache tier, read through the cache on every thread). */
+const ENCRYPTED_KILLS_PER_POLICY = scaled(Number(process.env.EMDB_KILL_LOOP_ENCRYPTED_KILLS ?? 60));
 const VARIANTS = [
-  { rangeScans: false, kills: KILLS_PER_POLICY, tag: '[kill-loop]', title: '' },
-  { rangeScans: true, kills: RANGE_KILLS_PER_POLICY, tag: '[kill-loop range]', title: ' with rangeScans (sorted index = hash index after every recovery)' },
+  { rangeScans: false, encrypted: false, kills: KILLS_PER_POLICY, tag: '[kill-loop]', title: '' },
+  { rangeScans: true, encrypted: false, kills: RANGE_KILLS_PER_POLICY, tag: '[kill-loop range]', title: ' with rangeScans (sorted index = hash index after every recovery)' },
+  { rangeScans: false, encrypted: true, kills: ENCRYPTED_KILLS_PER_POLICY, tag: '[kill-loop encrypted]', title: ' on an encrypted database' },
 ] as const;
 const LANES = Number(process.env.EMDB_KILL_LOOP_LANES ?? 3);
 const FRESH_EVERY = 20;
@@ -97,10 +100,10 @@ interface ChildRun {
 }
 
 /** Spawns the child and SIGKILLs it per `plan`; resolves once it is gone and its pipe drained. */
-function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan, rangeScans: boolean): Promise<ChildRun> {
+function runAndKill(file: string, seed: number, flushEvery: number, policy: Policy, plan: Plan, rangeScans: boolean, encrypted: boolean): Promise<ChildRun> {
   const started = performance.now();
-  const args = [file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare)];
-  const child = spawnCrashChild(CHILD, rangeScans ? [...args, 'range'] : args);
+  const args = [file, String(seed), String(opsFor(plan)), String(flushEvery), policy, 'op', String(plan.largeShare), rangeScans ? 'range' : '', encrypted ? 'encrypted' : ''];
+  const child = spawnCrashChild(CHILD, args);
   const run: ChildRun = { lastAck: -1, lastDurable: -1, phase: 'startup', error: undefined, killed: false, startMs: undefined, openMs: undefined };
   let openingAt = 0;
   let acks = 0;
@@ -209,7 +212,7 @@ describe('kill -9 loop across flush policies', () => {
   });
   afterAll(() => rmrf(dir));
 
-  for (const { rangeScans, kills: KILLS, tag, title } of VARIANTS)
+  for (const { rangeScans, encrypted, kills: KILLS, tag, title } of VARIANTS)
   it(`${KILLS} kills per policy${title}: no acknowledged write lost, nothing corrupt served, chunks whole`, async () => {
     const tallies = Object.fromEntries(POLICIES.map((p) => [p, newTally()])) as Record<Policy, Tally>;
     const violations: string[] = [];
@@ -219,7 +222,7 @@ describe('kill -9 loop across flush policies', () => {
 
     async function lane(laneNo: number): Promise<void> {
       const r = rng(BASE_SEED + laneNo);
-      const slots = POLICIES.map((policy): Slot => ({ policy, file: path.join(dir, `${policy}-${laneNo}${rangeScans ? '-range' : ''}.emdb`), state: new Map(), kills: 0, crashed: false }));
+      const slots = POLICIES.map((policy): Slot => ({ policy, file: path.join(dir, `${policy}-${laneNo}${rangeScans ? '-range' : ''}${encrypted ? '-sealed' : ''}.emdb`), state: new Map(), kills: 0, crashed: false }));
       const rounds = (KILLS * POLICIES.length) / LANES;
       for (let round = 0; round < rounds; round++) {
         const slot = slots[round % POLICIES.length]!;
@@ -245,7 +248,7 @@ describe('kill -9 loop across flush policies', () => {
                   : { at: 'acks', acks: 1 + Math.floor(r() * 200), ms: Math.floor(r() * 3), largeShare: LARGE_SHARE };
         const ctx = `${slot.policy} lane ${laneNo} kill ${slot.kills} (seed ${seed}, flushEvery ${flushEvery}, plan ${JSON.stringify(plan)})`;
         const wasCrashed = slot.crashed;
-        const run = await runAndKill(slot.file, seed, flushEvery, slot.policy, plan, rangeScans);
+        const run = await runAndKill(slot.file, seed, flushEvery, slot.policy, plan, rangeScans, encrypted);
         slot.kills++;
         if (run.openMs !== undefined) opens.push(run.openMs);
         if (run.startMs !== undefined) starts.push(run.startMs);
@@ -278,7 +281,7 @@ describe('kill -9 loop across flush policies', () => {
         const ops = makeOps(seed, opsFor(plan), plan.largeShare);
         let recovered;
         try {
-          recovered = recoverCopy(slot.file, KEYS, { rangeScans });
+          recovered = recoverCopy(slot.file, KEYS, { rangeScans, ...(encrypted ? { encryption: { key: CRASH_ENCRYPTION_KEY } } : {}) });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           violations.push(`${ctx}: recovery failed: ${e.code} ${e.message}`);
@@ -306,7 +309,7 @@ describe('kill -9 loop across flush policies', () => {
 
         if (slot.kills % FRESH_EVERY === PUBLIC_REOPEN_AT) {
           // The public path now and then: open the crashed image itself, read, append, close.
-          const db = await Emdb.open(slot.file, { readers: 1, flushPolicy: FLUSH_POLICY[slot.policy], rangeScans });
+          const db = await Emdb.open(slot.file, { readers: 1, flushPolicy: FLUSH_POLICY[slot.policy], rangeScans, ...(encrypted ? { encryption: { key: CRASH_ENCRYPTION_KEY } } : {}) });
           try {
             const viaGet = await db.getMany(KEYS);
             KEYS.forEach((k, i) => {
@@ -380,7 +383,7 @@ describe('kill -9 loop across flush policies', () => {
     const db = await Emdb.open(file, { readers: 1, rangeScans: true });
     await db.insertMany(KEYS.map((k) => [k, Buffer.from(`v-${k}`)]));
     await db.close();
-    const run = await runAndKill(file, 0x5017, CHILD_OPS, 'onEachFlush', { at: 'acks', acks: 300, ms: 0, largeShare: 0 }, true);
+    const run = await runAndKill(file, 0x5017, CHILD_OPS, 'onEachFlush', { at: 'acks', acks: 300, ms: 0, largeShare: 0 }, true, false);
     expect(run.killed && run.lastAck >= 299).toBe(true);
     const clean = recoverCopy(file, KEYS, { rangeScans: true });
     expect(clean.sortedFrom).toBe('snapshot');
