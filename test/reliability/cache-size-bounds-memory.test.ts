@@ -31,7 +31,7 @@ const CACHE = 8 * MiB;
 /** Heaps of the opening thread, the writer and the reader, and the producer's batch buffers: measured 55-77 MiB. */
 const ALLOWANCE = 96 * MiB;
 /**
- * Encrypted: each miss opens a 64 KiB unit on the reading thread (here the
+ * Encrypted: each miss opens a 16 KiB unit on the reading thread (here the
  * main thread, and the writer for the pages readers want cached), whose
  * plaintext passes through node:crypto as a short-lived string: their young
  * generations grow to their size limits under miss-heavy reads (measured
