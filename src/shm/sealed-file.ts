@@ -140,24 +140,26 @@ export function walkItems(fd: number, read: ReadAt, fileSize: number, directory:
   directory.publishTo(lsn);
 }
 
-/** Raw bytes read past the first unit, so one pread usually covers the next unit too. */
-const SPAN_READ = 2 * FRAME_BYTES + 1024;
+/** The span's first size: a unit of 16 KiB (64 KiB in older files) and its opener. */
+const SPAN_BYTES = 64 * 1024 + SEAL_RECORD_SIZE;
 
 /**
  * A thread's plaintext view of a sealed generation's file (the mirror form:
  * the file bytes with each unit's region decrypted), as a ReadAt that the
  * record fetch, the page fill and the linear reads use unchanged. A read
- * starts at the item the directory names for its page, reads the raw bytes
- * of the items it overlaps, checks each opener's CRC and authenticates each
- * region (AEAD; ERR_EMDB_CORRUPTION with the unit's offset when it fails),
- * and keeps the last span it decrypted: a thread that misses several records
- * of one unit opens it once. Reads end at the directory's end (U2), never in
- * bytes the writer has not noted (a preallocated tail reads as zeros).
+ * starts at the item the directory names for its page, steps header by
+ * header to the unit that holds its first byte, reads that unit whole,
+ * checks its opener's CRC and authenticates the region (AEAD;
+ * ERR_EMDB_CORRUPTION with the unit's offset when it fails), and keeps it: a
+ * thread that misses several records of one unit opens it once. A read
+ * returns at most through that unit's end, and never past the directory's
+ * end (U2), where the writer has not noted or not yet written the bytes (a
+ * preallocated tail reads as zeros).
  */
 export class SealedReader {
   private readonly unit: UnitOpener;
   private readonly words: BigInt64Array;
-  private span = new Uint8Array(SPAN_READ);
+  private span = new Uint8Array(SPAN_BYTES);
   private spanDv = new DataView(this.span.buffer);
   /** The span holds the mirror form of [spanFrom, spanTo); its raw read came through descriptor spanFd. */
   private spanFrom = 0;
@@ -179,7 +181,13 @@ export class SealedReader {
     this.spanTo = this.spanFrom;
   }
 
-  /** ReadAt over the mirror form: fills buf[off, off + len) from log position `position`; fewer bytes only at the directory's end. */
+  /**
+   * ReadAt over the mirror form: fills buf[off, off + len) from log position
+   * `position`, through the end of the unit (or durable mark) that holds it
+   * at most, so a caller that reads a little past its record opens one unit,
+   * not two (every caller reads on from where a short read ended); 0 only at
+   * the directory's end.
+   */
   readonly read: ReadAt = (fd, buf, off, len, position) => {
     const end = Math.min(position + len, Number(Atomics.load(this.words, UnitDirectoryWord.END)));
     let at = position;
@@ -190,50 +198,52 @@ export class SealedReader {
       if (got < n) return got;
       at += n;
     }
-    while (at < end) {
-      if (fd !== this.spanFd || at < this.spanFrom || at >= this.spanTo) this.load(fd, at, end);
+    if (at < end) {
+      if (fd !== this.spanFd || at < this.spanFrom || at >= this.spanTo) this.load(fd, at);
       const n = Math.min(end, this.spanTo) - at;
       buf.set(this.span.subarray(at - this.spanFrom, at - this.spanFrom + n), off + (at - position));
       at += n;
     }
-    return Math.max(0, end - position);
+    return Math.max(0, at - position);
   };
 
   /**
-   * Makes the span hold the mirror form of the items that overlap [at, end):
-   * walks from the item the directory names for at's page (U3), reading
-   * headers only until the item that holds `at`, then reads and opens every
-   * item up to `end`.
+   * Makes the span hold the mirror form of the item that holds `at`: from
+   * the item the directory names for at's page (U3), or from the end of the
+   * last span when that is nearer (a reader going through a page), it reads
+   * headers only (one small pread each) up to that item, then reads it whole
+   * and opens it.
    */
-  private load(fd: number, at: number, end: number): void {
-    this.spanFd = -1;
+  private load(fd: number, at: number): void {
     let item = Number(Atomics.load(this.words, UnitDirectoryWord.FIRST_PAGE + Math.floor(at / FRAME_BYTES)));
     if (item < DATA_START || item > at) throw damaged(at, 'the unit directory has no unit there');
-    // Skip the items wholly before `at` by their headers.
+    if (fd === this.spanFd && this.spanTo > item && this.spanTo <= at) item = this.spanTo;
+    this.spanFd = -1;
+    let size: number;
     for (;;) {
-      this.fillFrom(fd, item, RECORD_HEADER_SIZE, end);
-      if (isOpener(this.spanDv, 0)) this.extend(fd, item, SEAL_RECORD_SIZE);
-      const size = itemSize(this.spanDv, 0);
-      if (size <= 0) throw damaged(item, 'no sealed unit or durable mark starts there');
+      size = this.headerSize(fd, item);
       if (item + size > at) break;
       item += size;
     }
-    const from = item;
-    let off = 0;
-    while (from + off < end) {
-      this.extend(fd, from, off + RECORD_HEADER_SIZE);
-      // An opener's fields run past the record header.
-      if (isOpener(this.spanDv, off)) this.extend(fd, from, off + SEAL_RECORD_SIZE);
-      const size = itemSize(this.spanDv, off);
-      if (size <= 0) throw damaged(from + off, 'no sealed unit or durable mark starts there');
-      this.extend(fd, from, off + size);
-      this.openItem(from + off, off, size);
-      off += size;
-    }
-    this.spanFrom = from;
-    this.spanTo = from + off;
+    this.reserve(size);
+    if (this.rawFill(fd, this.span, 0, size, item) < size) throw damaged(item, 'it is cut short');
+    this.openItem(item, 0, size);
+    this.spanFrom = item;
+    this.spanTo = item + size;
     this.spanFd = fd;
   }
+
+  /** The size of the item whose header is at `lsn` (a pread of its header alone). */
+  private headerSize(fd: number, lsn: number): number {
+    const got = this.rawFill(fd, this.header, 0, SEAL_RECORD_SIZE, lsn);
+    if (got < RECORD_HEADER_SIZE || (isOpener(this.headerDv, 0) && got < SEAL_RECORD_SIZE)) throw damaged(lsn, 'it is cut short');
+    const size = itemSize(this.headerDv, 0);
+    if (size <= 0) throw damaged(lsn, 'no sealed unit or durable mark starts there');
+    return size;
+  }
+
+  private readonly header = new Uint8Array(SEAL_RECORD_SIZE);
+  private readonly headerDv = new DataView(this.header.buffer);
 
   /** Checks the item at span offset `off` (log position `lsn`) and decrypts a unit's region in place. */
   private openItem(lsn: number, off: number, size: number): void {
@@ -255,48 +265,13 @@ export class SealedReader {
     }
   }
 
-  /** The span holds raw bytes from `from`, at least `len` of them (fewer only where the file ends: damage). */
-  private fillFrom(fd: number, from: number, len: number, end: number): void {
-    if (this.spanFd === -2 && from >= this.rawFrom && from + len <= this.rawFrom + this.rawLen) {
-      // Already read: shift the view so that `from` is at offset 0.
-      if (from !== this.rawFrom) {
-        this.span.copyWithin(0, from - this.rawFrom, this.rawLen);
-        this.rawLen -= from - this.rawFrom;
-        this.rawFrom = from;
-      }
-      return;
-    }
-    this.reserve(Math.max(len, SPAN_READ));
-    const want = Math.max(len, Math.min(SPAN_READ, Math.max(end - from, len)));
-    const got = this.rawFill(fd, this.span, 0, want, from);
-    if (got < len) throw damaged(from, 'it is cut short');
-    this.spanFd = -2;
-    this.rawFrom = from;
-    this.rawLen = got;
-  }
-
-  /** The span (raw bytes from `from`, read by fillFrom) holds at least `len` bytes. */
-  private extend(fd: number, from: number, len: number): void {
-    if (len <= this.rawLen) return;
-    this.reserve(len);
-    const want = Math.max(len, Math.min(this.span.length, len + SPAN_READ)) - this.rawLen;
-    const got = this.rawFill(fd, this.span, this.rawLen, want, from + this.rawLen);
-    this.rawLen += got;
-    if (this.rawLen < len) throw damaged(from + this.rawLen, 'it is cut short');
-  }
-
-  private rawFrom = 0;
-  private rawLen = 0;
-
-  /** Grows the span to hold `len` bytes, keeping what it holds. */
+  /** Grows the span to hold `len` bytes (its content is read anew). */
   private reserve(len: number): void {
     if (len <= this.span.length) return;
     let size = this.span.length;
     while (size < len) size *= 2;
-    const span = new Uint8Array(size);
-    span.set(this.span.subarray(0, this.rawLen));
-    this.span = span;
-    this.spanDv = new DataView(span.buffer);
+    this.span = new Uint8Array(size);
+    this.spanDv = new DataView(this.span.buffer);
   }
 
   /** pread of up to `len` bytes; fewer only at the end of the file. */

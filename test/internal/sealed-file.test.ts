@@ -5,7 +5,9 @@
  * reads stop at the directory's published end (rule U2) even where more is
  * noted; a flipped byte in a unit or another key's unit is
  * ERR_EMDB_CORRUPTION at the unit's opener; a thread that reads several
- * records of one unit opens it once.
+ * records of one unit opens it once; a read stops at the end of the unit
+ * that holds its first byte (a record fetch reading past its record opens
+ * one unit, not two).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -85,9 +87,15 @@ function countingRead(): { read: (fd: number, buf: Uint8Array, off: number, len:
   };
 }
 
+/** Reads as every caller does: on from where a short read ended (a read stops at the end of a unit), until 0. */
 function readRange(reader: SealedReader, fd: number, pos: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
-  const got = reader.read(fd, out, 0, len, pos);
+  let got = 0;
+  while (got < len) {
+    const n = reader.read(fd, out, got, len - got, pos + got);
+    if (n <= 0) break;
+    got += n;
+  }
   return out.subarray(0, got);
 }
 
@@ -174,6 +182,10 @@ describe('a sealed log read through its unit directory', () => {
       reader.forget();
       readRange(reader, fd, unit + 100, 64);
       expect(counting.calls()).toBeGreaterThan(after);
+      // One call, across the unit's end: it stops there.
+      const next = log.units[3]!;
+      const out = new Uint8Array(2000);
+      expect(reader.read(fd, out, 0, 2000, next - 100)).toBe(100);
     } finally {
       fs.closeSync(fd);
     }
