@@ -8,22 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RecordKind, RECORD_HEADER_SIZE } from '../../dist/src/format/constants.js';
-import { sealRecord } from '../../dist/src/format/record.js';
+import { RECORD_HEADER_SIZE } from '../../dist/src/format/constants.js';
 import { GenerationFileWord } from '../../dist/src/shm/layout.js';
 import { RecordFetch, newGenerationFile, retireGenerationFile } from '../../dist/src/shm/record-fetch.js';
 import { tempDirs } from '../helpers/common.js';
+import { putRecord } from '../helpers/put-record.js';
 
 const dirs = tempDirs();
 
-function record(key: string, valueLen: number, fill: number): Uint8Array {
-  const k = Buffer.from(key);
-  const bytes = new Uint8Array(RECORD_HEADER_SIZE + k.length + valueLen);
-  bytes.set(k, RECORD_HEADER_SIZE);
-  bytes.fill(fill, RECORD_HEADER_SIZE + k.length);
-  sealRecord(bytes, new DataView(bytes.buffer), 0, RecordKind.PUT, 0, 0, k.length, valueLen, 0);
-  return bytes;
-}
 
 function logWith(records: Uint8Array[]): { file: string; offsets: number[] } {
   const file = path.join(dirs(), 'log');
@@ -41,8 +33,8 @@ function logWith(records: Uint8Array[]): { file: string; offsets: number[] } {
 
 describe('RecordFetch', () => {
   it('reads small and large records whole', () => {
-    const small = record('a', 150, 7);
-    const large = record('b', 70_000, 9);
+    const small = putRecord('a', 150, 7);
+    const large = putRecord('b', 70_000, 9);
     const { file, offsets } = logWith([small, large]);
     const fd = fs.openSync(file, 'r');
     const gen = newGenerationFile(fd);
@@ -56,7 +48,7 @@ describe('RecordFetch', () => {
   });
 
   it('refuses damaged bytes with ERR_EMDB_CORRUPTION at the record', () => {
-    const { file, offsets } = logWith([record('a', 150, 7), record('b', 10_000, 9)]);
+    const { file, offsets } = logWith([putRecord('a', 150, 7), putRecord('b', 10_000, 9)]);
     const bytes = fs.readFileSync(file);
     bytes[offsets[0]! + RECORD_HEADER_SIZE + 20]! ^= 0x10;
     fs.writeFileSync(file, bytes.subarray(0, offsets[1]! + 5000));
@@ -78,7 +70,7 @@ describe('RecordFetch', () => {
   });
 
   it('closes a retired generation only once nothing pins it', () => {
-    const { file, offsets } = logWith([record('a', 10, 1)]);
+    const { file, offsets } = logWith([putRecord('a', 10, 1)]);
     const fd = fs.openSync(file, 'r');
     const gen = newGenerationFile(fd);
     const closed: number[] = [];

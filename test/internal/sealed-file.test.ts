@@ -15,23 +15,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BatchCrypt } from '../../dist/src/crypto/batch-crypt.js';
 import { RecordCrypt } from '../../dist/src/crypto/record-crypt.js';
-import { DATA_START, RECORD_HEADER_SIZE, RecordKind } from '../../dist/src/format/constants.js';
-import { sealRecord } from '../../dist/src/format/record.js';
+import { DATA_START, RECORD_HEADER_SIZE } from '../../dist/src/format/constants.js';
 import { newUnitDirectory, SealedReader, UnitDirectory } from '../../dist/src/shm/sealed-file.js';
 import { ErrorCode, tempDirs } from '../helpers/common.js';
+import { putRecord } from '../helpers/put-record.js';
 import { rng } from '../helpers/log-image.js';
 
 const dirs = tempDirs();
 const AES = 1;
 
-function put(key: string, valueLen: number, fill: number): Uint8Array {
-  const k = Buffer.from(key);
-  const bytes = new Uint8Array(RECORD_HEADER_SIZE + k.length + valueLen);
-  bytes.set(k, RECORD_HEADER_SIZE);
-  bytes.fill(fill, RECORD_HEADER_SIZE + k.length);
-  sealRecord(bytes, new DataView(bytes.buffer), 0, RecordKind.PUT, 0, 0, k.length, valueLen, 0);
-  return bytes;
-}
 
 interface SealedLog {
   file: string;
@@ -56,7 +48,7 @@ function sealedLog(batches: number, seed: number): SealedLog {
     const records: Uint8Array[] = [];
     // Some batches carry one record larger than a unit (a unit of its own) or than a page.
     const count = 1 + Math.floor(random() * 300);
-    for (let i = 0; i < count; i++) records.push(put(`k${b}-${i}`, Math.floor(random() * (random() < 0.02 ? 150_000 : 900)), (b + i) & 0xff));
+    for (let i = 0; i < count; i++) records.push(putRecord(`k${b}-${i}`, Math.floor(random() * (random() < 0.02 ? 150_000 : 900)), (b + i) & 0xff));
     const { file, mirror } = batch.encryptBatch(Buffer.concat(records), lsn);
     directory.noteBytes(lsn, mirror);
     fileParts.push(file);
