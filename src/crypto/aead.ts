@@ -35,7 +35,7 @@ export function cipherById(id: number): CipherName | undefined {
 export interface Aead {
   /** Encrypts `plain` into `out` (same length) and returns the 16-byte tag. */
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): Uint8Array;
-  /** Decrypts `ct` into `out` (same length); false when the tag does not authenticate. */
+  /** Decrypts `ct` into `out` (same length, may be `ct`); false when the tag does not authenticate (then `out` may hold bytes nobody may use). */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
   /** `open` into a buffer of its own (no zeroed buffer and copy for a caller that copies anyway); undefined when it does not authenticate. */
   openAlloc(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Uint8Array | undefined;
@@ -75,17 +75,28 @@ function writeLatin1(out: Uint8Array, s: string): void {
   Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(s, 0, s.length, 'latin1');
 }
 
-/** Decrypts `ct` into `out` when `tag` authenticates it (out may be ct itself: written only after the check). */
+/** Larger inputs are decrypted a chunk at a time (an index snapshot's body is tens of MiB). */
+const OPEN_CHUNK = 1 << 20;
+
+/**
+ * Decrypts `ct` into `out` when `tag` authenticates it; `out` may be `ct`
+ * itself. Up to STRING_PATH_MAX, `out` is written only once authenticated;
+ * past it, a chunk at a time before the check, so on false `out` holds bytes
+ * nobody may use (every caller then drops or overwrites them).
+ */
 function nodeOpenInto(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean {
-  if (ct.length > STRING_PATH_MAX) {
-    const plain = nodeOpen(algo, key, nonce, aad, ct, tag);
-    if (plain === undefined) return false;
-    out.set(plain, 0);
-    return true;
-  }
   const d = nodeCrypto().createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
   d.setAAD(aad);
   d.setAuthTag(tag);
+  if (ct.length > STRING_PATH_MAX) {
+    for (let at = 0; at < ct.length; at += OPEN_CHUNK) writeLatin1(out.subarray(at), d.update(ct.subarray(at, Math.min(ct.length, at + OPEN_CHUNK)), undefined, 'latin1'));
+    try {
+      d.final();
+      return true;
+    } catch {
+      return false;
+    }
+  }
   const plain = d.update(ct, undefined, 'latin1');
   try {
     d.final();

@@ -15,7 +15,11 @@ const ZERO_NONCE = new Uint8Array(NONCE_SIZE);
 
 export interface SnapshotSealer {
   seal(aad: Uint8Array, body: Uint8Array): { salt: Uint8Array; sealed: Uint8Array };
-  /** undefined when the body does not authenticate (another key, tampering): the snapshot is then ignored. */
+  /**
+   * The body, decrypted in place in `sealed` (a view of it: no second buffer
+   * of the body's size); undefined when it does not authenticate (another
+   * key, tampering): the snapshot is then ignored, `sealed` with it.
+   */
   open(salt: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
 
@@ -31,8 +35,8 @@ export function snapshotSealer(keys: FileKeys): SnapshotSealer {
     },
     open(salt, aad, sealed) {
       if (sealed.length < TAG_SIZE) return undefined;
-      const body = new Uint8Array(sealed.length - TAG_SIZE);
-      return aead.open(keyFor(salt), ZERO_NONCE, aad, sealed.subarray(0, body.length), sealed.subarray(body.length), body) ? body : undefined;
+      const body = sealed.subarray(0, sealed.length - TAG_SIZE);
+      return aead.open(keyFor(salt), ZERO_NONCE, aad, body, sealed.subarray(body.length), body) ? body : undefined;
     },
   };
 }

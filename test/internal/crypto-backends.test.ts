@@ -37,4 +37,27 @@ describe('AEAD backends', () => {
       );
     });
   }
+
+  for (const cipher of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
+    it(`${cipher}: node:crypto seals and opens in place past its string path (an index snapshot of tens of MiB), and refuses a flipped tag`, () => {
+      const node = nodeAead(cipher);
+      const key = randomBytes(32);
+      const nonce = randomBytes(12);
+      const aad = randomBytes(20);
+      // Past 16 MiB the open goes a chunk at a time; an odd length ends on a partial chunk.
+      const plain = randomBytes(17 * 1024 * 1024 + 12_345);
+      const sealed = new Uint8Array(plain.length);
+      const tag = node.seal(key, nonce, aad, plain, sealed);
+      const copy = sealed.slice();
+      expect(node.open(key, nonce, aad, copy, tag, copy)).toBe(true);
+      expect(Buffer.from(copy).equals(plain)).toBe(true);
+      const bad = Uint8Array.from(tag);
+      bad[0] = bad[0]! ^ 1;
+      expect(node.open(key, nonce, aad, sealed.slice(), bad, new Uint8Array(plain.length))).toBe(false);
+      // The same bytes from the reference backend.
+      const reference = new Uint8Array(plain.length);
+      expect(nobleAead(cipher).open(key, nonce, aad, sealed, tag, reference)).toBe(true);
+      expect(Buffer.from(reference).equals(plain)).toBe(true);
+    }, 60_000);
+  }
 });
