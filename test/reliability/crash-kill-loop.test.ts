@@ -367,8 +367,10 @@ describe('kill -9 loop across flush policies', () => {
     expect(violations).toEqual([]);
     for (const p of POLICIES) {
       const t = tallies[p];
-      // The plans must have produced kills in every phase, and real work under every policy.
-      expect(t.startupKills, p).toBeGreaterThan(0);
+      // The plans must have produced kills in every phase, and real work under every policy. The encrypted variant
+      // runs fewer kills and is about recovery of sealed units: a kill during process start-up (the lock, the
+      // modules) is the plain variants' to cover, and 40 kills may draw none there.
+      if (!encrypted) expect(t.startupKills, p).toBeGreaterThan(0);
       expect(t.crashedImageOpenKills, p).toBeGreaterThan(0);
       expect(t.runningKills, p).toBeGreaterThan(KILLS / 3);
       if (rangeScans) expect(t.sortedChecked, p).toBeGreaterThan(KILLS / 2);
