@@ -86,9 +86,13 @@ describe('the default page cache', () => {
     }
   });
 
-  it('switches to the cache while open once the log grows past the threshold, every acknowledged write readable through the switch', async () => {
+  it.each([
+    ['plaintext', {}],
+    // Encrypted: the whole log's mirror form is noted into a unit directory at the switch, and misses open sealed units.
+    ['encrypted', { encryption: { key: Buffer.alloc(32, 0x2e) } }],
+  ])('%s: switches to the cache while open once the log grows past the threshold, every acknowledged write readable through the switch', async (_kind, options) => {
     const file = path.join(newDir(), 'db.emdb');
-    const db = await Emdb.open<Buffer>(file);
+    const db = await Emdb.open<Buffer>(file, options);
     // An attached thread reads the newest acknowledged keys without pause: a read that began on the old buffer set
     // must not miss a write acknowledged after the switch.
     const words = new Int32Array(new SharedArrayBuffer(8));
