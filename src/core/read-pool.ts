@@ -49,6 +49,8 @@ interface PendingBlock {
   rejects: Array<(e: unknown) => void>;
   /** Holds a getMany's keys: the reader looks the block up within one even BATCH_SEQ (ReadTask.whole). */
   whole: boolean;
+  /** The calls whose keys share the block (a get, or a getMany's keys): [first, first + count) of resolves, bytes [from, to). */
+  calls: { first: number; count: number; from: number; to: number; whole: boolean }[];
 }
 
 /**
@@ -165,7 +167,12 @@ export class ReadPool implements ValueReader {
 
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined> {
     if (this.servesInline()) return this.inline.lookup(namespace, key, keyLen);
-    return this.enqueue(this.blockFor(1), namespace, key, keyLen);
+    const block = this.blockFor(1);
+    const first = block.resolves.length;
+    const from = block.len;
+    const found = this.enqueue(block, namespace, key, keyLen);
+    block.calls.push({ first, count: 1, from, to: block.len, whole: false });
+    return found;
   }
 
   /**
@@ -178,7 +185,11 @@ export class ReadPool implements ValueReader {
     if (this.servesInline(keys.length)) return this.inline.lookupMany(namespace, keys, keyLens);
     const block = this.blockFor(keys.length);
     block.whole = true;
-    return Promise.all(keys.map((key, i) => this.enqueue(block, namespace, key, keyLens[i]!)));
+    const first = block.resolves.length;
+    const from = block.len;
+    const found = Promise.all(keys.map((key, i) => this.enqueue(block, namespace, key, keyLens[i]!)));
+    block.calls.push({ first, count: keys.length, from, to: block.len, whole: true });
+    return found;
   }
 
   /** The block the next `count` keys join: the tick's current one while they fit in it, else a new one. */
@@ -217,6 +228,12 @@ export class ReadPool implements ValueReader {
       (out) => deliver(block, out),
       (err: unknown) => {
         const e = this.failure(err);
+        // Damage met by one call's key must not fail the other calls of the tick that shared its task: each
+        // call is looked up again on its own, and only those that meet the damage again fail.
+        if (e.code === ErrorCode.CORRUPTION && block.calls.length > 1) {
+          for (const call of block.calls) this.dispatch(callBlock(block, call));
+          return;
+        }
         for (const reject of block.rejects) reject(e);
       },
     );
@@ -314,7 +331,23 @@ function deliver(block: PendingBlock, out: ArrayBuffer): void {
 
 function newBlock(): PendingBlock {
   const buf = Buffer.allocUnsafeSlow(16 * 1024);
-  return { buf, dv: new DataView(buf.buffer, 0, buf.length), len: 0, resolves: [], rejects: [], whole: false };
+  return { buf, dv: new DataView(buf.buffer, 0, buf.length), len: 0, resolves: [], rejects: [], whole: false, calls: [] };
+}
+
+/** A block of one call of `block` alone (its keys, promises and whether it is a getMany). */
+function callBlock(block: PendingBlock, call: PendingBlock['calls'][number]): PendingBlock {
+  // Its own memory at offset 0: run() sends buf.buffer[0, len).
+  const buf = Buffer.allocUnsafeSlow(call.to - call.from);
+  buf.set(block.buf.subarray(call.from, call.to));
+  return {
+    buf,
+    dv: new DataView(buf.buffer, buf.byteOffset, buf.length),
+    len: buf.length,
+    resolves: block.resolves.slice(call.first, call.first + call.count),
+    rejects: block.rejects.slice(call.first, call.first + call.count),
+    whole: call.whole,
+    calls: [{ ...call, first: 0, from: 0, to: buf.length }],
+  };
 }
 
 function grow(block: PendingBlock, extra: number): void {
