@@ -357,7 +357,7 @@ export class FramedReads {
 }
 
 /** pread through a generation's descriptor block (G1); -1 when it was retired. */
-function readThroughFile(file: Int32Array, into: Uint8Array, position: number, read: ReadAt): number {
+function readThroughFile(file: Int32Array, into: Uint8Array, position: number, read: ReadAt, once = false): number {
   Atomics.add(file, GenerationFileWord.IN_FLIGHT, 1);
   try {
     const fd = Atomics.load(file, GenerationFileWord.FD);
@@ -367,6 +367,7 @@ function readThroughFile(file: Int32Array, into: Uint8Array, position: number, r
       const n = read(fd, into, done, into.length - done, position + done);
       if (n <= 0) break;
       done += n;
+      if (once) break;
     }
     return done;
   } finally {
@@ -448,7 +449,10 @@ export class FramedView extends MirrorView {
 
   override logBytes(lsn: number, maxLen: number): Uint8Array {
     const { file, readAt } = this.reads;
-    return this.reads.linear(lsn, maxLen, (into, position) => readThroughFile(file, into, position, readAt));
+    // Sealed: one unit per chunk (a read stops at its unit's end). A scan asks again from where a chunk ended,
+    // often inside it: a megabyte per call opened ~60 units to use a few and opened them again on the next call.
+    const once = this.framed.sealed !== undefined;
+    return this.reads.linear(lsn, maxLen, (into, position) => readThroughFile(file, into, position, readAt, once));
   }
 
   /** Records served from frames and from the file by this view. */

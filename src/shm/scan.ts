@@ -16,53 +16,63 @@ export interface ScanSource {
   framed?: FramedSpec;
 }
 
+/** This thread's buffer the entries are gathered in before their exact-size copy is returned (reused: no garbage per chunk). */
+let scanScratch = new Uint8Array(64 * 1024);
+
 /**
  * Collects the live entries of namespace `ns` in slots [from, from + count) of
  * the table into one private buffer: count u32, then per entry
  * (keyLen u32, valueLen u32, key, value). Slots are read under their seqlock
  * (IndexView.readSlot, bounded like a lookup's).
  * Returns the packed entries and the slot after the last one scanned.
+ *
+ * The records are read once each, in log order (the entries of a chunk come
+ * out in that order; an unsorted iteration promises none): through the page
+ * cache a slot's record is anywhere in the log, and in log order the records
+ * of one page, or one sealed unit of an encrypted log, are read together
+ * (one pread or one unit opened for all of them, not one per record and pass).
  */
 export function scanSlots(source: ScanSource, ns: number, from: number, count: number, wantValues: boolean, now: number): { packed: ArrayBuffer; next: number } {
   const index = new IndexView(source.index);
   const mirror = mirrorViewOf(source);
   const end = Math.min(index.capacity, from + count);
-  const found: number[] = [];
-  let bytes = 4;
+  const lsns: number[] = [];
   for (let slot = from; slot < end; slot++) {
     const tag = index.readSlot(slot);
     if (tag === TAG_EMPTY || tag === TAG_DELETED) continue;
-    const lsn = index.slotLsn;
+    lsns.push(index.slotLsn);
+  }
+  lsns.sort((a, b) => a - b);
+  let out = scanScratch;
+  let odv = new DataView(out.buffer);
+  let at = 4;
+  let n = 0;
+  for (const lsn of lsns) {
     const off = mirror.recordAt(lsn);
     if (!mirror.coverRecord(off + RECORD_HEADER_SIZE)) continue;
     const dv = mirror.recDv;
     if (recordNamespace(dv, off) !== ns) continue;
     const expires = recordExpiresAt(dv, off);
     if (SKIP_EXPIRED && expires !== 0 && expires <= now) continue;
-    const valueLen = wantValues ? recordValueLen(dv, off) : 0;
-    found.push(lsn);
-    bytes += 8 + recordKeyLen(dv, off) + valueLen;
-  }
-  const packed = new ArrayBuffer(bytes);
-  const out = new Uint8Array(packed);
-  const odv = new DataView(packed);
-  odv.setUint32(0, found.length, true);
-  let at = 4;
-  for (const lsn of found) {
-    // Loaded by the pass above.
-    const off = mirror.residentRecordAt(lsn);
-    const dv = mirror.recDv;
     const keyStart = recordKeyStart(dv, off);
     const keyLen = recordKeyLen(dv, off);
     const valueLen = wantValues ? recordValueLen(dv, off) : 0;
     mirror.coverRecord(keyStart + keyLen + valueLen);
-    const u8 = mirror.recU8;
+    const need = at + 8 + keyLen + valueLen;
+    if (need > out.length) {
+      const grown = new Uint8Array(Math.max(need, out.length * 2));
+      grown.set(out.subarray(0, at));
+      out = scanScratch = grown;
+      odv = new DataView(out.buffer);
+    }
     odv.setUint32(at, keyLen, true);
     odv.setUint32(at + 4, valueLen, true);
-    out.set(u8.subarray(keyStart, keyStart + keyLen + valueLen), at + 8);
-    at += 8 + keyLen + valueLen;
+    out.set(mirror.recU8.subarray(keyStart, keyStart + keyLen + valueLen), at + 8);
+    at = need;
+    n++;
   }
-  return { packed, next: end };
+  odv.setUint32(0, n, true);
+  return { packed: out.buffer.slice(0, at), next: end };
 }
 
 /** Splits a packed scan result into [key, value bytes] views of its buffer. */
