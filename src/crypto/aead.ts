@@ -37,26 +37,10 @@ export interface Aead {
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): Uint8Array;
   /** Decrypts `ct` into `out` (same length, may be `ct`); false when the tag does not authenticate (then `out` may hold bytes nobody may use). */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
-  /** `open` into a buffer of its own (no zeroed buffer and copy for a caller that copies anyway); undefined when it does not authenticate. */
-  openAlloc(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Uint8Array | undefined;
 }
 
 function nodeAlgo(cipher: CipherName): CipherGCMTypes | 'chacha20-poly1305' {
   return cipher === 'aes-256-gcm' ? 'aes-256-gcm' : 'chacha20-poly1305';
-}
-
-/** The plaintext of `ct` when `tag` authenticates it, else undefined (nothing of an unauthenticated plaintext escapes). */
-function nodeOpen(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Buffer | undefined {
-  const d = nodeCrypto().createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
-  d.setAAD(aad);
-  d.setAuthTag(tag);
-  const head = d.update(ct);
-  try {
-    const tail = d.final();
-    return tail.length > 0 ? Buffer.concat([head, tail]) : head;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -75,8 +59,8 @@ function writeLatin1(out: Uint8Array, s: string): void {
   Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(s, 0, s.length, 'latin1');
 }
 
-/** Larger inputs are decrypted a chunk at a time (an index snapshot's body is tens of MiB). */
-const OPEN_CHUNK = 1 << 20;
+/** Larger inputs go through node:crypto a chunk at a time (an index snapshot's body is tens of MiB). */
+const CHUNK = 1 << 20;
 
 /**
  * Decrypts `ct` into `out` when `tag` authenticates it; `out` may be `ct`
@@ -89,7 +73,7 @@ function nodeOpenInto(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Arra
   d.setAAD(aad);
   d.setAuthTag(tag);
   if (ct.length > STRING_PATH_MAX) {
-    for (let at = 0; at < ct.length; at += OPEN_CHUNK) writeLatin1(out.subarray(at), d.update(ct.subarray(at, Math.min(ct.length, at + OPEN_CHUNK)), undefined, 'latin1'));
+    for (let at = 0; at < ct.length; at += CHUNK) writeLatin1(out.subarray(at), d.update(ct.subarray(at, Math.min(ct.length, at + CHUNK)), undefined, 'latin1'));
     try {
       d.final();
       return true;
@@ -114,24 +98,14 @@ export function nodeAead(cipher: CipherName): Aead {
       // The cast: node's typings split GCM and ChaCha20-Poly1305 overloads; both accept these options.
       const c = nodeCrypto().createCipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
       c.setAAD(aad);
-      if (plain.length <= STRING_PATH_MAX) {
-        // GCM and ChaCha20-Poly1305 are stream modes: final() adds no bytes.
-        const sealed = c.update(plain, undefined, 'latin1');
-        c.final();
-        writeLatin1(out, sealed);
-        return c.getAuthTag();
-      }
-      const head = c.update(plain);
-      const tail = c.final();
-      out.set(head, 0);
-      if (tail.length > 0) out.set(tail, head.length);
+      // A chunk at a time (no input-sized buffer for a snapshot's body); GCM and ChaCha20-Poly1305 are stream modes:
+      // each chunk's output is its own length, and final() adds no bytes.
+      for (let at = 0; at < plain.length; at += CHUNK) writeLatin1(out.subarray(at), c.update(plain.subarray(at, Math.min(plain.length, at + CHUNK)), undefined, 'latin1'));
+      c.final();
       return c.getAuthTag();
     },
     open(key, nonce, aad, ct, tag, out) {
       return nodeOpenInto(algo, key, nonce, aad, ct, tag, out);
-    },
-    openAlloc(key, nonce, aad, ct, tag) {
-      return nodeOpen(algo, key, nonce, aad, ct, tag);
     },
   };
 }

@@ -27,9 +27,5 @@ export function nobleAead(cipher: CipherName): Aead {
         return false;
       }
     },
-    openAlloc(key, nonce, aad, ct, tag) {
-      const out = new Uint8Array(ct.length);
-      return this.open(key, nonce, aad, ct, tag, out) ? out : undefined;
-    },
   };
 }

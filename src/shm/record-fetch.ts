@@ -8,6 +8,17 @@ import { nativeCrc32 } from './native-crc.js';
 /** pread as fs.readSync has it; the writer passes its FileIO's (test doubles). */
 export type ReadAt = (fd: number, buf: Uint8Array, bufOffset: number, len: number, position: number) => number;
 
+/** pread through `read` until `len` bytes are in into[at, ...) or the file ends; returns how many came. */
+export function preadFully(read: ReadAt, fd: number, into: Uint8Array, at: number, len: number, position: number): number {
+  let done = 0;
+  while (done < len) {
+    const n = read(fd, into, at + done, len - done, position + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  return done;
+}
+
 /** First read of a record: most records fit, so one pread serves them (a second reads the rest of a longer one). */
 const FIRST_READ_BYTES = 1024;
 
@@ -88,13 +99,7 @@ export class RecordFetch {
 
   /** Reads up to `len` bytes at file position `position` into bytes[at, ...); fewer only at the end of the file. */
   private readAt(fd: number, at: number, len: number, position: number): number {
-    let done = 0;
-    while (done < len) {
-      const n = this.read(fd, this.bytes, at + done, len - done, position + done);
-      if (n <= 0) break;
-      done += n;
-    }
-    return done;
+    return preadFully(this.read, fd, this.bytes, at, len, position);
   }
 
   /** Grows the scratch to hold `len` bytes, keeping what it holds. */

@@ -7,7 +7,7 @@ import { isOpener, readOpener } from '../format/seal-opener.js';
 import { FRAME_BYTES } from './frame-pool.js';
 import { UnitDirectoryWord } from './layout.js';
 import { nativeCrc32 } from './native-crc.js';
-import type { ReadAt } from './record-fetch.js';
+import { preadFully, type ReadAt } from './record-fetch.js';
 
 /**
  * What a thread needs to read a sealed (record scheme 2) log generation
@@ -116,6 +116,17 @@ export class UnitDirectory {
 }
 
 /**
+ * Reads the header of the item at `lsn` into `header` (SEAL_RECORD_SIZE
+ * bytes) and returns the item's size; -1 when the file holds no whole header
+ * of a unit or durable mark there (cut short, or something else).
+ */
+function itemAt(read: ReadAt, fd: number, lsn: number, header: Uint8Array, dv: DataView): number {
+  const got = preadFully(read, fd, header, 0, SEAL_RECORD_SIZE, lsn);
+  if (got < RECORD_HEADER_SIZE || (isOpener(dv, 0) && got < SEAL_RECORD_SIZE)) return -1;
+  return itemSize(dv, 0);
+}
+
+/**
  * Notes the items of a sealed log file in `directory` from its plaintext
  * openers and durable marks (one pread of a header per item), from the first
  * record to where they stop parsing or the file ends; publishes that end.
@@ -125,14 +136,7 @@ export function walkItems(fd: number, read: ReadAt, fileSize: number, directory:
   const dv = new DataView(header.buffer);
   let lsn = DATA_START;
   while (lsn + RECORD_HEADER_SIZE <= fileSize) {
-    let got = 0;
-    while (got < header.length) {
-      const n = read(fd, header, got, header.length - got, lsn + got);
-      if (n <= 0) break;
-      got += n;
-    }
-    if (got < RECORD_HEADER_SIZE || (isOpener(dv, 0) && got < SEAL_RECORD_SIZE)) break;
-    const size = itemSize(dv, 0);
+    const size = itemAt(read, fd, lsn, header, dv);
     if (size <= 0 || lsn + size > fileSize) break;
     directory.noteBytesOf(lsn, size);
     lsn += size;
@@ -194,7 +198,7 @@ export class SealedReader {
     if (at < DATA_START) {
       // The prelude and header slots are not sealed.
       const n = Math.min(end, DATA_START) - at;
-      const got = n > 0 ? this.rawFill(fd, buf, off, n, at) : 0;
+      const got = n > 0 ? preadFully(this.raw, fd, buf, off, n, at) : 0;
       if (got < n) return got;
       at += n;
     }
@@ -226,7 +230,7 @@ export class SealedReader {
       item += size;
     }
     this.reserve(size);
-    if (this.rawFill(fd, this.span, 0, size, item) < size) throw damaged(item, 'it is cut short');
+    if (preadFully(this.raw, fd, this.span, 0, size, item) < size) throw damaged(item, 'it is cut short');
     this.openItem(item, 0, size);
     this.spanFrom = item;
     this.spanTo = item + size;
@@ -235,10 +239,8 @@ export class SealedReader {
 
   /** The size of the item whose header is at `lsn` (a pread of its header alone). */
   private headerSize(fd: number, lsn: number): number {
-    const got = this.rawFill(fd, this.header, 0, SEAL_RECORD_SIZE, lsn);
-    if (got < RECORD_HEADER_SIZE || (isOpener(this.headerDv, 0) && got < SEAL_RECORD_SIZE)) throw damaged(lsn, 'it is cut short');
-    const size = itemSize(this.headerDv, 0);
-    if (size <= 0) throw damaged(lsn, 'no sealed unit or durable mark starts there');
+    const size = itemAt(this.raw, fd, lsn, this.header, this.headerDv);
+    if (size <= 0) throw damaged(lsn, 'no whole sealed unit or durable mark starts there');
     return size;
   }
 
@@ -274,16 +276,6 @@ export class SealedReader {
     this.spanDv = new DataView(this.span.buffer);
   }
 
-  /** pread of up to `len` bytes; fewer only at the end of the file. */
-  private rawFill(fd: number, into: Uint8Array, at: number, len: number, position: number): number {
-    let done = 0;
-    while (done < len) {
-      const n = this.raw(fd, into, at + done, len - done, position + done);
-      if (n <= 0) break;
-      done += n;
-    }
-    return done;
-  }
 }
 
 function damaged(lsn: number, why: string): EmdbError {

@@ -1,6 +1,6 @@
 import { MAX_RECORD_BYTES, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { frameSize } from '../format/record.js';
-import type { ReadAt } from './record-fetch.js';
+import { preadFully, type ReadAt } from './record-fetch.js';
 import { newUnitDirectory, SealedReader, UnitDirectory, walkItems } from './sealed-file.js';
 import { FileRecords, UnsegmentedLog } from './unsegmented-log.js';
 
@@ -165,19 +165,10 @@ export class WindowedLog extends UnsegmentedLog {
     }
     const fd = this.file.fd;
     if (fd < 0) throw new Error('the windowed log was read after it was closed');
-    let got = 0;
     // Sealed: what the walk decrypted comes back decrypted (the units are authenticated again on the way).
     const plainPart = this.sealedRead && lsn < this.plainTo ? Math.min(want, this.plainTo - lsn) : 0;
-    while (got < plainPart) {
-      const n = this.sealedRead!(fd, this.window, got, plainPart - got, lsn + got);
-      if (n <= 0) break;
-      got += n;
-    }
-    while (got < want && got >= plainPart) {
-      const n = this.read(fd, this.window, got, want - got, lsn + got);
-      if (n <= 0) break;
-      got += n;
-    }
+    let got = plainPart > 0 ? preadFully(this.sealedRead!, fd, this.window, 0, plainPart, lsn) : 0;
+    if (got === plainPart) got += preadFully(this.read, fd, this.window, got, want - got, lsn + got);
     this.winFrom = lsn;
     this.winLen = got;
   }

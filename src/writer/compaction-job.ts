@@ -359,34 +359,27 @@ export class CompactionJob {
 
   /** Appends one record (a view of the old log's record at `from`, or a new catalogue record: -1) to the new log and applies it. */
   private place(view: Uint8Array, from = -1): void {
-    let bytes = view;
-    const flags = bytes[RECORD.FLAGS]!;
-    if (this.crypt?.batch && (flags & RECORD_FLAG_ENCRYPTED) === 0) {
-      // Sealed units, a plaintext record (mirror form): gathered as it is, its transaction flag cleared in the copy.
+    const flags = view[RECORD.FLAGS]!;
+    if (this.crypt?.batch) {
+      // Sealed units (scheme 2): plaintext records gathered (a scheme 1 one made plaintext first), then sealed many per
+      // AEAD call (sealGathered); out of its transaction, the flag is cleared in the gathered copy.
       const at = this.gatheredBytes;
-      this.gather(view);
+      this.gather((flags & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(view) : view);
       if ((flags & RECORD_FLAG_IN_TX) !== 0) {
-        const copy = this.gathered.subarray(at, at + view.length);
-        copy[RECORD.FLAGS] = flags & ~RECORD_FLAG_IN_TX;
+        const copy = this.gathered.subarray(at, this.gatheredBytes);
+        copy[RECORD.FLAGS] = copy[RECORD.FLAGS]! & ~RECORD_FLAG_IN_TX;
         new DataView(copy.buffer, copy.byteOffset, copy.length).setUint32(RECORD.CRC, crc32(copy.subarray(RECORD_CRC_START)), true);
       }
       this.gatheredFrom.push(from);
       if (this.gatheredBytes >= GATHER_BYTES) this.sealGathered();
       return;
     }
+    let bytes = view;
     if ((flags & RECORD_FLAG_IN_TX) !== 0) {
       bytes = view.slice();
       const dv = new DataView(bytes.buffer, 0, bytes.length);
       dv.setUint8(RECORD.FLAGS, flags & ~RECORD_FLAG_IN_TX);
       dv.setUint32(RECORD.CRC, crc32(bytes.subarray(RECORD_CRC_START)), true);
-    }
-    if (this.crypt?.batch) {
-      // Sealed units (scheme 2): plaintext records gathered, then sealed many per AEAD call (sealGathered).
-      const plain = (bytes[RECORD.FLAGS]! & RECORD_FLAG_ENCRYPTED) !== 0 ? toPlainRecord(bytes) : bytes;
-      this.gather(plain);
-      this.gatheredFrom.push(from);
-      if (this.gatheredBytes >= GATHER_BYTES) this.sealGathered();
-      return;
     }
     const placed = placeRecord(bytes, this.end, this.crypt);
     if (from >= 0) this.moves?.add(from, this.end, placed.mirror.length);
