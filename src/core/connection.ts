@@ -65,7 +65,7 @@ export class Connection implements DbConnection {
     let writer: WriterWorker | undefined;
     try {
       // The writer thread is still booting: read the index snapshot's table meanwhile (core/snapshot-prefetch.ts).
-      const snapshot = lock && !options.encryption ? await prefetchSnapshot(lock.file) : undefined;
+      const snapshot = lock ? await prefetchSnapshot(lock.file) : undefined;
       const control = createControlBlock();
       const id = nodeCrypto().randomUUID();
       const channelName = `emdb-js:${id}:buffers`;

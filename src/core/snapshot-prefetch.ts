@@ -17,7 +17,8 @@ import { indexBytes } from '../shm/layout.js';
  * body CRC over the table and the catalogue exactly as for its own read
  * (writer/snapshot.ts); otherwise it reads the file itself. Called only once
  * the lock is held, so no other writer rewrites the snapshot meanwhile. An
- * encrypted database's table is sealed inside the body: not prefetched.
+ * encrypted database's sealed body starts with the table's ciphertext, byte
+ * for byte (stream ciphers): the writer authenticates and decrypts it in place.
  */
 export async function prefetchSnapshot(dbFile: string): Promise<PrefetchedSnapshot | undefined> {
   let handle: fs.promises.FileHandle | undefined;

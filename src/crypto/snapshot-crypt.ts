@@ -7,7 +7,7 @@
  * can be a constant without ever repeating under a key.
  */
 import { nodeCrypto, randomBytes } from './node-crypto.js';
-import { aeadFor, KEY_SIZE, NONCE_SIZE, TAG_SIZE } from './aead.js';
+import { aeadFor, KEY_SIZE, NONCE_SIZE, openPartsInPlace, TAG_SIZE } from './aead.js';
 import type { FileKeys } from './keys.js';
 
 export const SNAPSHOT_SALT_SIZE = 16;
@@ -21,6 +21,8 @@ export interface SnapshotSealer {
    * key, tampering): the snapshot is then ignored, `sealed` with it.
    */
   open(salt: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /** The body held in `parts` (in order; the tag follows them in the file), each decrypted in place; false when it does not authenticate. */
+  openParts(salt: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array): boolean;
 }
 
 export function snapshotSealer(keys: FileKeys): SnapshotSealer {
@@ -37,6 +39,9 @@ export function snapshotSealer(keys: FileKeys): SnapshotSealer {
       if (sealed.length < TAG_SIZE) return undefined;
       const body = sealed.subarray(0, sealed.length - TAG_SIZE);
       return aead.open(keyFor(salt), ZERO_NONCE, aad, body, sealed.subarray(body.length), body) ? body : undefined;
+    },
+    openParts(salt, aad, parts, tag) {
+      return openPartsInPlace(keys.cipher, keyFor(salt), ZERO_NONCE, aad, parts, tag);
     },
   };
 }

@@ -87,10 +87,13 @@ export const READABLE_SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
  * PAGE_CRCS: the CRC of the log prefix at every log page boundary ends the body
  * (format/page-crcs.ts): a reopen loads the log's pages when they are first read
  * and checks each against it (docs/DESIGN.md, "Lazy log pages").
+ * UNIT_DIRECTORY (encrypted logs read through the page cache): where the
+ * sealed unit holding each log page's first byte starts ends the sealed body
+ * (format/unit-directory-section.ts): an encrypted log then opens lazily too.
  * A snapshot with a bit this build does not know is ignored.
  */
-export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2, PAGE_CRCS: 4 } as const;
-export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY | SnapshotSection.PAGE_CRCS;
+export const SnapshotSection = { SORTED_INDEX: 1, EXPIRY: 2, PAGE_CRCS: 4, UNIT_DIRECTORY: 8 } as const;
+export const KNOWN_SNAPSHOT_SECTIONS = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY | SnapshotSection.PAGE_CRCS | SnapshotSection.UNIT_DIRECTORY;
 /** log2 of the log page a lazily opened log is loaded and checked by (64 KiB; recorded in the page CRC section). */
 export const LOG_PAGE_SHIFT = 16;
 export const LOG_PAGE_BYTES = 2 ** LOG_PAGE_SHIFT;

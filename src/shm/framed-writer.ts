@@ -145,6 +145,11 @@ export class FramedWriter extends UnsegmentedLog {
     this.directory?.publishTo(end);
   }
 
+  /** A sealed generation's unit directory entries for the pages before `tail` (an index snapshot saves them); undefined for a plaintext one. */
+  unitEntries(tail: number): Float64Array | undefined {
+    return this.directory?.entries(tail);
+  }
+
   /** Pages of a sealed generation are authenticated as they are decrypted: they need no boundary CRCs. */
   get selfChecked(): boolean {
     return this.directory !== undefined;

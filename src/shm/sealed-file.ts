@@ -96,6 +96,30 @@ export class UnitDirectory {
     this.publishTo(to);
   }
 
+  /**
+   * The words of the pages that start before `tail` (an item boundary the
+   * directory has noted): what an index snapshot saves, so the next open
+   * need not walk the file to find its units.
+   */
+  entries(tail: number): Float64Array {
+    if (tail > this.next) throw new Error(`unit directory: entries asked up to ${tail}, noted up to ${this.next}`);
+    const items = new Float64Array(Math.ceil(tail / FRAME_BYTES));
+    for (let page = 0; page < items.length; page++) items[page] = Number(Atomics.load(this.words, UnitDirectoryWord.FIRST_PAGE + page));
+    return items;
+  }
+
+  /**
+   * Notes the log [DATA_START, tail) from a snapshot's entries (one per page
+   * that starts before `tail`, `entries` above) instead of from the file:
+   * the snapshot was sealed under this file's key, so they are the writer's own.
+   */
+  loadEntries(items: Float64Array, tail: number): void {
+    if (items.length !== Math.ceil(tail / FRAME_BYTES)) throw new Error(`unit directory: ${items.length} entries for a log of ${tail} bytes`);
+    if (items.length > 0) this.grow(items.length - 1);
+    for (let page = 0; page < items.length; page++) Atomics.store(this.words, UnitDirectoryWord.FIRST_PAGE + page, BigInt(items[page]!));
+    this.next = tail;
+  }
+
   /** U1: every page whose first byte lies in [lsn, lsn + size) starts its reads at `lsn`. */
   private noteItem(lsn: number, size: number): void {
     const first = lsn <= DATA_START ? 0 : Math.ceil(lsn / FRAME_BYTES);
@@ -128,13 +152,14 @@ function itemAt(read: ReadAt, fd: number, lsn: number, header: Uint8Array, dv: D
 
 /**
  * Notes the items of a sealed log file in `directory` from its plaintext
- * openers and durable marks (one pread of a header per item), from the first
- * record to where they stop parsing or the file ends; publishes that end.
+ * openers and durable marks (one pread of a header per item), from `from`
+ * (the first record, or where a snapshot's entries end) to where they stop
+ * parsing or the file ends; publishes that end.
  */
-export function walkItems(fd: number, read: ReadAt, fileSize: number, directory: UnitDirectory): void {
+export function walkItems(fd: number, read: ReadAt, fileSize: number, directory: UnitDirectory, from = DATA_START): void {
   const header = new Uint8Array(SEAL_RECORD_SIZE);
   const dv = new DataView(header.buffer);
-  let lsn = DATA_START;
+  let lsn = from;
   while (lsn + RECORD_HEADER_SIZE <= fileSize) {
     const size = itemAt(read, fd, lsn, header, dv);
     if (size <= 0 || lsn + size > fileSize) break;

@@ -42,14 +42,16 @@ export class WindowedLog extends UnsegmentedLog {
     private readonly read: ReadAt,
     private readonly fileSize: number,
     closeFd: (fd: number) => void,
-    seal?: { cipher: number; key: Uint8Array },
+    seal?: { cipher: number; key: Uint8Array; units?: { items: Float64Array; tail: number } },
   ) {
     super();
     if (seal) {
       const directory = new UnitDirectory(newUnitDirectory(fileSize));
+      // A lazy open: the snapshot's entries stand for the items before its tail, and only the file after it is walked.
+      if (seal.units) directory.loadEntries(seal.units.items, seal.units.tail);
       // Openers and durable marks are plaintext in the file: the walk stops where they stop parsing (residue or
       // damage, which the replay finds and reports; nothing past it is read again).
-      walkItems(readFd, read, fileSize, directory);
+      walkItems(readFd, read, fileSize, directory, seal.units?.tail);
       // Sealed: noted from the file's plaintext openers before the replay, so records read again after the window
       // moved on are decrypted (sealed-file.ts); the frames reuse it.
       this.unitDirectory = directory;

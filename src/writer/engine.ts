@@ -1,6 +1,6 @@
 import { EmdbError, ErrorCode, ioError } from '../errors.js';
 import { rewriteProtection } from './reencrypt.js';
-import { DATA_START, ENCODING_ID, RecordKind, V3 } from '../format/constants.js';
+import { DATA_START, ENCODING_ID, LOG_PAGE_SHIFT, RecordKind, V3 } from '../format/constants.js';
 import { encodingNameOf } from '../format/header.js';
 import { catalogueRecord } from '../format/record.js';
 import type { FileIO } from '../log/file-io.js';
@@ -58,7 +58,8 @@ export class WriterEngine extends CompactingWriter {
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
   private openedEnd = DATA_START;
   /** The snapshot on disk has page CRCs; a last close rewrites one without them (an older build's), so the next open can be lazy. */
-  private snapshotHasPages = false;
+  /** The snapshot on disk lets a reopen be lazy: page CRCs (plaintext) or the unit directory (a sealed log in frames). */
+  private snapshotLazy = false;
   /** When this engine last saved an index snapshot (stats().lastCheckpointAt counts it). */
   private snapshotAt = 0;
   /** Why the last index snapshot could not be written (a cache: the checkpoint itself succeeded; stats() reports the message). */
@@ -141,7 +142,7 @@ export class WriterEngine extends CompactingWriter {
     }
     if (this.state.mirror.pages) this.warmer = new LazyWarmer(this.state.mirror.pages, (fd) => this.opts.io.close(fd));
     this.snapshotTail = log.snapshotTail;
-    this.snapshotHasPages = log.snapshotHasPages;
+    this.snapshotLazy = log.snapshotLazy;
     this.lsn.reset(log.report.end);
     this.durableLsn = log.report.end;
     this.marks.reset(log.slot.tailHint, log.prelude.version >= V3);
@@ -375,7 +376,7 @@ export class WriterEngine extends CompactingWriter {
     if (this.fd < 0) return;
     if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
-    const upgrade = final && !this.snapshotHasPages && !this.crypt && this.durableLsn >= lazyOpenMinBytes();
+    const upgrade = final && !this.snapshotLazy && this.lazySnapshotPossible() && this.durableLsn >= lazyOpenMinBytes();
     if (!((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY))) return;
     try {
       this.saveSnapshot();
@@ -429,15 +430,26 @@ export class WriterEngine extends CompactingWriter {
    * was not touched, a half-written snapshot is never renamed into place, and
    * the previous one stays valid for the prefix it describes.
    */
+  /** Whether a snapshot written now could let a reopen be lazy: plaintext, or sealed and read through frames (which note its units). */
+  private lazySnapshotPossible(): boolean {
+    return !this.crypt || (this.state.mirror instanceof FramedWriter && this.state.mirror.selfChecked);
+  }
+
   private saveSnapshot(): void {
     const file = this.opts.path;
     if (this.fd < 0 || file === null) return;
     const end = this.lsn.next;
+    let units: Float64Array | undefined;
     try {
       const crc = this.prefix.upTo(this.state.mirror, end);
       // The sorted index is persisted as one run: collapse it (readers get the merged run too).
       if (this.state.sorted?.collapse()) this.publishBuffers();
-      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot, this.crypt ? undefined : this.prefix.pageCrcs(this.state.mirror));
+      const mirror = this.state.mirror;
+      units = this.crypt && mirror instanceof FramedWriter ? mirror.unitEntries(end) : undefined;
+      writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot, {
+        pages: this.crypt ? undefined : this.prefix.pageCrcs(mirror),
+        units: units && { pageShift: LOG_PAGE_SHIFT, items: units },
+      });
     } catch (err) {
       const error = ioError('index snapshot', err);
       this.snapshotFailure = error;
@@ -445,7 +457,7 @@ export class WriterEngine extends CompactingWriter {
     }
     this.snapshotTail = end;
     this.snapshotAt = Date.now();
-    this.snapshotHasPages = !this.crypt;
+    this.snapshotLazy = !this.crypt || units !== undefined;
     this.snapshotFailure = undefined;
   }
 

@@ -38,14 +38,24 @@ export function lazyWarmInBackground(): boolean {
 export function canOpenLazily(snapshot: LoadedSnapshot | undefined, slot: ChosenSlot, size: number, strict: boolean, encrypted: boolean, minBytes: number): snapshot is LoadedSnapshot & { pages: NonNullable<LoadedSnapshot['pages']> } {
   if (!snapshot?.pages || encrypted || !strict || size < minBytes) return false;
   const { header, pages } = snapshot;
-  return (
-    slot.prefixCrc !== undefined &&
-    slot.tailHint >= header.tail &&
-    size >= slot.tailHint &&
-    (slot.tailHint > header.tail || slot.prefixCrc === header.prefixCrc) &&
-    pages.pageShift === LOG_PAGE_SHIFT &&
-    pages.crcs.length === Math.floor(header.tail / LOG_PAGE_BYTES) + 1
-  );
+  return chainsToSlot(header.tail, header.prefixCrc, slot, size) && pages.pageShift === LOG_PAGE_SHIFT && pages.crcs.length === Math.floor(header.tail / LOG_PAGE_BYTES) + 1;
+}
+
+/**
+ * The same for an encrypted log read through the page cache (sealed units):
+ * a snapshot that carries the unit directory up to its tail. Its pages are
+ * never read at open; each unit is authenticated when a thread first reads
+ * it (shm/sealed-file.ts), so damage is met there, as in a lazy plaintext log.
+ */
+export function canOpenSealedLazily(snapshot: LoadedSnapshot | undefined, slot: ChosenSlot, size: number, strict: boolean, minBytes: number): snapshot is LoadedSnapshot & { units: NonNullable<LoadedSnapshot['units']> } {
+  if (!snapshot?.units || !strict || size < minBytes) return false;
+  const { header, units } = snapshot;
+  return chainsToSlot(header.tail, header.prefixCrc, slot, size) && units.pageShift === LOG_PAGE_SHIFT && units.items.length === Math.ceil(header.tail / LOG_PAGE_BYTES);
+}
+
+/** A slot with a prefix CRC at or after the snapshot's tail, inside the file, and the same CRC when at the same tail (the rest is checked by continuing the CRC). */
+function chainsToSlot(tail: number, prefixCrc: number, slot: ChosenSlot, size: number): boolean {
+  return slot.prefixCrc !== undefined && slot.tailHint >= tail && size >= slot.tailHint && (slot.tailHint > tail || slot.prefixCrc === prefixCrc);
 }
 
 /**

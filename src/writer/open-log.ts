@@ -4,7 +4,7 @@ import { DATA_START, ENCODING_ID, ENCODING_NOT_RECORDED, MAX_RECORD_KIND, MAX_RE
 import { assertWholeHeader, chooseSlot, decodePrelude, encodeNewHeader, encodingNameOf, isEncrypted, type ChosenSlot, type Prelude } from '../format/header.js';
 import { dirOf, mkdirDurable, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { logCrc, startPages } from '../log/prefix-crc.js';
-import { canOpenLazily, lazyOpenMinBytes, openLazily } from './lazy-open.js';
+import { canOpenLazily, canOpenSealedLazily, lazyOpenMinBytes, openLazily } from './lazy-open.js';
 import { loadMirror, replayLog, type RecoveryMode, type RecoveryResult } from '../log/recovery.js';
 import type { ValueEncoding } from '../types.js';
 import type { FlushPolicy, RecoveryStats } from '../types.js';
@@ -46,8 +46,8 @@ export interface OpenedLog {
   prefix: { lsn: number; crc: number; pages?: number[] };
   /** Tail covered by the snapshot on disk when it was used, else -1. */
   snapshotTail: number;
-  /** The snapshot used has page CRCs (a later open of the same log may be lazy). */
-  snapshotHasPages: boolean;
+  /** The snapshot used lets a later open of the same log be lazy: it has page CRCs, or the unit directory of a sealed log. */
+  snapshotLazy: boolean;
   /** Encrypted files: keys and file subkeys. */
   crypt?: LogCrypt;
 }
@@ -190,16 +190,31 @@ export function openLog(
         report: { ...recovery, mode: 'snapshot', from: tail, prefixVerified: slot.tailHint > tail, lazyPages: mirror.pages?.pages ?? 0, durationMs: performance.now() - started },
         prefix,
         snapshotTail: tail,
-        snapshotHasPages: true,
+        snapshotLazy: true,
       };
     }
   }
   // An encrypted log is replayed through the window when sealed in units (scheme 2: the page cache reads those).
   if (rules.streamAbove !== undefined && size > rules.streamAbove && (!crypt || crypt.batch)) {
     const seal = crypt && { cipher: CIPHER_ID[crypt.records.keys.cipher], key: crypt.records.keys.records };
-    const windowed = new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f), seal);
+    const windowOf = (units?: { items: Float64Array; tail: number }): WindowedLog =>
+      new WindowedLog(io.open(file, 'r'), (f, buf, off, len, pos) => io.read(f, buf, off, len, pos), size, (f) => io.close(f), seal && { ...seal, ...(units ? { units } : {}) });
+    // Encrypted, with the unit directory in the snapshot: nothing before the snapshot's tail is read (a lazy open).
+    if (seal && canOpenSealedLazily(snapshot, slot, size, rules.recovery === 'strict', lazyMin)) {
+      const windowed = windowOf({ items: snapshot.units.items, tail: snapshot.header.tail });
+      try {
+        const opened = replayWhole(io, fd, windowed, size, prelude, slot, snapshot, crypt, rules, started, true);
+        if (opened) return opened;
+      } catch (err) {
+        windowed.close();
+        throw err;
+      }
+      // The snapshot does not chain to the slot: read and check the whole log as below.
+      windowed.close();
+    }
+    const windowed = windowOf();
     try {
-      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, crypt, rules, started);
+      return replayWhole(io, fd, windowed, size, prelude, slot, snapshot, crypt, rules, started)!;
     } catch (err) {
       windowed.close();
       throw err;
@@ -207,7 +222,7 @@ export function openLog(
   }
   const mirror = newMirror(Math.max(size, DATA_START));
   loadMirror(mirror, io, fd, size);
-  return replayWhole(io, fd, mirror, size, prelude, slot, snapshot, crypt, rules, started);
+  return replayWhole(io, fd, mirror, size, prelude, slot, snapshot, crypt, rules, started)!;
 }
 
 /**
@@ -227,9 +242,12 @@ function replayWhole(
   crypt: LogCrypt | undefined,
   rules: OpenRules,
   started: number,
-): OpenedLog {
+  lazySealed = false,
+): OpenedLog | undefined {
   // One streaming CRC pass: up to the snapshot's tail (does the snapshot describe
   // these bytes?), then on to the tail hint (are the checkpointed bytes intact?).
+  // lazySealed (canOpenSealedLazily): the snapshot's prefix is taken as it says, only [tail, tail hint) is
+  // hashed, and undefined is returned when that does not continue to the slot's CRC.
   const snapTail = snapshot?.header.tail ?? DATA_START;
   // Encrypted (scheme 2) with a snapshot: CRC and decryption of its prefix in one pass; on a mismatch, reread and check as below.
   // Through a window nothing before the replay is decrypted: the frames decrypt what is read, unit by unit (sealed-file.ts).
@@ -237,8 +255,8 @@ function replayWhole(
   const fused = crypt?.batch && snapshot && !windowed ? fusedPrefix(mirror, crypt, DATA_START, snapTail, snapshot.header.prefixCrc) : undefined;
   if (fused === false) loadMirror(mirror, io, fd, size);
   // Plaintext: the CRC at every page boundary is recorded on the way, for the next snapshot's page CRCs.
-  const pages = fused ? undefined : startPages();
-  const crcAtSnap = fused ? snapshot!.header.prefixCrc : logCrc(mirror, DATA_START, snapTail, 0, pages);
+  const pages = fused || lazySealed ? undefined : startPages();
+  const crcAtSnap = fused || lazySealed ? snapshot!.header.prefixCrc : logCrc(mirror, DATA_START, snapTail, 0, pages);
   const useSnapshot = snapshot !== undefined && crcAtSnap === snapshot.header.prefixCrc;
   let prefix: OpenedLog['prefix'] = { lsn: snapTail, crc: crcAtSnap, ...(pages ? { pages } : {}) };
   let prefixVerified = false;
@@ -247,6 +265,7 @@ function replayWhole(
     // A mismatch means damage before the tail hint: the per-record walk finds and reports it.
     prefixVerified = prefix.crc === slot.prefixCrc && slot.tailHint > DATA_START;
   }
+  if (lazySealed && !prefixVerified) return undefined;
 
   const state = useSnapshot ? snapshot.state(mirror) : newLogState(mirror, Math.max(size, DATA_START), slot.liveKeys);
   // The records the snapshot stands for are not walked: decrypt them into the mirror now, after the CRC passes above.
@@ -275,10 +294,18 @@ function replayWhole(
     prelude,
     slot,
     state,
-    report: { ...recovery, mode: useSnapshot ? 'snapshot' : 'full', from, prefixVerified, durationMs: performance.now() - started },
+    report: {
+      ...recovery,
+      mode: useSnapshot ? 'snapshot' : 'full',
+      from,
+      // As for a lazy plaintext open: the bytes before the snapshot's tail were not read, so not verified here.
+      prefixVerified: lazySealed ? slot.tailHint > snapTail : prefixVerified,
+      ...(lazySealed ? { lazyPages: snapshot!.units!.items.length } : {}),
+      durationMs: performance.now() - started,
+    },
     prefix,
     snapshotTail: useSnapshot ? snapTail : -1,
-    snapshotHasPages: useSnapshot && snapshot.pages !== undefined,
+    snapshotLazy: useSnapshot && (snapshot.pages !== undefined || snapshot.units !== undefined),
     crypt,
   };
 }

@@ -1,9 +1,11 @@
 import { crc32 } from '@node-rs/crc32';
 import { DATA_START, FILE_ID_SIZE, SNAPSHOT, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import type { SnapshotSealer } from '../crypto/snapshot-crypt.js';
+import { TAG_SIZE } from '../crypto/aead.js';
 import type { PrefetchedSnapshot } from '../protocol.js';
 import { decodeDeadlineSection, encodeDeadlineSection } from '../format/deadline-snapshot.js';
 import { decodePageCrcSection, encodePageCrcSection, type PageCrcs } from '../format/page-crcs.js';
+import { decodeUnitDirectorySection, encodeUnitDirectorySection, type UnitDirectoryEntries } from '../format/unit-directory-section.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader, snapshotCapacityPlausible, snapshotPath, type SnapshotHeader } from '../format/snapshot.js';
 import { dirOf, readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { IndexWriter } from '../shm/index-table.js';
@@ -25,6 +27,8 @@ export interface LoadedSnapshot {
   header: SnapshotHeader;
   /** The log's page CRCs up to the tail (section PAGE_CRCS), when the snapshot has them: a reopen may then load the log lazily. */
   pages: PageCrcs | undefined;
+  /** An encrypted log's unit directory up to the tail (section UNIT_DIRECTORY): a reopen through the page cache may then be lazy. */
+  units: UnitDirectoryEntries | undefined;
   /** Builds the LogState over `mirror`; call only after the prefix CRC matched. */
   state(mirror: MirrorWriter): LogState;
 }
@@ -36,7 +40,19 @@ export interface LoadedSnapshot {
  * I/O errors after removing the temp file; the log is not involved, so the
  * caller decides (a checkpoint carries on without a new snapshot).
  */
-export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileId: Uint8Array, tail: number, prefixCrc: number, sealer?: SnapshotSealer, pages?: PageCrcs): void {
+export function writeSnapshot(
+  io: FileIO,
+  dbFile: string,
+  state: LogState,
+  fileId: Uint8Array,
+  tail: number,
+  prefixCrc: number,
+  sealer?: SnapshotSealer,
+  lazy?: { pages?: PageCrcs | undefined; units?: UnitDirectoryEntries | undefined },
+): void {
+  // Page CRCs describe a plaintext log, a unit directory a sealed one: the other kind is never written.
+  const pages = sealer ? undefined : lazy?.pages;
+  const units = sealer ? lazy?.units : undefined;
   const target = snapshotPath(dbFile);
   const tmp = `${target}.tmp`;
   // An orphan of a crashed checkpoint; the name is ours.
@@ -49,9 +65,10 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
   // SnapshotSection.EXPIRY: the body ends with the deadline heap (format/deadline-snapshot.ts), always
   // written (even empty) so that a snapshot without the bit is known not to carry the deadlines.
   const heap = state.deadlines.entries();
-  // SnapshotSection.PAGE_CRCS (plaintext logs): the page CRCs end the body, after the deadlines.
+  // SnapshotSection.PAGE_CRCS (plaintext logs) or UNIT_DIRECTORY (sealed ones) ends the body, after the deadlines.
   const deadlineSection = encodeDeadlineSection(heap.deadlines, heap.lsns);
-  const deadlines = pages && !sealer ? Buffer.concat([deadlineSection, encodePageCrcSection(pages)]) : deadlineSection;
+  const trailer = pages ? encodePageCrcSection(pages) : units ? encodeUnitDirectorySection(units) : undefined;
+  const deadlines = trailer ? Buffer.concat([deadlineSection, trailer]) : deadlineSection;
   const fields = {
     fileId,
     tail,
@@ -66,7 +83,7 @@ export function writeSnapshot(io: FileIO, dbFile: string, state: LogState, fileI
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length + deadlines.length,
     bodyCrc: crc32(deadlines, crc32(catalogue, crc32(index))),
-    sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY | (pages && !sealer ? SnapshotSection.PAGE_CRCS : 0),
+    sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY | (pages ? SnapshotSection.PAGE_CRCS : 0) | (units ? SnapshotSection.UNIT_DIRECTORY : 0),
   };
   let header = encodeSnapshotHeader(fields);
   // Encrypted database: the body (hash tags, namespace names, deadlines) is sealed; the header fields [16, 92) are its associated data.
@@ -136,25 +153,23 @@ export function readSnapshot(
     const hasSection = (header.sections & SnapshotSection.SORTED_INDEX) !== 0;
     const bodyFits = hasSection ? header.bodyBytes <= size - SNAPSHOT_HEADER_SIZE : header.bodyBytes === size - SNAPSHOT_HEADER_SIZE;
     if (!bodyFits || header.bodyBytes < tableBytes) return undefined;
+    // An encrypted body ends with its tag: the table's bytes are still the body's first (stream ciphers).
+    const tagBytes = sealer ? TAG_SIZE : 0;
+    if (header.bodyBytes < tableBytes + tagBytes) return undefined;
     // Straight into the shared buffer the index will live in: no copy after the read. The opener's read
     // of the same bytes stands in for this one when its header is this header (the body CRC below covers the table).
-    const reuse = !sealer && prefetched !== undefined && prefetched.table.byteLength === tableBytes && sameBytes(prefetched.header, headerBytes);
+    const reuse = prefetched !== undefined && prefetched.table.byteLength === tableBytes && sameBytes(prefetched.header, headerBytes);
     const table = reuse ? prefetched.table : new SharedArrayBuffer(tableBytes);
     const tableU8 = new Uint8Array(table);
-    let catalogueBytes: Uint8Array;
-    if (sealer) {
-      // Encrypted database: the body is sealed (FORMAT.md, "Encryption"); one that does not authenticate is ignored.
-      const sealed = new Uint8Array(header.bodyBytes);
-      if (readFully(io, fd, sealed, 0, sealed.length, SNAPSHOT_HEADER_SIZE) !== sealed.length || crc32(sealed) !== header.bodyCrc) return undefined;
-      const body = sealer.open(headerBytes.slice(SNAPSHOT.SEAL_SALT, SNAPSHOT.CRC), headerBytes.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES), sealed);
-      if (!body || body.length < tableBytes) return undefined;
-      tableU8.set(body.subarray(0, tableBytes));
-      catalogueBytes = body.subarray(tableBytes);
-    } else {
-      catalogueBytes = new Uint8Array(header.bodyBytes - tableBytes);
-      if (!reuse && readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
-      if (readFully(io, fd, catalogueBytes, 0, catalogueBytes.length, SNAPSHOT_HEADER_SIZE + tableBytes) !== catalogueBytes.length) return undefined;
-      if (crc32(catalogueBytes, crc32(tableU8)) !== header.bodyCrc) return undefined;
+    const rest = new Uint8Array(header.bodyBytes - tableBytes);
+    if (!reuse && readFully(io, fd, tableU8, 0, tableBytes, SNAPSHOT_HEADER_SIZE) !== tableBytes) return undefined;
+    if (readFully(io, fd, rest, 0, rest.length, SNAPSHOT_HEADER_SIZE + tableBytes) !== rest.length) return undefined;
+    if (crc32(rest, crc32(tableU8)) !== header.bodyCrc) return undefined;
+    let catalogueBytes = rest.subarray(0, rest.length - tagBytes);
+    // Encrypted database: the body is sealed (FORMAT.md, "Encryption"); one that does not authenticate is ignored.
+    // It is decrypted where it was read: the table in its shared buffer, the rest in its own.
+    if (sealer && !sealer.openParts(headerBytes.slice(SNAPSHOT.SEAL_SALT, SNAPSHOT.CRC), headerBytes.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES), [tableU8, catalogueBytes], rest.subarray(catalogueBytes.length))) {
+      return undefined;
     }
     const words = new Int32Array(table, 0, 2);
     if (words[IndexHeader.CAPACITY] !== capacity || words[IndexHeader.MASK] !== capacity - 1) return undefined;
@@ -166,6 +181,13 @@ export function readSnapshot(
       if (!pages) return undefined;
       catalogueBytes = catalogueBytes.subarray(0, catalogueBytes.length - pages.size);
     }
+    let units: ReturnType<typeof decodeUnitDirectorySection>;
+    if ((header.sections & SnapshotSection.UNIT_DIRECTORY) !== 0) {
+      // Only inside a sealed body: in a plaintext one nothing would vouch for it.
+      units = sealer ? decodeUnitDirectorySection(catalogueBytes, DATA_START) : undefined;
+      if (!units || pages) return undefined;
+      catalogueBytes = catalogueBytes.subarray(0, catalogueBytes.length - units.size);
+    }
     const deadlines = decodeDeadlineSection(catalogueBytes);
     if (!deadlines) return undefined;
     const catalogue = decodeCatalogue(catalogueBytes.subarray(0, catalogueBytes.length - deadlines.size), header.namespaces, header.counts, header.version);
@@ -173,6 +195,7 @@ export function readSnapshot(
     return {
       header,
       pages: pages && { pageShift: pages.pageShift, crcs: pages.crcs },
+      units: units && { pageShift: units.pageShift, items: units.items },
       state(mirror: MirrorWriter): LogState {
         const index = new IndexWriter(table);
         index.live = header.indexLive;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nodeAead } from '../../dist/src/crypto/aead.js';
+import { nodeAead, openPartsInPlace } from '../../dist/src/crypto/aead.js';
 import { nobleAead } from '../../dist/src/crypto/noble-aead.js';
 
 describe('AEAD backends', () => {
@@ -59,5 +59,28 @@ describe('AEAD backends', () => {
       expect(nobleAead(cipher).open(key, nonce, aad, sealed, tag, reference)).toBe(true);
       expect(Buffer.from(reference).equals(plain)).toBe(true);
     }, 60_000);
+
+    it(`${cipher}: a message opened in parts, each in place (an index snapshot's table in its shared buffer, the rest apart), equals the reference's plaintext`, () => {
+      const noble = nobleAead(cipher);
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 1, maxLength: 300_000 }), fc.nat(), (plain, cut) => {
+          const key = randomBytes(32);
+          const nonce = randomBytes(12);
+          const aad = randomBytes(24);
+          const sealed = new Uint8Array(plain.length);
+          const tag = noble.seal(key, nonce, aad, plain, sealed);
+          const at = cut % (plain.length + 1);
+          const first = new Uint8Array(new SharedArrayBuffer(at));
+          first.set(sealed.subarray(0, at));
+          const rest = sealed.slice(at);
+          expect(openPartsInPlace(cipher, key, nonce, aad, [first, rest], tag)).toBe(true);
+          expect(Buffer.concat([first, rest]).equals(plain)).toBe(true);
+          const bad = Uint8Array.from(tag);
+          bad[15] = bad[15]! ^ 0x80;
+          expect(openPartsInPlace(cipher, key, nonce, aad, [sealed.slice(0, at), sealed.slice(at)], bad)).toBe(false);
+        }),
+        { numRuns: 40 },
+      );
+    });
   }
 });

@@ -2,12 +2,14 @@
  * Index snapshot version 2 (format 3): namespace entries carry the value
  * encoding; version 1 snapshots (written by 0.2.0) still decode; a snapshot
  * announcing a section this build does not know is ignored, so open falls
- * back to a replay. Bits 0 (sorted index) and 1 (expiry deadlines) are known.
+ * back to a replay. Bits 0 (sorted index), 1 (expiry deadlines), 2 (page
+ * CRCs) and 3 (an encrypted log's unit directory) are known.
  */
 import { crc32 } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { SNAPSHOT, SnapshotSection } from '../../dist/src/format/constants.js';
 import { decodeCatalogue, decodeSnapshotHeader, encodeCatalogue, encodeSnapshotHeader } from '../../dist/src/format/snapshot.js';
+import { decodeUnitDirectorySection, encodeUnitDirectorySection } from '../../dist/src/format/unit-directory-section.js';
 
 const header = {
   fileId: new Uint8Array(16).fill(7),
@@ -64,11 +66,25 @@ describe('index snapshot format', () => {
     expect(decodeSnapshotHeader(sorted)?.sections).toBe(SnapshotSection.SORTED_INDEX);
     const both = SnapshotSection.SORTED_INDEX | SnapshotSection.EXPIRY;
     expect(decodeSnapshotHeader(Buffer.from(encodeSnapshotHeader({ ...header, sections: both })))?.sections).toBe(both);
-    for (const bit of [1 << 3, 1 << 31]) {
+    for (const bit of [1 << 4, 1 << 31]) {
       const h = Buffer.from(encodeSnapshotHeader(header));
       h.writeUInt32LE(bit >>> 0, SNAPSHOT.SECTIONS);
       h.writeUInt32LE(crc32(h.subarray(0, SNAPSHOT.CRC)), SNAPSHOT.CRC);
       expect(decodeSnapshotHeader(h), `section bit ${bit}`).toBeUndefined();
     }
+  });
+
+  it('the unit directory section round-trips after the body it ends, and entries that no directory holds are refused', () => {
+    const items = Float64Array.from([12288, 60000, 130000, 196608, 262000]);
+    const body = Buffer.concat([Buffer.from('catalogue and deadlines'), encodeUnitDirectorySection({ pageShift: 16, items })]);
+    const got = decodeUnitDirectorySection(body, 12288);
+    expect(got?.pageShift).toBe(16);
+    expect(Array.from(got!.items)).toEqual(Array.from(items));
+    expect(body.length - got!.size).toBe('catalogue and deadlines'.length);
+    // Descending, an entry past its page's first byte, an entry before the first record, no footer.
+    for (const bad of [[12288, 60000, 50000], [12288, 65537], [100]]) {
+      expect(decodeUnitDirectorySection(encodeUnitDirectorySection({ pageShift: 16, items: Float64Array.from(bad) }), 12288), bad.join()).toBeUndefined();
+    }
+    expect(decodeUnitDirectorySection(body.subarray(0, body.length - 1), 12288)).toBeUndefined();
   });
 });
