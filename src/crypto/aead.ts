@@ -69,30 +69,47 @@ function writeLatin1(out: Uint8Array, s: string): void {
 const CHUNK = 64 << 10;
 
 /**
+ * Runs `src` through `c` a chunk at a time into `out` (same length; may be
+ * `src`). GCM and ChaCha20-Poly1305 are stream modes: each chunk's output is
+ * its own length, whatever the chunk boundaries, and final() adds no bytes.
+ */
+function updateChunked(c: { update(data: Uint8Array, inputEncoding: undefined, outputEncoding: 'latin1'): string }, src: Uint8Array, out: Uint8Array): void {
+  for (let at = 0; at < src.length; at += CHUNK) writeLatin1(out.subarray(at), c.update(src.subarray(at, Math.min(src.length, at + CHUNK)), undefined, 'latin1'));
+}
+
+/** A decipher with its key, nonce, associated data and expected tag set. */
+function decipher(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, tag: Uint8Array) {
+  // The cast: node's typings split GCM and ChaCha20-Poly1305 overloads; both accept these options.
+  const d = nodeCrypto().createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
+  d.setAAD(aad);
+  d.setAuthTag(tag);
+  return d;
+}
+
+/** Whether the decipher's tag authenticated everything it was given. */
+function authenticated(d: { final(): unknown }): boolean {
+  try {
+    d.final();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Decrypts `ct` into `out` when `tag` authenticates it; `out` may be `ct`
  * itself. Up to STRING_PATH_MAX, `out` is written only once authenticated;
  * past it, a chunk at a time before the check, so on false `out` holds bytes
  * nobody may use (every caller then drops or overwrites them).
  */
 function nodeOpenInto(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean {
-  const d = nodeCrypto().createDecipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
-  d.setAAD(aad);
-  d.setAuthTag(tag);
+  const d = decipher(algo, key, nonce, aad, tag);
   if (ct.length > STRING_PATH_MAX) {
-    for (let at = 0; at < ct.length; at += CHUNK) writeLatin1(out.subarray(at), d.update(ct.subarray(at, Math.min(ct.length, at + CHUNK)), undefined, 'latin1'));
-    try {
-      d.final();
-      return true;
-    } catch {
-      return false;
-    }
+    updateChunked(d, ct, out);
+    return authenticated(d);
   }
   const plain = d.update(ct, undefined, 'latin1');
-  try {
-    d.final();
-  } catch {
-    return false;
-  }
+  if (!authenticated(d)) return false;
   writeLatin1(out, plain);
   return true;
 }
@@ -105,31 +122,19 @@ function nodeOpenInto(algo: CipherGCMTypes | 'chacha20-poly1305', key: Uint8Arra
  * False when it does not authenticate; the parts then hold bytes nobody may use.
  */
 export function openPartsInPlace(cipher: CipherName, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
-  const d = nodeCrypto().createDecipheriv(nodeAlgo(cipher) as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
-  d.setAAD(aad);
-  d.setAuthTag(tag);
-  // Stream modes: each chunk's plaintext is its own length, whatever the chunk boundaries.
-  for (const part of parts) {
-    for (let at = 0; at < part.length; at += CHUNK) writeLatin1(part.subarray(at), d.update(part.subarray(at, Math.min(part.length, at + CHUNK)), undefined, 'latin1'));
-  }
-  try {
-    d.final();
-    return true;
-  } catch {
-    return false;
-  }
+  const d = decipher(nodeAlgo(cipher), key, nonce, aad, tag);
+  for (const part of parts) updateChunked(d, part, part);
+  return authenticated(d);
 }
 
 export function nodeAead(cipher: CipherName): Aead {
   const algo = nodeAlgo(cipher);
   return {
     seal(key, nonce, aad, plain, out) {
-      // The cast: node's typings split GCM and ChaCha20-Poly1305 overloads; both accept these options.
       const c = nodeCrypto().createCipheriv(algo as CipherGCMTypes, key, nonce, { authTagLength: TAG_SIZE });
       c.setAAD(aad);
-      // A chunk at a time (no input-sized buffer for a snapshot's body); GCM and ChaCha20-Poly1305 are stream modes:
-      // each chunk's output is its own length, and final() adds no bytes.
-      for (let at = 0; at < plain.length; at += CHUNK) writeLatin1(out.subarray(at), c.update(plain.subarray(at, Math.min(plain.length, at + CHUNK)), undefined, 'latin1'));
+      // A chunk at a time: no input-sized buffer for a snapshot's body.
+      updateChunked(c, plain, out);
       c.final();
       return c.getAuthTag();
     },

@@ -19,7 +19,8 @@ import { DATA_START } from '../../dist/src/format/constants.js';
 import { nodeFileIO, type FileIO } from '../../dist/src/log/file-io.js';
 import { createControlBlock } from '../../dist/src/shm/shared-view.js';
 import { WriterEngine } from '../../dist/src/writer/engine.js';
-import { collect, Emdb, EmdbError, ErrorCode, FIXTURES, tempDirs } from '../helpers/common.js';
+import { Emdb, EmdbError, ErrorCode, FIXTURES, tempDirs } from '../helpers/common.js';
+import { expectEveryValue } from '../helpers/exact-reads.js';
 import { useEnv } from '../helpers/lazy-db.js';
 import { openOrRelease } from '../helpers/sim/engine-harness.js';
 
@@ -50,16 +51,16 @@ async function build(file: string, n: number, model: Model, round = 0): Promise<
   }
 }
 
-/** Every value exact through getSync, get, getMany and iter. */
-async function expectExact(db: Emdb<Buffer>, model: Model): Promise<void> {
-  const keys = [...model.keys()];
-  const differ = (got: (Buffer | undefined)[]): string[] => keys.filter((k, i) => !got[i]?.equals(model.get(k)!));
-  expect(differ(keys.map((k) => db.getSync(k))), 'getSync').toEqual([]);
-  expect(differ(await Promise.all(keys.map((k) => db.get(k)))), 'get').toEqual([]);
-  expect(differ(await db.getMany(keys)), 'getMany').toEqual([]);
-  const all = await collect(db.iter());
-  expect(all.filter(([k, v]) => !model.get(k.toString())?.equals(v)).map(([k]) => k.toString()), 'iter').toEqual([]);
-  expect(all.length).toBe(model.size);
+type Recovery = Awaited<ReturnType<Emdb<Buffer>['stats']>>['recovery'];
+
+/** Opens `file` with the tiny cache, hands `body` the open's recovery report, closes. */
+async function reopened(file: string, body: (db: Emdb<Buffer>, recovery: Recovery) => Promise<void>): Promise<void> {
+  const db = await openCached(file);
+  try {
+    await body(db, (await db.stats()).recovery);
+  } finally {
+    await db.close();
+  }
 }
 
 /** A file I/O layer that counts the bytes read through descriptors of `file` itself (not its snapshot). */
@@ -107,13 +108,11 @@ describe('lazy reopen of an encrypted database through the page cache', () => {
       engine.close();
     }
 
-    const db = await openCached(file);
-    try {
-      const stats = await db.stats();
-      expect(stats.recovery.lazyPages).toBe(Math.ceil(size / PAGE));
-      expect(stats.recovery.recordsReplayed).toBe(0);
-      expect(stats.cache).not.toBeNull();
-      await expectExact(db, model);
+    await reopened(file, async (db, recovery) => {
+      expect(recovery.lazyPages).toBe(Math.ceil(size / PAGE));
+      expect(recovery.recordsReplayed).toBe(0);
+      expect((await db.stats()).cache).not.toBeNull();
+      await expectEveryValue(db, model);
       // Writes after a lazy open go on the noted directory: new units are read back exactly.
       for (let i = 0; i < 6000; i += 5) {
         await db.insert(key(i), valueOf(i, 7));
@@ -122,27 +121,19 @@ describe('lazy reopen of an encrypted database through the page cache', () => {
       await db.removeMany([key(1), key(2)]);
       model.delete(key(1));
       model.delete(key(2));
-      await expectExact(db, model);
-    } finally {
-      await db.close();
-    }
-    const again = await openCached(file);
-    try {
-      expect((await again.stats()).recovery.lazyPages).toBeGreaterThan(0);
-      await expectExact(again, model);
+      await expectEveryValue(db, model);
+    });
+    await reopened(file, async (again, recovery) => {
+      expect(recovery.lazyPages).toBeGreaterThan(0);
+      await expectEveryValue(again, model);
       // A compaction reads every old unit: through the cache, authenticated as it goes.
       await again.compact();
-      await expectExact(again, model);
-    } finally {
-      await again.close();
-    }
-    const compacted = await openCached(file);
-    try {
-      expect((await compacted.stats()).recovery.lazyPages).toBeGreaterThan(0);
-      await expectExact(compacted, model);
-    } finally {
-      await compacted.close();
-    }
+      await expectEveryValue(again, model);
+    });
+    await reopened(file, async (compacted, recovery) => {
+      expect(recovery.lazyPages).toBeGreaterThan(0);
+      await expectEveryValue(compacted, model);
+    });
   });
 
   it('after a kill -9 past the snapshot: only the records after its tail are replayed, the units before it stay on disk', async () => {
@@ -166,24 +157,15 @@ describe('lazy reopen of an encrypted database through the page cache', () => {
     for (let i = 0; i < 4000; i += 13) model.set(key(i), Buffer.from(`after-${i}`));
     for (let i = 0; i < 200; i++) model.set(`new-${i}`, Buffer.from(`n${i}`));
     model.delete(key(3));
-    const db = await openCached(file);
-    try {
-      const stats = await db.stats();
-      expect(stats.recovery.mode).toBe('snapshot');
-      expect(stats.recovery.lazyPages).toBeGreaterThan(0);
-      expect(stats.recovery.recordsReplayed).toBeGreaterThan(0);
-      await expectExact(db, model);
+    await reopened(file, async (db, recovery) => {
+      expect(recovery.mode).toBe('snapshot');
+      expect(recovery.lazyPages).toBeGreaterThan(0);
+      expect(recovery.recordsReplayed).toBeGreaterThan(0);
+      await expectEveryValue(db, model);
       await db.insert('after-reopen', Buffer.from('x'));
       model.set('after-reopen', Buffer.from('x'));
-    } finally {
-      await db.close();
-    }
-    const again = await openCached(file);
-    try {
-      await expectExact(again, model);
-    } finally {
-      await again.close();
-    }
+    });
+    await reopened(file, (again) => expectEveryValue(again, model));
   });
 
   it('an older snapshot of the same log chains to the slot: the open stays lazy and replays from its tail', async () => {
@@ -193,16 +175,12 @@ describe('lazy reopen of an encrypted database through the page cache', () => {
     const old = fs.readFileSync(`${file}.index`);
     await build(file, 3000, model, 4);
     fs.writeFileSync(`${file}.index`, old);
-    const db = await openCached(file);
-    try {
-      const stats = await db.stats();
-      expect(stats.recovery.mode).toBe('snapshot');
-      expect(stats.recovery.lazyPages).toBeGreaterThan(0);
-      expect(stats.recovery.recordsReplayed).toBeGreaterThan(0);
-      await expectExact(db, model);
-    } finally {
-      await db.close();
-    }
+    await reopened(file, async (db, recovery) => {
+      expect(recovery.mode).toBe('snapshot');
+      expect(recovery.lazyPages).toBeGreaterThan(0);
+      expect(recovery.recordsReplayed).toBeGreaterThan(0);
+      await expectEveryValue(db, model);
+    });
   });
 
   it('damage after the snapshot tail breaks the chain: the open walks the whole log and refuses it at the damaged unit, the file unchanged', async () => {
@@ -244,21 +222,14 @@ describe('lazy reopen of an encrypted database through the page cache', () => {
     for (let i = 0; i < 3000; i++) model.set(key(i), valueOf(i, 0));
     await whole.insertMany([...model]);
     await whole.close();
-    const first = await openCached(file);
-    try {
-      expect((await first.stats()).recovery.lazyPages).toBe(0);
-      await expectExact(first, model);
-    } finally {
-      await first.close();
-    }
-    const second = await openCached(file);
-    try {
-      const stats = await second.stats();
-      expect(stats.recovery.mode).toBe('snapshot');
-      expect(stats.recovery.lazyPages).toBeGreaterThan(0);
-      await expectExact(second, model);
-    } finally {
-      await second.close();
-    }
+    await reopened(file, async (first, recovery) => {
+      expect(recovery.lazyPages).toBe(0);
+      await expectEveryValue(first, model);
+    });
+    await reopened(file, async (second, recovery) => {
+      expect(recovery.mode).toBe('snapshot');
+      expect(recovery.lazyPages).toBeGreaterThan(0);
+      await expectEveryValue(second, model);
+    });
   });
 });
