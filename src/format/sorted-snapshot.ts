@@ -29,8 +29,8 @@ const section = fieldOffsets({
 export const SORTED_SECTION = section.offsets;
 export const SORTED_SECTION_HEADER_SIZE = section.end;
 
-/** The section header for `run`, describing the log prefix [DATA_START, tail) with CRC `prefixCrc`. */
-export function encodeSortedSectionHeader(run: Uint8Array, tail: number, prefixCrc: number): Uint8Array {
+/** The section header for a run of `runBytes` bytes whose CRC32 is `runCrc`, describing the log prefix [DATA_START, tail) with CRC `prefixCrc`. */
+export function encodeSortedSectionHeader(runBytes: number, runCrc: number, tail: number, prefixCrc: number): Uint8Array {
   const buf = new Uint8Array(SORTED_SECTION_HEADER_SIZE);
   const dv = new DataView(buf.buffer);
   buf.set(SORTED_SECTION_MAGIC, SORTED_SECTION.MAGIC);
@@ -38,8 +38,8 @@ export function encodeSortedSectionHeader(run: Uint8Array, tail: number, prefixC
   dv.setUint32(SORTED_SECTION.HEADER_SIZE, SORTED_SECTION_HEADER_SIZE, true);
   writeU64(dv, SORTED_SECTION.TAIL, tail);
   dv.setUint32(SORTED_SECTION.PREFIX_CRC, prefixCrc >>> 0, true);
-  writeU64(dv, SORTED_SECTION.RUN_BYTES, run.length);
-  dv.setUint32(SORTED_SECTION.RUN_CRC, crc32(run), true);
+  writeU64(dv, SORTED_SECTION.RUN_BYTES, runBytes);
+  dv.setUint32(SORTED_SECTION.RUN_CRC, runCrc >>> 0, true);
   dv.setUint32(SORTED_SECTION.CRC, crc32(buf.subarray(0, SORTED_SECTION.CRC)), true);
   return buf;
 }

@@ -82,26 +82,37 @@ export function writeSnapshot(
     namespaces: state.namespaces.size,
     counts: state.counts.size,
     bodyBytes: index.length + catalogue.length + deadlines.length,
-    bodyCrc: crc32(deadlines, crc32(catalogue, crc32(index))),
+    // Sealed: the header is written again with the sealed body's CRC (below), so the plaintext is not hashed.
+    bodyCrc: sealer ? 0 : crc32(deadlines, crc32(catalogue, crc32(index))),
     sections: (hasSortedSection(state) ? SnapshotSection.SORTED_INDEX : 0) | SnapshotSection.EXPIRY | (pages ? SnapshotSection.PAGE_CRCS : 0) | (units ? SnapshotSection.UNIT_DIRECTORY : 0),
   };
   let header = encodeSnapshotHeader(fields);
   // Encrypted database: the body (hash tags, namespace names, deadlines) is sealed; the header fields [16, 92) are its associated data.
   const aad = header.slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES);
-  const sealed = sealer?.seal(aad, Buffer.concat([index, catalogue, deadlines]));
-  if (sealed) header = encodeSnapshotHeader({ ...fields, bodyBytes: sealed.sealed.length, bodyCrc: crc32(sealed.sealed) }, sealed.salt);
   const fd = io.open(tmp, 'wx', dbFile);
   try {
-    writeFully(io, fd, header, 0, header.length, 0);
-    if (sealed) {
-      writeFully(io, fd, sealed.sealed, 0, sealed.sealed.length, SNAPSHOT_HEADER_SIZE);
+    let bodyEnd = SNAPSHOT_HEADER_SIZE;
+    let sealedCrc = 0;
+    const put = (bytes: Uint8Array): void => {
+      writeFully(io, fd, bytes, 0, bytes.length, bodyEnd);
+      bodyEnd += bytes.length;
+    };
+    if (sealer) {
+      // Sealed a chunk at a time from where the parts are (the index from its shared buffer), then the header
+      // that names the sealed body's length, CRC and salt (the file is renamed into place only once synced).
+      const stream = sealer.sealStream(aad);
+      const emit = (sealed: Uint8Array): void => {
+        sealedCrc = crc32(sealed, sealedCrc);
+        put(sealed);
+      };
+      for (const part of [index, catalogue, deadlines]) stream.update(part, emit);
+      emit(stream.final());
+      header = encodeSnapshotHeader({ ...fields, bodyBytes: bodyEnd - SNAPSHOT_HEADER_SIZE, bodyCrc: sealedCrc }, stream.salt);
     } else {
-      writeFully(io, fd, index, 0, index.length, SNAPSHOT_HEADER_SIZE);
-      writeFully(io, fd, catalogue, 0, catalogue.length, SNAPSHOT_HEADER_SIZE + index.length);
-      writeFully(io, fd, deadlines, 0, deadlines.length, SNAPSHOT_HEADER_SIZE + index.length + catalogue.length);
+      for (const part of [index, catalogue, deadlines]) put(part);
     }
+    writeFully(io, fd, header, 0, header.length, 0);
     // rangeScans: the sorted index follows the body in its own section (format/sorted-snapshot.ts), sealed too when encrypted.
-    const bodyEnd = SNAPSHOT_HEADER_SIZE + (sealed ? sealed.sealed.length : index.length + catalogue.length + deadlines.length);
     writeSortedSection(io, fd, bodyEnd, state, tail, prefixCrc, sealer && { sealer, aad });
     io.fdatasync(fd);
   } catch (err) {

@@ -3,6 +3,7 @@ import { crc32 } from '@node-rs/crc32';
 import { SNAPSHOT, SNAPSHOT_HEADER_SIZE, SnapshotSection } from '../format/constants.js';
 import { encodeSnapshotHeader, type SnapshotHeader } from '../format/snapshot.js';
 import { SNAPSHOT_SALT_SIZE, type SnapshotSealer } from '../crypto/snapshot-crypt.js';
+import { TAG_SIZE } from '../crypto/aead.js';
 import { readFully, writeFully, type FileIO } from '../log/file-io.js';
 import { SortedRunHeader } from '../shm/layout.js';
 import { newBufferId } from '../shm/sorted-run.js';
@@ -44,16 +45,26 @@ function sectionAad(headerAad: Uint8Array): Uint8Array {
 export function writeSortedSection(io: FileIO, fd: number, at: number, state: LogState, tail: number, prefixCrc: number, seal?: SortedSeal): void {
   const sorted = state.sorted;
   if (!hasSortedSection(state) || !sorted) return;
-  let run: Uint8Array = new Uint8Array(sorted.runs[0]!);
+  const run = new Uint8Array(sorted.runs[0]!);
+  const start = at + SORTED_SECTION_HEADER_SIZE;
+  let end = start;
+  let crc = 0;
+  const put = (bytes: Uint8Array): void => {
+    writeFully(io, fd, bytes, 0, bytes.length, end);
+    end += bytes.length;
+    crc = crc32(bytes, crc);
+  };
   if (seal) {
-    const { salt, sealed } = seal.sealer.seal(sectionAad(seal.aad), run);
-    run = new Uint8Array(salt.length + sealed.length);
-    run.set(salt);
-    run.set(sealed, salt.length);
+    // Sealed as it is written, from the run's own shared buffer: no copy of the run's size (aead.ts, sealStream).
+    const stream = seal.sealer.sealStream(sectionAad(seal.aad));
+    put(stream.salt);
+    stream.update(run, put);
+    put(stream.final());
+  } else {
+    put(run);
   }
-  const header = encodeSortedSectionHeader(run, tail, prefixCrc);
+  const header = encodeSortedSectionHeader(end - start, crc, tail, prefixCrc);
   writeFully(io, fd, header, 0, header.length, at);
-  writeFully(io, fd, run, 0, run.length, at + header.length);
 }
 
 /**
@@ -75,18 +86,23 @@ export function readSortedSection(io: FileIO, snapshotFile: string, snap: Snapsh
     const h = decodeSortedSectionHeader(hb);
     // Tied to this very snapshot: the same log prefix, by tail and CRC.
     if (!h || h.tail !== snap.tail || h.prefixCrc !== snap.prefixCrc || h.runBytes !== size - at - SORTED_SECTION_HEADER_SIZE) return undefined;
-    let sab = new SharedArrayBuffer(h.runBytes);
-    let run = new Uint8Array(sab);
-    if (readFully(io, fd, run, 0, run.length, at + SORTED_SECTION_HEADER_SIZE) !== run.length) return undefined;
-    if (crc32(run) !== h.runCrc) return undefined;
+    // Sealed: salt ‖ sealed run ‖ tag; the run is read into the shared buffer it will live in and decrypted there.
+    const salt = new Uint8Array(sealer ? SNAPSHOT_SALT_SIZE : 0);
+    const tag = new Uint8Array(sealer ? TAG_SIZE : 0);
+    if (h.runBytes < salt.length + tag.length) return undefined;
+    const sab = new SharedArrayBuffer(h.runBytes - salt.length - tag.length);
+    const run = new Uint8Array(sab);
+    let pos = at + SORTED_SECTION_HEADER_SIZE;
+    let crc = 0;
+    for (const part of [salt, run, tag]) {
+      if (readFully(io, fd, part, 0, part.length, pos) !== part.length) return undefined;
+      crc = crc32(part, crc);
+      pos += part.length;
+    }
+    if (crc !== h.runCrc) return undefined;
     if (sealer) {
-      if (run.length < SNAPSHOT_SALT_SIZE) return undefined;
       const aad = sectionAad(encodeSnapshotHeader(snap).slice(SNAPSHOT.FILE_ID, SNAPSHOT.BODY_BYTES));
-      const plain = sealer.open(run.subarray(0, SNAPSHOT_SALT_SIZE), aad, run.subarray(SNAPSHOT_SALT_SIZE));
-      if (!plain) return undefined;
-      sab = new SharedArrayBuffer(plain.length);
-      run = new Uint8Array(sab);
-      run.set(plain);
+      if (!sealer.openParts(salt, aad, [run], tag)) return undefined;
     }
     if (!validRun(run, snap.tail)) return undefined;
     // Ids are per open: a loaded run gets a fresh one.

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nodeAead, openPartsInPlace } from '../../dist/src/crypto/aead.js';
+import { nodeAead, openPartsInPlace, sealStream } from '../../dist/src/crypto/aead.js';
 import { nobleAead } from '../../dist/src/crypto/noble-aead.js';
 
 describe('AEAD backends', () => {
@@ -78,6 +78,27 @@ describe('AEAD backends', () => {
           const bad = Uint8Array.from(tag);
           bad[15] = bad[15]! ^ 0x80;
           expect(openPartsInPlace(cipher, key, nonce, aad, [sealed.slice(0, at), sealed.slice(at)], bad)).toBe(false);
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it(`${cipher}: a message sealed as a stream of parts (an index snapshot written as it is sealed) is the reference's ciphertext and tag`, () => {
+      const noble = nobleAead(cipher);
+      fc.assert(
+        fc.property(fc.array(fc.uint8Array({ maxLength: 150_000 }), { maxLength: 4 }), (parts) => {
+          const key = randomBytes(32);
+          const nonce = randomBytes(12);
+          const aad = randomBytes(24);
+          const chunks: Buffer[] = [];
+          const stream = sealStream(cipher, key, nonce, aad);
+          for (const part of parts) stream.update(part, (sealed) => void chunks.push(Buffer.from(sealed)));
+          const tag = stream.final();
+          const plain = Buffer.concat(parts);
+          const reference = new Uint8Array(plain.length);
+          const referenceTag = noble.seal(key, nonce, aad, plain, reference);
+          expect(Buffer.concat(chunks).equals(reference)).toBe(true);
+          expect(Buffer.from(tag).equals(referenceTag)).toBe(true);
         }),
         { numRuns: 40 },
       );
