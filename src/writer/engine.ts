@@ -57,8 +57,7 @@ export class WriterEngine extends CompactingWriter {
   private opened = false;
   /** Log end when the file was opened: an open that appends nothing never writes (not even an automatic checkpoint). */
   private openedEnd = DATA_START;
-  /** The snapshot on disk has page CRCs; a last close rewrites one without them (an older build's), so the next open can be lazy. */
-  /** The snapshot on disk lets a reopen be lazy: page CRCs (plaintext) or the unit directory (a sealed log in frames). */
+  /** The snapshot on disk lets a reopen be lazy (page CRCs, or a sealed log's unit directory); a last close rewrites one that does not. */
   private snapshotLazy = false;
   /** When this engine last saved an index snapshot (stats().lastCheckpointAt counts it). */
   private snapshotAt = 0;
@@ -69,6 +68,8 @@ export class WriterEngine extends CompactingWriter {
   private warmer: LazyWarmer | undefined;
   /** How open got the sorted index: from the snapshot's sorted section, or rebuilt from the hash index. */
   private sortedSource: 'snapshot' | 'rebuilt' | null = null;
+  /** The sorted index was rebuilt at open and no snapshot holds it yet: the close writes one, or every later open rebuilds it again. */
+  private sortedUnsaved = false;
 
   open(): void {
     const { io, path: file } = this.opts;
@@ -83,7 +84,10 @@ export class WriterEngine extends CompactingWriter {
     if (this.opts.rangeScans) {
       this.sortedSource ??= 'rebuilt';
       // Rebuilding the sorted index reads every live key.
-      if (!this.state.sorted) this.warmAll();
+      if (!this.state.sorted) {
+        this.warmAll();
+        this.sortedUnsaved = file !== null;
+      }
       const mirror = this.state.mirror;
       this.state.sorted ??=
         mirror instanceof FramedWriter ? buildSortedInLogOrder(this.state.index, mirror, this.lsn.next, this.opts.rangeScans) : buildSorted(this.state.index, mirror, this.opts.rangeScans);
@@ -376,7 +380,9 @@ export class WriterEngine extends CompactingWriter {
     if (this.fd < 0) return;
     if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
-    const upgrade = final && !this.snapshotLazy && this.lazySnapshotPossible() && this.durableLsn >= lazyOpenMinBytes();
+    // At close, a snapshot is written without new records too when it would spare the next open work: reading a large
+    // log (a lazy open needs page CRCs or the unit directory) or rebuilding the sorted index.
+    const upgrade = final && ((!this.snapshotLazy && this.lazySnapshotPossible() && this.durableLsn >= lazyOpenMinBytes()) || this.sortedUnsaved);
     if (!((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY))) return;
     try {
       this.saveSnapshot();
@@ -430,9 +436,9 @@ export class WriterEngine extends CompactingWriter {
    * was not touched, a half-written snapshot is never renamed into place, and
    * the previous one stays valid for the prefix it describes.
    */
-  /** Whether a snapshot written now could let a reopen be lazy: plaintext, or sealed and read through frames (which note its units). */
+  /** Whether a snapshot written now could let a reopen be lazy: plaintext, or sealed in units (record scheme 2). */
   private lazySnapshotPossible(): boolean {
-    return !this.crypt || (this.state.mirror instanceof FramedWriter && this.state.mirror.selfChecked);
+    return this.frameable();
   }
 
   private saveSnapshot(): void {
@@ -445,7 +451,7 @@ export class WriterEngine extends CompactingWriter {
       // The sorted index is persisted as one run: collapse it (readers get the merged run too).
       if (this.state.sorted?.collapse()) this.publishBuffers();
       const mirror = this.state.mirror;
-      units = this.crypt && mirror instanceof FramedWriter ? mirror.unitEntries(end) : undefined;
+      units = this.unitEntries(end);
       writeSnapshot(this.opts.io, file, this.state, this.fileId, end, crc, this.crypt?.snapshot, {
         pages: this.crypt ? undefined : this.prefix.pageCrcs(mirror),
         units: units && { pageShift: LOG_PAGE_SHIFT, items: units },
@@ -458,6 +464,7 @@ export class WriterEngine extends CompactingWriter {
     this.snapshotTail = end;
     this.snapshotAt = Date.now();
     this.snapshotLazy = !this.crypt || units !== undefined;
+    this.sortedUnsaved = false;
     this.snapshotFailure = undefined;
   }
 

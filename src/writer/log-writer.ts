@@ -22,6 +22,7 @@ import { CIPHER_ID } from '../crypto/aead.js';
 import { FedPrefixCrc, type LogCrypt } from '../log/log-crypt.js';
 import type { SnapshotLimits } from '../shm/sorted-writer.js';
 import { FramedWriter } from '../shm/framed-writer.js';
+import { newUnitDirectory, UnitDirectory } from '../shm/sealed-file.js';
 import { WindowedLog } from '../shm/windowed-log.js';
 import { UnsegmentedLog } from '../shm/unsegmented-log.js';
 import type { MirrorWriter } from '../shm/mirror.js';
@@ -282,6 +283,21 @@ export abstract class LogWriter {
    */
   protected frameable(): boolean {
     return !this.crypt || this.crypt.batch !== undefined;
+  }
+
+  /**
+   * A sealed (scheme 2) log's unit directory entries for the pages before
+   * `end`, for an index snapshot: from the frames' directory, or, for a log
+   * kept whole, noted from its items' headers in memory (one per unit), so
+   * that a later open through the cache is lazy whichever way this one ran.
+   */
+  protected unitEntries(end: number): Float64Array | undefined {
+    const mirror = this.state.mirror;
+    if (mirror instanceof FramedWriter) return mirror.unitEntries(end);
+    if (!this.crypt?.batch) return undefined;
+    const directory = new UnitDirectory(newUnitDirectory(end));
+    directory.noteLog(DATA_START, end, generationSeal(this.crypt, mirror).headerAt);
+    return directory.entries(end);
   }
 
   /** The framed log's warm-up has free frames to fill (workers/writer.ts runs warmStep() when idle). */
