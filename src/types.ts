@@ -169,8 +169,11 @@ export interface RecoveryStats {
    * Pages (64 KiB) of the log that this open left on disk: a reopen after a
    * clean close of a log of at least 32 MiB reads the header and the index
    * snapshot only, and loads each page when it is first read (or in the
-   * background), checking it against the snapshot's page checksums. 0 when the
-   * open read the whole log.
+   * background), checking it against the snapshot's page checksums; an
+   * encrypted log read through the page cache authenticates each sealed unit
+   * as it is first read instead. 0 when the open read the whole log. It counts
+   * what the open left, not what was read later (a sorted index rebuilt at
+   * open, for `rangeScans`, reads every live record).
    */
   lazyPages: number;
 }
