@@ -6,8 +6,15 @@ import { tableCapacity, unpackScan } from './shm/scan.js';
 import type { SharedView } from './shm/shared-view.js';
 import { pinGeneration, unpinGeneration } from './shm/framed-mirror.js';
 
-/** Index slots per iteration chunk: a few MiB of entries at most, so memory stays flat. */
-const SCAN_SLOTS = 16_384;
+/**
+ * Index slots listed at a time (their LSNs, sorted: 8 bytes per live key, 4 MiB
+ * at most), then read in log order LSNS_PER_CHUNK records per chunk: a few MiB
+ * of entries at most, so memory stays flat. A window this wide means that
+ * through the page cache each page or sealed unit is read about once per window
+ * rather than once per record (shm/scan.ts, listLsns).
+ */
+const WINDOW_SLOTS = 1 << 19;
+const LSNS_PER_CHUNK = 8_192;
 
 /**
  * The iterator users get: once the database (or namespace) is closed, every
@@ -86,17 +93,23 @@ export async function* scanChunks(conn: DbConnection, ns: number, values: boolea
 
 async function* scanSource(conn: DbConnection, ns: number, values: boolean, assertLive: () => void, source: ScanSource): AsyncGenerator<[Buffer, Buffer]> {
   const capacity = tableCapacity(source.index);
-  let next = scanAhead(conn, ns, source, 0, values);
-  for (let from = 0; from < capacity; from += SCAN_SLOTS) {
-    const packed = await next.catch((err: unknown) => {
+  const settled = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
       // The pool's threads are stopped by close(): its rejection is not an I/O failure.
       assertLive();
       throw err instanceof EmdbError ? err : new EmdbError(ErrorCode.IO, `iteration read failed: ${String(err)}`, { cause: err });
     });
+  for (let from = 0; from < capacity; from += WINDOW_SLOTS) {
+    const lsns = await settled(conn.pool.scanList(source, from, WINDOW_SLOTS));
     assertLive();
-    // Read one chunk ahead while the caller consumes this one.
-    if (from + SCAN_SLOTS < capacity) next = scanAhead(conn, ns, source, from + SCAN_SLOTS, values);
-    yield* unpackScan(packed);
+    let next = lsns.length > 0 ? scanAhead(conn, ns, source, lsns.subarray(0, LSNS_PER_CHUNK), values) : undefined;
+    for (let at = 0; next; at += LSNS_PER_CHUNK) {
+      const packed = await settled(next);
+      assertLive();
+      // Read one chunk ahead while the caller consumes this one.
+      next = at + LSNS_PER_CHUNK < lsns.length ? scanAhead(conn, ns, source, lsns.subarray(at + LSNS_PER_CHUNK, at + 2 * LSNS_PER_CHUNK), values) : undefined;
+      yield* unpackScan(packed);
+    }
   }
 }
 
@@ -105,8 +118,8 @@ async function* scanSource(conn: DbConnection, ns: number, values: boolean, asse
  * the loop (or throws in it) never awaits it, and close() then stops the
  * reader running it, which would otherwise reject unhandled.
  */
-function scanAhead(conn: DbConnection, ns: number, source: ScanSource, from: number, values: boolean): Promise<ArrayBuffer> {
-  const chunk = conn.pool.scan(source, ns, from, SCAN_SLOTS, values);
+function scanAhead(conn: DbConnection, ns: number, source: ScanSource, lsns: Float64Array, values: boolean): Promise<ArrayBuffer> {
+  const chunk = conn.pool.scan(source, ns, lsns, values);
   chunk.catch(() => undefined);
   return chunk;
 }

@@ -182,12 +182,18 @@ export const KEY_ENTRY_HEADER = 8;
 export const RESULT_LEN_SIZE = 4;
 export const ABSENT = -1;
 
-/** Iteration (piscina task name 'scan'): one chunk of index slots, answered with a packed scan (shm/scan.ts). */
+/** Iteration, first step (piscina task name 'scanList'): the LSNs of a window of index slots, ascending, answered as a Float64Array's buffer (shm/scan.ts, listLsns). */
+export interface ScanListTask {
+  scan: ScanSource;
+  from: number;
+  count: number;
+}
+
+/** Iteration, second step (piscina task name 'scan'): the records at some of those LSNs (a Float64Array's buffer, transferred), answered with a packed scan (scanLsns). */
 export interface ScanTask {
   scan: ScanSource;
   namespace: number;
-  from: number;
-  count: number;
+  lsns: ArrayBuffer;
   values: boolean;
 }
 

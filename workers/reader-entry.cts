@@ -19,6 +19,7 @@ export = {
   // `default` below is the read handler and not this object.
   __esModule: true,
   default: reader.then((m) => m.default),
+  scanList: reader.then((m) => m.scanList),
   scan: reader.then((m) => m.scan),
   range: reader.then((m) => m.range),
 };

@@ -4,10 +4,10 @@
  * No copy of the index exists in this thread. Tasks and their bytes: protocol.ts.
  */
 import { move, workerData } from 'piscina';
-import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanTask } from '../src/protocol.js';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type ReaderInit, type ReadTask, type ScanListTask, type ScanTask } from '../src/protocol.js';
 import { toThreadError } from '../src/errors.js';
 import { readBatchesWhole } from '../src/shm/batch-seq.js';
-import { scanSlots } from '../src/shm/scan.js';
+import { listLsns, scanLsns } from '../src/shm/scan.js';
 import { collectNow } from '../src/shm/collect-garbage.js';
 import { SharedView } from '../src/shm/shared-view.js';
 import { runRangeTask, type RangeTaskMessage } from '../src/range/pool-scan.js';
@@ -20,9 +20,14 @@ init.buffers = undefined;
 /** The log epoch (BufferSet.logEpoch) this thread last read: a change means a compaction dropped a generation. */
 let lastEpoch = view.logEpoch;
 
-/** Iteration: one chunk of index slots, from the table the iterator captured. */
+/** Iteration, first step: the LSNs of a window of slots of the table the iterator captured, ascending. */
+export function scanList(task: ScanListTask): ArrayBuffer {
+  return acrossTheHop(() => move(listLsns(task.scan, task.from, task.count).buffer as ArrayBuffer) as ArrayBuffer);
+}
+
+/** Iteration, second step: the records at some of those LSNs, read in that (log) order. */
 export function scan(task: ScanTask): ArrayBuffer {
-  return acrossTheHop(() => move(scanSlots(task.scan, task.namespace, task.from, task.count, task.values, view.now()).packed) as ArrayBuffer);
+  return acrossTheHop(() => move(scanLsns(task.scan, task.namespace, new Float64Array(task.lsns), task.values, view.now())) as ArrayBuffer);
 }
 
 /** Range scans: one chunk from the snapshot the calling thread captured (src/range/pool-scan.ts). */

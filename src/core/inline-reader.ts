@@ -1,7 +1,7 @@
 import { KeyScratch, type Key } from '../keys.js';
 import type { ScanSource } from '../protocol.js';
 import { readBatchesWhole } from '../shm/batch-seq.js';
-import { scanSlots } from '../shm/scan.js';
+import { listLsns, scanLsns } from '../shm/scan.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { ValueReader } from './types.js';
 
@@ -43,9 +43,17 @@ export class InlineReader implements ValueReader {
     return Promise.resolve(out);
   }
 
-  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
+  scanList(source: ScanSource, from: number, count: number): Promise<Float64Array> {
     try {
-      return Promise.resolve(scanSlots(source, namespace, from, count, values, this.view.now()).packed);
+      return Promise.resolve(listLsns(source, from, count));
+    } catch (err) {
+      return Promise.reject(this.view.closedInstead(err));
+    }
+  }
+
+  scan(source: ScanSource, namespace: number, lsns: Float64Array, values: boolean): Promise<ArrayBuffer> {
+    try {
+      return Promise.resolve(scanLsns(source, namespace, lsns, values, this.view.now()));
     } catch (err) {
       return Promise.reject(this.view.closedInstead(err));
     }

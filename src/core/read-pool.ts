@@ -3,7 +3,7 @@ import type { Piscina } from 'piscina';
 import { EmdbError, ErrorCode, fromThreadError } from '../errors.js';
 import type { Key } from '../keys.js';
 import { writeKey } from '../keys.js';
-import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanSource, type ScanTask } from '../protocol.js';
+import { ABSENT, KEY_ENTRY_HEADER, RESULT_LEN_SIZE, type BufferSet, type ReaderInit, type ReadTask, type ScanListTask, type ScanSource, type ScanTask } from '../protocol.js';
 import type { SharedView } from '../shm/shared-view.js';
 import type { RangeTaskMessage } from '../range/pool-scan.js';
 import type { Chunk } from '../range/snapshot.js';
@@ -263,11 +263,23 @@ export class ReadPool implements ValueReader {
     return this.run(block, await this.getBuffers());
   }
 
-  async scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer> {
-    const task: ScanTask = { scan: source, namespace, from, count, values };
+  async scanList(source: ScanSource, from: number, count: number): Promise<Float64Array> {
+    const task: ScanListTask = { scan: source, from, count };
     const pool = await this.started();
     try {
-      return (await pool.run(task, { name: 'scan' })) as ArrayBuffer;
+      return new Float64Array((await pool.run(task, { name: 'scanList' })) as ArrayBuffer);
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  async scan(source: ScanSource, namespace: number, lsns: Float64Array, values: boolean): Promise<ArrayBuffer> {
+    // A list of its own (the caller's slice), moved to the reader thread.
+    const list = lsns.byteOffset === 0 && lsns.byteLength === lsns.buffer.byteLength ? (lsns.buffer as ArrayBuffer) : (lsns.slice().buffer as ArrayBuffer);
+    const task: ScanTask = { scan: source, namespace, lsns: list, values };
+    const pool = await this.started();
+    try {
+      return (await pool.run(task, { name: 'scan', transferList: [list] })) as ArrayBuffer;
     } catch (err) {
       throw this.failure(err);
     }

@@ -10,8 +10,10 @@ export interface ValueReader {
   lookup(namespace: number, key: Key, keyLen: number): Promise<Buffer | undefined>;
   /** getMany's lookups: every key read within one even BATCH_SEQ, so each write batch is seen whole or not at all (rule R6). */
   lookupMany(namespace: number, keys: readonly Key[], keyLens: readonly number[]): Promise<(Buffer | undefined)[]>;
-  /** Packed live entries of `namespace` in slots [from, from + count) of a captured table (shm/scan.ts). */
-  scan(source: ScanSource, namespace: number, from: number, count: number, values: boolean): Promise<ArrayBuffer>;
+  /** The LSNs of the occupied slots [from, from + count) of a captured table, ascending (shm/scan.ts, listLsns). */
+  scanList(source: ScanSource, from: number, count: number): Promise<Float64Array>;
+  /** Packed live entries of `namespace` among the records at `lsns` (shm/scan.ts, scanLsns); `lsns` is handed over (transferred). */
+  scan(source: ScanSource, namespace: number, lsns: Float64Array, values: boolean): Promise<ArrayBuffer>;
   close(): Promise<void>;
 }
 
