@@ -132,7 +132,10 @@ export class Emdb<V = unknown> extends KeySpace<V> {
   /**
    * A structured-cloneable descriptor to pass to a Worker (postMessage / workerData) for Emdb.attach().
    * It grants full access to the database's shared memory, which holds plaintext even when the
-   * database is encrypted (it carries no key bytes): treat the handle of an encrypted database as a secret.
+   * database is encrypted. An encrypted database read through the page cache (`cacheSize`, or the
+   * default cache of a large log) also puts each log generation's record key in it, since every
+   * reading thread decrypts what it reads from the file: treat the handle of an encrypted database
+   * as a secret, as you would its key.
    */
   handle(): EmdbHandle {
     return this.conn.handle();

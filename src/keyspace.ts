@@ -359,11 +359,13 @@ export class KeySpace<V = unknown> {
   /**
    * Streams every live entry. With `rangeScans: true`: in key order, from one
    * snapshot of the sorted index taken at this call (later writes and removals
-   * do not show). Without it: unsorted, in chunks read by the reader pool (or by
-   * this thread when attached), walking the live index table: every key that
-   * stays live during the whole iteration is yielded exactly once; a key written
-   * or removed meanwhile may or may not be seen, and if the table is rebuilt
-   * meanwhile, values are those of the moment of the rebuild. Either way, writes
+   * do not show). Without it: unsorted, walking the live index table a window of
+   * slots at a time, each window's records read in log order by the reader pool
+   * (or by this thread when attached): every key that stays live during the
+   * whole iteration is yielded exactly once, with a value it held during the
+   * iteration (the value when its window was listed, or when the table was
+   * rebuilt if that came first); a key written or removed meanwhile may or may
+   * not be seen. Either way, writes
    * this thread made before calling iter() are included. `break` stops it; at
    * most one chunk read ahead is discarded.
    */
