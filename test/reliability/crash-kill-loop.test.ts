@@ -365,13 +365,20 @@ describe('kill -9 loop across flush policies', () => {
       ].join('\n'),
     );
     expect(violations).toEqual([]);
+    // The plans must have produced kills in every phase, and real work under every policy. The full loop
+    // requires each phase of every policy. A short one (the tiny-cache subset's 40 kills per policy) draws
+    // about 4 start-up kills per policy, so one policy may draw none (2 % each; seen in 1 of ~8 fresh-clone
+    // runs): there the start-up and crashed-image phases are required of the policies together. The encrypted
+    // variant is about recovery of sealed units: a kill during process start-up (the lock, the modules) is
+    // the plain variants' to cover.
+    const perPolicy = KILLS >= 100;
+    const together = (count: (t: Tally) => number): number => POLICIES.reduce((n, p) => n + count(tallies[p]), 0);
+    if (!encrypted && !perPolicy) expect(together((t) => t.startupKills), 'start-up kills, all policies').toBeGreaterThan(0);
+    if (!perPolicy) expect(together((t) => t.crashedImageOpenKills), 'kills opening a crashed image, all policies').toBeGreaterThan(0);
     for (const p of POLICIES) {
       const t = tallies[p];
-      // The plans must have produced kills in every phase, and real work under every policy. The encrypted variant
-      // runs fewer kills and is about recovery of sealed units: a kill during process start-up (the lock, the
-      // modules) is the plain variants' to cover, and 40 kills may draw none there.
-      if (!encrypted) expect(t.startupKills, p).toBeGreaterThan(0);
-      expect(t.crashedImageOpenKills, p).toBeGreaterThan(0);
+      if (!encrypted && perPolicy) expect(t.startupKills, p).toBeGreaterThan(0);
+      if (perPolicy) expect(t.crashedImageOpenKills, p).toBeGreaterThan(0);
       expect(t.runningKills, p).toBeGreaterThan(KILLS / 3);
       if (rangeScans) expect(t.sortedChecked, p).toBeGreaterThan(KILLS / 2);
       expect(t.ackedDurable, p).toBeGreaterThan(0);
