@@ -274,8 +274,8 @@ export class ReadPool implements ValueReader {
   }
 
   async scan(source: ScanSource, namespace: number, lsns: Float64Array, values: boolean): Promise<ArrayBuffer> {
-    // A list of its own (the caller's slice), moved to the reader thread.
-    const list = lsns.byteOffset === 0 && lsns.byteLength === lsns.buffer.byteLength ? (lsns.buffer as ArrayBuffer) : (lsns.slice().buffer as ArrayBuffer);
+    // A copy of the caller's slice (a few KiB), moved to the reader thread: the caller's window list stays whole.
+    const list = lsns.slice().buffer as ArrayBuffer;
     const task: ScanTask = { scan: source, namespace, lsns: list, values };
     const pool = await this.started();
     try {

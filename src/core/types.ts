@@ -12,7 +12,7 @@ export interface ValueReader {
   lookupMany(namespace: number, keys: readonly Key[], keyLens: readonly number[]): Promise<(Buffer | undefined)[]>;
   /** The LSNs of the occupied slots [from, from + count) of a captured table, ascending (shm/scan.ts, listLsns). */
   scanList(source: ScanSource, from: number, count: number): Promise<Float64Array>;
-  /** Packed live entries of `namespace` among the records at `lsns` (shm/scan.ts, scanLsns); `lsns` is handed over (transferred). */
+  /** Packed live entries of `namespace` among the records at `lsns` (shm/scan.ts, scanLsns); `lsns` stays the caller's. */
   scan(source: ScanSource, namespace: number, lsns: Float64Array, values: boolean): Promise<ArrayBuffer>;
   close(): Promise<void>;
 }

@@ -381,8 +381,8 @@ export class WriterEngine extends CompactingWriter {
     if (this.slots.stale(this.durableLsn)) this.writeSlot();
     const behind = this.durableLsn - this.snapshotTail;
     // At close, a snapshot is written without new records too when it would spare the next open work: reading a large
-    // log (a lazy open needs page CRCs or the unit directory) or rebuilding the sorted index.
-    const upgrade = final && ((!this.snapshotLazy && this.lazySnapshotPossible() && this.durableLsn >= lazyOpenMinBytes()) || this.sortedUnsaved);
+    // log (a lazy open needs page CRCs or the unit directory: plaintext, or sealed in units) or rebuilding the sorted index.
+    const upgrade = final && ((!this.snapshotLazy && this.frameable() && this.durableLsn >= lazyOpenMinBytes()) || this.sortedUnsaved);
     if (!((behind > 0 || upgrade) && (final || this.snapshotTail < 0 || behind >= this.state.index.buffer.byteLength / SNAPSHOT_EVERY))) return;
     try {
       this.saveSnapshot();
@@ -436,11 +436,6 @@ export class WriterEngine extends CompactingWriter {
    * was not touched, a half-written snapshot is never renamed into place, and
    * the previous one stays valid for the prefix it describes.
    */
-  /** Whether a snapshot written now could let a reopen be lazy: plaintext, or sealed in units (record scheme 2). */
-  private lazySnapshotPossible(): boolean {
-    return this.frameable();
-  }
-
   private saveSnapshot(): void {
     const file = this.opts.path;
     if (this.fd < 0 || file === null) return;
